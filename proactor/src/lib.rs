@@ -1,0 +1,104 @@
+//! The I/O foundation of ringmq: one small completion-style trait, [`Proactor`], and the
+//! built-in drivers that implement it.
+//!
+//! A proactor *submits* an operation together with an owned buffer and later hands back
+//! the result with the buffer ([`BufResult`]). Everything above this crate (the ZMTP
+//! sockets) is written against the trait, so the same socket code runs on:
+//!
+//! - the built-in io_uring driver (primary),
+//! - the built-in epoll driver (fallback; completion emulated over readiness),
+//! - compio's or monoio's runtime, through the `ringmq-compio` / `ringmq-monoio` adapters.
+//!
+//! There is no global runtime and there are no hidden threads: every engine is
+//! thread-per-core, so nothing here is `Send`. The built-in [`Runtime`] drives futures
+//! and the kernel on the calling thread with `block_on`.
+//!
+//! This is the only crate of ringmq that contains `unsafe` code; every block says why it
+//! is sound in a `// SAFETY:` comment.
+#![warn(missing_docs)]
+
+mod buf;
+mod endpoint;
+
+pub use buf::{BufResult, IoBuf, IoBufMut, Slice};
+pub use endpoint::{Endpoint, EndpointError, Host, IpcAddr, PeerAddr};
+
+use std::future::Future;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::time::Instant;
+
+/// A completion-based I/O engine for one thread.
+///
+/// All futures returned here are cancel-safe in the sense the conformance suite checks:
+/// dropping one mid-flight leaks no file descriptor and no buffer, and a `recv` whose
+/// future is dropped loses no bytes that the application could have read (either the
+/// operation had not completed, or the driver keeps the bytes for the next `recv`).
+pub trait Proactor: Clone + 'static {
+    /// A bound TCP or IPC listening socket.
+    type Listener: 'static;
+    /// A connected TCP or IPC stream, before it is split.
+    type Stream: AsRawFd + 'static;
+    /// The receiving half of a stream.
+    type Reader: 'static;
+    /// The sending half of a stream.
+    type Writer: 'static;
+
+    /// Binds and listens on `ep` (TCP or IPC). Wildcard hosts and port 0 are allowed.
+    fn listen(&self, ep: &Endpoint) -> io::Result<Self::Listener>;
+
+    /// The address the listener is actually bound to, with the ephemeral port filled in.
+    fn listener_endpoint(&self, l: &Self::Listener) -> io::Result<Endpoint>;
+
+    /// Accepts one connection.
+    fn accept(
+        &self,
+        l: &Self::Listener,
+    ) -> impl Future<Output = io::Result<(Self::Stream, PeerAddr)>>;
+
+    /// Connects to `ep`. TCP streams get `TCP_NODELAY`, as libzmq sets it.
+    fn connect(&self, ep: &Endpoint) -> impl Future<Output = io::Result<Self::Stream>>;
+
+    /// Splits a stream into halves that can be used by two tasks at once. The
+    /// descriptor is closed when both halves are dropped.
+    fn split(&self, s: Self::Stream) -> (Self::Reader, Self::Writer);
+
+    /// Receives into the spare capacity of `buf` (appending after its initialised
+    /// bytes). `Ok(0)` means the peer closed; a buffer without spare capacity is an
+    /// `InvalidInput` error.
+    fn recv<B: IoBufMut>(
+        &self,
+        r: &mut Self::Reader,
+        buf: B,
+    ) -> impl Future<Output = BufResult<usize, B>>;
+
+    /// Sends the initialised bytes of `buf`; may write fewer (partial write).
+    fn send<B: IoBuf>(
+        &self,
+        w: &mut Self::Writer,
+        buf: B,
+    ) -> impl Future<Output = BufResult<usize, B>>;
+
+    /// Sends many buffers with one system call (writev / one SQE); may write fewer
+    /// bytes than the total. At most [`MAX_IOVECS`] buffers are sent per call.
+    fn send_vectored<B: IoBuf>(
+        &self,
+        w: &mut Self::Writer,
+        bufs: Vec<B>,
+    ) -> impl Future<Output = BufResult<usize, Vec<B>>>;
+
+    /// Shuts down the sending direction; later sends on this writer fail.
+    fn shutdown(&self, w: &mut Self::Writer) -> impl Future<Output = io::Result<()>>;
+
+    /// Completes at `deadline` (immediately if it has passed).
+    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()>;
+
+    /// The current time, as this engine's timers see it.
+    fn now(&self) -> Instant;
+
+    /// Runs `f` as a task on this thread's executor.
+    fn spawn_local<F: Future<Output = ()> + 'static>(&self, f: F);
+}
+
+/// The most buffers one vectored send passes to the kernel (`IOV_MAX` on Linux).
+pub const MAX_IOVECS: usize = 1024;
