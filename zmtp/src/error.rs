@@ -4,8 +4,10 @@
 use std::fmt;
 
 use crate::mechanism::curve::CurveError;
+use crate::socket_type::SocketType;
 
-/// Why a ZMTP session failed. Fatal: the connection is to be closed.
+/// Why a ZMTP session failed, or why a call was refused. Session failures are fatal:
+/// the connection is to be closed (after flushing any queued ERROR command).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
@@ -13,6 +15,49 @@ pub enum Error {
     PeerMisbehaved(PeerMisbehaved),
     /// A CURVE handshake or message failed.
     Curve(CurveError),
+    /// The peer greeted with another security mechanism than ours.
+    MechanismMismatch {
+        /// Our mechanism name.
+        local: String,
+        /// The name the peer announced.
+        peer: String,
+    },
+    /// The peer's socket type may not talk to ours (for example PUB with PUSH).
+    IncompatibleSocketType {
+        /// Our socket type.
+        local: SocketType,
+        /// The peer's socket type.
+        peer: SocketType,
+    },
+    /// The peer sent an ERROR command (for example after refusing our credentials).
+    PeerError {
+        /// The reason text the peer gave (libzmq sends the ZAP status code, "400").
+        reason: String,
+    },
+    /// Our authenticator refused the peer's credentials with this ZAP status code.
+    AuthDenied {
+        /// 300, 400 or 500.
+        status: u16,
+    },
+    /// The handshake did not finish within the handshake interval.
+    HandshakeTimeout,
+    /// Nothing arrived from the peer within the heartbeat timeout after our PING.
+    HeartbeatTimeout,
+    /// Nothing arrived from the peer within the TTL its last PING announced.
+    PeerTtlExpired,
+    /// API misuse: a message or subscription was sent before the handshake completed.
+    HandshakeIncomplete,
+    /// API misuse: the session has already failed.
+    SessionFailed,
+    /// API misuse: a message must have at least one frame.
+    EmptyMessage,
+    /// API misuse: [`Session::auth_result`](crate::session::Session::auth_result) was
+    /// called while no authentication was pending.
+    NoAuthPending,
+    /// API misuse: a PLAIN username or password longer than 255 bytes.
+    CredentialTooLong,
+    /// API misuse: a configuration value is out of range; names the option.
+    InvalidOption(&'static str),
 }
 
 /// What exactly a peer did wrong.
@@ -21,6 +66,52 @@ pub enum Error {
 pub enum PeerMisbehaved {
     /// A property list (READY / INITIATE metadata) was truncated or had an empty name.
     MalformedMetadata,
+    /// The peer greeted like ZMTP 1.0 (no `FF ... 7F` signature). Not supported.
+    Zmtp10Peer,
+    /// The peer announced a ZMTP major version below 3 (1 means ZMTP 2.0). Not supported.
+    UnsupportedVersion {
+        /// The major version byte of the peer's greeting.
+        major: u8,
+    },
+    /// The mechanism name in the greeting was empty or had characters other than
+    /// `A-Z a-z 0-9 - _ . +`.
+    InvalidMechanismName,
+    /// A frame had one of the reserved flag bits (3 to 7) set.
+    ReservedFlags {
+        /// The flags byte as received.
+        flags: u8,
+    },
+    /// A command frame had the MORE flag.
+    CommandWithMore,
+    /// A frame was larger than the maximum message size (or, during the handshake, than
+    /// the handshake command limit). Detected from the header, before allocating.
+    FrameTooLarge {
+        /// The size announced in the frame header.
+        size: u64,
+        /// The limit in force.
+        max: u64,
+    },
+    /// A command body was empty or its name length ran past the end of the frame.
+    TruncatedCommand,
+    /// A command's data did not have the layout its name requires.
+    MalformedCommand {
+        /// The command name.
+        command: &'static str,
+    },
+    /// A command arrived that is not valid at this point of the exchange.
+    UnexpectedCommand {
+        /// The command name, lossily decoded.
+        name: String,
+    },
+    /// A data frame arrived during the handshake.
+    UnexpectedDataFrame,
+    /// The peer's READY / INITIATE metadata had no `Socket-Type` property.
+    MissingSocketType,
+    /// The peer's `Socket-Type` is not one of the eleven ZMTP socket types.
+    UnknownSocketType {
+        /// The value, lossily decoded.
+        name: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -28,6 +119,30 @@ impl fmt::Display for Error {
         match self {
             Error::PeerMisbehaved(p) => write!(f, "peer misbehaved: {p}"),
             Error::Curve(c) => write!(f, "CURVE: {c}"),
+            Error::MechanismMismatch { local, peer } => {
+                write!(
+                    f,
+                    "security mechanism mismatch: we use {local}, peer uses {peer}"
+                )
+            }
+            Error::IncompatibleSocketType { local, peer } => {
+                write!(f, "socket type {local} cannot talk to a {peer} peer")
+            }
+            Error::PeerError { reason } => write!(f, "peer sent ERROR: {reason}"),
+            Error::AuthDenied { status } => {
+                write!(f, "authentication denied the peer (status {status})")
+            }
+            Error::HandshakeTimeout => f.write_str("handshake timed out"),
+            Error::HeartbeatTimeout => f.write_str("peer did not answer heartbeats in time"),
+            Error::PeerTtlExpired => f.write_str("peer went silent past its heartbeat TTL"),
+            Error::HandshakeIncomplete => f.write_str("handshake not complete yet"),
+            Error::SessionFailed => f.write_str("session already failed"),
+            Error::EmptyMessage => f.write_str("a message needs at least one frame"),
+            Error::NoAuthPending => f.write_str("no authentication is pending"),
+            Error::CredentialTooLong => {
+                f.write_str("PLAIN username and password are at most 255 bytes")
+            }
+            Error::InvalidOption(name) => write!(f, "invalid option: {name}"),
         }
     }
 }
@@ -36,6 +151,33 @@ impl fmt::Display for PeerMisbehaved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PeerMisbehaved::MalformedMetadata => f.write_str("malformed metadata property list"),
+            PeerMisbehaved::Zmtp10Peer => f.write_str("ZMTP 1.0 peer (unsupported)"),
+            PeerMisbehaved::UnsupportedVersion { major } => {
+                write!(
+                    f,
+                    "unsupported ZMTP major version {major} (need 3 or later)"
+                )
+            }
+            PeerMisbehaved::InvalidMechanismName => f.write_str("invalid mechanism name"),
+            PeerMisbehaved::ReservedFlags { flags } => {
+                write!(f, "reserved frame flag bits set ({flags:#04x})")
+            }
+            PeerMisbehaved::CommandWithMore => f.write_str("command frame with MORE flag"),
+            PeerMisbehaved::FrameTooLarge { size, max } => {
+                write!(f, "frame of {size} bytes exceeds the limit of {max}")
+            }
+            PeerMisbehaved::TruncatedCommand => f.write_str("truncated command"),
+            PeerMisbehaved::MalformedCommand { command } => {
+                write!(f, "malformed {command} command")
+            }
+            PeerMisbehaved::UnexpectedCommand { name } => {
+                write!(f, "unexpected command {name:?}")
+            }
+            PeerMisbehaved::UnexpectedDataFrame => f.write_str("data frame during handshake"),
+            PeerMisbehaved::MissingSocketType => f.write_str("no Socket-Type in metadata"),
+            PeerMisbehaved::UnknownSocketType { name } => {
+                write!(f, "unknown socket type {name:?}")
+            }
         }
     }
 }
@@ -51,5 +193,26 @@ impl From<PeerMisbehaved> for Error {
 impl From<CurveError> for Error {
     fn from(c: CurveError) -> Self {
         Error::Curve(c)
+    }
+}
+
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        let kind = match e {
+            Error::HandshakeTimeout | Error::HeartbeatTimeout | Error::PeerTtlExpired => {
+                std::io::ErrorKind::TimedOut
+            }
+            Error::AuthDenied { .. } | Error::PeerError { .. } => {
+                std::io::ErrorKind::PermissionDenied
+            }
+            Error::HandshakeIncomplete
+            | Error::SessionFailed
+            | Error::EmptyMessage
+            | Error::NoAuthPending
+            | Error::CredentialTooLong
+            | Error::InvalidOption(_) => std::io::ErrorKind::InvalidInput,
+            _ => std::io::ErrorKind::InvalidData,
+        };
+        std::io::Error::new(kind, e)
     }
 }

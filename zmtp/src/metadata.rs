@@ -68,7 +68,10 @@ impl Metadata {
 
     /// Number of bytes [`Metadata::encode`] appends.
     pub fn encoded_len(&self) -> usize {
-        self.props.iter().map(|(n, v)| 1 + n.len() + 4 + v.len()).sum()
+        self.props
+            .iter()
+            .map(|(n, v)| 1 + n.len() + 4 + v.len())
+            .sum()
     }
 
     /// Appends the wire form.

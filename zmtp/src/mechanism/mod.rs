@@ -18,10 +18,16 @@
 
 use bytes::Bytes;
 
-use crate::error::Error;
-use crate::metadata::Metadata;
+use crate::command;
+use crate::error::{Error, PeerMisbehaved};
+use crate::metadata::{Metadata, USER_ID};
 
 pub mod curve;
+pub mod null;
+pub mod plain;
+
+pub use null::Null;
+pub use plain::{PlainClient, PlainServer};
 
 /// Where a handshake stands after a step.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,14 +103,20 @@ pub trait Mechanism {
     fn start(&mut self, local: &Metadata, out: &mut Vec<Bytes>) -> Result<HandshakeStatus, Error>;
 
     /// Feeds one command body received during the handshake; pushes replies onto `out`.
-    fn handle_command(&mut self, body: Bytes, out: &mut Vec<Bytes>)
-        -> Result<HandshakeStatus, Error>;
+    fn handle_command(
+        &mut self,
+        body: Bytes,
+        out: &mut Vec<Bytes>,
+    ) -> Result<HandshakeStatus, Error>;
 
     /// Supplies the verdict asked for by [`HandshakeStatus::NeedsAuth`]; pushes replies
     /// (READY / WELCOME, or ERROR) onto `out`. A denial returns the error the session
     /// fails with, after the ERROR command was queued.
-    fn auth_result(&mut self, verdict: AuthVerdict, out: &mut Vec<Bytes>)
-        -> Result<HandshakeStatus, Error>;
+    fn auth_result(
+        &mut self,
+        verdict: AuthVerdict,
+        out: &mut Vec<Bytes>,
+    ) -> Result<HandshakeStatus, Error>;
 
     /// True when traffic after the handshake is wrapped (CURVE MESSAGE boxes).
     fn encrypts(&self) -> bool {
@@ -122,4 +134,57 @@ pub trait Mechanism {
     fn unwrap(&mut self, frame: FrameParts) -> Result<FrameParts, Error> {
         Ok(frame)
     }
+}
+
+/// Checks that a command body is named `name` and returns its data. A peer ERROR
+/// becomes [`Error::PeerError`]; any other name is an unexpected command.
+pub fn expect_command(body: &Bytes, name: &str) -> Result<Bytes, Error> {
+    let (got, data) = command::split(body)?;
+    if &got[..] == name.as_bytes() {
+        return Ok(data);
+    }
+    if &got[..] == b"ERROR" {
+        let reason = command::parse_error(&data)?;
+        return Err(Error::PeerError {
+            reason: String::from_utf8_lossy(&reason).into_owned(),
+        });
+    }
+    Err(PeerMisbehaved::UnexpectedCommand {
+        name: String::from_utf8_lossy(&got).into_owned(),
+    }
+    .into())
+}
+
+/// The error for a command that is not valid in the current state.
+pub(crate) fn unexpected(body: &Bytes) -> Error {
+    match command::split(body) {
+        Ok((name, _)) => PeerMisbehaved::UnexpectedCommand {
+            name: String::from_utf8_lossy(&name).into_owned(),
+        }
+        .into(),
+        Err(e) => e.into(),
+    }
+}
+
+/// A ZAP-style denial: queues ERROR with the status code as reason for 400 and 500
+/// (libzmq), nothing for 300, and returns the error the handshake fails with.
+pub fn deny(status: u16, out: &mut Vec<Bytes>) -> Error {
+    if status != 300 {
+        out.push(command::error_body(status.to_string().as_bytes()));
+    }
+    Error::AuthDenied { status }
+}
+
+/// The peer's metadata with what the authenticator added: `User-Id` (when not empty)
+/// and the properties of the ZAP reply.
+pub fn merge_auth(mut peer: Metadata, extra: Option<(Bytes, Metadata)>) -> Metadata {
+    if let Some((user_id, metadata)) = extra {
+        if !user_id.is_empty() {
+            peer.insert(USER_ID, user_id);
+        }
+        for (name, value) in metadata.iter() {
+            peer.insert(name, value.clone());
+        }
+    }
+    peer
 }

@@ -1,0 +1,359 @@
+//! ZMTP frames: an incremental zero-copy decoder and a batching encoder.
+//!
+//! Wire form: a flags byte (bit 0 MORE, bit 1 LONG, bit 2 COMMAND, bits 3-7 zero), then
+//! the size (1 byte, or 8 bytes big-endian when LONG), then the body.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+pub use crate::mechanism::FrameParts as Frame;
+
+use crate::error::{Error, PeerMisbehaved};
+
+/// MORE flag bit.
+pub const FLAG_MORE: u8 = 0x01;
+/// LONG flag bit (8-byte size).
+pub const FLAG_LONG: u8 = 0x02;
+/// COMMAND flag bit.
+pub const FLAG_COMMAND: u8 = 0x04;
+const RESERVED: u8 = !(FLAG_MORE | FLAG_LONG | FLAG_COMMAND);
+
+/// Payloads up to this size are copied into the batch buffer; larger ones travel as
+/// their own chunk of the vectored write.
+pub const INLINE_THRESHOLD: usize = 512;
+
+/// Incremental frame decoder over a receive buffer the caller fills.
+///
+/// A complete frame is split off the front of the buffer and frozen, so its body is a
+/// `Bytes` view of the received bytes (no copy). An incomplete frame stays in the
+/// buffer; once its size passed the limit check, enough capacity is reserved for it so
+/// that the rest arrives contiguously.
+#[derive(Clone, Debug)]
+pub struct FrameDecoder {
+    max_size: Option<u64>,
+}
+
+impl FrameDecoder {
+    /// A decoder refusing frames larger than `max_size` bytes (`None`: unlimited, like
+    /// `ZMQ_MAXMSGSIZE = -1`). Like libzmq the limit applies to each frame.
+    pub fn new(max_size: Option<u64>) -> Self {
+        FrameDecoder { max_size }
+    }
+
+    /// Changes the limit (the session tightens it during the handshake).
+    pub fn set_max_size(&mut self, max_size: Option<u64>) {
+        self.max_size = max_size;
+    }
+
+    /// The limit in force.
+    pub fn max_size(&self) -> Option<u64> {
+        self.max_size
+    }
+
+    /// Takes the next whole frame off the front of `buf`, or returns `Ok(None)` when more
+    /// bytes are needed. Errors are fatal for the connection.
+    pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<Frame>, Error> {
+        let Some(&flags) = buf.first() else {
+            return Ok(None);
+        };
+        if flags & RESERVED != 0 {
+            return Err(PeerMisbehaved::ReservedFlags { flags }.into());
+        }
+        let more = flags & FLAG_MORE != 0;
+        let command = flags & FLAG_COMMAND != 0;
+        if more && command {
+            return Err(PeerMisbehaved::CommandWithMore.into());
+        }
+        let (header, size) = if flags & FLAG_LONG != 0 {
+            let Some(raw) = buf.get(1..9) else {
+                return Ok(None);
+            };
+            let mut be = [0u8; 8];
+            be.copy_from_slice(raw);
+            (9usize, u64::from_be_bytes(be))
+        } else {
+            let Some(&s) = buf.get(1) else {
+                return Ok(None);
+            };
+            (2usize, u64::from(s))
+        };
+        if let Some(max) = self.max_size {
+            if size > max {
+                return Err(PeerMisbehaved::FrameTooLarge { size, max }.into());
+            }
+        }
+        let total = usize::try_from(size)
+            .ok()
+            .and_then(|s| s.checked_add(header))
+            .ok_or(PeerMisbehaved::FrameTooLarge {
+                size,
+                max: usize::MAX as u64,
+            })?;
+        if buf.len() < total {
+            // Room for the rest of this frame, so it lands contiguously; bounded because
+            // an unlimited peer-chosen size must not make us allocate gigabytes up front.
+            let missing = (total - buf.len()).min(1 << 20);
+            buf.reserve(missing);
+            return Ok(None);
+        }
+        let _ = buf.split_to(header);
+        let body = buf.split_to(total - header).freeze();
+        Ok(Some(Frame {
+            more,
+            command,
+            body,
+        }))
+    }
+}
+
+/// Bytes ready to be written: a list of chunks for one vectored write, in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Transmit {
+    /// The chunks, to be written in order (for example with `send_vectored`).
+    pub chunks: Vec<Bytes>,
+}
+
+impl Transmit {
+    /// Total number of bytes.
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(Bytes::len).sum()
+    }
+
+    /// True when there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.chunks.iter().all(Bytes::is_empty)
+    }
+
+    /// All chunks concatenated (one copy; for tests and simple writers).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.len());
+        for c in &self.chunks {
+            v.extend_from_slice(c);
+        }
+        v
+    }
+}
+
+/// Batching frame encoder: headers and small payloads are appended to one buffer, large
+/// payloads are kept as their own `Bytes` chunk.
+#[derive(Clone, Debug, Default)]
+pub struct FrameEncoder {
+    inline: BytesMut,
+    chunks: Vec<Bytes>,
+    pending: usize,
+}
+
+impl FrameEncoder {
+    /// An empty encoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends raw bytes (the greeting).
+    pub fn push_raw(&mut self, bytes: &[u8]) {
+        self.inline.extend_from_slice(bytes);
+        self.pending += bytes.len();
+    }
+
+    /// Appends one frame.
+    pub fn push_frame(&mut self, more: bool, command: bool, body: &Bytes) {
+        let mut flags = 0u8;
+        if more {
+            flags |= FLAG_MORE;
+        }
+        if command {
+            flags |= FLAG_COMMAND;
+        }
+        if self.inline.capacity() - self.inline.len() < 9 + INLINE_THRESHOLD {
+            self.inline.reserve(8192);
+        }
+        let len = body.len();
+        if len <= 255 {
+            self.inline.put_u8(flags);
+            self.inline.put_u8(len as u8);
+            self.pending += 2;
+        } else {
+            self.inline.put_u8(flags | FLAG_LONG);
+            self.inline.put_u64(len as u64);
+            self.pending += 9;
+        }
+        if len <= INLINE_THRESHOLD {
+            self.inline.extend_from_slice(body);
+        } else {
+            if !self.inline.is_empty() {
+                self.chunks.push(self.inline.split().freeze());
+            }
+            self.chunks.push(body.clone());
+        }
+        self.pending += len;
+    }
+
+    /// Appends a frame given as parts.
+    pub fn push(&mut self, frame: &Frame) {
+        self.push_frame(frame.more, frame.command, &frame.body);
+    }
+
+    /// Number of bytes waiting.
+    pub fn pending(&self) -> usize {
+        self.pending
+    }
+
+    /// True when nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.pending == 0
+    }
+
+    /// Takes everything queued so far.
+    pub fn take(&mut self) -> Option<Transmit> {
+        if self.pending == 0 {
+            return None;
+        }
+        if !self.inline.is_empty() {
+            self.chunks.push(self.inline.split().freeze());
+        }
+        self.pending = 0;
+        Some(Transmit {
+            chunks: std::mem::take(&mut self.chunks),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn decode_all(dec: &FrameDecoder, wire: &[u8], chunk: usize) -> Result<Vec<Frame>, Error> {
+        let mut buf = BytesMut::new();
+        let mut frames = Vec::new();
+        for piece in wire.chunks(chunk.max(1)) {
+            buf.extend_from_slice(piece);
+            while let Some(f) = dec.decode(&mut buf)? {
+                frames.push(f);
+            }
+        }
+        assert!(buf.is_empty(), "leftover bytes");
+        Ok(frames)
+    }
+
+    #[test]
+    fn short_and_long_forms() {
+        let mut e = FrameEncoder::new();
+        e.push_frame(true, false, &Bytes::from(vec![7u8; 255]));
+        e.push_frame(false, false, &Bytes::from(vec![8u8; 256]));
+        let wire = e.take().unwrap().to_vec();
+        assert_eq!(&wire[..2], &[0x01, 0xFF]);
+        assert_eq!(&wire[257..266], &[0x02, 0, 0, 0, 0, 0, 0, 1, 0]);
+        let frames = decode_all(&FrameDecoder::new(None), &wire, 1000).unwrap();
+        assert_eq!(frames.len(), 2);
+        assert!(frames[0].more && !frames[1].more);
+    }
+
+    #[test]
+    fn large_payload_is_a_separate_chunk_sharing_memory() {
+        let big = Bytes::from(vec![1u8; 4096]);
+        let mut e = FrameEncoder::new();
+        e.push_frame(false, false, &Bytes::from_static(b"hi"));
+        e.push_frame(false, false, &big);
+        e.push_frame(false, false, &Bytes::from_static(b"yo"));
+        let t = e.take().unwrap();
+        assert_eq!(t.chunks.len(), 3);
+        assert_eq!(t.chunks[1].as_ptr(), big.as_ptr());
+        assert_eq!(t.len(), 4 + 9 + 4096 + 4);
+        assert!(e.take().is_none());
+    }
+
+    #[test]
+    fn decoded_body_is_a_view_of_the_receive_buffer() {
+        let mut buf = BytesMut::from(&b"\x00\x05hello\x00\x01"[..]);
+        let base = buf.as_ptr();
+        let f = FrameDecoder::new(None).decode(&mut buf).unwrap().unwrap();
+        assert_eq!(&f.body[..], b"hello");
+        assert_eq!(f.body.as_ptr(), base.wrapping_add(2));
+        assert_eq!(&buf[..], b"\x00\x01");
+    }
+
+    #[test]
+    fn bad_headers() {
+        let dec = FrameDecoder::new(Some(100));
+        let err = |bytes: &[u8]| dec.decode(&mut BytesMut::from(bytes)).unwrap_err();
+        assert_eq!(
+            err(b"\x08\x00"),
+            Error::PeerMisbehaved(PeerMisbehaved::ReservedFlags { flags: 8 })
+        );
+        assert_eq!(
+            err(b"\x05\x00"),
+            Error::PeerMisbehaved(PeerMisbehaved::CommandWithMore)
+        );
+        // Refused from the header alone: no body bytes present, nothing reserved.
+        assert_eq!(
+            err(b"\x02\xff\xff\xff\xff\xff\xff\xff\xff"),
+            Error::PeerMisbehaved(PeerMisbehaved::FrameTooLarge {
+                size: u64::MAX,
+                max: 100
+            })
+        );
+        assert_eq!(
+            err(b"\x00\x65"),
+            Error::PeerMisbehaved(PeerMisbehaved::FrameTooLarge {
+                size: 101,
+                max: 100
+            })
+        );
+        // Exactly at the limit is fine.
+        let mut ok = BytesMut::from(&b"\x00\x64"[..]);
+        ok.extend_from_slice(&[0; 100]);
+        assert_eq!(dec.decode(&mut ok).unwrap().unwrap().body.len(), 100);
+        // Unlimited: a huge announced size just waits for bytes.
+        let mut huge = BytesMut::from(&b"\x02\x7f\xff\xff\xff\xff\xff\xff\xff"[..]);
+        assert_eq!(FrameDecoder::new(None).decode(&mut huge), Ok(None));
+    }
+
+    fn arb_frames() -> impl Strategy<Value = Vec<(bool, bool, Vec<u8>)>> {
+        prop::collection::vec(
+            (
+                any::<bool>(),
+                any::<bool>(),
+                prop_oneof![
+                    prop::collection::vec(any::<u8>(), 0..300),
+                    prop::collection::vec(any::<u8>(), 500..1500),
+                ],
+            )
+                .prop_map(|(m, c, b)| (m && !c, c, b)),
+            0..12,
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip_whatever_the_split(frames in arb_frames(), chunk in 1usize..700) {
+            let mut e = FrameEncoder::new();
+            for (m, c, b) in &frames {
+                e.push_frame(*m, *c, &Bytes::from(b.clone()));
+            }
+            let wire = e.take().map(|t| t.to_vec()).unwrap_or_default();
+            let whole = decode_all(&FrameDecoder::new(None), &wire, wire.len().max(1)).unwrap();
+            let split = decode_all(&FrameDecoder::new(None), &wire, chunk).unwrap();
+            prop_assert_eq!(&whole, &split);
+            let back: Vec<_> = whole.into_iter().map(|f| (f.more, f.command, f.body.to_vec())).collect();
+            prop_assert_eq!(back, frames);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(data in prop::collection::vec(any::<u8>(), 0..64), chunk in 1usize..16) {
+            let _ = decode_all_lossy(&data, chunk);
+        }
+    }
+
+    fn decode_all_lossy(wire: &[u8], chunk: usize) -> Result<usize, Error> {
+        let dec = FrameDecoder::new(Some(1000));
+        let mut buf = BytesMut::new();
+        let mut n = 0;
+        for piece in wire.chunks(chunk) {
+            buf.extend_from_slice(piece);
+            while dec.decode(&mut buf)?.is_some() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}

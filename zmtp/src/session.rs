@@ -1,0 +1,652 @@
+//! One ZMTP connection as a sans-IO state machine: greeting, security handshake,
+//! framing and heartbeats.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::command::{self, Command};
+use crate::error::{Error, PeerMisbehaved};
+use crate::frame::{Frame, FrameDecoder, FrameEncoder, Transmit};
+use crate::greeting::{Greeting, GreetingDecoder, GreetingProgress, MechanismName};
+use crate::heartbeat::Heartbeat;
+use crate::mechanism::{AuthVerdict, Credentials, HandshakeStatus, Mechanism};
+use crate::metadata::{Metadata, IDENTITY, SOCKET_TYPE};
+use crate::socket_type::SocketType;
+
+/// Largest command frame accepted before the handshake completes: bounds the memory an
+/// unauthenticated peer can make us hold.
+pub const HANDSHAKE_MAX_FRAME: u64 = 64 * 1024;
+
+/// Smallest receive-buffer growth, so small reads do not each allocate.
+const RECV_CHUNK: usize = 8 * 1024;
+
+/// Extra room allowed on the wire around each frame for mechanisms that encrypt (CURVE
+/// adds 33 bytes: name, nonce, MAC and the inner flags byte).
+const ENCRYPTION_SLACK: u64 = 64;
+
+/// Session options (the subset of socket options the protocol layer needs).
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// Our socket type; sent as `Socket-Type` and checked against the peer's.
+    pub socket_type: SocketType,
+    /// Our routing id, sent as `Identity` by REQ, DEALER and ROUTER (at most 255 bytes,
+    /// not starting with byte 0).
+    pub identity: Bytes,
+    /// Extra READY properties (names conventionally start with `X-`).
+    pub metadata: Metadata,
+    /// Largest frame accepted from the peer (`ZMQ_MAXMSGSIZE`, per frame like libzmq);
+    /// `None` is unlimited.
+    pub max_message_size: Option<u64>,
+    /// PING interval (`ZMQ_HEARTBEAT_IVL`); `None` disables PINGs.
+    pub heartbeat_ivl: Option<Duration>,
+    /// TTL announced in our PINGs (`ZMQ_HEARTBEAT_TTL`).
+    pub heartbeat_ttl: Option<Duration>,
+    /// Silence tolerated after a PING (`ZMQ_HEARTBEAT_TIMEOUT`); defaults to the
+    /// interval.
+    pub heartbeat_timeout: Option<Duration>,
+    /// Deadline for the whole handshake (`ZMQ_HANDSHAKE_IVL`); `None` disables it.
+    pub handshake_ivl: Option<Duration>,
+    /// The ZMTP minor version we announce: 1 (3.1, default) or 0 (3.0).
+    pub zmtp_minor: u8,
+}
+
+impl SessionConfig {
+    /// Defaults like libzmq's: no size limit, no heartbeats, 30 s handshake, ZMTP 3.1.
+    pub fn new(socket_type: SocketType) -> Self {
+        SessionConfig {
+            socket_type,
+            identity: Bytes::new(),
+            metadata: Metadata::new(),
+            max_message_size: None,
+            heartbeat_ivl: None,
+            heartbeat_ttl: None,
+            heartbeat_timeout: None,
+            handshake_ivl: Some(Duration::from_secs(30)),
+            zmtp_minor: 1,
+        }
+    }
+}
+
+/// What a session reports to its owner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The handshake completed; messages may flow.
+    HandshakeSucceeded {
+        /// The peer's READY / INITIATE properties, plus `User-Id` and ZAP metadata on a
+        /// server that authenticated the peer.
+        metadata: Metadata,
+        /// The peer's socket type (already checked to be compatible with ours).
+        socket_type: SocketType,
+        /// The minor version of the peer's greeting (0: a ZMTP 3.0 peer).
+        peer_minor: u8,
+    },
+    /// A whole multipart message (never partial).
+    Message(Vec<Bytes>),
+    /// The peer subscribed to a topic (3.1 command or 3.0 `01` data message; the latter
+    /// only recognised when we are PUB or XPUB).
+    Subscribe(Bytes),
+    /// The peer cancelled a subscription.
+    Cancel(Bytes),
+    /// A server needs a verdict on these credentials: call [`Session::auth_result`].
+    NeedsAuth(Credentials),
+    /// The session failed; it stays failed. Flush [`Session::poll_transmit`] (it may
+    /// hold an ERROR command for the peer), then close the connection.
+    Error(Error),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Greeting,
+    Handshake,
+    Established,
+    Failed,
+}
+
+/// A ZMTP 3.x connection without I/O, in the style of quinn-proto's `Connection`.
+///
+/// Call order:
+/// 1. [`Session::new`] with the current time; it queues our greeting's signature.
+/// 2. Whenever bytes arrive: [`Session::handle_input`] (or [`Session::handle_input_buf`]
+///    to hand over a filled `BytesMut` without a copy).
+/// 3. When the deadline from [`Session::poll_timeout`] passes:
+///    [`Session::handle_timeout`].
+/// 4. After each of these calls (and after `send`, `subscribe`, `cancel`,
+///    `auth_result`): drain [`Session::poll_event`] until `None`, answer any
+///    [`Event::NeedsAuth`] with [`Session::auth_result`], then write everything from
+///    [`Session::poll_transmit`] (one vectored write per `Transmit`), and re-read
+///    [`Session::poll_timeout`].
+/// 5. After [`Event::HandshakeSucceeded`]: [`Session::send`], [`Session::subscribe`],
+///    [`Session::cancel`].
+/// 6. After [`Event::Error`]: flush `poll_transmit` and close; further input is ignored.
+pub struct Session {
+    config: SessionConfig,
+    mechanism: Box<dyn Mechanism>,
+    local_meta: Metadata,
+    phase: Phase,
+    greeting: GreetingDecoder,
+    our_greeting: Greeting,
+    sent_greeting_rest: bool,
+    negotiated_minor: u8,
+    auth_pending: bool,
+    recv: BytesMut,
+    decoder: FrameDecoder,
+    out: FrameEncoder,
+    events: VecDeque<Event>,
+    handshake_deadline: Option<Instant>,
+    heartbeat: Heartbeat,
+    multipart: Vec<Bytes>,
+    peer_socket_type: Option<SocketType>,
+    peer_minor: Option<u8>,
+    scratch: Vec<Bytes>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("socket_type", &self.config.socket_type)
+            .field("mechanism", &String::from_utf8_lossy(self.mechanism.name()))
+            .field("phase", &self.phase)
+            .field("peer_socket_type", &self.peer_socket_type)
+            .field("peer_minor", &self.peer_minor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A new session. Fails only on a bad configuration (identity longer than 255 bytes
+    /// or starting with byte 0, metadata names longer than 255 bytes or empty, an invalid
+    /// mechanism name).
+    pub fn new(
+        config: SessionConfig,
+        mechanism: Box<dyn Mechanism>,
+        now: Instant,
+    ) -> Result<Session, Error> {
+        if config.identity.len() > 255 || config.identity.first() == Some(&0) {
+            return Err(Error::InvalidOption("identity"));
+        }
+        if config
+            .metadata
+            .iter()
+            .any(|(n, _)| n.is_empty() || n.len() > 255)
+        {
+            return Err(Error::InvalidOption("metadata"));
+        }
+        let name = MechanismName::new(mechanism.name())
+            .map_err(|_| Error::InvalidOption("mechanism name"))?;
+        let mut local_meta = Metadata::new();
+        local_meta.insert(
+            SOCKET_TYPE,
+            Bytes::from_static(config.socket_type.as_str().as_bytes()),
+        );
+        if config.socket_type.sends_identity() {
+            local_meta.insert(IDENTITY, config.identity.clone());
+        }
+        for (n, v) in config.metadata.iter() {
+            local_meta.insert(n, v.clone());
+        }
+        let our_greeting = Greeting {
+            major: 3,
+            minor: config.zmtp_minor.min(1),
+            mechanism: name,
+            as_server: mechanism.as_server(),
+        };
+        let mut out = FrameEncoder::new();
+        let mut sig = BytesMut::new();
+        Greeting::encode_signature(&mut sig);
+        out.push_raw(&sig);
+        let heartbeat = Heartbeat::new(
+            config.heartbeat_ivl,
+            config.heartbeat_ttl,
+            config.heartbeat_timeout,
+        );
+        Ok(Session {
+            handshake_deadline: config.handshake_ivl.and_then(|d| now.checked_add(d)),
+            decoder: FrameDecoder::new(Some(HANDSHAKE_MAX_FRAME)),
+            config,
+            mechanism,
+            local_meta,
+            phase: Phase::Greeting,
+            greeting: GreetingDecoder::new(),
+            our_greeting,
+            sent_greeting_rest: false,
+            negotiated_minor: 1,
+            auth_pending: false,
+            recv: BytesMut::new(),
+            out,
+            events: VecDeque::new(),
+            heartbeat,
+            multipart: Vec::new(),
+            peer_socket_type: None,
+            peer_minor: None,
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Feeds bytes received from the peer (copied into the receive buffer).
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        if self.phase == Phase::Failed || data.is_empty() {
+            return;
+        }
+        self.heartbeat.on_traffic();
+        if self.recv.capacity() - self.recv.len() < data.len() {
+            self.recv.reserve(data.len().max(RECV_CHUNK));
+        }
+        self.recv.extend_from_slice(data);
+        self.process(now);
+    }
+
+    /// Feeds a buffer of received bytes. When nothing is left over from earlier input the
+    /// buffer is adopted as is, so frames are handed out as views of it without a copy.
+    pub fn handle_input_buf(&mut self, now: Instant, data: BytesMut) {
+        if self.phase == Phase::Failed || data.is_empty() {
+            return;
+        }
+        self.heartbeat.on_traffic();
+        if self.recv.is_empty() {
+            self.recv = data;
+        } else {
+            self.recv.unsplit(data);
+        }
+        self.process(now);
+    }
+
+    /// Runs the timers: handshake deadline, PING interval, heartbeat timeout, peer TTL.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.phase {
+            Phase::Failed => {}
+            Phase::Greeting | Phase::Handshake => {
+                if self.handshake_deadline.is_some_and(|d| d <= now) {
+                    self.fail(Error::HandshakeTimeout);
+                }
+            }
+            Phase::Established => match self.heartbeat.poll(now) {
+                Err(e) => self.fail(e),
+                Ok(Some(ttl)) => {
+                    let ping = Command::Ping {
+                        ttl,
+                        context: Bytes::new(),
+                    };
+                    if let Err(e) = self.send_command(ping.encode()) {
+                        self.fail(e);
+                    }
+                }
+                Ok(None) => {}
+            },
+        }
+    }
+
+    /// The next instant at which [`Session::handle_timeout`] must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::Failed => None,
+            Phase::Greeting | Phase::Handshake => self.handshake_deadline,
+            Phase::Established => self.heartbeat.next_deadline(),
+        }
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Everything queued for the peer, as chunks for one vectored write. The caller
+    /// writes all of it, in order (finishing a partial write before the next
+    /// `Transmit`); the session does not track how much of it was written.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.take()
+    }
+
+    /// Number of bytes waiting in [`Session::poll_transmit`].
+    pub fn pending_transmit(&self) -> usize {
+        self.out.pending()
+    }
+
+    /// Sends one message (one or more frames, MORE set on all but the last).
+    pub fn send(&mut self, parts: &[Bytes]) -> Result<(), Error> {
+        self.check_established()?;
+        let Some(last) = parts.len().checked_sub(1) else {
+            return Err(Error::EmptyMessage);
+        };
+        for (i, body) in parts.iter().enumerate() {
+            let frame = Frame {
+                more: i < last,
+                command: false,
+                body: body.clone(),
+            };
+            if let Err(e) = self.push_frame(frame) {
+                self.fail(e.clone());
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Subscribes to `topic` on the peer (a SUBSCRIBE command to a ZMTP 3.1 peer, a
+    /// `01` + topic message to a 3.0 peer).
+    pub fn subscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
+        self.subscription(true, topic)
+    }
+
+    /// Cancels one subscription to `topic` (subscriptions are counted).
+    pub fn cancel(&mut self, topic: &[u8]) -> Result<(), Error> {
+        self.subscription(false, topic)
+    }
+
+    /// Supplies the verdict asked for by [`Event::NeedsAuth`]. A denial fails the
+    /// session with [`Error::AuthDenied`] (reported as [`Event::Error`]) after queuing
+    /// ERROR for status 400 / 500. Errors returned here are API misuse only.
+    pub fn auth_result(&mut self, now: Instant, verdict: AuthVerdict) -> Result<(), Error> {
+        if self.phase == Phase::Failed {
+            return Err(Error::SessionFailed);
+        }
+        if !self.auth_pending {
+            return Err(Error::NoAuthPending);
+        }
+        self.auth_pending = false;
+        let mut cmds = std::mem::take(&mut self.scratch);
+        let result = self.mechanism.auth_result(verdict, &mut cmds);
+        self.after_mechanism(now, result, cmds);
+        if self.phase != Phase::Failed {
+            self.process(now);
+        }
+        Ok(())
+    }
+
+    /// True once the handshake succeeded and until the session fails.
+    pub fn is_established(&self) -> bool {
+        self.phase == Phase::Established
+    }
+
+    /// True after a fatal error.
+    pub fn is_failed(&self) -> bool {
+        self.phase == Phase::Failed
+    }
+
+    /// The peer's socket type, once the handshake succeeded.
+    pub fn peer_socket_type(&self) -> Option<SocketType> {
+        self.peer_socket_type
+    }
+
+    /// The minor version of the peer's greeting, once received.
+    pub fn peer_minor(&self) -> Option<u8> {
+        self.peer_minor
+    }
+
+    /// Our configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    fn check_established(&self) -> Result<(), Error> {
+        match self.phase {
+            Phase::Established => Ok(()),
+            Phase::Failed => Err(Error::SessionFailed),
+            Phase::Greeting | Phase::Handshake => Err(Error::HandshakeIncomplete),
+        }
+    }
+
+    fn subscription(&mut self, subscribe: bool, topic: &[u8]) -> Result<(), Error> {
+        self.check_established()?;
+        let result = if self.negotiated_minor == 0 {
+            self.push_frame(Frame {
+                more: false,
+                command: false,
+                body: command::legacy_subscription(subscribe, topic),
+            })
+        } else {
+            let topic = Bytes::copy_from_slice(topic);
+            let cmd = if subscribe {
+                Command::Subscribe(topic)
+            } else {
+                Command::Cancel(topic)
+            };
+            self.send_command(cmd.encode())
+        };
+        if let Err(e) = &result {
+            self.fail(e.clone());
+        }
+        result
+    }
+
+    /// Queues a frame, through the mechanism's wrapping once established.
+    fn push_frame(&mut self, frame: Frame) -> Result<(), Error> {
+        if self.phase == Phase::Established && self.mechanism.encrypts() {
+            let wrapped = self.mechanism.wrap(frame)?;
+            self.out.push(&wrapped);
+        } else {
+            self.out.push(&frame);
+        }
+        Ok(())
+    }
+
+    fn send_command(&mut self, body: Bytes) -> Result<(), Error> {
+        self.push_frame(Frame {
+            more: false,
+            command: true,
+            body,
+        })
+    }
+
+    fn fail(&mut self, error: Error) {
+        if self.phase == Phase::Failed {
+            return;
+        }
+        self.phase = Phase::Failed;
+        self.recv = BytesMut::new();
+        self.multipart.clear();
+        self.heartbeat.stop();
+        self.handshake_deadline = None;
+        self.events.push_back(Event::Error(error));
+    }
+
+    fn process(&mut self, now: Instant) {
+        loop {
+            let step = match self.phase {
+                Phase::Failed => return,
+                Phase::Greeting => self.step_greeting(now),
+                Phase::Handshake => self.step_handshake(now),
+                Phase::Established => self.step_established(now),
+            };
+            match step {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    self.fail(e);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Each step returns `Ok(true)` when it made progress and may be called again.
+    fn step_greeting(&mut self, now: Instant) -> Result<bool, Error> {
+        if self.recv.is_empty() {
+            return Ok(false);
+        }
+        let (used, progress) = self.greeting.feed(&self.recv)?;
+        self.recv.advance(used);
+        if progress != GreetingProgress::NeedSignature && !self.sent_greeting_rest {
+            self.sent_greeting_rest = true;
+            let mut rest = BytesMut::new();
+            self.our_greeting.encode_rest(&mut rest);
+            self.out.push_raw(&rest);
+        }
+        let GreetingProgress::Done(peer) = progress else {
+            return Ok(false);
+        };
+        if peer.mechanism.as_bytes() != self.mechanism.name() {
+            return Err(Error::MechanismMismatch {
+                local: String::from_utf8_lossy(self.mechanism.name()).into_owned(),
+                peer: peer.mechanism.to_string_lossy(),
+            });
+        }
+        self.peer_minor = Some(peer.minor);
+        self.negotiated_minor = if peer.major > 3 {
+            self.our_greeting.minor
+        } else {
+            peer.minor.min(self.our_greeting.minor)
+        };
+        self.phase = Phase::Handshake;
+        let mut cmds = std::mem::take(&mut self.scratch);
+        let result = self.mechanism.start(&self.local_meta, &mut cmds);
+        self.after_mechanism(now, result, cmds);
+        Ok(true)
+    }
+
+    fn step_handshake(&mut self, now: Instant) -> Result<bool, Error> {
+        let Some(frame) = self.decoder.decode(&mut self.recv)? else {
+            return Ok(false);
+        };
+        if !frame.command {
+            return Err(PeerMisbehaved::UnexpectedDataFrame.into());
+        }
+        let (name, data) = command::split(&frame.body)?;
+        if &name[..] == b"ERROR" {
+            let reason = command::parse_error(&data)?;
+            return Err(Error::PeerError {
+                reason: String::from_utf8_lossy(&reason).into_owned(),
+            });
+        }
+        let mut cmds = std::mem::take(&mut self.scratch);
+        let result = self.mechanism.handle_command(frame.body, &mut cmds);
+        self.after_mechanism(now, result, cmds);
+        Ok(true)
+    }
+
+    /// Sends what the mechanism queued (even when it then failed: a denial queues ERROR)
+    /// and acts on its status.
+    fn after_mechanism(
+        &mut self,
+        now: Instant,
+        result: Result<HandshakeStatus, Error>,
+        mut cmds: Vec<Bytes>,
+    ) {
+        for body in cmds.drain(..) {
+            self.out.push_frame(false, true, &body);
+        }
+        self.scratch = cmds;
+        match result {
+            Err(e) => self.fail(e),
+            Ok(HandshakeStatus::InProgress) => {}
+            Ok(HandshakeStatus::NeedsAuth(credentials)) => {
+                self.auth_pending = true;
+                self.events.push_back(Event::NeedsAuth(credentials));
+            }
+            Ok(HandshakeStatus::Complete(metadata)) => self.complete(now, metadata),
+        }
+    }
+
+    fn complete(&mut self, now: Instant, metadata: Metadata) {
+        let peer_type = match metadata.get(SOCKET_TYPE) {
+            None => return self.fail(PeerMisbehaved::MissingSocketType.into()),
+            Some(name) => match SocketType::from_wire(name) {
+                Some(t) => t,
+                None => {
+                    let name = String::from_utf8_lossy(name).into_owned();
+                    return self.fail(PeerMisbehaved::UnknownSocketType { name }.into());
+                }
+            },
+        };
+        let local = self.config.socket_type;
+        if !local.is_compatible(peer_type) {
+            self.out
+                .push_frame(false, true, &command::error_body(b"Invalid socket type"));
+            return self.fail(Error::IncompatibleSocketType {
+                local,
+                peer: peer_type,
+            });
+        }
+        self.phase = Phase::Established;
+        self.peer_socket_type = Some(peer_type);
+        self.handshake_deadline = None;
+        let slack = if self.mechanism.encrypts() {
+            ENCRYPTION_SLACK
+        } else {
+            0
+        };
+        self.decoder.set_max_size(
+            self.config
+                .max_message_size
+                .map(|m| m.saturating_add(slack)),
+        );
+        self.heartbeat.start(now);
+        self.events.push_back(Event::HandshakeSucceeded {
+            metadata,
+            socket_type: peer_type,
+            peer_minor: self.peer_minor.unwrap_or(0),
+        });
+    }
+
+    fn step_established(&mut self, now: Instant) -> Result<bool, Error> {
+        let Some(mut frame) = self.decoder.decode(&mut self.recv)? else {
+            return Ok(false);
+        };
+        if self.mechanism.encrypts() {
+            frame = self.mechanism.unwrap(frame)?;
+            if frame.command && frame.more {
+                return Err(PeerMisbehaved::CommandWithMore.into());
+            }
+            if let Some(max) = self.config.max_message_size {
+                let size = frame.body.len() as u64;
+                if size > max {
+                    return Err(PeerMisbehaved::FrameTooLarge { size, max }.into());
+                }
+            }
+        }
+        if frame.command {
+            self.handle_command(now, &frame.body)?;
+            return Ok(true);
+        }
+        self.multipart.push(frame.body);
+        if !frame.more {
+            let msg = std::mem::take(&mut self.multipart);
+            self.deliver(msg);
+        }
+        Ok(true)
+    }
+
+    fn deliver(&mut self, mut msg: Vec<Bytes>) {
+        if self.config.socket_type.receives_subscriptions() && msg.len() == 1 {
+            if let Some(&kind @ (0 | 1)) = msg[0].first() {
+                let topic = msg.swap_remove(0).slice(1..);
+                self.events.push_back(if kind == 1 {
+                    Event::Subscribe(topic)
+                } else {
+                    Event::Cancel(topic)
+                });
+                return;
+            }
+        }
+        self.events.push_back(Event::Message(msg));
+    }
+
+    fn handle_command(&mut self, now: Instant, body: &Bytes) -> Result<(), Error> {
+        match Command::decode(body)? {
+            Command::Ping { ttl, context } => {
+                self.heartbeat.on_ping(now, ttl);
+                self.send_command(Command::Pong(context).encode())?;
+            }
+            Command::Pong(_) => {}
+            Command::Subscribe(topic) => self.events.push_back(Event::Subscribe(topic)),
+            Command::Cancel(topic) => self.events.push_back(Event::Cancel(topic)),
+            Command::Error(reason) => {
+                return Err(Error::PeerError {
+                    reason: String::from_utf8_lossy(&reason).into_owned(),
+                })
+            }
+            Command::Ready(_) => {
+                return Err(PeerMisbehaved::UnexpectedCommand {
+                    name: "READY".into(),
+                }
+                .into())
+            }
+            // Unknown commands are ignored, for forward compatibility.
+            Command::Other { .. } => {}
+        }
+        Ok(())
+    }
+}

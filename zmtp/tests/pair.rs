@@ -1,0 +1,630 @@
+//! Two sessions back to back: handshakes, traffic, subscriptions, heartbeats and the
+//! failure paths that involve both ends.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{config, msg, Pair};
+use proptest::prelude::*;
+use ringmq_zmtp::mechanism::{AuthVerdict, Credentials, Null, PlainClient, PlainServer};
+use ringmq_zmtp::{Error, Event, Metadata, SocketType};
+
+#[test]
+fn null_handshake_reports_peer_type_version_and_metadata() {
+    let mut cc = config(SocketType::Dealer);
+    cc.identity = Bytes::from_static(b"client-1");
+    cc.metadata.insert("X-Color", Bytes::from_static(b"blue"));
+    let mut p = Pair::new(
+        cc,
+        Box::new(Null::new()),
+        config(SocketType::Router),
+        Box::new(Null::new()),
+    );
+    p.connect();
+    let Some(Event::HandshakeSucceeded {
+        metadata,
+        socket_type,
+        peer_minor,
+    }) = p.server.events.first()
+    else {
+        panic!("{:?}", p.server.events)
+    };
+    assert_eq!(*socket_type, SocketType::Dealer);
+    assert_eq!(*peer_minor, 1);
+    assert_eq!(metadata.get("identity").unwrap(), &b"client-1"[..]);
+    assert_eq!(metadata.get("X-Color").unwrap(), &b"blue"[..]);
+    assert_eq!(
+        p.client.session.peer_socket_type(),
+        Some(SocketType::Router)
+    );
+    // The greeting went out in two parts, the second only after the peer's signature:
+    // the client's first transmit is exactly the 10-byte signature.
+    assert_eq!(&p.client.wire[..10], b"\xff\0\0\0\0\0\0\0\0\x7f");
+    assert_eq!(&p.client.wire[10..12], b"\x03\x01");
+}
+
+#[test]
+fn multipart_traffic_both_ways_with_empty_and_large_frames() {
+    for chunk in [usize::MAX, 1, 7, 300] {
+        let mut p = Pair::null();
+        p.chunk = chunk;
+        p.connect();
+        let large = Bytes::from(vec![0xAB; 200_000]);
+        let sent_c = vec![
+            msg(&[b"hello"]),
+            msg(&[b""]),
+            msg(&[b"", b"a", b""]),
+            vec![Bytes::from_static(b"head"), large.clone()],
+        ];
+        let sent_s = vec![msg(&[b"x", b"y", b"z"]), vec![large.clone()], msg(&[b""])];
+        for m in &sent_c {
+            p.client.session.send(m).unwrap();
+        }
+        for m in &sent_s {
+            p.server.session.send(m).unwrap();
+        }
+        p.drive();
+        assert_eq!(p.server.messages(), sent_c, "chunk {chunk}");
+        assert_eq!(p.client.messages(), sent_s, "chunk {chunk}");
+        assert!(p.client.error().is_none() && p.server.error().is_none());
+    }
+}
+
+#[test]
+fn batched_output_keeps_large_payloads_as_separate_chunks() {
+    let mut p = Pair::null();
+    p.connect();
+    let large = Bytes::from(vec![1u8; 10_000]);
+    p.client.session.send(&msg(&[b"a"])).unwrap();
+    p.client.session.send(std::slice::from_ref(&large)).unwrap();
+    p.client.session.send(&msg(&[b"b"])).unwrap();
+    let t = p.client.session.poll_transmit().unwrap();
+    assert_eq!(t.chunks.len(), 3);
+    assert_eq!(t.chunks[1].as_ptr(), large.as_ptr(), "payload not copied");
+    assert_eq!(&t.chunks[0][..], b"\x00\x01a\x02\0\0\0\0\0\0\x27\x10");
+    assert_eq!(&t.chunks[2][..], b"\x00\x01b");
+}
+
+#[test]
+fn plain_handshake_passes_credentials_and_user_id() {
+    let mut p = Pair::with(
+        Box::new(PlainClient::new("admin", "secret").unwrap()),
+        Box::new(PlainServer::new()),
+    );
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let seen2 = seen.clone();
+    p.server.auth = Some(Box::new(move |c: &Credentials| {
+        *seen2.borrow_mut() = Some(c.clone());
+        let mut extra = Metadata::new();
+        extra.insert("X-Role", Bytes::from_static(b"boss"));
+        AuthVerdict::Allow {
+            user_id: Bytes::from_static(b"admin-id"),
+            metadata: extra,
+        }
+    }));
+    p.connect();
+    assert_eq!(
+        seen.borrow().clone(),
+        Some(Credentials::Plain {
+            username: Bytes::from_static(b"admin"),
+            password: Bytes::from_static(b"secret"),
+        })
+    );
+    let meta = p.server.peer_metadata().unwrap();
+    assert_eq!(meta.get("User-Id").unwrap(), &b"admin-id"[..]);
+    assert_eq!(meta.get("X-Role").unwrap(), &b"boss"[..]);
+    assert_eq!(meta.get("Socket-Type").unwrap(), &b"DEALER"[..]);
+    assert_eq!(
+        p.client
+            .peer_metadata()
+            .unwrap()
+            .get("Socket-Type")
+            .unwrap(),
+        &b"ROUTER"[..]
+    );
+    // The PLAIN server greets with as-server = 1 (greeting byte 32).
+    assert_eq!(p.server.wire[32], 1);
+    assert_eq!(p.client.wire[32], 0);
+    p.client.session.send(&msg(&[b"ping"])).unwrap();
+    p.drive();
+    assert_eq!(p.server.messages(), vec![msg(&[b"ping"])]);
+}
+
+fn deny(status: u16) -> common::Authenticator {
+    Box::new(move |_| AuthVerdict::Deny { status })
+}
+
+#[test]
+fn plain_wrong_password_is_refused_with_error_400() {
+    let mut p = Pair::with(
+        Box::new(PlainClient::new("admin", "wrong").unwrap()),
+        Box::new(PlainServer::new()),
+    );
+    p.server.auth = Some(Box::new(|c: &Credentials| match c {
+        Credentials::Plain { password, .. } if &password[..] == b"secret" => AuthVerdict::Allow {
+            user_id: Bytes::new(),
+            metadata: Metadata::new(),
+        },
+        _ => AuthVerdict::Deny { status: 400 },
+    }));
+    p.drive();
+    assert_eq!(p.server.error(), Some(&Error::AuthDenied { status: 400 }));
+    assert_eq!(
+        p.client.error(),
+        Some(&Error::PeerError {
+            reason: "400".into()
+        })
+    );
+    // The server's last bytes on the wire are the golden ERROR command.
+    assert!(p.server.wire.ends_with(b"\x04\x0a\x05ERROR\x03400"));
+    assert!(p.client.session.is_failed() && p.server.session.is_failed());
+}
+
+#[test]
+fn zap_300_sends_nothing_and_the_client_times_out() {
+    let mut cc = config(SocketType::Dealer);
+    cc.handshake_ivl = Some(Duration::from_secs(5));
+    let mut p = Pair::new(
+        cc,
+        Box::new(PlainClient::new("u", "p").unwrap()),
+        config(SocketType::Router),
+        Box::new(PlainServer::new()),
+    );
+    p.server.auth = Some(deny(300));
+    p.drive();
+    assert_eq!(p.server.error(), Some(&Error::AuthDenied { status: 300 }));
+    assert!(!p.server.wire.windows(5).any(|w| w == b"ERROR"));
+    assert_eq!(p.client.error(), None);
+    p.advance(Duration::from_secs(5));
+    assert_eq!(p.client.error(), Some(&Error::HandshakeTimeout));
+}
+
+#[test]
+fn null_with_auth_allows_and_denies() {
+    let mut p = Pair::with(Box::new(Null::new()), Box::new(Null::with_auth()));
+    p.connect();
+    assert_eq!(
+        p.server.peer_metadata().unwrap().get("User-Id").unwrap(),
+        &b"user"[..]
+    );
+    assert!(p
+        .server
+        .events
+        .iter()
+        .any(|e| *e == Event::NeedsAuth(Credentials::Null)));
+
+    let mut p = Pair::with(Box::new(Null::new()), Box::new(Null::with_auth()));
+    p.server.auth = Some(deny(500));
+    p.drive();
+    assert_eq!(p.server.error(), Some(&Error::AuthDenied { status: 500 }));
+    assert_eq!(
+        p.client.error(),
+        Some(&Error::PeerError {
+            reason: "500".into()
+        })
+    );
+}
+
+#[test]
+fn auth_decided_later_completes_the_handshake() {
+    let mut p = Pair::with(Box::new(Null::new()), Box::new(Null::with_auth()));
+    p.server.auth = None;
+    p.drive();
+    assert!(!p.server.session.is_established());
+    assert_eq!(
+        p.client.session.send(&msg(&[b"early"])),
+        Err(Error::HandshakeIncomplete)
+    );
+    let now = p.now;
+    p.server
+        .session
+        .auth_result(
+            now,
+            AuthVerdict::Allow {
+                user_id: Bytes::new(),
+                metadata: Metadata::new(),
+            },
+        )
+        .unwrap();
+    p.connect();
+    assert_eq!(
+        p.server
+            .session
+            .auth_result(now, AuthVerdict::Deny { status: 400 }),
+        Err(Error::NoAuthPending)
+    );
+}
+
+#[test]
+fn mechanism_mismatch_fails_both_sides() {
+    let mut p = Pair::with(Box::new(Null::new()), Box::new(PlainServer::new()));
+    p.drive();
+    assert_eq!(
+        p.client.error(),
+        Some(&Error::MechanismMismatch {
+            local: "NULL".into(),
+            peer: "PLAIN".into()
+        })
+    );
+    assert_eq!(
+        p.server.error(),
+        Some(&Error::MechanismMismatch {
+            local: "PLAIN".into(),
+            peer: "NULL".into()
+        })
+    );
+}
+
+#[test]
+fn incompatible_socket_types_send_error_and_fail() {
+    let mut p = Pair::new(
+        config(SocketType::Push),
+        Box::new(Null::new()),
+        config(SocketType::Pub),
+        Box::new(Null::new()),
+    );
+    p.drive();
+    assert_eq!(
+        p.client.error(),
+        Some(&Error::IncompatibleSocketType {
+            local: SocketType::Push,
+            peer: SocketType::Pub
+        })
+    );
+    assert_eq!(
+        p.server.error(),
+        Some(&Error::IncompatibleSocketType {
+            local: SocketType::Pub,
+            peer: SocketType::Push
+        })
+    );
+    assert!(p.client.wire.windows(6).any(|w| w == b"\x05ERROR"));
+    assert_eq!(
+        p.client.session.send(&msg(&[b"x"])),
+        Err(Error::SessionFailed)
+    );
+}
+
+#[test]
+fn every_compatible_pair_connects() {
+    for a in SocketType::ALL {
+        for b in SocketType::ALL {
+            let mut p = Pair::new(
+                config(a),
+                Box::new(Null::new()),
+                config(b),
+                Box::new(Null::new()),
+            );
+            p.drive();
+            assert_eq!(
+                p.client.session.is_established(),
+                a.is_compatible(b),
+                "{a}-{b}"
+            );
+        }
+    }
+}
+
+fn pub_sub(sub_minor: u8) -> Pair {
+    let mut sc = config(SocketType::Sub);
+    sc.zmtp_minor = sub_minor;
+    let mut p = Pair::new(
+        sc,
+        Box::new(Null::new()),
+        config(SocketType::Pub),
+        Box::new(Null::new()),
+    );
+    p.connect();
+    p
+}
+
+#[test]
+fn subscriptions_3_1_travel_as_commands() {
+    let mut p = pub_sub(1);
+    let before = p.client.wire.len();
+    p.client.session.subscribe(b"A").unwrap();
+    p.client.session.cancel(b"A").unwrap();
+    p.drive();
+    assert_eq!(
+        &p.client.wire[before..],
+        b"\x04\x0b\x09SUBSCRIBEA\x04\x08\x06CANCELA"
+    );
+    let subs: Vec<_> = p.server.take_events().into_iter().skip(1).collect();
+    assert_eq!(
+        subs,
+        vec![
+            Event::Subscribe(Bytes::from_static(b"A")),
+            Event::Cancel(Bytes::from_static(b"A"))
+        ]
+    );
+}
+
+#[test]
+fn subscriptions_to_a_3_0_peer_travel_as_data_frames() {
+    let mut p = pub_sub(0);
+    let Some(Event::HandshakeSucceeded { peer_minor, .. }) = p.server.events.first() else {
+        panic!()
+    };
+    assert_eq!(*peer_minor, 0);
+    let before = p.client.wire.len();
+    p.client.session.subscribe(b"A").unwrap();
+    p.client.session.cancel(b"").unwrap();
+    p.drive();
+    assert_eq!(&p.client.wire[before..], b"\x00\x02\x01A\x00\x01\x00");
+    let subs: Vec<_> = p.server.take_events().into_iter().skip(1).collect();
+    assert_eq!(
+        subs,
+        vec![
+            Event::Subscribe(Bytes::from_static(b"A")),
+            Event::Cancel(Bytes::new())
+        ]
+    );
+}
+
+#[test]
+fn pub_accepts_the_3_0_form_from_a_3_1_peer_and_xpub_passes_other_messages() {
+    let mut p = Pair::new(
+        config(SocketType::XSub),
+        Box::new(Null::new()),
+        config(SocketType::XPub),
+        Box::new(Null::new()),
+    );
+    p.connect();
+    p.client.session.send(&msg(&[b"\x01news"])).unwrap();
+    p.client.session.send(&msg(&[b"\x02other"])).unwrap();
+    p.client.session.send(&msg(&[b"\x01a", b"b"])).unwrap();
+    p.drive();
+    let evs: Vec<_> = p.server.take_events().into_iter().skip(1).collect();
+    assert_eq!(
+        evs,
+        vec![
+            Event::Subscribe(Bytes::from_static(b"news")),
+            Event::Message(msg(&[b"\x02other"])),
+            Event::Message(msg(&[b"\x01a", b"b"])),
+        ]
+    );
+    // A non-PUB receiver takes 01-prefixed messages as data.
+    p.server.session.send(&msg(&[b"\x01data"])).unwrap();
+    p.drive();
+    assert_eq!(p.client.messages(), vec![msg(&[b"\x01data"])]);
+}
+
+fn heartbeat_pair(ivl: u64, ttl: Option<u64>, client_minor: u8) -> Pair {
+    let mut cc = config(SocketType::Dealer);
+    cc.heartbeat_ivl = Some(Duration::from_secs(ivl));
+    cc.heartbeat_ttl = ttl.map(Duration::from_secs);
+    cc.zmtp_minor = client_minor;
+    let mut p = Pair::new(
+        cc,
+        Box::new(Null::new()),
+        config(SocketType::Router),
+        Box::new(Null::new()),
+    );
+    p.connect();
+    p
+}
+
+#[test]
+fn heartbeat_ping_pong_keeps_the_session_alive() {
+    let mut p = heartbeat_pair(1, Some(3), 1);
+    let (c0, s0) = (p.client.wire.len(), p.server.wire.len());
+    p.advance(Duration::from_secs(1));
+    // PING with TTL 30 deciseconds, no context; PONG with empty context.
+    assert_eq!(&p.client.wire[c0..], b"\x04\x07\x04PING\x00\x1e");
+    assert_eq!(&p.server.wire[s0..], b"\x04\x05\x04PONG");
+    p.advance(Duration::from_secs(30));
+    assert!(p.client.error().is_none() && p.server.error().is_none());
+    assert!(p.client.session.is_established());
+}
+
+#[test]
+fn a_3_0_peer_gets_its_ping_answered() {
+    let mut p = heartbeat_pair(1, None, 0);
+    let s0 = p.server.wire.len();
+    p.advance(Duration::from_secs(10));
+    assert!(p.client.error().is_none());
+    assert!(p.server.wire[s0..].starts_with(b"\x04\x05\x04PONG"));
+}
+
+#[test]
+fn heartbeat_timeout_when_the_peer_goes_silent() {
+    let mut p = heartbeat_pair(1, None, 1);
+    p.server.silent = true;
+    p.advance(Duration::from_millis(1999));
+    assert_eq!(p.client.error(), None);
+    p.advance(Duration::from_millis(1));
+    assert_eq!(p.client.error(), Some(&Error::HeartbeatTimeout));
+    assert_eq!(p.client.session.poll_timeout(), None);
+}
+
+#[test]
+fn heartbeat_timeout_option_overrides_the_interval() {
+    let mut cc = config(SocketType::Dealer);
+    cc.heartbeat_ivl = Some(Duration::from_secs(1));
+    cc.heartbeat_timeout = Some(Duration::from_secs(5));
+    let mut p = Pair::new(
+        cc,
+        Box::new(Null::new()),
+        config(SocketType::Router),
+        Box::new(Null::new()),
+    );
+    p.connect();
+    p.server.silent = true;
+    p.advance(Duration::from_millis(5999));
+    assert_eq!(p.client.error(), None);
+    p.advance(Duration::from_millis(1));
+    assert_eq!(p.client.error(), Some(&Error::HeartbeatTimeout));
+}
+
+#[test]
+fn any_traffic_counts_as_liveness() {
+    let mut p = heartbeat_pair(1, None, 1);
+    // The server's PONGs are lost, but data from it keeps arriving.
+    p.server.silent = true;
+    for _ in 0..10 {
+        p.advance(Duration::from_millis(500));
+        let now = p.now;
+        p.client.session.handle_input(now, b"\x00\x04tick");
+        p.drive();
+    }
+    assert_eq!(p.client.error(), None);
+    assert_eq!(p.client.messages().len(), 10);
+    // Once the data stops, the PING goes unanswered and the timeout fires.
+    p.advance(Duration::from_secs(2));
+    assert_eq!(p.client.error(), Some(&Error::HeartbeatTimeout));
+}
+
+#[test]
+fn the_peers_ttl_is_honoured() {
+    let mut p = heartbeat_pair(1, Some(3), 1);
+    p.advance(Duration::from_secs(1)); // first PING (TTL 3 s) reaches the server
+    p.client.silent = true;
+    p.advance(Duration::from_millis(2999));
+    assert_eq!(p.server.error(), None);
+    p.advance(Duration::from_millis(1));
+    assert_eq!(p.server.error(), Some(&Error::PeerTtlExpired));
+}
+
+#[test]
+fn handshake_timeout() {
+    let mut sc = config(SocketType::Router);
+    sc.handshake_ivl = Some(Duration::from_secs(2));
+    let mut p = Pair::new(
+        config(SocketType::Dealer),
+        Box::new(Null::new()),
+        sc,
+        Box::new(Null::new()),
+    );
+    p.client.silent = true;
+    p.drive();
+    assert_eq!(
+        p.server.session.poll_timeout(),
+        Some(p.now + Duration::from_secs(2))
+    );
+    p.advance(Duration::from_secs(2));
+    assert_eq!(p.server.error(), Some(&Error::HandshakeTimeout));
+    // A completed handshake disarms the deadline.
+    let mut p = Pair::null();
+    p.connect();
+    assert_eq!(p.client.session.poll_timeout(), None);
+    p.advance(Duration::from_secs(3600));
+    assert_eq!(p.client.error(), None);
+}
+
+#[test]
+fn oversized_message_against_max_size() {
+    let mut sc = config(SocketType::Router);
+    sc.max_message_size = Some(1000);
+    let mut p = Pair::new(
+        config(SocketType::Dealer),
+        Box::new(Null::new()),
+        sc,
+        Box::new(Null::new()),
+    );
+    p.connect();
+    let exact = Bytes::from(vec![1u8; 1000]);
+    p.client
+        .session
+        .send(&[exact.clone(), exact.clone()])
+        .unwrap();
+    p.drive();
+    assert_eq!(p.server.messages(), vec![vec![exact.clone(), exact]]);
+    p.client
+        .session
+        .send(&[Bytes::from(vec![1u8; 1001])])
+        .unwrap();
+    p.drive();
+    assert_eq!(
+        p.server.error(),
+        Some(&Error::PeerMisbehaved(
+            ringmq_zmtp::PeerMisbehaved::FrameTooLarge {
+                size: 1001,
+                max: 1000
+            }
+        ))
+    );
+}
+
+#[test]
+fn api_misuse_is_reported() {
+    let mut p = Pair::null();
+    assert_eq!(
+        p.client.session.subscribe(b"x"),
+        Err(Error::HandshakeIncomplete)
+    );
+    let now = p.now;
+    assert_eq!(
+        p.client
+            .session
+            .auth_result(now, AuthVerdict::Deny { status: 400 }),
+        Err(Error::NoAuthPending)
+    );
+    p.connect();
+    assert_eq!(p.client.session.send(&[]), Err(Error::EmptyMessage));
+}
+
+#[test]
+fn peer_error_after_the_handshake() {
+    let mut p = Pair::null();
+    p.connect();
+    // Inject a raw ERROR command as if the server had sent it.
+    let now = p.now;
+    p.client
+        .session
+        .handle_input(now, b"\x04\x0b\x05ERROR\x04gone");
+    p.drive();
+    assert_eq!(
+        p.client.error(),
+        Some(&Error::PeerError {
+            reason: "gone".into()
+        })
+    );
+    // Failed sessions ignore further input without panicking.
+    p.client.session.handle_input(now, b"\xff\xff\xff");
+    p.client
+        .session
+        .handle_timeout(now + Duration::from_secs(99));
+    assert!(p.client.session.poll_event().is_none());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn messages_survive_any_chunking(
+        chunk in 1usize..600,
+        msgs in prop::collection::vec(
+            prop::collection::vec(prop::collection::vec(any::<u8>(), 0..700), 1..4), 0..6),
+    ) {
+        let mut p = Pair::null();
+        p.chunk = chunk;
+        p.connect();
+        let msgs: Vec<Vec<Bytes>> = msgs
+            .into_iter()
+            .map(|m| m.into_iter().map(Bytes::from).collect())
+            .collect();
+        for m in &msgs {
+            p.client.session.send(m).unwrap();
+        }
+        p.drive();
+        prop_assert_eq!(p.server.messages(), msgs);
+    }
+}
+
+#[test]
+fn huge_durations_mean_never_instead_of_overflowing() {
+    let mut cc = config(SocketType::Dealer);
+    cc.heartbeat_ivl = Some(Duration::MAX);
+    cc.heartbeat_ttl = Some(Duration::MAX);
+    cc.handshake_ivl = Some(Duration::MAX);
+    let mut p = Pair::new(
+        cc,
+        Box::new(Null::new()),
+        config(SocketType::Router),
+        Box::new(Null::new()),
+    );
+    p.connect();
+    p.advance(Duration::from_secs(1_000_000));
+    assert_eq!(p.client.error(), None);
+}
