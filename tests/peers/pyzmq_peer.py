@@ -31,6 +31,8 @@ def main():
     p.add_argument("--public-key", help="Z85 public key of this socket")
     p.add_argument("--secret-key", help="Z85 secret key of this socket")
     p.add_argument("--server-key", help="Z85 public key of the CURVE server")
+    p.add_argument("--zap-plain", action="append", default=[], metavar="USER:PASS",
+                   help="run pyzmq's ZAP authenticator accepting these PLAIN users")
     p.add_argument("--identity")
     p.add_argument("--subscribe", action="append", default=[])
     p.add_argument("--heartbeat-ivl", type=int, default=0)
@@ -39,6 +41,13 @@ def main():
     a = p.parse_args()
 
     ctx = zmq.Context.instance()
+    auth = None
+    if a.zap_plain:
+        from zmq.auth.thread import ThreadAuthenticator
+
+        auth = ThreadAuthenticator(ctx)
+        auth.start()
+        auth.configure_plain(domain="*", passwords=dict(u.split(":", 1) for u in a.zap_plain))
     s = ctx.socket(getattr(zmq, a.type))
     s.linger = 5000
     s.rcvtimeo = a.timeout
@@ -77,6 +86,8 @@ def main():
         print("TIMEOUT", flush=True)
         sys.exit(3)
     s.close()
+    if auth is not None:
+        auth.stop()
     ctx.term()
 
 

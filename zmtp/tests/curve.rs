@@ -6,10 +6,9 @@
 //! `RINGMQ_PYTHON` or the workspace's `.venv` (`scripts/test.sh` creates it). Without it
 //! the tests FAIL, saying how to install it.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,80 +17,8 @@ use ringmq_zmtp::mechanism::{AuthVerdict, Credentials, FrameParts, HandshakeStat
 use ringmq_zmtp::metadata::{Metadata, IDENTITY, SOCKET_TYPE};
 use ringmq_zmtp::z85;
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("zmtp lives in the workspace")
-        .to_path_buf()
-}
-
-fn python() -> PathBuf {
-    let py = std::env::var_os("RINGMQ_PYTHON")
-        .map(PathBuf::from)
-        .or_else(|| {
-            [".venv/bin/python", ".venv-probe/bin/python"]
-                .map(|p| workspace().join(p))
-                .into_iter()
-                .find(|p| p.exists())
-        })
-        .unwrap_or_else(|| PathBuf::from("python3"));
-    let ok = Command::new(&py)
-        .args([
-            "-c",
-            "import zmq, sys; sys.exit(0 if zmq.has('curve') else 1)",
-        ])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "CURVE interop tests need Python with pyzmq built with CURVE at {}: run \
-         scripts/test.sh (creates .venv with `pip install pyzmq`) or set RINGMQ_PYTHON",
-        py.display()
-    );
-    py
-}
-
-/// The pyzmq peer; killed when dropped.
-struct Peer {
-    child: Child,
-    endpoint: String,
-}
-
-impl Peer {
-    fn spawn(args: &[&str]) -> Peer {
-        let mut child = Command::new(python())
-            .arg(workspace().join("tests/peers/pyzmq_peer.py"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn the pyzmq peer");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("peer prints READY");
-        let endpoint = line
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("peer said {line:?}"))
-            .trim()
-            .to_owned();
-        Peer { child, endpoint }
-    }
-
-    fn wait_success(mut self) {
-        let status = self.child.wait().expect("wait for the peer");
-        assert!(status.success(), "pyzmq peer failed: {status}");
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
+mod pyzmq;
+use pyzmq::{python, Peer};
 
 fn greeting(as_server: bool) -> [u8; 64] {
     let mut g = [0u8; 64];
@@ -199,8 +126,7 @@ fn curve_client_against_libzmq_server() {
         &server_secret,
         "echo",
     ]);
-    let addr = peer.endpoint.trim_start_matches("tcp://").to_owned();
-    let mut s = TcpStream::connect(addr).unwrap();
+    let mut s = TcpStream::connect(peer.tcp_addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     exchange_greetings(&mut s, false);
 
