@@ -1,14 +1,25 @@
 //! Endpoint strings as ZeroMQ users write them: `tcp://host:port`, `ipc:///path`,
 //! `ipc://@abstract-name`.
+//!
+//! Parsing follows libzmq: `*` as host means every interface (bind only), `*` or `0` as
+//! port asks for an ephemeral port, IPv6 literals are bracketed (`tcp://[::1]:5555`), and
+//! an IPC address starting with `@` names a socket in Linux's abstract namespace.
+//! [`Display`](fmt::Display) prints the same form back, so `ep.to_string().parse()`
+//! gives `ep` again.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::str::FromStr;
 
-/// A parsed endpoint. (Placeholder definitions; parsing lands with the driver work.)
+/// The longest IPC address the kernel accepts (`sun_path` is 108 bytes, one is kept for
+/// the terminating NUL of paths or the leading NUL of abstract names).
+pub const MAX_IPC_ADDR_LEN: usize = 107;
+
+/// A parsed endpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Endpoint {
-    /// `tcp://host:port`; port 0 (or `*`) asks for an ephemeral port on bind.
+    /// `tcp://host:port`; port 0 (written `*` or `0`) asks for an ephemeral port on bind.
     Tcp {
         /// Where to bind or connect.
         host: Host,
@@ -54,14 +65,324 @@ pub enum PeerAddr {
 pub enum EndpointError {
     /// The string has no `scheme://`.
     MissingScheme,
+    /// The scheme is not `tcp` or `ipc` (the scheme is given).
+    UnknownScheme(String),
+    /// `tcp://` address without `:port`.
+    MissingPort,
+    /// The port is not `*` or a number in 0..=65535 (the text is given).
+    InvalidPort(String),
+    /// `tcp://:port`: nothing before the port.
+    EmptyHost,
+    /// An IPv6 literal opened with `[` but not closed with `]`.
+    UnclosedBracket,
+    /// The text between `[` and `]` is not an IPv6 address (the text is given).
+    InvalidIpv6(String),
+    /// Something other than `:port` follows `]`.
+    TrailingAfterBracket,
+    /// An IPv6 address written without brackets, such as `tcp://::1:5555`.
+    UnbracketedIpv6,
+    /// The host contains characters no address or host name can hold (the host is given).
+    InvalidHost(String),
+    /// `ipc://` or `ipc://@` with nothing after it.
+    EmptyIpcPath,
+    /// The IPC address contains a NUL byte.
+    NulInIpcPath,
+    /// The IPC address is longer than [`MAX_IPC_ADDR_LEN`] bytes (the length is given).
+    IpcPathTooLong(usize),
 }
 
 impl fmt::Display for EndpointError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            EndpointError::MissingScheme => f.write_str("endpoint has no scheme"),
+            EndpointError::MissingScheme => {
+                f.write_str("endpoint has no scheme (tcp:// or ipc://)")
+            }
+            EndpointError::UnknownScheme(s) => write!(f, "unknown endpoint scheme {s:?}"),
+            EndpointError::MissingPort => f.write_str("tcp endpoint has no port"),
+            EndpointError::InvalidPort(p) => write!(f, "invalid tcp port {p:?}"),
+            EndpointError::EmptyHost => f.write_str("tcp endpoint has an empty host"),
+            EndpointError::UnclosedBracket => f.write_str("IPv6 address lacks its closing ']'"),
+            EndpointError::InvalidIpv6(s) => write!(f, "invalid IPv6 address {s:?}"),
+            EndpointError::TrailingAfterBracket => {
+                f.write_str("expected ':port' after the bracketed IPv6 address")
+            }
+            EndpointError::UnbracketedIpv6 => {
+                f.write_str("IPv6 addresses must be bracketed, as in tcp://[::1]:5555")
+            }
+            EndpointError::InvalidHost(h) => write!(f, "invalid host {h:?}"),
+            EndpointError::EmptyIpcPath => f.write_str("ipc endpoint has an empty path"),
+            EndpointError::NulInIpcPath => f.write_str("ipc path contains a NUL byte"),
+            EndpointError::IpcPathTooLong(n) => {
+                write!(f, "ipc path is {n} bytes, the limit is {MAX_IPC_ADDR_LEN}")
+            }
         }
     }
 }
 
 impl std::error::Error for EndpointError {}
+
+impl From<EndpointError> for std::io::Error {
+    fn from(e: EndpointError) -> Self {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
+    }
+}
+
+impl FromStr for Endpoint {
+    type Err = EndpointError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (scheme, rest) = s.split_once("://").ok_or(EndpointError::MissingScheme)?;
+        match scheme {
+            "tcp" => parse_tcp(rest),
+            "ipc" => parse_ipc(rest).map(Endpoint::Ipc),
+            "" => Err(EndpointError::MissingScheme),
+            other => Err(EndpointError::UnknownScheme(other.to_owned())),
+        }
+    }
+}
+
+fn parse_tcp(rest: &str) -> Result<Endpoint, EndpointError> {
+    let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
+        let (addr, after) = inner
+            .split_once(']')
+            .ok_or(EndpointError::UnclosedBracket)?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p,
+            None if after.is_empty() => return Err(EndpointError::MissingPort),
+            None => return Err(EndpointError::TrailingAfterBracket),
+        };
+        let ip: std::net::Ipv6Addr = addr
+            .parse()
+            .map_err(|_| EndpointError::InvalidIpv6(addr.to_owned()))?;
+        (Host::Ip(IpAddr::V6(ip)), port)
+    } else {
+        let (host, port) = rest.rsplit_once(':').ok_or(EndpointError::MissingPort)?;
+        if host.contains(':') {
+            return Err(EndpointError::UnbracketedIpv6);
+        }
+        (parse_host(host)?, port)
+    };
+    let port = parse_port(port)?;
+    Ok(Endpoint::Tcp { host, port })
+}
+
+fn parse_host(host: &str) -> Result<Host, EndpointError> {
+    if host.is_empty() {
+        return Err(EndpointError::EmptyHost);
+    }
+    if host == "*" {
+        return Ok(Host::Wildcard);
+    }
+    if let Ok(ip) = host.parse::<std::net::Ipv4Addr>() {
+        return Ok(Host::Ip(IpAddr::V4(ip)));
+    }
+    let valid_name = host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+    if valid_name {
+        Ok(Host::Name(host.to_owned()))
+    } else {
+        Err(EndpointError::InvalidHost(host.to_owned()))
+    }
+}
+
+fn parse_port(port: &str) -> Result<u16, EndpointError> {
+    if port.is_empty() {
+        return Err(EndpointError::MissingPort);
+    }
+    if port == "*" {
+        return Ok(0);
+    }
+    if !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(EndpointError::InvalidPort(port.to_owned()));
+    }
+    port.parse()
+        .map_err(|_| EndpointError::InvalidPort(port.to_owned()))
+}
+
+fn parse_ipc(rest: &str) -> Result<IpcAddr, EndpointError> {
+    if rest.contains('\0') {
+        return Err(EndpointError::NulInIpcPath);
+    }
+    if let Some(name) = rest.strip_prefix('@') {
+        if name.is_empty() {
+            return Err(EndpointError::EmptyIpcPath);
+        }
+        if name.len() > MAX_IPC_ADDR_LEN {
+            return Err(EndpointError::IpcPathTooLong(name.len()));
+        }
+        return Ok(IpcAddr::Abstract(name.as_bytes().to_vec()));
+    }
+    if rest.is_empty() {
+        return Err(EndpointError::EmptyIpcPath);
+    }
+    if rest.len() > MAX_IPC_ADDR_LEN {
+        return Err(EndpointError::IpcPathTooLong(rest.len()));
+    }
+    Ok(IpcAddr::Path(PathBuf::from(rest)))
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
+            Endpoint::Ipc(addr) => write!(f, "ipc://{addr}"),
+        }
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Wildcard => f.write_str("*"),
+            Host::Ip(IpAddr::V4(ip)) => write!(f, "{ip}"),
+            Host::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]"),
+            Host::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+impl fmt::Display for IpcAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IpcAddr::Path(p) => write!(f, "{}", p.display()),
+            IpcAddr::Abstract(name) => write!(f, "@{}", String::from_utf8_lossy(name)),
+        }
+    }
+}
+
+impl From<SocketAddr> for Endpoint {
+    fn from(a: SocketAddr) -> Self {
+        Endpoint::Tcp {
+            host: Host::Ip(a.ip()),
+            port: a.port(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn ok(s: &str) -> Endpoint {
+        let ep: Endpoint = s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
+        // Display prints a form that parses back to the same value.
+        assert_eq!(ep.to_string().parse::<Endpoint>(), Ok(ep.clone()), "{s}");
+        ep
+    }
+
+    fn err(s: &str) -> EndpointError {
+        s.parse::<Endpoint>().expect_err(s)
+    }
+
+    #[test]
+    fn tcp_forms() {
+        let v4 = ok("tcp://127.0.0.1:5555");
+        assert_eq!(
+            v4,
+            Endpoint::Tcp {
+                host: Host::Ip(Ipv4Addr::LOCALHOST.into()),
+                port: 5555
+            }
+        );
+        assert_eq!(v4.to_string(), "tcp://127.0.0.1:5555");
+        assert_eq!(
+            ok("tcp://*:5555"),
+            Endpoint::Tcp {
+                host: Host::Wildcard,
+                port: 5555
+            }
+        );
+        let v6 = ok("tcp://[::1]:5555");
+        assert_eq!(
+            v6,
+            Endpoint::Tcp {
+                host: Host::Ip(Ipv6Addr::LOCALHOST.into()),
+                port: 5555
+            }
+        );
+        assert_eq!(v6.to_string(), "tcp://[::1]:5555");
+        assert_eq!(
+            ok("tcp://localhost:5555"),
+            Endpoint::Tcp {
+                host: Host::Name("localhost".into()),
+                port: 5555
+            }
+        );
+        assert_eq!(
+            ok("tcp://*:*"),
+            Endpoint::Tcp {
+                host: Host::Wildcard,
+                port: 0
+            }
+        );
+        assert_eq!(ok("tcp://*:*").to_string(), "tcp://*:0");
+        assert_eq!(
+            ok("tcp://10.0.0.1:0"),
+            Endpoint::Tcp {
+                host: Host::Ip(Ipv4Addr::new(10, 0, 0, 1).into()),
+                port: 0
+            }
+        );
+        assert_eq!(ok("tcp://[::]:65535").to_string(), "tcp://[::]:65535");
+    }
+
+    #[test]
+    fn ipc_forms() {
+        let p = ok("ipc:///tmp/x.sock");
+        assert_eq!(p, Endpoint::Ipc(IpcAddr::Path("/tmp/x.sock".into())));
+        assert_eq!(p.to_string(), "ipc:///tmp/x.sock");
+        let rel = ok("ipc://relative.sock");
+        assert_eq!(rel, Endpoint::Ipc(IpcAddr::Path("relative.sock".into())));
+        let a = ok("ipc://@name");
+        assert_eq!(a, Endpoint::Ipc(IpcAddr::Abstract(b"name".to_vec())));
+        assert_eq!(a.to_string(), "ipc://@name");
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(err("127.0.0.1:5555"), EndpointError::MissingScheme);
+        assert_eq!(err("://x:1"), EndpointError::MissingScheme);
+        assert_eq!(
+            err("udp://1.2.3.4:5"),
+            EndpointError::UnknownScheme("udp".into())
+        );
+        assert_eq!(err("tcp://127.0.0.1"), EndpointError::MissingPort);
+        assert_eq!(err("tcp://127.0.0.1:"), EndpointError::MissingPort);
+        assert_eq!(err("tcp://[::1]"), EndpointError::MissingPort);
+        assert_eq!(
+            err("tcp://1.2.3.4:65536"),
+            EndpointError::InvalidPort("65536".into())
+        );
+        assert_eq!(
+            err("tcp://1.2.3.4:abc"),
+            EndpointError::InvalidPort("abc".into())
+        );
+        assert_eq!(
+            err("tcp://1.2.3.4:+1"),
+            EndpointError::InvalidPort("+1".into())
+        );
+        assert_eq!(err("tcp://:5555"), EndpointError::EmptyHost);
+        assert_eq!(err("tcp://[::1:5555"), EndpointError::UnclosedBracket);
+        assert_eq!(err("tcp://[zz]:1"), EndpointError::InvalidIpv6("zz".into()));
+        assert_eq!(
+            err("tcp://[1.2.3.4]:1"),
+            EndpointError::InvalidIpv6("1.2.3.4".into())
+        );
+        assert_eq!(err("tcp://[::1]x:1"), EndpointError::TrailingAfterBracket);
+        assert_eq!(err("tcp://::1:5555"), EndpointError::UnbracketedIpv6);
+        assert_eq!(err("tcp://a b:1"), EndpointError::InvalidHost("a b".into()));
+        assert_eq!(err("tcp://a/b:1"), EndpointError::InvalidHost("a/b".into()));
+        assert_eq!(err("ipc://"), EndpointError::EmptyIpcPath);
+        assert_eq!(err("ipc://@"), EndpointError::EmptyIpcPath);
+        assert_eq!(err("ipc:///a\0b"), EndpointError::NulInIpcPath);
+        let long = format!("ipc:///{}", "x".repeat(200));
+        assert_eq!(err(&long), EndpointError::IpcPathTooLong(201));
+        let long_abs = format!("ipc://@{}", "x".repeat(108));
+        assert_eq!(err(&long_abs), EndpointError::IpcPathTooLong(108));
+        // Every error has a message.
+        assert!(!EndpointError::MissingPort.to_string().is_empty());
+    }
+}

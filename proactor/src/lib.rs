@@ -13,15 +13,34 @@
 //! thread-per-core, so nothing here is `Send`. The built-in [`Runtime`] drives futures
 //! and the kernel on the calling thread with `block_on`.
 //!
+//! [`Runtime::new`] uses io_uring when the kernel allows it and falls back to epoll
+//! (saying why, once, on stderr); the environment variable `RINGMQ_BACKEND=uring|epoll|auto`
+//! or [`Runtime::with_backend`] forces a choice.
+//!
 //! This is the only crate of ringmq that contains `unsafe` code; every block says why it
 //! is sound in a `// SAFETY:` comment.
 #![warn(missing_docs)]
 
 mod buf;
+#[cfg(any(feature = "compio-buf", feature = "monoio-buf"))]
+pub mod compat;
 mod endpoint;
+mod epoll;
+mod executor;
+mod net;
+mod runtime;
+pub mod sockopt;
+mod sys;
+#[cfg(feature = "test-util")]
+pub mod test_util;
+#[cfg(test)]
+mod tests;
+mod uring;
 
 pub use buf::{BufResult, IoBuf, IoBufMut, Slice};
-pub use endpoint::{Endpoint, EndpointError, Host, IpcAddr, PeerAddr};
+pub use endpoint::{Endpoint, EndpointError, Host, IpcAddr, PeerAddr, MAX_IPC_ADDR_LEN};
+pub use net::{Listener, Reader, Stream, Writer};
+pub use runtime::{Backend, BackendChoice, Native, Runtime, BACKEND_ENV};
 
 use std::future::Future;
 use std::io;

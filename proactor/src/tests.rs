@@ -1,0 +1,670 @@
+//! Unit tests of the executor and of both drivers.
+
+use std::cell::RefCell;
+use std::future::{poll_fn, Future};
+use std::io::{Read, Write};
+use std::pin::{pin, Pin};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::{Backend, BackendChoice, Endpoint, Native, Proactor, Runtime};
+
+fn runtimes() -> Vec<Runtime> {
+    vec![
+        Runtime::with_backend(BackendChoice::Uring)
+            .expect("io_uring must work on the test machine"),
+        Runtime::with_backend(BackendChoice::Epoll).expect("epoll runtime"),
+    ]
+}
+
+fn ep(s: &str) -> Endpoint {
+    s.parse().unwrap()
+}
+
+/// Polls `f` once; `Some` if it completed.
+async fn poll_once<F: Future>(mut f: Pin<&mut F>) -> Option<F::Output> {
+    poll_fn(|cx| {
+        Poll::Ready(match f.as_mut().poll(cx) {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending => None,
+        })
+    })
+    .await
+}
+
+async fn sleep_ms(p: &Native, ms: u64) {
+    p.sleep_until(Instant::now() + Duration::from_millis(ms))
+        .await;
+}
+
+async fn recv_exact(p: &Native, r: &mut crate::Reader, n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let crate::BufResult(res, buf) = p.recv(r, out).await;
+        out = buf;
+        assert!(
+            res.expect("recv") > 0,
+            "unexpected EOF after {} bytes",
+            out.len()
+        );
+    }
+    out
+}
+
+async fn send_all(p: &Native, w: &mut crate::Writer, data: Vec<u8>) {
+    let mut off = 0;
+    let mut data = data;
+    while off < data.len() {
+        let crate::BufResult(res, buf) = p.send(w, data.slice(off..usize::MAX)).await;
+        data = buf.into_inner();
+        off += res.expect("send");
+    }
+}
+
+use crate::IoBuf;
+
+#[test]
+fn backend_choice_parses_and_rejects() {
+    assert_eq!(
+        "uring".parse::<BackendChoice>().unwrap(),
+        BackendChoice::Uring
+    );
+    assert_eq!(
+        "EPOLL".parse::<BackendChoice>().unwrap(),
+        BackendChoice::Epoll
+    );
+    assert_eq!(
+        "auto".parse::<BackendChoice>().unwrap(),
+        BackendChoice::Auto
+    );
+    let e = "kqueue".parse::<BackendChoice>().unwrap_err();
+    assert!(e.to_string().contains("RINGMQ_BACKEND"), "{e}");
+    let rt = Runtime::with_backend(BackendChoice::Auto).unwrap();
+    assert_eq!(
+        rt.backend(),
+        Backend::Uring,
+        "auto picks io_uring where it works"
+    );
+}
+
+#[test]
+fn timers_fire_in_deadline_order() {
+    for rt in runtimes() {
+        let p = rt.proactor();
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let base = Instant::now() + Duration::from_millis(20);
+        // Spawned out of order; two share a deadline and keep their spawn order.
+        for (i, ms) in [(0, 40), (1, 10), (2, 30), (3, 10), (4, 0)] {
+            let (p2, order) = (p.clone(), order.clone());
+            p.spawn_local(async move {
+                p2.sleep_until(base + Duration::from_millis(ms)).await;
+                order.borrow_mut().push(i);
+            });
+        }
+        let start = Instant::now();
+        rt.block_on(sleep_ms(&p, 80));
+        assert!(start.elapsed() >= Duration::from_millis(80));
+        assert_eq!(*order.borrow(), vec![4, 1, 3, 2, 0], "{:?}", rt.backend());
+        // A deadline in the past completes at once.
+        rt.block_on(p.sleep_until(Instant::now() - Duration::from_secs(1)));
+    }
+}
+
+#[test]
+fn dropped_sleep_does_not_fire() {
+    for rt in runtimes() {
+        let p = rt.proactor();
+        rt.block_on(async {
+            let mut s = pin!(p.sleep_until(Instant::now() + Duration::from_millis(5)));
+            assert!(poll_once(s.as_mut()).await.is_none());
+        });
+        assert!(p.core_timers_empty());
+    }
+}
+
+#[test]
+fn cross_thread_wake() {
+    for rt in runtimes() {
+        let slot: Arc<std::sync::Mutex<Option<Waker>>> = Arc::default();
+        let fired = Arc::new(AtomicUsize::new(0));
+        let (slot2, fired2) = (slot.clone(), fired.clone());
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            fired2.store(1, Ordering::SeqCst);
+            slot2.lock().unwrap().take().expect("waker stored").wake();
+        });
+        let start = Instant::now();
+        // No timer and no I/O: only the cross-thread wake can end this block_on.
+        rt.block_on(poll_fn(|cx| {
+            if fired.load(Ordering::SeqCst) == 1 {
+                Poll::Ready(())
+            } else {
+                *slot.lock().unwrap() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }));
+        assert!(start.elapsed() >= Duration::from_millis(50));
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn spawn_local_tasks_run_and_spawn() {
+    for rt in runtimes() {
+        let p = rt.proactor();
+        let count = Rc::new(RefCell::new(0));
+        for _ in 0..10 {
+            let (p2, count) = (p.clone(), count.clone());
+            rt.spawn_local(async move {
+                *count.borrow_mut() += 1;
+                let c = count.clone();
+                p2.spawn_local(async move { *c.borrow_mut() += 100 });
+            });
+        }
+        rt.block_on(sleep_ms(&p, 1));
+        assert_eq!(*count.borrow(), 1010);
+    }
+}
+
+#[test]
+fn two_runtimes_on_one_thread() {
+    let a = Runtime::with_backend(BackendChoice::Uring).unwrap();
+    let b = Runtime::with_backend(BackendChoice::Epoll).unwrap();
+    let pa = a.proactor();
+    let pb = b.proactor();
+    a.block_on(sleep_ms(&pa, 1));
+    b.block_on(sleep_ms(&pb, 1));
+    a.block_on(async { b.block_on(sleep_ms(&pb, 1)) });
+}
+
+fn echo(rt: &Runtime, bind: &str) {
+    let p = rt.proactor();
+    rt.block_on(async {
+        let l = p.listen(&ep(bind)).unwrap();
+        let at = p.listener_endpoint(&l).unwrap();
+        let server = p.clone();
+        p.spawn_local(async move {
+            let (s, _) = server.accept(&l).await.unwrap();
+            let (mut r, mut w) = server.split(s);
+            loop {
+                let crate::BufResult(res, buf) =
+                    server.recv(&mut r, Vec::with_capacity(4096)).await;
+                if res.unwrap() == 0 {
+                    break;
+                }
+                send_all(&server, &mut w, buf).await;
+            }
+            server.shutdown(&mut w).await.unwrap();
+        });
+        let s = p.connect(&at).await.unwrap();
+        let (mut r, mut w) = p.split(s);
+        let msg: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+        // Vectored send of three pieces.
+        let parts = vec![
+            msg[..10].to_vec(),
+            msg[10..5000].to_vec(),
+            msg[5000..].to_vec(),
+        ];
+        let crate::BufResult(n, mut parts) = p.send_vectored(&mut w, parts).await;
+        let mut sent = n.unwrap();
+        let rest: Vec<u8> = parts.drain(..).flatten().skip(sent).collect();
+        sent += rest.len();
+        send_all(&p, &mut w, rest).await;
+        assert_eq!(sent, msg.len());
+        let got = recv_exact(&p, &mut r, msg.len()).await;
+        assert_eq!(got, msg);
+        p.shutdown(&mut w).await.unwrap();
+        let crate::BufResult(res, _) = p.send(&mut w, b"late".to_vec()).await;
+        assert!(res.is_err(), "send after shutdown must fail");
+        let crate::BufResult(res, _) = p.recv(&mut r, Vec::with_capacity(16)).await;
+        assert_eq!(res.unwrap(), 0, "server closes after our shutdown");
+    });
+}
+
+#[test]
+fn echo_tcp() {
+    for rt in runtimes() {
+        echo(&rt, "tcp://127.0.0.1:*");
+        echo(&rt, "tcp://[::1]:0");
+    }
+}
+
+#[test]
+fn echo_ipc_path_and_abstract() {
+    for rt in runtimes() {
+        let dir = std::env::temp_dir().join(format!(
+            "ringmq-proactor-{}-{:?}",
+            std::process::id(),
+            rt.backend()
+        ));
+        let _ = std::fs::remove_file(&dir);
+        let bind = format!("ipc://{}", dir.display());
+        echo(&rt, &bind);
+        assert!(
+            !dir.exists(),
+            "the listener removes its socket file on drop"
+        );
+        echo(
+            &rt,
+            &format!(
+                "ipc://@ringmq-test-{}-{:?}",
+                std::process::id(),
+                rt.backend()
+            ),
+        );
+    }
+}
+
+#[test]
+fn ipc_stale_socket_file_is_replaced() {
+    for rt in runtimes() {
+        let path = std::env::temp_dir().join(format!(
+            "ringmq-stale-{}-{:?}",
+            std::process::id(),
+            rt.backend()
+        ));
+        let _ = std::fs::remove_file(&path);
+        // A socket file left behind (std's listener does not remove it).
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        assert!(path.exists());
+        let p = rt.proactor();
+        let l = p.listen(&ep(&format!("ipc://{}", path.display()))).unwrap();
+        std::os::unix::net::UnixStream::connect(&path).expect("connect to the new listener");
+        drop(l);
+        assert!(!path.exists());
+    }
+}
+
+#[test]
+fn wildcard_listener_reports_real_port_and_peer() {
+    for rt in runtimes() {
+        let p = rt.proactor();
+        let l = p.listen(&ep("tcp://*:*")).unwrap();
+        let Endpoint::Tcp { port, .. } = p.listener_endpoint(&l).unwrap() else {
+            panic!()
+        };
+        assert_ne!(port, 0);
+        let c =
+            std::thread::spawn(move || std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
+        let (s, peer) = rt.block_on(p.accept(&l)).unwrap();
+        let c = c.join().unwrap();
+        assert_eq!(peer, crate::PeerAddr::Tcp(c.local_addr().unwrap()));
+        let ka = crate::sockopt::TcpKeepalive {
+            enabled: true,
+            idle: Some(Duration::from_secs(30)),
+            interval: Some(Duration::from_millis(1500)),
+            count: Some(4),
+        };
+        crate::sockopt::set_tcp_keepalive(&s, &ka).unwrap();
+        let back = crate::sockopt::tcp_keepalive(&s).unwrap();
+        assert_eq!(
+            back,
+            crate::sockopt::TcpKeepalive {
+                interval: Some(Duration::from_secs(2)),
+                ..ka
+            }
+        );
+    }
+}
+
+#[test]
+fn connect_refused_and_bad_endpoints() {
+    for rt in runtimes() {
+        let p = rt.proactor();
+        // Bind then drop to find a port with nobody listening.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = rt
+            .block_on(p.connect(&ep(&format!("tcp://127.0.0.1:{port}"))))
+            .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+        assert!(rt.block_on(p.connect(&ep("tcp://*:5555"))).is_err());
+        assert!(rt
+            .block_on(p.connect(&ep("ipc:///nonexistent/ringmq.sock")))
+            .is_err());
+        assert!(rt.block_on(p.connect(&ep("tcp://localhost:0"))).is_err());
+    }
+}
+
+#[test]
+fn connect_by_name() {
+    for rt in runtimes() {
+        let p = rt.proactor();
+        let l = p.listen(&ep("tcp://127.0.0.1:*")).unwrap();
+        let Endpoint::Tcp { port, .. } = p.listener_endpoint(&l).unwrap() else {
+            panic!()
+        };
+        rt.block_on(async {
+            let target = ep(&format!("tcp://localhost:{port}"));
+            let c = p.connect(&target).await;
+            let a = p.accept(&l).await;
+            // localhost may resolve to ::1 first; then the v4 listener refuses and the
+            // next address is tried.
+            assert!(c.is_ok() && a.is_ok());
+        });
+    }
+}
+
+/// A recv dropped while in flight loses no bytes: they come with the next recv.
+#[test]
+fn dropped_recv_loses_no_bytes() {
+    for rt in runtimes() {
+        let p = rt.proactor();
+        let l = p.listen(&ep("tcp://127.0.0.1:*")).unwrap();
+        let at = p.listener_endpoint(&l).unwrap();
+        let Endpoint::Tcp { port, .. } = at else {
+            panic!()
+        };
+        let mut peer = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (s, _) = rt.block_on(p.accept(&l)).unwrap();
+        let (mut r, _w) = p.split(s);
+        rt.block_on(async {
+            // 1. Dropped before any data arrived.
+            {
+                let mut f = pin!(p.recv(&mut r, Vec::with_capacity(64)));
+                assert!(poll_once(f.as_mut()).await.is_none());
+                sleep_ms(&p, 5).await;
+            }
+            peer.write_all(b"hello").unwrap();
+            assert_eq!(recv_exact(&p, &mut r, 5).await, b"hello");
+            // 2. Dropped after the data arrived but before the future saw it.
+            {
+                let mut f = pin!(p.recv(&mut r, Vec::with_capacity(64)));
+                assert!(poll_once(f.as_mut()).await.is_none());
+                peer.write_all(b"world").unwrap();
+                sleep_ms(&p, 20).await;
+            }
+            assert_eq!(
+                recv_exact(&p, &mut r, 5).await,
+                b"world",
+                "{:?}",
+                rt.backend()
+            );
+            // 3. Dropped in flight while the data races with the cancellation; a recv
+            // may also complete at once from bytes kept by an earlier dropped one.
+            let mut got = Vec::new();
+            for i in 0..50u8 {
+                {
+                    let mut f = pin!(p.recv(&mut r, Vec::with_capacity(64)));
+                    if let Some(crate::BufResult(res, buf)) = poll_once(f.as_mut()).await {
+                        res.unwrap();
+                        got.extend_from_slice(&buf);
+                    }
+                    peer.write_all(&[i]).unwrap();
+                }
+                if i % 2 == 0 {
+                    sleep_ms(&p, 0).await;
+                }
+            }
+            let rest = recv_exact(&p, &mut r, 50 - got.len()).await;
+            got.extend_from_slice(&rest);
+            assert_eq!(got, (0..50u8).collect::<Vec<_>>(), "{:?}", rt.backend());
+        });
+        drop(peer);
+    }
+}
+
+/// An accept dropped after the kernel completed it closes the accepted descriptor; one
+/// dropped before does not swallow the next connection.
+#[test]
+fn dropped_accept_closes_or_keeps_connection() {
+    for rt in runtimes() {
+        let p = rt.proactor();
+        let l = p.listen(&ep("tcp://127.0.0.1:*")).unwrap();
+        let Endpoint::Tcp { port, .. } = p.listener_endpoint(&l).unwrap() else {
+            panic!()
+        };
+        rt.block_on(async {
+            {
+                let mut a = pin!(p.accept(&l));
+                assert!(poll_once(a.as_mut()).await.is_none());
+                // Let the accept reach the kernel, so the drop has to cancel it.
+                sleep_ms(&p, 5).await;
+            }
+            let mut c1 = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let (s, _) = p.accept(&l).await.unwrap();
+            drop(s);
+            let mut b = [0u8; 4];
+            assert_eq!(c1.read(&mut b).unwrap(), 0);
+
+            let mut c2 = {
+                let mut a = pin!(p.accept(&l));
+                assert!(poll_once(a.as_mut()).await.is_none());
+                let c2 = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                sleep_ms(&p, 20).await;
+                c2
+            };
+            c2.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            match rt.backend() {
+                // The completed accept's descriptor was closed: the peer sees EOF.
+                Backend::Uring => assert_eq!(c2.read(&mut b).unwrap(), 0),
+                // epoll accepts only when polled: the connection waits in the backlog.
+                Backend::Epoll => {
+                    let (s, _) = p.accept(&l).await.unwrap();
+                    drop(s);
+                    assert_eq!(c2.read(&mut b).unwrap(), 0);
+                }
+            }
+        });
+    }
+}
+
+#[test]
+fn recv_without_spare_capacity_is_invalid_input() {
+    for rt in runtimes() {
+        let p = rt.proactor();
+        let l = p.listen(&ep("tcp://127.0.0.1:*")).unwrap();
+        let at = p.listener_endpoint(&l).unwrap();
+        rt.block_on(async {
+            let s = p.connect(&at).await.unwrap();
+            let (mut r, _w) = p.split(s);
+            let crate::BufResult(res, _) = p.recv(&mut r, Vec::new()).await;
+            assert_eq!(res.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+        });
+    }
+}
+
+/// Round-trip latency of 64-byte ping-pong, each side on its own thread: raw blocking
+/// std TCP against both drivers. Run with
+/// `cargo test --release -p ringmq-proactor -- --ignored --nocapture bench_`.
+#[test]
+#[ignore = "benchmark"]
+fn bench_pingpong() {
+    const N: usize = 20_000;
+    let raw = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let t = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            s.set_nodelay(true).unwrap();
+            let mut b = [0u8; 64];
+            for _ in 0..N {
+                s.read_exact(&mut b).unwrap();
+                s.write_all(&b).unwrap();
+            }
+        });
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_nodelay(true).unwrap();
+        let mut b = [0u8; 64];
+        let start = Instant::now();
+        for _ in 0..N {
+            c.write_all(&b).unwrap();
+            c.read_exact(&mut b).unwrap();
+        }
+        let d = start.elapsed();
+        t.join().unwrap();
+        d
+    };
+    println!(
+        "raw blocking: {:.2} us/rt",
+        raw.as_secs_f64() * 1e6 / N as f64
+    );
+    for choice in [BackendChoice::Uring, BackendChoice::Epoll] {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = std::thread::spawn(move || {
+            let rt = Runtime::with_backend(choice).unwrap();
+            let p = rt.proactor();
+            rt.block_on(async {
+                let l = p.listen(&ep(&format!("tcp://127.0.0.1:{port}"))).unwrap();
+                tx.send(()).unwrap();
+                let (s, _) = p.accept(&l).await.unwrap();
+                let (mut r, mut w) = p.split(s);
+                let mut buf = Vec::with_capacity(64);
+                for _ in 0..N {
+                    buf.clear();
+                    buf = recv_exact_into(&p, &mut r, buf, 64).await;
+                    let crate::BufResult(n, b) = p.send(&mut w, buf).await;
+                    assert_eq!(n.unwrap(), 64);
+                    buf = b;
+                }
+            });
+        });
+        rx.recv().unwrap();
+        let rt = Runtime::with_backend(choice).unwrap();
+        let p = rt.proactor();
+        let d = rt.block_on(async {
+            let s = p
+                .connect(&ep(&format!("tcp://127.0.0.1:{port}")))
+                .await
+                .unwrap();
+            let (mut r, mut w) = p.split(s);
+            let mut buf = vec![0u8; 64];
+            let start = Instant::now();
+            for _ in 0..N {
+                let crate::BufResult(n, b) = p.send(&mut w, buf).await;
+                assert_eq!(n.unwrap(), 64);
+                buf = b;
+                buf.clear();
+                buf = recv_exact_into(&p, &mut r, buf, 64).await;
+            }
+            start.elapsed()
+        });
+        t.join().unwrap();
+        println!(
+            "{choice:?}: {:.2} us/rt ({:.2}x raw)",
+            d.as_secs_f64() * 1e6 / N as f64,
+            d.as_secs_f64() / raw.as_secs_f64()
+        );
+    }
+}
+
+async fn recv_exact_into(p: &Native, r: &mut crate::Reader, mut buf: Vec<u8>, n: usize) -> Vec<u8> {
+    while buf.len() < n {
+        let crate::BufResult(res, b) = p.recv(r, buf).await;
+        buf = b;
+        assert!(res.expect("recv") > 0);
+    }
+    buf
+}
+
+/// 64 KiB streaming throughput, raw blocking std TCP against both drivers.
+#[test]
+#[ignore = "benchmark"]
+fn bench_stream_64k() {
+    const CHUNK: usize = 64 * 1024;
+    const TOTAL: usize = 4 << 30;
+    let sink = |mut s: std::net::TcpStream| {
+        let mut b = vec![0u8; CHUNK];
+        let mut got = 0;
+        while got < TOTAL {
+            let n = s.read(&mut b).unwrap();
+            assert!(n > 0);
+            got += n;
+        }
+    };
+    let raw = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let t = std::thread::spawn(move || sink(l.accept().unwrap().0));
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let b = vec![7u8; CHUNK];
+        let start = Instant::now();
+        for _ in 0..TOTAL / CHUNK {
+            c.write_all(&b).unwrap();
+        }
+        t.join().unwrap();
+        start.elapsed()
+    };
+    let gbps = |d: Duration| TOTAL as f64 / d.as_secs_f64() / 1e9;
+    println!("raw blocking: {:.2} GB/s", gbps(raw));
+    for choice in [BackendChoice::Uring, BackendChoice::Epoll] {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let t = std::thread::spawn(move || sink(l.accept().unwrap().0));
+        let rt = Runtime::with_backend(choice).unwrap();
+        let p = rt.proactor();
+        let d = rt.block_on(async {
+            let s = p
+                .connect(&ep(&format!("tcp://127.0.0.1:{port}")))
+                .await
+                .unwrap();
+            let (_r, mut w) = p.split(s);
+            let mut b = bytes::Bytes::from(vec![7u8; CHUNK]);
+            let start = Instant::now();
+            let mut sent = 0;
+            while sent < TOTAL {
+                let crate::BufResult(n, back) = p.send(&mut w, b).await;
+                let n = n.unwrap();
+                sent += n;
+                b = back;
+                if n < CHUNK {
+                    send_all(&p, &mut w, b[n..].to_vec()).await;
+                    sent += CHUNK - n;
+                }
+            }
+            start.elapsed()
+        });
+        t.join().unwrap();
+        println!(
+            "{choice:?}: {:.2} GB/s ({:.0}% of raw)",
+            gbps(d),
+            100.0 * raw.as_secs_f64() / d.as_secs_f64()
+        );
+    }
+}
+
+/// More IPC connects than the listen backlog holds: the extra ones wait (as TCP SYNs
+/// would) until the listener accepts, instead of failing.
+#[test]
+fn ipc_connects_beyond_backlog_wait() {
+    for rt in runtimes() {
+        let p = rt.proactor();
+        let name = format!(
+            "ipc://@ringmq-backlog-{}-{:?}",
+            std::process::id(),
+            rt.backend()
+        );
+        let l = p.listen(&ep(&name)).unwrap();
+        let done = Rc::new(RefCell::new(0));
+        const N: usize = 250;
+        for _ in 0..N {
+            let (p2, done, name) = (p.clone(), done.clone(), name.clone());
+            p.spawn_local(async move {
+                let s = p2.connect(&ep(&name)).await.expect("ipc connect");
+                *done.borrow_mut() += 1;
+                // Keep the connection until the listener side has accepted everything.
+                p2.sleep_until(Instant::now() + Duration::from_millis(500))
+                    .await;
+                drop(s);
+            });
+        }
+        rt.block_on(async {
+            sleep_ms(&p, 20).await;
+            let mut accepted = Vec::new();
+            for _ in 0..N {
+                accepted.push(p.accept(&l).await.unwrap());
+            }
+            sleep_ms(&p, 20).await;
+            assert_eq!(*done.borrow(), N, "{:?}", rt.backend());
+        });
+    }
+}

@@ -1,0 +1,295 @@
+//! The io_uring driver.
+//!
+//! Operations push their SQE when first polled and are submitted together, once per turn
+//! of the executor, by [`Driver::park`], which also reaps every available completion in
+//! the same `io_uring_enter`. Each operation owns a slot in an op slab; the kernel's
+//! `user_data` is the slot index. A future dropped while its operation is in flight moves
+//! its buffers and descriptors into the slot ([`Slot::Orphan`]) and asks the kernel to
+//! cancel; they are released only when the completion arrives.
+
+mod op;
+mod ops;
+
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::Duration;
+
+use io_uring::{opcode, types, IoUring};
+use slab::Slab;
+
+use crate::executor::{Park, Unpark};
+use crate::sys::{cvt, own_fd};
+
+/// `user_data` of the eventfd read that wakes a parked driver.
+const WAKE: u64 = u64::MAX;
+/// `user_data` of completions nobody waits for (cancel requests).
+const IGNORE: u64 = u64::MAX - 1;
+
+const ENTRIES: u32 = 256;
+
+/// `IORING_ENTER_GETEVENTS` (the io-uring crate keeps its copy private).
+const ENTER_GETEVENTS: u32 = 1;
+
+/// The state of one operation in the op slab.
+enum Slot {
+    /// Submitted; the future waits (with its latest waker, once polled).
+    Waiting(Option<Waker>),
+    /// Completed with this result; the future has not collected it yet.
+    Done(i32),
+    /// The future was dropped; its buffers and descriptors wait here for the completion.
+    Orphan(Box<dyn op::OrphanDyn>),
+}
+
+/// Wakes the driver through an eventfd.
+pub(crate) struct EventFd(OwnedFd);
+
+impl EventFd {
+    fn new() -> io::Result<EventFd> {
+        // SAFETY: plain system call with no pointer arguments.
+        let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
+        // SAFETY: `fd` was just created and is owned by nobody else.
+        Ok(EventFd(unsafe { own_fd(fd) }))
+    }
+}
+
+impl Unpark for Arc<EventFd> {
+    fn unpark(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64. A full counter (EAGAIN) already means
+        // "wake up", so the result can be ignored.
+        let _ = unsafe { libc::write(self.0.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    }
+}
+
+/// The io_uring driver of one runtime.
+pub(crate) struct Driver {
+    ring: RefCell<IoUring>,
+    ops: RefCell<Slab<Slot>>,
+    eventfd: Arc<EventFd>,
+    /// Target of the eventfd read; written by the kernel only.
+    wake_buf: Box<UnsafeCell<u64>>,
+    wake_armed: Cell<bool>,
+}
+
+impl Driver {
+    /// Creates a ring (with the cheapest task-run mode the kernel accepts) and checks that
+    /// it works with a NOP.
+    pub(crate) fn new() -> io::Result<(Driver, Box<dyn Unpark>)> {
+        let ring = build_ring()?;
+        if !ring.params().is_feature_ext_arg() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "io_uring lacks IORING_FEAT_EXT_ARG (kernel older than 5.11)",
+            ));
+        }
+        let eventfd = Arc::new(EventFd::new()?);
+        let driver = Driver {
+            ring: RefCell::new(ring),
+            ops: RefCell::new(Slab::with_capacity(64)),
+            eventfd: eventfd.clone(),
+            wake_buf: Box::new(UnsafeCell::new(0)),
+            wake_armed: Cell::new(false),
+        };
+        driver.probe()?;
+        Ok((driver, Box::new(eventfd)))
+    }
+
+    fn probe(&self) -> io::Result<()> {
+        self.push(opcode::Nop::new().build().user_data(IGNORE));
+        let mut ring = self.ring.borrow_mut();
+        ring.submit_and_wait(1)?;
+        let cqe = ring.completion().next();
+        match cqe {
+            Some(c) if c.result() >= 0 => Ok(()),
+            Some(c) => Err(io::Error::from_raw_os_error(-c.result())),
+            None => Err(io::Error::other("io_uring NOP did not complete")),
+        }
+    }
+
+    /// Queues an SQE; it is submitted at the next `park` (or now if the queue is full).
+    fn push(&self, sqe: io_uring::squeue::Entry) {
+        let mut ring = self.ring.borrow_mut();
+        loop {
+            // SAFETY: every SQE built by this driver points into memory owned by its op
+            // slot (or the driver), which stays alive until the completion is reaped.
+            if unsafe { ring.submission().push(&sqe) }.is_ok() {
+                return;
+            }
+            // Full: hand the queue to the kernel and retry.
+            match ring.submit() {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                    // The completion queue overflowed; reap, then retry.
+                    drop(ring);
+                    self.reap();
+                    ring = self.ring.borrow_mut();
+                }
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EINTR | libc::EAGAIN | libc::ENOMEM)
+                    ) =>
+                {
+                    // Transient: try again.
+                }
+                // EBADF / EFAULT / EINVAL mean the ring itself is broken: a bug here,
+                // not something a caller could handle.
+                Err(e) => panic!("ringmq: io_uring submit failed: {e}"),
+            }
+        }
+    }
+
+    /// Moves every available completion into its slot and wakes the waiting futures.
+    fn reap(&self) {
+        let mut ring = self.ring.borrow_mut();
+        let mut ops = self.ops.borrow_mut();
+        let mut orphans = Vec::new();
+        for cqe in ring.completion() {
+            let res = cqe.result();
+            match cqe.user_data() {
+                WAKE => self.wake_armed.set(false),
+                IGNORE => {}
+                key => {
+                    let key = key as usize;
+                    let Some(slot) = ops.get_mut(key) else {
+                        continue;
+                    };
+                    match std::mem::replace(slot, Slot::Done(res)) {
+                        Slot::Waiting(w) => {
+                            if let Some(w) = w {
+                                w.wake();
+                            }
+                        }
+                        Slot::Orphan(data) => {
+                            ops.remove(key);
+                            orphans.push((data, res));
+                        }
+                        Slot::Done(_) => {}
+                    }
+                }
+            }
+        }
+        drop(ops);
+        drop(ring);
+        // Released outside the borrows: closing a descriptor or waking may do anything.
+        for (data, res) in orphans {
+            data.finish_boxed(res);
+        }
+    }
+
+    fn arm_wake(&self) {
+        if !self.wake_armed.get() {
+            self.wake_armed.set(true);
+            let sqe = opcode::Read::new(
+                types::Fd(self.eventfd.0.as_raw_fd()),
+                self.wake_buf.get().cast(),
+                8,
+            )
+            .build()
+            .user_data(WAKE);
+            self.push(sqe);
+        }
+    }
+
+    fn cancel(&self, key: usize) {
+        self.push(
+            opcode::AsyncCancel::new(key as u64)
+                .build()
+                .user_data(IGNORE),
+        );
+    }
+}
+
+fn build_ring() -> io::Result<IoUring> {
+    // DEFER_TASKRUN runs completions only inside our io_uring_enter (no interrupts of the
+    // thread); it needs SINGLE_ISSUER (kernel 6.1). Fall back step by step.
+    let mut b = IoUring::builder();
+    b.setup_single_issuer().setup_defer_taskrun();
+    if let Ok(r) = b.build(ENTRIES) {
+        return Ok(r);
+    }
+    let mut b = IoUring::builder();
+    b.setup_coop_taskrun();
+    if let Ok(r) = b.build(ENTRIES) {
+        return Ok(r);
+    }
+    IoUring::builder().build(ENTRIES)
+}
+
+impl Park for Driver {
+    fn park(&self, timeout: Option<Duration>, parked: &AtomicBool) -> io::Result<()> {
+        let blocking = timeout != Some(Duration::ZERO);
+        if blocking {
+            self.arm_wake();
+        }
+        let res = {
+            let mut ring = self.ring.borrow_mut();
+            // What is really in the queue, including entries a failed enter left behind.
+            let to_submit = ring.submission().len() as u32;
+            let submitter = ring.submitter();
+            match timeout {
+                Some(Duration::ZERO) => {
+                    // SAFETY: no argument pointer is passed; GETEVENTS with min_complete 0
+                    // only runs pending task work and returns.
+                    unsafe {
+                        submitter.enter::<libc::sigset_t>(to_submit, 0, ENTER_GETEVENTS, None)
+                    }
+                }
+                Some(t) => {
+                    let ts = types::Timespec::from(t);
+                    let args = types::SubmitArgs::new().timespec(&ts);
+                    submitter.submit_with_args(1, &args)
+                }
+                None => submitter.submit_and_wait(1),
+            }
+        };
+        parked.store(false, Ordering::SeqCst);
+        self.reap();
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) => match e.raw_os_error() {
+                Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN) => {
+                    Ok(())
+                }
+                _ => Err(e),
+            },
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Buffers parked in the slab must outlive the kernel's use of them: cancel
+        // everything and wait (bounded) for the completions.
+        let keys: Vec<usize> = self.ops.borrow().iter().map(|(k, _)| k).collect();
+        for k in keys {
+            self.cancel(k);
+        }
+        if self.wake_armed.get() {
+            self.push(opcode::AsyncCancel::new(WAKE).build().user_data(IGNORE));
+        }
+        for _ in 0..100 {
+            if self.ops.borrow().is_empty() && !self.wake_armed.get() {
+                return;
+            }
+            let _ = self.park(Some(Duration::from_millis(10)), &AtomicBool::new(false));
+            // Orphans only leave the slab on completion; collected results may linger.
+            self.ops
+                .borrow_mut()
+                .retain(|_, s| !matches!(s, Slot::Done(_)));
+        }
+        // The kernel still holds some operation: leak its memory rather than free it
+        // under the kernel's feet.
+        for slot in self.ops.get_mut().drain() {
+            std::mem::forget(slot);
+        }
+        std::mem::forget(std::mem::replace(
+            &mut self.wake_buf,
+            Box::new(UnsafeCell::new(0)),
+        ));
+    }
+}
