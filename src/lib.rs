@@ -1,13 +1,20 @@
 //! ringmq: ZeroMQ-compatible messaging (ZMTP 3.1) in Rust.
 //!
 //! This facade re-exports the layers: [`proactor`] (the I/O trait and built-in io_uring /
-//! epoll drivers) and [`zmtp`] (the sans-IO protocol). The socket types arrive in
-//! `ringmq-sockets`.
+//! epoll drivers), [`zmtp`] (the sans-IO protocol) and [`sockets`] (the ZeroMQ socket
+//! types, also re-exported at the root: [`Context`], [`Message`], [`SocketOption`], ...).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub use ringmq_proactor as proactor;
+pub use ringmq_sockets as sockets;
 pub use ringmq_zmtp as zmtp;
+
+pub use ringmq_sockets::{
+    Bytes, Context, DealerSocket, Error, Message, Monitor, MonitorEvent, MonitorEventKind,
+    PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket, RouterSocket, Socket,
+    SocketOption, SocketType, SubSocket, XPubSocket, XSubSocket,
+};
 
 /// The compio adapter.
 #[cfg(feature = "compio")]

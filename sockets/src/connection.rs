@@ -1,0 +1,419 @@
+//! One ZMTP connection: a reader task and a writer task around a shared [`Session`].
+//!
+//! - The reader receives into a `BytesMut`, hands the bytes to the session, and acts on
+//!   the events: handshake (the connection joins its peer), messages (into the peer's
+//!   inbound queue), subscriptions, errors. It stops reading while the peer's inbound
+//!   queue is at the RCVHWM, so a slow application pushes back on the sender through
+//!   TCP instead of dropping messages.
+//! - The writer sleeps until it is woken (a message was queued for its peer, or the
+//!   session has output such as a PONG) or the session's timer expires (handshake
+//!   deadline, heartbeats). It then moves everything queued for the peer into the
+//!   session, up to [`BATCH_BYTES`], and writes the session's output with vectored
+//!   writes. Under load one write carries many messages; when idle each message is
+//!   written at once.
+//!
+//! Any protocol or I/O error ends only this connection.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+use ringmq_proactor::{BufResult, Proactor, MAX_IOVECS};
+use ringmq_zmtp::{AuthVerdict, Event, Metadata, Session};
+
+use crate::message::Message;
+use crate::monitor::MonitorEventKind;
+use crate::options::mechanism_for;
+use crate::socket::state::{PeerId, Shared};
+use crate::util::{select, sleep_until_opt, with_deadline, Either, Notify};
+
+/// The writer stops moving messages into the session once this many bytes wait.
+pub(crate) const BATCH_BYTES: usize = 256 * 1024;
+
+/// Receive buffer sizes: small while traffic is light, larger once reads fill it.
+const READ_SMALL: usize = 8 * 1024;
+const READ_LARGE: usize = 64 * 1024;
+
+/// Where a connection came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// Accepted on the bind with this id.
+    Bind(u64),
+    /// Made by the connect with this id; `peer` is the peer that outlives reconnects.
+    Connect { id: u64, peer: Option<PeerId> },
+}
+
+/// The state a connection's two tasks share.
+pub(crate) struct Conn {
+    pub id: u64,
+    pub endpoint: String,
+    pub origin: Origin,
+    pub session: RefCell<Session>,
+    pub wake_writer: Notify,
+    pub wake_reader: Notify,
+    done: Cell<bool>,
+    done_notify: Notify,
+    reason: RefCell<Option<String>>,
+    /// The peer, once the handshake succeeded.
+    pub peer: Cell<Option<PeerId>>,
+    writing: Cell<bool>,
+    /// The deadline the idle writer sleeps until (`None`: no timer, or not asleep).
+    sleeping_until: Cell<Option<Instant>>,
+}
+
+impl Conn {
+    /// Ends the connection (first reason wins); both tasks stop.
+    pub(crate) fn end(&self, reason: String) {
+        if self.done.replace(true) {
+            return;
+        }
+        *self.reason.borrow_mut() = Some(reason);
+        self.done_notify.notify();
+        self.wake_writer.notify();
+        self.wake_reader.notify();
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.done.get()
+    }
+
+    /// Nothing written is in flight and nothing waits in the session.
+    pub(crate) fn is_idle(&self) -> bool {
+        if self.done.get() || self.peer.get().is_none() {
+            return true;
+        }
+        !self.writing.get()
+            && self
+                .session
+                .try_borrow()
+                .map(|s| s.pending_transmit() == 0)
+                .unwrap_or(false)
+    }
+
+    async fn wait_done(&self) {
+        while !self.done.get() {
+            self.done_notify.notified().await;
+        }
+    }
+}
+
+/// How a connection ended.
+pub(crate) struct Outcome {
+    pub established: bool,
+}
+
+/// Runs one connection until it ends; cleans up the peer and reports to the monitors.
+pub(crate) async fn run<P: Proactor>(
+    shared: Rc<Shared<P>>,
+    stream: P::Stream,
+    endpoint: String,
+    origin: Origin,
+) -> Outcome {
+    let p = shared.proactor.clone();
+    let (id, session) = {
+        let mut core = shared.core.borrow_mut();
+        if core.terminated {
+            return Outcome { established: false };
+        }
+        let config = core.opts.session_config(core.kind);
+        let as_client = matches!(origin, Origin::Connect { .. });
+        let mechanism = mechanism_for(&core.opts, as_client);
+        match Session::new(config, mechanism, p.now()) {
+            Ok(s) => (core.next_id(), s),
+            Err(e) => {
+                core.monitors.emit(
+                    MonitorEventKind::HandshakeFailed {
+                        reason: e.to_string(),
+                    },
+                    &endpoint,
+                    None,
+                );
+                return Outcome { established: false };
+            }
+        }
+    };
+    let conn = Rc::new(Conn {
+        id,
+        endpoint,
+        origin,
+        session: RefCell::new(session),
+        wake_writer: Notify::default(),
+        wake_reader: Notify::default(),
+        done: Cell::new(false),
+        done_notify: Notify::default(),
+        reason: RefCell::new(None),
+        peer: Cell::new(None),
+        writing: Cell::new(false),
+        sleeping_until: Cell::new(None),
+    });
+    shared.core.borrow_mut().conns.insert(id, conn.clone());
+    let (reader, writer) = p.split(stream);
+    p.spawn_local(read_loop(shared.clone(), conn.clone(), reader));
+    write_loop(&shared, &conn, writer).await;
+    finish(&shared, &conn)
+}
+
+fn finish<P: Proactor>(shared: &Shared<P>, conn: &Conn) -> Outcome {
+    let reason = conn
+        .reason
+        .borrow_mut()
+        .take()
+        .unwrap_or_else(|| "closed".into());
+    let established = conn.peer.get().is_some();
+    {
+        let mut core = shared.core.borrow_mut();
+        core.conns.remove(&conn.id);
+        let mut routing_id = None;
+        if let Some(peer) = conn.peer.get() {
+            routing_id = core.peers.get(&peer).and_then(|p| p.routing_id.clone());
+            let keep = match conn.origin {
+                Origin::Connect { id, .. } => {
+                    !core.terminated
+                        && core.keeps_connect_peers()
+                        && core.connects.iter().any(|c| c.id == id)
+                }
+                Origin::Bind(_) => false,
+            };
+            core.detach(peer, !keep);
+        }
+        let kind = if established {
+            MonitorEventKind::Disconnected { reason }
+        } else {
+            MonitorEventKind::HandshakeFailed { reason }
+        };
+        core.monitors.emit(kind, &conn.endpoint, routing_id);
+    }
+    shared.send_ready.notify();
+    shared.recv_ready.notify();
+    shared.progress.notify();
+    Outcome { established }
+}
+
+/// Acts on everything the session reported.
+fn drain_events<P: Proactor>(shared: &Shared<P>, conn: &Rc<Conn>) {
+    let mut delivered = false;
+    loop {
+        let event = conn.session.borrow_mut().poll_event();
+        let Some(event) = event else { break };
+        match event {
+            Event::HandshakeSucceeded { metadata, .. }
+                if !on_handshake(shared, conn, &metadata) =>
+            {
+                break;
+            }
+            Event::Message(parts) => {
+                if let Some(peer) = conn.peer.get() {
+                    let mut core = shared.core.borrow_mut();
+                    delivered |= core.on_message(peer, Message::from(parts));
+                }
+            }
+            Event::Subscribe(topic) => {
+                if let Some(peer) = conn.peer.get() {
+                    delivered |= shared.core.borrow_mut().on_subscribe(peer, topic);
+                }
+            }
+            Event::Cancel(topic) => {
+                if let Some(peer) = conn.peer.get() {
+                    delivered |= shared.core.borrow_mut().on_cancel(peer, topic);
+                }
+            }
+            Event::NeedsAuth(_) => {
+                // No ZAP handler yet: allow, as libzmq does without one.
+                let verdict = AuthVerdict::Allow {
+                    user_id: Bytes::new(),
+                    metadata: Metadata::new(),
+                };
+                let now = shared.proactor.now();
+                let _ = conn.session.borrow_mut().auth_result(now, verdict);
+            }
+            Event::Error(e) => conn.end(e.to_string()),
+            _ => {}
+        }
+    }
+    if delivered {
+        shared.recv_ready.notify();
+    }
+    // The writer must run when there is output, or when the session's timer now
+    // expires earlier than the one it sleeps on (the handshake finished and
+    // heartbeats started).
+    let session = conn.session.borrow();
+    let timer_moved_up = match (session.poll_timeout(), conn.sleeping_until.get()) {
+        (Some(new), Some(old)) => new < old,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if session.pending_transmit() > 0 || timer_moved_up {
+        drop(session);
+        conn.wake_writer.notify();
+    }
+}
+
+/// Joins the connection to its peer; false when the peer was refused.
+fn on_handshake<P: Proactor>(shared: &Shared<P>, conn: &Rc<Conn>, metadata: &Metadata) -> bool {
+    let existing = match conn.origin {
+        Origin::Connect { peer, .. } => peer,
+        Origin::Bind(_) => None,
+    };
+    let mut core = shared.core.borrow_mut();
+    match core.attach(conn, existing, metadata) {
+        Ok(peer) => {
+            conn.peer.set(Some(peer));
+            let rid = core.peers.get(&peer).and_then(|p| p.routing_id.clone());
+            core.monitors
+                .emit(MonitorEventKind::HandshakeSucceeded, &conn.endpoint, rid);
+            drop(core);
+            shared.send_ready.notify();
+            true
+        }
+        Err(reason) => {
+            drop(core);
+            conn.end(reason);
+            false
+        }
+    }
+}
+
+async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reader: P::Reader) {
+    let p = shared.proactor.clone();
+    let mut size = READ_SMALL;
+    let mut buf = BytesMut::with_capacity(size);
+    while !conn.is_done() {
+        if let Some(peer) = conn.peer.get() {
+            if shared.core.borrow_mut().should_pause(peer) {
+                select(conn.wake_reader.notified(), conn.wait_done()).await;
+                continue;
+            }
+        }
+        if buf.capacity() - buf.len() < size / 4 {
+            buf = BytesMut::with_capacity(size);
+        }
+        let spare = buf.capacity() - buf.len();
+        let BufResult(res, b) = match select(p.recv(&mut reader, buf), conn.wait_done()).await {
+            Either::Left(r) => r,
+            Either::Right(()) => break,
+        };
+        buf = b;
+        match res {
+            Ok(0) => conn.end("connection closed by peer".into()),
+            Ok(n) => {
+                if n == spare {
+                    size = READ_LARGE;
+                }
+                let data = buf.split();
+                conn.session.borrow_mut().handle_input_buf(p.now(), data);
+                drain_events(&shared, &conn);
+            }
+            Err(e) => conn.end(format!("receive failed: {e}")),
+        }
+    }
+}
+
+/// Moves messages queued for the peer into the session, up to [`BATCH_BYTES`].
+fn fill<P: Proactor>(shared: &Shared<P>, conn: &Conn) {
+    let Some(peer) = conn.peer.get() else { return };
+    let mut core = shared.core.borrow_mut();
+    let Some(p) = core.peers.get_mut(&peer) else {
+        return;
+    };
+    if p.out.is_empty() {
+        return;
+    }
+    let mut session = conn.session.borrow_mut();
+    if !session.is_established() {
+        return;
+    }
+    let mut moved = false;
+    while session.pending_transmit() < BATCH_BYTES {
+        let Some(msg) = p.out.pop_front() else { break };
+        moved = true;
+        if let Err(e) = session.send(msg.frames()) {
+            conn.end(e.to_string());
+            break;
+        }
+    }
+    drop(session);
+    drop(core);
+    if moved {
+        shared.send_ready.notify();
+    }
+}
+
+async fn write_loop<P: Proactor>(shared: &Shared<P>, conn: &Rc<Conn>, mut writer: P::Writer) {
+    let p = &shared.proactor;
+    while !conn.is_done() {
+        let now = p.now();
+        let due = conn
+            .session
+            .borrow()
+            .poll_timeout()
+            .is_some_and(|d| d <= now);
+        if due {
+            conn.session.borrow_mut().handle_timeout(now);
+            drain_events(shared, conn);
+            if conn.is_done() {
+                break;
+            }
+        }
+        fill(shared, conn);
+        let tx = conn.session.borrow_mut().poll_transmit();
+        if let Some(tx) = tx {
+            conn.writing.set(true);
+            let r = select(write_all(p, &mut writer, tx.chunks), conn.wait_done()).await;
+            conn.writing.set(false);
+            shared.progress.notify();
+            if let Either::Left(Err(e)) = r {
+                conn.end(format!("send failed: {e}"));
+            }
+            continue;
+        }
+        let deadline = conn.session.borrow().poll_timeout();
+        conn.sleeping_until.set(deadline);
+        select(
+            select(conn.wake_writer.notified(), conn.wait_done()),
+            sleep_until_opt(p, deadline),
+        )
+        .await;
+        conn.sleeping_until.set(None);
+    }
+    // A failed session may have queued an ERROR command for the peer: best effort.
+    let tx = conn.session.borrow_mut().poll_transmit();
+    if let Some(tx) = tx {
+        let deadline = p.now() + Duration::from_millis(100);
+        let _ = with_deadline(p, Some(deadline), write_all(p, &mut writer, tx.chunks)).await;
+    }
+}
+
+/// Writes all chunks, in order, with vectored writes, finishing partial writes.
+async fn write_all<P: Proactor>(
+    p: &P,
+    w: &mut P::Writer,
+    mut chunks: Vec<Bytes>,
+) -> io::Result<()> {
+    chunks.retain(|c| !c.is_empty());
+    while !chunks.is_empty() {
+        let rest = if chunks.len() > MAX_IOVECS {
+            chunks.split_off(MAX_IOVECS)
+        } else {
+            Vec::new()
+        };
+        let BufResult(res, mut batch) = p.send_vectored(w, chunks).await;
+        let mut n = res?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        let mut done = 0;
+        while done < batch.len() && n >= batch[done].len() {
+            n -= batch[done].len();
+            done += 1;
+        }
+        if done < batch.len() {
+            batch[done].advance(n);
+        }
+        batch.drain(..done);
+        batch.extend(rest);
+        chunks = batch;
+    }
+    Ok(())
+}

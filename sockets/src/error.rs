@@ -1,0 +1,109 @@
+//! The errors of the socket API.
+
+use std::fmt;
+use std::io;
+
+use ringmq_proactor::EndpointError;
+use ringmq_zmtp::SocketType;
+
+/// Why a socket call failed. Peer misbehaviour never shows up here: it costs only that
+/// peer's connection and is reported through the [`Monitor`](crate::Monitor).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The endpoint string could not be parsed.
+    InvalidEndpoint(EndpointError),
+    /// `bind` found the address in use.
+    AddrInUse(String),
+    /// Another I/O error from `bind`.
+    Io(io::Error),
+    /// The option does not apply to this socket type, or its value is out of range.
+    InvalidOption {
+        /// The option's name, as libzmq spells it (`ZMQ_SUBSCRIBE`).
+        option: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The operation does not exist for this socket type (for example `recv` on PUB).
+    NotSupported {
+        /// The operation (`send`, `recv`, `subscribe`).
+        operation: &'static str,
+        /// The socket type.
+        socket_type: SocketType,
+    },
+    /// The operation is not allowed in the socket's current state (REQ sending twice).
+    InvalidState {
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// Non-blocking call (or a zero timeout) that would have had to wait.
+    WouldBlock,
+    /// The send or receive timeout expired.
+    TimedOut,
+    /// ROUTER with ROUTER_MANDATORY: no peer has this routing id.
+    HostUnreachable,
+    /// The socket is closed.
+    Closed,
+    /// A message must have at least one frame.
+    EmptyMessage,
+    /// `unbind` / `disconnect` of an endpoint that is not bound / connected.
+    UnknownEndpoint(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidEndpoint(e) => write!(f, "invalid endpoint: {e}"),
+            Error::AddrInUse(ep) => write!(f, "address in use: {ep}"),
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::InvalidOption { option, reason } => {
+                write!(f, "invalid option {option}: {reason}")
+            }
+            Error::NotSupported {
+                operation,
+                socket_type,
+            } => write!(f, "{operation} is not supported on a {socket_type} socket"),
+            Error::InvalidState { reason } => write!(f, "invalid socket state: {reason}"),
+            Error::WouldBlock => f.write_str("operation would block"),
+            Error::TimedOut => f.write_str("operation timed out"),
+            Error::HostUnreachable => f.write_str("no peer with this routing id"),
+            Error::Closed => f.write_str("socket is closed"),
+            Error::EmptyMessage => f.write_str("a message needs at least one frame"),
+            Error::UnknownEndpoint(ep) => write!(f, "endpoint not bound or connected: {ep}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::InvalidEndpoint(e) => Some(e),
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<EndpointError> for Error {
+    fn from(e: EndpointError) -> Self {
+        Error::InvalidEndpoint(e)
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        let kind = match &e {
+            Error::Io(inner) => return io::Error::new(inner.kind(), e.to_string()),
+            Error::InvalidEndpoint(_) | Error::InvalidOption { .. } => io::ErrorKind::InvalidInput,
+            Error::AddrInUse(_) => io::ErrorKind::AddrInUse,
+            Error::NotSupported { .. } => io::ErrorKind::Unsupported,
+            Error::InvalidState { .. } | Error::EmptyMessage => io::ErrorKind::InvalidInput,
+            Error::WouldBlock => io::ErrorKind::WouldBlock,
+            Error::TimedOut => io::ErrorKind::TimedOut,
+            Error::HostUnreachable => io::ErrorKind::HostUnreachable,
+            Error::Closed => io::ErrorKind::NotConnected,
+            Error::UnknownEndpoint(_) => io::ErrorKind::NotFound,
+        };
+        io::Error::new(kind, e)
+    }
+}

@@ -1,0 +1,56 @@
+//! The ZeroMQ socket types of ringmq, with libzmq's semantics, on any
+//! [`Proactor`](ringmq_proactor::Proactor).
+//!
+//! A [`Context`] makes sockets; each socket can `bind` and `connect` to several
+//! endpoints at once, and keeps a queue per peer bounded by its high-water marks.
+//! Every connection runs as two local tasks (reader and writer) around a sans-IO
+//! [`ringmq_zmtp::Session`]; `send` puts a message on a peer's queue and wakes its
+//! writer, which writes everything queued with vectored writes. Nothing here spawns a
+//! thread: sockets run on the thread of their proactor and are `!Send`.
+//!
+//! ```
+//! use ringmq_proactor::Runtime;
+//! use ringmq_sockets::Context;
+//!
+//! let rt = Runtime::new()?;
+//! rt.block_on(async {
+//!     let ctx = Context::new(rt.proactor());
+//!     let pull = ctx.pull();
+//!     let endpoint = pull.bind("tcp://127.0.0.1:*")?;
+//!     let push = ctx.push();
+//!     push.connect(&endpoint)?;
+//!     push.send("hello").await?;
+//!     let msg = pull.recv().await?;
+//!     assert_eq!(msg.frames()[0], "hello");
+//!     Ok::<_, ringmq_sockets::Error>(())
+//! })?;
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! See `docs/SOCKETS.md` for the architecture.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod connection;
+mod connector;
+mod context;
+mod error;
+mod listener;
+mod message;
+mod monitor;
+mod options;
+mod routing;
+mod socket;
+mod util;
+
+pub use bytes::Bytes;
+pub use context::Context;
+pub use error::Error;
+pub use message::Message;
+pub use monitor::{Monitor, MonitorEvent, MonitorEventKind, MONITOR_CAPACITY};
+pub use options::SocketOption;
+pub use ringmq_zmtp::SocketType;
+pub use socket::{
+    DealerSocket, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
+    RouterSocket, Socket, SubSocket, XPubSocket, XSubSocket,
+};

@@ -1,0 +1,61 @@
+//! Bound endpoints: an accept loop per `bind`, each accepted stream run as a connection.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use ringmq_proactor::{sockopt, Proactor};
+
+use crate::connection::{self, Origin};
+use crate::monitor::MonitorEventKind;
+use crate::socket::state::Shared;
+use crate::util::{select, Either, Stop};
+
+/// Accepts connections until `stop`; the listener (and an IPC socket file) is closed
+/// when the loop ends.
+pub(crate) async fn accept_loop<P: Proactor>(
+    shared: Rc<Shared<P>>,
+    listener: P::Listener,
+    bind_id: u64,
+    endpoint: String,
+    tcp: bool,
+    stop: Rc<Stop>,
+) {
+    let p = shared.proactor.clone();
+    loop {
+        let accepted = match select(p.accept(&listener), stop.wait()).await {
+            Either::Left(r) => r,
+            Either::Right(()) => break,
+        };
+        match accepted {
+            Ok((stream, _addr)) => {
+                let keepalive = {
+                    let mut core = shared.core.borrow_mut();
+                    core.monitors
+                        .emit(MonitorEventKind::Accepted, &endpoint, None);
+                    core.opts.keepalive()
+                };
+                if let (true, Some(ka)) = (tcp, keepalive) {
+                    // Best effort, like libzmq: a failure leaves the OS default.
+                    let _ = sockopt::set_tcp_keepalive(&stream, &ka);
+                }
+                let conn = connection::run(
+                    shared.clone(),
+                    stream,
+                    endpoint.clone(),
+                    Origin::Bind(bind_id),
+                );
+                p.spawn_local(async move {
+                    conn.await;
+                });
+            }
+            Err(_) => {
+                // Out of descriptors or similar: back off instead of spinning.
+                let pause = p.now() + Duration::from_millis(100);
+                select(p.sleep_until(pause), stop.wait()).await;
+            }
+        }
+    }
+    // Dropping the listener closes it (and removes an IPC socket file); `unbind` and
+    // `close` already reported `Closed`.
+    drop(listener);
+}

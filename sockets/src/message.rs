@@ -1,0 +1,266 @@
+//! Multipart messages over [`Bytes`].
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use bytes::Bytes;
+
+/// A multipart message: one or more frames, each a [`Bytes`] (so cloning a message for
+/// PUB fan-out copies no payload). A single-frame message needs no allocation besides
+/// its payload.
+#[derive(Clone)]
+pub struct Message {
+    frames: Frames,
+}
+
+#[derive(Clone)]
+enum Frames {
+    One(Bytes),
+    Many(Vec<Bytes>),
+}
+
+impl Default for Message {
+    fn default() -> Self {
+        Message {
+            frames: Frames::Many(Vec::new()),
+        }
+    }
+}
+
+impl PartialEq for Message {
+    fn eq(&self, other: &Self) -> bool {
+        self.frames() == other.frames()
+    }
+}
+
+impl Eq for Message {}
+
+impl Hash for Message {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.frames().hash(state);
+    }
+}
+
+impl Message {
+    /// An empty message (no frames; add some before sending).
+    pub fn new() -> Self {
+        Message::default()
+    }
+
+    /// The frames, in order.
+    pub fn frames(&self) -> &[Bytes] {
+        match &self.frames {
+            Frames::One(b) => std::slice::from_ref(b),
+            Frames::Many(v) => v,
+        }
+    }
+
+    /// Number of frames.
+    pub fn len(&self) -> usize {
+        self.frames().len()
+    }
+
+    /// True when the message has no frames.
+    pub fn is_empty(&self) -> bool {
+        self.frames().is_empty()
+    }
+
+    /// The frame at `index`.
+    pub fn get(&self, index: usize) -> Option<&Bytes> {
+        self.frames().get(index)
+    }
+
+    /// The frames as a vector, for editing.
+    fn vec_mut(&mut self) -> &mut Vec<Bytes> {
+        if let Frames::One(b) = &mut self.frames {
+            let b = std::mem::take(b);
+            self.frames = Frames::Many(vec![b]);
+        }
+        match &mut self.frames {
+            Frames::Many(v) => v,
+            Frames::One(_) => unreachable!("converted above"),
+        }
+    }
+
+    /// Appends a frame.
+    pub fn push_back(&mut self, frame: impl Into<Bytes>) {
+        match &mut self.frames {
+            Frames::Many(v) if v.is_empty() => self.frames = Frames::One(frame.into()),
+            _ => self.vec_mut().push(frame.into()),
+        }
+    }
+
+    /// Prepends a frame.
+    pub fn push_front(&mut self, frame: impl Into<Bytes>) {
+        self.vec_mut().insert(0, frame.into());
+    }
+
+    /// Removes and returns the first frame.
+    pub fn pop_front(&mut self) -> Option<Bytes> {
+        let v = self.vec_mut();
+        if v.is_empty() {
+            None
+        } else {
+            Some(v.remove(0))
+        }
+    }
+
+    /// Removes and returns the last frame.
+    pub fn pop_back(&mut self) -> Option<Bytes> {
+        self.vec_mut().pop()
+    }
+
+    /// Total payload bytes over all frames.
+    pub fn byte_len(&self) -> usize {
+        self.frames().iter().map(Bytes::len).sum()
+    }
+
+    /// The frames as a vector.
+    pub fn into_frames(self) -> Vec<Bytes> {
+        match self.frames {
+            Frames::One(b) => vec![b],
+            Frames::Many(v) => v,
+        }
+    }
+
+    /// Keeps the frames from `at` on, returning the ones before.
+    pub(crate) fn split_front(&mut self, at: usize) -> Vec<Bytes> {
+        let v = self.vec_mut();
+        let rest = v.split_off(at);
+        std::mem::replace(v, rest)
+    }
+
+    /// Prepends several frames.
+    pub(crate) fn prepend(&mut self, front: &[Bytes]) {
+        self.vec_mut().splice(0..0, front.iter().cloned());
+    }
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut l = f.debug_list();
+        for frame in self.frames() {
+            if frame.len() <= 64 {
+                l.entry(&String::from_utf8_lossy(frame));
+            } else {
+                l.entry(&format_args!("<{} bytes>", frame.len()));
+            }
+        }
+        l.finish()
+    }
+}
+
+impl From<Bytes> for Message {
+    fn from(b: Bytes) -> Self {
+        Message {
+            frames: Frames::One(b),
+        }
+    }
+}
+
+impl From<&str> for Message {
+    fn from(s: &str) -> Self {
+        Bytes::copy_from_slice(s.as_bytes()).into()
+    }
+}
+
+impl From<String> for Message {
+    fn from(s: String) -> Self {
+        Bytes::from(s).into()
+    }
+}
+
+impl From<&[u8]> for Message {
+    fn from(s: &[u8]) -> Self {
+        Bytes::copy_from_slice(s).into()
+    }
+}
+
+impl<const N: usize> From<&[u8; N]> for Message {
+    fn from(s: &[u8; N]) -> Self {
+        Bytes::copy_from_slice(s).into()
+    }
+}
+
+impl From<Vec<u8>> for Message {
+    fn from(v: Vec<u8>) -> Self {
+        Bytes::from(v).into()
+    }
+}
+
+impl From<Vec<Bytes>> for Message {
+    fn from(frames: Vec<Bytes>) -> Self {
+        Message {
+            frames: Frames::Many(frames),
+        }
+    }
+}
+
+impl<T: Into<Bytes>> FromIterator<T> for Message {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        Message {
+            frames: Frames::Many(iter.into_iter().map(Into::into).collect()),
+        }
+    }
+}
+
+impl IntoIterator for Message {
+    type Item = Bytes;
+    type IntoIter = std::vec::IntoIter<Bytes>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.into_frames().into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Message {
+    type Item = &'a Bytes;
+    type IntoIter = std::slice::Iter<'a, Bytes>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.frames().iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn building_and_splitting() {
+        let mut m: Message = ["a", "b"]
+            .into_iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        m.push_front(Bytes::from_static(b"id"));
+        m.push_back("c".as_bytes().to_vec());
+        assert_eq!(m.len(), 4);
+        let front = m.split_front(1);
+        assert_eq!(front, vec![Bytes::from_static(b"id")]);
+        assert_eq!(m.frames()[0], "a");
+        m.prepend(&front);
+        assert_eq!(m.pop_front().unwrap(), "id");
+        assert_eq!(m.pop_back().unwrap(), "c");
+        assert_eq!(m.byte_len(), 2);
+        assert_eq!(format!("{m:?}"), r#"["a", "b"]"#);
+    }
+
+    #[test]
+    fn single_frame_and_conversions() {
+        let mut m = Message::new();
+        assert!(m.is_empty());
+        m.push_back("x".as_bytes().to_vec());
+        assert_eq!(m.frames(), [Bytes::from_static(b"x")]);
+        assert_eq!(m, Message::from("x"));
+        m.push_front(Bytes::from_static(b"w"));
+        assert_eq!(m.len(), 2);
+        assert_eq!(
+            m.clone().into_frames(),
+            [Bytes::from_static(b"w"), Bytes::from_static(b"x")]
+        );
+        let mut one = Message::from("only");
+        assert_eq!(one.pop_back().unwrap(), "only");
+        assert!(one.is_empty());
+        assert_eq!(one.pop_front(), None);
+        let collected: Vec<Bytes> = Message::from("it").into_iter().collect();
+        assert_eq!(collected, [Bytes::from_static(b"it")]);
+    }
+}

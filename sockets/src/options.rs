@@ -1,0 +1,315 @@
+//! Socket options: the public [`SocketOption`] values and the per-socket [`Options`]
+//! they are stored in.
+//!
+//! Options are read when a connection starts: changing a high-water mark or the
+//! heartbeat settings applies to connections made afterwards, like libzmq.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use ringmq_proactor::sockopt::TcpKeepalive;
+use ringmq_zmtp::mechanism::Null;
+use ringmq_zmtp::{Mechanism, SessionConfig, SocketType};
+
+use crate::error::Error;
+
+/// A socket option and its value, named after libzmq's `ZMQ_*` options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SocketOption {
+    /// `ZMQ_SNDHWM`: messages queued per peer for sending (0 = unlimited). Default 1000.
+    SndHwm(usize),
+    /// `ZMQ_RCVHWM`: messages queued per peer on receipt before reading from it stops
+    /// (0 = unlimited). Default 1000.
+    RcvHwm(usize),
+    /// `ZMQ_LINGER`: how long `close` (or drop) keeps delivering queued messages;
+    /// `None` = until delivered (libzmq's -1, the default).
+    Linger(Option<Duration>),
+    /// `ZMQ_ROUTING_ID`: the identity sent to peers (REQ, DEALER, ROUTER); 1 to 255
+    /// bytes, not starting with byte 0.
+    RoutingId(Bytes),
+    /// `ZMQ_RECONNECT_IVL`: first delay before reconnecting. Default 100 ms.
+    ReconnectIvl(Duration),
+    /// `ZMQ_RECONNECT_IVL_MAX`: cap of the exponential backoff (zero = no backoff).
+    ReconnectIvlMax(Duration),
+    /// `ZMQ_HEARTBEAT_IVL`: PING interval (zero = no heartbeats, the default).
+    HeartbeatIvl(Duration),
+    /// `ZMQ_HEARTBEAT_TTL`: TTL announced in our PINGs.
+    HeartbeatTtl(Duration),
+    /// `ZMQ_HEARTBEAT_TIMEOUT`: silence tolerated after a PING (default: the interval).
+    HeartbeatTimeout(Duration),
+    /// `ZMQ_HANDSHAKE_IVL`: deadline for the ZMTP handshake (zero = none). Default 30 s.
+    HandshakeIvl(Duration),
+    /// `ZMQ_MAXMSGSIZE`: largest frame accepted from peers; `None` = unlimited.
+    MaxMsgSize(Option<u64>),
+    /// `ZMQ_IMMEDIATE`: queue messages only to connected peers.
+    Immediate(bool),
+    /// `ZMQ_CONFLATE`: keep only the newest message in each queue (single-part
+    /// messages; PUSH, PULL, PUB, SUB, DEALER).
+    Conflate(bool),
+    /// `ZMQ_TCP_KEEPALIVE`: `None` leaves the OS default (libzmq's -1).
+    TcpKeepalive(Option<bool>),
+    /// `ZMQ_TCP_KEEPALIVE_IDLE`.
+    TcpKeepaliveIdle(Duration),
+    /// `ZMQ_TCP_KEEPALIVE_INTVL`.
+    TcpKeepaliveIntvl(Duration),
+    /// `ZMQ_TCP_KEEPALIVE_CNT`.
+    TcpKeepaliveCnt(u32),
+    /// `ZMQ_SUBSCRIBE` (SUB only).
+    Subscribe(Bytes),
+    /// `ZMQ_UNSUBSCRIBE` (SUB only).
+    Unsubscribe(Bytes),
+    /// `ZMQ_SNDTIMEO`: `None` waits forever (default); zero never waits.
+    SndTimeo(Option<Duration>),
+    /// `ZMQ_RCVTIMEO`: `None` waits forever (default); zero never waits.
+    RcvTimeo(Option<Duration>),
+    /// `ZMQ_REQ_RELAXED` (REQ only).
+    ReqRelaxed(bool),
+    /// `ZMQ_REQ_CORRELATE` (REQ only).
+    ReqCorrelate(bool),
+    /// `ZMQ_ROUTER_MANDATORY` (ROUTER only).
+    RouterMandatory(bool),
+    /// `ZMQ_ROUTER_HANDOVER` (ROUTER only).
+    RouterHandover(bool),
+    /// `ZMQ_XPUB_VERBOSE` (XPUB only).
+    XpubVerbose(bool),
+}
+
+impl SocketOption {
+    /// The libzmq name of the option.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SocketOption::SndHwm(_) => "ZMQ_SNDHWM",
+            SocketOption::RcvHwm(_) => "ZMQ_RCVHWM",
+            SocketOption::Linger(_) => "ZMQ_LINGER",
+            SocketOption::RoutingId(_) => "ZMQ_ROUTING_ID",
+            SocketOption::ReconnectIvl(_) => "ZMQ_RECONNECT_IVL",
+            SocketOption::ReconnectIvlMax(_) => "ZMQ_RECONNECT_IVL_MAX",
+            SocketOption::HeartbeatIvl(_) => "ZMQ_HEARTBEAT_IVL",
+            SocketOption::HeartbeatTtl(_) => "ZMQ_HEARTBEAT_TTL",
+            SocketOption::HeartbeatTimeout(_) => "ZMQ_HEARTBEAT_TIMEOUT",
+            SocketOption::HandshakeIvl(_) => "ZMQ_HANDSHAKE_IVL",
+            SocketOption::MaxMsgSize(_) => "ZMQ_MAXMSGSIZE",
+            SocketOption::Immediate(_) => "ZMQ_IMMEDIATE",
+            SocketOption::Conflate(_) => "ZMQ_CONFLATE",
+            SocketOption::TcpKeepalive(_) => "ZMQ_TCP_KEEPALIVE",
+            SocketOption::TcpKeepaliveIdle(_) => "ZMQ_TCP_KEEPALIVE_IDLE",
+            SocketOption::TcpKeepaliveIntvl(_) => "ZMQ_TCP_KEEPALIVE_INTVL",
+            SocketOption::TcpKeepaliveCnt(_) => "ZMQ_TCP_KEEPALIVE_CNT",
+            SocketOption::Subscribe(_) => "ZMQ_SUBSCRIBE",
+            SocketOption::Unsubscribe(_) => "ZMQ_UNSUBSCRIBE",
+            SocketOption::SndTimeo(_) => "ZMQ_SNDTIMEO",
+            SocketOption::RcvTimeo(_) => "ZMQ_RCVTIMEO",
+            SocketOption::ReqRelaxed(_) => "ZMQ_REQ_RELAXED",
+            SocketOption::ReqCorrelate(_) => "ZMQ_REQ_CORRELATE",
+            SocketOption::RouterMandatory(_) => "ZMQ_ROUTER_MANDATORY",
+            SocketOption::RouterHandover(_) => "ZMQ_ROUTER_HANDOVER",
+            SocketOption::XpubVerbose(_) => "ZMQ_XPUB_VERBOSE",
+        }
+    }
+
+    /// The socket types this option applies to; `None` means all of them.
+    fn applies_to(&self) -> Option<&'static [SocketType]> {
+        use SocketType::*;
+        Some(match self {
+            SocketOption::RoutingId(_) => &[Req, Dealer, Router],
+            SocketOption::Conflate(_) => &[Push, Pull, Pub, Sub, Dealer],
+            SocketOption::Subscribe(_) | SocketOption::Unsubscribe(_) => &[Sub],
+            SocketOption::ReqRelaxed(_) | SocketOption::ReqCorrelate(_) => &[Req],
+            SocketOption::RouterMandatory(_) | SocketOption::RouterHandover(_) => &[Router],
+            SocketOption::XpubVerbose(_) => &[XPub],
+            _ => return None,
+        })
+    }
+
+    /// Checks that the option applies to `kind`.
+    pub(crate) fn check(&self, kind: SocketType) -> Result<(), Error> {
+        match self.applies_to() {
+            Some(types) if !types.contains(&kind) => Err(Error::InvalidOption {
+                option: self.name(),
+                reason: format!("does not apply to a {kind} socket"),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The option values of one socket.
+#[derive(Clone, Debug)]
+pub(crate) struct Options {
+    pub sndhwm: usize,
+    pub rcvhwm: usize,
+    pub linger: Option<Duration>,
+    pub routing_id: Bytes,
+    pub reconnect_ivl: Duration,
+    pub reconnect_ivl_max: Duration,
+    pub heartbeat_ivl: Option<Duration>,
+    pub heartbeat_ttl: Option<Duration>,
+    pub heartbeat_timeout: Option<Duration>,
+    pub handshake_ivl: Option<Duration>,
+    pub max_msg_size: Option<u64>,
+    pub immediate: bool,
+    pub conflate: bool,
+    pub tcp_keepalive: Option<bool>,
+    pub tcp_keepalive_idle: Option<Duration>,
+    pub tcp_keepalive_intvl: Option<Duration>,
+    pub tcp_keepalive_cnt: Option<u32>,
+    pub sndtimeo: Option<Duration>,
+    pub rcvtimeo: Option<Duration>,
+    pub req_relaxed: bool,
+    pub req_correlate: bool,
+    pub router_mandatory: bool,
+    pub router_handover: bool,
+    pub xpub_verbose: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            sndhwm: 1000,
+            rcvhwm: 1000,
+            linger: None,
+            routing_id: Bytes::new(),
+            reconnect_ivl: Duration::from_millis(100),
+            reconnect_ivl_max: Duration::ZERO,
+            heartbeat_ivl: None,
+            heartbeat_ttl: None,
+            heartbeat_timeout: None,
+            handshake_ivl: Some(Duration::from_secs(30)),
+            max_msg_size: None,
+            immediate: false,
+            conflate: false,
+            tcp_keepalive: None,
+            tcp_keepalive_idle: None,
+            tcp_keepalive_intvl: None,
+            tcp_keepalive_cnt: None,
+            sndtimeo: None,
+            rcvtimeo: None,
+            req_relaxed: false,
+            req_correlate: false,
+            router_mandatory: false,
+            router_handover: false,
+            xpub_verbose: false,
+        }
+    }
+}
+
+fn nonzero(d: Duration) -> Option<Duration> {
+    (!d.is_zero()).then_some(d)
+}
+
+/// Converts a high-water mark (0 = unlimited) into a queue bound.
+pub(crate) fn hwm_bound(hwm: usize) -> usize {
+    if hwm == 0 {
+        usize::MAX
+    } else {
+        hwm
+    }
+}
+
+impl Options {
+    /// Stores `opt` (already checked to apply to the socket type). Subscriptions are
+    /// handled by the socket itself.
+    pub(crate) fn set(&mut self, opt: SocketOption) -> Result<(), Error> {
+        match opt {
+            SocketOption::SndHwm(v) => self.sndhwm = v,
+            SocketOption::RcvHwm(v) => self.rcvhwm = v,
+            SocketOption::Linger(v) => self.linger = v,
+            SocketOption::RoutingId(id) => {
+                if id.is_empty() || id.len() > 255 || id[0] == 0 {
+                    return Err(Error::InvalidOption {
+                        option: "ZMQ_ROUTING_ID",
+                        reason: "must be 1 to 255 bytes and not start with byte 0".into(),
+                    });
+                }
+                self.routing_id = id;
+            }
+            SocketOption::ReconnectIvl(v) => self.reconnect_ivl = v,
+            SocketOption::ReconnectIvlMax(v) => self.reconnect_ivl_max = v,
+            SocketOption::HeartbeatIvl(v) => self.heartbeat_ivl = nonzero(v),
+            SocketOption::HeartbeatTtl(v) => self.heartbeat_ttl = nonzero(v),
+            SocketOption::HeartbeatTimeout(v) => self.heartbeat_timeout = nonzero(v),
+            SocketOption::HandshakeIvl(v) => self.handshake_ivl = nonzero(v),
+            SocketOption::MaxMsgSize(v) => self.max_msg_size = v,
+            SocketOption::Immediate(v) => self.immediate = v,
+            SocketOption::Conflate(v) => self.conflate = v,
+            SocketOption::TcpKeepalive(v) => self.tcp_keepalive = v,
+            SocketOption::TcpKeepaliveIdle(v) => self.tcp_keepalive_idle = Some(v),
+            SocketOption::TcpKeepaliveIntvl(v) => self.tcp_keepalive_intvl = Some(v),
+            SocketOption::TcpKeepaliveCnt(v) => self.tcp_keepalive_cnt = Some(v),
+            SocketOption::SndTimeo(v) => self.sndtimeo = v,
+            SocketOption::RcvTimeo(v) => self.rcvtimeo = v,
+            SocketOption::ReqRelaxed(v) => self.req_relaxed = v,
+            SocketOption::ReqCorrelate(v) => self.req_correlate = v,
+            SocketOption::RouterMandatory(v) => self.router_mandatory = v,
+            SocketOption::RouterHandover(v) => self.router_handover = v,
+            SocketOption::XpubVerbose(v) => self.xpub_verbose = v,
+            SocketOption::Subscribe(_) | SocketOption::Unsubscribe(_) => {}
+        }
+        Ok(())
+    }
+
+    /// The ZMTP session configuration for a new connection of a `kind` socket.
+    pub(crate) fn session_config(&self, kind: SocketType) -> SessionConfig {
+        let mut c = SessionConfig::new(kind);
+        if kind.sends_identity() {
+            c.identity = self.routing_id.clone();
+        }
+        c.max_message_size = self.max_msg_size;
+        c.heartbeat_ivl = self.heartbeat_ivl;
+        c.heartbeat_ttl = self.heartbeat_ttl;
+        c.heartbeat_timeout = self.heartbeat_timeout;
+        c.handshake_ivl = self.handshake_ivl;
+        c
+    }
+
+    /// The keepalive settings to apply to new TCP streams; `None` leaves the OS default.
+    pub(crate) fn keepalive(&self) -> Option<TcpKeepalive> {
+        let enabled = self.tcp_keepalive?;
+        Some(TcpKeepalive {
+            enabled,
+            idle: self.tcp_keepalive_idle,
+            interval: self.tcp_keepalive_intvl,
+            count: self.tcp_keepalive_cnt,
+        })
+    }
+}
+
+/// The security mechanism for a new connection. The one place where PLAIN / CURVE
+/// options and ZAP will plug in; today every socket uses NULL.
+pub(crate) fn mechanism_for(_opts: &Options, _as_client: bool) -> Box<dyn Mechanism> {
+    Box::new(Null::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_checked_against_the_socket_type() {
+        assert!(SocketOption::Subscribe(Bytes::new())
+            .check(SocketType::Sub)
+            .is_ok());
+        let e = SocketOption::Subscribe(Bytes::new())
+            .check(SocketType::Pub)
+            .unwrap_err();
+        assert!(e.to_string().contains("ZMQ_SUBSCRIBE"), "{e}");
+        assert!(SocketOption::SndHwm(1).check(SocketType::Pub).is_ok());
+        assert!(SocketOption::RouterMandatory(true)
+            .check(SocketType::Dealer)
+            .is_err());
+    }
+
+    #[test]
+    fn routing_id_is_validated() {
+        let mut o = Options::default();
+        assert!(o
+            .set(SocketOption::RoutingId(Bytes::from_static(b"\0x")))
+            .is_err());
+        assert!(o.set(SocketOption::RoutingId(Bytes::new())).is_err());
+        o.set(SocketOption::RoutingId(Bytes::from_static(b"abc")))
+            .unwrap();
+        assert_eq!(o.session_config(SocketType::Dealer).identity, "abc");
+        assert!(o.session_config(SocketType::Push).identity.is_empty());
+    }
+}

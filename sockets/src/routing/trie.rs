@@ -1,0 +1,127 @@
+//! A counted set of subscription prefixes, matched against the first frame.
+//!
+//! Topics are kept in a hash map and grouped by length, so a match costs one lookup per
+//! distinct topic length no longer than the frame (in practice a handful), instead of a
+//! walk over every subscription.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bytes::Bytes;
+
+/// Subscriptions with counts: adding a topic twice needs two removals.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Subscriptions {
+    topics: HashMap<Bytes, u32>,
+    /// Number of distinct topics of each length.
+    lengths: BTreeMap<usize, usize>,
+}
+
+impl Subscriptions {
+    /// Adds one reference to `topic`; true when it is new.
+    pub(crate) fn add(&mut self, topic: &[u8]) -> bool {
+        if let Some(n) = self.topics.get_mut(topic) {
+            *n += 1;
+            return false;
+        }
+        self.topics.insert(Bytes::copy_from_slice(topic), 1);
+        *self.lengths.entry(topic.len()).or_insert(0) += 1;
+        true
+    }
+
+    /// Removes one reference to `topic`; true when that was the last one.
+    pub(crate) fn remove(&mut self, topic: &[u8]) -> bool {
+        let Some(n) = self.topics.get_mut(topic) else {
+            return false;
+        };
+        *n -= 1;
+        if *n > 0 {
+            return false;
+        }
+        self.topics.remove(topic);
+        if let Some(c) = self.lengths.get_mut(&topic.len()) {
+            *c -= 1;
+            if *c == 0 {
+                self.lengths.remove(&topic.len());
+            }
+        }
+        true
+    }
+
+    /// True when `topic` is subscribed (exactly).
+    pub(crate) fn contains(&self, topic: &[u8]) -> bool {
+        self.topics.contains_key(topic)
+    }
+
+    /// True when some subscription is a prefix of `data`.
+    pub(crate) fn matches(&self, data: &[u8]) -> bool {
+        self.lengths
+            .keys()
+            .take_while(|&&len| len <= data.len())
+            .any(|&len| self.topics.contains_key(&data[..len]))
+    }
+
+    /// The distinct topics.
+    pub(crate) fn topics(&self) -> impl Iterator<Item = &Bytes> {
+        self.topics.keys()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.topics.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_matching() {
+        let mut s = Subscriptions::default();
+        assert!(!s.matches(b"anything"));
+        assert!(s.add(b"ab"));
+        assert!(s.add(b"xyz"));
+        assert!(s.matches(b"abc"));
+        assert!(s.matches(b"ab"));
+        assert!(!s.matches(b"a"));
+        assert!(s.matches(b"xyz1"));
+        assert!(!s.matches(b"xy"));
+        assert!(s.add(b""));
+        assert!(s.matches(b""), "the empty topic matches everything");
+        assert!(s.remove(b""));
+        assert!(!s.matches(b"q"));
+    }
+
+    #[test]
+    fn counted() {
+        let mut s = Subscriptions::default();
+        assert!(s.add(b"a"));
+        assert!(!s.add(b"a"));
+        assert!(!s.remove(b"a"));
+        assert!(s.matches(b"a1"));
+        assert!(s.remove(b"a"));
+        assert!(!s.matches(b"a1"));
+        assert!(!s.remove(b"a"), "removing an absent topic is a no-op");
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn matches_like_a_naive_model() {
+        let topics: [&[u8]; 5] = [b"", b"a", b"ab", b"b", b"abc"];
+        let data: [&[u8]; 6] = [b"", b"a", b"ab", b"abcd", b"ba", b"c"];
+        for mask in 0u32..32 {
+            let mut s = Subscriptions::default();
+            let chosen: Vec<&[u8]> = (0..5)
+                .filter(|i| mask & (1 << i) != 0)
+                .map(|i| topics[i])
+                .collect();
+            for t in &chosen {
+                s.add(t);
+            }
+            for d in data {
+                let naive = chosen.iter().any(|t| d.starts_with(t));
+                assert_eq!(s.matches(d), naive, "{chosen:?} {d:?}");
+            }
+        }
+    }
+}

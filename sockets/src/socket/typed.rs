@@ -1,0 +1,169 @@
+//! Typed sockets: thin wrappers over [`Socket`] that expose only the calls that apply
+//! to their type (no `recv` on PUB, no `send` on SUB, `subscribe` only on SUB).
+
+use std::fmt;
+
+use ringmq_proactor::Proactor;
+use ringmq_zmtp::SocketType;
+
+use super::Socket;
+use crate::error::Error;
+use crate::message::Message;
+use crate::monitor::Monitor;
+use crate::options::SocketOption;
+
+macro_rules! typed_socket {
+    ($(#[$doc:meta])* $name:ident, $kind:ident, [$($group:ident),*]) => {
+        $(#[$doc])*
+        pub struct $name<P: Proactor> {
+            inner: Socket<P>,
+        }
+
+        impl<P: Proactor> fmt::Debug for $name<P> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.inner.fmt(f)
+            }
+        }
+
+        impl<P: Proactor> $name<P> {
+            /// The socket type of this wrapper.
+            pub const TYPE: SocketType = SocketType::$kind;
+
+            pub(crate) fn new(proactor: P) -> Self {
+                $name { inner: Socket::new(proactor, SocketType::$kind) }
+            }
+
+            /// See [`Socket::bind`].
+            pub fn bind(&self, endpoint: &str) -> Result<String, Error> {
+                self.inner.bind(endpoint)
+            }
+
+            /// See [`Socket::connect`].
+            pub fn connect(&self, endpoint: &str) -> Result<(), Error> {
+                self.inner.connect(endpoint)
+            }
+
+            /// See [`Socket::unbind`].
+            pub fn unbind(&self, endpoint: &str) -> Result<(), Error> {
+                self.inner.unbind(endpoint)
+            }
+
+            /// See [`Socket::disconnect`].
+            pub fn disconnect(&self, endpoint: &str) -> Result<(), Error> {
+                self.inner.disconnect(endpoint)
+            }
+
+            /// See [`Socket::last_endpoint`].
+            pub fn last_endpoint(&self) -> Option<String> {
+                self.inner.last_endpoint()
+            }
+
+            /// See [`Socket::set_option`].
+            pub fn set_option(&self, opt: SocketOption) -> Result<(), Error> {
+                self.inner.set_option(opt)
+            }
+
+            /// See [`Socket::monitor`].
+            pub fn monitor(&self) -> Monitor {
+                self.inner.monitor()
+            }
+
+            /// See [`Socket::close`].
+            pub async fn close(self) {
+                self.inner.close().await
+            }
+
+            /// The untyped socket.
+            pub fn into_socket(self) -> Socket<P> {
+                self.inner
+            }
+        }
+
+        $(typed_socket!(@$group $name);)*
+    };
+    (@send $name:ident) => {
+        impl<P: Proactor> $name<P> {
+            /// See [`Socket::send`].
+            pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+                self.inner.send(msg).await
+            }
+
+            /// See [`Socket::try_send`].
+            pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+                self.inner.try_send(msg)
+            }
+        }
+    };
+    (@recv $name:ident) => {
+        impl<P: Proactor> $name<P> {
+            /// See [`Socket::recv`].
+            pub async fn recv(&self) -> Result<Message, Error> {
+                self.inner.recv().await
+            }
+
+            /// See [`Socket::try_recv`].
+            pub fn try_recv(&self) -> Result<Message, Error> {
+                self.inner.try_recv()
+            }
+        }
+    };
+    (@subscribe $name:ident) => {
+        impl<P: Proactor> $name<P> {
+            /// See [`Socket::subscribe`].
+            pub fn subscribe(&self, topic: &[u8]) -> Result<(), Error> {
+                self.inner.subscribe(topic)
+            }
+
+            /// See [`Socket::unsubscribe`].
+            pub fn unsubscribe(&self, topic: &[u8]) -> Result<(), Error> {
+                self.inner.unsubscribe(topic)
+            }
+        }
+    };
+}
+
+typed_socket!(
+    /// REQ: sends requests round-robin and receives each reply, strictly alternating.
+    ReqSocket, Req, [send, recv]
+);
+typed_socket!(
+    /// REP: receives requests fair-queued and sends each reply to its requester.
+    RepSocket, Rep, [send, recv]
+);
+typed_socket!(
+    /// DEALER: round-robin out, fair-queue in, no envelopes.
+    DealerSocket, Dealer, [send, recv]
+);
+typed_socket!(
+    /// ROUTER: received messages start with the peer's routing id; the first frame of
+    /// a sent message picks the peer.
+    RouterSocket, Router, [send, recv]
+);
+typed_socket!(
+    /// PUB: sends each message to every matching subscriber; never blocks.
+    PubSocket, Pub, [send]
+);
+typed_socket!(
+    /// SUB: receives the messages matching its subscriptions.
+    SubSocket, Sub, [recv, subscribe]
+);
+typed_socket!(
+    /// XPUB: PUB that also receives the subscriptions (`\x01topic` / `\x00topic`).
+    XPubSocket, XPub, [send, recv]
+);
+typed_socket!(
+    /// XSUB: SUB whose subscriptions are sent as messages (`\x01topic` / `\x00topic`).
+    XSubSocket, XSub, [send, recv]
+);
+typed_socket!(
+    /// PUSH: sends round-robin to the peers that can take a message.
+    PushSocket, Push, [send]
+);
+typed_socket!(
+    /// PULL: receives fair-queued from all peers.
+    PullSocket, Pull, [recv]
+);
+typed_socket!(
+    /// PAIR: exactly one peer at a time.
+    PairSocket, Pair, [send, recv]
+);

@@ -1,0 +1,204 @@
+//! Small single-threaded async helpers: a wake-up list and a two-way select.
+
+use std::cell::{Cell, RefCell};
+use std::future::{poll_fn, Future};
+use std::pin::{pin, Pin};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use ringmq_proactor::Proactor;
+
+/// A list of waiting tasks, woken all at once by [`Notify::notify`].
+///
+/// A [`Notified`] future completes once `notify` was called after the future was
+/// created. On one thread, checking a condition and then creating the future (with no
+/// `.await` in between) therefore never misses a wake-up.
+#[derive(Default)]
+pub(crate) struct Notify {
+    generation: Cell<u64>,
+    next_key: Cell<u64>,
+    /// Registered wakers by key; a handful at most, so a vector beats a map.
+    waiters: RefCell<Vec<(u64, Waker)>>,
+    /// The emptied list from the last `notify`, kept to reuse its allocation.
+    spare: RefCell<Vec<(u64, Waker)>>,
+}
+
+impl Notify {
+    pub(crate) fn notify(&self) {
+        self.generation.set(self.generation.get().wrapping_add(1));
+        if self.waiters.borrow().is_empty() {
+            return;
+        }
+        let mut spare = std::mem::take(&mut *self.spare.borrow_mut());
+        std::mem::swap(&mut *self.waiters.borrow_mut(), &mut spare);
+        for (_, w) in spare.drain(..) {
+            w.wake();
+        }
+        *self.spare.borrow_mut() = spare;
+    }
+
+    pub(crate) fn notified(&self) -> Notified<'_> {
+        Notified {
+            notify: self,
+            generation: self.generation.get(),
+            key: None,
+        }
+    }
+}
+
+/// Completes when its [`Notify`] is notified.
+pub(crate) struct Notified<'a> {
+    notify: &'a Notify,
+    generation: u64,
+    key: Option<u64>,
+}
+
+impl Future for Notified<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.notify.generation.get() != self.generation {
+            self.key = None;
+            return Poll::Ready(());
+        }
+        let mut waiters = self.notify.waiters.borrow_mut();
+        if let Some(k) = self.key {
+            if let Some(entry) = waiters.iter_mut().find(|(key, _)| *key == k) {
+                if !entry.1.will_wake(cx.waker()) {
+                    entry.1 = cx.waker().clone();
+                }
+                return Poll::Pending;
+            }
+        }
+        let k = self.notify.next_key.get();
+        self.notify.next_key.set(k.wrapping_add(1));
+        waiters.push((k, cx.waker().clone()));
+        drop(waiters);
+        self.key = Some(k);
+        Poll::Pending
+    }
+}
+
+impl Drop for Notified<'_> {
+    fn drop(&mut self) {
+        if let Some(k) = self.key {
+            let mut waiters = self.notify.waiters.borrow_mut();
+            if let Some(pos) = waiters.iter().position(|(key, _)| *key == k) {
+                waiters.swap_remove(pos);
+            }
+        }
+    }
+}
+
+/// A one-way stop signal: once stopped, [`Stop::wait`] completes at once.
+#[derive(Default)]
+pub(crate) struct Stop {
+    stopped: Cell<bool>,
+    notify: Notify,
+}
+
+impl Stop {
+    pub(crate) fn stop(&self) {
+        if !self.stopped.replace(true) {
+            self.notify.notify();
+        }
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.get()
+    }
+
+    pub(crate) async fn wait(&self) {
+        while !self.stopped.get() {
+            self.notify.notified().await;
+        }
+    }
+}
+
+/// Which of two futures finished first.
+pub(crate) enum Either<A, B> {
+    Left(A),
+    Right(B),
+}
+
+/// Polls both futures (the left one first) until one finishes; drops the other.
+pub(crate) async fn select<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
+    let mut a = pin!(a);
+    let mut b = pin!(b);
+    poll_fn(|cx| {
+        if let Poll::Ready(x) = a.as_mut().poll(cx) {
+            return Poll::Ready(Either::Left(x));
+        }
+        if let Poll::Ready(y) = b.as_mut().poll(cx) {
+            return Poll::Ready(Either::Right(y));
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Sleeps until `deadline`, or forever when there is none.
+pub(crate) async fn sleep_until_opt<P: Proactor>(p: &P, deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => p.sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs `f` until `deadline`; `None` when the deadline passed first.
+pub(crate) async fn with_deadline<P: Proactor, F: Future>(
+    p: &P,
+    deadline: Option<Instant>,
+    f: F,
+) -> Option<F::Output> {
+    match select(f, sleep_until_opt(p, deadline)).await {
+        Either::Left(x) => Some(x),
+        Either::Right(()) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct Flag(std::sync::atomic::AtomicBool);
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn notified_completes_only_after_a_later_notify() {
+        let n = Notify::default();
+        n.notify();
+        let flag = Arc::new(Flag(false.into()));
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut f = pin!(n.notified());
+        assert!(f.as_mut().poll(&mut cx).is_pending());
+        assert!(f.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(
+            n.waiters.borrow().len(),
+            1,
+            "re-polling does not pile up wakers"
+        );
+        n.notify();
+        assert!(flag.0.load(std::sync::atomic::Ordering::SeqCst));
+        assert!(f.as_mut().poll(&mut cx).is_ready());
+    }
+
+    #[test]
+    fn dropped_waiter_is_forgotten() {
+        let n = Notify::default();
+        let waker = Waker::from(Arc::new(Flag(false.into())));
+        let mut cx = Context::from_waker(&waker);
+        {
+            let mut f = pin!(n.notified());
+            assert!(f.as_mut().poll(&mut cx).is_pending());
+        }
+        assert!(n.waiters.borrow().is_empty());
+    }
+}

@@ -1,0 +1,213 @@
+//! Bad and silent peers: each costs only its own connection.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::*;
+use ringmq_proactor::{BufResult, Proactor};
+use ringmq_sockets::{Context, MonitorEventKind, SocketOption};
+use ringmq_zmtp::mechanism::Null;
+use ringmq_zmtp::{Event, Session, SessionConfig, SocketType};
+
+async fn write_all<P: Proactor>(p: &P, w: &mut P::Writer, data: Vec<u8>) {
+    let mut data = data;
+    while !data.is_empty() {
+        let BufResult(r, d) = p.send(w, data).await;
+        let n = r.expect("raw write");
+        data = d[n..].to_vec();
+    }
+}
+
+/// A raw ZMTP PUSH peer driven by hand: connects and completes the handshake, then
+/// returns the stream halves (so the caller decides whether it ever speaks again).
+async fn raw_push_peer<P: Proactor>(p: &P, ep: &str) -> (P::Reader, P::Writer, Session) {
+    let stream = p.connect(&ep.parse().unwrap()).await.expect("raw connect");
+    let (mut r, mut w) = p.split(stream);
+    let mut s = Session::new(
+        SessionConfig::new(SocketType::Push),
+        Box::new(Null::new()),
+        p.now(),
+    )
+    .unwrap();
+    loop {
+        if let Some(t) = s.poll_transmit() {
+            write_all(p, &mut w, t.to_vec()).await;
+        }
+        if let Some(e) = s.poll_event() {
+            match e {
+                Event::HandshakeSucceeded { .. } => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let BufResult(n, buf) = p.recv(&mut r, Vec::with_capacity(4096)).await;
+        assert!(n.expect("raw read") > 0, "peer closed during the handshake");
+        s.handle_input(p.now(), &buf);
+    }
+    if let Some(t) = s.poll_transmit() {
+        write_all(p, &mut w, t.to_vec()).await;
+    }
+    (r, w, s)
+}
+
+async fn silent_peer_is_dropped_by_heartbeat<P: Proactor>(ctx: Context<P>) {
+    let p = ctx.proactor().clone();
+    let pull = ctx.pull();
+    pull.set_option(SocketOption::HeartbeatIvl(Duration::from_millis(50)))
+        .unwrap();
+    pull.set_option(SocketOption::HeartbeatTimeout(Duration::from_millis(200)))
+        .unwrap();
+    let mon = pull.monitor();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let t0 = std::time::Instant::now();
+    let (_r, _w, _s) = raw_push_peer(&p, &ep).await;
+    wait_handshakes(&p, &mon, 1).await;
+    let e = wait_event(&p, &mon, |e| {
+        matches!(e.kind, MonitorEventKind::Disconnected { .. })
+    })
+    .await;
+    let MonitorEventKind::Disconnected { reason } = e.kind else {
+        unreachable!()
+    };
+    assert!(reason.contains("heartbeat"), "{reason}");
+    assert!(t0.elapsed() >= Duration::from_millis(200));
+}
+
+async fn answering_peer_survives_heartbeats<P: Proactor>(ctx: Context<P>) {
+    let p = ctx.proactor().clone();
+    let pull = ctx.pull();
+    for opt in [
+        SocketOption::HeartbeatIvl(Duration::from_millis(20)),
+        SocketOption::HeartbeatTimeout(Duration::from_millis(500)),
+    ] {
+        pull.set_option(opt).unwrap();
+    }
+    let mon = pull.monitor();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = ctx.push();
+    push.connect(&ep).unwrap();
+    wait_handshakes(&p, &mon, 1).await;
+    // Far longer than the timeout: only PONGs keep the connection.
+    sleep(&p, Duration::from_millis(1500)).await;
+    push.send("still alive").await.unwrap();
+    assert_eq!(pull.recv().await.unwrap().frames()[0], "still alive");
+    let dropped = std::iter::from_fn(|| mon.try_recv())
+        .any(|e| matches!(e.kind, MonitorEventKind::Disconnected { .. }));
+    assert!(!dropped, "a peer that answers PINGs stays connected");
+}
+
+async fn garbage_peer_loses_only_its_connection<P: Proactor>(ctx: Context<P>) {
+    let p = ctx.proactor().clone();
+    let pull = ctx.pull();
+    let mon = pull.monitor();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = ctx.push();
+    push.connect(&ep).unwrap();
+    push.send("before").await.unwrap();
+    assert_eq!(pull.recv().await.unwrap().frames()[0], "before");
+    let stream = p.connect(&ep.parse().unwrap()).await.unwrap();
+    let (mut r, mut w) = p.split(stream);
+    write_all(&p, &mut w, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".repeat(10)).await;
+    let e = wait_event(&p, &mon, |e| {
+        matches!(e.kind, MonitorEventKind::HandshakeFailed { .. })
+    })
+    .await;
+    assert!(!format!("{e:?}").is_empty());
+    // The garbage peer's connection is closed...
+    let BufResult(n, _) = timeout(
+        &p,
+        Duration::from_secs(5),
+        p.recv(&mut r, Vec::with_capacity(4096)),
+    )
+    .await
+    .expect("the socket closes the garbage connection");
+    // (it may first see our greeting's signature)
+    if n.as_ref().is_ok_and(|&n| n > 0) {
+        let BufResult(n, _) = timeout(
+            &p,
+            Duration::from_secs(5),
+            p.recv(&mut r, Vec::with_capacity(4096)),
+        )
+        .await
+        .expect("the socket closes the garbage connection");
+        assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    }
+    // ...and the good peer is still served.
+    for i in 0..100 {
+        push.send(format!("{i}")).await.unwrap();
+    }
+    for i in 0..100 {
+        assert_eq!(
+            pull.recv().await.unwrap().frames()[0],
+            format!("{i}").as_bytes()
+        );
+    }
+}
+
+async fn handshake_timeout_drops_mute_peer<P: Proactor>(ctx: Context<P>) {
+    let p = ctx.proactor().clone();
+    let pull = ctx.pull();
+    pull.set_option(SocketOption::HandshakeIvl(Duration::from_millis(100)))
+        .unwrap();
+    let mon = pull.monitor();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let _mute = p.connect(&ep.parse().unwrap()).await.unwrap();
+    let e = wait_event(&p, &mon, |e| {
+        matches!(e.kind, MonitorEventKind::HandshakeFailed { .. })
+    })
+    .await;
+    assert!(format!("{e:?}").contains("handshake timed out"), "{e:?}");
+}
+
+async fn oversized_message_costs_the_connection<P: Proactor>(ctx: Context<P>) {
+    let p = ctx.proactor().clone();
+    let pull = ctx.pull();
+    pull.set_option(SocketOption::MaxMsgSize(Some(100)))
+        .unwrap();
+    let mon = pull.monitor();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = ctx.push();
+    push.set_option(SocketOption::ReconnectIvl(Duration::from_millis(10)))
+        .unwrap();
+    let push_mon = push.monitor();
+    push.connect(&ep).unwrap();
+    push.send(vec![0u8; 1000]).await.unwrap();
+    let e = wait_event(&p, &mon, |e| {
+        matches!(e.kind, MonitorEventKind::Disconnected { .. })
+    })
+    .await;
+    assert!(format!("{e:?}").contains("100"), "{e:?}");
+    // (a message sent before PUSH notices would go down with the old connection)
+    wait_event(&p, &push_mon, |e| {
+        matches!(e.kind, MonitorEventKind::Disconnected { .. })
+    })
+    .await;
+    // The PUSH peer survives its reconnect; small messages flow again.
+    push.send("small").await.unwrap();
+    assert_eq!(pull.recv().await.unwrap().frames()[0], "small");
+}
+
+async fn incompatible_socket_type_is_refused<P: Proactor>(ctx: Context<P>) {
+    let p = ctx.proactor().clone();
+    let pull = ctx.pull();
+    let mon = pull.monitor();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let publisher = ctx.publisher();
+    publisher.connect(&ep).unwrap();
+    let e = wait_event(&p, &mon, |e| {
+        matches!(e.kind, MonitorEventKind::HandshakeFailed { .. })
+    })
+    .await;
+    assert!(format!("{e:?}").contains("PUB"), "{e:?}");
+    let _ = Bytes::new();
+}
+
+backend_tests!(
+    silent_peer_is_dropped_by_heartbeat,
+    answering_peer_survives_heartbeats,
+    garbage_peer_loses_only_its_connection,
+    handshake_timeout_drops_mute_peer,
+    oversized_message_costs_the_connection,
+    incompatible_socket_type_is_refused,
+);

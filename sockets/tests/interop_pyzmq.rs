@@ -1,0 +1,276 @@
+//! Interop with libzmq 4.3.5 through pyzmq (`tests/peers/pyzmq_peer.py`). A missing
+//! peer FAILS these tests with instructions (see `pyzmq::python`).
+
+mod common;
+#[path = "../../zmtp/tests/pyzmq/mod.rs"]
+mod pyzmq;
+
+use std::time::Duration;
+
+use pyzmq::Peer;
+use ringmq_proactor::Runtime;
+use ringmq_sockets::{Bytes, Context, Message, MonitorEventKind};
+
+fn run<F: std::future::Future<Output = ()>>(f: impl FnOnce(Context<ringmq_proactor::Native>) -> F) {
+    let rt = Runtime::new().expect("runtime");
+    let p = rt.proactor();
+    let ctx = Context::new(p.clone());
+    let limit = Duration::from_secs(30);
+    if rt.block_on(common::timeout(&p, limit, f(ctx))).is_none() {
+        panic!("interop test did not finish within {limit:?}");
+    }
+}
+
+async fn wait_handshake(m: &ringmq_sockets::Monitor) {
+    loop {
+        let e = m.recv().await.expect("monitor open");
+        if e.kind == MonitorEventKind::HandshakeSucceeded {
+            return;
+        }
+    }
+}
+
+#[test]
+fn req_to_libzmq_rep() {
+    let peer = Peer::spawn(&["--type", "REP", "--bind", "tcp://127.0.0.1:*", "echo"]);
+    run(|ctx| async move {
+        let req = ctx.req();
+        req.connect(&peer.endpoint).unwrap();
+        for i in 0..10 {
+            let body = format!("request {i}");
+            req.send(body.clone()).await.unwrap();
+            assert_eq!(req.recv().await.unwrap().frames()[0], body.as_bytes());
+        }
+        req.send("END").await.unwrap();
+        assert_eq!(req.recv().await.unwrap().frames()[0], "END");
+        peer.wait_success();
+    });
+}
+
+#[test]
+fn router_with_libzmq_dealer_identity() {
+    run(|ctx| async move {
+        let router = ctx.router();
+        let mon = router.monitor();
+        let ep = router.bind("tcp://127.0.0.1:*").unwrap();
+        let peer = Peer::spawn(&[
+            "--type",
+            "DEALER",
+            "--connect",
+            &ep,
+            "--identity",
+            "py",
+            "echo",
+        ]);
+        wait_handshake(&mon).await;
+        let py = Bytes::from_static(b"py");
+        router
+            .send(vec![
+                py.clone(),
+                Bytes::from_static(b"a"),
+                Bytes::from_static(b"b"),
+            ])
+            .await
+            .unwrap();
+        let m = router.recv().await.unwrap();
+        assert_eq!(
+            m.frames(),
+            [
+                py.clone(),
+                Bytes::from_static(b"a"),
+                Bytes::from_static(b"b")
+            ]
+        );
+        router
+            .send(vec![py, Bytes::from_static(b"END")])
+            .await
+            .unwrap();
+        let m = router.recv().await.unwrap();
+        assert_eq!(m.frames()[1], "END");
+        peer.wait_success();
+    });
+}
+
+#[test]
+fn dealer_to_libzmq_router() {
+    let peer = Peer::spawn(&["--type", "ROUTER", "--bind", "tcp://127.0.0.1:*", "echo"]);
+    run(|ctx| async move {
+        let dealer = ctx.dealer();
+        dealer
+            .set_option(ringmq_sockets::SocketOption::RoutingId(Bytes::from_static(
+                b"rust",
+            )))
+            .unwrap();
+        dealer.connect(&peer.endpoint).unwrap();
+        // The echoing ROUTER sends [our id, ...] back to our id: we get the rest.
+        dealer.send(Message::from_iter(["x", "y"])).await.unwrap();
+        let m = dealer.recv().await.unwrap();
+        assert_eq!(
+            m.frames(),
+            [Bytes::from_static(b"x"), Bytes::from_static(b"y")]
+        );
+        dealer.send("END").await.unwrap();
+        assert_eq!(dealer.recv().await.unwrap().frames()[0], "END");
+        peer.wait_success();
+    });
+}
+
+#[test]
+fn pull_from_libzmq_push() {
+    run(|ctx| async move {
+        let pull = ctx.pull();
+        let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+        let peer = Peer::spawn(&["--type", "PUSH", "--connect", &ep, "send", "1000"]);
+        for i in 0..1000 {
+            assert_eq!(
+                pull.recv().await.unwrap().frames()[0],
+                format!("{i}").as_bytes()
+            );
+        }
+        peer.wait_success();
+    });
+}
+
+#[test]
+fn push_to_libzmq_pull() {
+    let peer = Peer::spawn(&[
+        "--type",
+        "PULL",
+        "--bind",
+        "tcp://127.0.0.1:*",
+        "recv",
+        "1000",
+    ]);
+    run(|ctx| async move {
+        let push = ctx.push();
+        push.connect(&peer.endpoint).unwrap();
+        for i in 0..1000 {
+            push.send(format!("{i}")).await.unwrap();
+        }
+        push.close().await;
+        peer.wait_success();
+    });
+}
+
+#[test]
+fn xpub_with_libzmq_sub() {
+    run(|ctx| async move {
+        let xpub = ctx.xpub();
+        let ep = xpub.bind("tcp://127.0.0.1:*").unwrap();
+        let peer = Peer::spawn(&[
+            "--type",
+            "SUB",
+            "--connect",
+            &ep,
+            "--subscribe",
+            "a",
+            "recv",
+            "5",
+        ]);
+        let sub = xpub.recv().await.unwrap();
+        assert_eq!(sub.frames()[0], &b"\x01a"[..]);
+        for i in 0..5 {
+            xpub.send(format!("b{i}")).await.unwrap();
+            xpub.send(format!("a{i}")).await.unwrap();
+        }
+        // Give libzmq time to read before the blocking wait.
+        let p = ctx.proactor().clone();
+        ringmq_proactor::Proactor::sleep_until(
+            &p,
+            std::time::Instant::now() + Duration::from_millis(200),
+        )
+        .await;
+        peer.wait_success();
+    });
+}
+
+/// Runs an inline pyzmq script with `endpoint` as its argument; returns its stdout
+/// after asserting it exited 0.
+fn run_script(script: &str, endpoint: &str) -> std::process::Child {
+    std::process::Command::new(pyzmq::python())
+        .args(["-c", script, endpoint])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn python")
+}
+
+fn finish_script(child: std::process::Child) -> String {
+    let out = child.wait_with_output().expect("wait for python");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "pyzmq script failed: {stdout}");
+    stdout
+}
+
+const REQ_SCRIPT: &str = r#"
+import sys, zmq
+s = zmq.Context().socket(zmq.REQ)
+s.rcvtimeo = 10000
+s.connect(sys.argv[1])
+for i in range(5):
+    s.send_multipart([b"q%d" % i, b"part"])
+    assert s.recv_multipart() == [b"re", b"q%d" % i, b"part"]
+print("OK", flush=True)
+"#;
+
+#[test]
+fn rep_serves_libzmq_req() {
+    run(|ctx| async move {
+        let rep = ctx.rep();
+        let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
+        let child = run_script(REQ_SCRIPT, &ep);
+        for _ in 0..5 {
+            let mut m = rep.recv().await.unwrap();
+            m.push_front(Bytes::from_static(b"re"));
+            rep.send(m).await.unwrap();
+        }
+        rep.close().await;
+        assert!(finish_script(child).contains("OK"));
+    });
+}
+
+const PUB_SCRIPT: &str = r#"
+import sys, time, zmq
+s = zmq.Context().socket(zmq.PUB)
+s.connect(sys.argv[1])
+end = time.time() + 1.5
+i = 0
+while time.time() < end:
+    s.send(b"b%d" % i)
+    s.send(b"a%d" % i)
+    i += 1
+    time.sleep(0.005)
+print("SENT", i, flush=True)
+"#;
+
+#[test]
+fn sub_filters_libzmq_pub() {
+    run(|ctx| async move {
+        let sub = ctx.subscriber();
+        let ep = sub.bind("tcp://127.0.0.1:*").unwrap();
+        sub.subscribe(b"a").unwrap();
+        let child = run_script(PUB_SCRIPT, &ep);
+        let mut got = 0;
+        for _ in 0..20 {
+            let m = sub.recv().await.unwrap();
+            assert_eq!(m.frames()[0][0], b'a', "{m:?}");
+            got += 1;
+        }
+        assert_eq!(got, 20);
+        sub.close().await;
+        finish_script(child);
+    });
+}
+
+#[test]
+fn pair_with_libzmq_pair() {
+    let peer = Peer::spawn(&["--type", "PAIR", "--bind", "tcp://127.0.0.1:*", "echo"]);
+    run(|ctx| async move {
+        let pair = ctx.pair();
+        pair.connect(&peer.endpoint).unwrap();
+        pair.send("hi").await.unwrap();
+        assert_eq!(pair.recv().await.unwrap().frames()[0], "hi");
+        pair.send("END").await.unwrap();
+        assert_eq!(pair.recv().await.unwrap().frames()[0], "END");
+        peer.wait_success();
+    });
+}

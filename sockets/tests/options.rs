@@ -1,0 +1,124 @@
+//! Options with visible effects: CONFLATE, IMMEDIATE, reconnect backoff; monitor events.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use ringmq_proactor::Proactor;
+use ringmq_sockets::{Context, Error, MonitorEventKind, SocketOption};
+
+async fn conflate_keeps_the_newest<P: Proactor>(ctx: Context<P>) {
+    let p = ctx.proactor().clone();
+    let pull = ctx.pull();
+    pull.set_option(SocketOption::Conflate(true)).unwrap();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = ctx.push();
+    push.connect(&ep).unwrap();
+    for i in 0..100 {
+        push.send(format!("{i}")).await.unwrap();
+    }
+    sleep(&p, Duration::from_millis(200)).await;
+    assert_eq!(pull.recv().await.unwrap().frames()[0], "99");
+    assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));
+    assert!(ctx.req().set_option(SocketOption::Conflate(true)).is_err());
+}
+
+async fn immediate_queues_only_to_connected_peers<P: Proactor>(ctx: Context<P>) {
+    let p = ctx.proactor().clone();
+    let push = ctx.push();
+    push.set_option(SocketOption::Immediate(true)).unwrap();
+    let port = free_port();
+    let ep = format!("tcp://127.0.0.1:{port}");
+    push.connect(&ep).unwrap();
+    assert!(
+        matches!(push.try_send("x"), Err(Error::WouldBlock)),
+        "no connected peer: nothing can be queued"
+    );
+    let mon = push.monitor();
+    let pull = ctx.pull();
+    pull.bind(&ep).unwrap();
+    wait_handshakes(&p, &mon, 1).await;
+    push.try_send("now").unwrap();
+    assert_eq!(pull.recv().await.unwrap().frames()[0], "now");
+}
+
+async fn reconnect_backoff_doubles_up_to_max<P: Proactor>(ctx: Context<P>) {
+    let p = ctx.proactor().clone();
+    let push = ctx.push();
+    push.set_option(SocketOption::ReconnectIvl(Duration::from_millis(5)))
+        .unwrap();
+    push.set_option(SocketOption::ReconnectIvlMax(Duration::from_millis(40)))
+        .unwrap();
+    push.set_option(SocketOption::Linger(Some(Duration::ZERO)))
+        .unwrap();
+    let mon = push.monitor();
+    let ep = format!("tcp://127.0.0.1:{}", free_port());
+    push.connect(&ep).unwrap();
+    let mut intervals = Vec::new();
+    while intervals.len() < 6 {
+        let e = wait_event(&p, &mon, |e| {
+            matches!(
+                e.kind,
+                MonitorEventKind::ConnectRetried { .. } | MonitorEventKind::ConnectDelayed
+            )
+        })
+        .await;
+        assert_eq!(e.endpoint, ep);
+        if let MonitorEventKind::ConnectRetried { interval } = e.kind {
+            intervals.push(interval.as_millis());
+        }
+    }
+    assert_eq!(intervals, [5, 10, 20, 40, 40, 40]);
+}
+
+async fn monitor_reports_bind_lifecycle<P: Proactor>(ctx: Context<P>) {
+    let p = ctx.proactor().clone();
+    let a = ctx.pull();
+    let mon = a.monitor();
+    let ep = a.bind("tcp://127.0.0.1:*").unwrap();
+    let e = mon.try_recv().expect("Listening");
+    assert_eq!(e.kind, MonitorEventKind::Listening);
+    assert_eq!(e.endpoint, ep);
+    assert!(matches!(a.bind(&ep), Err(Error::AddrInUse(_))));
+    assert!(matches!(
+        mon.try_recv().map(|e| e.kind),
+        Some(MonitorEventKind::BindFailed { .. })
+    ));
+    let push = ctx.push();
+    push.set_option(SocketOption::RoutingId(ringmq_sockets::Bytes::from_static(
+        b"r",
+    )))
+    .unwrap_err(); // PUSH sends no identity
+    push.connect(&ep).unwrap();
+    wait_event(&p, &mon, |e| e.kind == MonitorEventKind::Accepted).await;
+    wait_handshakes(&p, &mon, 1).await;
+    a.unbind(&ep).unwrap();
+    assert_eq!(
+        wait_event(&p, &mon, |e| e.kind == MonitorEventKind::Closed)
+            .await
+            .endpoint,
+        ep
+    );
+    let e = wait_event(&p, &mon, |e| {
+        matches!(e.kind, MonitorEventKind::Disconnected { .. })
+    })
+    .await;
+    assert!(format!("{e:?}").contains("unbound"), "{e:?}");
+    a.close().await;
+    assert!(
+        timeout(&p, Duration::from_secs(1), async {
+            while mon.recv().await.is_some() {}
+        })
+        .await
+        .is_some(),
+        "the monitor ends after close"
+    );
+}
+
+backend_tests!(
+    conflate_keeps_the_newest,
+    immediate_queues_only_to_connected_peers,
+    reconnect_backoff_doubles_up_to_max,
+    monitor_reports_bind_lifecycle,
+);
