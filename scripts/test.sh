@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what the interop tests need
-# (a Python venv with pyzmq from PyPI), then runs every test of the workspace.
+# (a Python venv with pyzmq from PyPI, and the system's libzmq with its headers for
+# the C peer tests/peers/libzmq_peer.c), then runs every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if ! pkg-config --exists libzmq 2>/dev/null && [ ! -e /usr/include/zmq.h ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "==> installing libzmq3-dev (the system libzmq peer of the interop tests)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libzmq3-dev pkg-config
+    else
+        echo "==> libzmq's headers are missing: the interop tests will FAIL;" \
+            "install them with: sudo apt-get install libzmq3-dev" >&2
+    fi
+fi
 
 venv=.venv
 if ! "$venv/bin/python" -c 'import zmq' >/dev/null 2>&1; then

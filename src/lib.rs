@@ -11,6 +11,10 @@ pub use ringmq_sockets as sockets;
 pub use ringmq_zmtp as zmtp;
 
 pub use ringmq_sockets::{
+    curve_keypair, curve_public, z85_decode, z85_encode, zap, Authenticator, CurveKey, InvalidKey,
+    Metadata, Z85Error, ZapHandler, ZapReply, ZapRequest,
+};
+pub use ringmq_sockets::{
     Bytes, Context, DealerSocket, Error, Message, Monitor, MonitorEvent, MonitorEventKind,
     PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket, RouterSocket, Socket,
     SocketOption, SocketType, SubSocket, XPubSocket, XSubSocket,

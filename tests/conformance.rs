@@ -132,6 +132,7 @@ conformance! {
         fault_peer_reset,
         fault_connect_refused,
         fault_send_after_shutdown,
+        listener_drop_with_pending_accept,
     ],
     isolated: [cancellation],
 }

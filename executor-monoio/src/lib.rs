@@ -105,9 +105,16 @@ enum WriteHalf {
 }
 
 impl Drop for Listener {
-    /// Removes the socket file of an IPC listener bound to a path, as the built-in
-    /// drivers do, so the endpoint can be bound again.
+    /// Stops listening and removes the socket file of an IPC listener bound to a
+    /// path, as the built-in drivers do, so the endpoint can be bound again at once.
     fn drop(&mut self) {
+        // An accept in flight (io_uring, or parked by a dropped future) keeps the
+        // socket alive: stop listening now so that the address is free at once and no
+        // later connection is queued on a listener nobody accepts from.
+        let _ = match &*self.acceptor {
+            Acceptor::Tcp(t) => ringmq_proactor::sockopt::stop_listening(t),
+            Acceptor::Unix(u) => ringmq_proactor::sockopt::stop_listening(u),
+        };
         if let Some(IpcAddr::Path(path)) = &self.ipc {
             let _ = std::fs::remove_file(path);
         }

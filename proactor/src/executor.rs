@@ -76,7 +76,10 @@ impl Wake for TaskWaker {
 
 struct Task {
     future: Option<Pin<Box<dyn Future<Output = ()>>>>,
-    waker: Arc<TaskWaker>,
+    /// Made once at spawn; lent to each poll (no reference-count traffic per poll).
+    waker: Option<Waker>,
+    /// The same allocation as `waker`, for its `scheduled` flag.
+    state: Arc<TaskWaker>,
 }
 
 /// Tasks and timers of one runtime.
@@ -115,7 +118,8 @@ impl Executor {
         self.shared.queue.push(entry.key());
         entry.insert(Task {
             future: Some(future),
-            waker,
+            waker: Some(Waker::from(waker.clone())),
+            state: waker,
         });
     }
 
@@ -136,13 +140,13 @@ impl Executor {
             let Some(future) = task.future.take() else {
                 return;
             };
-            (future, task.waker.clone())
+            task.state.scheduled.store(false, Ordering::Release);
+            let waker = task.waker.take().expect("a task's waker is home between polls");
+            (future, waker)
         };
-        waker.scheduled.store(false, Ordering::Release);
-        let std_waker = Waker::from(waker);
         let done = future
             .as_mut()
-            .poll(&mut Context::from_waker(&std_waker))
+            .poll(&mut Context::from_waker(&waker))
             .is_ready();
         let mut tasks = self.tasks.borrow_mut();
         if done {
@@ -153,6 +157,7 @@ impl Executor {
             drop(future);
         } else if let Some(task) = tasks.get_mut(id) {
             task.future = Some(future);
+            task.waker = Some(waker);
         }
     }
 
@@ -226,10 +231,15 @@ impl Executor {
                 }
                 ran += 1;
             }
-            let now = Instant::now();
-            let next = self.fire_timers(now);
+            // No clock read while no timer is set (the common case on a busy socket).
+            let (now, next) = if self.timers.borrow().is_empty() {
+                (None, None)
+            } else {
+                let now = Instant::now();
+                (Some(now), self.fire_timers(now))
+            };
             let mut timeout = if queue.is_empty() {
-                next.map(|d| d.saturating_duration_since(now))
+                next.zip(now).map(|(d, now)| d.saturating_duration_since(now))
             } else if ran < BUDGET {
                 // Fired timers made work: run it before paying for a system call.
                 continue;

@@ -24,6 +24,17 @@ pub(crate) struct Socket {
     pub(crate) orphan_recv: Cell<bool>,
     /// The `recv` waiting for that orphan to complete.
     pub(crate) orphan_waiter: RefCell<Option<Waker>>,
+    /// io_uring sends (and vectored sends) in the kernel, dropped futures included. The
+    /// driver writes directly with a non-blocking system call only when this is zero, so
+    /// bytes never overtake an earlier send.
+    pub(crate) sends_in_flight: Cell<u32>,
+    /// The last direct send found the socket buffer full: go through the ring until a
+    /// send completes in full again (saves a failing system call per send while a
+    /// stream is throttled by the peer).
+    pub(crate) send_blocked: Cell<bool>,
+    /// The last io_uring `recv` left bytes in the socket (`IORING_CQE_F_SOCK_NONEMPTY`,
+    /// or a direct read that filled the buffer): the next one reads directly.
+    pub(crate) recv_nonempty: Cell<bool>,
 }
 
 impl Socket {
@@ -35,6 +46,9 @@ impl Socket {
             pending: RefCell::new(Vec::new()),
             orphan_recv: Cell::new(false),
             orphan_waiter: RefCell::new(None),
+            sends_in_flight: Cell::new(0),
+            send_blocked: Cell::new(false),
+            recv_nonempty: Cell::new(false),
         })
     }
 
@@ -99,6 +113,14 @@ impl AsRawFd for Stream {
 impl AsFd for Stream {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.sock.fd.as_fd()
+    }
+}
+
+impl Drop for Listener {
+    /// An io_uring accept in flight keeps the socket open until its cancellation
+    /// completes; stopping it here frees the address synchronously.
+    fn drop(&mut self) {
+        let _ = crate::sockopt::stop_listening(self);
     }
 }
 

@@ -85,3 +85,13 @@ pub fn set_tcp_nodelay(fd: &impl AsRawFd, nodelay: bool) -> io::Result<()> {
         libc::c_int::from(nodelay),
     )
 }
+
+/// Stops a listening socket at once (`shutdown(fd, SHUT_RD)`): accepts in flight
+/// complete with an error and the address can be bound again right away, even while a
+/// completion-based driver (io_uring) still holds a reference to the socket until its
+/// cancelled accept completes. Listeners call this when they are dropped.
+pub fn stop_listening(fd: &impl AsRawFd) -> io::Result<()> {
+    // SAFETY: plain system call with no pointer arguments; `fd` is borrowed, so it is
+    // open for the duration of the call.
+    cvt(unsafe { libc::shutdown(fd.as_raw_fd(), libc::SHUT_RD) }).map(drop)
+}

@@ -401,4 +401,9 @@ impl MsgBuf {
         self.msg.msg_iov = self.iov.as_mut_ptr();
         self.msg.msg_iovlen = self.iov.len() as _;
     }
+
+    /// The bytes the header describes.
+    pub(crate) fn total_len(&self) -> usize {
+        self.iov.iter().map(|v| v.iov_len).sum()
+    }
 }

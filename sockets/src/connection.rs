@@ -17,17 +17,19 @@
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use ringmq_proactor::{BufResult, Proactor, MAX_IOVECS};
-use ringmq_zmtp::{AuthVerdict, Event, Metadata, Session};
+use ringmq_proactor::{BufResult, PeerAddr, Proactor, MAX_IOVECS};
+use ringmq_zmtp::{AuthVerdict, Credentials, Event, Metadata, Session};
 
 use crate::message::Message;
 use crate::monitor::MonitorEventKind;
-use crate::options::mechanism_for;
+use crate::options::{mechanism_for, MechanismKind};
 use crate::socket::state::{PeerId, Shared};
 use crate::util::{select, sleep_until_opt, with_deadline, Either, Notify};
+use crate::zap::{ZapReply, ZapRequest};
 
 /// The writer stops moving messages into the session once this many bytes wait.
 pub(crate) const BATCH_BYTES: usize = 256 * 1024;
@@ -61,6 +63,14 @@ pub(crate) struct Conn {
     writing: Cell<bool>,
     /// The deadline the idle writer sleeps until (`None`: no timer, or not asleep).
     sleeping_until: Cell<Option<Instant>>,
+    /// The peer's IP address as text (bind side, TCP), for ZAP and `Peer-Address`.
+    address: String,
+    /// A ZAP verdict is pending: the reader reads nothing until it arrives.
+    authenticating: Cell<bool>,
+    /// The ZAP status code of a failed authentication (ours or the peer's ERROR).
+    auth_status: Cell<Option<u16>>,
+    /// The peer's properties, shared with every message it sends.
+    pub meta: RefCell<Option<Arc<Metadata>>>,
 }
 
 impl Conn {
@@ -111,15 +121,39 @@ pub(crate) async fn run<P: Proactor>(
     endpoint: String,
     origin: Origin,
 ) -> Outcome {
+    run_from(shared, stream, endpoint, origin, None).await
+}
+
+/// [`run`] for an accepted stream whose peer address is known.
+pub(crate) async fn run_from<P: Proactor>(
+    shared: Rc<Shared<P>>,
+    stream: P::Stream,
+    endpoint: String,
+    origin: Origin,
+    peer_addr: Option<PeerAddr>,
+) -> Outcome {
     let p = shared.proactor.clone();
+    let address = match peer_addr {
+        Some(PeerAddr::Tcp(a)) => a.ip().to_string(),
+        _ => String::new(),
+    };
     let (id, session) = {
         let mut core = shared.core.borrow_mut();
         if core.terminated {
             return Outcome { established: false };
         }
         let config = core.opts.session_config(core.kind);
-        let as_client = matches!(origin, Origin::Connect { .. });
-        let mechanism = mechanism_for(&core.opts, as_client);
+        let mechanism = match mechanism_for(&core.opts) {
+            Ok(m) => m,
+            Err(reason) => {
+                core.monitors.emit(
+                    MonitorEventKind::HandshakeFailed { reason },
+                    &endpoint,
+                    None,
+                );
+                return Outcome { established: false };
+            }
+        };
         match Session::new(config, mechanism, p.now()) {
             Ok(s) => (core.next_id(), s),
             Err(e) => {
@@ -147,6 +181,10 @@ pub(crate) async fn run<P: Proactor>(
         peer: Cell::new(None),
         writing: Cell::new(false),
         sleeping_until: Cell::new(None),
+        address,
+        authenticating: Cell::new(false),
+        auth_status: Cell::new(None),
+        meta: RefCell::new(None),
     });
     shared.core.borrow_mut().conns.insert(id, conn.clone());
     let (reader, writer) = p.split(stream);
@@ -178,10 +216,10 @@ fn finish<P: Proactor>(shared: &Shared<P>, conn: &Conn) -> Outcome {
             };
             core.detach(peer, !keep);
         }
-        let kind = if established {
-            MonitorEventKind::Disconnected { reason }
-        } else {
-            MonitorEventKind::HandshakeFailed { reason }
+        let kind = match (established, conn.auth_status.get()) {
+            (true, _) => MonitorEventKind::Disconnected { reason },
+            (false, Some(status)) => MonitorEventKind::HandshakeFailedAuth { status, reason },
+            (false, None) => MonitorEventKind::HandshakeFailed { reason },
         };
         core.monitors.emit(kind, &conn.endpoint, routing_id);
     }
@@ -192,21 +230,28 @@ fn finish<P: Proactor>(shared: &Shared<P>, conn: &Conn) -> Outcome {
 }
 
 /// Acts on everything the session reported.
-fn drain_events<P: Proactor>(shared: &Shared<P>, conn: &Rc<Conn>) {
+fn drain_events<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>) {
     let mut delivered = false;
     loop {
         let event = conn.session.borrow_mut().poll_event();
         let Some(event) = event else { break };
         match event {
-            Event::HandshakeSucceeded { metadata, .. }
-                if !on_handshake(shared, conn, &metadata) =>
-            {
-                break;
+            Event::HandshakeSucceeded { mut metadata, .. } => {
+                if !conn.address.is_empty() {
+                    metadata.insert("Peer-Address", conn.address.clone());
+                }
+                let meta = Arc::new(metadata);
+                *conn.meta.borrow_mut() = Some(meta.clone());
+                if !on_handshake(shared, conn, &meta) {
+                    break;
+                }
             }
             Event::Message(parts) => {
                 if let Some(peer) = conn.peer.get() {
+                    let mut msg = Message::from(parts);
+                    msg.set_peer(conn.meta.borrow().clone());
                     let mut core = shared.core.borrow_mut();
-                    delivered |= core.on_message(peer, Message::from(parts));
+                    delivered |= core.on_message(peer, msg);
                 }
             }
             Event::Subscribe(topic) => {
@@ -219,16 +264,13 @@ fn drain_events<P: Proactor>(shared: &Shared<P>, conn: &Rc<Conn>) {
                     delivered |= shared.core.borrow_mut().on_cancel(peer, topic);
                 }
             }
-            Event::NeedsAuth(_) => {
-                // No ZAP handler yet: allow, as libzmq does without one.
-                let verdict = AuthVerdict::Allow {
-                    user_id: Bytes::new(),
-                    metadata: Metadata::new(),
-                };
-                let now = shared.proactor.now();
-                let _ = conn.session.borrow_mut().auth_result(now, verdict);
+            Event::NeedsAuth(credentials) => authenticate(shared, conn, credentials),
+            Event::Error(e) => {
+                if conn.peer.get().is_none() {
+                    conn.auth_status.set(auth_failure(&e));
+                }
+                conn.end(e.to_string());
             }
-            Event::Error(e) => conn.end(e.to_string()),
             _ => {}
         }
     }
@@ -247,6 +289,100 @@ fn drain_events<P: Proactor>(shared: &Shared<P>, conn: &Rc<Conn>) {
     if session.pending_transmit() > 0 || timer_moved_up {
         drop(session);
         conn.wake_writer.notify();
+    }
+}
+
+/// The ZAP status of an authentication failure: our denial, or the peer's ERROR
+/// carrying a status code (libzmq sends the code as the reason).
+fn auth_failure(e: &ringmq_zmtp::Error) -> Option<u16> {
+    match e {
+        ringmq_zmtp::Error::AuthDenied { status } => Some(*status),
+        ringmq_zmtp::Error::PeerError { reason } => match reason.as_str() {
+            "300" | "400" | "500" => reason.parse().ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Answers a server's request for a verdict: through the context's ZAP handler when
+/// one is installed, otherwise as libzmq does without one (PLAIN refuses; NULL and
+/// CURVE accept unless ZAP_ENFORCE_DOMAIN).
+fn authenticate<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, credentials: Credentials) {
+    let (handler, request, enforce) = {
+        let core = shared.core.borrow();
+        let opts = &core.opts;
+        let mechanism = match &credentials {
+            Credentials::Null => "NULL",
+            Credentials::Plain { .. } => "PLAIN",
+            Credentials::Curve { .. } => "CURVE",
+        };
+        let request = ZapRequest {
+            domain: opts.zap_domain.clone(),
+            address: conn.address.clone(),
+            routing_id: opts.routing_id.clone(),
+            mechanism,
+            credentials,
+        };
+        let plain = opts.security.mechanism == MechanismKind::Plain;
+        (opts.zap.get(), request, opts.zap_enforce_domain || plain)
+    };
+    let Some(handler) = handler else {
+        if enforce {
+            // libzmq closes the connection without an ERROR.
+            conn.end(format!(
+                "no ZAP handler installed: a {} server refuses every client \
+                 (like libzmq{})",
+                request.mechanism,
+                if request.mechanism == "PLAIN" {
+                    ""
+                } else {
+                    " with ZAP_ENFORCE_DOMAIN"
+                }
+            ));
+            return;
+        }
+        let verdict = AuthVerdict::Allow {
+            user_id: Bytes::new(),
+            metadata: Metadata::new(),
+        };
+        let now = shared.proactor.now();
+        let _ = conn.session.borrow_mut().auth_result(now, verdict);
+        return;
+    };
+    conn.authenticating.set(true);
+    let shared = shared.clone();
+    let conn = conn.clone();
+    let p = shared.proactor.clone();
+    p.spawn_local(async move {
+        let reply = {
+            let fut = handler.authenticate(request);
+            match select(fut, conn.wait_done()).await {
+                Either::Left(reply) => reply,
+                Either::Right(()) => return,
+            }
+        };
+        conn.authenticating.set(false);
+        let verdict = verdict_of(reply);
+        let now = shared.proactor.now();
+        let _ = conn.session.borrow_mut().auth_result(now, verdict);
+        drain_events(&shared, &conn);
+        conn.wake_reader.notify();
+        conn.wake_writer.notify();
+    });
+}
+
+/// A ZAP reply as the session's verdict; an unknown status counts as 500.
+fn verdict_of(reply: ZapReply) -> AuthVerdict {
+    match reply.status {
+        200 => AuthVerdict::Allow {
+            user_id: reply.user_id,
+            metadata: reply.metadata,
+        },
+        300 | 400 | 500 => AuthVerdict::Deny {
+            status: reply.status,
+        },
+        _ => AuthVerdict::Deny { status: 500 },
     }
 }
 
@@ -280,6 +416,13 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
     let mut size = READ_SMALL;
     let mut buf = BytesMut::with_capacity(size);
     while !conn.is_done() {
+        // Before authentication a peer holds at most one read (8 KiB) plus the
+        // session's partial handshake frame (64 KiB): nothing is read while the ZAP
+        // handler decides.
+        if conn.authenticating.get() {
+            select(conn.wake_reader.notified(), conn.wait_done()).await;
+            continue;
+        }
         if let Some(peer) = conn.peer.get() {
             if shared.core.borrow_mut().should_pause(peer) {
                 select(conn.wake_reader.notified(), conn.wait_done()).await;
@@ -298,7 +441,7 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
         match res {
             Ok(0) => conn.end("connection closed by peer".into()),
             Ok(n) => {
-                if n == spare {
+                if n == spare && conn.peer.get().is_some() {
                     size = READ_LARGE;
                 }
                 let data = buf.split();
@@ -340,7 +483,7 @@ fn fill<P: Proactor>(shared: &Shared<P>, conn: &Conn) {
     }
 }
 
-async fn write_loop<P: Proactor>(shared: &Shared<P>, conn: &Rc<Conn>, mut writer: P::Writer) {
+async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, mut writer: P::Writer) {
     let p = &shared.proactor;
     while !conn.is_done() {
         let now = p.now();

@@ -40,8 +40,10 @@ mod message;
 mod monitor;
 mod options;
 mod routing;
+mod security;
 mod socket;
 mod util;
+pub mod zap;
 
 pub use bytes::Bytes;
 pub use context::Context;
@@ -49,8 +51,13 @@ pub use error::Error;
 pub use message::Message;
 pub use monitor::{Monitor, MonitorEvent, MonitorEventKind, MONITOR_CAPACITY};
 pub use options::SocketOption;
+pub use ringmq_zmtp::Metadata;
 pub use ringmq_zmtp::SocketType;
+pub use security::{
+    curve_keypair, curve_public, z85_decode, z85_encode, CurveKey, InvalidKey, Z85Error,
+};
 pub use socket::{
     DealerSocket, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
     RouterSocket, Socket, SubSocket, XPubSocket, XSubSocket,
 };
+pub use zap::{Authenticator, ZapHandler, ZapReply, ZapRequest};

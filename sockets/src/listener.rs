@@ -27,7 +27,7 @@ pub(crate) async fn accept_loop<P: Proactor>(
             Either::Right(()) => break,
         };
         match accepted {
-            Ok((stream, _addr)) => {
+            Ok((stream, addr)) => {
                 let keepalive = {
                     let mut core = shared.core.borrow_mut();
                     core.monitors
@@ -38,11 +38,12 @@ pub(crate) async fn accept_loop<P: Proactor>(
                     // Best effort, like libzmq: a failure leaves the OS default.
                     let _ = sockopt::set_tcp_keepalive(&stream, &ka);
                 }
-                let conn = connection::run(
+                let conn = connection::run_from(
                     shared.clone(),
                     stream,
                     endpoint.clone(),
                     Origin::Bind(bind_id),
+                    Some(addr),
                 );
                 p.spawn_local(async move {
                     conn.await;

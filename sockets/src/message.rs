@@ -2,8 +2,10 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use bytes::Bytes;
+use ringmq_zmtp::Metadata;
 
 /// A multipart message: one or more frames, each a [`Bytes`] (so cloning a message for
 /// PUB fan-out copies no payload). A single-frame message needs no allocation besides
@@ -11,6 +13,8 @@ use bytes::Bytes;
 #[derive(Clone)]
 pub struct Message {
     frames: Frames,
+    /// The sending peer's properties, on received messages.
+    peer: Option<Arc<Metadata>>,
 }
 
 #[derive(Clone)]
@@ -23,6 +27,7 @@ impl Default for Message {
     fn default() -> Self {
         Message {
             frames: Frames::Many(Vec::new()),
+            peer: None,
         }
     }
 }
@@ -45,6 +50,26 @@ impl Message {
     /// An empty message (no frames; add some before sending).
     pub fn new() -> Self {
         Message::default()
+    }
+
+    /// The properties of the peer this message came from, like libzmq's
+    /// `zmq_msg_gets`: its READY / INITIATE properties (`Socket-Type`, `Identity`, the
+    /// `X-` properties it set with `ZMQ_METADATA`), `Peer-Address` (TCP, bind side:
+    /// the IP address), and on an authenticating server `User-Id` plus the ZAP reply's
+    /// metadata. `None` on messages that were not received from a peer.
+    pub fn peer_metadata(&self) -> Option<&Metadata> {
+        self.peer.as_deref()
+    }
+
+    /// One peer property by name (ASCII case ignored), e.g. `"User-Id"`; see
+    /// [`Message::peer_metadata`].
+    pub fn peer_property(&self, name: &str) -> Option<&Bytes> {
+        self.peer.as_deref()?.get(name)
+    }
+
+    /// Attaches the sending peer's properties (shared by all its messages).
+    pub(crate) fn set_peer(&mut self, peer: Option<Arc<Metadata>>) {
+        self.peer = peer;
     }
 
     /// The frames, in order.
@@ -154,6 +179,7 @@ impl From<Bytes> for Message {
     fn from(b: Bytes) -> Self {
         Message {
             frames: Frames::One(b),
+            peer: None,
         }
     }
 }
@@ -192,6 +218,7 @@ impl From<Vec<Bytes>> for Message {
     fn from(frames: Vec<Bytes>) -> Self {
         Message {
             frames: Frames::Many(frames),
+            peer: None,
         }
     }
 }
@@ -200,6 +227,7 @@ impl<T: Into<Bytes>> FromIterator<T> for Message {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         Message {
             frames: Frames::Many(iter.into_iter().map(Into::into).collect()),
+            peer: None,
         }
     }
 }

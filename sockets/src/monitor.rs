@@ -43,6 +43,15 @@ pub enum MonitorEventKind {
         /// Why (the protocol error).
         reason: String,
     },
+    /// Authentication failed (libzmq's `ZMQ_EVENT_HANDSHAKE_FAILED_AUTH`): on a server,
+    /// the ZAP handler refused the client; on a client, the server sent an ERROR with
+    /// a ZAP status code. The connection was closed.
+    HandshakeFailedAuth {
+        /// The ZAP status code (300, 400 or 500).
+        status: u16,
+        /// The error's text.
+        reason: String,
+    },
     /// An established connection ended.
     Disconnected {
         /// Why.

@@ -8,10 +8,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ringmq_proactor::sockopt::TcpKeepalive;
-use ringmq_zmtp::mechanism::Null;
-use ringmq_zmtp::{Mechanism, SessionConfig, SocketType};
+use ringmq_zmtp::mechanism::curve::{CurveClient, CurveKeyPair, CurveServer};
+use ringmq_zmtp::mechanism::{Null, PlainClient, PlainServer};
+use ringmq_zmtp::{Mechanism, Metadata, SessionConfig, SocketType};
 
 use crate::error::Error;
+use crate::security::CurveKey;
+use crate::zap::ZapSlot;
 
 /// A socket option and its value, named after libzmq's `ZMQ_*` options.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +76,31 @@ pub enum SocketOption {
     RouterHandover(bool),
     /// `ZMQ_XPUB_VERBOSE` (XPUB only).
     XpubVerbose(bool),
+    /// `ZMQ_PLAIN_SERVER`: act as PLAIN server (true) or go back to NULL (false).
+    PlainServer(bool),
+    /// `ZMQ_PLAIN_USERNAME`: act as PLAIN client with this username (at most 255 bytes).
+    PlainUsername(Bytes),
+    /// `ZMQ_PLAIN_PASSWORD`: act as PLAIN client with this password (at most 255 bytes).
+    PlainPassword(Bytes),
+    /// `ZMQ_CURVE_SERVER`: act as CURVE server (true; needs `CurveSecretKey`) or go back
+    /// to NULL (false).
+    CurveServer(bool),
+    /// `ZMQ_CURVE_PUBLICKEY`: our long-term public key (a client's must match its
+    /// secret key; derived from the secret key when not set).
+    CurvePublicKey(CurveKey),
+    /// `ZMQ_CURVE_SECRETKEY`: our long-term secret key (kept in memory wiped on drop).
+    CurveSecretKey(CurveKey),
+    /// `ZMQ_CURVE_SERVERKEY`: the server's public key; makes the socket a CURVE client.
+    CurveServerKey(CurveKey),
+    /// `ZMQ_ZAP_DOMAIN`: the domain sent in ZAP requests; on a NULL server, setting it
+    /// turns ZAP on.
+    ZapDomain(String),
+    /// `ZMQ_ZAP_ENFORCE_DOMAIN`: refuse clients when ZAP is required but no handler is
+    /// installed, instead of skipping ZAP.
+    ZapEnforceDomain(bool),
+    /// `ZMQ_METADATA`: a property sent to peers in READY / INITIATE. The name must start
+    /// with `X-` (libzmq's `"X-name:value"`); setting a name again replaces its value.
+    Metadata(String, Bytes),
 }
 
 impl SocketOption {
@@ -105,6 +133,16 @@ impl SocketOption {
             SocketOption::RouterMandatory(_) => "ZMQ_ROUTER_MANDATORY",
             SocketOption::RouterHandover(_) => "ZMQ_ROUTER_HANDOVER",
             SocketOption::XpubVerbose(_) => "ZMQ_XPUB_VERBOSE",
+            SocketOption::PlainServer(_) => "ZMQ_PLAIN_SERVER",
+            SocketOption::PlainUsername(_) => "ZMQ_PLAIN_USERNAME",
+            SocketOption::PlainPassword(_) => "ZMQ_PLAIN_PASSWORD",
+            SocketOption::CurveServer(_) => "ZMQ_CURVE_SERVER",
+            SocketOption::CurvePublicKey(_) => "ZMQ_CURVE_PUBLICKEY",
+            SocketOption::CurveSecretKey(_) => "ZMQ_CURVE_SECRETKEY",
+            SocketOption::CurveServerKey(_) => "ZMQ_CURVE_SERVERKEY",
+            SocketOption::ZapDomain(_) => "ZMQ_ZAP_DOMAIN",
+            SocketOption::ZapEnforceDomain(_) => "ZMQ_ZAP_ENFORCE_DOMAIN",
+            SocketOption::Metadata(..) => "ZMQ_METADATA",
         }
     }
 
@@ -161,6 +199,35 @@ pub(crate) struct Options {
     pub router_mandatory: bool,
     pub router_handover: bool,
     pub xpub_verbose: bool,
+    pub security: Security,
+    pub zap_domain: String,
+    pub zap_enforce_domain: bool,
+    pub metadata: Metadata,
+    /// The context's ZAP handler slot.
+    pub zap: ZapSlot,
+}
+
+/// Which mechanism the options select, like libzmq's `options.mechanism` +
+/// `options.as_server`: the last security option set decides.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum MechanismKind {
+    #[default]
+    Null,
+    Plain,
+    Curve,
+}
+
+/// The security options of a socket. Secret material is wiped on drop (`CurveKey`);
+/// the PLAIN password lives in a `Bytes` like every option value.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Security {
+    pub mechanism: MechanismKind,
+    pub as_server: bool,
+    pub plain_username: Bytes,
+    pub plain_password: Bytes,
+    pub curve_public: Option<CurveKey>,
+    pub curve_secret: Option<CurveKey>,
+    pub curve_server_key: Option<CurveKey>,
 }
 
 impl Default for Options {
@@ -190,6 +257,11 @@ impl Default for Options {
             router_mandatory: false,
             router_handover: false,
             xpub_verbose: false,
+            security: Security::default(),
+            zap_domain: String::new(),
+            zap_enforce_domain: false,
+            metadata: Metadata::new(),
+            zap: ZapSlot::default(),
         }
     }
 }
@@ -244,6 +316,80 @@ impl Options {
             SocketOption::RouterMandatory(v) => self.router_mandatory = v,
             SocketOption::RouterHandover(v) => self.router_handover = v,
             SocketOption::XpubVerbose(v) => self.xpub_verbose = v,
+            SocketOption::PlainServer(v) => {
+                self.security.as_server = v;
+                self.security.mechanism = if v {
+                    MechanismKind::Plain
+                } else {
+                    MechanismKind::Null
+                };
+            }
+            SocketOption::PlainUsername(v) => {
+                check_len(&v, "ZMQ_PLAIN_USERNAME")?;
+                self.security.plain_username = v;
+                self.security.mechanism = MechanismKind::Plain;
+                self.security.as_server = false;
+            }
+            SocketOption::PlainPassword(v) => {
+                check_len(&v, "ZMQ_PLAIN_PASSWORD")?;
+                self.security.plain_password = v;
+                self.security.mechanism = MechanismKind::Plain;
+                self.security.as_server = false;
+            }
+            SocketOption::CurveServer(v) => {
+                self.security.as_server = v;
+                self.security.mechanism = if v {
+                    MechanismKind::Curve
+                } else {
+                    MechanismKind::Null
+                };
+            }
+            SocketOption::CurvePublicKey(k) => {
+                self.security.curve_public = Some(k);
+                self.security.mechanism = MechanismKind::Curve;
+            }
+            SocketOption::CurveSecretKey(k) => {
+                self.security.curve_secret = Some(k);
+                self.security.mechanism = MechanismKind::Curve;
+            }
+            SocketOption::CurveServerKey(k) => {
+                self.security.curve_server_key = Some(k);
+                self.security.mechanism = MechanismKind::Curve;
+                self.security.as_server = false;
+            }
+            SocketOption::ZapDomain(d) => {
+                if d.len() > 255 {
+                    return Err(Error::InvalidOption {
+                        option: "ZMQ_ZAP_DOMAIN",
+                        reason: "at most 255 bytes".into(),
+                    });
+                }
+                self.zap_domain = d;
+            }
+            SocketOption::ZapEnforceDomain(v) => self.zap_enforce_domain = v,
+            SocketOption::Metadata(name, value) => {
+                let reserved = ["socket-type", "identity", "resource", "user-id"];
+                if name.len() < 3
+                    || name.len() > 255
+                    || !name.starts_with("X-")
+                    || reserved.contains(&name.to_ascii_lowercase().as_str())
+                {
+                    return Err(Error::InvalidOption {
+                        option: "ZMQ_METADATA",
+                        reason: format!(
+                            "property name {name:?} must start with \"X-\", have a \
+                             non-empty rest and be at most 255 bytes"
+                        ),
+                    });
+                }
+                if value.len() > u32::MAX as usize {
+                    return Err(Error::InvalidOption {
+                        option: "ZMQ_METADATA",
+                        reason: "value too long".into(),
+                    });
+                }
+                self.metadata.insert(name, value);
+            }
             SocketOption::Subscribe(_) | SocketOption::Unsubscribe(_) => {}
         }
         Ok(())
@@ -260,6 +406,7 @@ impl Options {
         c.heartbeat_ttl = self.heartbeat_ttl;
         c.heartbeat_timeout = self.heartbeat_timeout;
         c.handshake_ivl = self.handshake_ivl;
+        c.metadata = self.metadata.clone();
         c
     }
 
@@ -275,10 +422,66 @@ impl Options {
     }
 }
 
-/// The security mechanism for a new connection. The one place where PLAIN / CURVE
-/// options and ZAP will plug in; today every socket uses NULL.
-pub(crate) fn mechanism_for(_opts: &Options, _as_client: bool) -> Box<dyn Mechanism> {
-    Box::new(Null::new())
+fn check_len(v: &Bytes, option: &'static str) -> Result<(), Error> {
+    if v.len() > 255 {
+        return Err(Error::InvalidOption {
+            option,
+            reason: "at most 255 bytes".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The security mechanism for a new connection, from the socket's options (the role
+/// comes from the options, not from bind / connect, like libzmq). `Err` explains a
+/// configuration that cannot work; the connection is then refused.
+pub(crate) fn mechanism_for(opts: &Options) -> Result<Box<dyn Mechanism>, String> {
+    let sec = &opts.security;
+    Ok(match (sec.mechanism, sec.as_server) {
+        (MechanismKind::Null, _) => {
+            let has_handler = opts.zap.get().is_some();
+            if !opts.zap_domain.is_empty() && (has_handler || opts.zap_enforce_domain) {
+                Box::new(Null::with_auth())
+            } else {
+                Box::new(Null::new())
+            }
+        }
+        (MechanismKind::Plain, true) => Box::new(PlainServer::new()),
+        (MechanismKind::Plain, false) => Box::new(
+            PlainClient::new(sec.plain_username.clone(), sec.plain_password.clone())
+                .map_err(|e| format!("PLAIN client: {e}"))?,
+        ),
+        (MechanismKind::Curve, true) => {
+            let secret = sec
+                .curve_secret
+                .as_ref()
+                .ok_or("CURVE server needs ZMQ_CURVE_SECRETKEY")?;
+            let pair = CurveKeyPair::from_secret(*secret.as_bytes());
+            if let Some(public) = &sec.curve_public {
+                if public.as_bytes() != pair.public() {
+                    return Err("ZMQ_CURVE_PUBLICKEY does not belong to ZMQ_CURVE_SECRETKEY".into());
+                }
+            }
+            Box::new(CurveServer::new(pair))
+        }
+        (MechanismKind::Curve, false) => {
+            let secret = sec
+                .curve_secret
+                .as_ref()
+                .ok_or("CURVE client needs ZMQ_CURVE_SECRETKEY")?;
+            let server = sec
+                .curve_server_key
+                .as_ref()
+                .ok_or("CURVE client needs ZMQ_CURVE_SERVERKEY")?;
+            let pair = CurveKeyPair::from_secret(*secret.as_bytes());
+            if let Some(public) = &sec.curve_public {
+                if public.as_bytes() != pair.public() {
+                    return Err("ZMQ_CURVE_PUBLICKEY does not belong to ZMQ_CURVE_SECRETKEY".into());
+                }
+            }
+            Box::new(CurveClient::new(pair, *server.as_bytes()))
+        }
+    })
 }
 
 #[cfg(test)]

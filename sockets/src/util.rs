@@ -3,6 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
@@ -115,6 +116,69 @@ impl Stop {
     }
 }
 
+/// A future that can be dropped from outside its task: [`abortable`] wraps it, the
+/// task polls the wrapper, and [`AbortHandle::abort`] drops the inner future at once
+/// (closing whatever it owns, e.g. a listener) and lets the task finish.
+#[derive(Clone)]
+pub(crate) struct AbortHandle {
+    slot: Rc<RefCell<AbortSlot>>,
+}
+
+type BoxedTask = Pin<Box<dyn Future<Output = ()>>>;
+
+struct AbortSlot {
+    fut: Option<BoxedTask>,
+    waker: Option<Waker>,
+    aborted: bool,
+}
+
+/// Wraps `fut` so that it can be aborted; spawn the returned future.
+pub(crate) fn abortable(
+    fut: impl Future<Output = ()> + 'static,
+) -> (impl Future<Output = ()>, AbortHandle) {
+    let slot = Rc::new(RefCell::new(AbortSlot {
+        fut: Some(Box::pin(fut)),
+        waker: None,
+        aborted: false,
+    }));
+    let task_slot = slot.clone();
+    let task = poll_fn(move |cx| {
+        // Taken out while polled, so `abort` from inside the future (or a re-entrant
+        // poll) never meets a borrowed cell.
+        let Some(mut fut) = task_slot.borrow_mut().fut.take() else {
+            return Poll::Ready(());
+        };
+        let poll = fut.as_mut().poll(cx);
+        let mut s = task_slot.borrow_mut();
+        if poll.is_pending() && !s.aborted {
+            s.fut = Some(fut);
+            s.waker = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        drop(s);
+        drop(fut);
+        Poll::Ready(())
+    });
+    (task, AbortHandle { slot })
+}
+
+impl AbortHandle {
+    /// Drops the future now (unless it is being polled: then right after that poll)
+    /// and wakes its task so that it completes.
+    pub(crate) fn abort(&self) {
+        let (fut, waker) = {
+            let mut s = self.slot.borrow_mut();
+            s.aborted = true;
+            (s.fut.take(), s.waker.take())
+        };
+        // Dropped outside the borrow: the future's destructors may run anything.
+        drop(fut);
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
 /// Which of two futures finished first.
 pub(crate) enum Either<A, B> {
     Left(A),
@@ -200,5 +264,34 @@ mod tests {
             assert!(f.as_mut().poll(&mut cx).is_pending());
         }
         assert!(n.waiters.borrow().is_empty());
+    }
+
+    #[test]
+    fn abort_drops_the_future_at_once_and_ends_the_task() {
+        struct SetOnDrop(Rc<Cell<bool>>);
+        impl Drop for SetOnDrop {
+            fn drop(&mut self) {
+                self.0.set(true);
+            }
+        }
+        let dropped = Rc::new(Cell::new(false));
+        let guard = SetOnDrop(dropped.clone());
+        let (task, handle) = abortable(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        });
+        let flag = Arc::new(Flag(false.into()));
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut task = pin!(task);
+        assert!(task.as_mut().poll(&mut cx).is_pending());
+        assert!(!dropped.get());
+        handle.abort();
+        assert!(dropped.get(), "abort drops the future synchronously");
+        assert!(
+            flag.0.load(std::sync::atomic::Ordering::SeqCst),
+            "and wakes the task"
+        );
+        assert!(task.as_mut().poll(&mut cx).is_ready());
     }
 }

@@ -116,9 +116,49 @@ async fn monitor_reports_bind_lifecycle<P: Proactor>(ctx: Context<P>) {
     );
 }
 
+/// `unbind` and `close` close the listener before they return: the same address can be
+/// bound again at once, with no runtime turn in between (an accept is pending on the
+/// old listener each time).
+async fn rebind_right_after_unbind_or_close<P: Proactor>(ctx: Context<P>) {
+    let p = ctx.proactor().clone();
+    let a = ctx.pull();
+    let ep = a.bind("tcp://127.0.0.1:*").unwrap();
+    // Let the accept loop start its accept.
+    sleep(&p, Duration::from_millis(10)).await;
+    a.unbind(&ep).unwrap();
+    assert_eq!(a.bind(&ep).unwrap(), ep, "re-bind right after unbind");
+    sleep(&p, Duration::from_millis(10)).await;
+    a.set_option(SocketOption::Linger(Some(Duration::ZERO)))
+        .unwrap();
+    drop(a);
+    let b = ctx.pull();
+    assert_eq!(b.bind(&ep).unwrap(), ep, "bind right after drop");
+    sleep(&p, Duration::from_millis(10)).await;
+    b.close().await;
+    let c = ctx.pull();
+    assert_eq!(c.bind(&ep).unwrap(), ep, "bind right after close");
+    // The new listener serves.
+    let push = ctx.push();
+    push.connect(&ep).unwrap();
+    push.send("after rebinds").await.unwrap();
+    let got = timeout(&p, Duration::from_secs(5), c.recv())
+        .await
+        .expect("the re-bound listener accepts")
+        .unwrap();
+    assert_eq!(got.frames()[0], "after rebinds");
+    // IPC: the socket file is removed at once too.
+    let ipc = ipc_endpoint("rebind");
+    let d = ctx.pull();
+    d.bind(&ipc).unwrap();
+    sleep(&p, Duration::from_millis(10)).await;
+    d.unbind(&ipc).unwrap();
+    d.bind(&ipc).unwrap();
+}
+
 backend_tests!(
     conflate_keeps_the_newest,
     immediate_queues_only_to_connected_peers,
     reconnect_backoff_doubles_up_to_max,
     monitor_reports_bind_lifecycle,
+    rebind_right_after_unbind_or_close,
 );

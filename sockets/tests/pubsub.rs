@@ -229,10 +229,6 @@ async fn sub_resubscribes_after_reconnect<P: Proactor>(ctx: Context<P>) {
     let sub = ctx.subscriber();
     sub.set_option(SocketOption::ReconnectIvl(Duration::from_millis(20)))
         .unwrap();
-    // On monoio a connection that reaches the closing listener's backlog is never
-    // accepted nor closed (an adapter limitation); the handshake deadline recovers.
-    sub.set_option(SocketOption::HandshakeIvl(Duration::from_millis(300)))
-        .unwrap();
     sub.subscribe(b"k").unwrap();
     sub.connect(&ep).unwrap();
     let publisher = ctx.publisher();

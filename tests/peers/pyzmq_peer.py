@@ -8,13 +8,51 @@ It binds or connects one socket, optionally secured with PLAIN or CURVE, prints
           message whose first or last frame is b"END" arrives (echoed too), then exit 0.
   recv N  receive N messages, print `GOT <count> <total bytes>` and exit 0.
   send N  send N numbered messages, then exit 0 (lingering until delivered).
+  count   receive until a message whose first or last frame is b"END", ignoring sync
+          probes (first frame ending in b"-SYNC"; prints `SYNCED` once probes matching
+          every --subscribe topic arrived), print `GOT <count> <total bytes>`.
+  publish N  send sync probes (b"<topic>-SYNC" for each of TOPICS and END) every
+          10 ms until a line arrives on stdin, then N messages [TOPIC-i, b""] over
+          TOPICS, then [b"END"].
+  ask     send PAYLOADS one by one and check each reply is identical (--route-to ID
+          prefixes a routing id, retrying while a ROUTER does not know the peer yet;
+          --delimiter prefixes an empty frame, for DEALER to REP), print `OK`.
+In echo, a ROUTER prints `FROM <routing id>` for the first message; with --echo-meta
+NAME (repeatable) each echoed message gets one more frame per NAME: the value of that
+message property (zmq_msg_gets, e.g. User-Id or X-Name), or b"<none>".
+
+ZAP (pyzmq's zmq.auth ThreadAuthenticator, or a fixed-status handler):
+  --zap-plain USER:PASS     accept these PLAIN users
+  --zap-curve-allow Z85KEY  accept these CURVE client keys (repeatable)
+Z85 keys may start with '-': pass them as --public-key=KEY (with '=').
+  --zap-curve-any           accept any CURVE client key
+  --zap-deny-all            deny 127.0.0.1 (the deny list wins)
+  --zap-status CODE         instead of zmq.auth, a raw handler answering every request
+                            with CODE (200, 300, 400, 500) and user id "fixed-user"
+  --zap-domain DOMAIN       the socket's ZMQ_ZAP_DOMAIN
+  --metadata X-NAME:VALUE   ZMQ_METADATA of the socket (repeatable)
+tests/peers/libzmq_peer.c implements the same interface for the system's libzmq.
 
 Exit status 0 means the scenario completed; a timeout (--timeout ms) exits 3.
 """
 import argparse
+import select
 import sys
+import time
 
 import zmq
+
+TOPICS = [b"alpha", b"beta", b"gamma", b"delta"]
+BIG = 16 << 20
+# The payloads of `ask` (the same in libzmq_peer.c).
+PAYLOADS = [
+    [b"hello"],
+    [b""],
+    [b"", b"a", b"", b""],
+    [(bytes(range(251)) * (BIG // 251 + 1))[:BIG]],
+    [b"x" * 255, b"y" * 256],
+    [b"END"],
+]
 
 
 def main():
@@ -33,27 +71,53 @@ def main():
     p.add_argument("--server-key", help="Z85 public key of the CURVE server")
     p.add_argument("--zap-plain", action="append", default=[], metavar="USER:PASS",
                    help="run pyzmq's ZAP authenticator accepting these PLAIN users")
+    p.add_argument("--zap-curve-allow", action="append", default=[], metavar="Z85KEY")
+    p.add_argument("--zap-curve-any", action="store_true")
+    p.add_argument("--zap-deny-all", action="store_true")
+    p.add_argument("--zap-status", type=int)
+    p.add_argument("--zap-domain")
+    p.add_argument("--metadata", action="append", default=[], metavar="X-NAME:VALUE")
+    p.add_argument("--echo-meta", action="append", default=[], metavar="NAME")
     p.add_argument("--identity")
     p.add_argument("--subscribe", action="append", default=[])
     p.add_argument("--heartbeat-ivl", type=int, default=0)
     p.add_argument("--timeout", type=int, default=20000)
+    p.add_argument("--route-to", help="ask: routing id to prefix (ROUTER)")
+    p.add_argument("--delimiter", action="store_true", help="ask: prefix an empty frame")
     p.add_argument("scenario", nargs="+")
     a = p.parse_args()
 
     ctx = zmq.Context.instance()
     auth = None
-    if a.zap_plain:
+    if a.zap_status is not None:
+        auth = FixedZap(ctx, a.zap_status)
+    elif a.zap_plain or a.zap_curve_allow or a.zap_curve_any or a.zap_deny_all:
         from zmq.auth.thread import ThreadAuthenticator
 
         auth = ThreadAuthenticator(ctx)
         auth.start()
-        auth.configure_plain(domain="*", passwords=dict(u.split(":", 1) for u in a.zap_plain))
+        if a.zap_deny_all:
+            auth.deny("127.0.0.1")
+        if a.zap_plain:
+            auth.configure_plain(
+                domain="*", passwords=dict(u.split(":", 1) for u in a.zap_plain)
+            )
+        if a.zap_curve_any:
+            auth.configure_curve(domain="*", location=zmq.auth.CURVE_ALLOW_ANY)
+        elif a.zap_curve_allow:
+            auth.configure_curve_callback(
+                domain="*", credentials_provider=KeyList(a.zap_curve_allow)
+            )
     s = ctx.socket(getattr(zmq, a.type))
     s.linger = 5000
     s.rcvtimeo = a.timeout
     s.sndtimeo = a.timeout
     if a.identity is not None:
         s.identity = a.identity.encode()
+    if a.zap_domain is not None:
+        s.zap_domain = a.zap_domain.encode()
+    for m in a.metadata:
+        s.setsockopt(zmq.METADATA, m.encode())
     if a.heartbeat_ivl:
         s.heartbeat_ivl = a.heartbeat_ivl
     if a.mechanism == "plain":
@@ -69,8 +133,11 @@ def main():
             s.curve_server = True
         else:
             s.curve_serverkey = a.server_key.encode()
-    for topic in a.subscribe:
-        s.setsockopt(zmq.SUBSCRIBE, topic.encode())
+    if a.type == "SUB":
+        for topic in a.subscribe:
+            s.setsockopt(zmq.SUBSCRIBE, topic.encode())
+    if a.route_to is not None:
+        s.router_mandatory = True
 
     if a.bind:
         s.bind(a.bind)
@@ -78,10 +145,13 @@ def main():
     else:
         s.connect(a.connect)
         endpoint = a.connect
+    if a.type == "XSUB":
+        for topic in a.subscribe:
+            s.send(b"\x01" + topic.encode())
     print("READY", endpoint, flush=True)
 
     try:
-        run(s, a.scenario)
+        run(s, a.scenario, a)
     except zmq.Again:
         print("TIMEOUT", flush=True)
         sys.exit(3)
@@ -91,13 +161,68 @@ def main():
     ctx.term()
 
 
-def run(s, scenario):
+class KeyList:
+    """configure_curve_callback's provider: accepts the listed Z85 keys."""
+
+    def __init__(self, keys):
+        self.keys = {k.encode() for k in keys}
+
+    def callback(self, domain, key):
+        # pyzmq passes the key in Z85.
+        return key in self.keys
+
+
+class FixedZap:
+    """A raw ZAP handler (RFC 27) answering every request with one status code."""
+
+    def __init__(self, ctx, status):
+        import threading
+
+        self.sock = ctx.socket(zmq.REP)
+        self.sock.linger = 0
+        self.sock.bind("inproc://zeromq.zap.01")
+        self.status = str(status).encode()
+        self.done = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        poller = zmq.Poller()
+        poller.register(self.sock, zmq.POLLIN)
+        while not self.done:
+            if not poller.poll(50):
+                continue
+            req = self.sock.recv_multipart()
+            user = b"fixed-user" if self.status == b"200" else b""
+            self.sock.send_multipart([b"1.0", req[1], self.status, b"fixed", user, b""])
+
+    def stop(self):
+        self.done = True
+        self.thread.join()
+        self.sock.close()
+
+
+def run(s, scenario, a):
     kind = scenario[0]
     if kind == "echo":
+        first = True
         while True:
-            msg = s.recv_multipart()
+            frames = s.recv_multipart(copy=False)
+            msg = [f.bytes for f in frames]
+            if first and a.type == "ROUTER":
+                print("FROM", msg[0].decode(errors="replace"), flush=True)
+            first = False
+            end = msg and (msg[0] == b"END" or msg[-1] == b"END")
+            for name in a.echo_meta:
+                try:
+                    value = frames[-1].get(name)
+                except zmq.ZMQError:
+                    value = None
+                if isinstance(value, str):
+                    value = value.encode()
+                msg.append(value if value is not None else b"<none>")
             s.send_multipart(msg)
-            if msg and (msg[0] == b"END" or msg[-1] == b"END"):
+            if end:
                 return
     elif kind == "recv":
         n = int(scenario[1])
@@ -109,6 +234,52 @@ def run(s, scenario):
         n = int(scenario[1])
         for i in range(n):
             s.send(b"%d" % i)
+    elif kind == "count":
+        subs = [t.encode() for t in a.subscribe]
+        seen = set()
+        synced = False
+        count = total = 0
+        while True:
+            msg = s.recv_multipart()
+            if msg[0].endswith(b"-SYNC"):
+                seen.update(t for t in subs if msg[0].startswith(t))
+                if not synced and len(seen) == len(subs):
+                    synced = True
+                    print("SYNCED", flush=True)
+                continue
+            if msg[0] == b"END" or msg[-1] == b"END":
+                break
+            count += 1
+            total += sum(len(f) for f in msg)
+        print("GOT", count, total, flush=True)
+    elif kind == "publish":
+        n = int(scenario[1])
+        while not select.select([sys.stdin], [], [], 0.01)[0]:
+            for t in TOPICS + [b"END"]:
+                s.send(t + b"-SYNC")
+        for i in range(n):
+            s.send_multipart([TOPICS[i % 4] + b"-%d" % i, b""])
+        s.send(b"END")
+    elif kind == "ask":
+        prefix = []
+        if a.route_to is not None:
+            prefix.append(a.route_to.encode())
+        if a.delimiter:
+            prefix.append(b"")
+        for payload in PAYLOADS:
+            while True:
+                try:
+                    s.send_multipart(prefix + payload)
+                    break
+                except zmq.ZMQError as e:
+                    if e.errno != zmq.EHOSTUNREACH:
+                        raise
+                    time.sleep(0.01)
+            reply = s.recv_multipart()
+            if reply != prefix + payload:
+                print("MISMATCH", [len(f) for f in reply], flush=True)
+                sys.exit(4)
+        print("OK", flush=True)
     else:
         raise SystemExit("unknown scenario %r" % kind)
 

@@ -365,6 +365,47 @@ pub async fn fault_send_after_shutdown<P: Proactor>(p: P) {
     assert!(recv_to_end(&p, &mut r).await.expect("recv").is_empty());
 }
 
+/// A listener dropped while an accept is pending (its future dropped first, as a task
+/// that selects on accept does): the address is free at once, and a client that
+/// connects to it afterwards is refused or closed, never left hanging.
+pub async fn listener_drop_with_pending_accept<P: Proactor>(p: P) {
+    for ep in [tcp_ep(), ipc_path_ep()] {
+        let l = p.listen(&ep).expect("listen");
+        let ep = p.listener_endpoint(&l).expect("listener_endpoint");
+        {
+            let mut fut = Box::pin(p.accept(&l));
+            assert!(poll_once(fut.as_mut()).await.is_none());
+        }
+        drop(l);
+        // A client of the dropped listener learns at once that nobody is there.
+        let outcome = with_timeout(&p, Duration::from_secs(3), async {
+            match p.connect(&ep).await {
+                Err(_) => "refused",
+                Ok(s) => {
+                    let (mut r, _w) = p.split(s);
+                    match p.recv(&mut r, Vec::with_capacity(16)).await {
+                        BufResult(Ok(0) | Err(_), _) => "closed",
+                        BufResult(Ok(_), _) => "data",
+                    }
+                }
+            }
+        })
+        .await;
+        assert!(
+            matches!(outcome, Some("refused" | "closed")),
+            "client of a dropped listener on {ep}: {outcome:?} (None = hung)"
+        );
+        // The address can be bound again right away, and the new listener serves.
+        let l = p
+            .listen(&ep)
+            .unwrap_or_else(|e| panic!("listen again on {ep}: {e}"));
+        let c = p.connect(&ep).await.expect("connect to the new listener");
+        let accepted = with_timeout(&p, Duration::from_secs(5), p.accept(&l)).await;
+        assert!(matches!(accepted, Some(Ok(_))), "the new listener accepts");
+        drop((c, accepted, l));
+    }
+}
+
 /// Dropped futures mid-flight: no descriptor leaks, no received byte is lost.
 /// Counts descriptors, so it runs alone in a child process (see `run_isolated`).
 pub async fn cancellation<P: Proactor>(p: P) {

@@ -3,7 +3,7 @@
 //! Wire form: a flags byte (bit 0 MORE, bit 1 LONG, bit 2 COMMAND, bits 3-7 zero), then
 //! the size (1 byte, or 8 bytes big-endian when LONG), then the body.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 pub use crate::mechanism::FrameParts as Frame;
 
@@ -20,6 +20,11 @@ const RESERVED: u8 = !(FLAG_MORE | FLAG_LONG | FLAG_COMMAND);
 /// Payloads up to this size are copied into the batch buffer; larger ones travel as
 /// their own chunk of the vectored write.
 pub const INLINE_THRESHOLD: usize = 512;
+
+/// Size of each batch buffer the encoder copies headers and small payloads into. A
+/// full buffer becomes a chunk of the pending [`Transmit`] and a fresh one is started,
+/// so queued bytes are never copied again when the batch grows.
+const BATCH_BUF: usize = 8192;
 
 /// Incremental frame decoder over a receive buffer the caller fills.
 ///
@@ -95,8 +100,11 @@ impl FrameDecoder {
             buf.reserve(missing);
             return Ok(None);
         }
-        let _ = buf.split_to(header);
-        let body = buf.split_to(total - header).freeze();
+        // One split per frame, then the header is skipped on the frozen view (cheap:
+        // splitting the header off too would cost a reference count increment and
+        // decrement on the shared buffer per frame).
+        let mut body = buf.split_to(total).freeze();
+        body.advance(header);
         Ok(Some(Frame {
             more,
             command,
@@ -164,7 +172,12 @@ impl FrameEncoder {
             flags |= FLAG_COMMAND;
         }
         if self.inline.capacity() - self.inline.len() < 9 + INLINE_THRESHOLD {
-            self.inline.reserve(8192);
+            // Seal the full buffer as a chunk rather than growing it: growing would copy
+            // everything queued so far into a bigger allocation each time.
+            if !self.inline.is_empty() {
+                self.chunks.push(self.inline.split().freeze());
+            }
+            self.inline.reserve(BATCH_BUF);
         }
         let len = body.len();
         if len <= 255 {
@@ -260,6 +273,30 @@ mod tests {
         assert_eq!(t.chunks[1].as_ptr(), big.as_ptr());
         assert_eq!(t.len(), 4 + 9 + 4096 + 4);
         assert!(e.take().is_none());
+    }
+
+    #[test]
+    fn small_frames_fill_fixed_size_batch_buffers() {
+        let body = Bytes::from(vec![3u8; 64]);
+        let mut e = FrameEncoder::new();
+        for i in 0..1000 {
+            e.push_frame(i % 2 == 0, false, &body);
+        }
+        let t = e.take().unwrap();
+        assert_eq!(t.len(), 1000 * 66);
+        // Sealed buffers, none grown past its size (growing would copy the batch).
+        assert!(
+            t.chunks.len() >= 66_000 / BATCH_BUF,
+            "{} chunks",
+            t.chunks.len()
+        );
+        assert!(t.chunks.iter().all(|c| c.len() <= BATCH_BUF));
+        let frames = decode_all(&FrameDecoder::new(None), &t.to_vec(), 4096).unwrap();
+        assert_eq!(frames.len(), 1000);
+        assert!(frames
+            .iter()
+            .enumerate()
+            .all(|(i, f)| f.more == (i % 2 == 0) && f.body == body));
     }
 
     #[test]

@@ -8,7 +8,11 @@
 //!
 //! ```text
 //! cargo run --release -p ringmq-bench --bin proactor_bench -- [--repeats N] [--quick]
+//!     [--engines raw,uring,epoll,compio,monoio] [--workloads pingpong,records,64k]
 //! ```
+//!
+//! `--engines` and `--workloads` select a subset (for profiling one case under strace,
+//! perf or callgrind); raw TCP is always measured when a ratio is wanted.
 #![forbid(unsafe_code)]
 
 use std::future::Future;
@@ -39,6 +43,16 @@ impl Engine {
         Engine::Compio,
         Engine::Monoio,
     ];
+
+    fn key(self) -> &'static str {
+        match self {
+            Engine::Raw => "raw",
+            Engine::Uring => "uring",
+            Engine::Epoll => "epoll",
+            Engine::Compio => "compio",
+            Engine::Monoio => "monoio",
+        }
+    }
 
     fn name(self) -> &'static str {
         match self {
@@ -290,15 +304,36 @@ fn main() -> io::Result<()> {
         .map(|s| s.parse::<usize>().map_err(io::Error::other))
         .transpose()?
         .unwrap_or(if quick { 1 } else { 7 });
+    let list = |flag: &str| -> Option<Vec<String>> {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .map(|s| s.split(',').map(str::to_owned).collect())
+    };
+    let engines: Vec<Engine> = match list("--engines") {
+        None => Engine::ALL.to_vec(),
+        Some(names) => Engine::ALL
+            .into_iter()
+            .filter(|e| names.iter().any(|n| n == e.key()))
+            .collect(),
+    };
+    if engines.is_empty() {
+        return Err(io::Error::other(
+            "--engines: none of raw, uring, epoll, compio, monoio",
+        ));
+    }
+    let picked = list("--workloads");
     let scale = if quick { 10 } else { 1 };
     let workloads = [
         (
+            "pingpong",
             "ping-pong 64 B",
             Workload::PingPong {
                 rounds: 50_000 / scale,
             },
         ),
         (
+            "records",
             "stream 64 B records",
             Workload::Stream {
                 size: 64,
@@ -306,6 +341,7 @@ fn main() -> io::Result<()> {
             },
         ),
         (
+            "64k",
             "stream 64 KiB writes",
             Workload::Stream {
                 size: 64 << 10,
@@ -314,19 +350,23 @@ fn main() -> io::Result<()> {
         ),
     ];
     println!("proactor_bench: {repeats} repeats, engines interleaved, medians; server and client in two threads");
-    for (name, workload) in workloads {
-        let mut times: Vec<Vec<Duration>> = vec![Vec::new(); Engine::ALL.len()];
+    for (key, name, workload) in workloads {
+        if picked.as_ref().is_some_and(|p| !p.iter().any(|k| k == key)) {
+            continue;
+        }
+        let mut times: Vec<Vec<Duration>> = vec![Vec::new(); engines.len()];
         for _ in 0..repeats {
-            for (i, &engine) in Engine::ALL.iter().enumerate() {
+            for (i, &engine) in engines.iter().enumerate() {
                 times[i].push(measure(engine, workload)?);
             }
         }
         let medians: Vec<Duration> = times.into_iter().map(median).collect();
+        // Ratios are to raw TCP when it was measured, else to the first engine listed.
         let raw = medians[0].as_secs_f64();
         println!();
         println!("| {name} | median | rate | vs raw |");
         println!("|---|---:|---:|---:|");
-        for (engine, d) in Engine::ALL.iter().zip(&medians) {
+        for (engine, d) in engines.iter().zip(&medians) {
             let secs = d.as_secs_f64();
             let (value, rate) = match workload {
                 Workload::PingPong { rounds } => {

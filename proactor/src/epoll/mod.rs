@@ -1,17 +1,23 @@
 //! The epoll driver: completion emulated over readiness.
 //!
 //! Every operation first tries its non-blocking system call. Only on `WouldBlock` is the
-//! descriptor registered with the poller (once, edge-triggered, for both directions),
-//! and the operation's waker joins the FIFO of that descriptor's readers or writers. An
-//! edge wakes the whole FIFO in order; each operation retries its call. Because the
-//! call happens inside `poll`, a dropped future never loses data: nothing was done.
+//! descriptor registered with epoll (once, edge-triggered, for both directions), and the
+//! operation's waker joins the FIFO of that descriptor's readers or writers. An edge
+//! wakes the whole FIFO in order; each operation retries its call. Because the call
+//! happens inside `poll`, a dropped future never loses data: nothing was done.
+//!
+//! epoll is used directly (not through a portability crate) so that a wait is exactly
+//! one system call: the timeout goes to `epoll_pwait2` (nanoseconds; `epoll_wait` with
+//! the timeout rounded up to milliseconds where that is missing) instead of a timerfd
+//! re-armed every wait, and the unparker's eventfd is registered edge-triggered once, so
+//! it needs neither a re-arm nor a read after an ordinary wait.
 
 mod ops;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,11 +25,23 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use polling::{Event, Events, PollMode, Poller};
 use slab::Slab;
 
 use crate::executor::{Park, Unpark};
 use crate::net::Socket;
+use crate::sys::{cvt, own_fd};
+use crate::uring::EventFd;
+
+/// Event key of the unparker's eventfd.
+const WAKE: u64 = u64::MAX;
+
+/// Events collected per wait.
+const EVENTS: usize = 256;
+
+/// Interest of every registered socket: both directions, edge-triggered.
+const INTEREST: u32 = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
+const READABLE: u32 = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLPRI) as u32;
+const WRITABLE: u32 = (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) as u32;
 
 #[derive(Default)]
 struct Waiters {
@@ -32,16 +50,27 @@ struct Waiters {
 }
 
 struct Inner {
-    poller: Arc<Poller>,
+    epfd: OwnedFd,
     regs: RefCell<Slab<Waiters>>,
+}
+
+impl Inner {
+    fn ctl(&self, op: libc::c_int, fd: RawFd, events: u32, key: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events, u64: key };
+        // SAFETY: `ev` is a live epoll_event; the kernel only reads it.
+        cvt(unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), op, fd, &mut ev) }).map(drop)
+    }
 }
 
 /// The epoll driver of one runtime.
 pub(crate) struct Driver {
     inner: Rc<Inner>,
-    events: RefCell<Events>,
+    eventfd: Arc<EventFd>,
+    events: RefCell<Vec<libc::epoll_event>>,
     /// Wakers collected from one wait, reused from turn to turn.
     woken: RefCell<Vec<Waker>>,
+    /// `epoll_pwait2` failed with ENOSYS (or a filter's EPERM): use `epoll_wait`.
+    no_pwait2: Cell<bool>,
 }
 
 /// A descriptor's membership in the poller; removed on drop (before the descriptor is
@@ -54,10 +83,9 @@ pub(crate) struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        // SAFETY: `Socket` drops its registration before closing the descriptor, so `fd`
-        // is still open here.
-        let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
-        let _ = self.inner.poller.delete(fd);
+        // `Socket` drops its registration before closing the descriptor, so `fd` is
+        // still open (and still ours) here.
+        let _ = self.inner.ctl(libc::EPOLL_CTL_DEL, self.fd, 0, 0);
         let waiters = self.inner.regs.borrow_mut().try_remove(self.key);
         // Any task still waiting retries its call and sees the error (EBADF cannot
         // happen: the operation holds the socket).
@@ -67,24 +95,96 @@ impl Drop for Registration {
     }
 }
 
-impl Unpark for Arc<Poller> {
-    fn unpark(&self) {
-        let _ = self.notify();
-    }
-}
-
 impl Driver {
     pub(crate) fn new() -> io::Result<(Driver, Box<dyn Unpark>)> {
-        let poller = Arc::new(Poller::new()?);
-        let driver = Driver {
-            inner: Rc::new(Inner {
-                poller: poller.clone(),
-                regs: RefCell::new(Slab::new()),
-            }),
-            events: RefCell::new(Events::new()),
-            woken: RefCell::new(Vec::new()),
+        // SAFETY: plain system call with no pointer arguments.
+        let epfd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        let inner = Inner {
+            // SAFETY: `epfd` was just created and is owned by nobody else.
+            epfd: unsafe { own_fd(epfd) },
+            regs: RefCell::new(Slab::new()),
         };
-        Ok((driver, Box::new(poller)))
+        let eventfd = Arc::new(EventFd::new()?);
+        // Edge-triggered: every write to the eventfd is a new edge, so the counter never
+        // has to be drained for the next unpark to be seen.
+        inner.ctl(
+            libc::EPOLL_CTL_ADD,
+            eventfd.raw(),
+            (libc::EPOLLIN | libc::EPOLLET) as u32,
+            WAKE,
+        )?;
+        let driver = Driver {
+            inner: Rc::new(inner),
+            eventfd: eventfd.clone(),
+            events: RefCell::new(Vec::with_capacity(EVENTS)),
+            woken: RefCell::new(Vec::new()),
+            no_pwait2: Cell::new(false),
+        };
+        Ok((driver, Box::new(eventfd)))
+    }
+
+    /// One `epoll_pwait2` (or `epoll_wait`); fills `events`.
+    fn wait(&self, events: &mut Vec<libc::epoll_event>, timeout: Option<Duration>) -> io::Result<()> {
+        events.clear();
+        let epfd = self.inner.epfd.as_raw_fd();
+        let ptr = events.as_mut_ptr();
+        let max = events.capacity().min(i32::MAX as usize) as libc::c_int;
+        let n = loop {
+            let r = match timeout {
+                Some(t) if !t.is_zero() && !self.no_pwait2.get() => {
+                    let ts = libc::timespec {
+                        tv_sec: t.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+                        tv_nsec: t.subsec_nanos() as _,
+                    };
+                    // SAFETY: `ptr` has room for `max` events; `ts` is a live timespec;
+                    // a null signal mask means "leave it unchanged".
+                    let r = unsafe {
+                        libc::syscall(
+                            libc::SYS_epoll_pwait2,
+                            epfd,
+                            ptr,
+                            max,
+                            &ts as *const libc::timespec,
+                            std::ptr::null::<libc::sigset_t>(),
+                            0usize,
+                        )
+                    };
+                    if r < 0 {
+                        let e = io::Error::last_os_error();
+                        if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) {
+                            self.no_pwait2.set(true);
+                            continue;
+                        }
+                        return Err(e);
+                    }
+                    r as libc::c_int
+                }
+                _ => {
+                    let ms = match timeout {
+                        None => -1,
+                        // Rounded up: a timer never fires early.
+                        Some(t) => t
+                            .as_nanos()
+                            .div_ceil(1_000_000)
+                            .min(i32::MAX as u128) as libc::c_int,
+                    };
+                    // SAFETY: `ptr` has room for `max` events.
+                    unsafe { libc::epoll_wait(epfd, ptr, max, ms) }
+                }
+            };
+            if r >= 0 {
+                break r as usize;
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+            // Interrupted: report as an empty wait (the executor re-checks timers).
+            break 0;
+        };
+        // SAFETY: the kernel initialised the first `n <= max` events.
+        unsafe { events.set_len(n) };
+        Ok(())
     }
 
     /// Waits until `sock` may be ready for reading (`write == false`) or writing. May
@@ -103,13 +203,11 @@ impl Driver {
             return Ok(r.key);
         }
         let key = self.inner.regs.borrow_mut().insert(Waiters::default());
-        // SAFETY: the registration is stored in the socket and removed (`Registration`'s
-        // drop) before the socket closes the descriptor.
-        let added = unsafe {
-            self.inner
-                .poller
-                .add_with_mode(sock.raw(), Event::all(key), PollMode::Edge)
-        };
+        // The registration is stored in the socket and removed (`Registration`'s drop)
+        // before the socket closes the descriptor.
+        let added = self
+            .inner
+            .ctl(libc::EPOLL_CTL_ADD, sock.raw(), INTEREST, key as u64);
         if let Err(e) = added {
             self.inner.regs.borrow_mut().remove(key);
             return Err(e);
@@ -157,23 +255,25 @@ impl Future for Ready<'_> {
 impl Park for Driver {
     fn park(&self, timeout: Option<Duration>, parked: &AtomicBool) -> io::Result<()> {
         let mut events = self.events.borrow_mut();
-        events.clear();
-        let waited = self.inner.poller.wait(&mut events, timeout);
+        let waited = self.wait(&mut events, timeout);
         parked.store(false, Ordering::SeqCst);
-        match waited {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
-            Err(e) => return Err(e),
-        }
+        waited?;
         let mut woken = std::mem::take(&mut *self.woken.borrow_mut());
         {
             let mut regs = self.inner.regs.borrow_mut();
             for ev in events.iter() {
-                if let Some(w) = regs.get_mut(ev.key) {
-                    if ev.readable {
+                let (key, bits) = (ev.u64, ev.events);
+                if key == WAKE {
+                    // Only reached after another thread unparked us. Draining keeps the
+                    // counter far from its limit; EAGAIN (already drained) is fine.
+                    self.eventfd.drain();
+                    continue;
+                }
+                if let Some(w) = regs.get_mut(key as usize) {
+                    if bits & READABLE != 0 {
                         woken.append(&mut w.read);
                     }
-                    if ev.writable {
+                    if bits & WRITABLE != 0 {
                         woken.append(&mut w.write);
                     }
                 }

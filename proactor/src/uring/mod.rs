@@ -38,8 +38,9 @@ const ENTER_GETEVENTS: u32 = 1;
 enum Slot {
     /// Submitted; the future waits (with its latest waker, once polled).
     Waiting(Option<Waker>),
-    /// Completed with this result; the future has not collected it yet.
-    Done(i32),
+    /// Completed with this result and these CQE flags; the future has not collected it
+    /// yet.
+    Done(i32, u32),
     /// The future was dropped; its buffers and descriptors wait here for the completion.
     Orphan(Box<dyn op::OrphanDyn>),
 }
@@ -48,11 +49,22 @@ enum Slot {
 pub(crate) struct EventFd(OwnedFd);
 
 impl EventFd {
-    fn new() -> io::Result<EventFd> {
+    pub(crate) fn new() -> io::Result<EventFd> {
         // SAFETY: plain system call with no pointer arguments.
         let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
         // SAFETY: `fd` was just created and is owned by nobody else.
         Ok(EventFd(unsafe { own_fd(fd) }))
+    }
+
+    pub(crate) fn raw(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+
+    /// Resets the counter (non-blocking; nothing to read is fine).
+    pub(crate) fn drain(&self) {
+        let mut v: u64 = 0;
+        // SAFETY: reads at most 8 bytes into a live u64.
+        let _ = unsafe { libc::read(self.0.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
     }
 }
 
@@ -73,6 +85,9 @@ pub(crate) struct Driver {
     /// Target of the eventfd read; written by the kernel only.
     wake_buf: Box<UnsafeCell<u64>>,
     wake_armed: Cell<bool>,
+    /// Receives are submitted with `IORING_RECVSEND_POLL_FIRST` (cleared if the kernel
+    /// rejects it).
+    poll_first: Cell<bool>,
 }
 
 impl Driver {
@@ -93,6 +108,7 @@ impl Driver {
             eventfd: eventfd.clone(),
             wake_buf: Box::new(UnsafeCell::new(0)),
             wake_armed: Cell::new(false),
+            poll_first: Cell::new(true),
         };
         driver.probe()?;
         Ok((driver, Box::new(eventfd)))
@@ -150,6 +166,7 @@ impl Driver {
         let mut orphans = Vec::new();
         for cqe in ring.completion() {
             let res = cqe.result();
+            let flags = cqe.flags();
             match cqe.user_data() {
                 WAKE => self.wake_armed.set(false),
                 IGNORE => {}
@@ -158,7 +175,7 @@ impl Driver {
                     let Some(slot) = ops.get_mut(key) else {
                         continue;
                     };
-                    match std::mem::replace(slot, Slot::Done(res)) {
+                    match std::mem::replace(slot, Slot::Done(res, flags)) {
                         Slot::Waiting(w) => {
                             if let Some(w) = w {
                                 w.wake();
@@ -168,7 +185,7 @@ impl Driver {
                             ops.remove(key);
                             orphans.push((data, res));
                         }
-                        Slot::Done(_) => {}
+                        Slot::Done(..) => {}
                     }
                 }
             }
@@ -280,7 +297,7 @@ impl Drop for Driver {
             // Orphans only leave the slab on completion; collected results may linger.
             self.ops
                 .borrow_mut()
-                .retain(|_, s| !matches!(s, Slot::Done(_)));
+                .retain(|_, s| !matches!(s, Slot::Done(..)));
         }
         // The kernel still holds some operation: leak its memory rather than free it
         // under the kernel's feet.

@@ -33,7 +33,8 @@ impl<T: Orphan> OrphanDyn for T {
     }
 }
 
-/// A submitted operation; resolves to the raw result (`-errno` on failure) and its data.
+/// A submitted operation; resolves to the raw result (`-errno` on failure), the CQE
+/// flags and its data.
 pub(crate) struct Op<'a, T: Orphan> {
     driver: &'a Driver,
     key: usize,
@@ -63,21 +64,21 @@ impl<'a, T: Orphan> Op<'a, T> {
 impl<T: Orphan> Unpin for Op<'_, T> {}
 
 impl<T: Orphan> Future for Op<'_, T> {
-    type Output = (i32, T);
+    type Output = (i32, u32, T);
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(i32, T)> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(i32, u32, T)> {
         let this = &mut *self;
         let mut ops = this.driver.ops.borrow_mut();
         match ops.get_mut(this.key) {
-            Some(Slot::Done(res)) => {
-                let res = *res;
+            Some(Slot::Done(res, flags)) => {
+                let (res, flags) = (*res, *flags);
                 ops.remove(this.key);
                 drop(ops);
                 let data = this
                     .data
                     .take()
                     .expect("an Op is not polled after it completed");
-                Poll::Ready((res, data))
+                Poll::Ready((res, flags, data))
             }
             Some(Slot::Waiting(w)) => {
                 match w {
@@ -98,7 +99,7 @@ impl<T: Orphan> Drop for Op<'_, T> {
         };
         let mut ops = self.driver.ops.borrow_mut();
         match ops.get_mut(self.key) {
-            Some(Slot::Done(res)) => {
+            Some(Slot::Done(res, _)) => {
                 let res = *res;
                 ops.remove(self.key);
                 drop(ops);

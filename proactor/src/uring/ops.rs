@@ -60,10 +60,27 @@ impl<B: IoBufMut> Orphan for RecvData<B> {
     }
 }
 
+/// Counts a send in [`Socket::sends_in_flight`] from its submission until its data is
+/// released (completion collected, or orphan finished).
+struct SendGuard(Rc<Socket>);
+
+impl SendGuard {
+    fn new(sock: &Rc<Socket>) -> SendGuard {
+        sock.sends_in_flight.set(sock.sends_in_flight.get() + 1);
+        SendGuard(sock.clone())
+    }
+}
+
+impl Drop for SendGuard {
+    fn drop(&mut self) {
+        self.0.sends_in_flight.set(self.0.sends_in_flight.get() - 1);
+    }
+}
+
 struct SendData<B> {
     buf: B,
     #[allow(dead_code)]
-    sock: Rc<Socket>,
+    guard: SendGuard,
 }
 impl<B: IoBuf> Orphan for SendData<B> {}
 
@@ -71,9 +88,51 @@ struct SendMsgData<B> {
     bufs: Vec<B>,
     msg: Box<MsgBuf>,
     #[allow(dead_code)]
-    sock: Rc<Socket>,
+    guard: SendGuard,
 }
 impl<B: IoBuf> Orphan for SendMsgData<B> {}
+
+/// What a direct, non-blocking send attempt decided.
+enum Direct {
+    /// The call finished (bytes written or a hard error).
+    Done(io::Result<usize>),
+    /// Go through the ring.
+    Ring,
+}
+
+/// Tries `call` (a send with `MSG_DONTWAIT`) when no ring send is in flight on `sock` and
+/// the socket buffer was not found full last time.
+fn try_direct(sock: &Socket, mut call: impl FnMut() -> isize) -> Direct {
+    if sock.sends_in_flight.get() != 0 || sock.send_blocked.get() {
+        return Direct::Ring;
+    }
+    loop {
+        let r = call();
+        if r >= 0 {
+            return Direct::Done(Ok(r as usize));
+        }
+        let e = io::Error::last_os_error();
+        match e.kind() {
+            io::ErrorKind::Interrupted => continue,
+            io::ErrorKind::WouldBlock => {
+                sock.send_blocked.set(true);
+                return Direct::Ring;
+            }
+            _ => return Direct::Done(Err(e)),
+        }
+    }
+}
+
+/// After a ring send: a complete write means the socket has room again.
+fn note_ring_send(sock: &Socket, res: &io::Result<usize>, len: usize) {
+    if matches!(res, Ok(n) if *n == len) {
+        sock.send_blocked.set(false);
+    }
+}
+
+/// `IORING_RECVSEND_POLL_FIRST` (kernel 5.19; older kernels reject it with EINVAL, see
+/// `Driver::poll_first`).
+const RECVSEND_POLL_FIRST: u16 = 1;
 
 fn invalid(msg: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg)
@@ -87,7 +146,7 @@ impl Driver {
                 .flags(libc::SOCK_CLOEXEC)
                 .build()
         });
-        let (res, _) = op.await;
+        let (res, _, _) = op.await;
         let fd = cvt_res(res)?;
         // SAFETY: a successful accept returned a new descriptor that nobody owns yet.
         Ok(unsafe { own_fd(fd as i32) })
@@ -100,7 +159,7 @@ impl Driver {
             fd,
             addr: Box::new(*addr),
         };
-        let (res, data) = Op::submit(self, data, |d| {
+        let (res, _, data) = Op::submit(self, data, |d| {
             opcode::Connect::new(types::Fd(raw), d.addr.as_ptr(), d.addr.len).build()
         })
         .await;
@@ -149,20 +208,68 @@ impl Driver {
             }
         }
         let fd = sock.raw();
+        if sock.recv_nonempty.get() {
+            // The last receive left bytes in the socket: read them with one system call
+            // instead of SQE -> enter -> CQE -> wake -> poll. Nothing stays in flight.
+            // SAFETY: `start <= capacity`, so the pointer stays inside the allocation.
+            let ptr = unsafe { buf.as_buf_mut_ptr().add(start) };
+            let r = loop {
+                // SAFETY: `ptr` points to `spare` writable bytes owned by `buf`.
+                let r = unsafe { libc::recv(fd, ptr.cast(), spare, libc::MSG_DONTWAIT) };
+                if r >= 0 {
+                    break Ok(r as usize);
+                }
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    break Err(e);
+                }
+            };
+            match r {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    sock.recv_nonempty.set(false);
+                }
+                Ok(n) => {
+                    // A full buffer suggests more is waiting; a short read drained it.
+                    sock.recv_nonempty.set(n == spare);
+                    // SAFETY: recv initialised `n <= spare` bytes after `start`.
+                    unsafe { buf.set_buf_len(start + n) };
+                    return BufResult(Ok(n), buf);
+                }
+                Err(e) => return BufResult(Err(e), buf),
+            }
+        }
         let len = u32::try_from(spare).unwrap_or(u32::MAX);
-        let data = RecvData {
+        let mut data = RecvData {
             buf,
             start,
             sock: sock.clone(),
         };
-        let (res, mut data) = Op::submit(self, data, |d| {
-            // SAFETY: `start <= capacity`, so the pointer stays inside the allocation.
-            let ptr = unsafe { d.buf.as_buf_mut_ptr().add(start) };
-            opcode::Recv::new(types::Fd(fd), ptr, len).build()
-        })
-        .await;
+        let (res, flags, mut data) = loop {
+            let poll_first = self.poll_first.get();
+            let (res, flags, d) = Op::submit(self, data, |d| {
+                // SAFETY: `start <= capacity`, so the pointer stays inside the allocation.
+                let ptr = unsafe { d.buf.as_buf_mut_ptr().add(start) };
+                // The socket was found empty (or its state is unknown): arm the poll
+                // first instead of trying a receive that would fail (an armed poll on a
+                // readable socket completes at once anyway).
+                let ioprio = if poll_first { RECVSEND_POLL_FIRST } else { 0 };
+                opcode::Recv::new(types::Fd(fd), ptr, len)
+                    .ioprio(ioprio)
+                    .build()
+            })
+            .await;
+            if poll_first && res == -libc::EINVAL {
+                // A kernel older than 5.19 rejects the flag; nothing was received.
+                self.poll_first.set(false);
+                data = d;
+                continue;
+            }
+            break (res, flags, d);
+        };
         let r = cvt_res(res);
         if let Ok(n) = r {
+            sock.recv_nonempty
+                .set(n > 0 && io_uring::cqueue::sock_nonempty(flags));
             // SAFETY: the kernel initialised `n` bytes after `start`, within capacity.
             unsafe { data.buf.set_buf_len(start + n) };
         }
@@ -171,18 +278,39 @@ impl Driver {
 
     pub(crate) async fn send<B: IoBuf>(&self, sock: &Rc<Socket>, buf: B) -> BufResult<usize, B> {
         let fd = sock.raw();
-        let len = u32::try_from(buf.buf_len()).unwrap_or(u32::MAX);
+        // Fast path: a send that fits in the socket buffer completes at once, and one
+        // system call is cheaper than SQE -> enter -> CQE -> wake -> poll. Nothing is
+        // left in flight, so dropping this future afterwards is trivially safe.
+        let direct = try_direct(sock, || {
+            // SAFETY: the pointer and length describe initialised bytes owned by `buf`,
+            // which outlives the call.
+            unsafe {
+                libc::send(
+                    fd,
+                    buf.as_buf_ptr().cast(),
+                    buf.buf_len(),
+                    libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+                )
+            }
+        });
+        if let Direct::Done(r) = direct {
+            return BufResult(r, buf);
+        }
+        let full = buf.buf_len();
+        let len = u32::try_from(full).unwrap_or(u32::MAX);
         let data = SendData {
             buf,
-            sock: sock.clone(),
+            guard: SendGuard::new(sock),
         };
-        let (res, data) = Op::submit(self, data, |d| {
+        let (res, _, data) = Op::submit(self, data, |d| {
             opcode::Send::new(types::Fd(fd), d.buf.as_buf_ptr(), len)
                 .flags(libc::MSG_NOSIGNAL)
                 .build()
         })
         .await;
-        BufResult(cvt_res(res), data.buf)
+        let res = cvt_res(res);
+        note_ring_send(sock, &res, len as usize);
+        BufResult(res, data.buf)
     }
 
     pub(crate) async fn send_vectored<B: IoBuf>(
@@ -194,18 +322,30 @@ impl Driver {
         let mut msg = cache.take().unwrap_or_default();
         msg.fill(&bufs);
         let fd = sock.raw();
+        let direct = try_direct(sock, || {
+            // SAFETY: the header points at iovecs describing buffers owned by `bufs`,
+            // which outlive the call.
+            unsafe { libc::sendmsg(fd, &msg.msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) }
+        });
+        if let Direct::Done(r) = direct {
+            *cache = Some(msg);
+            return BufResult(r, bufs);
+        }
+        let total = msg.total_len();
         let data = SendMsgData {
             bufs,
             msg,
-            sock: sock.clone(),
+            guard: SendGuard::new(sock),
         };
-        let (res, data) = Op::submit(self, data, |d| {
+        let (res, _, data) = Op::submit(self, data, |d| {
             opcode::SendMsg::new(types::Fd(fd), &d.msg.msg)
                 .flags(libc::MSG_NOSIGNAL as u32)
                 .build()
         })
         .await;
+        let res = cvt_res(res);
+        note_ring_send(sock, &res, total);
         *cache = Some(data.msg);
-        BufResult(cvt_res(res), data.bufs)
+        BufResult(res, data.bufs)
     }
 }

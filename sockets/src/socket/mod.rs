@@ -20,7 +20,8 @@ use crate::listener::accept_loop;
 use crate::message::Message;
 use crate::monitor::{Monitor, MonitorEventKind};
 use crate::options::SocketOption;
-use crate::util::{with_deadline, Stop};
+use crate::util::{abortable, with_deadline, Stop};
+use crate::zap::ZapSlot;
 use send::Sent;
 use state::{BindEntry, ConnectEntry, Core, Peer, Shared};
 
@@ -51,11 +52,13 @@ impl<P: Proactor> fmt::Debug for Socket<P> {
 }
 
 impl<P: Proactor> Socket<P> {
-    pub(crate) fn new(proactor: P, kind: SocketType) -> Self {
+    pub(crate) fn new(proactor: P, kind: SocketType, zap: ZapSlot) -> Self {
+        let mut core = Core::new(kind);
+        core.opts.zap = zap;
         Socket {
             shared: Rc::new(Shared {
                 proactor,
-                core: RefCell::new(Core::new(kind)),
+                core: RefCell::new(core),
                 recv_ready: Default::default(),
                 send_ready: Default::default(),
                 progress: Default::default(),
@@ -102,25 +105,29 @@ impl<P: Proactor> Socket<P> {
             .unwrap_or_else(|_| endpoint.to_owned());
         let id = core.next_id();
         let stop = Rc::new(Stop::default());
-        core.binds.push(BindEntry {
-            id,
-            given: endpoint.to_owned(),
-            actual: actual.clone(),
-            stop: stop.clone(),
-        });
-        core.last_endpoint = Some(actual.clone());
-        core.monitors
-            .emit(MonitorEventKind::Listening, &actual, None);
-        drop(core);
         let tcp = matches!(ep, Endpoint::Tcp { .. });
-        p.spawn_local(accept_loop(
+        // The accept loop owns the listener; aborting it (unbind, close) drops the
+        // listener at once, so the address can be bound again right away.
+        let (task, handle) = abortable(accept_loop(
             self.shared.clone(),
             listener,
             id,
             actual.clone(),
             tcp,
-            stop,
+            stop.clone(),
         ));
+        core.binds.push(BindEntry {
+            id,
+            given: endpoint.to_owned(),
+            actual: actual.clone(),
+            stop,
+            task: handle,
+        });
+        core.last_endpoint = Some(actual.clone());
+        core.monitors
+            .emit(MonitorEventKind::Listening, &actual, None);
+        drop(core);
+        p.spawn_local(task);
         Ok(actual)
     }
 
@@ -180,6 +187,8 @@ impl<P: Proactor> Socket<P> {
                 c.end("endpoint unbound".into());
             }
         }
+        drop(core);
+        entry.task.abort();
         Ok(())
     }
 
@@ -364,12 +373,17 @@ fn begin_close<P: Proactor>(shared: &Shared<P>) -> Option<Duration> {
     let mut core = shared.core.borrow_mut();
     core.closing = true;
     let binds = std::mem::take(&mut core.binds);
-    for b in binds {
+    for b in &binds {
         b.stop.stop();
         core.monitors
             .emit(MonitorEventKind::Closed, &b.actual, None);
     }
-    core.opts.linger
+    let linger = core.opts.linger;
+    drop(core);
+    for b in binds {
+        b.task.abort();
+    }
+    linger
 }
 
 async fn close_shared<P: Proactor>(shared: Rc<Shared<P>>) {

@@ -18,7 +18,7 @@ use crate::message::Message;
 use crate::monitor::Monitors;
 use crate::options::{hwm_bound, Options};
 use crate::routing::trie::Subscriptions;
-use crate::util::{Notify, Stop};
+use crate::util::{AbortHandle, Notify, Stop};
 
 pub(crate) type PeerId = u64;
 
@@ -110,6 +110,8 @@ pub(crate) struct BindEntry {
     pub given: String,
     pub actual: String,
     pub stop: Rc<Stop>,
+    /// The accept loop: aborting it closes the listener synchronously.
+    pub task: AbortHandle,
 }
 
 /// A connected endpoint.

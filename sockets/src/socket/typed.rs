@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::message::Message;
 use crate::monitor::Monitor;
 use crate::options::SocketOption;
+use crate::zap::ZapSlot;
 
 macro_rules! typed_socket {
     ($(#[$doc:meta])* $name:ident, $kind:ident, [$($group:ident),*]) => {
@@ -29,8 +30,8 @@ macro_rules! typed_socket {
             /// The socket type of this wrapper.
             pub const TYPE: SocketType = SocketType::$kind;
 
-            pub(crate) fn new(proactor: P) -> Self {
-                $name { inner: Socket::new(proactor, SocketType::$kind) }
+            pub(crate) fn new(proactor: P, zap: ZapSlot) -> Self {
+                $name { inner: Socket::new(proactor, SocketType::$kind, zap) }
             }
 
             /// See [`Socket::bind`].

@@ -1,0 +1,300 @@
+//! Micro-benchmark of the ZMTP frame codec and of a NULL session pair (issue 3).
+//!
+//! ```text
+//! cargo run --release -p ringmq-bench --bin zmtp_codec [-- [--quick] [CASE-SUBSTRING...]]
+//! ```
+//!
+//! Every case runs 5 times; the table shows the median (and the spread). Cases:
+//!
+//! - **encode 64 B**: 1M frames pushed into a [`FrameEncoder`], taken as a
+//!   [`Transmit`] whenever 64 KiB are pending, as a writer does before each vectored
+//!   write.
+//! - **decode 64 B, 64 KiB reads**: the encoded stream is copied into a receive buffer
+//!   64 KiB at a time (standing in for `read`), and [`FrameDecoder::decode`] takes
+//!   every whole frame off it before the next read. The copy is included.
+//! - **decode 64 B, filled buffer**: the same stream decoded from one buffer that
+//!   already holds it all: the decoder alone.
+//! - **encode / decode 64 KiB**: the same for 64 KiB frames, reported as GB/s of
+//!   payload. Encoding a large frame is zero-copy (its `Bytes` becomes a chunk of the
+//!   vectored write), so only the reads' copy costs bandwidth on the decode side.
+//! - **session 64 B**: one-part messages through a PUSH/PULL pair of NULL
+//!   [`Session`]s: `send`, `poll_transmit`, one copy into a `BytesMut` (the socket),
+//!   `handle_input_buf`, `poll_event`, in batches of 64 KiB of wire bytes.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use ringmq_zmtp::frame::{FrameDecoder, FrameEncoder};
+use ringmq_zmtp::mechanism::Null;
+use ringmq_zmtp::{Event, Session, SessionConfig, SocketType, Transmit};
+
+const READ_SIZE: usize = 64 * 1024;
+const WRITE_BATCH: usize = 64 * 1024;
+const RUNS: usize = 5;
+
+/// What one run measured: elapsed time for `items` frames / messages of `size` bytes.
+#[derive(Clone, Copy)]
+struct Sample {
+    elapsed: Duration,
+    items: usize,
+    size: usize,
+}
+
+impl Sample {
+    fn ns_per_item(&self) -> f64 {
+        self.elapsed.as_secs_f64() * 1e9 / self.items as f64
+    }
+    fn gb_per_s(&self) -> f64 {
+        (self.items * self.size) as f64 / self.elapsed.as_secs_f64() / 1e9
+    }
+    fn items_per_s(&self) -> f64 {
+        self.items as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// Encodes `count` frames of `payload` in write batches; returns the transmits.
+fn encode(payload: &Bytes, count: usize, keep: bool) -> (Duration, Vec<Transmit>) {
+    let mut enc = FrameEncoder::new();
+    let mut out = Vec::new();
+    let mut bytes = 0usize;
+    let start = Instant::now();
+    for _ in 0..count {
+        enc.push_frame(false, false, payload);
+        if enc.pending() >= WRITE_BATCH {
+            let t = enc.take().expect("pending");
+            bytes += t.len();
+            if keep {
+                out.push(t);
+            } else {
+                black_box(t);
+            }
+        }
+    }
+    if let Some(t) = enc.take() {
+        bytes += t.len();
+        if keep {
+            out.push(t);
+        }
+    }
+    let elapsed = start.elapsed();
+    black_box(bytes);
+    (elapsed, out)
+}
+
+fn wire_of(payload: &Bytes, count: usize) -> Vec<u8> {
+    let (_, transmits) = encode(payload, count, true);
+    let mut wire = Vec::new();
+    for t in transmits {
+        for c in t.chunks {
+            wire.extend_from_slice(&c);
+        }
+    }
+    wire
+}
+
+/// Decodes `wire` read into a receive buffer `READ_SIZE` bytes at a time.
+fn decode_reads(wire: &[u8], count: usize, size: usize) -> Duration {
+    let dec = FrameDecoder::new(None);
+    let start = Instant::now();
+    let mut recv = BytesMut::with_capacity(READ_SIZE);
+    let mut frames = 0usize;
+    for chunk in wire.chunks(READ_SIZE) {
+        if recv.capacity() - recv.len() < chunk.len() {
+            recv.reserve(chunk.len());
+        }
+        recv.extend_from_slice(chunk);
+        while let Some(f) = dec.decode(&mut recv).expect("valid stream") {
+            debug_assert_eq!(f.body.len(), size);
+            frames += 1;
+            black_box(f);
+        }
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(frames, count, "decoded every frame");
+    assert!(recv.is_empty());
+    elapsed
+}
+
+/// Decodes `wire` from one buffer holding all of it.
+fn decode_filled(wire: &[u8], count: usize) -> Duration {
+    let dec = FrameDecoder::new(None);
+    let mut recv = BytesMut::from(wire);
+    let mut frames = 0usize;
+    let start = Instant::now();
+    while let Some(f) = dec.decode(&mut recv).expect("valid stream") {
+        frames += 1;
+        black_box(f);
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(frames, count, "decoded every frame");
+    elapsed
+}
+
+/// Establishes a NULL PUSH/PULL pair.
+fn session_pair(now: Instant) -> (Session, Session) {
+    let mut push = Session::new(
+        SessionConfig::new(SocketType::Push),
+        Box::new(Null::new()),
+        now,
+    )
+    .expect("config");
+    let mut pull = Session::new(
+        SessionConfig::new(SocketType::Pull),
+        Box::new(Null::new()),
+        now,
+    )
+    .expect("config");
+    loop {
+        let a = push.poll_transmit();
+        let b = pull.poll_transmit();
+        if a.is_none() && b.is_none() {
+            break;
+        }
+        if let Some(t) = a {
+            pull.handle_input(now, &t.to_vec());
+        }
+        if let Some(t) = b {
+            push.handle_input(now, &t.to_vec());
+        }
+    }
+    for s in [&mut push, &mut pull] {
+        assert!(matches!(
+            s.poll_event(),
+            Some(Event::HandshakeSucceeded { .. })
+        ));
+    }
+    (push, pull)
+}
+
+/// Moves `count` messages of `payload` from PUSH to PULL.
+fn session_run(payload: &Bytes, count: usize) -> Duration {
+    let now = Instant::now();
+    let (mut push, mut pull) = session_pair(now);
+    let parts = [payload.clone()];
+    let mut received = 0usize;
+    let start = Instant::now();
+    let mut sent = 0;
+    while sent < count {
+        while sent < count && push.pending_transmit() < WRITE_BATCH {
+            push.send(&parts).expect("established");
+            sent += 1;
+        }
+        let t = push.poll_transmit().expect("queued");
+        // The socket: one copy from the writer's chunks into the reader's buffer.
+        let mut buf = BytesMut::with_capacity(t.len());
+        for c in &t.chunks {
+            buf.extend_from_slice(c);
+        }
+        pull.handle_input_buf(now, buf);
+        while let Some(e) = pull.poll_event() {
+            match e {
+                Event::Message(m) => {
+                    received += 1;
+                    black_box(m);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(received, count, "every message arrived");
+    elapsed
+}
+
+fn median(mut samples: Vec<Sample>, key: impl Fn(&Sample) -> f64) -> (f64, f64, f64) {
+    samples.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    let values: Vec<f64> = samples.iter().map(key).collect();
+    (
+        values[values.len() / 2],
+        values[0],
+        values[values.len() - 1],
+    )
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    // Other arguments select cases whose name contains them.
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+    let small_count = if quick { 100_000 } else { 1_000_000 };
+    let large_count = if quick { 2_000 } else { 20_000 };
+    let small = Bytes::from(vec![0xAB; 64]);
+    let large = Bytes::from(vec![0xCD; 64 * 1024]);
+    let small_wire = wire_of(&small, small_count);
+    let large_wire = wire_of(&large, large_count);
+
+    type Case<'a> = (&'a str, usize, usize, Box<dyn Fn() -> Duration + 'a>);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "encode 64 B",
+            small_count,
+            64,
+            Box::new(|| encode(&small, small_count, false).0),
+        ),
+        (
+            "decode 64 B, 64 KiB reads",
+            small_count,
+            64,
+            Box::new(|| decode_reads(&small_wire, small_count, 64)),
+        ),
+        (
+            "decode 64 B, filled buffer",
+            small_count,
+            64,
+            Box::new(|| decode_filled(&small_wire, small_count)),
+        ),
+        (
+            "encode 64 KiB",
+            large_count,
+            large.len(),
+            Box::new(|| encode(&large, large_count, false).0),
+        ),
+        (
+            "decode 64 KiB, 64 KiB reads",
+            large_count,
+            large.len(),
+            Box::new(|| decode_reads(&large_wire, large_count, 64 * 1024)),
+        ),
+        (
+            "decode 64 KiB, filled buffer",
+            large_count,
+            large.len(),
+            Box::new(|| decode_filled(&large_wire, large_count)),
+        ),
+        (
+            "NULL session 64 B msgs",
+            small_count,
+            64,
+            Box::new(|| session_run(&small, small_count)),
+        ),
+    ];
+
+    println!("ZMTP codec micro-benchmark: {RUNS} runs per case, median [min - max]");
+    println!(
+        "{:<30} {:>10} {:>24} {:>12} {:>14}",
+        "case", "items", "ns/item", "GB/s", "Mitems/s"
+    );
+    for (name, items, size, run) in &cases {
+        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        // One warm-up run, then the measured ones.
+        black_box(run());
+        let samples: Vec<Sample> = (0..RUNS)
+            .map(|_| Sample {
+                elapsed: run(),
+                items: *items,
+                size: *size,
+            })
+            .collect();
+        let (ns, lo, hi) = median(samples.clone(), Sample::ns_per_item);
+        let (gbs, _, _) = median(samples.clone(), Sample::gb_per_s);
+        let (ips, _, _) = median(samples, Sample::items_per_s);
+        println!(
+            "{name:<30} {items:>10} {:>24} {gbs:>12.2} {:>14.2}",
+            format!("{ns:.1} [{lo:.1} - {hi:.1}]"),
+            ips / 1e6
+        );
+    }
+}

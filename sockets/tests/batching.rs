@@ -1,0 +1,213 @@
+//! The writer's batching, counted: a proactor wrapper delegates to the built-in
+//! [`Native`] proactor and counts the writes (`send` and `send_vectored` calls) each
+//! side makes. A peer's writer drains everything queued into one vectored write, so a
+//! burst costs far fewer writes than messages, while in ping-pong (nothing queued behind
+//! a message) every message is written at once, by exactly one write.
+
+mod common;
+
+use std::cell::Cell;
+use std::future::Future;
+use std::io;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use common::{join, timeout};
+use ringmq_proactor::{
+    BackendChoice, BufResult, Endpoint, IoBuf, IoBufMut, Native, PeerAddr, Proactor, Runtime,
+};
+use ringmq_sockets::Context;
+
+/// The built-in proactor, counting the write calls made through it.
+#[derive(Clone)]
+struct Counting {
+    inner: Native,
+    writes: Rc<Cell<usize>>,
+}
+
+impl Counting {
+    fn new(inner: Native) -> Self {
+        Counting {
+            inner,
+            writes: Rc::new(Cell::new(0)),
+        }
+    }
+
+    fn writes(&self) -> usize {
+        self.writes.get()
+    }
+}
+
+impl Proactor for Counting {
+    type Listener = <Native as Proactor>::Listener;
+    type Stream = <Native as Proactor>::Stream;
+    type Reader = <Native as Proactor>::Reader;
+    type Writer = <Native as Proactor>::Writer;
+
+    fn listen(&self, ep: &Endpoint) -> io::Result<Self::Listener> {
+        self.inner.listen(ep)
+    }
+
+    fn listener_endpoint(&self, l: &Self::Listener) -> io::Result<Endpoint> {
+        self.inner.listener_endpoint(l)
+    }
+
+    fn accept(
+        &self,
+        l: &Self::Listener,
+    ) -> impl Future<Output = io::Result<(Self::Stream, PeerAddr)>> {
+        self.inner.accept(l)
+    }
+
+    fn connect(&self, ep: &Endpoint) -> impl Future<Output = io::Result<Self::Stream>> {
+        self.inner.connect(ep)
+    }
+
+    fn split(&self, s: Self::Stream) -> (Self::Reader, Self::Writer) {
+        self.inner.split(s)
+    }
+
+    fn recv<B: IoBufMut>(
+        &self,
+        r: &mut Self::Reader,
+        buf: B,
+    ) -> impl Future<Output = BufResult<usize, B>> {
+        self.inner.recv(r, buf)
+    }
+
+    fn send<B: IoBuf>(
+        &self,
+        w: &mut Self::Writer,
+        buf: B,
+    ) -> impl Future<Output = BufResult<usize, B>> {
+        self.writes.set(self.writes.get() + 1);
+        self.inner.send(w, buf)
+    }
+
+    fn send_vectored<B: IoBuf>(
+        &self,
+        w: &mut Self::Writer,
+        bufs: Vec<B>,
+    ) -> impl Future<Output = BufResult<usize, Vec<B>>> {
+        self.writes.set(self.writes.get() + 1);
+        self.inner.send_vectored(w, bufs)
+    }
+
+    fn shutdown(&self, w: &mut Self::Writer) -> impl Future<Output = io::Result<()>> {
+        self.inner.shutdown(w)
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> {
+        self.inner.sleep_until(deadline)
+    }
+
+    fn now(&self) -> Instant {
+        self.inner.now()
+    }
+
+    fn spawn_local<F: Future<Output = ()> + 'static>(&self, f: F) {
+        self.inner.spawn_local(f)
+    }
+}
+
+/// Runs `body` with two counting proactors (one per side) on one built-in runtime.
+fn with_two_sides<F, Fut>(choice: BackendChoice, body: F)
+where
+    F: FnOnce(Counting, Counting) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let rt = Runtime::with_backend(choice).expect("built-in runtime");
+    let p = rt.proactor();
+    let body = body(Counting::new(p.clone()), Counting::new(p.clone()));
+    rt.block_on(async {
+        let limit = Duration::from_secs(60);
+        if timeout(&p, limit, body).await.is_none() {
+            panic!("test body did not finish within {limit:?}");
+        }
+    });
+}
+
+const BURST: usize = 10_000;
+
+/// 10,000 messages sent without pausing: the sender's writer wakes once the sending
+/// task yields and writes everything queued by then in one call.
+async fn burst_is_batched(a: Counting, b: Counting) {
+    let pull = Context::new(b.clone()).pull();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = Context::new(a.clone()).push();
+    push.connect(&ep).unwrap();
+    // Warm up: the connection is up and idle.
+    push.send("warm-up").await.unwrap();
+    assert_eq!(pull.recv().await.unwrap().frames()[0], "warm-up");
+    let before = a.writes();
+    let send = async {
+        for i in 0..BURST {
+            push.send(format!("message {i}")).await.unwrap();
+        }
+    };
+    let recv = async {
+        for i in 0..BURST {
+            let m = pull.recv().await.unwrap();
+            assert_eq!(m.frames()[0], format!("message {i}").as_bytes());
+        }
+    };
+    join(send, recv).await;
+    let writes = a.writes() - before;
+    println!("{BURST} messages took {writes} writes");
+    assert!(writes >= 1);
+    assert!(
+        writes < BURST / 10,
+        "{BURST} messages sent in a burst took {writes} writes (want < {})",
+        BURST / 10
+    );
+}
+
+const ROUNDS: usize = 200;
+
+/// Ping-pong: each message waits for the reply to the previous one, so the writer
+/// finds exactly one message queued and writes it at once: one write per message.
+async fn ping_pong_is_one_write_per_message(a: Counting, b: Counting) {
+    let left = Context::new(a.clone()).pair();
+    let ep = left.bind("tcp://127.0.0.1:*").unwrap();
+    let right = Context::new(b.clone()).pair();
+    right.connect(&ep).unwrap();
+    right.send("warm-up").await.unwrap();
+    assert_eq!(left.recv().await.unwrap().frames()[0], "warm-up");
+    left.send("warm-up reply").await.unwrap();
+    assert_eq!(right.recv().await.unwrap().frames()[0], "warm-up reply");
+    let (a0, b0) = (a.writes(), b.writes());
+    for i in 0..ROUNDS {
+        right.send(format!("ping {i}")).await.unwrap();
+        assert_eq!(
+            left.recv().await.unwrap().frames()[0],
+            format!("ping {i}").as_bytes()
+        );
+        left.send(format!("pong {i}")).await.unwrap();
+        assert_eq!(
+            right.recv().await.unwrap().frames()[0],
+            format!("pong {i}").as_bytes()
+        );
+    }
+    assert_eq!(b.writes() - b0, ROUNDS, "pings: one write each");
+    assert_eq!(a.writes() - a0, ROUNDS, "pongs: one write each");
+}
+
+#[test]
+fn uring_burst_is_batched() {
+    with_two_sides(BackendChoice::Uring, burst_is_batched);
+}
+
+#[test]
+fn epoll_burst_is_batched() {
+    with_two_sides(BackendChoice::Epoll, burst_is_batched);
+}
+
+#[test]
+fn uring_ping_pong_is_one_write_per_message() {
+    with_two_sides(BackendChoice::Uring, ping_pong_is_one_write_per_message);
+}
+
+#[test]
+fn epoll_ping_pong_is_one_write_per_message() {
+    with_two_sides(BackendChoice::Epoll, ping_pong_is_one_write_per_message);
+}

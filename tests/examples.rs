@@ -1,0 +1,62 @@
+//! Runs every example of `examples/` (each one program that runs both sides and ends on
+//! its own): the example files are compiled into this test as modules and their `run`
+//! functions called, so a broken or hanging example fails `cargo test`.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+#[allow(dead_code)] // `main` is for `cargo run --example`
+#[path = "../examples/pair.rs"]
+mod pair;
+#[allow(dead_code)]
+#[path = "../examples/pub_sub.rs"]
+mod pub_sub;
+#[allow(dead_code)]
+#[path = "../examples/push_pull.rs"]
+mod push_pull;
+#[allow(dead_code)]
+#[path = "../examples/req_rep.rs"]
+mod req_rep;
+#[allow(dead_code)]
+#[path = "../examples/router_dealer.rs"]
+mod router_dealer;
+
+/// Runs an example on its own thread; it must succeed within 30 s.
+fn run_example(name: &str, run: fn() -> Result<(), Box<dyn std::error::Error>>) {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let result = run().map_err(|e| e.to_string());
+        let _ = tx.send(result);
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => panic!("example {name} failed: {e}"),
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("example {name} did not finish in 30 s"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("example {name} panicked"),
+    }
+}
+
+#[test]
+fn example_req_rep() {
+    run_example("req_rep", req_rep::run);
+}
+
+#[test]
+fn example_pub_sub() {
+    run_example("pub_sub", pub_sub::run);
+}
+
+#[test]
+fn example_push_pull() {
+    run_example("push_pull", push_pull::run);
+}
+
+#[test]
+fn example_router_dealer() {
+    run_example("router_dealer", router_dealer::run);
+}
+
+#[test]
+fn example_pair() {
+    run_example("pair", pair::run);
+}
