@@ -6,6 +6,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 #[allow(dead_code)] // `main` is for `cargo run --example`
+#[path = "../examples/curve.rs"]
+mod curve;
+#[allow(dead_code)]
 #[path = "../examples/pair.rs"]
 mod pair;
 #[allow(dead_code)]
@@ -59,4 +62,9 @@ fn example_router_dealer() {
 #[test]
 fn example_pair() {
     run_example("pair", pair::run);
+}
+
+#[test]
+fn example_curve() {
+    run_example("curve", curve::run);
 }

@@ -141,7 +141,10 @@ impl Executor {
                 return;
             };
             task.state.scheduled.store(false, Ordering::Release);
-            let waker = task.waker.take().expect("a task's waker is home between polls");
+            let waker = task
+                .waker
+                .take()
+                .expect("a task's waker is home between polls");
             (future, waker)
         };
         let done = future
@@ -239,7 +242,8 @@ impl Executor {
                 (Some(now), self.fire_timers(now))
             };
             let mut timeout = if queue.is_empty() {
-                next.zip(now).map(|(d, now)| d.saturating_duration_since(now))
+                next.zip(now)
+                    .map(|(d, now)| d.saturating_duration_since(now))
             } else if ran < BUDGET {
                 // Fired timers made work: run it before paying for a system call.
                 continue;

@@ -146,6 +146,33 @@ impl SocketOption {
         }
     }
 
+    /// `CurvePublicKey` from 32 raw bytes or 40 Z85 characters; a bad key is
+    /// [`Error::InvalidOption`] naming `ZMQ_CURVE_PUBLICKEY` and the problem.
+    pub fn curve_public_key(key: impl AsRef<[u8]>) -> Result<Self, Error> {
+        Ok(SocketOption::CurvePublicKey(parse_key(
+            key.as_ref(),
+            "ZMQ_CURVE_PUBLICKEY",
+        )?))
+    }
+
+    /// `CurveSecretKey` from 32 raw bytes or 40 Z85 characters (see
+    /// [`SocketOption::curve_public_key`]).
+    pub fn curve_secret_key(key: impl AsRef<[u8]>) -> Result<Self, Error> {
+        Ok(SocketOption::CurveSecretKey(parse_key(
+            key.as_ref(),
+            "ZMQ_CURVE_SECRETKEY",
+        )?))
+    }
+
+    /// `CurveServerKey` from 32 raw bytes or 40 Z85 characters (see
+    /// [`SocketOption::curve_public_key`]).
+    pub fn curve_server_key(key: impl AsRef<[u8]>) -> Result<Self, Error> {
+        Ok(SocketOption::CurveServerKey(parse_key(
+            key.as_ref(),
+            "ZMQ_CURVE_SERVERKEY",
+        )?))
+    }
+
     /// The socket types this option applies to; `None` means all of them.
     fn applies_to(&self) -> Option<&'static [SocketType]> {
         use SocketType::*;
@@ -422,6 +449,13 @@ impl Options {
     }
 }
 
+fn parse_key(data: &[u8], option: &'static str) -> Result<CurveKey, Error> {
+    CurveKey::try_from(data).map_err(|e| Error::InvalidOption {
+        option,
+        reason: e.to_string(),
+    })
+}
+
 fn check_len(v: &Bytes, option: &'static str) -> Result<(), Error> {
     if v.len() > 255 {
         return Err(Error::InvalidOption {
@@ -501,6 +535,48 @@ mod tests {
         assert!(SocketOption::RouterMandatory(true)
             .check(SocketType::Dealer)
             .is_err());
+    }
+
+    #[test]
+    fn security_options_select_the_mechanism_like_libzmq() {
+        let mut o = Options::default();
+        assert!(mechanism_for(&o).unwrap().name() == b"NULL");
+        o.set(SocketOption::PlainServer(true)).unwrap();
+        let m = mechanism_for(&o).unwrap();
+        assert_eq!((m.name(), m.as_server()), (&b"PLAIN"[..], true));
+        o.set(SocketOption::PlainServer(false)).unwrap();
+        assert_eq!(mechanism_for(&o).unwrap().name(), b"NULL");
+        o.set(SocketOption::PlainUsername("u".into())).unwrap();
+        let m = mechanism_for(&o).unwrap();
+        assert_eq!((m.name(), m.as_server()), (&b"PLAIN"[..], false));
+        let (public, secret) = CurveKey::generate_pair();
+        o.set(SocketOption::CurveServer(true)).unwrap();
+        let e = mechanism_for(&o).err().unwrap();
+        assert!(e.contains("ZMQ_CURVE_SECRETKEY"), "{e}");
+        o.set(SocketOption::curve_secret_key(secret.to_z85()).unwrap())
+            .unwrap();
+        assert_eq!(mechanism_for(&o).unwrap().name(), b"CURVE");
+        let (other, _) = CurveKey::generate_pair();
+        o.set(SocketOption::CurvePublicKey(other)).unwrap();
+        let e = mechanism_for(&o).err().unwrap();
+        assert!(e.contains("does not belong"), "{e}");
+        o.set(SocketOption::CurvePublicKey(public.clone())).unwrap();
+        o.set(SocketOption::curve_server_key(public.as_bytes()).unwrap())
+            .unwrap();
+        let m = mechanism_for(&o).unwrap();
+        assert_eq!((m.name(), m.as_server()), (&b"CURVE"[..], false));
+        let e = SocketOption::curve_server_key(b"not a key").unwrap_err();
+        assert!(e.to_string().contains("ZMQ_CURVE_SERVERKEY"), "{e}");
+        assert!(o
+            .set(SocketOption::Metadata("X-".into(), "v".into()))
+            .is_err());
+        assert!(o
+            .set(SocketOption::PlainPassword(vec![b'p'; 256].into()))
+            .is_err());
+        o.set(SocketOption::Metadata("X-Team".into(), "blue".into()))
+            .unwrap();
+        let c = o.session_config(SocketType::Push);
+        assert_eq!(c.metadata.get("X-Team").unwrap(), "blue");
     }
 
     #[test]

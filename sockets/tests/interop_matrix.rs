@@ -1,22 +1,25 @@
 //! The interop matrix: ringmq against real libzmq, both directions, every valid socket
-//! pairing, over TCP and IPC, each row run against BOTH libzmq peers (pyzmq's libzmq
-//! 4.3.5 in `pyzmq::*`, the system's libzmq 4.3.4 through `libzmq_peer.c` in
-//! `libzmq::*`); a few rows again on the epoll backend (`epoll_*`). See
-//! `interop/peer.rs` for the peers (a missing peer FAILS the test with instructions).
+//! pairing, over TCP, IPC (path) and abstract IPC, each row run against BOTH libzmq
+//! peers (pyzmq's libzmq 4.3.5 in `pyzmq::*`, the system's libzmq 4.3.4 through
+//! `libzmq_peer.c` in `libzmq::*`); a few rows again on the epoll backend (`epoll_*`).
+//! See `interop/peer.rs` for the peers (a missing peer FAILS the test with
+//! instructions).
 //!
 //! Rows (one `#[test]` each, named `<pairing>_<who is ringmq>_<transport>_<who binds>`):
 //! - request/reply pairings (REQ-REP, REQ-ROUTER, DEALER-REP, DEALER-DEALER,
 //!   DEALER-ROUTER, ROUTER-ROUTER, PAIR-PAIR), ringmq asking and ringmq serving: the
-//!   standard payloads (`hello`, one 0-byte frame, `["", "a", "", ""]`, 16 MiB,
-//!   frames of 255 and 256 bytes, END)
-//!   each come back identical; ROUTERs use explicit routing ids both ways and check
-//!   the id they saw;
+//!   standard payloads (`hello`, one 0-byte frame, `["", "a", "", ""]`, 16 MiB, frames
+//!   of 255 and 256 bytes, END) each come back identical; ROUTERs use explicit routing
+//!   ids both ways and check the id they saw; a ROUTER addresses two peers by id;
 //! - PUB-SUB, PUB-XSUB, XPUB-SUB, XPUB-XSUB, ringmq publishing and ringmq
 //!   subscribing: four topics, subscriptions to two of them (one by prefix), exact
-//!   filtered counts and byte totals, after a sync handshake of probe messages;
-//! - PUSH-PULL both ways, including bursts of 100,000 messages counted exactly;
-//! - HEARTBEAT_IVL on the libzmq side (and on ours): the connection survives idle
-//!   periods of many intervals and still carries messages, with no disconnect.
+//!   filtered counts and byte totals, after a sync handshake of probe messages; XPUB
+//!   notices of subscribes and of the cancels when the subscriber leaves; unsubscribing
+//!   mid-stream in both directions;
+//! - PUSH-PULL both ways, bursts of 100,000 messages counted exactly, connecting before
+//!   the peer binds, a queue kept across a peer restart;
+//! - HEARTBEAT_IVL (and TTL) on the libzmq side, HEARTBEAT_IVL on ours: the connection
+//!   survives idle periods of many intervals and still carries messages.
 
 mod common;
 #[path = "interop/peer.rs"]
@@ -42,6 +45,8 @@ struct Cfg {
 enum Tr {
     Tcp,
     Ipc,
+    /// Linux abstract IPC (`ipc://@name`).
+    Abstract,
 }
 
 /// Who binds; the other side connects.
@@ -49,6 +54,9 @@ enum Tr {
 enum Binds {
     Ringmq,
     Peer,
+    /// ringmq connects first, to an endpoint nobody listens on yet; the peer binds it
+    /// a few reconnect intervals later.
+    PeerLater,
 }
 
 fn run<F, Fut>(cfg: Cfg, body: F)
@@ -82,13 +90,31 @@ fn bind_endpoint(tr: Tr, name: &str) -> String {
     match tr {
         Tr::Tcp => "tcp://127.0.0.1:*".to_owned(),
         Tr::Ipc => common::ipc_endpoint(name),
+        Tr::Abstract => abstract_endpoint(name),
+    }
+}
+
+fn abstract_endpoint(name: &str) -> String {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("ipc://@ringmq-interop-{}-{name}-{n}", std::process::id())
+}
+
+/// An endpoint with a known port/path that nobody listens on yet.
+fn fixed_endpoint(tr: Tr) -> String {
+    match tr {
+        Tr::Tcp => format!("tcp://127.0.0.1:{}", common::free_port()),
+        Tr::Ipc => common::ipc_endpoint("later"),
+        Tr::Abstract => abstract_endpoint("later"),
     }
 }
 
 /// Starts the peer as `peer_type` with `opts` and `scenario`, binding or connecting as
 /// `binds` says, and connects or binds `s` accordingly.
-fn attach(
+#[allow(clippy::too_many_arguments)] // one call shape for every row
+async fn attach(
     cfg: Cfg,
+    p: &Native,
     s: &Socket<Native>,
     peer_type: SocketType,
     opts: &[&str],
@@ -102,6 +128,15 @@ fn attach(
         Binds::Ringmq => {
             let ep = s.bind(&bind_endpoint(tr, "ringmq")).expect("bind");
             args.extend(["--connect".to_owned(), ep]);
+            args.extend(scenario.iter().map(|o| o.to_string()));
+            Peer::spawn(cfg.peer, &args)
+        }
+        Binds::PeerLater => {
+            let ep = fixed_endpoint(tr);
+            s.connect(&ep).expect("connect");
+            // Let a few connection attempts fail (the reconnect interval is 100 ms).
+            common::sleep(p, Duration::from_millis(300)).await;
+            args.extend(["--bind".to_owned(), ep]);
             args.extend(scenario.iter().map(|o| o.to_string()));
             Peer::spawn(cfg.peer, &args)
         }
@@ -175,7 +210,7 @@ fn ringmq_asks(cfg: Cfg, asker: SocketType, server: SocketType, tr: Tr, binds: B
         } else {
             &[]
         };
-        let mut peer = attach(cfg, &s, server, opts, &["echo"], tr, binds);
+        let mut peer = attach(cfg, &p, &s, server, opts, &["echo"], tr, binds).await;
         let mut prefix = Vec::new();
         if asker == Router {
             // A ROUTER can only address a peer it knows: wait for the handshake.
@@ -222,7 +257,7 @@ fn peer_asks(cfg: Cfg, asker: SocketType, server: SocketType, tr: Tr, binds: Bin
         if asker == Dealer && server == Rep {
             opts.push("--delimiter");
         }
-        let mut peer = attach(cfg, &s, asker, &opts, &["ask"], tr, binds);
+        let mut peer = attach(cfg, &p, &s, asker, &opts, &["ask"], tr, binds).await;
         loop {
             let m = s.recv().await.unwrap();
             if server == Router {
@@ -259,9 +294,14 @@ const PUBLISHED: usize = 400;
 
 /// The messages of `publish` that pass `SUBS`, and their total size.
 fn expected_filtered() -> (usize, usize) {
+    expected_for(&SUBS)
+}
+
+/// The messages of `publish` that pass `subs`, and their total size.
+fn expected_for(subs: &[&str]) -> (usize, usize) {
     (0..PUBLISHED)
         .map(|i| format!("{}-{i}", TOPICS[i % 4]))
-        .filter(|t| SUBS.iter().any(|s| t.starts_with(s)))
+        .filter(|t| subs.iter().any(|s| t.starts_with(s)))
         .fold((0, 0), |(n, b), t| (n + 1, b + t.len()))
 }
 
@@ -274,7 +314,7 @@ fn ringmq_publishes(cfg: Cfg, publisher: SocketType, subscriber: SocketType, tr:
         for t in SUBS {
             opts.extend(["--subscribe", t]);
         }
-        let mut peer = attach(cfg, &s, subscriber, &opts, &["count"], tr, binds);
+        let mut peer = attach(cfg, &p, &s, subscriber, &opts, &["count"], tr, binds).await;
         // Probe every topic until the peer saw probes matching all its subscriptions:
         // from then on it receives everything it subscribed to.
         while peer.try_line("SYNCED").is_none() {
@@ -323,6 +363,109 @@ fn ringmq_publishes(cfg: Cfg, publisher: SocketType, subscriber: SocketType, tr:
             want.sort();
             assert_eq!(notices, want, "XPUB cancel notices");
         }
+    });
+}
+
+/// The libzmq `subscriber` cancels `gamma` once synced: ringmq XPUB reports the cancel
+/// (and only then publishes), stops sending `gamma`, and reports the cancels of the
+/// remaining topics when the subscriber leaves.
+fn xpub_sees_unsubscribe(cfg: Cfg, subscriber: SocketType, tr: Tr) {
+    run(cfg, |ctx| async move {
+        let p = ctx.proactor().clone();
+        let s = ctx.socket(XPub);
+        let mut opts = vec!["--unsubscribe", "gamma"];
+        for t in SUBS {
+            opts.extend(["--subscribe", t]);
+        }
+        let mut peer = attach(
+            cfg,
+            &p,
+            &s,
+            subscriber,
+            &opts,
+            &["count"],
+            tr,
+            Binds::Ringmq,
+        )
+        .await;
+        while peer.try_line("SYNCED").is_none() {
+            for t in TOPICS.iter().chain(&["END"]) {
+                s.send(format!("{t}-SYNC")).await.unwrap();
+            }
+            common::sleep(&p, Duration::from_millis(10)).await;
+        }
+        let mut notices = Vec::new();
+        while notices.last() != Some(&Bytes::from_static(b"\x00gamma")) {
+            notices.push(s.recv().await.unwrap().frames()[0].clone());
+        }
+        assert_eq!(notices.len(), SUBS.len() + 1, "{notices:?}");
+        for i in 0..PUBLISHED {
+            s.send(vec![
+                Bytes::from(format!("{}-{i}", TOPICS[i % 4])),
+                Bytes::new(),
+            ])
+            .await
+            .unwrap();
+        }
+        s.send("END").await.unwrap();
+        let (n, bytes) = expected_for(&["alp", "END"]);
+        assert_eq!(peer.line(&p, "GOT").await, format!("GOT {n} {bytes}"));
+        peer.finish(&p).await;
+        let mut left = vec![
+            s.recv().await.unwrap().frames()[0].clone(),
+            s.recv().await.unwrap().frames()[0].clone(),
+        ];
+        left.sort();
+        assert_eq!(left, [&b"\x00END"[..], &b"\x00alp"[..]]);
+    });
+}
+
+/// ringmq `subscriber` cancels `gamma` once synced; the libzmq XPUB publishes only
+/// after it received the cancel (so the cancel travelled), and no `gamma` arrives.
+fn sub_unsubscribes(cfg: Cfg, subscriber: SocketType, tr: Tr) {
+    run(cfg, |ctx| async move {
+        let p = ctx.proactor().clone();
+        let s = ctx.socket(subscriber);
+        for t in SUBS {
+            if subscriber == Sub {
+                s.subscribe(t.as_bytes()).unwrap();
+            } else {
+                s.send(format!("\x01{t}")).await.unwrap();
+            }
+        }
+        let n = PUBLISHED.to_string();
+        let scenario = ["--await-cancel", "publish", &n];
+        let mut peer = attach(cfg, &p, &s, XPub, &[], &scenario, tr, Binds::Peer).await;
+        let mut seen = [false; SUBS.len()];
+        let mut synced = false;
+        let (mut count, mut bytes) = (0, 0);
+        loop {
+            let m = s.recv().await.unwrap();
+            let first = &m.frames()[0];
+            if first.ends_with(b"-SYNC") {
+                for (i, t) in SUBS.iter().enumerate() {
+                    seen[i] |= first.starts_with(t.as_bytes());
+                }
+                if !synced && seen.iter().all(|s| *s) {
+                    synced = true;
+                    if subscriber == Sub {
+                        s.unsubscribe(b"gamma").unwrap();
+                    } else {
+                        s.send("\x00gamma").await.unwrap();
+                    }
+                    peer.go();
+                }
+                continue;
+            }
+            if first == "END" {
+                break;
+            }
+            assert!(first.starts_with(b"alp"), "not subscribed: {m:?}");
+            count += 1;
+            bytes += m.byte_len();
+        }
+        assert_eq!((count, bytes), expected_for(&["alp", "END"]));
+        peer.finish(&p).await;
     });
 }
 
@@ -423,7 +566,7 @@ fn peer_publishes(cfg: Cfg, publisher: SocketType, subscriber: SocketType, tr: T
             }
         }
         let n = PUBLISHED.to_string();
-        let mut peer = attach(cfg, &s, publisher, &[], &["publish", &n], tr, binds);
+        let mut peer = attach(cfg, &p, &s, publisher, &[], &["publish", &n], tr, binds).await;
         let mut seen = [false; SUBS.len()];
         let mut synced = false;
         let (mut count, mut bytes) = (0, 0);
@@ -463,7 +606,7 @@ fn ringmq_pushes(cfg: Cfg, n: usize, tr: Tr, binds: Binds) {
     run(cfg, |ctx| async move {
         let p = ctx.proactor().clone();
         let s = ctx.socket(Push);
-        let mut peer = attach(cfg, &s, Pull, &[], &["count"], tr, binds);
+        let mut peer = attach(cfg, &p, &s, Pull, &[], &["count"], tr, binds).await;
         let mut bytes = 0;
         for i in 0..n {
             let body = i.to_string();
@@ -476,6 +619,41 @@ fn ringmq_pushes(cfg: Cfg, n: usize, tr: Tr, binds: Binds) {
     });
 }
 
+/// ringmq PUSH keeps its connect-side queue across a peer restart: a libzmq PULL
+/// counts a first batch and exits, messages sent meanwhile wait, and a new PULL bound
+/// on the same endpoint receives them and a second batch; ringmq reconnected by itself.
+fn push_across_peer_restart(cfg: Cfg, tr: Tr) {
+    run(cfg, |ctx| async move {
+        let p = ctx.proactor().clone();
+        let s = ctx.socket(Push);
+        let ep = fixed_endpoint(tr);
+        let spawn = |ep: &str| {
+            let args = ["--type", "PULL", "--bind", ep, "count"];
+            Peer::spawn(cfg.peer, &args.map(String::from))
+        };
+        let mut first = spawn(&ep);
+        s.connect(&ep).unwrap();
+        for i in 0..100 {
+            s.send(format!("a{i}")).await.unwrap();
+        }
+        s.send("END").await.unwrap();
+        assert!(first.line(&p, "GOT").await.starts_with("GOT 100 "));
+        first.finish(&p).await;
+        // No peer now: these wait in the queue of the connect-side peer.
+        for i in 0..50 {
+            s.send(format!("b{i}")).await.unwrap();
+        }
+        common::sleep(&p, Duration::from_millis(150)).await;
+        let mut second = spawn(&ep);
+        for i in 0..50 {
+            s.send(format!("c{i}")).await.unwrap();
+        }
+        s.send("END").await.unwrap();
+        assert!(second.line(&p, "GOT").await.starts_with("GOT 100 "));
+        second.finish(&p).await;
+    });
+}
+
 /// A libzmq PUSH sends `n` numbered messages to ringmq PULL: all arrive, in order,
 /// and nothing more.
 fn peer_pushes(cfg: Cfg, n: usize, tr: Tr, binds: Binds) {
@@ -483,7 +661,7 @@ fn peer_pushes(cfg: Cfg, n: usize, tr: Tr, binds: Binds) {
         let p = ctx.proactor().clone();
         let s = ctx.socket(Pull);
         let count = n.to_string();
-        let peer = attach(cfg, &s, Push, &[], &["send", &count], tr, binds);
+        let peer = attach(cfg, &p, &s, Push, &[], &["send", &count], tr, binds).await;
         for i in 0..n {
             let m = s.recv().await.unwrap();
             assert_eq!(m.frames(), [Bytes::from(i.to_string())], "message {i}");
@@ -495,22 +673,23 @@ fn peer_pushes(cfg: Cfg, n: usize, tr: Tr, binds: Binds) {
 }
 
 /// The connection survives idle periods of many heartbeat intervals (100 ms) with
-/// HEARTBEAT_IVL set on the libzmq side (`theirs`) or on ours, and still carries
-/// messages: libzmq drops a connection whose peer does not answer its PINGs within
-/// HEARTBEAT_TIMEOUT (= the interval), and so does ringmq.
-fn heartbeat(cfg: Cfg, theirs: bool, tr: Tr) {
+/// HEARTBEAT_IVL set on the libzmq side or on ours, and still carries messages: libzmq
+/// drops a connection whose peer does not answer its PINGs within HEARTBEAT_TIMEOUT
+/// (= the interval), and so does ringmq. With HEARTBEAT_TTL set, libzmq's PINGs carry
+/// a TTL (in deciseconds on the wire) that ringmq must apply as its receive timeout:
+/// 1 s is plenty with a PING every 100 ms, a unit mix-up (10 ms) is not.
+/// `theirs` are the peer's heartbeat options; without any, ringmq sets HEARTBEAT_IVL.
+fn heartbeat(cfg: Cfg, theirs: &'static [&'static str], tr: Tr) {
     run(cfg, |ctx| async move {
         let p = ctx.proactor().clone();
         let s = ctx.socket(Req);
         let mon = s.monitor();
-        let opts: &[&str] = if theirs {
-            &["--heartbeat-ivl", "100"]
-        } else {
+        let opts = theirs;
+        if theirs.is_empty() {
             s.set_option(SocketOption::HeartbeatIvl(Duration::from_millis(100)))
                 .unwrap();
-            &[]
-        };
-        let peer = attach(cfg, &s, Rep, opts, &["echo"], tr, Binds::Peer);
+        }
+        let peer = attach(cfg, &p, &s, Rep, opts, &["echo"], tr, Binds::Peer).await;
         common::wait_handshakes(&p, &mon, 1).await;
         for round in 0..3 {
             let body = format!("round {round}");
@@ -525,6 +704,9 @@ fn heartbeat(cfg: Cfg, theirs: bool, tr: Tr) {
         peer.finish(&p).await;
     });
 }
+
+const HB_IVL: &[&str] = &["--heartbeat-ivl", "100"];
+const HB_IVL_TTL: &[&str] = &["--heartbeat-ivl", "100", "--heartbeat-ttl", "1000"];
 
 /// Instantiates rows once per peer (`mod pyzmq`, `mod libzmq`) on `backend`.
 macro_rules! rows {
@@ -545,7 +727,7 @@ macro_rules! rows {
 }
 
 use Binds::{Peer as PB, Ringmq as RB};
-use Tr::{Ipc, Tcp};
+use Tr::{Abstract, Ipc, Tcp};
 
 rows! { BackendChoice::Uring; pyzmq, libzmq;
     // REQ-REP
@@ -555,6 +737,8 @@ rows! { BackendChoice::Uring; pyzmq, libzmq;
     req_rep_ringmq_rep_tcp_ringmq_binds => peer_asks(Req, Rep, Tcp, RB);
     req_rep_ringmq_rep_tcp_peer_binds => peer_asks(Req, Rep, Tcp, PB);
     req_rep_ringmq_rep_ipc => peer_asks(Req, Rep, Ipc, RB);
+    req_rep_ringmq_req_abstract_peer_binds => ringmq_asks(Req, Rep, Abstract, PB);
+    req_rep_ringmq_rep_abstract_ringmq_binds => peer_asks(Req, Rep, Abstract, RB);
     // REQ-ROUTER
     req_router_ringmq_req_tcp_peer_binds => ringmq_asks(Req, Router, Tcp, PB);
     req_router_ringmq_req_tcp_ringmq_binds => ringmq_asks(Req, Router, Tcp, RB);
@@ -619,19 +803,30 @@ rows! { BackendChoice::Uring; pyzmq, libzmq;
     xpub_xsub_ringmq_xpub_ipc => ringmq_publishes(XPub, XSub, Ipc, RB);
     xpub_xsub_ringmq_xsub_tcp => peer_publishes(XPub, XSub, Tcp, RB);
     xpub_xsub_ringmq_xsub_ipc => peer_publishes(XPub, XSub, Ipc, PB);
+    unsubscribe_ringmq_xpub_libzmq_sub_tcp => xpub_sees_unsubscribe(Sub, Tcp);
+    unsubscribe_ringmq_xpub_libzmq_xsub_ipc => xpub_sees_unsubscribe(XSub, Ipc);
+    unsubscribe_ringmq_sub_libzmq_xpub_tcp => sub_unsubscribes(Sub, Tcp);
+    unsubscribe_ringmq_xsub_libzmq_xpub_ipc => sub_unsubscribes(XSub, Ipc);
     // PUSH-PULL
     push_pull_ringmq_push_tcp_peer_binds => ringmq_pushes(1000, Tcp, PB);
     push_pull_ringmq_push_ipc => ringmq_pushes(1000, Ipc, RB);
     push_pull_ringmq_pull_tcp_ringmq_binds => peer_pushes(1000, Tcp, RB);
     push_pull_ringmq_pull_ipc => peer_pushes(1000, Ipc, PB);
+    push_pull_ringmq_push_connects_first_tcp => ringmq_pushes(1000, Tcp, Binds::PeerLater);
+    push_pull_ringmq_pull_connects_first_ipc => peer_pushes(1000, Ipc, Binds::PeerLater);
+    push_across_peer_restart_tcp => push_across_peer_restart(Tcp);
+    push_across_peer_restart_ipc => push_across_peer_restart(Ipc);
+    push_pull_ringmq_push_abstract_connects_first => ringmq_pushes(1000, Abstract, Binds::PeerLater);
+    pub_sub_ringmq_sub_abstract => peer_publishes(Pub, Sub, Abstract, RB);
     burst_100k_ringmq_push_tcp => ringmq_pushes(100_000, Tcp, RB);
     burst_100k_ringmq_pull_tcp => peer_pushes(100_000, Tcp, PB);
     burst_100k_ringmq_push_ipc => ringmq_pushes(100_000, Ipc, PB);
     burst_100k_ringmq_pull_ipc => peer_pushes(100_000, Ipc, RB);
     // HEARTBEAT_IVL
-    heartbeat_ivl_on_libzmq_tcp => heartbeat(true, Tcp);
-    heartbeat_ivl_on_libzmq_ipc => heartbeat(true, Ipc);
-    heartbeat_ivl_on_ringmq_tcp => heartbeat(false, Tcp);
+    heartbeat_ivl_on_libzmq_tcp => heartbeat(HB_IVL, Tcp);
+    heartbeat_ivl_on_libzmq_ipc => heartbeat(HB_IVL, Ipc);
+    heartbeat_ivl_ttl_on_libzmq_tcp => heartbeat(HB_IVL_TTL, Tcp);
+    heartbeat_ivl_on_ringmq_tcp => heartbeat(&[], Tcp);
 }
 
 // The epoll fallback interoperates too.
@@ -641,5 +836,5 @@ rows! { BackendChoice::Epoll; epoll_pyzmq, epoll_libzmq;
     pub_sub_ringmq_sub_tcp => peer_publishes(Pub, Sub, Tcp, RB);
     xpub_xsub_ringmq_xpub_ipc => ringmq_publishes(XPub, XSub, Ipc, PB);
     burst_100k_ringmq_pull_tcp => peer_pushes(100_000, Tcp, PB);
-    heartbeat_ivl_on_libzmq_tcp => heartbeat(true, Tcp);
+    heartbeat_ivl_on_libzmq_tcp => heartbeat(HB_IVL, Tcp);
 }

@@ -527,6 +527,53 @@ async fn oversized_frame_before_authentication_is_refused<P: Proactor>(ctx: Cont
     }
 }
 
+async fn nothing_is_read_while_zap_decides<P: Proactor>(ctx: Context<P>) {
+    use ringmq_zmtp::mechanism::curve::{CurveClient, CurveKeyPair};
+    use ringmq_zmtp::{Session, SessionConfig};
+    let p = ctx.proactor().clone();
+    ctx.set_zap_handler(|_req: ZapRequest| std::future::pending::<ZapReply>());
+    let (spub, ssec) = CurveKey::generate_pair();
+    let pull = ctx.socket(SocketType::Pull);
+    set(&pull, curve_server(&ssec));
+    pull.set_option(SocketOption::HandshakeIvl(Duration::from_millis(500)))
+        .unwrap();
+    let smon = pull.monitor();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    // A hand-driven CURVE client: greeting, HELLO, then INITIATE after WELCOME.
+    let (mut r, mut w) = raw_connect(&p, &ep).await;
+    let mut s = Session::new(
+        SessionConfig::new(SocketType::Push),
+        Box::new(CurveClient::new(CurveKeyPair::generate(), *spub.as_bytes())),
+        p.now(),
+    )
+    .unwrap();
+    let mut received = 0;
+    // Greeting (64) + WELCOME frame (2 + 168).
+    while received < 64 + 170 {
+        if let Some(t) = s.poll_transmit() {
+            write_all(&p, &mut w, t.to_vec()).await;
+        }
+        let BufResult(n, buf) = p.recv(&mut r, Vec::with_capacity(4096)).await;
+        let n = n.expect("raw read");
+        assert!(n > 0, "server closed during the handshake");
+        received += n;
+        s.handle_input(p.now(), &buf[..n]);
+    }
+    let initiate = s.poll_transmit().expect("INITIATE to send").to_vec();
+    write_all(&p, &mut w, initiate).await;
+    // The ZAP handler now decides forever. Bytes that would break the protocol
+    // (invalid frame flags) are not read meanwhile: the connection ends by the
+    // handshake deadline, not by a protocol error.
+    sleep(&p, Duration::from_millis(100)).await;
+    write_all(&p, &mut w, vec![0xFF; 16 * 1024]).await;
+    match outcome(&p, &smon).await {
+        MonitorEventKind::HandshakeFailed { reason } => {
+            assert!(reason.contains("timed out"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 /// A TCP relay in front of `target` for one connection: records what the client sends
 /// and, when `dup_next` is set, forwards the next chunk from the client twice.
 struct Relay {
@@ -695,6 +742,7 @@ backend_tests!(
     unauthenticated_stall_is_dropped_after_handshake_ivl,
     slow_zap_handler_is_bounded_by_handshake_ivl,
     oversized_frame_before_authentication_is_refused,
+    nothing_is_read_while_zap_decides,
     replayed_initiate_is_refused,
     replayed_message_is_refused,
     curve_options_are_checked,

@@ -821,3 +821,117 @@ fn libzmq_null_with_zap_domain_denies() {
         assert_auth_failed(&outcome(&p, &mon).await, 400);
     });
 }
+
+// ---- the other roles of REQ/REP and DEALER/ROUTER -----------------------------------
+
+/// Echoes on a ringmq REP until END, checking every request's User-Id.
+async fn rep_echo(rep: &Socket<Native>, user_id: &[u8]) {
+    loop {
+        let m = rep.recv().await.unwrap();
+        assert_eq!(prop(&m, "User-Id"), Some(user_id));
+        let end = m.frames().last().is_some_and(|f| f == "END");
+        rep.send(m).await.unwrap();
+        if end {
+            return;
+        }
+    }
+}
+
+/// A ringmq DEALER asking a libzmq ROUTER (`echo`): two round trips, then END.
+async fn dealer_asks(dealer: &Socket<Native>) {
+    for body in ["x", "y"] {
+        dealer.send(body).await.unwrap();
+        let r = dealer.recv().await.unwrap();
+        assert_eq!(r.frames(), [Bytes::from(body)]);
+        assert_eq!(prop(&r, "Socket-Type"), Some(&b"ROUTER"[..]));
+    }
+    dealer.send("END").await.unwrap();
+    dealer.recv().await.unwrap();
+}
+
+#[test]
+fn curve_libzmq_req_to_ringmq_rep_and_dealer_to_libzmq_router() {
+    let k = keys();
+    run(|ctx| async move {
+        let p = ctx.proactor().clone();
+        let auth = Authenticator::new();
+        auth.allow_curve_key(&k.cpub);
+        ctx.set_zap_handler(auth);
+        let rep = ctx.socket(SocketType::Rep);
+        set(&rep, curve_server(&k));
+        let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
+        // `ask` sends the standard payloads (up to 16 MiB) and checks each echo.
+        let mut peer = spawn_with(
+            py_curve_client(&k),
+            &["--type", "REQ", "--connect", &ep, "ask"],
+        );
+        rep_echo(&rep, k.cpub.to_z85().as_bytes()).await;
+        assert_eq!(peer.line(&p, "OK").await, "OK");
+        peer.finish(&p).await;
+
+        let allow = format!("--zap-curve-allow={}", k.cpub.to_z85());
+        let peer = spawn_with(
+            py_curve_server(&k),
+            &[
+                "--type",
+                "ROUTER",
+                "--bind",
+                "tcp://127.0.0.1:*",
+                &allow,
+                "echo",
+            ],
+        );
+        let dealer = ctx.socket(SocketType::Dealer);
+        set(&dealer, curve_client(&k));
+        dealer.connect(&peer.endpoint).unwrap();
+        dealer_asks(&dealer).await;
+        peer.finish(&p).await;
+    });
+}
+
+#[test]
+fn plain_libzmq_req_to_ringmq_rep_and_dealer_to_libzmq_router() {
+    run(|ctx| async move {
+        let p = ctx.proactor().clone();
+        let auth = Authenticator::new();
+        auth.add_plain_user("admin", "secret");
+        ctx.set_zap_handler(auth);
+        let rep = ctx.socket(SocketType::Rep);
+        rep.set_option(SocketOption::PlainServer(true)).unwrap();
+        let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
+        let mut peer = spawn(&[
+            "--type",
+            "REQ",
+            "--connect",
+            &ep,
+            "--mechanism",
+            "plain",
+            "--username",
+            "admin",
+            "--password",
+            "secret",
+            "ask",
+        ]);
+        rep_echo(&rep, b"admin").await;
+        assert_eq!(peer.line(&p, "OK").await, "OK");
+        peer.finish(&p).await;
+
+        let peer = spawn(&[
+            "--type",
+            "ROUTER",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--mechanism",
+            "plain",
+            "--plain-server",
+            "--zap-plain",
+            "admin:secret",
+            "echo",
+        ]);
+        let dealer = ctx.socket(SocketType::Dealer);
+        set(&dealer, plain_client("admin", "secret"));
+        dealer.connect(&peer.endpoint).unwrap();
+        dealer_asks(&dealer).await;
+        peer.finish(&p).await;
+    });
+}

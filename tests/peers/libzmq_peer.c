@@ -5,8 +5,10 @@
  * `cc libzmq_peer.c -lzmq`.
  *
  *   libzmq_peer --type TYPE (--bind EP | --connect EP) [--identity ID]
- *               [--subscribe TOPIC]... [--heartbeat-ivl MS] [--timeout MS]
- *               [--route-to ID] [--delimiter] SCENARIO [N]
+ *               [--subscribe TOPIC]... [--heartbeat-ivl MS] [--heartbeat-ttl MS]
+ *               [--heartbeat-timeout MS] [--timeout MS]
+ *               [--route-to ID] [--delimiter] [--unsubscribe TOPIC]...
+ *               [--await-cancel] SCENARIO [N]
  *
  * It prints `READY <endpoint>` once bound/connected, then runs the scenario:
  *   echo       send every message back until one whose first or last frame is END
@@ -15,11 +17,12 @@
  *   send N     send N numbered messages ("0", "1", ...)
  *   count      receive until a message whose first or last frame is END, ignoring
  *              sync probes (first frame ending in "-SYNC"; prints `SYNCED` once a
- *              probe matching every --subscribe topic arrived), print `GOT <count>
- *              <bytes>` (END not counted)
+ *              probe matching every --subscribe topic arrived, after cancelling the
+ *              --unsubscribe topics), print `GOT <count> <bytes>` (END not counted)
  *   publish N  send sync probes (`<topic>-SYNC` for each topic and END) every 10 ms
  *              until a line arrives on stdin, then N messages [TOPIC-i, ""] over the
- *              topics alpha beta gamma delta, then [END]
+ *              topics alpha beta gamma delta, then [END]; with --await-cancel (XPUB),
+ *              it first waits, after the go-ahead, for an unsubscription message
  *   ask        send the standard payloads (see payloads()) and check each reply is
  *              identical; --route-to ID prefixes the routing id (ROUTER, which
  *              retries while the peer is unknown), --delimiter an empty frame
@@ -150,13 +153,18 @@ static void sleep_ms(int ms) {
 
 int main(int argc, char **argv) {
     const char *type = NULL, *bind = NULL, *connect = NULL, *identity = NULL;
-    const char *route_to = NULL, *subs[16];
-    size_t nsubs = 0;
-    int hb = 0, timeout = 20000, delimiter = 0, argi = 1;
+    const char *route_to = NULL, *subs[16], *unsubs[16];
+    size_t nsubs = 0, nunsubs = 0;
+    int await_cancel = 0;
+    int hb = 0, hb_ttl = 0, hb_timeout = 0, timeout = 20000, delimiter = 0, argi = 1;
     for (; argi < argc && strncmp(argv[argi], "--", 2) == 0; argi++) {
         const char *o = argv[argi];
         if (strcmp(o, "--delimiter") == 0) {
             delimiter = 1;
+            continue;
+        }
+        if (strcmp(o, "--await-cancel") == 0) {
+            await_cancel = 1;
             continue;
         }
         if (argi + 1 >= argc) {
@@ -176,8 +184,14 @@ int main(int argc, char **argv) {
             route_to = v;
         else if (strcmp(o, "--subscribe") == 0 && nsubs < 16)
             subs[nsubs++] = v;
+        else if (strcmp(o, "--unsubscribe") == 0 && nunsubs < 16)
+            unsubs[nunsubs++] = v;
         else if (strcmp(o, "--heartbeat-ivl") == 0)
             hb = atoi(v);
+        else if (strcmp(o, "--heartbeat-ttl") == 0)
+            hb_ttl = atoi(v);
+        else if (strcmp(o, "--heartbeat-timeout") == 0)
+            hb_timeout = atoi(v);
         else if (strcmp(o, "--timeout") == 0)
             timeout = atoi(v);
         else {
@@ -203,6 +217,10 @@ int main(int argc, char **argv) {
         die("ROUTING_ID");
     if (hb && zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &hb, sizeof hb) < 0)
         die("HEARTBEAT_IVL");
+    if (hb_ttl && zmq_setsockopt(s, ZMQ_HEARTBEAT_TTL, &hb_ttl, sizeof hb_ttl) < 0)
+        die("HEARTBEAT_TTL");
+    if (hb_timeout && zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout) < 0)
+        die("HEARTBEAT_TIMEOUT");
     if (t == ZMQ_ROUTER && route_to) {
         int one = 1;
         zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
@@ -288,6 +306,20 @@ int main(int argc, char **argv) {
                 }
                 if (all && !synced) {
                     synced = 1;
+                    for (size_t i = 0; i < nunsubs; i++) {
+                        if (t == ZMQ_SUB) {
+                            if (zmq_setsockopt(s, ZMQ_UNSUBSCRIBE, unsubs[i], strlen(unsubs[i])) < 0)
+                                die("UNSUBSCRIBE");
+                        } else {
+                            char buf[256];
+                            size_t len = strlen(unsubs[i]);
+                            if (len > 250)
+                                mismatch("topic too long");
+                            buf[0] = 0;
+                            memcpy(buf + 1, unsubs[i], len);
+                            send_frame(s, buf, len + 1, 0);
+                        }
+                    }
                     printf("SYNCED\n");
                     fflush(stdout);
                 }
@@ -312,6 +344,11 @@ int main(int argc, char **argv) {
                 int len = snprintf(buf, sizeof buf, "%s-SYNC", i < 4 ? TOPICS[i] : "END");
                 send_frame(s, buf, (size_t)len, 0);
             }
+        }
+        while (await_cancel) {
+            recv_multipart(s, &m);
+            await_cancel = !(zmq_msg_size(&m.f[0]) > 0 && ((char *)zmq_msg_data(&m.f[0]))[0] == 0);
+            close_multipart(&m);
         }
         for (long i = 0; i < n; i++) {
             char buf[64];

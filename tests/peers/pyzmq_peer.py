@@ -10,10 +10,12 @@ It binds or connects one socket, optionally secured with PLAIN or CURVE, prints
   send N  send N numbered messages, then exit 0 (lingering until delivered).
   count   receive until a message whose first or last frame is b"END", ignoring sync
           probes (first frame ending in b"-SYNC"; prints `SYNCED` once probes matching
-          every --subscribe topic arrived), print `GOT <count> <total bytes>`.
+          every --subscribe topic arrived, after cancelling the --unsubscribe topics),
+          print `GOT <count> <total bytes>`.
   publish N  send sync probes (b"<topic>-SYNC" for each of TOPICS and END) every
           10 ms until a line arrives on stdin, then N messages [TOPIC-i, b""] over
-          TOPICS, then [b"END"].
+          TOPICS, then [b"END"]. With --await-cancel (XPUB), it first waits, after the
+          go-ahead, for an unsubscription message.
   ask     send PAYLOADS one by one and check each reply is identical (--route-to ID
           prefixes a routing id, retrying while a ROUTER does not know the peer yet;
           --delimiter prefixes an empty frame, for DEALER to REP), print `OK`.
@@ -81,9 +83,15 @@ def main():
     p.add_argument("--identity")
     p.add_argument("--subscribe", action="append", default=[])
     p.add_argument("--heartbeat-ivl", type=int, default=0)
+    p.add_argument("--heartbeat-ttl", type=int, default=0)
+    p.add_argument("--heartbeat-timeout", type=int, default=0)
     p.add_argument("--timeout", type=int, default=20000)
     p.add_argument("--route-to", help="ask: routing id to prefix (ROUTER)")
     p.add_argument("--delimiter", action="store_true", help="ask: prefix an empty frame")
+    p.add_argument("--unsubscribe", action="append", default=[],
+                   help="count: cancel these topics once synced, before saying SYNCED")
+    p.add_argument("--await-cancel", action="store_true",
+                   help="publish (XPUB): after the go-ahead, wait for a cancel message")
     p.add_argument("scenario", nargs="+")
     a = p.parse_args()
 
@@ -120,6 +128,10 @@ def main():
         s.setsockopt(zmq.METADATA, m.encode())
     if a.heartbeat_ivl:
         s.heartbeat_ivl = a.heartbeat_ivl
+    if a.heartbeat_ttl:
+        s.heartbeat_ttl = a.heartbeat_ttl
+    if a.heartbeat_timeout:
+        s.heartbeat_timeout = a.heartbeat_timeout
     if a.mechanism == "plain":
         if a.plain_server:
             s.plain_server = True
@@ -245,6 +257,11 @@ def run(s, scenario, a):
                 seen.update(t for t in subs if msg[0].startswith(t))
                 if not synced and len(seen) == len(subs):
                     synced = True
+                    for t in a.unsubscribe:
+                        if a.type == "SUB":
+                            s.setsockopt(zmq.UNSUBSCRIBE, t.encode())
+                        else:
+                            s.send(b"\x00" + t.encode())
                     print("SYNCED", flush=True)
                 continue
             if msg[0] == b"END" or msg[-1] == b"END":
@@ -257,6 +274,8 @@ def run(s, scenario, a):
         while not select.select([sys.stdin], [], [], 0.01)[0]:
             for t in TOPICS + [b"END"]:
                 s.send(t + b"-SYNC")
+        while a.await_cancel and not s.recv().startswith(b"\x00"):
+            pass
         for i in range(n):
             s.send_multipart([TOPICS[i % 4] + b"-%d" % i, b""])
         s.send(b"END")

@@ -392,7 +392,9 @@ fn main() -> io::Result<()> {
             // for streams, the inverse of the throughput ratio).
             let ratio = match workload {
                 Workload::PingPong { .. } => format!("{:.2}x latency", secs / raw),
-                Workload::Stream { .. } => format!("{:.0}% of raw", raw / secs * 100.0),
+                Workload::Stream { .. } => {
+                    format!("{:.0}% of {}", raw / secs * 100.0, engines[0].key())
+                }
             };
             println!("| {} | {value} | {rate} | {ratio} |", engine.name());
         }

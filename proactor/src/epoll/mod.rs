@@ -40,7 +40,8 @@ const EVENTS: usize = 256;
 
 /// Interest of every registered socket: both directions, edge-triggered.
 const INTEREST: u32 = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
-const READABLE: u32 = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLPRI) as u32;
+const READABLE: u32 =
+    (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLPRI) as u32;
 const WRITABLE: u32 = (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) as u32;
 
 #[derive(Default)]
@@ -124,7 +125,11 @@ impl Driver {
     }
 
     /// One `epoll_pwait2` (or `epoll_wait`); fills `events`.
-    fn wait(&self, events: &mut Vec<libc::epoll_event>, timeout: Option<Duration>) -> io::Result<()> {
+    fn wait(
+        &self,
+        events: &mut Vec<libc::epoll_event>,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
         events.clear();
         let epfd = self.inner.epfd.as_raw_fd();
         let ptr = events.as_mut_ptr();
@@ -163,10 +168,9 @@ impl Driver {
                     let ms = match timeout {
                         None => -1,
                         // Rounded up: a timer never fires early.
-                        Some(t) => t
-                            .as_nanos()
-                            .div_ceil(1_000_000)
-                            .min(i32::MAX as u128) as libc::c_int,
+                        Some(t) => {
+                            t.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int
+                        }
                     };
                     // SAFETY: `ptr` has room for `max` events.
                     unsafe { libc::epoll_wait(epfd, ptr, max, ms) }
