@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use ringmq_zmtp::mechanism::curve::{CurveClient, CurveKeyPair, CurveServer};
 use ringmq_zmtp::mechanism::{Null, PlainClient, PlainServer};
-use ringmq_zmtp::{AuthVerdict, Credentials, Event, Mechanism, Metadata, Session, SessionConfig};
 use ringmq_zmtp::{z85, SocketType};
+use ringmq_zmtp::{AuthVerdict, Credentials, Event, Mechanism, Metadata, Session, SessionConfig};
 
 mod pyzmq;
 use pyzmq::Peer;
@@ -28,7 +28,9 @@ impl Conn {
             .set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
         let mut config = SessionConfig::new(SocketType::Dealer);
-        config.metadata.insert("X-Test", Bytes::from_static(b"ringmq"));
+        config
+            .metadata
+            .insert("X-Test", Bytes::from_static(b"ringmq"));
         let session = Session::new(config, mechanism, Instant::now()).unwrap();
         Conn { stream, session }
     }
@@ -167,7 +169,13 @@ fn null_server() {
 #[test]
 fn plain_client() {
     as_client(
-        &["--mechanism", "plain", "--plain-server", "--zap-plain", "alice:secret"],
+        &[
+            "--mechanism",
+            "plain",
+            "--plain-server",
+            "--zap-plain",
+            "alice:secret",
+        ],
         Box::new(PlainClient::new("alice", "secret").unwrap()),
     );
 }
@@ -175,7 +183,14 @@ fn plain_client() {
 #[test]
 fn plain_server() {
     let md = as_server(
-        &["--mechanism", "plain", "--username", "alice", "--password", "secret"],
+        &[
+            "--mechanism",
+            "plain",
+            "--username",
+            "alice",
+            "--password",
+            "secret",
+        ],
         Box::new(PlainServer::new()),
         Some(Credentials::Plain {
             username: Bytes::from_static(b"alice"),
