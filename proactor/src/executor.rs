@@ -3,14 +3,15 @@
 //! of the drivers) on the calling thread.
 //!
 //! Wakers are plain `std::task::Waker`s over an `Arc<TaskWaker>` and may be called from
-//! any thread: a wake pushes the task id on a lock-free queue, and only when the
-//! executor is parked in the kernel does it also poke the driver's unparker (an eventfd
-//! or the poller's notifier). A task is queued at most once between two polls, so a
-//! burst of wakes costs one poll. No thread-locals: several runtimes can live on the
-//! same thread.
+//! any thread: a wake pushes the task id on a lock-free queue (or, when made on the
+//! runtime's own thread, on a plain local queue without fences), and only when the
+//! executor is parked in the kernel does it also poke the driver's unparker (an
+//! eventfd, for both drivers). A task is queued at most once between two polls, so a
+//! burst of wakes costs one poll. No thread-local state (a thread-local marker only
+//! identifies the runtime's thread): several runtimes can live on the same thread.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::io;
 use std::pin::{pin, Pin};
@@ -45,9 +46,44 @@ pub(crate) trait Park {
 
 /// State shared with wakers on any thread.
 pub(crate) struct Shared {
+    /// Wakes made on other threads.
     queue: SegQueue<usize>,
+    /// Wakes made on the runtime's own thread (the common case: the driver's completions
+    /// and tasks waking each other).
+    local: LocalQueue,
+    /// [`thread_mark`] of the runtime's thread.
+    owner: usize,
     parked: AtomicBool,
     unpark: Box<dyn Unpark>,
+}
+
+std::thread_local! {
+    static THREAD_MARK: u8 = const { 0 };
+}
+
+/// An address unique to the calling thread among the live threads (its thread-local
+/// marker), read without the reference counting of `thread::current()`.
+fn thread_mark() -> usize {
+    THREAD_MARK.with(|m| m as *const u8 as usize)
+}
+
+/// The run queue of wakes made on the owner thread.
+struct LocalQueue(RefCell<VecDeque<usize>>);
+
+// SAFETY: the cell is accessed only (a) by wakers through `Shared::local_queue`, which
+// returns it only to the thread whose marker equals `Shared::owner`, and (b) by the
+// `Executor` that created the `Shared`, which is `!Send` and so stays on the thread
+// that recorded `owner`. Markers of live threads are distinct, so only one thread can
+// access the cell (if the owner exits and a new thread reuses its marker address, the
+// owner no longer accesses it). Accesses are short and call no user code, so the
+// `RefCell` borrows never overlap.
+unsafe impl Sync for LocalQueue {}
+
+impl Shared {
+    /// The local run queue, if called on the owner thread.
+    fn local_queue(&self) -> Option<&RefCell<VecDeque<usize>>> {
+        (thread_mark() == self.owner).then_some(&self.local.0)
+    }
 }
 
 struct TaskWaker {
@@ -63,6 +99,12 @@ impl Wake for TaskWaker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         if !self.scheduled.swap(true, Ordering::AcqRel) {
+            if let Some(local) = self.shared.local_queue() {
+                // On the runtime's thread the executor is not blocked in the kernel (it
+                // is running this code, or will look at the queue before it parks).
+                local.borrow_mut().push_back(self.id);
+                return;
+            }
             self.shared.queue.push(self.id);
             // Pairs with the fence after `parked` is set in `block_on`: either the
             // executor sees our push before it blocks, or we see `parked` and unpark it.
@@ -96,6 +138,8 @@ impl Executor {
         Executor {
             shared: Arc::new(Shared {
                 queue: SegQueue::new(),
+                local: LocalQueue(RefCell::new(VecDeque::new())),
+                owner: thread_mark(),
                 parked: AtomicBool::new(false),
                 unpark,
             }),
@@ -115,12 +159,28 @@ impl Executor {
             scheduled: AtomicBool::new(true),
             shared: self.shared.clone(),
         });
-        self.shared.queue.push(entry.key());
+        self.local().borrow_mut().push_back(entry.key());
         entry.insert(Task {
             future: Some(future),
             waker: Some(Waker::from(waker.clone())),
             state: waker,
         });
+    }
+
+    /// The local run queue; the executor is only used on its owner thread (it is
+    /// `!Send`).
+    fn local(&self) -> &RefCell<VecDeque<usize>> {
+        &self.shared.local.0
+    }
+
+    /// Pops the next task id: local wakes first, then wakes from other threads.
+    fn pop(&self) -> Option<usize> {
+        let next = self.local().borrow_mut().pop_front();
+        next.or_else(|| self.shared.queue.pop())
+    }
+
+    fn queue_is_empty(&self) -> bool {
+        self.local().borrow().is_empty() && self.shared.queue.is_empty()
     }
 
     /// Drops every task (used when the runtime is dropped: tasks hold handles to it).
@@ -211,7 +271,6 @@ impl Executor {
             shared: self.shared.clone(),
         });
         let main_waker = Waker::from(main.clone());
-        let queue = &self.shared.queue;
         let mut poll_main = || {
             main.scheduled.store(false, Ordering::Release);
             future.as_mut().poll(&mut Context::from_waker(&main_waker))
@@ -223,7 +282,7 @@ impl Executor {
         let mut ran = 0;
         loop {
             while ran < BUDGET {
-                match queue.pop() {
+                match self.pop() {
                     None => break,
                     Some(MAIN) => {
                         if let Poll::Ready(v) = poll_main() {
@@ -241,7 +300,7 @@ impl Executor {
                 let now = Instant::now();
                 (Some(now), self.fire_timers(now))
             };
-            let mut timeout = if queue.is_empty() {
+            let mut timeout = if self.queue_is_empty() {
                 next.zip(now)
                     .map(|(d, now)| d.saturating_duration_since(now))
             } else if ran < BUDGET {
@@ -254,7 +313,7 @@ impl Executor {
             if timeout != Some(Duration::ZERO) {
                 self.shared.parked.store(true, Ordering::SeqCst);
                 std::sync::atomic::fence(Ordering::SeqCst);
-                if !queue.is_empty() {
+                if !self.queue_is_empty() {
                     timeout = Some(Duration::ZERO);
                 }
             }

@@ -811,3 +811,52 @@ fn uring_dropped_send_is_not_overtaken() {
     assert_eq!(threes, c_len);
     assert_eq!(&all[ones + threes..], &[4u8; 10][..]);
 }
+
+/// Ping-pong with client and server as two tasks of one runtime (one thread): a
+/// deterministic workload for instruction counting, e.g.
+/// `valgrind --tool=callgrind <test binary> --ignored --exact tests::profile_pingpong_one_thread`
+/// (valgrind cannot run the two-thread benchmark: it does not know that
+/// `io_uring_enter` blocks). `RINGMQ_BACKEND` picks the driver.
+#[test]
+#[ignore = "profiling workload"]
+fn profile_pingpong_one_thread() {
+    const N: usize = 20_000;
+    let rt = Runtime::new().unwrap();
+    let p = rt.proactor();
+    rt.block_on(async {
+        let l = p.listen(&ep("tcp://127.0.0.1:*")).unwrap();
+        let at = p.listener_endpoint(&l).unwrap();
+        let server = {
+            let p = p.clone();
+            async move {
+                let (s, _) = p.accept(&l).await.unwrap();
+                let (mut r, mut w) = p.split(s);
+                let mut buf = Vec::with_capacity(64);
+                for _ in 0..N {
+                    buf.clear();
+                    buf = recv_exact_into(&p, &mut r, buf, 64).await;
+                    let crate::BufResult(n, b) = p.send(&mut w, buf).await;
+                    assert_eq!(n.unwrap(), 64);
+                    buf = b;
+                }
+            }
+        };
+        p.spawn_local(server);
+        let s = p.connect(&at).await.unwrap();
+        let (mut r, mut w) = p.split(s);
+        let mut buf = vec![0u8; 64];
+        let start = Instant::now();
+        for _ in 0..N {
+            let crate::BufResult(n, b) = p.send(&mut w, buf).await;
+            assert_eq!(n.unwrap(), 64);
+            buf = b;
+            buf.clear();
+            buf = recv_exact_into(&p, &mut r, buf, 64).await;
+        }
+        println!(
+            "{:?}: {:.2} us/rt on one thread",
+            rt.backend(),
+            start.elapsed().as_secs_f64() * 1e6 / N as f64
+        );
+    });
+}
