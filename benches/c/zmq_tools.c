@@ -1,0 +1,351 @@
+/*
+ * The libzmq baseline of ringmq's `compare`: libzmq's perf tools and the extra roles
+ * of `bench_peer`, on the system libzmq (`cc -O2 zmq_tools.c -lzmq`, done by
+ * ringmq_bench::build_zmq_tools). Written for ringmq; output lines match libzmq's
+ * perf/ programs and ringmq's tools so the same parser reads both.
+ *
+ *   zmq_tools local_lat  <bind-ep>    <size> <roundtrips>
+ *   zmq_tools remote_lat <connect-ep> <size> <roundtrips>
+ *   zmq_tools local_thr  <bind-ep>    <size> <count>
+ *   zmq_tools remote_thr <connect-ep> <size> <count>
+ *   zmq_tools pub        <bind-ep>    <size> <count> <subscribers>
+ *   zmq_tools subs       <connect-ep> <count> <subscribers>
+ *   zmq_tools router     <bind-ep>    <total-requests>
+ *   zmq_tools dealers    <connect-ep> <size> <peers> <rounds>
+ *   zmq_tools mem_push   <connect-ep> <size> <count> <hwm>
+ *   zmq_tools stall_pull <bind-ep>    <hwm> <seconds>
+ *
+ * Add `--curve` as the last argument for CURVE with ringmq's fixed test keys
+ * (ringmq_bench::tools::CURVE_KEYS); the binding side is the server.
+ * Exit status 1 on any error (message on stderr).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+static const char *SERVER_PUBLIC = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+static const char *SERVER_SECRET = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+static const char *CLIENT_PUBLIC = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
+static const char *CLIENT_SECRET = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs";
+
+static int curve = 0;
+
+static void die(const char *what) {
+    fprintf(stderr, "zmq_tools: %s: %s\n", what, zmq_strerror(zmq_errno()));
+    exit(1);
+}
+
+static void check(int rc, const char *what) {
+    if (rc < 0)
+        die(what);
+}
+
+static double now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static unsigned long long unix_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000;
+}
+
+static void setint(void *s, int opt, int v) {
+    check(zmq_setsockopt(s, opt, &v, sizeof v), "setsockopt");
+}
+
+/* A socket of `type`, bound (server side) or connected to `ep`, CURVE when asked. */
+static void *open_socket(void *ctx, int type, const char *ep, int bind, int sndhwm,
+                         int rcvhwm) {
+    void *s = zmq_socket(ctx, type);
+    if (!s)
+        die("zmq_socket");
+    if (sndhwm >= 0)
+        setint(s, ZMQ_SNDHWM, sndhwm);
+    if (rcvhwm >= 0)
+        setint(s, ZMQ_RCVHWM, rcvhwm);
+    if (curve) {
+        if (bind) {
+            setint(s, ZMQ_CURVE_SERVER, 1);
+            check(zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, SERVER_SECRET, 40), "secret key");
+        } else {
+            check(zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, SERVER_PUBLIC, 40), "server key");
+            check(zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, CLIENT_PUBLIC, 40), "public key");
+            check(zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, CLIENT_SECRET, 40), "secret key");
+        }
+    }
+    if (type == ZMQ_SUB)
+        check(zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0), "subscribe");
+    if (type == ZMQ_XPUB)
+        setint(s, ZMQ_XPUB_VERBOSE, 1);
+    check(bind ? zmq_bind(s, ep) : zmq_connect(s, ep), bind ? "bind" : "connect");
+    return s;
+}
+
+static void recv_size(void *s, zmq_msg_t *msg, size_t size) {
+    check(zmq_msg_recv(msg, s, 0), "recv");
+    if (zmq_msg_size(msg) != size) {
+        fprintf(stderr, "zmq_tools: message of the wrong size\n");
+        exit(1);
+    }
+}
+
+static void print_thr(size_t size, unsigned long count, double elapsed_us) {
+    if (elapsed_us < 1)
+        elapsed_us = 1;
+    unsigned long throughput = (unsigned long)((double)count / elapsed_us * 1e6);
+    double megabits = (double)(throughput * size * 8) / 1e6;
+    printf("message size: %d [B]\n", (int)size);
+    printf("message count: %lu\n", count);
+    printf("mean throughput: %lu [msg/s]\n", throughput);
+    printf("mean throughput: %.3f [Mb/s]\n", megabits);
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[argc - 1], "--curve") == 0) {
+        curve = 1;
+        argc--;
+    }
+    if (argc < 5 && !(argc == 4 && strcmp(argv[1], "router") == 0)) {
+        fprintf(stderr, "usage: zmq_tools ROLE ENDPOINT N... [--curve]\n");
+        return 1;
+    }
+    const char *role = argv[1], *ep = argv[2];
+    unsigned long a = strtoul(argv[3], NULL, 10);
+    unsigned long b = argc > 4 ? strtoul(argv[4], NULL, 10) : 0;
+    unsigned long c = argc > 5 ? strtoul(argv[5], NULL, 10) : 0;
+    void *ctx = zmq_ctx_new();
+    if (!ctx)
+        die("zmq_ctx_new");
+    zmq_msg_t msg;
+
+    if (strcmp(role, "local_lat") == 0) {
+        void *s = open_socket(ctx, ZMQ_REP, ep, 1, -1, -1);
+        zmq_msg_init(&msg);
+        for (unsigned long i = 0; i < b; i++) {
+            recv_size(s, &msg, a);
+            check(zmq_msg_send(&msg, s, 0), "send");
+        }
+        zmq_msg_close(&msg);
+        zmq_close(s);
+    } else if (strcmp(role, "remote_lat") == 0) {
+        void *s = open_socket(ctx, ZMQ_REQ, ep, 0, -1, -1);
+        zmq_msg_init(&msg);
+        double start = now_us();
+        for (unsigned long i = 0; i < b; i++) {
+            zmq_msg_t out;
+            zmq_msg_init_size(&out, a);
+            memset(zmq_msg_data(&out), 0, a);
+            check(zmq_msg_send(&out, s, 0), "send");
+            recv_size(s, &msg, a);
+        }
+        double elapsed = now_us() - start;
+        printf("message size: %d [B]\n", (int)a);
+        printf("roundtrip count: %d\n", (int)b);
+        printf("average latency: %.3f [us]\n", elapsed / (b * 2.0));
+        zmq_msg_close(&msg);
+        zmq_close(s);
+    } else if (strcmp(role, "local_thr") == 0) {
+        void *s = open_socket(ctx, ZMQ_PULL, ep, 1, -1, -1);
+        zmq_msg_init(&msg);
+        recv_size(s, &msg, a);
+        double start = now_us();
+        for (unsigned long i = 1; i < b; i++)
+            recv_size(s, &msg, a);
+        print_thr(a, b, now_us() - start);
+        zmq_msg_close(&msg);
+        zmq_close(s);
+    } else if (strcmp(role, "remote_thr") == 0) {
+        void *s = open_socket(ctx, ZMQ_PUSH, ep, 0, -1, -1);
+        for (unsigned long i = 0; i < b; i++) {
+            zmq_msg_init_size(&msg, a);
+            memset(zmq_msg_data(&msg), 0, a);
+            check(zmq_msg_send(&msg, s, 0), "send");
+        }
+        zmq_close(s); /* default linger: everything is delivered by zmq_ctx_term */
+    } else if (strcmp(role, "pub") == 0) {
+        void *s = open_socket(ctx, ZMQ_XPUB, ep, 1, 0, -1);
+        unsigned long seen = 0;
+        zmq_msg_init(&msg);
+        while (seen < c) {
+            check(zmq_msg_recv(&msg, s, 0), "recv subscription");
+            if (zmq_msg_size(&msg) > 0 && ((unsigned char *)zmq_msg_data(&msg))[0] == 1)
+                seen++;
+        }
+        zmq_msg_close(&msg);
+        printf("start: %llu [unix us]\n", unix_us());
+        fflush(stdout);
+        for (unsigned long i = 0; i < b; i++) {
+            zmq_msg_init_size(&msg, a);
+            memset(zmq_msg_data(&msg), 0, a);
+            check(zmq_msg_send(&msg, s, 0), "send");
+        }
+        zmq_close(s);
+    } else if (strcmp(role, "subs") == 0) {
+        unsigned long n = b;
+        void **subs = calloc(n, sizeof *subs);
+        unsigned long *got = calloc(n, sizeof *got);
+        zmq_pollitem_t *items = calloc(n, sizeof *items);
+        for (unsigned long i = 0; i < n; i++) {
+            subs[i] = open_socket(ctx, ZMQ_SUB, ep, 0, -1, 0);
+            items[i].socket = subs[i];
+            items[i].events = ZMQ_POLLIN;
+        }
+        unsigned long done = 0;
+        double start = 0;
+        zmq_msg_init(&msg);
+        while (done < n) {
+            check(zmq_poll(items, (int)n, -1), "poll");
+            for (unsigned long i = 0; i < n; i++) {
+                if (!(items[i].revents & ZMQ_POLLIN) || got[i] == a)
+                    continue;
+                while (got[i] < a && zmq_msg_recv(&msg, subs[i], ZMQ_DONTWAIT) >= 0) {
+                    if (start == 0)
+                        start = now_us();
+                    if (++got[i] == a) {
+                        done++;
+                        items[i].events = 0;
+                    }
+                }
+            }
+        }
+        double elapsed = now_us() - start;
+        printf("end: %llu [unix us]\n", unix_us());
+        zmq_msg_close(&msg);
+        printf("subscribers: %lu\n", n);
+        printf("deliveries: %lu [msg/s]\n",
+               (unsigned long)((double)(n * a) / (elapsed < 1 ? 1 : elapsed) * 1e6));
+        for (unsigned long i = 0; i < n; i++)
+            zmq_close(subs[i]);
+    } else if (strcmp(role, "router") == 0) {
+        void *s = open_socket(ctx, ZMQ_ROUTER, ep, 1, 0, 0);
+        zmq_msg_t id;
+        zmq_msg_init(&id);
+        zmq_msg_init(&msg);
+        for (unsigned long i = 0; i < a; i++) {
+            check(zmq_msg_recv(&id, s, 0), "recv id");
+            check(zmq_msg_recv(&msg, s, 0), "recv body");
+            check(zmq_msg_send(&id, s, ZMQ_SNDMORE), "send id");
+            check(zmq_msg_send(&msg, s, 0), "send body");
+        }
+        zmq_msg_close(&id);
+        zmq_msg_close(&msg);
+        zmq_close(s);
+    } else if (strcmp(role, "dealers") == 0) {
+        unsigned long n = b, rounds = c;
+        void **ds = calloc(n, sizeof *ds);
+        zmq_pollitem_t *items = calloc(n, sizeof *items);
+        unsigned long *left = calloc(n, sizeof *left);
+        double *sent_at = calloc(n, sizeof *sent_at);
+        double *lat = calloc(n * rounds + 1, sizeof *lat);
+        unsigned long nlat = 0;
+        for (unsigned long i = 0; i < n; i++) {
+            ds[i] = open_socket(ctx, ZMQ_DEALER, ep, 0, -1, -1);
+            items[i].socket = ds[i];
+        }
+        zmq_msg_init(&msg);
+        /* pass 0: one warm-up request each (not timed); pass 1: `rounds` timed each */
+        double start = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            unsigned long active = n;
+            if (pass == 1)
+                start = now_us();
+            for (unsigned long i = 0; i < n; i++) {
+                left[i] = pass == 0 ? 1 : rounds;
+                items[i].events = ZMQ_POLLIN;
+                if (left[i] == 0) {
+                    items[i].events = 0;
+                    active--;
+                    continue;
+                }
+                zmq_msg_t out;
+                zmq_msg_init_size(&out, a);
+                memset(zmq_msg_data(&out), 0, a);
+                sent_at[i] = now_us();
+                check(zmq_msg_send(&out, ds[i], 0), "send");
+            }
+            while (active > 0) {
+                check(zmq_poll(items, (int)n, -1), "poll");
+                for (unsigned long i = 0; i < n; i++) {
+                    if (!(items[i].revents & ZMQ_POLLIN) || left[i] == 0)
+                        continue;
+                    if (zmq_msg_recv(&msg, ds[i], ZMQ_DONTWAIT) < 0)
+                        continue;
+                    double t = now_us();
+                    if (pass == 1)
+                        lat[nlat++] = t - sent_at[i];
+                    if (--left[i] == 0) {
+                        items[i].events = 0;
+                        active--;
+                        continue;
+                    }
+                    zmq_msg_t out;
+                    zmq_msg_init_size(&out, a);
+                    memset(zmq_msg_data(&out), 0, a);
+                    sent_at[i] = now_us();
+                    check(zmq_msg_send(&out, ds[i], 0), "send");
+                }
+            }
+        }
+        double elapsed = now_us() - start;
+        zmq_msg_close(&msg);
+        qsort(lat, nlat, sizeof *lat, cmp_double);
+        unsigned long k = nlat * 99 / 100;
+        if (k >= nlat && nlat > 0)
+            k = nlat - 1;
+        printf("requests: %lu [req/s]\n",
+               (unsigned long)((double)nlat / (elapsed < 1 ? 1 : elapsed) * 1e6));
+        printf("p99 round trip: %.3f [us]\n", nlat ? lat[k] : 0.0);
+        for (unsigned long i = 0; i < n; i++)
+            zmq_close(ds[i]);
+    } else if (strcmp(role, "mem_push") == 0) {
+        void *s = open_socket(ctx, ZMQ_PUSH, ep, 0, (int)c, -1);
+        setint(s, ZMQ_SNDTIMEO, 500);
+        setint(s, ZMQ_LINGER, 0);
+        unsigned long sent = 0;
+        for (unsigned long i = 0; i < b; i++) {
+            zmq_msg_init_size(&msg, a);
+            memset(zmq_msg_data(&msg), 0, a);
+            if (zmq_msg_send(&msg, s, 0) < 0) {
+                zmq_msg_close(&msg);
+                if (zmq_errno() == EAGAIN)
+                    break;
+                die("send");
+            }
+            sent++;
+        }
+        unsigned long hwm_kb = 0;
+        FILE *f = fopen("/proc/self/status", "r");
+        char line[256];
+        while (f && fgets(line, sizeof line, f))
+            if (sscanf(line, "VmHWM: %lu kB", &hwm_kb) == 1)
+                break;
+        if (f)
+            fclose(f);
+        printf("sent: %lu\n", sent);
+        printf("VmHWM: %lu [kB]\n", hwm_kb);
+        zmq_close(s);
+    } else if (strcmp(role, "stall_pull") == 0) {
+        void *s = open_socket(ctx, ZMQ_PULL, ep, 1, -1, (int)a);
+        sleep((unsigned)b);
+        setint(s, ZMQ_LINGER, 0);
+        zmq_close(s);
+    } else {
+        fprintf(stderr, "zmq_tools: unknown role %s\n", role);
+        return 1;
+    }
+    fflush(stdout);
+    zmq_ctx_term(ctx);
+    return 0;
+}

@@ -1,0 +1,1108 @@
+//! ringmq against libzmq and raw TCP, side by side (issue 6).
+//!
+//! `cargo run --release -p ringmq-bench --bin compare -- [--quick] [--repeats N]
+//! [--curve] [--no-docs]`
+//!
+//! Every measurement runs two (or more) processes: the binding side is started first,
+//! the connecting side once the port listens (or the IPC socket file exists). ringmq
+//! runs the `local_lat`/`remote_lat`/`local_thr`/`remote_thr`/`bench_peer` binaries of
+//! this crate (built by this program with `cargo build -p ringmq-bench --bins`) on
+//! each backend, libzmq runs `c/zmq_tools.c` compiled here with `cc -lzmq`, raw runs
+//! `bench_peer raw_*` (blocking std sockets). Implementations are interleaved inside
+//! each repeat; tables show medians. The result is printed and written between the
+//! markers of docs/PERFORMANCE.md; throughput curves go to docs/throughput.svg.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ringmq_bench::parse_line;
+use ringmq_bench::tools::Backend;
+
+type Res<T> = Result<T, String>;
+
+const LAT_SIZES: [usize; 3] = [64, 1024, 65536];
+const THR_SIZES: [usize; 8] = [8, 64, 256, 1024, 4096, 16384, 65536, 131072];
+const FAN_SUBS: [u64; 3] = [1, 10, 100];
+const ROUTER_PEERS: u64 = 1000;
+const MEM_HWM: u64 = 1000;
+const MEM_SIZE: usize = 65536;
+const BEGIN: &str = "<!-- compare:begin (issue 6, written by `compare`) -->";
+const END: &str = "<!-- compare:end -->";
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Impl {
+    Ring(Backend),
+    Libzmq,
+    Raw,
+}
+
+impl Impl {
+    fn name(self) -> String {
+        match self {
+            Impl::Ring(b) => format!("ringmq {}", b.name()),
+            Impl::Libzmq => "libzmq".into(),
+            Impl::Raw => "raw".into(),
+        }
+    }
+}
+
+struct Cfg {
+    quick: bool,
+    repeats: usize,
+    repeats_arg: Option<String>,
+    curve: bool,
+    docs: bool,
+    bin_dir: PathBuf,
+    zmq_tools: PathBuf,
+    impls: Vec<Impl>,
+}
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("compare: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Res<()> {
+    let mut quick = false;
+    let mut repeats = None;
+    let mut curve = false;
+    let mut docs = true;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--quick" => quick = true,
+            "--curve" => curve = true,
+            "--no-docs" => docs = false,
+            "--repeats" => {
+                repeats = Some(
+                    args.next()
+                        .and_then(|v| v.parse().ok())
+                        .ok_or("--repeats needs a number")?,
+                )
+            }
+            other => return Err(format!("unknown argument {other:?} (see the doc comment)")),
+        }
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let bin_dir = exe.parent().ok_or("no exe dir")?.to_path_buf();
+    build_tools(&bin_dir)?;
+    let zmq_tools = ringmq_bench::build_zmq_tools(&bin_dir.join("zmq-tools"))?;
+    let mut impls: Vec<Impl> = Backend::ALL.iter().map(|&b| Impl::Ring(b)).collect();
+    impls.push(Impl::Libzmq);
+    impls.push(Impl::Raw);
+    let cfg = Cfg {
+        quick,
+        repeats: repeats.unwrap_or(if quick { 3 } else { 5 }),
+        repeats_arg: repeats.map(|r| format!(" --repeats {r}")),
+        curve,
+        docs,
+        bin_dir,
+        zmq_tools,
+        impls,
+    };
+    let load_before = loadavg();
+    let started = Instant::now();
+    let results = measure(&cfg);
+    let wall = started.elapsed();
+    let load_after = loadavg();
+    let md = report(&cfg, &results, wall, &load_before, &load_after);
+    println!("{md}");
+    if cfg.docs {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        write_section(&root.join("docs/PERFORMANCE.md"), &md)?;
+        std::fs::write(root.join("docs/throughput.svg"), svg(&cfg, &results))
+            .map_err(|e| format!("write docs/throughput.svg: {e}"))?;
+        eprintln!("wrote docs/PERFORMANCE.md (section between the compare markers) and docs/throughput.svg");
+    }
+    Ok(())
+}
+
+/// Builds the tool binaries next to this one (`cargo run --bin compare` builds only
+/// `compare`).
+fn build_tools(bin_dir: &Path) -> Res<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "-q", "-p", "ringmq-bench", "--bins"]);
+    if bin_dir.ends_with("release") {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("cargo build -p ringmq-bench --bins failed".into());
+    }
+    Ok(())
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// Samples per (metric key, implementation name).
+type Results = HashMap<(String, String), Vec<f64>>;
+
+fn median(v: &[f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let n = s.len();
+    Some(if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    })
+}
+
+fn get(results: &Results, key: &str, imp: Impl) -> Option<f64> {
+    median(results.get(&(key.to_string(), imp.name()))?)
+}
+
+// ---------------------------------------------------------------- processes
+
+fn command(cfg: &Cfg, imp: Impl, role: &str, args: &[String]) -> Command {
+    let perf_tool = matches!(
+        role,
+        "local_lat" | "remote_lat" | "local_thr" | "remote_thr"
+    );
+    let mut cmd = match imp {
+        Impl::Ring(b) => {
+            let mut c = if perf_tool {
+                Command::new(cfg.bin_dir.join(role))
+            } else {
+                let mut c = Command::new(cfg.bin_dir.join("bench_peer"));
+                c.arg(role);
+                c
+            };
+            c.args(args).args(["--backend", b.name()]);
+            if cfg.curve {
+                c.arg("--curve");
+            }
+            c
+        }
+        Impl::Libzmq => {
+            let mut c = Command::new(&cfg.zmq_tools);
+            c.arg(role).args(args);
+            if cfg.curve {
+                c.arg("--curve");
+            }
+            c
+        }
+        Impl::Raw => {
+            let mut c = Command::new(cfg.bin_dir.join("bench_peer"));
+            c.arg(format!("raw_{role}")).args(args);
+            c
+        }
+    };
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("RINGMQ_BACKEND")
+        .env_remove("RINGMQ_CURVE");
+    cmd
+}
+
+fn spawn(mut cmd: Command) -> Res<Child> {
+    cmd.spawn()
+        .map_err(|e| format!("spawn {:?}: {e}", cmd.get_program()))
+}
+
+/// Waits for `child` (killing it after `limit`) and returns its stdout.
+fn finish(mut child: Child, limit: Duration, what: &str) -> Res<String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                let mut out = String::new();
+                let mut err = String::new();
+                if let Some(mut o) = child.stdout.take() {
+                    let _ = o.read_to_string(&mut out);
+                }
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                if !status.success() {
+                    return Err(format!("{what} failed ({status}): {}", err.trim()));
+                }
+                return Ok(out);
+            }
+            Ok(None) if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{what} timed out after {limit:?}"));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) => return Err(format!("{what}: {e}")),
+        }
+    }
+}
+
+fn kill(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Waits until `ep` listens: a TCP port in LISTEN state in /proc/net/tcp{,6}, or an
+/// IPC socket file that exists. Fails when `server` exits first.
+fn wait_listening(ep: &str, server: &mut Child) -> Res<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ready = if let Some(path) = ep.strip_prefix("ipc://") {
+            Path::new(path).exists()
+        } else {
+            let port = ep.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+            port.is_some_and(tcp_listening)
+        };
+        if ready {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = server.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = server.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            return Err(format!(
+                "server exited ({status}) before listening: {}",
+                err.trim()
+            ));
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{ep} not listening after 10 s"));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn tcp_listening(port: u16) -> bool {
+    let want = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|f| {
+        std::fs::read_to_string(f).is_ok_and(|s| {
+            s.lines().skip(1).any(|l| {
+                let mut cols = l.split_whitespace();
+                let local = cols.nth(1).unwrap_or("");
+                let state = cols.nth(1).unwrap_or("");
+                local.ends_with(&want) && state == "0A"
+            })
+        })
+    })
+}
+
+struct Endpoints {
+    n: u32,
+}
+
+impl Endpoints {
+    fn next(&mut self, ipc: bool) -> Res<String> {
+        self.n += 1;
+        if ipc {
+            let p = std::env::temp_dir().join(format!(
+                "ringmq-compare-{}-{}.sock",
+                std::process::id(),
+                self.n
+            ));
+            let _ = std::fs::remove_file(&p);
+            Ok(format!("ipc://{}", p.display()))
+        } else {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+            let port = l.local_addr().map_err(|e| e.to_string())?.port();
+            Ok(format!("tcp://127.0.0.1:{port}"))
+        }
+    }
+}
+
+fn cleanup(ep: &str) {
+    if let Some(path) = ep.strip_prefix("ipc://") {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Runs a server/client pair; returns (server stdout, client stdout).
+fn pair(
+    cfg: &Cfg,
+    imp: Impl,
+    ep: &str,
+    server: (&str, Vec<String>),
+    client: (&str, Vec<String>),
+) -> Res<(String, String)> {
+    let limit = Duration::from_secs(if cfg.quick { 30 } else { 120 });
+    let mut s = spawn(command(cfg, imp, server.0, &server.1))?;
+    if let Err(e) = wait_listening(ep, &mut s) {
+        kill(s);
+        return Err(e);
+    }
+    let c = match spawn(command(cfg, imp, client.0, &client.1)) {
+        Ok(c) => c,
+        Err(e) => {
+            kill(s);
+            return Err(e);
+        }
+    };
+    let client_out = finish(c, limit, client.0);
+    let server_out = finish(s, limit, server.0);
+    cleanup(ep);
+    Ok((server_out?, client_out?))
+}
+
+fn num(out: &str, prefix: &str, unit: &str) -> Res<f64> {
+    parse_line(out, prefix, unit).ok_or_else(|| format!("no `{prefix} N {unit}` line in {out:?}"))
+}
+
+// ---------------------------------------------------------------- measurements
+
+fn lat_rounds(quick: bool, size: usize) -> u64 {
+    let base = if size >= 65536 { 500 } else { 2000 };
+    if quick {
+        base
+    } else {
+        base * 10
+    }
+}
+
+fn thr_count(quick: bool, size: usize) -> u64 {
+    let c = ((128 << 20) / size as u64).clamp(5000, 500_000);
+    if quick {
+        c
+    } else {
+        c * 5
+    }
+}
+
+fn fan_count(quick: bool, subs: u64) -> u64 {
+    let c = (20_000 / subs).max(500);
+    if quick {
+        c
+    } else {
+        c * 5
+    }
+}
+
+fn router_rounds(quick: bool) -> u64 {
+    if quick {
+        5
+    } else {
+        20
+    }
+}
+
+fn s(v: impl ToString) -> String {
+    v.to_string()
+}
+
+fn measure(cfg: &Cfg) -> Results {
+    let mut results = Results::new();
+    let mut eps = Endpoints { n: 0 };
+    let mut failures = Vec::new();
+    let mut record = |key: String, imp: Impl, r: Res<Vec<(String, f64)>>| match r {
+        Ok(vals) => {
+            for (suffix, v) in vals {
+                results
+                    .entry((format!("{key}{suffix}"), imp.name()))
+                    .or_default()
+                    .push(v);
+            }
+        }
+        Err(e) => {
+            eprintln!("  {key} {}: {e}", imp.name());
+            failures.push(format!("{key} {}", imp.name()));
+        }
+    };
+    let zmq_impls: Vec<Impl> = cfg
+        .impls
+        .iter()
+        .copied()
+        .filter(|i| *i != Impl::Raw)
+        .collect();
+    for rep in 0..cfg.repeats {
+        eprintln!("repeat {}/{}", rep + 1, cfg.repeats);
+        for ipc in [false, true] {
+            for size in LAT_SIZES {
+                let rounds = lat_rounds(cfg.quick, size);
+                for &imp in &cfg.impls {
+                    let key = format!("lat/{}/{size}", if ipc { "ipc" } else { "tcp" });
+                    let r = eps.next(ipc).and_then(|ep| {
+                        let a = vec![ep.clone(), s(size), s(rounds)];
+                        let (_, out) =
+                            pair(cfg, imp, &ep, ("local_lat", a.clone()), ("remote_lat", a))?;
+                        Ok(vec![(
+                            String::new(),
+                            num(&out, "average latency:", "[us]")?,
+                        )])
+                    });
+                    record(key, imp, r);
+                }
+            }
+        }
+        for size in THR_SIZES {
+            let count = thr_count(cfg.quick, size);
+            for &imp in &cfg.impls {
+                let r = eps.next(false).and_then(|ep| {
+                    let a = vec![ep.clone(), s(size), s(count)];
+                    let (out, _) =
+                        pair(cfg, imp, &ep, ("local_thr", a.clone()), ("remote_thr", a))?;
+                    Ok(vec![(
+                        String::new(),
+                        num(&out, "mean throughput:", "[msg/s]")?,
+                    )])
+                });
+                record(format!("thr/{size}"), imp, r);
+            }
+        }
+        for subs in FAN_SUBS {
+            let count = fan_count(cfg.quick, subs);
+            for &imp in &zmq_impls {
+                let r = eps.next(false).and_then(|ep| {
+                    let (p, c) = pair(
+                        cfg,
+                        imp,
+                        &ep,
+                        ("pub", vec![ep.clone(), s(64), s(count), s(subs)]),
+                        ("subs", vec![ep.clone(), s(count), s(subs)]),
+                    )?;
+                    let start = num(&p, "start:", "[unix us]")?;
+                    let end = num(&c, "end:", "[unix us]")?;
+                    let rate = (subs * count) as f64 / ((end - start).max(1.0) / 1e6);
+                    Ok(vec![(String::new(), rate)])
+                });
+                record(format!("fan/{subs}"), imp, r);
+            }
+        }
+        let rounds = router_rounds(cfg.quick);
+        for &imp in &zmq_impls {
+            let r = eps.next(false).and_then(|ep| {
+                let total = ROUTER_PEERS * (rounds + 1);
+                let (_, c) = pair(
+                    cfg,
+                    imp,
+                    &ep,
+                    ("router", vec![ep.clone(), s(total)]),
+                    (
+                        "dealers",
+                        vec![ep.clone(), s(64), s(ROUTER_PEERS), s(rounds)],
+                    ),
+                )?;
+                Ok(vec![
+                    ("/rps".into(), num(&c, "requests:", "[req/s]")?),
+                    ("/p99".into(), num(&c, "p99 round trip:", "[us]")?),
+                ])
+            });
+            record("router".into(), imp, r);
+        }
+        for &imp in &zmq_impls {
+            let r = eps.next(false).and_then(|ep| {
+                let mut stall = spawn(command(
+                    cfg,
+                    imp,
+                    "stall_pull",
+                    &[ep.clone(), s(MEM_HWM), s(60)],
+                ))?;
+                if let Err(e) = wait_listening(&ep, &mut stall) {
+                    kill(stall);
+                    return Err(e);
+                }
+                let push = spawn(command(
+                    cfg,
+                    imp,
+                    "mem_push",
+                    &[ep.clone(), s(MEM_SIZE), s(MEM_HWM * 5), s(MEM_HWM)],
+                ));
+                let out = push.and_then(|p| finish(p, Duration::from_secs(60), "mem_push"));
+                kill(stall);
+                let out = out?;
+                Ok(vec![
+                    ("/kb".into(), num(&out, "VmHWM:", "[kB]")?),
+                    ("/sent".into(), num(&out, "sent:", "")?),
+                ])
+            });
+            record("mem".into(), imp, r);
+        }
+    }
+    if !failures.is_empty() {
+        eprintln!("{} runs failed: {}", failures.len(), failures.join(", "));
+    }
+    results
+}
+
+// ---------------------------------------------------------------- report
+
+fn fmt_rate(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.2} M", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.1} k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+fn fmt_size(size: usize) -> String {
+    if size >= 1024 {
+        format!("{} KiB", size / 1024)
+    } else {
+        format!("{size} B")
+    }
+}
+
+/// One table: a row per key, a column per implementation; ringmq cells carry the
+/// ratios to libzmq and raw (ringmq ÷ other, of the value shown).
+fn table(
+    md: &mut String,
+    cfg: &Cfg,
+    results: &Results,
+    first_col: &str,
+    rows: &[(String, String)],
+    value: &dyn Fn(f64) -> String,
+    with_raw: bool,
+) {
+    let impls: Vec<Impl> = cfg
+        .impls
+        .iter()
+        .copied()
+        .filter(|i| with_raw || *i != Impl::Raw)
+        .collect();
+    let _ = write!(md, "| {first_col} |");
+    for i in &impls {
+        let _ = write!(md, " {} |", i.name());
+    }
+    md.push('\n');
+    md.push('|');
+    md.push_str("---|");
+    for _ in &impls {
+        md.push_str("---:|");
+    }
+    md.push('\n');
+    for (label, key) in rows {
+        let _ = write!(md, "| {label} |");
+        let zmq = get(results, key, Impl::Libzmq);
+        let raw = get(results, key, Impl::Raw);
+        for &i in &impls {
+            match get(results, key, i) {
+                None => md.push_str(" failed |"),
+                Some(v) => {
+                    let mut cell = value(v);
+                    if matches!(i, Impl::Ring(_)) {
+                        let mut ratios = Vec::new();
+                        if let Some(z) = zmq {
+                            ratios.push(format!("{:.2}x zmq", v / z));
+                        }
+                        if let (true, Some(r)) = (with_raw, raw) {
+                            ratios.push(format!("{:.2}x raw", v / r));
+                        }
+                        if !ratios.is_empty() {
+                            let _ = write!(cell, " ({})", ratios.join(", "));
+                        }
+                    }
+                    let _ = write!(md, " {cell} |");
+                }
+            }
+        }
+        md.push('\n');
+    }
+    md.push('\n');
+}
+
+fn best_ring(cfg: &Cfg, results: &Results, key: &str, lower: bool) -> Option<(Impl, f64)> {
+    cfg.impls
+        .iter()
+        .filter(|i| matches!(i, Impl::Ring(_)))
+        .filter_map(|&i| get(results, key, i).map(|v| (i, v)))
+        .min_by(|a, b| {
+            if lower {
+                a.1.total_cmp(&b.1)
+            } else {
+                b.1.total_cmp(&a.1)
+            }
+        })
+}
+
+fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "## Comparison with libzmq (issue 6)\n");
+    let _ = writeln!(
+        md,
+        "Written by `cargo run --release -p ringmq-bench --bin compare --{}{}{}` in {:.0} s \
+         on {}; load average (1/5/15 min) before / after: {load0} / {load1}, on {} CPUs. {} repeats, \
+         implementations interleaved inside each repeat, medians shown. Every cell is two \
+         or more processes on loopback. ringmq cells show `ringmq ÷ libzmq` and \
+         `ringmq ÷ raw` of the value in the cell (for latencies lower is better, for \
+         rates higher is better). CURVE: {}.\n",
+        if cfg.quick { " --quick" } else { "" },
+        if cfg.curve { " --curve" } else { "" },
+        cfg.repeats_arg.as_deref().unwrap_or(""),
+        wall.as_secs_f64(),
+        utc_now(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cfg.repeats,
+        if cfg.curve { "on (all but raw)" } else { "off" },
+    );
+    let _ = writeln!(
+        md,
+        "- ringmq: this crate's `local_lat`/`remote_lat`/`local_thr`/`remote_thr` and \
+         `bench_peer` with `--backend`; libzmq: `benches/c/zmq_tools.c` on the system \
+         libzmq {} (`cc -O2 -lzmq`); raw: blocking `std` sockets (`bench_peer raw_*`: \
+         TCP_NODELAY ping-pong, length-prefixed records through 256 KiB buffers).\n\
+         - Fan-out: one XPUB process, all subscribers in one second process (ringmq: one \
+         task per SUB on one runtime; libzmq: one thread polling every SUB), 64 B \
+         messages, HWM unlimited; rate = subscribers × messages ÷ (publisher's first \
+         send → last subscriber's last message).\n\
+         - ROUTER: one process echoing, 1,000 DEALERs in a second process (tasks / one \
+         `zmq_poll` loop), one untimed warm-up request each, then {} closed-loop 64 B \
+         requests each.\n\
+         - Memory: PUSH (SNDHWM {MEM_HWM}) sending up to {} messages of 64 KiB to a PULL \
+         (RCVHWM {MEM_HWM}) that never reads, stopping at the first send blocked for \
+         500 ms; VmHWM of the PUSH process.\n",
+        zmq_version(),
+        router_rounds(cfg.quick),
+        MEM_HWM * 5,
+    );
+    let lat_rows: Vec<(String, String)> = ["tcp", "ipc"]
+        .iter()
+        .flat_map(|t| {
+            LAT_SIZES
+                .iter()
+                .map(move |&sz| (format!("{t} {}", fmt_size(sz)), format!("lat/{t}/{sz}")))
+        })
+        .collect();
+    md.push_str("### REQ/REP latency (half round trip, us; lower is better)\n\n");
+    table(
+        &mut md,
+        cfg,
+        results,
+        "transport, size",
+        &lat_rows,
+        &|v| format!("{v:.1}"),
+        true,
+    );
+    md.push_str("### PUSH/PULL throughput over TCP (msg/s, and MB/s below; higher is better)\n\n");
+    let thr_rows: Vec<(String, String)> = THR_SIZES
+        .iter()
+        .map(|&sz| (fmt_size(sz), format!("thr/{sz}")))
+        .collect();
+    table(&mut md, cfg, results, "size", &thr_rows, &fmt_rate, true);
+    let mut mb = Results::new();
+    for &sz in &THR_SIZES {
+        for &i in &cfg.impls {
+            if let Some(v) = results.get(&(format!("thr/{sz}"), i.name())) {
+                mb.insert(
+                    (format!("thr/{sz}"), i.name()),
+                    v.iter().map(|x| x * sz as f64 / 1e6).collect(),
+                );
+            }
+        }
+    }
+    table(
+        &mut md,
+        cfg,
+        &mb,
+        "size (MB/s)",
+        &thr_rows,
+        &|v| format!("{v:.0}"),
+        true,
+    );
+    md.push_str("### PUB/SUB fan-out (deliveries/s, 64 B; higher is better)\n\n");
+    let fan_rows: Vec<(String, String)> = FAN_SUBS
+        .iter()
+        .map(|&n| (format!("{n} subscribers"), format!("fan/{n}")))
+        .collect();
+    table(
+        &mut md,
+        cfg,
+        results,
+        "subscribers",
+        &fan_rows,
+        &fmt_rate,
+        false,
+    );
+    md.push_str("### ROUTER with 1,000 DEALERs\n\n");
+    table(
+        &mut md,
+        cfg,
+        results,
+        "metric",
+        &[("requests/s (higher is better)".into(), "router/rps".into())],
+        &fmt_rate,
+        false,
+    );
+    table(
+        &mut md,
+        cfg,
+        results,
+        "metric",
+        &[(
+            "p99 round trip, us (lower is better)".into(),
+            "router/p99".into(),
+        )],
+        &|v| format!("{v:.0}"),
+        false,
+    );
+    md.push_str("### Memory: PUSH against a stalled PULL, HWM 1,000, 64 KiB messages\n\n");
+    table(
+        &mut md,
+        cfg,
+        results,
+        "metric",
+        &[
+            ("peak RSS (VmHWM), MiB".into(), "mem/kb".into()),
+            (
+                "messages accepted before blocking".into(),
+                "mem/sent".into(),
+            ),
+        ],
+        &|v| {
+            if v > 10_000.0 {
+                format!("{:.1}", v / 1024.0)
+            } else {
+                format!("{v:.0}")
+            }
+        },
+        false,
+    );
+    md.push_str("### Targets\n\n");
+    targets(&mut md, cfg, results);
+    md.push_str("\n![PUSH/PULL throughput versus message size](throughput.svg)\n");
+    md
+}
+
+fn utc_now() -> String {
+    Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "(date unknown)".into())
+}
+
+fn zmq_version() -> String {
+    Command::new("pkg-config")
+        .args(["--modversion", "libzmq"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "(version unknown)".into())
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+fn per_backend(cfg: &Cfg, results: &Results, key: &str, reference: Impl) -> String {
+    cfg.impls
+        .iter()
+        .filter(|i| matches!(i, Impl::Ring(_)))
+        .filter_map(|&i| {
+            let r = get(results, key, reference)?;
+            Some(format!("{} {:.2}x", i.name(), get(results, key, i)? / r))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
+    let line = |md: &mut String, what: &str, ok: Option<bool>, detail: String| {
+        let v = ok.map_or("not measured", verdict);
+        let _ = writeln!(md, "- {what}: **{v}** ({detail})");
+    };
+    let key = "lat/tcp/64";
+    let ok = best_ring(cfg, results, key, true)
+        .zip(get(results, key, Impl::Raw))
+        .map(|((_, v), r)| v / r <= 1.2);
+    line(
+        md,
+        "REQ/REP 64 B over TCP within 1.2x of raw TCP latency",
+        ok,
+        format!(
+            "latency ratio to raw: {}",
+            per_backend(cfg, results, key, Impl::Raw)
+        ),
+    );
+    let key = "thr/64";
+    let ok = best_ring(cfg, results, key, false)
+        .zip(get(results, key, Impl::Libzmq))
+        .map(|((_, v), z)| v / z >= 4.0);
+    line(
+        md,
+        "PUSH/PULL 64 B at least 4x libzmq",
+        ok,
+        format!(
+            "msg/s ratio to libzmq: {}",
+            per_backend(cfg, results, key, Impl::Libzmq)
+        ),
+    );
+    let mut worst: Option<(usize, f64)> = None;
+    let mut all = Vec::new();
+    for sz in THR_SIZES.iter().copied().filter(|&s| s >= 1024) {
+        let key = format!("thr/{sz}");
+        if let Some(((_, v), r)) =
+            best_ring(cfg, results, &key, false).zip(get(results, &key, Impl::Raw))
+        {
+            let ratio = v / r;
+            all.push(format!("{} {:.0}%", fmt_size(sz), ratio * 100.0));
+            if worst.is_none_or(|(_, w)| ratio < w) {
+                worst = Some((sz, ratio));
+            }
+        }
+    }
+    line(
+        md,
+        "PUSH/PULL 1 KiB and larger at 90% of raw (best backend per size)",
+        worst.map(|(_, w)| w >= 0.9),
+        all.join(", "),
+    );
+    let mut fan_ok = None;
+    let mut fan = Vec::new();
+    for n in FAN_SUBS {
+        let key = format!("fan/{n}");
+        if let Some(((i, v), z)) =
+            best_ring(cfg, results, &key, false).zip(get(results, &key, Impl::Libzmq))
+        {
+            fan.push(format!("{n}: {:.2}x ({})", v / z, i.name()));
+            fan_ok = Some(fan_ok.unwrap_or(true) && v > z);
+        }
+    }
+    line(
+        md,
+        "PUB/SUB fan-out ahead of libzmq at 1, 10 and 100 subscribers (best backend)",
+        fan_ok,
+        fan.join(", "),
+    );
+    let bound_kb = (MEM_HWM as f64 * MEM_SIZE as f64 * 1.25 + 32.0 * 1048576.0) / 1024.0;
+    let mems: Vec<(Impl, f64)> = cfg
+        .impls
+        .iter()
+        .filter(|i| matches!(i, Impl::Ring(_)))
+        .filter_map(|&i| get(results, "mem/kb", i).map(|v| (i, v)))
+        .collect();
+    let ok = (!mems.is_empty()).then(|| mems.iter().all(|(_, v)| *v <= bound_kb));
+    line(
+        md,
+        &format!(
+            "memory bounded by HWM (peak RSS at most 1.25 × HWM × 64 KiB + 32 MiB = {:.0} MiB)",
+            bound_kb / 1024.0
+        ),
+        ok,
+        mems.iter()
+            .map(|(i, v)| format!("{} {:.0} MiB", i.name(), v / 1024.0))
+            .chain(
+                get(results, "mem/kb", Impl::Libzmq)
+                    .map(|v| format!("libzmq {:.0} MiB", v / 1024.0)),
+            )
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+}
+
+fn write_section(path: &Path, md: &str) -> Res<()> {
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let block = format!("{BEGIN}\n{md}{END}\n");
+    let new = match (old.find(BEGIN), old.find(END)) {
+        (Some(b), Some(e)) if e > b => {
+            let after = &old[e + END.len()..];
+            let after = after.strip_prefix('\n').unwrap_or(after);
+            format!("{}{block}{after}", &old[..b])
+        }
+        _ => {
+            let sep = if old.is_empty() || old.ends_with("\n\n") {
+                ""
+            } else if old.ends_with('\n') {
+                "\n"
+            } else {
+                "\n\n"
+            };
+            format!("{old}{sep}{block}")
+        }
+    };
+    std::fs::write(path, new).map_err(|e| format!("write {}: {e}", path.display()))
+}
+
+// ---------------------------------------------------------------- SVG
+
+fn svg(cfg: &Cfg, results: &Results) -> String {
+    let (w, h) = (760.0, 440.0);
+    let (left, right, top, bottom) = (70.0, 170.0, 40.0, 50.0);
+    let pw = w - left - right;
+    let ph = h - top - bottom;
+    let series: Vec<(Impl, Vec<(usize, f64)>)> = cfg
+        .impls
+        .iter()
+        .map(|&i| {
+            let pts = THR_SIZES
+                .iter()
+                .filter_map(|&sz| {
+                    get(results, &format!("thr/{sz}"), i).map(|v| (sz, v * sz as f64 / 1e6))
+                })
+                .collect();
+            (i, pts)
+        })
+        .collect();
+    let max = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|x| x.1))
+        .fold(1.0f64, f64::max);
+    let step = nice_step(max / 5.0);
+    let ymax = (max / step).ceil() * step;
+    let lx = |sz: usize| {
+        let (a, b) = (
+            (THR_SIZES[0] as f64).log2(),
+            (*THR_SIZES.last().unwrap_or(&1) as f64).log2(),
+        );
+        left + ((sz as f64).log2() - a) / (b - a) * pw
+    };
+    let ly = |v: f64| top + ph - v / ymax * ph;
+    let colors = [
+        "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#d62728", "#7f7f7f",
+    ];
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(o, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+    let _ = writeln!(
+        o,
+        r#"<text x="{}" y="22" text-anchor="middle" font-size="14">PUSH/PULL throughput over TCP loopback (MB/s, median)</text>"#,
+        left + pw / 2.0
+    );
+    let mut y = 0.0;
+    while y <= ymax + 1e-9 {
+        let py = ly(y);
+        let _ = writeln!(
+            o,
+            r##"<line x1="{left}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{y:.0}</text>"##,
+            left + pw,
+            left - 6.0,
+            py + 4.0
+        );
+        y += step;
+    }
+    for &sz in &THR_SIZES {
+        let px = lx(sz);
+        let _ = writeln!(
+            o,
+            r##"<line x1="{px:.1}" y1="{top}" x2="{px:.1}" y2="{:.1}" stroke="#eee"/><text x="{px:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
+            top + ph,
+            top + ph + 18.0,
+            fmt_size(sz)
+        );
+    }
+    let _ = writeln!(
+        o,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">message size (log scale)</text>"#,
+        left + pw / 2.0,
+        h - 10.0
+    );
+    let _ = writeln!(
+        o,
+        r#"<text x="16" y="{:.1}" text-anchor="middle" transform="rotate(-90 16 {:.1})">MB/s</text>"#,
+        top + ph / 2.0,
+        top + ph / 2.0
+    );
+    let _ = writeln!(
+        o,
+        r##"<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>"##
+    );
+    for (k, (imp, pts)) in series.iter().enumerate() {
+        let color = colors[k % colors.len()];
+        let dash = if *imp == Impl::Raw {
+            r#" stroke-dasharray="6 4""#
+        } else {
+            ""
+        };
+        let path: Vec<String> = pts
+            .iter()
+            .map(|&(sz, v)| format!("{:.1},{:.1}", lx(sz), ly(v)))
+            .collect();
+        if !path.is_empty() {
+            let _ = writeln!(
+                o,
+                r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"{dash}/>"#,
+                path.join(" ")
+            );
+        }
+        for &(sz, v) in pts {
+            let _ = writeln!(
+                o,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"/>"#,
+                lx(sz),
+                ly(v)
+            );
+        }
+        let ly0 = top + 10.0 + k as f64 * 20.0;
+        let lx0 = left + pw + 15.0;
+        let _ = writeln!(
+            o,
+            r#"<line x1="{lx0}" y1="{ly0}" x2="{:.1}" y2="{ly0}" stroke="{color}" stroke-width="2"{dash}/><text x="{:.1}" y="{:.1}">{}</text>"#,
+            lx0 + 25.0,
+            lx0 + 32.0,
+            ly0 + 4.0,
+            imp.name()
+        );
+    }
+    o.push_str("</svg>\n");
+    o
+}
+
+fn nice_step(raw: f64) -> f64 {
+    let mag = 10f64.powf(raw.max(1e-9).log10().floor());
+    let f = raw / mag;
+    let n = if f <= 1.0 {
+        1.0
+    } else if f <= 2.0 {
+        2.0
+    } else if f <= 5.0 {
+        5.0
+    } else {
+        10.0
+    };
+    n * mag
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_section_replaces_only_between_the_markers() {
+        let dir = std::env::temp_dir().join(format!("ringmq-compare-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("PERFORMANCE.md");
+        std::fs::write(&path, "# Perf\n\n## Other\ntext\n").expect("write");
+        write_section(&path, "## Mine v1\n").expect("first");
+        let once = std::fs::read_to_string(&path).expect("read");
+        assert!(once.starts_with("# Perf\n\n## Other\ntext\n\n"), "{once}");
+        std::fs::write(&path, format!("{once}## Later section\nkept\n")).expect("write");
+        write_section(&path, "## Mine v2\n").expect("second");
+        let twice = std::fs::read_to_string(&path).expect("read");
+        assert!(
+            !twice.contains("v1") && twice.contains("## Mine v2\n"),
+            "{twice}"
+        );
+        assert!(
+            twice.contains("## Other\ntext\n") && twice.ends_with("## Later section\nkept\n"),
+            "{twice}"
+        );
+        assert_eq!(twice.matches(BEGIN).count(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn median_and_nice_step() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(nice_step(1700.0), 2000.0);
+        assert_eq!(nice_step(0.3), 0.5);
+    }
+}

@@ -1,0 +1,674 @@
+//! The perf tools on ringmq sockets, generic over the proactor, plus the backend and
+//! CURVE switches shared by the binaries.
+//!
+//! Output lines follow libzmq's `perf/` programs: `remote_lat` prints `message size`,
+//! `roundtrip count` and `average latency: X [us]` (half the mean round trip);
+//! `local_thr` prints `message size`, `message count`, `mean throughput: N [msg/s]`
+//! and `mean throughput: X [Mb/s]`, timing from the first received message.
+
+use std::cell::RefCell;
+use std::error::Error as StdError;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
+
+use ringmq_compio::CompioProactor;
+use ringmq_monoio::MonoioProactor;
+use ringmq_proactor::{BackendChoice, Proactor, Runtime};
+use ringmq_sockets::{Bytes, Context, CurveKey, Error, SocketOption};
+
+/// Boxed error of the tools.
+pub type BoxError = Box<dyn StdError>;
+
+/// Fixed CURVE test keys known to both sides (the Z85 example keys of libzmq's
+/// `zmq_curve` man page / RFC 32 test vectors): server public, server secret,
+/// client public, client secret. For benchmarking only.
+pub const CURVE_KEYS: [&str; 4] = [
+    "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
+    "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6",
+    "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID",
+    "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs",
+];
+
+/// The I/O engine the tools run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// ringmq's io_uring driver.
+    Uring,
+    /// ringmq's epoll driver.
+    Epoll,
+    /// The compio adapter.
+    Compio,
+    /// The monoio adapter.
+    Monoio,
+}
+
+impl Backend {
+    /// All backends, in the order `compare` reports them.
+    pub const ALL: [Backend; 4] = [
+        Backend::Uring,
+        Backend::Epoll,
+        Backend::Compio,
+        Backend::Monoio,
+    ];
+
+    /// The lower-case name (`uring`, `epoll`, `compio`, `monoio`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Uring => "uring",
+            Backend::Epoll => "epoll",
+            Backend::Compio => "compio",
+            Backend::Monoio => "monoio",
+        }
+    }
+
+    /// Parses a backend name.
+    pub fn parse(s: &str) -> Result<Backend, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "uring" | "io_uring" | "io-uring" => Ok(Backend::Uring),
+            "epoll" => Ok(Backend::Epoll),
+            "compio" => Ok(Backend::Compio),
+            "monoio" => Ok(Backend::Monoio),
+            _ => Err(format!(
+                "backend {s:?} is not one of uring, epoll, compio, monoio"
+            )),
+        }
+    }
+}
+
+/// Command line of a tool: `--backend B` (default `$RINGMQ_BACKEND`, else uring),
+/// `--curve` (or `RINGMQ_CURVE=1`) and the positional arguments.
+#[derive(Debug)]
+pub struct Args {
+    /// The engine.
+    pub backend: Backend,
+    /// Whether CURVE is on (binding side is the CURVE server).
+    pub curve: bool,
+    /// The remaining arguments, in order.
+    pub positional: Vec<String>,
+}
+
+impl Args {
+    /// Parses `std::env::args()` (flags may appear anywhere).
+    pub fn from_env() -> Result<Args, String> {
+        let mut backend = match std::env::var("RINGMQ_BACKEND") {
+            Ok(v) if !v.is_empty() && v != "auto" => Backend::parse(&v)?,
+            _ => Backend::Uring,
+        };
+        let mut curve = matches!(
+            std::env::var("RINGMQ_CURVE").as_deref(),
+            Ok("1") | Ok("true") | Ok("on")
+        );
+        let mut positional = Vec::new();
+        let mut it = std::env::args().skip(1);
+        while let Some(a) = it.next() {
+            if a == "--curve" {
+                curve = true;
+            } else if a == "--backend" {
+                backend = Backend::parse(&it.next().ok_or("--backend needs a value")?)?;
+            } else if let Some(v) = a.strip_prefix("--backend=") {
+                backend = Backend::parse(v)?;
+            } else {
+                positional.push(a);
+            }
+        }
+        Ok(Args {
+            backend,
+            curve,
+            positional,
+        })
+    }
+
+    /// The positional argument `i` parsed as a number.
+    pub fn num(&self, i: usize, what: &str) -> Result<u64, String> {
+        let s = self
+            .positional
+            .get(i)
+            .ok_or_else(|| format!("missing argument <{what}>"))?;
+        s.parse()
+            .map_err(|_| format!("<{what}> {s:?} is not a number"))
+    }
+}
+
+/// What a tool process does.
+#[derive(Clone, Debug)]
+pub enum Role {
+    /// REP on `ep` echoing `rounds` messages of `size` bytes.
+    LocalLat {
+        /// Bind endpoint.
+        ep: String,
+        /// Message size.
+        size: usize,
+        /// Round trips.
+        rounds: u64,
+    },
+    /// REQ on `ep`: `rounds` round trips, prints the average latency.
+    RemoteLat {
+        /// Connect endpoint.
+        ep: String,
+        /// Message size.
+        size: usize,
+        /// Round trips.
+        rounds: u64,
+    },
+    /// PULL on `ep`: receives `count` messages, prints the throughput.
+    LocalThr {
+        /// Bind endpoint.
+        ep: String,
+        /// Message size.
+        size: usize,
+        /// Messages.
+        count: u64,
+    },
+    /// PUSH on `ep`: sends `count` messages, closes with linger.
+    RemoteThr {
+        /// Connect endpoint.
+        ep: String,
+        /// Message size.
+        size: usize,
+        /// Messages.
+        count: u64,
+    },
+    /// XPUB (verbose) on `ep`: waits for `subs` subscriptions, prints
+    /// `start: T [unix us]`, then publishes `count` messages of `size` bytes, closes
+    /// with linger.
+    Pub {
+        /// Bind endpoint.
+        ep: String,
+        /// Message size.
+        size: usize,
+        /// Messages.
+        count: u64,
+        /// Subscribers to wait for.
+        subs: u64,
+    },
+    /// `subs` SUB sockets (tasks of one runtime) on `ep`, each receiving `count`
+    /// messages; prints `end: T [unix us]` when all are done (the publisher printed
+    /// `start:`), and `deliveries: N [msg/s]` from the first message to the last.
+    Subs {
+        /// Connect endpoint.
+        ep: String,
+        /// Messages per subscriber.
+        count: u64,
+        /// Subscribers.
+        subs: u64,
+    },
+    /// ROUTER on `ep` echoing until it answered `total` requests.
+    Router {
+        /// Bind endpoint.
+        ep: String,
+        /// Requests to serve.
+        total: u64,
+    },
+    /// `peers` DEALERs (tasks of one runtime) on `ep`, one warm-up request each, then
+    /// `rounds` closed-loop requests each of `size` bytes; prints `requests: N [req/s]`
+    /// and `p99 round trip: X [us]`.
+    Dealers {
+        /// Connect endpoint.
+        ep: String,
+        /// Message size.
+        size: usize,
+        /// DEALER sockets.
+        peers: u64,
+        /// Timed requests per DEALER.
+        rounds: u64,
+    },
+    /// PUSH (SNDHWM `hwm`) on `ep` sending up to `count` messages of `size` bytes,
+    /// stopping at the first send blocked for 500 ms; prints `sent: N` and
+    /// `VmHWM: N [kB]`.
+    MemPush {
+        /// Connect endpoint.
+        ep: String,
+        /// Message size.
+        size: usize,
+        /// Messages to try.
+        count: u64,
+        /// SNDHWM.
+        hwm: u64,
+    },
+    /// PULL (RCVHWM `hwm`) on `ep` that never reads, for `secs` seconds.
+    StallPull {
+        /// Bind endpoint.
+        ep: String,
+        /// RCVHWM.
+        hwm: u64,
+        /// How long to stay.
+        secs: u64,
+    },
+}
+
+/// Runs `role` on `backend` (CURVE on when `curve`), on this thread.
+pub fn run(backend: Backend, curve: bool, role: Role) -> Result<(), BoxError> {
+    match backend {
+        Backend::Uring | Backend::Epoll => {
+            let choice = if backend == Backend::Uring {
+                BackendChoice::Uring
+            } else {
+                BackendChoice::Epoll
+            };
+            let rt = Runtime::with_backend(choice)?;
+            let ctx = Context::new(rt.proactor());
+            rt.block_on(exec(ctx, curve, role))
+        }
+        Backend::Compio => {
+            ringmq_compio::block_on(exec(Context::new(CompioProactor::new()), curve, role))?
+        }
+        Backend::Monoio => {
+            ringmq_monoio::block_on(exec(Context::new(MonoioProactor::new()), curve, role))?
+        }
+    }
+}
+
+fn key(i: usize) -> Result<CurveKey, BoxError> {
+    Ok(CurveKey::try_from(CURVE_KEYS[i])?)
+}
+
+/// The CURVE options of the binding (server) or connecting (client) side.
+fn curve_options(server: bool) -> Result<Vec<SocketOption>, BoxError> {
+    Ok(if server {
+        vec![
+            SocketOption::CurveServer(true),
+            SocketOption::CurveSecretKey(key(1)?),
+        ]
+    } else {
+        vec![
+            SocketOption::CurveServerKey(key(0)?),
+            SocketOption::CurvePublicKey(key(2)?),
+            SocketOption::CurveSecretKey(key(3)?),
+        ]
+    })
+}
+
+/// Applies the CURVE options when `curve` and the others in `extra`.
+fn configure(
+    set: impl Fn(SocketOption) -> Result<(), Error>,
+    curve: bool,
+    server: bool,
+    extra: Vec<SocketOption>,
+) -> Result<(), BoxError> {
+    if curve {
+        for o in curve_options(server)? {
+            set(o)?;
+        }
+    }
+    for o in extra {
+        set(o)?;
+    }
+    Ok(())
+}
+
+fn payload(size: usize) -> Bytes {
+    Bytes::from(vec![0u8; size])
+}
+
+fn check_size(got: usize, size: usize) -> Result<(), BoxError> {
+    if got != size {
+        return Err(format!("message of the wrong size: {got} instead of {size}").into());
+    }
+    Ok(())
+}
+
+/// Reads `VmHWM` (peak RSS, kB) from `/proc/self/status`.
+pub fn vm_hwm_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| {
+        l.strip_prefix("VmHWM:")?
+            .trim()
+            .strip_suffix("kB")?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// Wall-clock time in microseconds since the Unix epoch (the PUB/SUB fan-out is
+/// timed from the publisher's start to the subscribers' end, across processes).
+pub fn unix_us() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros())
+}
+
+/// Prints `local_thr`'s four lines.
+pub fn print_thr(size: usize, count: u64, elapsed: Duration) {
+    let us = (elapsed.as_micros() as u64).max(1);
+    let throughput = (count as f64 / us as f64 * 1e6) as u64;
+    let megabits = (throughput * size as u64 * 8) as f64 / 1e6;
+    println!("message size: {size} [B]");
+    println!("message count: {count}");
+    println!("mean throughput: {throughput} [msg/s]");
+    println!("mean throughput: {megabits:.3} [Mb/s]");
+}
+
+/// Prints `remote_lat`'s three lines.
+pub fn print_lat(size: usize, rounds: u64, elapsed: Duration) {
+    let latency = elapsed.as_secs_f64() * 1e6 / (rounds.max(1) as f64 * 2.0);
+    println!("message size: {size} [B]");
+    println!("roundtrip count: {rounds}");
+    println!("average latency: {latency:.3} [us]");
+}
+
+async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(), BoxError> {
+    match role {
+        Role::LocalLat { ep, size, rounds } => {
+            let rep = ctx.rep();
+            configure(|o| rep.set_option(o), curve, true, vec![])?;
+            rep.bind(&ep)?;
+            for _ in 0..rounds {
+                let m = rep.recv().await?;
+                check_size(m.byte_len(), size)?;
+                rep.send(m).await?;
+            }
+            rep.close().await;
+        }
+        Role::RemoteLat { ep, size, rounds } => {
+            let req = ctx.req();
+            configure(|o| req.set_option(o), curve, false, vec![])?;
+            req.connect(&ep)?;
+            let data = payload(size);
+            let start = Instant::now();
+            for _ in 0..rounds {
+                req.send(data.clone()).await?;
+                let m = req.recv().await?;
+                check_size(m.byte_len(), size)?;
+            }
+            let elapsed = start.elapsed();
+            print_lat(size, rounds, elapsed);
+            req.close().await;
+        }
+        Role::LocalThr { ep, size, count } => {
+            let pull = ctx.pull();
+            configure(|o| pull.set_option(o), curve, true, vec![])?;
+            pull.bind(&ep)?;
+            let m = pull.recv().await?;
+            check_size(m.byte_len(), size)?;
+            let start = Instant::now();
+            for _ in 1..count {
+                let m = pull.recv().await?;
+                check_size(m.byte_len(), size)?;
+            }
+            print_thr(size, count, start.elapsed());
+            pull.close().await;
+        }
+        Role::RemoteThr { ep, size, count } => {
+            let push = ctx.push();
+            configure(|o| push.set_option(o), curve, false, vec![])?;
+            push.connect(&ep)?;
+            let data = payload(size);
+            for _ in 0..count {
+                push.send(data.clone()).await?;
+            }
+            push.close().await;
+        }
+        Role::Pub {
+            ep,
+            size,
+            count,
+            subs,
+        } => {
+            let xpub = ctx.xpub();
+            configure(
+                |o| xpub.set_option(o),
+                curve,
+                true,
+                vec![SocketOption::XpubVerbose(true), SocketOption::SndHwm(0)],
+            )?;
+            xpub.bind(&ep)?;
+            let mut seen = 0;
+            while seen < subs {
+                let m = xpub.recv().await?;
+                if m.frames().first().and_then(|f| f.first()) == Some(&1) {
+                    seen += 1;
+                }
+            }
+            println!("start: {} [unix us]", unix_us());
+            let data = payload(size);
+            for _ in 0..count {
+                xpub.send(data.clone()).await?;
+            }
+            xpub.close().await;
+        }
+        Role::Subs { ep, count, subs } => {
+            let first: Rc<RefCell<Option<Instant>>> = Rc::new(RefCell::new(None));
+            let mut tasks: Vec<Task<Result<(), Error>>> = Vec::new();
+            for _ in 0..subs {
+                let sub = ctx.subscriber();
+                configure(
+                    |o| sub.set_option(o),
+                    curve,
+                    false,
+                    vec![SocketOption::RcvHwm(0)],
+                )?;
+                sub.subscribe(b"")?;
+                sub.connect(&ep)?;
+                let first = first.clone();
+                tasks.push(Box::pin(async move {
+                    for _ in 0..count {
+                        sub.recv().await?;
+                        let mut f = first.borrow_mut();
+                        if f.is_none() {
+                            *f = Some(Instant::now());
+                        }
+                    }
+                    sub.close().await;
+                    Ok(())
+                }));
+            }
+            for r in JoinAll::new(tasks).await {
+                r?;
+            }
+            let start = first.borrow().ok_or("no message received")?;
+            let us = (start.elapsed().as_micros() as u64).max(1);
+            let rate = (subs * count) as f64 / us as f64 * 1e6;
+            println!("end: {} [unix us]", unix_us());
+            println!("subscribers: {subs}");
+            println!("deliveries: {} [msg/s]", rate as u64);
+        }
+        Role::Router { ep, total } => {
+            let router = ctx.router();
+            configure(
+                |o| router.set_option(o),
+                curve,
+                true,
+                vec![SocketOption::SndHwm(0), SocketOption::RcvHwm(0)],
+            )?;
+            router.bind(&ep)?;
+            for _ in 0..total {
+                let m = router.recv().await?;
+                router.send(m).await?;
+            }
+            router.close().await;
+        }
+        Role::Dealers {
+            ep,
+            size,
+            peers,
+            rounds,
+        } => {
+            let mut dealers = Vec::new();
+            for _ in 0..peers {
+                let d = ctx.dealer();
+                configure(|o| d.set_option(o), curve, false, vec![])?;
+                d.connect(&ep)?;
+                dealers.push(Rc::new(d));
+            }
+            let data = payload(size);
+            // Warm-up: one request each, so connection set-up is not timed.
+            let warm: Vec<Task<Result<(), Error>>> = dealers
+                .iter()
+                .map(|d| {
+                    let d = d.clone();
+                    let data = data.clone();
+                    Box::pin(async move {
+                        d.send(data).await?;
+                        d.recv().await?;
+                        Ok(())
+                    }) as Pin<Box<dyn Future<Output = _>>>
+                })
+                .collect();
+            for r in JoinAll::new(warm).await {
+                r?;
+            }
+            let start = Instant::now();
+            let timed: Vec<Task<Result<Vec<Duration>, Error>>> = dealers
+                .iter()
+                .map(|d| {
+                    let d = d.clone();
+                    let data = data.clone();
+                    Box::pin(async move {
+                        let mut lat = Vec::with_capacity(rounds as usize);
+                        for _ in 0..rounds {
+                            let t = Instant::now();
+                            d.send(data.clone()).await?;
+                            d.recv().await?;
+                            lat.push(t.elapsed());
+                        }
+                        Ok(lat)
+                    }) as Pin<Box<dyn Future<Output = _>>>
+                })
+                .collect();
+            let mut all = Vec::new();
+            for r in JoinAll::new(timed).await {
+                all.extend(r?);
+            }
+            let elapsed = start.elapsed();
+            print_router(&mut all, elapsed);
+            for d in dealers {
+                if let Ok(d) = Rc::try_unwrap(d) {
+                    d.close().await;
+                }
+            }
+        }
+        Role::MemPush {
+            ep,
+            size,
+            count,
+            hwm,
+        } => {
+            let push = ctx.push();
+            configure(
+                |o| push.set_option(o),
+                curve,
+                false,
+                vec![
+                    SocketOption::SndHwm(hwm as usize),
+                    SocketOption::SndTimeo(Some(Duration::from_millis(500))),
+                    SocketOption::Linger(Some(Duration::ZERO)),
+                ],
+            )?;
+            push.connect(&ep)?;
+            let mut sent = 0u64;
+            for _ in 0..count {
+                // A fresh buffer per message, like a real producer.
+                match push.send(payload(size)).await {
+                    Ok(()) => sent += 1,
+                    Err(Error::TimedOut) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            println!("sent: {sent}");
+            println!("VmHWM: {} [kB]", vm_hwm_kb().unwrap_or(0));
+            push.close().await;
+        }
+        Role::StallPull { ep, hwm, secs } => {
+            let pull = ctx.pull();
+            configure(
+                |o| pull.set_option(o),
+                curve,
+                true,
+                vec![SocketOption::RcvHwm(hwm as usize)],
+            )?;
+            pull.bind(&ep)?;
+            ctx.proactor()
+                .sleep_until(Instant::now() + Duration::from_secs(secs))
+                .await;
+            drop(pull);
+        }
+    }
+    Ok(())
+}
+
+/// Prints the ROUTER/DEALER lines from the round trips measured and the wall time.
+pub fn print_router(all: &mut [Duration], elapsed: Duration) {
+    all.sort_unstable();
+    let p99 = all
+        .get((all.len() * 99 / 100).min(all.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or_default();
+    let rate = all.len() as f64 / elapsed.as_secs_f64().max(1e-9);
+    println!("requests: {} [req/s]", rate as u64);
+    println!("p99 round trip: {:.3} [us]", p99.as_secs_f64() * 1e6);
+}
+
+/// A boxed local future.
+type Task<T> = Pin<Box<dyn Future<Output = T>>>;
+
+/// Polls every future to completion on the current task; outputs in input order.
+struct JoinAll<T> {
+    futures: Vec<Option<Pin<Box<dyn Future<Output = T>>>>>,
+    outputs: Vec<Option<T>>,
+    left: usize,
+}
+
+impl<T> JoinAll<T> {
+    fn new(futures: Vec<Pin<Box<dyn Future<Output = T>>>>) -> Self {
+        let left = futures.len();
+        JoinAll {
+            outputs: futures.iter().map(|_| None).collect(),
+            futures: futures.into_iter().map(Some).collect(),
+            left,
+        }
+    }
+}
+
+impl<T> Unpin for JoinAll<T> {}
+
+impl<T> Future for JoinAll<T> {
+    type Output = Vec<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Vec<T>> {
+        let this = &mut *self;
+        for (slot, out) in this.futures.iter_mut().zip(this.outputs.iter_mut()) {
+            if let Some(f) = slot {
+                if let Poll::Ready(v) = f.as_mut().poll(cx) {
+                    *out = Some(v);
+                    *slot = None;
+                    this.left -= 1;
+                }
+            }
+        }
+        if this.left == 0 {
+            Poll::Ready(this.outputs.iter_mut().filter_map(Option::take).collect())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// Entry point of the four perf-tool binaries: parses `<endpoint> <size> <count>`
+/// plus the flags, runs `make(ep, size, count)`, exits 1 with a message on error.
+pub fn main_with(name: &str, make: fn(String, usize, u64) -> Role) {
+    let result = Args::from_env().and_then(|a| {
+        if a.positional.len() != 3 {
+            return Err(format!(
+                "usage: {name} <endpoint> <message-size> <count> [--backend uring|epoll|compio|monoio] [--curve]"
+            ));
+        }
+        let size = a.num(1, "message-size")? as usize;
+        let count = a.num(2, "count")?;
+        Ok((a.backend, a.curve, make(a.positional[0].clone(), size, count)))
+    });
+    let (backend, curve, role) = match result {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = run(backend, curve, role) {
+        eprintln!("{name}: {e}");
+        std::process::exit(1);
+    }
+}
