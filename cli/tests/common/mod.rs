@@ -6,7 +6,6 @@
 #![allow(dead_code)] // each test uses a different part
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -14,40 +13,11 @@ use std::time::{Duration, Instant};
 /// How long any process may take for anything.
 pub const LIMIT: Duration = Duration::from_secs(30);
 
-pub fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("cli lives in the workspace")
-        .to_path_buf()
-}
-
-/// The Python interpreter with pyzmq; panics with instructions when there is none.
-pub fn python() -> PathBuf {
-    let py = std::env::var_os("RINGMQ_PYTHON")
-        .map(PathBuf::from)
-        .or_else(|| {
-            [".venv/bin/python", ".venv-probe/bin/python"]
-                .map(|p| workspace().join(p))
-                .into_iter()
-                .find(|p| p.exists())
-        })
-        .unwrap_or_else(|| PathBuf::from("python3"));
-    let ok = Command::new(&py)
-        .args([
-            "-c",
-            "import zmq, sys; sys.exit(0 if zmq.has('curve') else 1)",
-        ])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "these tests need Python with pyzmq built with CURVE at {}: run scripts/test.sh \
-         (creates .venv with `pip install pyzmq`) or set RINGMQ_PYTHON",
-        py.display()
-    );
-    py
-}
+// The interpreter lookup (with its install instructions) is shared with the other
+// crates' interop tests.
+#[path = "../../../zmtp/tests/pyzmq/mod.rs"]
+mod pyzmq;
+pub use pyzmq::python;
 
 /// A child process with its stdout and stderr collected by threads; killed on drop.
 pub struct Proc {
