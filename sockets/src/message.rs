@@ -148,6 +148,15 @@ impl Message {
         }
     }
 
+    /// The frames by value, without allocating for a single-frame message.
+    pub(crate) fn into_frames_iter(self) -> impl Iterator<Item = Bytes> {
+        let (first, rest) = match self.frames {
+            Frames::One(b) => (Some(b), Vec::new()),
+            Frames::Many(v) => (None, v),
+        };
+        first.into_iter().chain(rest)
+    }
+
     /// Keeps the frames from `at` on, returning the ones before.
     pub(crate) fn split_front(&mut self, at: usize) -> Vec<Bytes> {
         let v = self.vec_mut();

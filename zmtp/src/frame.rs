@@ -164,6 +164,27 @@ impl FrameEncoder {
 
     /// Appends one frame.
     pub fn push_frame(&mut self, more: bool, command: bool, body: &Bytes) {
+        if self.push_header(more, command, body.len()) {
+            self.inline.extend_from_slice(body);
+        } else {
+            self.chunks.push(body.clone());
+        }
+    }
+
+    /// Appends one frame, taking its body: a large body becomes a chunk without a
+    /// reference count increment (and decrement when the caller drops its copy).
+    pub fn push_frame_owned(&mut self, more: bool, command: bool, body: Bytes) {
+        if self.push_header(more, command, body.len()) {
+            self.inline.extend_from_slice(&body);
+        } else {
+            self.chunks.push(body);
+        }
+    }
+
+    /// Appends the header of a frame with a `len`-byte body; true when the body is to
+    /// be copied inline, false when it is to be pushed as its own chunk (the inline
+    /// buffer was sealed before it).
+    fn push_header(&mut self, more: bool, command: bool, len: usize) -> bool {
         let mut flags = 0u8;
         if more {
             flags |= FLAG_MORE;
@@ -179,7 +200,6 @@ impl FrameEncoder {
             }
             self.inline.reserve(BATCH_BUF);
         }
-        let len = body.len();
         if len <= 255 {
             self.inline.put_u8(flags);
             self.inline.put_u8(len as u8);
@@ -189,20 +209,24 @@ impl FrameEncoder {
             self.inline.put_u64(len as u64);
             self.pending += 9;
         }
-        if len <= INLINE_THRESHOLD {
-            self.inline.extend_from_slice(body);
-        } else {
-            if !self.inline.is_empty() {
-                self.chunks.push(self.inline.split().freeze());
-            }
-            self.chunks.push(body.clone());
-        }
         self.pending += len;
+        if len <= INLINE_THRESHOLD {
+            return true;
+        }
+        if !self.inline.is_empty() {
+            self.chunks.push(self.inline.split().freeze());
+        }
+        false
     }
 
     /// Appends a frame given as parts.
     pub fn push(&mut self, frame: &Frame) {
         self.push_frame(frame.more, frame.command, &frame.body);
+    }
+
+    /// Appends a frame, taking it (see [`FrameEncoder::push_frame_owned`]).
+    pub fn push_owned(&mut self, frame: Frame) {
+        self.push_frame_owned(frame.more, frame.command, frame.body);
     }
 
     /// Number of bytes waiting.
@@ -273,6 +297,29 @@ mod tests {
         assert_eq!(t.chunks[1].as_ptr(), big.as_ptr());
         assert_eq!(t.len(), 4 + 9 + 4096 + 4);
         assert!(e.take().is_none());
+    }
+
+    #[test]
+    fn owned_push_matches_borrowed_push_and_moves_large_bodies() {
+        let bodies = [
+            Bytes::from_static(b"hi"),
+            Bytes::from(vec![5u8; 4096]),
+            Bytes::from(vec![6u8; 300]),
+        ];
+        let mut borrowed = FrameEncoder::new();
+        let mut owned = FrameEncoder::new();
+        for (i, b) in bodies.iter().enumerate() {
+            borrowed.push_frame(i < 2, false, b);
+            owned.push_owned(Frame {
+                more: i < 2,
+                command: false,
+                body: b.clone(),
+            });
+        }
+        assert_eq!(owned.pending(), borrowed.pending());
+        let (o, b) = (owned.take().unwrap(), borrowed.take().unwrap());
+        assert_eq!(o.to_vec(), b.to_vec());
+        assert!(o.chunks.iter().any(|c| c.as_ptr() == bodies[1].as_ptr()));
     }
 
     #[test]

@@ -254,6 +254,16 @@ impl Session {
         self.process(now);
     }
 
+    /// Takes the input the session could not use yet (the start of a frame) out of it,
+    /// with its buffer. A reader that receives into the spare capacity of this buffer
+    /// and hands it back with [`Session::handle_input_buf`] keeps every frame
+    /// contiguous without copying: the decoder reserves room for the rest of a partial
+    /// frame, and once all frames handed out from the buffer are dropped its storage can
+    /// be reclaimed in place (`BytesMut::reserve`) instead of allocating anew.
+    pub fn take_recv_buf(&mut self) -> BytesMut {
+        std::mem::take(&mut self.recv)
+    }
+
     /// Runs the timers: handshake deadline, PING interval, heartbeat timeout, peer TTL.
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.phase {
@@ -307,15 +317,22 @@ impl Session {
 
     /// Sends one message (one or more frames, MORE set on all but the last).
     pub fn send(&mut self, parts: &[Bytes]) -> Result<(), Error> {
+        self.send_owned(parts.iter().cloned())
+    }
+
+    /// Like [`Session::send`], taking the frames: saves a reference count increment
+    /// and decrement per frame when the caller has no further use for them.
+    pub fn send_owned(&mut self, parts: impl IntoIterator<Item = Bytes>) -> Result<(), Error> {
         self.check_established()?;
-        let Some(last) = parts.len().checked_sub(1) else {
+        let mut parts = parts.into_iter().peekable();
+        if parts.peek().is_none() {
             return Err(Error::EmptyMessage);
-        };
-        for (i, body) in parts.iter().enumerate() {
+        }
+        while let Some(body) = parts.next() {
             let frame = Frame {
-                more: i < last,
+                more: parts.peek().is_some(),
                 command: false,
-                body: body.clone(),
+                body,
             };
             if let Err(e) = self.push_frame(frame) {
                 self.fail(e.clone());
@@ -416,9 +433,9 @@ impl Session {
     fn push_frame(&mut self, frame: Frame) -> Result<(), Error> {
         if self.phase == Phase::Established && self.mechanism.encrypts() {
             let wrapped = self.mechanism.wrap(frame)?;
-            self.out.push(&wrapped);
+            self.out.push_owned(wrapped);
         } else {
-            self.out.push(&frame);
+            self.out.push_owned(frame);
         }
         Ok(())
     }

@@ -20,10 +20,13 @@ use crate::listener::accept_loop;
 use crate::message::Message;
 use crate::monitor::{Monitor, MonitorEventKind};
 use crate::options::SocketOption;
-use crate::util::{abortable, with_deadline, Stop};
+use crate::util::{abortable, with_deadline, yield_now, Stop};
 use crate::zap::ZapSlot;
 use send::Sent;
 use state::{BindEntry, ConnectEntry, Core, Peer, Shared};
+
+/// `send` lets other tasks run after this many sends in a row that did not wait.
+const YIELD_EVERY: u32 = 1024;
 
 pub use typed::{
     DealerSocket, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
@@ -62,6 +65,7 @@ impl<P: Proactor> Socket<P> {
                 recv_ready: Default::default(),
                 send_ready: Default::default(),
                 progress: Default::default(),
+                unyielded_sends: Cell::new(0),
             }),
             closed: Cell::new(false),
         }
@@ -275,9 +279,22 @@ impl<P: Proactor> Socket<P> {
         let deadline = timeout.map(|d| p.now() + d);
         loop {
             match self.send_once(msg)? {
-                Sent::Done => return Ok(()),
+                Sent::Done => {
+                    // A send that never waits (PUB, unlimited HWM) would otherwise queue
+                    // everything before any writer runs: every so many sends, let the
+                    // writers (and readers) run, so I/O overlaps with the sending loop.
+                    let n = self.shared.unyielded_sends.get() + 1;
+                    if n >= YIELD_EVERY {
+                        self.shared.unyielded_sends.set(0);
+                        yield_now().await;
+                    } else {
+                        self.shared.unyielded_sends.set(n);
+                    }
+                    return Ok(());
+                }
                 Sent::Blocked(m) => msg = m,
             }
+            self.shared.unyielded_sends.set(0);
             if timeout == Some(Duration::ZERO) {
                 return Err(Error::WouldBlock);
             }

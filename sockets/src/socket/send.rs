@@ -146,9 +146,9 @@ impl Core {
     /// a peer at its HWM misses the message, the others are not held up.
     fn send_fanout(&mut self, msg: &Message, filter: bool) {
         let conflate = self.opts.conflate;
-        let first = msg.frames()[0].clone();
+        let first = &msg.frames()[0];
         for p in self.peers.values_mut() {
-            if p.conn.is_none() || (filter && !p.subs.matches(&first)) {
+            if p.conn.is_none() || (filter && !p.subs.matches(first)) {
                 continue;
             }
             if p.can_take(conflate) {

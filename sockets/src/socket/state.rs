@@ -5,7 +5,7 @@
 //! across an `.await`. The wake-up lists sit beside the cell so tasks can wait on them
 //! without borrowing it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
@@ -166,6 +166,8 @@ pub(crate) struct Shared<P> {
     pub send_ready: Notify,
     /// A writer flushed, or a peer went away (for `close` with linger).
     pub progress: Notify,
+    /// Sends completed without waiting since the sender last let other tasks run.
+    pub unyielded_sends: Cell<u32>,
 }
 
 impl Core {
