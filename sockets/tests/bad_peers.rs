@@ -21,20 +21,9 @@ use ringmq_proactor::{BufResult, Proactor};
 use ringmq_sockets::{
     Context, DealerSocket, Monitor, MonitorEventKind, RouterSocket, SocketOption,
 };
-use ringmq_zmtp::mechanism::Null;
-use ringmq_zmtp::{Event, Session, SessionConfig, SocketType};
 
 /// MAXMSGSIZE of the served socket.
 const MAX_MSG: usize = 1000;
-
-async fn write_all<P: Proactor>(p: &P, w: &mut P::Writer, data: Vec<u8>) {
-    let mut data = data;
-    while !data.is_empty() {
-        let BufResult(r, d) = p.send(w, data).await;
-        let n = r.expect("raw write");
-        data = d[n..].to_vec();
-    }
-}
 
 /// A ZMTP 3.1 greeting for NULL as a client.
 fn greeting(major: u8) -> Vec<u8> {
@@ -258,37 +247,6 @@ async fn stall_mid_handshake<P: Proactor>(ctx: Context<P>) {
     assert!(t0.elapsed() >= Duration::from_millis(300));
 }
 
-/// A raw PUSH peer that completes the handshake and then never reads or writes again:
-/// it answers no PING.
-async fn silent_push_peer<P: Proactor>(p: &P, ep: &str) -> (P::Reader, P::Writer) {
-    let stream = p.connect(&ep.parse().unwrap()).await.expect("raw connect");
-    let (mut r, mut w) = p.split(stream);
-    let mut s = Session::new(
-        SessionConfig::new(SocketType::Push),
-        Box::new(Null::new()),
-        p.now(),
-    )
-    .unwrap();
-    loop {
-        if let Some(t) = s.poll_transmit() {
-            write_all(p, &mut w, t.to_vec()).await;
-        }
-        if let Some(e) = s.poll_event() {
-            match e {
-                Event::HandshakeSucceeded { .. } => break,
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-        let BufResult(n, buf) = p.recv(&mut r, Vec::with_capacity(4096)).await;
-        assert!(n.expect("raw read") > 0, "peer closed during the handshake");
-        s.handle_input(p.now(), &buf);
-    }
-    if let Some(t) = s.poll_transmit() {
-        write_all(p, &mut w, t.to_vec()).await;
-    }
-    (r, w)
-}
-
 /// Heartbeats are driven by the connection's own timers: while the application only
 /// sleeps (no `send`, no `recv`, no monitor wait), the PULL socket PINGs both peers,
 /// drops the silent one and keeps the one that answers.
@@ -305,7 +263,8 @@ async fn heartbeat_runs_while_application_sleeps<P: Proactor>(ctx: Context<P>) {
     live.connect(&ep).unwrap();
     live.send("hello").await.unwrap();
     assert_eq!(pull.recv().await.unwrap().frames()[0], "hello");
-    let (mut silent_r, _silent_w) = silent_push_peer(&p, &ep).await;
+    // Completes the handshake, then never reads or writes again: it answers no PING.
+    let (mut silent_r, _silent_w, _session) = raw_push_peer(&p, &ep).await;
     wait_handshakes(&p, &mon, 2).await;
     // The application does something else entirely.
     sleep(&p, Duration::from_millis(1000)).await;

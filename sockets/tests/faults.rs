@@ -8,48 +8,6 @@ use bytes::Bytes;
 use common::*;
 use ringmq_proactor::{BufResult, Proactor};
 use ringmq_sockets::{Context, MonitorEventKind, SocketOption};
-use ringmq_zmtp::mechanism::Null;
-use ringmq_zmtp::{Event, Session, SessionConfig, SocketType};
-
-async fn write_all<P: Proactor>(p: &P, w: &mut P::Writer, data: Vec<u8>) {
-    let mut data = data;
-    while !data.is_empty() {
-        let BufResult(r, d) = p.send(w, data).await;
-        let n = r.expect("raw write");
-        data = d[n..].to_vec();
-    }
-}
-
-/// A raw ZMTP PUSH peer driven by hand: connects and completes the handshake, then
-/// returns the stream halves (so the caller decides whether it ever speaks again).
-async fn raw_push_peer<P: Proactor>(p: &P, ep: &str) -> (P::Reader, P::Writer, Session) {
-    let stream = p.connect(&ep.parse().unwrap()).await.expect("raw connect");
-    let (mut r, mut w) = p.split(stream);
-    let mut s = Session::new(
-        SessionConfig::new(SocketType::Push),
-        Box::new(Null::new()),
-        p.now(),
-    )
-    .unwrap();
-    loop {
-        if let Some(t) = s.poll_transmit() {
-            write_all(p, &mut w, t.to_vec()).await;
-        }
-        if let Some(e) = s.poll_event() {
-            match e {
-                Event::HandshakeSucceeded { .. } => break,
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-        let BufResult(n, buf) = p.recv(&mut r, Vec::with_capacity(4096)).await;
-        assert!(n.expect("raw read") > 0, "peer closed during the handshake");
-        s.handle_input(p.now(), &buf);
-    }
-    if let Some(t) = s.poll_transmit() {
-        write_all(p, &mut w, t.to_vec()).await;
-    }
-    (r, w, s)
-}
 
 async fn silent_peer_is_dropped_by_heartbeat<P: Proactor>(ctx: Context<P>) {
     let p = ctx.proactor().clone();

@@ -421,15 +421,6 @@ async fn raw_connect<P: Proactor>(p: &P, ep: &str) -> (P::Reader, P::Writer) {
     p.split(stream)
 }
 
-async fn write_all<P: Proactor>(p: &P, w: &mut P::Writer, data: Vec<u8>) {
-    let mut data = data;
-    while !data.is_empty() {
-        let BufResult(r, d) = p.send(w, data).await;
-        let n = r.expect("raw write");
-        data = d[n..].to_vec();
-    }
-}
-
 /// Reads until the peer closes; returns how many bytes came.
 async fn read_to_close<P: Proactor>(p: &P, r: &mut P::Reader) -> usize {
     let mut total = 0;

@@ -7,8 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
-use ringmq_proactor::{BackendChoice, Proactor, Runtime};
+use ringmq_proactor::{BackendChoice, BufResult, Proactor, Runtime};
 use ringmq_sockets::{Context, Monitor, MonitorEvent, MonitorEventKind};
+use ringmq_zmtp::mechanism::Null;
+use ringmq_zmtp::{Event, Session, SessionConfig, SocketType};
 
 /// A test body fails instead of hanging after this long.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -178,4 +180,45 @@ macro_rules! backend_tests {
             $( #[test] fn $name() { $crate::common::monoio(super::$name) } )*
         }
     };
+}
+
+/// Writes all of `data` on a raw stream half.
+pub async fn write_all<P: Proactor>(p: &P, w: &mut P::Writer, data: Vec<u8>) {
+    let mut data = data;
+    while !data.is_empty() {
+        let BufResult(r, d) = p.send(w, data).await;
+        let n = r.expect("raw write");
+        data = d[n..].to_vec();
+    }
+}
+
+/// A raw ZMTP PUSH peer driven by hand: connects and completes the handshake, then
+/// returns the stream halves (so the caller decides whether it ever speaks again).
+pub async fn raw_push_peer<P: Proactor>(p: &P, ep: &str) -> (P::Reader, P::Writer, Session) {
+    let stream = p.connect(&ep.parse().unwrap()).await.expect("raw connect");
+    let (mut r, mut w) = p.split(stream);
+    let mut s = Session::new(
+        SessionConfig::new(SocketType::Push),
+        Box::new(Null::new()),
+        p.now(),
+    )
+    .unwrap();
+    loop {
+        if let Some(t) = s.poll_transmit() {
+            write_all(p, &mut w, t.to_vec()).await;
+        }
+        if let Some(e) = s.poll_event() {
+            match e {
+                Event::HandshakeSucceeded { .. } => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let BufResult(n, buf) = p.recv(&mut r, Vec::with_capacity(4096)).await;
+        assert!(n.expect("raw read") > 0, "peer closed during the handshake");
+        s.handle_input(p.now(), &buf);
+    }
+    if let Some(t) = s.poll_transmit() {
+        write_all(p, &mut w, t.to_vec()).await;
+    }
+    (r, w, s)
 }
