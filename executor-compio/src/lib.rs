@@ -23,9 +23,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net as unix;
 use std::time::Instant;
 
@@ -129,22 +127,6 @@ fn in_runtime() -> io::Result<()> {
     })
 }
 
-/// Resolves a TCP endpoint to socket addresses (`*` is every IPv4 interface).
-fn tcp_addrs(host: &Host, port: u16) -> io::Result<Vec<SocketAddr>> {
-    match host {
-        Host::Wildcard => Ok(vec![SocketAddr::from(([0, 0, 0, 0], port))]),
-        Host::Ip(ip) => Ok(vec![SocketAddr::new(*ip, port)]),
-        Host::Name(name) => Ok((name.as_str(), port).to_socket_addrs()?.collect()),
-    }
-}
-
-fn unix_addr(addr: &IpcAddr) -> io::Result<unix::SocketAddr> {
-    match addr {
-        IpcAddr::Path(path) => unix::SocketAddr::from_pathname(path),
-        IpcAddr::Abstract(name) => unix::SocketAddr::from_abstract_name(name),
-    }
-}
-
 impl Proactor for CompioProactor {
     type Listener = Listener;
     type Stream = Stream;
@@ -155,11 +137,11 @@ impl Proactor for CompioProactor {
         in_runtime()?;
         let (acceptor, ipc) = match ep {
             Endpoint::Tcp { host, port } => {
-                let l = std::net::TcpListener::bind(&tcp_addrs(host, *port)?[..])?;
+                let l = std::net::TcpListener::bind(&host.socket_addrs(*port)?[..])?;
                 (Acceptor::Tcp(TcpListener::from_std(l)?), None)
             }
             Endpoint::Ipc(addr) => {
-                let l = unix::UnixListener::bind_addr(&unix_addr(addr)?)?;
+                let l = unix::UnixListener::bind_addr(&addr.to_unix_addr()?)?;
                 (
                     Acceptor::Unix(UnixListener::from_std(l)?),
                     Some(addr.clone()),
@@ -208,7 +190,7 @@ impl Proactor for CompioProactor {
         in_runtime()?;
         match ep {
             Endpoint::Tcp { host, port } => {
-                let addrs = tcp_addrs(host, *port)?;
+                let addrs = host.socket_addrs(*port)?;
                 let s = TcpStream::connect(&addrs[..]).await?;
                 s.set_nodelay(true)?;
                 Ok(Stream(Conn::Tcp(s)))
@@ -219,7 +201,7 @@ impl Proactor for CompioProactor {
             Endpoint::Ipc(addr @ IpcAddr::Abstract(_)) => {
                 // A local connect completes at once (or fails), so the blocking call
                 // does not stall the thread.
-                let s = unix::UnixStream::connect_addr(&unix_addr(addr)?)?;
+                let s = unix::UnixStream::connect_addr(&addr.to_unix_addr()?)?;
                 Ok(Stream(Conn::Unix(UnixStream::from_std(s)?)))
             }
         }

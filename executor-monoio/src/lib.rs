@@ -24,9 +24,8 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net as unix;
 use std::rc::Rc;
 use std::time::Instant;
@@ -149,22 +148,6 @@ impl std::fmt::Debug for Writer {
     }
 }
 
-/// Resolves a TCP endpoint to socket addresses (`*` is every IPv4 interface).
-fn tcp_addrs(host: &Host, port: u16) -> io::Result<Vec<SocketAddr>> {
-    match host {
-        Host::Wildcard => Ok(vec![SocketAddr::from(([0, 0, 0, 0], port))]),
-        Host::Ip(ip) => Ok(vec![SocketAddr::new(*ip, port)]),
-        Host::Name(name) => Ok((name.as_str(), port).to_socket_addrs()?.collect()),
-    }
-}
-
-fn unix_addr(addr: &IpcAddr) -> io::Result<unix::SocketAddr> {
-    match addr {
-        IpcAddr::Path(path) => unix::SocketAddr::from_pathname(path),
-        IpcAddr::Abstract(name) => unix::SocketAddr::from_abstract_name(name),
-    }
-}
-
 async fn connect_tcp(addrs: Vec<SocketAddr>) -> io::Result<TcpStream> {
     let mut last = io::Error::new(io::ErrorKind::InvalidInput, "name resolved to no address");
     for addr in addrs {
@@ -185,12 +168,12 @@ impl Proactor for MonoioProactor {
     fn listen(&self, ep: &Endpoint) -> io::Result<Listener> {
         let (acceptor, ipc) = match ep {
             Endpoint::Tcp { host, port } => {
-                let l = std::net::TcpListener::bind(&tcp_addrs(host, *port)?[..])?;
+                let l = std::net::TcpListener::bind(&host.socket_addrs(*port)?[..])?;
                 l.set_nonblocking(true)?;
                 (Acceptor::Tcp(TcpListener::from_std(l)?), None)
             }
             Endpoint::Ipc(addr) => {
-                let l = unix::UnixListener::bind_addr(&unix_addr(addr)?)?;
+                let l = unix::UnixListener::bind_addr(&addr.to_unix_addr()?)?;
                 l.set_nonblocking(true)?;
                 (
                     Acceptor::Unix(UnixListener::from_std(l)?),
@@ -239,7 +222,7 @@ impl Proactor for MonoioProactor {
     async fn connect(&self, ep: &Endpoint) -> io::Result<Stream> {
         match ep {
             Endpoint::Tcp { host, port } => {
-                let s = connect_tcp(tcp_addrs(host, *port)?).await?;
+                let s = connect_tcp(host.socket_addrs(*port)?).await?;
                 s.set_nodelay(true)?;
                 Ok(Stream(Conn::Tcp(s)))
             }
@@ -249,7 +232,7 @@ impl Proactor for MonoioProactor {
             Endpoint::Ipc(addr @ IpcAddr::Abstract(_)) => {
                 // A local connect completes at once (or fails), so the blocking call
                 // does not stall the thread.
-                let s = unix::UnixStream::connect_addr(&unix_addr(addr)?)?;
+                let s = unix::UnixStream::connect_addr(&addr.to_unix_addr()?)?;
                 s.set_nonblocking(true)?;
                 Ok(Stream(Conn::Unix(UnixStream::from_std(s)?)))
             }

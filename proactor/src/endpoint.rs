@@ -8,7 +8,10 @@
 //! gives `ep` again.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::io;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net as unix;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -228,6 +231,28 @@ impl fmt::Display for Endpoint {
         match self {
             Endpoint::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
             Endpoint::Ipc(addr) => write!(f, "ipc://{addr}"),
+        }
+    }
+}
+
+impl Host {
+    /// The socket addresses of this host at `port`, for runtimes that take std addresses:
+    /// `*` is every IPv4 interface, a name is resolved (blocking).
+    pub fn socket_addrs(&self, port: u16) -> io::Result<Vec<SocketAddr>> {
+        match self {
+            Host::Wildcard => Ok(vec![SocketAddr::from(([0, 0, 0, 0], port))]),
+            Host::Ip(ip) => Ok(vec![SocketAddr::new(*ip, port)]),
+            Host::Name(name) => Ok((name.as_str(), port).to_socket_addrs()?.collect()),
+        }
+    }
+}
+
+impl IpcAddr {
+    /// The std Unix socket address (a path, or a name in the abstract namespace).
+    pub fn to_unix_addr(&self) -> io::Result<unix::SocketAddr> {
+        match self {
+            IpcAddr::Path(path) => unix::SocketAddr::from_pathname(path),
+            IpcAddr::Abstract(name) => unix::SocketAddr::from_abstract_name(name),
         }
     }
 }
