@@ -106,6 +106,23 @@ pub trait Proactor: Clone + 'static {
         bufs: Vec<B>,
     ) -> impl Future<Output = BufResult<usize, Vec<B>>>;
 
+    /// Sends `bufs` at once if the socket can take bytes without waiting (one
+    /// non-blocking `sendmsg`), without a future. `Some(Ok(n))`: `n` bytes went out
+    /// (possibly fewer than all); `Some(Err(_))`: the send failed; `None`: nothing was
+    /// written and the caller should use [`Proactor::send_vectored`] (the socket is
+    /// full, a send is already in flight on this writer, or the engine has no
+    /// synchronous path, which is what the default does). At most [`MAX_IOVECS`]
+    /// buffers are sent. Lets a request / reply protocol write from the task that
+    /// produced the bytes instead of waking a writer task.
+    fn try_send_vectored<B: IoBuf>(
+        &self,
+        w: &mut Self::Writer,
+        bufs: &[B],
+    ) -> Option<io::Result<usize>> {
+        let _ = (w, bufs);
+        None
+    }
+
     /// Shuts down the sending direction; later sends on this writer fail.
     fn shutdown(&self, w: &mut Self::Writer) -> impl Future<Output = io::Result<()>>;
 

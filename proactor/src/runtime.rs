@@ -348,6 +348,19 @@ impl Proactor for Native {
         }
     }
 
+    fn try_send_vectored<B: IoBuf>(&self, w: &mut Writer, bufs: &[B]) -> Option<io::Result<usize>> {
+        if w.shut {
+            return Some(Err(broken_pipe()));
+        }
+        if bufs.is_empty() {
+            return Some(Ok(0));
+        }
+        match &self.core.driver {
+            Driver::Uring(d) => d.try_send_vectored(&w.sock, &mut w.msg, bufs),
+            Driver::Epoll(d) => d.try_send_vectored(&w.sock, &mut w.msg, bufs),
+        }
+    }
+
     async fn shutdown(&self, w: &mut Writer) -> io::Result<()> {
         w.shut = true;
         sys::shutdown_write(w.sock.raw())

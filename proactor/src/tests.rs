@@ -35,6 +35,30 @@ async fn poll_once<F: Future>(mut f: Pin<&mut F>) -> Option<F::Output> {
     .await
 }
 
+/// Runs two futures to completion, polling both on every wake-up.
+pub(crate) async fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    let (mut ra, mut rb) = (None, None);
+    poll_fn(|cx| {
+        if ra.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                ra = Some(v);
+            }
+        }
+        if rb.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                rb = Some(v);
+            }
+        }
+        if ra.is_some() && rb.is_some() {
+            Poll::Ready((ra.take().expect("set"), rb.take().expect("set")))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
 async fn sleep_ms(p: &Native, ms: u64) {
     p.sleep_until(Instant::now() + Duration::from_millis(ms))
         .await;
@@ -692,7 +716,16 @@ fn direct_and_ring_paths_keep_stream_order() {
                     let len = [1, 700, 65_536, 3, 200_000][round % 5].min(TOTAL - off);
                     round += 1;
                     let data: Vec<u8> = (off..off + len).map(pattern).collect();
-                    let sent = if round % 3 == 0 && len > 1 {
+                    let sent = if round % 4 == 1 {
+                        // The synchronous path, falling back to a send when it cannot.
+                        match p.try_send_vectored(&mut w, std::slice::from_ref(&data)) {
+                            Some(res) => res.expect("try_send_vectored"),
+                            None => {
+                                let crate::BufResult(res, _) = p.send(&mut w, data).await;
+                                res.expect("send")
+                            }
+                        }
+                    } else if round % 3 == 0 && len > 1 {
                         let (a, b) = data.split_at(len / 2);
                         let crate::BufResult(res, _) =
                             p.send_vectored(&mut w, vec![a.to_vec(), b.to_vec()]).await;
@@ -732,6 +765,73 @@ fn direct_and_ring_paths_keep_stream_order() {
         assert_eq!(got.len(), TOTAL, "{:?}", rt.backend());
         let bad = got.iter().enumerate().position(|(i, b)| *b != pattern(i));
         assert_eq!(bad, None, "{:?}: first wrong byte", rt.backend());
+    }
+}
+
+/// `try_send_vectored` on a socket nobody reads: writes until the socket is full, then
+/// says `None` (no bytes taken); an asynchronous send queued behind it completes once
+/// the peer reads, and everything arrives in order.
+#[test]
+fn try_send_vectored_stops_when_full_and_keeps_order() {
+    let pattern = |i: usize| (i % 253) as u8;
+    for rt in runtimes() {
+        let p = rt.proactor();
+        let l = p.listen(&ep("tcp://127.0.0.1:*")).unwrap();
+        let at = p.listener_endpoint(&l).unwrap();
+        rt.block_on(async {
+            let connect = p.connect(&at);
+            let (accepted, connected) = join2(p.accept(&l), connect).await;
+            let (s, _) = accepted.expect("accept");
+            let (mut r, _w) = p.split(s);
+            let (_r2, mut w) = p.split(connected.expect("connect"));
+            let mut off = 0usize;
+            let chunk = 64 << 10;
+            let mut direct = 0;
+            loop {
+                let data: Vec<u8> = (off..off + chunk).map(pattern).collect();
+                let (a, b) = data.split_at(1000);
+                match p.try_send_vectored(&mut w, &[a.to_vec(), b.to_vec()]) {
+                    Some(res) => {
+                        let n = res.expect("try_send_vectored");
+                        assert!(n > 0);
+                        off += n;
+                        direct += 1;
+                    }
+                    None => break,
+                }
+                assert!(off < 1 << 30, "a socket nobody reads never filled");
+            }
+            assert!(
+                direct > 0,
+                "{:?}: an empty socket takes bytes at once",
+                rt.backend()
+            );
+            // Behind the full socket: an asynchronous send of the next bytes.
+            let tail: Vec<u8> = (off..off + chunk).map(pattern).collect();
+            let total = off + chunk;
+            let send = async {
+                let mut tail = tail;
+                while !tail.is_empty() {
+                    let crate::BufResult(res, back) = p.send(&mut w, tail).await;
+                    tail = back;
+                    tail.drain(..res.expect("send"));
+                }
+            };
+            let recv = async {
+                let mut got = Vec::with_capacity(total);
+                while got.len() < total {
+                    let crate::BufResult(res, buf) =
+                        p.recv(&mut r, Vec::with_capacity(256 << 10)).await;
+                    assert!(res.expect("recv") > 0);
+                    got.extend_from_slice(&buf);
+                }
+                got
+            };
+            let ((), got) = join2(send, recv).await;
+            assert_eq!(got.len(), total);
+            let bad = got.iter().enumerate().position(|(i, b)| *b != pattern(i));
+            assert_eq!(bad, None, "{:?}: first wrong byte", rt.backend());
+        });
     }
 }
 

@@ -71,6 +71,33 @@ pub(crate) struct Conn {
     auth_status: Cell<Option<u16>>,
     /// The peer's properties, shared with every message it sends.
     pub meta: RefCell<Option<Arc<Metadata>>>,
+    /// The writing half, for [`Conn::write_now`] while the writer task does not hold it.
+    direct: Rc<dyn DirectWrite>,
+    /// Bytes [`Conn::write_now`] encoded but could not write at once; the writer task
+    /// writes them before anything else.
+    stash: RefCell<Vec<Bytes>>,
+}
+
+/// The writing half of a connection, shared between the writer task (which takes it
+/// out for each asynchronous write) and [`Conn::write_now`].
+struct WriterSlot<P: Proactor> {
+    p: P,
+    writer: RefCell<Option<P::Writer>>,
+}
+
+/// [`WriterSlot`] without its proactor type, so that [`Conn`] needs none.
+trait DirectWrite {
+    /// One non-blocking vectored write; `None` when it cannot be tried now (the writer
+    /// task holds the writer, the socket is full, or the engine has no such path).
+    fn try_write(&self, chunks: &[Bytes]) -> Option<io::Result<usize>>;
+}
+
+impl<P: Proactor> DirectWrite for WriterSlot<P> {
+    fn try_write(&self, chunks: &[Bytes]) -> Option<io::Result<usize>> {
+        let mut w = self.writer.try_borrow_mut().ok()?;
+        let w = w.as_mut()?;
+        self.p.try_send_vectored(w, chunks)
+    }
 }
 
 impl Conn {
@@ -89,12 +116,53 @@ impl Conn {
         self.done.get()
     }
 
+    /// Encodes `msg` and writes it from the calling task when the connection is idle
+    /// (nothing queued, nothing being written), so a request or reply costs no wake-up
+    /// of the writer task. What cannot be written at once is left to the writer. Gives
+    /// the message back when the connection is not idle: queue it as usual.
+    pub(crate) fn write_now(&self, msg: Message) -> Result<(), Message> {
+        if self.done.get() || self.writing.get() || !self.stash.borrow().is_empty() {
+            return Err(msg);
+        }
+        let mut session = self.session.borrow_mut();
+        if !session.is_established() || session.pending_transmit() != 0 {
+            return Err(msg);
+        }
+        if let Err(e) = session.send_owned(msg.into_frames_iter()) {
+            drop(session);
+            self.end(e.to_string());
+            return Ok(());
+        }
+        let Some(tx) = session.poll_transmit() else {
+            return Ok(());
+        };
+        drop(session);
+        let mut chunks = tx.chunks;
+        match self.direct.try_write(&chunks) {
+            Some(Err(e)) => {
+                self.end(format!("send failed: {e}"));
+                return Ok(());
+            }
+            Some(Ok(n)) => {
+                if n == chunks.iter().map(Bytes::len).sum::<usize>() {
+                    return Ok(());
+                }
+                advance_chunks(&mut chunks, n);
+            }
+            None => {}
+        }
+        *self.stash.borrow_mut() = chunks;
+        self.wake_writer.notify();
+        Ok(())
+    }
+
     /// Nothing written is in flight and nothing waits in the session.
     pub(crate) fn is_idle(&self) -> bool {
         if self.done.get() || self.peer.get().is_none() {
             return true;
         }
         !self.writing.get()
+            && self.stash.borrow().is_empty()
             && self
                 .session
                 .try_borrow()
@@ -168,6 +236,11 @@ pub(crate) async fn run_from<P: Proactor>(
             }
         }
     };
+    let (reader, writer) = p.split(stream);
+    let slot = Rc::new(WriterSlot {
+        p: p.clone(),
+        writer: RefCell::new(Some(writer)),
+    });
     let conn = Rc::new(Conn {
         id,
         endpoint,
@@ -185,11 +258,12 @@ pub(crate) async fn run_from<P: Proactor>(
         authenticating: Cell::new(false),
         auth_status: Cell::new(None),
         meta: RefCell::new(None),
+        direct: slot.clone(),
+        stash: RefCell::new(Vec::new()),
     });
     shared.core.borrow_mut().conns.insert(id, conn.clone());
-    let (reader, writer) = p.split(stream);
     p.spawn_local(read_loop(shared.clone(), conn.clone(), reader));
-    write_loop(&shared, &conn, writer).await;
+    write_loop(&shared, &conn, &slot).await;
     finish(&shared, &conn)
 }
 
@@ -449,7 +523,7 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
                     size = READ_LARGE;
                 }
                 conn.session.borrow_mut().handle_input_buf(p.now(), buf);
-                if drain_events(&shared, &conn) {
+                if drain_events(&shared, &conn) && n >= YIELD_AFTER_READ {
                     // A driver that completes a receive at once when data is ready
                     // (epoll) would otherwise keep reading until the RCVHWM stops it:
                     // let the application take what arrived first, so the buffer's
@@ -461,6 +535,10 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
         }
     }
 }
+
+/// A read at least this large that delivered messages makes the reader yield (see
+/// `read_loop`); a small one (a request, a reply) is not worth a task switch.
+const YIELD_AFTER_READ: usize = 4096;
 
 /// How many retired receive buffers a reader keeps for reuse.
 const POOL: usize = 2;
@@ -519,8 +597,15 @@ fn fill<P: Proactor>(shared: &Shared<P>, conn: &Conn) {
     }
 }
 
-async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, mut writer: P::Writer) {
+async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: &WriterSlot<P>) {
     let p = &shared.proactor;
+    // Held by this task from here on, except while it sleeps (then `Conn::write_now`
+    // may write with it).
+    let mut writer = slot
+        .writer
+        .borrow_mut()
+        .take()
+        .expect("the writer starts in its slot");
     while !conn.is_done() {
         let now = p.now();
         let due = conn
@@ -536,10 +621,17 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, mut wr
             }
         }
         fill(shared, conn);
-        let tx = conn.session.borrow_mut().poll_transmit();
-        if let Some(tx) = tx {
+        let mut chunks = std::mem::take(&mut *conn.stash.borrow_mut());
+        if let Some(tx) = conn.session.borrow_mut().poll_transmit() {
+            if chunks.is_empty() {
+                chunks = tx.chunks;
+            } else {
+                chunks.extend(tx.chunks);
+            }
+        }
+        if !chunks.is_empty() {
             conn.writing.set(true);
-            let r = select(write_all(p, &mut writer, tx.chunks), conn.wait_done()).await;
+            let r = select(write_all(p, &mut writer, chunks), conn.wait_done()).await;
             conn.writing.set(false);
             shared.progress.notify();
             if let Either::Left(Err(e)) = r {
@@ -549,11 +641,17 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, mut wr
         }
         let deadline = conn.session.borrow().poll_timeout();
         conn.sleeping_until.set(deadline);
+        *slot.writer.borrow_mut() = Some(writer);
         select(
             select(conn.wake_writer.notified(), conn.wait_done()),
             sleep_until_opt(p, deadline),
         )
         .await;
+        writer = slot
+            .writer
+            .borrow_mut()
+            .take()
+            .expect("only this task takes the writer out");
         conn.sleeping_until.set(None);
     }
     // A failed session may have queued an ERROR command for the peer: best effort.
@@ -562,6 +660,20 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, mut wr
         let deadline = p.now() + Duration::from_millis(100);
         let _ = with_deadline(p, Some(deadline), write_all(p, &mut writer, tx.chunks)).await;
     }
+    conn.stash.borrow_mut().clear();
+}
+
+/// Drops the first `n` bytes of `chunks`.
+fn advance_chunks(chunks: &mut Vec<Bytes>, mut n: usize) {
+    let mut done = 0;
+    while done < chunks.len() && n >= chunks[done].len() {
+        n -= chunks[done].len();
+        done += 1;
+    }
+    if done < chunks.len() {
+        chunks[done].advance(n);
+    }
+    chunks.drain(..done);
 }
 
 /// Writes all chunks, in order, with vectored writes, finishing partial writes.
@@ -578,19 +690,11 @@ async fn write_all<P: Proactor>(
             Vec::new()
         };
         let BufResult(res, mut batch) = p.send_vectored(w, chunks).await;
-        let mut n = res?;
+        let n = res?;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
-        let mut done = 0;
-        while done < batch.len() && n >= batch[done].len() {
-            n -= batch[done].len();
-            done += 1;
-        }
-        if done < batch.len() {
-            batch[done].advance(n);
-        }
-        batch.drain(..done);
+        advance_chunks(&mut batch, n);
         batch.extend(rest);
         chunks = batch;
     }

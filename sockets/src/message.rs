@@ -157,16 +157,29 @@ impl Message {
         first.into_iter().chain(rest)
     }
 
-    /// Keeps the frames from `at` on, returning the ones before.
+    /// Keeps the frames from `at` on, returning the ones before. When one frame is
+    /// left (a REQ / REP envelope split off a body) the vector stays with the returned
+    /// frames and nothing is allocated.
     pub(crate) fn split_front(&mut self, at: usize) -> Vec<Bytes> {
         let v = self.vec_mut();
+        if at + 1 == v.len() {
+            let last = v.pop().expect("at + 1 frames");
+            let front = std::mem::take(v);
+            self.frames = Frames::One(last);
+            return front;
+        }
         let rest = v.split_off(at);
         std::mem::replace(v, rest)
     }
 
-    /// Prepends several frames.
-    pub(crate) fn prepend(&mut self, front: &[Bytes]) {
-        self.vec_mut().splice(0..0, front.iter().cloned());
+    /// Prepends `front`, reusing its vector (one allocation at most, none when it has
+    /// room: an envelope returned by [`Message::split_front`] has room for one frame).
+    pub(crate) fn prepend_owned(&mut self, mut front: Vec<Bytes>) {
+        match std::mem::replace(&mut self.frames, Frames::Many(Vec::new())) {
+            Frames::One(b) => front.push(b),
+            Frames::Many(mut v) => front.append(&mut v),
+        }
+        self.frames = Frames::Many(front);
     }
 }
 
@@ -232,6 +245,16 @@ impl From<Vec<Bytes>> for Message {
     }
 }
 
+impl From<ringmq_zmtp::Parts> for Message {
+    fn from(parts: ringmq_zmtp::Parts) -> Self {
+        let frames = match parts.into_single() {
+            Ok(b) => Frames::One(b),
+            Err(parts) => Frames::Many(parts.into_vec()),
+        };
+        Message { frames, peer: None }
+    }
+}
+
 impl<T: Into<Bytes>> FromIterator<T> for Message {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         Message {
@@ -273,7 +296,7 @@ mod tests {
         let front = m.split_front(1);
         assert_eq!(front, vec![Bytes::from_static(b"id")]);
         assert_eq!(m.frames()[0], "a");
-        m.prepend(&front);
+        m.prepend_owned(front);
         assert_eq!(m.pop_front().unwrap(), "id");
         assert_eq!(m.pop_back().unwrap(), "c");
         assert_eq!(m.byte_len(), 2);

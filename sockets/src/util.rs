@@ -215,7 +215,10 @@ pub(crate) async fn with_deadline<P: Proactor, F: Future>(
     deadline: Option<Instant>,
     f: F,
 ) -> Option<F::Output> {
-    match select(f, sleep_until_opt(p, deadline)).await {
+    let Some(deadline) = deadline else {
+        return Some(f.await);
+    };
+    match select(f, p.sleep_until(deadline)).await {
         Either::Left(x) => Some(x),
         Either::Right(()) => None,
     }

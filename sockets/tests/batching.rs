@@ -18,11 +18,14 @@ use ringmq_proactor::{
 };
 use ringmq_sockets::Context;
 
-/// The built-in proactor, counting the write calls made through it.
+/// The built-in proactor, counting the write calls made through it: asynchronous
+/// writes (`send`, `send_vectored`: the writer task) and synchronous ones
+/// (`try_send_vectored`: REQ / REP writing from the application's task).
 #[derive(Clone)]
 struct Counting {
     inner: Native,
     writes: Rc<Cell<usize>>,
+    direct: Rc<Cell<usize>>,
 }
 
 impl Counting {
@@ -30,11 +33,16 @@ impl Counting {
         Counting {
             inner,
             writes: Rc::new(Cell::new(0)),
+            direct: Rc::new(Cell::new(0)),
         }
     }
 
     fn writes(&self) -> usize {
         self.writes.get()
+    }
+
+    fn direct_writes(&self) -> usize {
+        self.direct.get()
     }
 }
 
@@ -91,6 +99,15 @@ impl Proactor for Counting {
     ) -> impl Future<Output = BufResult<usize, Vec<B>>> {
         self.writes.set(self.writes.get() + 1);
         self.inner.send_vectored(w, bufs)
+    }
+
+    fn try_send_vectored<B: IoBuf>(
+        &self,
+        w: &mut Self::Writer,
+        bufs: &[B],
+    ) -> Option<io::Result<usize>> {
+        self.direct.set(self.direct.get() + 1);
+        self.inner.try_send_vectored(w, bufs)
     }
 
     fn shutdown(&self, w: &mut Self::Writer) -> impl Future<Output = io::Result<()>> {
@@ -190,6 +207,116 @@ async fn ping_pong_is_one_write_per_message(a: Counting, b: Counting) {
     }
     assert_eq!(b.writes() - b0, ROUNDS, "pings: one write each");
     assert_eq!(a.writes() - a0, ROUNDS, "pongs: one write each");
+}
+
+/// REQ / REP: a request or reply finds its connection idle and is written by the
+/// sending task itself (one synchronous write each), never by the writer task.
+async fn req_rep_write_from_the_sending_task(a: Counting, b: Counting) {
+    let rep = Context::new(a.clone()).rep();
+    let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
+    let req = Context::new(b.clone()).req();
+    req.connect(&ep).unwrap();
+    req.send("warm-up").await.unwrap();
+    assert_eq!(rep.recv().await.unwrap().frames()[0], "warm-up");
+    rep.send("warm-up reply").await.unwrap();
+    assert_eq!(req.recv().await.unwrap().frames()[0], "warm-up reply");
+    let (a0, b0) = (a.writes(), b.writes());
+    let (ad, bd) = (a.direct_writes(), b.direct_writes());
+    for i in 0..ROUNDS {
+        req.send(format!("request {i}")).await.unwrap();
+        let got = rep.recv().await.unwrap();
+        assert_eq!(got.frames(), [format!("request {i}").as_bytes()]);
+        rep.send(format!("reply {i}")).await.unwrap();
+        let got = req.recv().await.unwrap();
+        assert_eq!(got.frames(), [format!("reply {i}").as_bytes()]);
+    }
+    assert_eq!(
+        b.direct_writes() - bd,
+        ROUNDS,
+        "requests: one direct write each"
+    );
+    assert_eq!(
+        a.direct_writes() - ad,
+        ROUNDS,
+        "replies: one direct write each"
+    );
+    assert_eq!(
+        b.writes() - b0,
+        0,
+        "no request went through the writer task"
+    );
+    assert_eq!(a.writes() - a0, 0, "no reply went through the writer task");
+}
+
+/// A request larger than the socket buffer: the direct write takes what fits and the
+/// writer task finishes the rest, in order, and the reply still comes back whole.
+async fn req_rep_large_messages_finish_on_the_writer(a: Counting, b: Counting) {
+    let rep = Context::new(a.clone()).rep();
+    let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
+    let req = Context::new(b.clone()).req();
+    req.connect(&ep).unwrap();
+    let big: Vec<u8> = (0..16 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let (b0, bd) = (b.writes(), b.direct_writes());
+    for round in 0..3u8 {
+        let mut request = big.clone();
+        request[0] = round;
+        let client = async {
+            req.send(request.clone()).await.unwrap();
+            req.recv().await.unwrap()
+        };
+        let server = async {
+            let got = rep.recv().await.unwrap();
+            assert_eq!(got.frames().len(), 1);
+            assert!(
+                got.frames()[0] == request[..],
+                "request {round} arrived intact"
+            );
+            let mut reply = got.frames()[0].to_vec();
+            reply.reverse();
+            rep.send(reply).await.unwrap();
+        };
+        let (reply, ()) = join(client, server).await;
+        let mut want = request.clone();
+        want.reverse();
+        assert!(
+            reply.frames()[0] == want[..],
+            "reply {round} arrived intact"
+        );
+    }
+    assert!(
+        b.direct_writes() - bd >= 1,
+        "the requests were tried directly"
+    );
+    assert!(
+        b.writes() - b0 >= 3,
+        "the writer task finished each 16 MiB request"
+    );
+}
+
+#[test]
+fn uring_req_rep_write_from_the_sending_task() {
+    with_two_sides(BackendChoice::Uring, req_rep_write_from_the_sending_task);
+}
+
+#[test]
+fn epoll_req_rep_write_from_the_sending_task() {
+    with_two_sides(BackendChoice::Epoll, req_rep_write_from_the_sending_task);
+}
+
+#[test]
+fn uring_req_rep_large_messages_finish_on_the_writer() {
+    with_two_sides(
+        BackendChoice::Uring,
+        req_rep_large_messages_finish_on_the_writer,
+    );
+}
+
+#[test]
+fn epoll_req_rep_large_messages_finish_on_the_writer() {
+    with_two_sides(
+        BackendChoice::Epoll,
+        req_rep_large_messages_finish_on_the_writer,
+    );
 }
 
 #[test]

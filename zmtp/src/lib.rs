@@ -26,7 +26,7 @@
 //! assert!(matches!(pull.poll_event(), Some(Event::HandshakeSucceeded { .. })));
 //! push.send(&[Bytes::from_static(b"hello")])?;
 //! pull.handle_input(now, &push.poll_transmit().unwrap().to_vec());
-//! assert_eq!(pull.poll_event(), Some(Event::Message(vec![Bytes::from_static(b"hello")])));
+//! assert_eq!(pull.poll_event(), Some(Event::Message(vec![Bytes::from_static(b"hello")].into())));
 //! # Ok::<(), ringmq_zmtp::Error>(())
 //! ```
 #![forbid(unsafe_code)]
@@ -41,6 +41,7 @@ pub mod greeting;
 pub mod heartbeat;
 pub mod mechanism;
 pub mod metadata;
+mod parts;
 pub mod session;
 pub mod socket_type;
 pub mod z85;
@@ -49,5 +50,6 @@ pub use error::{Error, PeerMisbehaved};
 pub use frame::Transmit;
 pub use mechanism::{AuthVerdict, Credentials, Mechanism};
 pub use metadata::Metadata;
+pub use parts::Parts;
 pub use session::{Event, Session, SessionConfig};
 pub use socket_type::SocketType;

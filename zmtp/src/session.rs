@@ -14,6 +14,7 @@ use crate::greeting::{Greeting, GreetingDecoder, GreetingProgress, MechanismName
 use crate::heartbeat::Heartbeat;
 use crate::mechanism::{AuthVerdict, Credentials, HandshakeStatus, Mechanism};
 use crate::metadata::{Metadata, IDENTITY, SOCKET_TYPE};
+use crate::parts::Parts;
 use crate::socket_type::SocketType;
 
 /// Largest command frame accepted before the handshake completes: bounds the memory an
@@ -85,7 +86,7 @@ pub enum Event {
         peer_minor: u8,
     },
     /// A whole multipart message (never partial).
-    Message(Vec<Bytes>),
+    Message(Parts),
     /// The peer subscribed to a topic (3.1 command or 3.0 `01` data message; the latter
     /// only recognised when we are PUB or XPUB).
     Subscribe(Bytes),
@@ -618,18 +619,24 @@ impl Session {
             self.handle_command(now, &frame.body)?;
             return Ok(true);
         }
-        self.multipart.push(frame.body);
-        if !frame.more {
+        if frame.more {
+            self.multipart.push(frame.body);
+        } else if self.multipart.is_empty() {
+            // A single-frame message: no vector to allocate.
+            self.deliver(Parts::one(frame.body));
+        } else {
+            self.multipart.push(frame.body);
             let msg = std::mem::take(&mut self.multipart);
-            self.deliver(msg);
+            self.deliver(msg.into());
         }
         Ok(true)
     }
 
-    fn deliver(&mut self, mut msg: Vec<Bytes>) {
+    fn deliver(&mut self, msg: Parts) {
         if self.config.socket_type.receives_subscriptions() && msg.len() == 1 {
             if let Some(&kind @ (0 | 1)) = msg[0].first() {
-                let topic = msg.swap_remove(0).slice(1..);
+                let mut topic = msg.into_single().unwrap_or_default();
+                topic.advance(1);
                 self.events.push_back(if kind == 1 {
                     Event::Subscribe(topic)
                 } else {

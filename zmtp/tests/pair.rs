@@ -381,8 +381,8 @@ fn pub_accepts_the_3_0_form_from_a_3_1_peer_and_xpub_passes_other_messages() {
         evs,
         vec![
             Event::Subscribe(Bytes::from_static(b"news")),
-            Event::Message(msg(&[b"\x02other"])),
-            Event::Message(msg(&[b"\x01a", b"b"])),
+            Event::Message(msg(&[b"\x02other"]).into()),
+            Event::Message(msg(&[b"\x01a", b"b"]).into()),
         ]
     );
     // A non-PUB receiver takes 01-prefixed messages as data.

@@ -290,10 +290,13 @@ fn partial_multipart_is_not_delivered() {
     s.handle_input(now, b"\x00\x00");
     assert_eq!(
         s.poll_event(),
-        Some(Event::Message(vec![
-            Bytes::from_static(b"a"),
-            Bytes::from_static(b"b"),
-            Bytes::new()
-        ]))
+        Some(Event::Message(
+            vec![
+                Bytes::from_static(b"a"),
+                Bytes::from_static(b"b"),
+                Bytes::new()
+            ]
+            .into()
+        ))
     );
 }

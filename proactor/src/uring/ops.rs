@@ -313,6 +313,29 @@ impl Driver {
         BufResult(res, data.buf)
     }
 
+    /// [`crate::Proactor::try_send_vectored`]: the direct path of `send_vectored`
+    /// alone (same ordering guard: never while a ring send is in flight).
+    pub(crate) fn try_send_vectored<B: IoBuf>(
+        &self,
+        sock: &Rc<Socket>,
+        cache: &mut Option<Box<MsgBuf>>,
+        bufs: &[B],
+    ) -> Option<io::Result<usize>> {
+        let mut msg = cache.take().unwrap_or_default();
+        msg.fill(bufs);
+        let fd = sock.raw();
+        let direct = try_direct(sock, || {
+            // SAFETY: the header points at iovecs describing buffers borrowed from
+            // `bufs` for the duration of the call.
+            unsafe { libc::sendmsg(fd, &msg.msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) }
+        });
+        *cache = Some(msg);
+        match direct {
+            Direct::Done(r) => Some(r),
+            Direct::Ring => None,
+        }
+    }
+
     pub(crate) async fn send_vectored<B: IoBuf>(
         &self,
         sock: &Rc<Socket>,

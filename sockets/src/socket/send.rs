@@ -50,6 +50,7 @@ impl Core {
             order,
             peers,
             out_cursor,
+            kind,
             ..
         } = self;
         let Some(idx) = next_ready(order.len(), out_cursor, |i| {
@@ -58,10 +59,12 @@ impl Core {
             return Err(msg);
         };
         let id = order[idx];
-        peers
-            .get_mut(&id)
-            .expect("order lists live peers")
-            .push_out(msg, conflate);
+        let peer = peers.get_mut(&id).expect("order lists live peers");
+        if *kind == SocketType::Req {
+            peer.send_now(msg);
+        } else {
+            peer.push_out(msg, conflate);
+        }
         Ok(id)
     }
 
@@ -72,13 +75,14 @@ impl Core {
             });
         }
         let body_len = msg.len();
-        let mut envelope = Vec::with_capacity(2);
+        // Room for the whole message, so prepending allocates once.
+        let mut envelope = Vec::with_capacity(2 + body_len);
         let request_id = self.req.request_id.wrapping_add(1);
         if self.opts.req_correlate {
             envelope.push(Bytes::copy_from_slice(&request_id.to_be_bytes()));
         }
         envelope.push(Bytes::new());
-        msg.prepend(&envelope);
+        msg.prepend_owned(envelope);
         match self.send_round_robin(msg) {
             Ok(peer) => {
                 self.req.waiting_on = Some(peer);
@@ -104,11 +108,11 @@ impl Core {
                 reason: "REP must receive a request before sending a reply",
             });
         };
-        msg.prepend(&envelope);
+        msg.prepend_owned(envelope);
         // A reply for a peer that left, or is at its HWM, is dropped (like libzmq).
         if let Some(p) = self.peers.get_mut(&peer) {
             if p.conn.is_some() && p.can_take(false) {
-                p.push_out(msg, false);
+                p.send_now(msg);
             }
         }
         Ok(Sent::Done)

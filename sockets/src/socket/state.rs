@@ -83,6 +83,23 @@ impl Peer {
         !self.gone && (conflate || self.out.len() < self.sndhwm)
     }
 
+    /// Writes a message from the calling task when the connection is idle (see
+    /// [`Conn::write_now`]), else queues it like [`Peer::push_out`]. For REQ and REP,
+    /// whose strict alternation leaves nothing to batch: a streaming socket would pay a
+    /// system call per message this way.
+    pub(crate) fn send_now(&mut self, msg: Message) {
+        let mut msg = msg;
+        if self.out.is_empty() && !self.gone {
+            if let Some(c) = &self.conn {
+                match c.write_now(msg) {
+                    Ok(()) => return,
+                    Err(m) => msg = m,
+                }
+            }
+        }
+        self.push_out(msg, false);
+    }
+
     /// Queues a message (the caller checked `can_take`) and wakes the writer.
     pub(crate) fn push_out(&mut self, msg: Message, conflate: bool) {
         if conflate {

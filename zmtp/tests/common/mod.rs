@@ -38,7 +38,7 @@ impl Side {
         self.events
             .iter()
             .filter_map(|e| match e {
-                Event::Message(m) => Some(m.clone()),
+                Event::Message(m) => Some(m.to_vec()),
                 _ => None,
             })
             .collect()
