@@ -76,6 +76,10 @@ pub(crate) struct Conn {
     /// Bytes [`Conn::write_now`] encoded but could not write at once; the writer task
     /// writes them before anything else.
     stash: RefCell<Vec<Bytes>>,
+    /// Messages [`Conn::encode_now`] / [`Conn::encode_shared`] put into the session
+    /// since the writer last took its output: they still count against the SNDHWM, as
+    /// if they were queued.
+    pub eager: Cell<usize>,
 }
 
 /// The writing half of a connection, shared between the writer task (which takes it
@@ -137,6 +141,7 @@ impl Conn {
             return Ok(());
         };
         drop(session);
+        self.eager.set(0);
         let mut chunks = tx.chunks;
         match self.direct.try_write(&chunks) {
             Some(Err(e)) => {
@@ -154,6 +159,51 @@ impl Conn {
         *self.stash.borrow_mut() = chunks;
         self.wake_writer.notify();
         Ok(())
+    }
+
+    /// The session, when a message may go straight into it instead of the peer's queue:
+    /// established, and less than [`BATCH_BYTES`] waiting to be written (the writer's
+    /// own `fill` stops at the same bound, so memory stays bounded by the HWM plus one
+    /// batch). The caller must have found the peer's queue empty, to keep the order.
+    fn session_for_eager(&self) -> Option<std::cell::RefMut<'_, Session>> {
+        if self.done.get() {
+            return None;
+        }
+        let session = self.session.try_borrow_mut().ok()?;
+        (session.is_established() && session.pending_transmit() < BATCH_BYTES).then_some(session)
+    }
+
+    /// Encodes `msg` into the session now (see `session_for_eager`) and wakes the
+    /// writer: a message copied into the writer's batch at once costs no queue
+    /// round trip and, when small, no reference counting. Gives it back otherwise.
+    pub(crate) fn encode_now(&self, msg: Message) -> Result<(), Message> {
+        let Some(mut session) = self.session_for_eager() else {
+            return Err(msg);
+        };
+        let r = session.send_owned(msg.into_frames_iter());
+        drop(session);
+        self.eager.set(self.eager.get() + 1);
+        match r {
+            Ok(()) => self.wake_writer.notify(),
+            Err(e) => self.end(e.to_string()),
+        }
+        Ok(())
+    }
+
+    /// [`Conn::encode_now`] for a message shared by several peers (PUB): small frames
+    /// are copied into the batch, so no frame is cloned. False when not encoded.
+    pub(crate) fn encode_shared(&self, msg: &Message) -> bool {
+        let Some(mut session) = self.session_for_eager() else {
+            return false;
+        };
+        let r = session.send(msg.frames());
+        drop(session);
+        self.eager.set(self.eager.get() + 1);
+        match r {
+            Ok(()) => self.wake_writer.notify(),
+            Err(e) => self.end(e.to_string()),
+        }
+        true
     }
 
     /// Nothing written is in flight and nothing waits in the session.
@@ -260,6 +310,7 @@ pub(crate) async fn run_from<P: Proactor>(
         meta: RefCell::new(None),
         direct: slot.clone(),
         stash: RefCell::new(Vec::new()),
+        eager: Cell::new(0),
     });
     shared.core.borrow_mut().conns.insert(id, conn.clone());
     p.spawn_local(read_loop(shared.clone(), conn.clone(), reader));
@@ -623,6 +674,10 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
         fill(shared, conn);
         let mut chunks = std::mem::take(&mut *conn.stash.borrow_mut());
         if let Some(tx) = conn.session.borrow_mut().poll_transmit() {
+            if conn.eager.replace(0) > 0 {
+                // Room below the SNDHWM for a sender that waits.
+                shared.send_ready.notify();
+            }
             if chunks.is_empty() {
                 chunks = tx.chunks;
             } else {

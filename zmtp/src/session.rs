@@ -316,9 +316,23 @@ impl Session {
         self.out.pending()
     }
 
-    /// Sends one message (one or more frames, MORE set on all but the last).
+    /// Sends one message (one or more frames, MORE set on all but the last). Small
+    /// frames are copied into the output batch; a frame is cloned (a reference count
+    /// increment) only when it is large enough to be written from its own buffer, or
+    /// when the mechanism encrypts.
     pub fn send(&mut self, parts: &[Bytes]) -> Result<(), Error> {
-        self.send_owned(parts.iter().cloned())
+        self.check_established()?;
+        let Some((last, rest)) = parts.split_last() else {
+            return Err(Error::EmptyMessage);
+        };
+        if self.mechanism.encrypts() {
+            return self.send_owned(parts.iter().cloned());
+        }
+        for body in rest {
+            self.out.push_frame(true, false, body);
+        }
+        self.out.push_frame(false, false, last);
+        Ok(())
     }
 
     /// Like [`Session::send`], taking the frames: saves a reference count increment

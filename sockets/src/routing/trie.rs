@@ -54,6 +54,14 @@ impl Subscriptions {
 
     /// True when some subscription is a prefix of `data`.
     pub(crate) fn matches(&self, data: &[u8]) -> bool {
+        // The empty topic (subscribe to everything) needs no lookup.
+        if self
+            .lengths
+            .first_key_value()
+            .is_some_and(|(&len, _)| len == 0)
+        {
+            return true;
+        }
         self.lengths
             .keys()
             .take_while(|&&len| len <= data.len())

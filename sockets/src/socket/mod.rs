@@ -280,11 +280,14 @@ impl<P: Proactor> Socket<P> {
         loop {
             match self.send_once(msg)? {
                 Sent::Done => {
-                    // A send that never waits (PUB, unlimited HWM) would otherwise queue
-                    // everything before any writer runs: every so many sends, let the
-                    // writers (and readers) run, so I/O overlaps with the sending loop.
+                    // A send that never waits (PUB) would otherwise queue everything
+                    // before any writer runs: every so many sends, and whenever a peer's
+                    // queue just reached its SNDHWM (the next message would be dropped
+                    // for it), let the writers (and readers) run, so I/O overlaps with
+                    // the sending loop. `try_send` never yields.
+                    let full = std::mem::take(&mut self.shared.core.borrow_mut().fanout_full);
                     let n = self.shared.unyielded_sends.get() + 1;
-                    if n >= YIELD_EVERY {
+                    if n >= YIELD_EVERY || full {
                         self.shared.unyielded_sends.set(0);
                         yield_now().await;
                     } else {

@@ -155,8 +155,17 @@ impl Core {
             if p.conn.is_none() || (filter && !p.subs.matches(first)) {
                 continue;
             }
-            if p.can_take(conflate) {
+            if !p.can_take(conflate) {
+                continue;
+            }
+            let encoded = !conflate
+                && p.out.is_empty()
+                && p.conn.as_ref().is_some_and(|c| c.encode_shared(msg));
+            if !encoded {
                 p.push_out(msg.clone(), conflate);
+            }
+            if !conflate && p.queued() >= p.sndhwm {
+                self.fanout_full = true;
             }
         }
     }

@@ -80,7 +80,13 @@ impl Peer {
 
     /// Whether a message can be queued for this peer now.
     pub(crate) fn can_take(&self, conflate: bool) -> bool {
-        !self.gone && (conflate || self.out.len() < self.sndhwm)
+        !self.gone && (conflate || self.queued() < self.sndhwm)
+    }
+
+    /// Messages waiting for the writer: queued, or already encoded into the session's
+    /// output ([`Conn::encode_now`]) but not yet taken by the writer.
+    pub(crate) fn queued(&self) -> usize {
+        self.out.len() + self.conn.as_ref().map_or(0, |c| c.eager.get())
     }
 
     /// Writes a message from the calling task when the connection is idle (see
@@ -100,10 +106,20 @@ impl Peer {
         self.push_out(msg, false);
     }
 
-    /// Queues a message (the caller checked `can_take`) and wakes the writer.
+    /// Queues a message (the caller checked `can_take`) and wakes the writer. With
+    /// nothing queued before it, the message goes straight into the session's output
+    /// batch instead ([`Conn::encode_now`]).
     pub(crate) fn push_out(&mut self, msg: Message, conflate: bool) {
+        let mut msg = msg;
         if conflate {
             self.out.clear();
+        } else if self.out.is_empty() {
+            if let Some(c) = &self.conn {
+                match c.encode_now(msg) {
+                    Ok(()) => return,
+                    Err(m) => msg = m,
+                }
+            }
         }
         self.out.push_back(msg);
         if let Some(c) = &self.conn {
@@ -171,6 +187,9 @@ pub(crate) struct Core {
     pub closing: bool,
     /// Every task was told to stop.
     pub terminated: bool,
+    /// PUB / XPUB: a send filled some peer's queue to its SNDHWM, so the next one would
+    /// be dropped for that peer unless its writer runs first (`Socket::send` yields).
+    pub fanout_full: bool,
 }
 
 /// What a socket shares with its background tasks.
@@ -211,6 +230,7 @@ impl Core {
             last_endpoint: None,
             closing: false,
             terminated: false,
+            fanout_full: false,
         }
     }
 
