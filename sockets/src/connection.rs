@@ -132,7 +132,7 @@ impl Conn {
         if !session.is_established() || session.pending_transmit() != 0 {
             return Err(msg);
         }
-        if let Err(e) = session.send_owned(msg.into_frames_iter()) {
+        if let Err(e) = session.send_parts(msg.into_parts()) {
             drop(session);
             self.end(e.to_string());
             return Ok(());
@@ -180,7 +180,7 @@ impl Conn {
         let Some(mut session) = self.session_for_eager() else {
             return Err(msg);
         };
-        let r = session.send_owned(msg.into_frames_iter());
+        let r = session.send_parts(msg.into_parts());
         drop(session);
         self.eager.set(self.eager.get() + 1);
         match r {
@@ -636,7 +636,7 @@ fn fill<P: Proactor>(shared: &Shared<P>, conn: &Conn) {
     while session.pending_transmit() < BATCH_BYTES {
         let Some(msg) = p.out.pop_front() else { break };
         moved = true;
-        if let Err(e) = session.send_owned(msg.into_frames_iter()) {
+        if let Err(e) = session.send_parts(msg.into_parts()) {
             conn.end(e.to_string());
             break;
         }

@@ -148,13 +148,13 @@ impl Message {
         }
     }
 
-    /// The frames by value, without allocating for a single-frame message.
-    pub(crate) fn into_frames_iter(self) -> impl Iterator<Item = Bytes> {
-        let (first, rest) = match self.frames {
-            Frames::One(b) => (Some(b), Vec::new()),
-            Frames::Many(v) => (None, v),
-        };
-        first.into_iter().chain(rest)
+    /// The frames by value as the session takes them, without allocating for a
+    /// single-frame message.
+    pub(crate) fn into_parts(self) -> ringmq_zmtp::Parts {
+        match self.frames {
+            Frames::One(b) => ringmq_zmtp::Parts::one(b),
+            Frames::Many(v) => v.into(),
+        }
     }
 
     /// Keeps the frames from `at` on, returning the ones before. When one frame is

@@ -3,7 +3,7 @@
 //! Wire form: a flags byte (bit 0 MORE, bit 1 LONG, bit 2 COMMAND, bits 3-7 zero), then
 //! the size (1 byte, or 8 bytes big-endian when LONG), then the body.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 pub use crate::mechanism::FrameParts as Frame;
 
@@ -19,12 +19,12 @@ const RESERVED: u8 = !(FLAG_MORE | FLAG_LONG | FLAG_COMMAND);
 
 /// Payloads up to this size are copied into the batch buffer; larger ones travel as
 /// their own chunk of the vectored write.
-pub const INLINE_THRESHOLD: usize = 512;
+pub const INLINE_THRESHOLD: usize = 2048;
 
 /// Size of each batch buffer the encoder copies headers and small payloads into. A
 /// full buffer becomes a chunk of the pending [`Transmit`] and a fresh one is started,
 /// so queued bytes are never copied again when the batch grows.
-const BATCH_BUF: usize = 8192;
+const BATCH_BUF: usize = 32768;
 
 /// Incremental frame decoder over a receive buffer the caller fills.
 ///
@@ -201,12 +201,12 @@ impl FrameEncoder {
             self.inline.reserve(BATCH_BUF);
         }
         if len <= 255 {
-            self.inline.put_u8(flags);
-            self.inline.put_u8(len as u8);
+            self.inline.extend_from_slice(&[flags, len as u8]);
             self.pending += 2;
         } else {
-            self.inline.put_u8(flags | FLAG_LONG);
-            self.inline.put_u64(len as u64);
+            let mut header = [flags | FLAG_LONG, 0, 0, 0, 0, 0, 0, 0, 0];
+            header[1..].copy_from_slice(&(len as u64).to_be_bytes());
+            self.inline.extend_from_slice(&header);
             self.pending += 9;
         }
         self.pending += len;

@@ -143,6 +143,8 @@ pub struct Session {
     peer_socket_type: Option<SocketType>,
     peer_minor: Option<u8>,
     scratch: Vec<Bytes>,
+    /// Established with a mechanism that encrypts: frames go through `wrap`.
+    wraps: bool,
 }
 
 impl fmt::Debug for Session {
@@ -224,6 +226,7 @@ impl Session {
             peer_socket_type: None,
             peer_minor: None,
             scratch: Vec::new(),
+            wraps: false,
         })
     }
 
@@ -325,7 +328,7 @@ impl Session {
         let Some((last, rest)) = parts.split_last() else {
             return Err(Error::EmptyMessage);
         };
-        if self.mechanism.encrypts() {
+        if self.wraps {
             return self.send_owned(parts.iter().cloned());
         }
         for body in rest {
@@ -353,6 +356,45 @@ impl Session {
                 self.fail(e.clone());
                 return Err(e);
             }
+        }
+        Ok(())
+    }
+
+    /// Like [`Session::send_owned`] for frames already gathered as [`Parts`] (no
+    /// iterator adapters: the common single-frame message is one push).
+    pub fn send_parts(&mut self, parts: Parts) -> Result<(), Error> {
+        self.check_established()?;
+        let result = match parts.into_single() {
+            Ok(body) => self.push_data(false, body),
+            Err(parts) => {
+                let frames = parts.into_vec();
+                let Some(last) = frames.len().checked_sub(1) else {
+                    return Err(Error::EmptyMessage);
+                };
+                frames
+                    .into_iter()
+                    .enumerate()
+                    .try_for_each(|(i, body)| self.push_data(i < last, body))
+            }
+        };
+        if let Err(e) = &result {
+            self.fail(e.clone());
+        }
+        result
+    }
+
+    /// Queues one data frame of an established session.
+    fn push_data(&mut self, more: bool, body: Bytes) -> Result<(), Error> {
+        if self.wraps {
+            let frame = Frame {
+                more,
+                command: false,
+                body,
+            };
+            let wrapped = self.mechanism.wrap(frame)?;
+            self.out.push_owned(wrapped);
+        } else {
+            self.out.push_frame_owned(more, false, body);
         }
         Ok(())
     }
@@ -446,7 +488,7 @@ impl Session {
 
     /// Queues a frame, through the mechanism's wrapping once established.
     fn push_frame(&mut self, frame: Frame) -> Result<(), Error> {
-        if self.phase == Phase::Established && self.mechanism.encrypts() {
+        if self.wraps && self.phase == Phase::Established {
             let wrapped = self.mechanism.wrap(frame)?;
             self.out.push_owned(wrapped);
         } else {
@@ -593,6 +635,7 @@ impl Session {
             });
         }
         self.phase = Phase::Established;
+        self.wraps = self.mechanism.encrypts();
         self.peer_socket_type = Some(peer_type);
         self.handshake_deadline = None;
         let slack = if self.mechanism.encrypts() {

@@ -16,12 +16,15 @@ pub(crate) fn next_ready(
     cursor: &mut usize,
     mut ready: impl FnMut(usize) -> bool,
 ) -> Option<usize> {
-    for i in 0..len {
-        let idx = (*cursor + i) % len;
+    // No division: this runs for every message sent and received.
+    let mut idx = if *cursor < len { *cursor } else { 0 };
+    for _ in 0..len {
+        let next = if idx + 1 == len { 0 } else { idx + 1 };
         if ready(idx) {
-            *cursor = (idx + 1) % len;
+            *cursor = next;
             return Some(idx);
         }
+        idx = next;
     }
     None
 }

@@ -8,7 +8,7 @@ mod typed;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ringmq_proactor::{Endpoint, Proactor};
 use ringmq_zmtp::SocketType;
@@ -272,20 +272,30 @@ impl<P: Proactor> Socket<P> {
     /// SNDTIMEO: zero gives [`Error::WouldBlock`], a longer timeout [`Error::TimedOut`].
     pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
         let mut msg = msg.into();
-        let (timeout, p) = (
-            self.shared.core.borrow().opts.sndtimeo,
-            &self.shared.proactor,
-        );
-        let deadline = timeout.map(|d| p.now() + d);
+        let p = &self.shared.proactor;
+        // Set when the first attempt finds no room (SNDTIMEO counts from then).
+        let mut deadline: Option<Option<Instant>> = None;
         loop {
-            match self.send_once(msg)? {
+            // One borrow per attempt: this is the hot path of every sending loop.
+            let (sent, full, timeout) = {
+                let mut core = self.shared.core.borrow_mut();
+                if core.closing {
+                    return Err(Error::Closed);
+                }
+                let sent = core.try_send(msg)?;
+                (
+                    sent,
+                    std::mem::take(&mut core.fanout_full),
+                    core.opts.sndtimeo,
+                )
+            };
+            match sent {
                 Sent::Done => {
                     // A send that never waits (PUB) would otherwise queue everything
                     // before any writer runs: every so many sends, and whenever a peer's
                     // queue just reached its SNDHWM (the next message would be dropped
                     // for it), let the writers (and readers) run, so I/O overlaps with
                     // the sending loop. `try_send` never yields.
-                    let full = std::mem::take(&mut self.shared.core.borrow_mut().fanout_full);
                     let n = self.shared.unyielded_sends.get() + 1;
                     if n >= YIELD_EVERY || full {
                         self.shared.unyielded_sends.set(0);
@@ -301,6 +311,7 @@ impl<P: Proactor> Socket<P> {
             if timeout == Some(Duration::ZERO) {
                 return Err(Error::WouldBlock);
             }
+            let deadline = *deadline.get_or_insert_with(|| timeout.map(|d| p.now() + d));
             let room = self.shared.send_ready.notified();
             if with_deadline(p, deadline, room).await.is_none() {
                 return Err(Error::TimedOut);
@@ -327,18 +338,24 @@ impl<P: Proactor> Socket<P> {
     /// Receives a message, waiting for one. Honours RCVTIMEO like `send` honours
     /// SNDTIMEO.
     pub async fn recv(&self) -> Result<Message, Error> {
-        let (timeout, p) = (
-            self.shared.core.borrow().opts.rcvtimeo,
-            &self.shared.proactor,
-        );
-        let deadline = timeout.map(|d| p.now() + d);
+        let p = &self.shared.proactor;
+        // Set when the first attempt finds nothing (RCVTIMEO counts from then).
+        let mut deadline: Option<Option<Instant>> = None;
         loop {
-            if let Some(m) = self.recv_once()? {
-                return Ok(m);
-            }
+            let timeout = {
+                let mut core = self.shared.core.borrow_mut();
+                if core.closing {
+                    return Err(Error::Closed);
+                }
+                if let Some(m) = core.try_recv()? {
+                    return Ok(m);
+                }
+                core.opts.rcvtimeo
+            };
             if timeout == Some(Duration::ZERO) {
                 return Err(Error::WouldBlock);
             }
+            let deadline = *deadline.get_or_insert_with(|| timeout.map(|d| p.now() + d));
             let ready = self.shared.recv_ready.notified();
             if with_deadline(p, deadline, ready).await.is_none() {
                 return Err(Error::TimedOut);
