@@ -18,13 +18,16 @@ pub const FLAG_COMMAND: u8 = 0x04;
 const RESERVED: u8 = !(FLAG_MORE | FLAG_LONG | FLAG_COMMAND);
 
 /// Payloads up to this size are copied into the batch buffer; larger ones travel as
-/// their own chunk of the vectored write.
-pub const INLINE_THRESHOLD: usize = 2048;
+/// their own chunk of the vectored write. Copying up to 8 KiB measured faster than an
+/// iovec per payload (PUSH/PULL 4 KiB: 1.8 M against 1.45 M msg/s with a 2 KiB
+/// threshold, pinned A/B; 1 KiB and 16 KiB unchanged); a 16 KiB threshold gained
+/// nothing more.
+pub const INLINE_THRESHOLD: usize = 8192;
 
 /// Size of each batch buffer the encoder copies headers and small payloads into. A
 /// full buffer becomes a chunk of the pending [`Transmit`] and a fresh one is started,
 /// so queued bytes are never copied again when the batch grows.
-const BATCH_BUF: usize = 32768;
+const BATCH_BUF: usize = 65536;
 
 /// Incremental frame decoder over a receive buffer the caller fills.
 ///
@@ -287,7 +290,7 @@ mod tests {
 
     #[test]
     fn large_payload_is_a_separate_chunk_sharing_memory() {
-        let big = Bytes::from(vec![1u8; 4096]);
+        let big = Bytes::from(vec![1u8; INLINE_THRESHOLD + 1]);
         let mut e = FrameEncoder::new();
         e.push_frame(false, false, &Bytes::from_static(b"hi"));
         e.push_frame(false, false, &big);
@@ -295,7 +298,7 @@ mod tests {
         let t = e.take().unwrap();
         assert_eq!(t.chunks.len(), 3);
         assert_eq!(t.chunks[1].as_ptr(), big.as_ptr());
-        assert_eq!(t.len(), 4 + 9 + 4096 + 4);
+        assert_eq!(t.len(), 4 + 9 + INLINE_THRESHOLD + 1 + 4);
         assert!(e.take().is_none());
     }
 
@@ -303,7 +306,7 @@ mod tests {
     fn owned_push_matches_borrowed_push_and_moves_large_bodies() {
         let bodies = [
             Bytes::from_static(b"hi"),
-            Bytes::from(vec![5u8; 4096]),
+            Bytes::from(vec![5u8; INLINE_THRESHOLD + 1]),
             Bytes::from(vec![6u8; 300]),
         ];
         let mut borrowed = FrameEncoder::new();

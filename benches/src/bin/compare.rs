@@ -1,7 +1,15 @@
 //! ringmq against libzmq and raw TCP, side by side (issue 6).
 //!
 //! `cargo run --release -p ringmq-bench --bin compare -- [--quick] [--repeats N]
-//! [--curve] [--no-docs]`
+//! [--curve] [--no-docs] [--pin]`
+//!
+//! By default placement is left to the scheduler, the conditions under which the
+//! targets of ../shared/DESIGN.md were set. `--pin` runs the binding process on CPU 0
+//! and the connecting one on CPU 1 (`taskset`), for every implementation alike: on a
+//! 2-CPU machine the scheduler otherwise moves the two processes between CPUs from run
+//! to run, which changes throughput by up to 2x for libzmq and ringmq alike, and
+//! libzmq (an application and an I/O thread per process) gains the most from pinning
+//! (docs/PERFORMANCE.md).
 //!
 //! Every measurement runs two (or more) processes: the binding side is started first,
 //! the connecting side once the port listens (or the IPC socket file exists). ringmq
@@ -59,6 +67,8 @@ struct Cfg {
     bin_dir: PathBuf,
     zmq_tools: PathBuf,
     impls: Vec<Impl>,
+    /// CPUs for the binding and the connecting process, when pinned.
+    pin: Option<(usize, usize)>,
 }
 
 fn main() {
@@ -73,12 +83,14 @@ fn real_main() -> Res<()> {
     let mut repeats = None;
     let mut curve = false;
     let mut docs = true;
+    let mut pin = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--quick" => quick = true,
             "--curve" => curve = true,
             "--no-docs" => docs = false,
+            "--pin" => pin = true,
             "--repeats" => {
                 repeats = Some(
                     args.next()
@@ -96,7 +108,12 @@ fn real_main() -> Res<()> {
     let mut impls: Vec<Impl> = Backend::ALL.iter().map(|&b| Impl::Ring(b)).collect();
     impls.push(Impl::Libzmq);
     impls.push(Impl::Raw);
+    if pin && !pinning_available() {
+        return Err("--pin needs 2 CPUs and `taskset`".into());
+    }
+    let pin = pin.then_some((0, 1));
     let cfg = Cfg {
+        pin,
         quick,
         repeats: repeats.unwrap_or(if quick { 3 } else { 5 }),
         repeats_arg: repeats.map(|r| format!(" --repeats {r}")),
@@ -145,8 +162,8 @@ fn loadavg() -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-/// Samples per (metric key, implementation name).
-type Results = HashMap<(String, String), Vec<f64>>;
+/// Samples per (metric key, implementation name), each with the repeat it came from.
+type Results = HashMap<(String, String), Vec<(usize, f64)>>;
 
 fn median(v: &[f64]) -> Option<f64> {
     if v.is_empty() {
@@ -163,7 +180,25 @@ fn median(v: &[f64]) -> Option<f64> {
 }
 
 fn get(results: &Results, key: &str, imp: Impl) -> Option<f64> {
-    median(results.get(&(key.to_string(), imp.name()))?)
+    let samples = results.get(&(key.to_string(), imp.name()))?;
+    median(&samples.iter().map(|&(_, v)| v).collect::<Vec<_>>())
+}
+
+/// `imp ÷ reference` for `key`: the median over the repeats of the ratio within each
+/// repeat, where the two ran minutes apart at most. The machine's speed drifts (up to
+/// 2x for raw TCP between runs), so a ratio of two medians taken from different repeats
+/// would mix its states.
+fn ratio(results: &Results, key: &str, imp: Impl, reference: Impl) -> Option<f64> {
+    let of = |i: Impl| results.get(&(key.to_string(), i.name()));
+    let (a, b) = (of(imp)?, of(reference)?);
+    let paired: Vec<f64> = a
+        .iter()
+        .filter_map(|&(rep, v)| {
+            let r = b.iter().find(|&&(r, _)| r == rep)?.1;
+            (r != 0.0).then_some(v / r)
+        })
+        .collect();
+    median(&paired)
 }
 
 // ---------------------------------------------------------------- processes
@@ -208,6 +243,45 @@ fn command(cfg: &Cfg, imp: Impl, role: &str, args: &[String]) -> Command {
         .env_remove("RINGMQ_BACKEND")
         .env_remove("RINGMQ_CURVE");
     cmd
+}
+
+/// Two CPUs and `taskset` (util-linux) to pin with.
+fn pinning_available() -> bool {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let taskset = Command::new("taskset")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    cpus >= 2 && taskset
+}
+
+/// `cmd` run on `cpu` through `taskset`, with the same arguments, environment and
+/// pipes.
+fn pinned(cmd: Command, cpu: usize) -> Command {
+    let mut t = Command::new("taskset");
+    t.arg("-c").arg(cpu.to_string()).arg(cmd.get_program());
+    t.args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => t.env(k, v),
+            None => t.env_remove(k),
+        };
+    }
+    t.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    t
+}
+
+/// The command for one side of a pair: the binding side (`server`) or the other.
+fn side(cfg: &Cfg, imp: Impl, role: &str, args: &[String], server: bool) -> Command {
+    let cmd = command(cfg, imp, role, args);
+    match cfg.pin {
+        Some((s, c)) => pinned(cmd, if server { s } else { c }),
+        None => cmd,
+    }
 }
 
 fn spawn(mut cmd: Command) -> Res<Child> {
@@ -333,12 +407,12 @@ fn pair(
     client: (&str, Vec<String>),
 ) -> Res<(String, String)> {
     let limit = Duration::from_secs(if cfg.quick { 30 } else { 120 });
-    let mut s = spawn(command(cfg, imp, server.0, &server.1))?;
+    let mut s = spawn(side(cfg, imp, server.0, &server.1, true))?;
     if let Err(e) = wait_listening(ep, &mut s) {
         kill(s);
         return Err(e);
     }
-    let c = match spawn(command(cfg, imp, client.0, &client.1)) {
+    let c = match spawn(side(cfg, imp, client.0, &client.1, false)) {
         Ok(c) => c,
         Err(e) => {
             kill(s);
@@ -400,13 +474,13 @@ fn measure(cfg: &Cfg) -> Results {
     let mut results = Results::new();
     let mut eps = Endpoints { n: 0 };
     let mut failures = Vec::new();
-    let mut record = |key: String, imp: Impl, r: Res<Vec<(String, f64)>>| match r {
+    let mut record = |key: String, imp: Impl, rep: usize, r: Res<Vec<(String, f64)>>| match r {
         Ok(vals) => {
             for (suffix, v) in vals {
                 results
                     .entry((format!("{key}{suffix}"), imp.name()))
                     .or_default()
-                    .push(v);
+                    .push((rep, v));
             }
         }
         Err(e) => {
@@ -436,7 +510,7 @@ fn measure(cfg: &Cfg) -> Results {
                             num(&out, "average latency:", "[us]")?,
                         )])
                     });
-                    record(key, imp, r);
+                    record(key, imp, rep, r);
                 }
             }
         }
@@ -452,7 +526,7 @@ fn measure(cfg: &Cfg) -> Results {
                         num(&out, "mean throughput:", "[msg/s]")?,
                     )])
                 });
-                record(format!("thr/{size}"), imp, r);
+                record(format!("thr/{size}"), imp, rep, r);
             }
         }
         for subs in FAN_SUBS {
@@ -471,7 +545,7 @@ fn measure(cfg: &Cfg) -> Results {
                     let rate = (subs * count) as f64 / ((end - start).max(1.0) / 1e6);
                     Ok(vec![(String::new(), rate)])
                 });
-                record(format!("fan/{subs}"), imp, r);
+                record(format!("fan/{subs}"), imp, rep, r);
             }
         }
         let rounds = router_rounds(cfg.quick);
@@ -493,7 +567,7 @@ fn measure(cfg: &Cfg) -> Results {
                     ("/p99".into(), num(&c, "p99 round trip:", "[us]")?),
                 ])
             });
-            record("router".into(), imp, r);
+            record("router".into(), imp, rep, r);
         }
         for &imp in &zmq_impls {
             let r = eps.next(false).and_then(|ep| {
@@ -521,7 +595,7 @@ fn measure(cfg: &Cfg) -> Results {
                     ("/sent".into(), num(&out, "sent:", "")?),
                 ])
             });
-            record("mem".into(), imp, r);
+            record("mem".into(), imp, rep, r);
         }
     }
     if !failures.is_empty() {
@@ -580,8 +654,6 @@ fn table(
     md.push('\n');
     for (label, key) in rows {
         let _ = write!(md, "| {label} |");
-        let zmq = get(results, key, Impl::Libzmq);
-        let raw = get(results, key, Impl::Raw);
         for &i in &impls {
             match get(results, key, i) {
                 None => md.push_str(" failed |"),
@@ -589,11 +661,11 @@ fn table(
                     let mut cell = value(v);
                     if matches!(i, Impl::Ring(_)) {
                         let mut ratios = Vec::new();
-                        if let Some(z) = zmq {
-                            ratios.push(format!("{:.2}x zmq", v / z));
+                        if let Some(z) = ratio(results, key, i, Impl::Libzmq) {
+                            ratios.push(format!("{z:.2}x zmq"));
                         }
-                        if let (true, Some(r)) = (with_raw, raw) {
-                            ratios.push(format!("{:.2}x raw", v / r));
+                        if let (true, Some(r)) = (with_raw, ratio(results, key, i, Impl::Raw)) {
+                            ratios.push(format!("{r:.2}x raw"));
                         }
                         if !ratios.is_empty() {
                             let _ = write!(cell, " ({})", ratios.join(", "));
@@ -622,24 +694,54 @@ fn best_ring(cfg: &Cfg, results: &Results, key: &str, lower: bool) -> Option<(Im
         })
 }
 
+/// The best backend's paired ratio to `reference` (lowest when `lower`, else highest).
+fn best_ring_ratio(
+    cfg: &Cfg,
+    results: &Results,
+    key: &str,
+    reference: Impl,
+    lower: bool,
+) -> Option<f64> {
+    let ratios = cfg
+        .impls
+        .iter()
+        .filter(|i| matches!(i, Impl::Ring(_)))
+        .filter_map(|&i| ratio(results, key, i, reference));
+    if lower {
+        ratios.min_by(f64::total_cmp)
+    } else {
+        ratios.max_by(f64::total_cmp)
+    }
+}
+
 fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "## Comparison with libzmq (issue 6)\n");
     let _ = writeln!(
         md,
-        "Written by `cargo run --release -p ringmq-bench --bin compare --{}{}{}` in {:.0} s \
+        "Written by `cargo run --release -p ringmq-bench --bin compare --{}{}{}{}` in {:.0} s \
          on {}; load average (1/5/15 min) before / after: {load0} / {load1}, on {} CPUs. {} repeats, \
          implementations interleaved inside each repeat, medians shown. Every cell is two \
-         or more processes on loopback. ringmq cells show `ringmq ÷ libzmq` and \
-         `ringmq ÷ raw` of the value in the cell (for latencies lower is better, for \
-         rates higher is better). CURVE: {}.\n",
+         or more processes on loopback; {}. ringmq cells show `ringmq ÷ libzmq` and \
+         `ringmq ÷ raw` (for latencies lower is better, for rates higher is better), each \
+         the median over the repeats of the ratio measured within one repeat: this \
+         machine's speed drifts by up to 2x between minutes, so the ratio of two medians \
+         can differ from them. CURVE: {}.\n",
         if cfg.quick { " --quick" } else { "" },
         if cfg.curve { " --curve" } else { "" },
+        if cfg.pin.is_some() { " --pin" } else { "" },
         cfg.repeats_arg.as_deref().unwrap_or(""),
         wall.as_secs_f64(),
         utc_now(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         cfg.repeats,
+        match cfg.pin {
+            Some((s, c)) => format!(
+                "the binding process pinned to CPU {s} and the connecting one to CPU {c} \
+                 (`taskset`), for every implementation"
+            ),
+            None => "placement left to the scheduler (not pinned)".into(),
+        },
         if cfg.curve { "on (all but raw)" } else { "off" },
     );
     let _ = writeln!(
@@ -692,7 +794,7 @@ fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str
             if let Some(v) = results.get(&(format!("thr/{sz}"), i.name())) {
                 mb.insert(
                     (format!("thr/{sz}"), i.name()),
-                    v.iter().map(|x| x * sz as f64 / 1e6).collect(),
+                    v.iter().map(|&(r, x)| (r, x * sz as f64 / 1e6)).collect(),
                 );
             }
         }
@@ -803,8 +905,11 @@ fn per_backend(cfg: &Cfg, results: &Results, key: &str, reference: Impl) -> Stri
         .iter()
         .filter(|i| matches!(i, Impl::Ring(_)))
         .filter_map(|&i| {
-            let r = get(results, key, reference)?;
-            Some(format!("{} {:.2}x", i.name(), get(results, key, i)? / r))
+            Some(format!(
+                "{} {:.2}x",
+                i.name(),
+                ratio(results, key, i, reference)?
+            ))
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -816,9 +921,7 @@ fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
         let _ = writeln!(md, "- {what}: **{v}** ({detail})");
     };
     let key = "lat/tcp/64";
-    let ok = best_ring(cfg, results, key, true)
-        .zip(get(results, key, Impl::Raw))
-        .map(|((_, v), r)| v / r <= 1.2);
+    let ok = best_ring_ratio(cfg, results, key, Impl::Raw, true).map(|r| r <= 1.2);
     line(
         md,
         "REQ/REP 64 B over TCP within 1.2x of raw TCP latency",
@@ -829,9 +932,7 @@ fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
         ),
     );
     let key = "thr/64";
-    let ok = best_ring(cfg, results, key, false)
-        .zip(get(results, key, Impl::Libzmq))
-        .map(|((_, v), z)| v / z >= 4.0);
+    let ok = best_ring_ratio(cfg, results, key, Impl::Libzmq, false).map(|r| r >= 4.0);
     line(
         md,
         "PUSH/PULL 64 B at least 4x libzmq",
@@ -845,10 +946,7 @@ fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
     let mut all = Vec::new();
     for sz in THR_SIZES.iter().copied().filter(|&s| s >= 1024) {
         let key = format!("thr/{sz}");
-        if let Some(((_, v), r)) =
-            best_ring(cfg, results, &key, false).zip(get(results, &key, Impl::Raw))
-        {
-            let ratio = v / r;
+        if let Some(ratio) = best_ring_ratio(cfg, results, &key, Impl::Raw, false) {
             all.push(format!("{} {:.0}%", fmt_size(sz), ratio * 100.0));
             if worst.is_none_or(|(_, w)| ratio < w) {
                 worst = Some((sz, ratio));
@@ -865,11 +963,11 @@ fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
     let mut fan = Vec::new();
     for n in FAN_SUBS {
         let key = format!("fan/{n}");
-        if let Some(((i, v), z)) =
-            best_ring(cfg, results, &key, false).zip(get(results, &key, Impl::Libzmq))
-        {
-            fan.push(format!("{n}: {:.2}x ({})", v / z, i.name()));
-            fan_ok = Some(fan_ok.unwrap_or(true) && v > z);
+        if let Some((i, _)) = best_ring(cfg, results, &key, false) {
+            if let Some(z) = ratio(results, &key, i, Impl::Libzmq) {
+                fan.push(format!("{n}: {z:.2}x ({})", i.name()));
+                fan_ok = Some(fan_ok.unwrap_or(true) && z > 1.0);
+            }
         }
     }
     line(
