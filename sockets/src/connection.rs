@@ -15,6 +15,7 @@
 //! Any protocol or I/O error ends only this connection.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -71,6 +72,8 @@ pub(crate) struct Conn {
     auth_status: Cell<Option<u16>>,
     /// The peer's properties, shared with every message it sends.
     pub meta: RefCell<Option<Arc<Metadata>>>,
+    /// The emptied event queue of the last `drain_events`, kept for its allocation.
+    events: RefCell<VecDeque<Event>>,
     /// The writing half, for [`Conn::write_now`] while the writer task does not hold it.
     direct: Rc<dyn DirectWrite>,
     /// Bytes [`Conn::write_now`] encoded but could not write at once; the writer task
@@ -308,6 +311,7 @@ pub(crate) async fn run_from<P: Proactor>(
         authenticating: Cell::new(false),
         auth_status: Cell::new(None),
         meta: RefCell::new(None),
+        events: RefCell::new(VecDeque::new()),
         direct: slot.clone(),
         stash: RefCell::new(Vec::new()),
         eager: Cell::new(0),
@@ -355,50 +359,68 @@ fn finish<P: Proactor>(shared: &Shared<P>, conn: &Conn) -> Outcome {
 }
 
 /// Acts on everything the session reported; true when messages were delivered.
+///
+/// Events are taken from the session a batch at a time, and a run of messages is
+/// queued under one borrow of the socket state (this runs for every message received).
 fn drain_events<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>) -> bool {
     let mut delivered = false;
-    loop {
-        let event = conn.session.borrow_mut().poll_event();
-        let Some(event) = event else { break };
-        match event {
-            Event::HandshakeSucceeded { mut metadata, .. } => {
-                if !conn.address.is_empty() {
-                    metadata.insert("Peer-Address", conn.address.clone());
-                }
-                let meta = Arc::new(metadata);
-                *conn.meta.borrow_mut() = Some(meta.clone());
-                if !on_handshake(shared, conn, &meta) {
-                    break;
-                }
+    let mut batch = std::mem::take(&mut *conn.events.borrow_mut());
+    'batches: loop {
+        conn.session.borrow_mut().take_events(&mut batch);
+        if batch.is_empty() {
+            break;
+        }
+        // Borrowed for a run of messages, released before anything else.
+        let mut core = None;
+        let mut meta = None;
+        while let Some(event) = batch.pop_front() {
+            if let Event::Message(parts) = event {
+                let Some(peer) = conn.peer.get() else {
+                    continue;
+                };
+                let mut msg = Message::from(parts);
+                let meta = meta.get_or_insert_with(|| conn.meta.borrow().clone());
+                msg.set_peer(meta.clone());
+                let core = core.get_or_insert_with(|| shared.core.borrow_mut());
+                delivered |= core.on_message(peer, msg);
+                continue;
             }
-            Event::Message(parts) => {
-                if let Some(peer) = conn.peer.get() {
-                    let mut msg = Message::from(parts);
-                    msg.set_peer(conn.meta.borrow().clone());
-                    let mut core = shared.core.borrow_mut();
-                    delivered |= core.on_message(peer, msg);
+            drop(core.take());
+            match event {
+                Event::HandshakeSucceeded { mut metadata, .. } => {
+                    if !conn.address.is_empty() {
+                        metadata.insert("Peer-Address", conn.address.clone());
+                    }
+                    let peer_meta = Arc::new(metadata);
+                    *conn.meta.borrow_mut() = Some(peer_meta.clone());
+                    meta = None;
+                    if !on_handshake(shared, conn, &peer_meta) {
+                        batch.clear();
+                        break 'batches;
+                    }
                 }
-            }
-            Event::Subscribe(topic) => {
-                if let Some(peer) = conn.peer.get() {
-                    delivered |= shared.core.borrow_mut().on_subscribe(peer, topic);
+                Event::Subscribe(topic) => {
+                    if let Some(peer) = conn.peer.get() {
+                        delivered |= shared.core.borrow_mut().on_subscribe(peer, topic);
+                    }
                 }
-            }
-            Event::Cancel(topic) => {
-                if let Some(peer) = conn.peer.get() {
-                    delivered |= shared.core.borrow_mut().on_cancel(peer, topic);
+                Event::Cancel(topic) => {
+                    if let Some(peer) = conn.peer.get() {
+                        delivered |= shared.core.borrow_mut().on_cancel(peer, topic);
+                    }
                 }
-            }
-            Event::NeedsAuth(credentials) => authenticate(shared, conn, credentials),
-            Event::Error(e) => {
-                if conn.peer.get().is_none() {
-                    conn.auth_status.set(auth_failure(&e));
+                Event::NeedsAuth(credentials) => authenticate(shared, conn, credentials),
+                Event::Error(e) => {
+                    if conn.peer.get().is_none() {
+                        conn.auth_status.set(auth_failure(&e));
+                    }
+                    conn.end(e.to_string());
                 }
-                conn.end(e.to_string());
+                _ => {}
             }
-            _ => {}
         }
     }
+    *conn.events.borrow_mut() = batch;
     if delivered {
         shared.recv_ready.notify();
     }

@@ -307,6 +307,15 @@ impl Session {
         self.events.pop_front()
     }
 
+    /// Every pending event at once, in order, swapped with `into` (which must be empty
+    /// and whose allocation the session keeps): the same as calling
+    /// [`Session::poll_event`] until `None`, for callers that want to act on a batch
+    /// without borrowing the session for each event.
+    pub fn take_events(&mut self, into: &mut VecDeque<Event>) {
+        debug_assert!(into.is_empty(), "take_events needs an empty queue");
+        std::mem::swap(&mut self.events, into);
+    }
+
     /// Everything queued for the peer, as chunks for one vectored write. The caller
     /// writes all of it, in order (finishing a partial write before the next
     /// `Transmit`); the session does not track how much of it was written.

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use ringmq_zmtp::mechanism::{Mechanism, Null, PlainServer};
-use ringmq_zmtp::{Error, Event, PeerMisbehaved, Session, SessionConfig, SocketType};
+use ringmq_zmtp::{Error, Event, Parts, PeerMisbehaved, Session, SessionConfig, SocketType};
 
 fn greeting(mechanism: &[u8], minor: u8) -> Vec<u8> {
     let mut g = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, minor];
@@ -298,5 +298,40 @@ fn partial_multipart_is_not_delivered() {
             ]
             .into()
         ))
+    );
+}
+
+#[test]
+fn take_events_hands_over_everything_in_order() {
+    let mut s = server(Box::new(Null::new()));
+    let now = Instant::now();
+    s.handle_input(now, &null_dealer_hello());
+    let mut batch = std::collections::VecDeque::new();
+    s.take_events(&mut batch);
+    assert!(matches!(
+        batch.pop_front(),
+        Some(Event::HandshakeSucceeded { .. })
+    ));
+    assert!(batch.is_empty());
+    // One single-frame message, one multipart, one more single frame, in one input.
+    s.handle_input(now, b"\x00\x01x\x01\x01a\x00\x01b\x00\x02yz");
+    s.take_events(&mut batch);
+    assert!(s.poll_event().is_none(), "the session kept nothing");
+    let got: Vec<Event> = batch.drain(..).collect();
+    assert_eq!(
+        got,
+        [
+            Event::Message(vec![Bytes::from_static(b"x")].into()),
+            Event::Message(vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")].into()),
+            Event::Message(Parts::one(Bytes::from_static(b"yz"))),
+        ]
+    );
+    // The emptied queue goes back in and the next events land in order again.
+    s.take_events(&mut batch);
+    assert!(batch.is_empty());
+    s.handle_input(now, b"\x00\x01q");
+    assert_eq!(
+        s.poll_event(),
+        Some(Event::Message(vec![Bytes::from_static(b"q")].into()))
     );
 }
