@@ -120,10 +120,8 @@ fn curve_client_against_libzmq_server() {
         "--mechanism",
         "curve",
         "--curve-server",
-        "--public-key",
-        &server_public,
-        "--secret-key",
-        &server_secret,
+        &format!("--public-key={server_public}"),
+        &format!("--secret-key={server_secret}"),
         "echo",
     ]);
     let mut s = TcpStream::connect(peer.tcp_addr()).unwrap();
@@ -196,12 +194,9 @@ fn libzmq_client_against_curve_server() {
         &endpoint,
         "--mechanism",
         "curve",
-        "--public-key",
-        &client_public,
-        "--secret-key",
-        &client_secret,
-        "--server-key",
-        &server_public,
+        &format!("--public-key={client_public}"),
+        &format!("--secret-key={client_secret}"),
+        &format!("--server-key={server_public}"),
         "echo",
     ]);
     let (mut s, _) = listener.accept().unwrap();
