@@ -153,6 +153,7 @@ impl Conn {
             }
             Some(Ok(n)) => {
                 if n == chunks.iter().map(Bytes::len).sum::<usize>() {
+                    self.session.borrow_mut().recycle_transmit(chunks);
                     return Ok(());
                 }
                 advance_chunks(&mut chunks, n);
@@ -711,8 +712,10 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
             let r = select(write_all(p, &mut writer, chunks), conn.wait_done()).await;
             conn.writing.set(false);
             shared.progress.notify();
-            if let Either::Left(Err(e)) = r {
-                conn.end(format!("send failed: {e}"));
+            match r {
+                Either::Left(Ok(emptied)) => conn.session.borrow_mut().recycle_transmit(emptied),
+                Either::Left(Err(e)) => conn.end(format!("send failed: {e}")),
+                Either::Right(()) => {}
             }
             continue;
         }
@@ -753,12 +756,13 @@ fn advance_chunks(chunks: &mut Vec<Bytes>, mut n: usize) {
     chunks.drain(..done);
 }
 
-/// Writes all chunks, in order, with vectored writes, finishing partial writes.
+/// Writes all chunks, in order, with vectored writes, finishing partial writes; gives
+/// back the emptied vector.
 async fn write_all<P: Proactor>(
     p: &P,
     w: &mut P::Writer,
     mut chunks: Vec<Bytes>,
-) -> io::Result<()> {
+) -> io::Result<Vec<Bytes>> {
     chunks.retain(|c| !c.is_empty());
     while !chunks.is_empty() {
         let rest = if chunks.len() > MAX_IOVECS {
@@ -775,7 +779,7 @@ async fn write_all<P: Proactor>(
         batch.extend(rest);
         chunks = batch;
     }
-    Ok(())
+    Ok(chunks)
 }
 
 #[cfg(test)]

@@ -29,6 +29,9 @@ pub const INLINE_THRESHOLD: usize = 8192;
 /// so queued bytes are never copied again when the batch grows.
 const BATCH_BUF: usize = 65536;
 
+/// A recycled chunk vector larger than this is dropped rather than kept.
+const MAX_RECYCLED: usize = 4096;
+
 /// Incremental frame decoder over a receive buffer the caller fills.
 ///
 /// A complete frame is split off the front of the buffer and frozen, so its body is a
@@ -150,6 +153,8 @@ impl Transmit {
 pub struct FrameEncoder {
     inline: BytesMut,
     chunks: Vec<Bytes>,
+    /// An emptied chunk vector given back by [`FrameEncoder::recycle`].
+    spare: Vec<Bytes>,
     pending: usize,
 }
 
@@ -251,9 +256,19 @@ impl FrameEncoder {
             self.chunks.push(self.inline.split().freeze());
         }
         self.pending = 0;
+        let spare = std::mem::take(&mut self.spare);
         Some(Transmit {
-            chunks: std::mem::take(&mut self.chunks),
+            chunks: std::mem::replace(&mut self.chunks, spare),
         })
+    }
+
+    /// Gives back the vector of a written [`Transmit`] so the next one reuses its
+    /// allocation (its chunks are dropped here).
+    pub fn recycle(&mut self, mut chunks: Vec<Bytes>) {
+        chunks.clear();
+        if chunks.capacity() > self.spare.capacity() && chunks.capacity() <= MAX_RECYCLED {
+            self.spare = chunks;
+        }
     }
 }
 
@@ -323,6 +338,44 @@ mod tests {
         let (o, b) = (owned.take().unwrap(), borrowed.take().unwrap());
         assert_eq!(o.to_vec(), b.to_vec());
         assert!(o.chunks.iter().any(|c| c.as_ptr() == bodies[1].as_ptr()));
+    }
+
+    #[test]
+    fn recycled_chunk_vectors_are_reused() {
+        let big = Bytes::from(vec![1u8; INLINE_THRESHOLD + 1]);
+        let mut e = FrameEncoder::new();
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            e.push_frame(false, false, &Bytes::from_static(b"x"));
+            e.push_frame(false, false, &big);
+            let t = e.take().unwrap();
+            assert_eq!(t.len(), 2 + 1 + 9 + INLINE_THRESHOLD + 1);
+            if !seen.contains(&t.chunks.as_ptr()) {
+                seen.push(t.chunks.as_ptr());
+            }
+            e.recycle(t.chunks);
+        }
+        // Two vectors alternate (one being filled while the other is written).
+        assert!(seen.len() <= 2, "{} distinct chunk vectors", seen.len());
+        // A recycled vector (recognisable by its capacity) comes back within two takes.
+        e.recycle(Vec::with_capacity(37));
+        let caps: Vec<usize> = (0..2)
+            .map(|_| {
+                e.push_frame(false, false, &big);
+                let t = e.take().unwrap();
+                let cap = t.chunks.capacity();
+                drop(t);
+                cap
+            })
+            .collect();
+        assert!(caps.contains(&37), "capacities {caps:?}");
+        // An oversized vector is not kept.
+        let mut e = FrameEncoder::new();
+        e.recycle(Vec::with_capacity(MAX_RECYCLED + 1));
+        for _ in 0..2 {
+            e.push_frame(false, false, &Bytes::from_static(b"y"));
+            assert!(e.take().unwrap().chunks.capacity() <= MAX_RECYCLED);
+        }
     }
 
     #[test]

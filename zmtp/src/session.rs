@@ -323,6 +323,12 @@ impl Session {
         self.out.take()
     }
 
+    /// Gives back the chunk vector of a [`Transmit`] once written, so the next one
+    /// reuses its allocation (optional).
+    pub fn recycle_transmit(&mut self, chunks: Vec<Bytes>) {
+        self.out.recycle(chunks);
+    }
+
     /// Number of bytes waiting in [`Session::poll_transmit`].
     pub fn pending_transmit(&self) -> usize {
         self.out.pending()
