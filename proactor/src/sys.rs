@@ -402,6 +402,20 @@ impl MsgBuf {
         self.msg.msg_iovlen = self.iov.len() as _;
     }
 
+    /// Runs `f` with the writer's cached header pointed at `bufs` (synchronous sends:
+    /// the header is only used during the call), then puts the header back.
+    pub(crate) fn with_filled<B: crate::IoBuf, R>(
+        cache: &mut Option<Box<MsgBuf>>,
+        bufs: &[B],
+        f: impl FnOnce(&libc::msghdr) -> R,
+    ) -> R {
+        let mut msg = cache.take().unwrap_or_default();
+        msg.fill(bufs);
+        let r = f(&msg.msg);
+        *cache = Some(msg);
+        r
+    }
+
     /// The bytes the header describes.
     pub(crate) fn total_len(&self) -> usize {
         self.iov.iter().map(|v| v.iov_len).sum()

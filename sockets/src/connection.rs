@@ -186,11 +186,7 @@ impl Conn {
         };
         let r = session.send_parts(msg.into_parts());
         drop(session);
-        self.eager.set(self.eager.get() + 1);
-        match r {
-            Ok(()) => self.wake_writer.notify(),
-            Err(e) => self.end(e.to_string()),
-        }
+        self.encoded(r);
         Ok(())
     }
 
@@ -202,12 +198,18 @@ impl Conn {
         };
         let r = session.send(msg.frames());
         drop(session);
+        self.encoded(r);
+        true
+    }
+
+    /// After a message went into the session eagerly: count it against the SNDHWM and
+    /// wake the writer (or end the connection if the session refused it).
+    fn encoded(&self, r: Result<(), ringmq_zmtp::Error>) {
         self.eager.set(self.eager.get() + 1);
         match r {
             Ok(()) => self.wake_writer.notify(),
             Err(e) => self.end(e.to_string()),
         }
-        true
     }
 
     /// Nothing written is in flight and nothing waits in the session.

@@ -128,20 +128,16 @@ impl Driver {
         cache: &mut Option<Box<MsgBuf>>,
         bufs: &[B],
     ) -> Option<io::Result<usize>> {
-        let mut msg = cache.take().unwrap_or_default();
-        msg.fill(bufs);
         let fd = sock.raw();
-        let r = loop {
+        MsgBuf::with_filled(cache, bufs, |msg| loop {
             // SAFETY: the header points at iovecs describing buffers borrowed from
             // `bufs` for the duration of the call.
-            match ssize(unsafe { libc::sendmsg(fd, &msg.msg, libc::MSG_NOSIGNAL) }) {
+            match ssize(unsafe { libc::sendmsg(fd, msg, libc::MSG_NOSIGNAL) }) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break None,
                 r => break Some(r),
             }
-        };
-        *cache = Some(msg);
-        r
+        })
     }
 
     pub(crate) async fn send_vectored<B: IoBuf>(

@@ -321,15 +321,14 @@ impl Driver {
         cache: &mut Option<Box<MsgBuf>>,
         bufs: &[B],
     ) -> Option<io::Result<usize>> {
-        let mut msg = cache.take().unwrap_or_default();
-        msg.fill(bufs);
         let fd = sock.raw();
-        let direct = try_direct(sock, || {
-            // SAFETY: the header points at iovecs describing buffers borrowed from
-            // `bufs` for the duration of the call.
-            unsafe { libc::sendmsg(fd, &msg.msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) }
+        let direct = MsgBuf::with_filled(cache, bufs, |msg| {
+            try_direct(sock, || {
+                // SAFETY: the header points at iovecs describing buffers borrowed from
+                // `bufs` for the duration of the call.
+                unsafe { libc::sendmsg(fd, msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) }
+            })
         });
-        *cache = Some(msg);
         match direct {
             Direct::Done(r) => Some(r),
             Direct::Ring => None,
