@@ -144,7 +144,6 @@ impl Conn {
             return Ok(());
         };
         drop(session);
-        self.eager.set(0);
         let mut chunks = tx.chunks;
         match self.direct.try_write(&chunks) {
             Some(Err(e)) => {

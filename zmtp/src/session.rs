@@ -375,41 +375,22 @@ impl Session {
         Ok(())
     }
 
-    /// Like [`Session::send_owned`] for frames already gathered as [`Parts`] (no
-    /// iterator adapters: the common single-frame message is one push).
+    /// Like [`Session::send_owned`] for frames already gathered as [`Parts`]: the
+    /// common single-frame message is one push, without iterator adapters.
     pub fn send_parts(&mut self, parts: Parts) -> Result<(), Error> {
-        self.check_established()?;
-        let result = match parts.into_single() {
-            Ok(body) => self.push_data(false, body),
-            Err(parts) => {
-                let frames = parts.into_vec();
-                let Some(last) = frames.len().checked_sub(1) else {
-                    return Err(Error::EmptyMessage);
-                };
-                frames
-                    .into_iter()
-                    .enumerate()
-                    .try_for_each(|(i, body)| self.push_data(i < last, body))
-            }
+        let body = match parts.into_single() {
+            Ok(body) => body,
+            Err(parts) => return self.send_owned(parts.into_vec()),
         };
-        if let Err(e) = &result {
+        self.check_established()?;
+        let frame = Frame {
+            more: false,
+            command: false,
+            body,
+        };
+        if let Err(e) = self.push_frame(frame) {
             self.fail(e.clone());
-        }
-        result
-    }
-
-    /// Queues one data frame of an established session.
-    fn push_data(&mut self, more: bool, body: Bytes) -> Result<(), Error> {
-        if self.wraps {
-            let frame = Frame {
-                more,
-                command: false,
-                body,
-            };
-            let wrapped = self.mechanism.wrap(frame)?;
-            self.out.push_owned(wrapped);
-        } else {
-            self.out.push_frame_owned(more, false, body);
+            return Err(e);
         }
         Ok(())
     }

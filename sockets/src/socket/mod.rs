@@ -276,19 +276,7 @@ impl<P: Proactor> Socket<P> {
         // Set when the first attempt finds no room (SNDTIMEO counts from then).
         let mut deadline: Option<Option<Instant>> = None;
         loop {
-            // One borrow per attempt: this is the hot path of every sending loop.
-            let (sent, full, timeout) = {
-                let mut core = self.shared.core.borrow_mut();
-                if core.closing {
-                    return Err(Error::Closed);
-                }
-                let sent = core.try_send(msg)?;
-                (
-                    sent,
-                    std::mem::take(&mut core.fanout_full),
-                    core.opts.sndtimeo,
-                )
-            };
+            let (sent, full) = self.send_once(msg)?;
             match sent {
                 Sent::Done => {
                     // A send that never waits (PUB) would otherwise queue everything
@@ -308,6 +296,7 @@ impl<P: Proactor> Socket<P> {
                 Sent::Blocked(m) => msg = m,
             }
             self.shared.unyielded_sends.set(0);
+            let timeout = self.shared.core.borrow().opts.sndtimeo;
             if timeout == Some(Duration::ZERO) {
                 return Err(Error::WouldBlock);
             }
@@ -321,18 +310,21 @@ impl<P: Proactor> Socket<P> {
 
     /// Sends without waiting ([`Error::WouldBlock`] where `send` would wait).
     pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), Error> {
-        match self.send_once(msg.into())? {
+        match self.send_once(msg.into())?.0 {
             Sent::Done => Ok(()),
             Sent::Blocked(_) => Err(Error::WouldBlock),
         }
     }
 
-    fn send_once(&self, msg: Message) -> Result<Sent, Error> {
+    /// One attempt under one borrow (the hot path of every sending loop); also says
+    /// whether it filled some subscriber's queue to its SNDHWM (PUB).
+    fn send_once(&self, msg: Message) -> Result<(Sent, bool), Error> {
         let mut core = self.shared.core.borrow_mut();
         if core.closing {
             return Err(Error::Closed);
         }
-        core.try_send(msg)
+        let sent = core.try_send(msg)?;
+        Ok((sent, std::mem::take(&mut core.fanout_full)))
     }
 
     /// Receives a message, waiting for one. Honours RCVTIMEO like `send` honours
@@ -342,16 +334,10 @@ impl<P: Proactor> Socket<P> {
         // Set when the first attempt finds nothing (RCVTIMEO counts from then).
         let mut deadline: Option<Option<Instant>> = None;
         loop {
-            let timeout = {
-                let mut core = self.shared.core.borrow_mut();
-                if core.closing {
-                    return Err(Error::Closed);
-                }
-                if let Some(m) = core.try_recv()? {
-                    return Ok(m);
-                }
-                core.opts.rcvtimeo
-            };
+            if let Some(m) = self.recv_once()? {
+                return Ok(m);
+            }
+            let timeout = self.shared.core.borrow().opts.rcvtimeo;
             if timeout == Some(Duration::ZERO) {
                 return Err(Error::WouldBlock);
             }

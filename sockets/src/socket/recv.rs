@@ -35,23 +35,6 @@ impl Core {
     /// Takes the next message, rotating over peers with pending input. ROUTER messages
     /// come back with the routing id in front.
     fn fair_queue(&mut self) -> Option<(PeerId, Message)> {
-        // The peer under the cursor usually has input (one peer, or a busy one): take
-        // it with a single lookup before scanning.
-        let len = self.order.len();
-        if len == 0 {
-            return None;
-        }
-        let cursor = if self.in_cursor < len {
-            self.in_cursor
-        } else {
-            0
-        };
-        let id = self.order[cursor];
-        if self.peers.get(&id).is_some_and(|p| !p.inq.is_empty()) {
-            self.in_cursor = if cursor + 1 == len { 0 } else { cursor + 1 };
-            let msg = self.pop_inbound(id)?;
-            return Some((id, msg));
-        }
         let Core {
             order,
             peers,

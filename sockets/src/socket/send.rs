@@ -158,12 +158,7 @@ impl Core {
             if !p.can_take(conflate) {
                 continue;
             }
-            let encoded = !conflate
-                && p.out.is_empty()
-                && p.conn.as_ref().is_some_and(|c| c.encode_shared(msg));
-            if !encoded {
-                p.push_out(msg.clone(), conflate);
-            }
+            p.push_out_shared(msg, conflate);
             if !conflate && p.queued() >= p.sndhwm {
                 self.fanout_full = true;
             }

@@ -106,20 +106,44 @@ impl Peer {
         self.push_out(msg, false);
     }
 
+    /// Whether a message may skip the queue and go straight into the session's output
+    /// batch: nothing queued before it (order), and no CONFLATE (which keeps only the
+    /// newest queued message).
+    fn may_encode_now(&self, conflate: bool) -> bool {
+        !conflate && self.out.is_empty()
+    }
+
     /// Queues a message (the caller checked `can_take`) and wakes the writer. With
     /// nothing queued before it, the message goes straight into the session's output
     /// batch instead ([`Conn::encode_now`]).
     pub(crate) fn push_out(&mut self, msg: Message, conflate: bool) {
         let mut msg = msg;
-        if conflate {
-            self.out.clear();
-        } else if self.out.is_empty() {
+        if self.may_encode_now(conflate) {
             if let Some(c) = &self.conn {
                 match c.encode_now(msg) {
                     Ok(()) => return,
                     Err(m) => msg = m,
                 }
             }
+        }
+        self.enqueue(msg, conflate);
+    }
+
+    /// [`Peer::push_out`] for a message every subscriber gets (PUB): encoded by
+    /// reference when it may go straight into the batch ([`Conn::encode_shared`]),
+    /// cloned into the queue otherwise.
+    pub(crate) fn push_out_shared(&mut self, msg: &Message, conflate: bool) {
+        let encoded = self.may_encode_now(conflate)
+            && self.conn.as_ref().is_some_and(|c| c.encode_shared(msg));
+        if !encoded {
+            self.enqueue(msg.clone(), conflate);
+        }
+    }
+
+    /// Puts a message on the outbound queue and wakes the writer.
+    fn enqueue(&mut self, msg: Message, conflate: bool) {
+        if conflate {
+            self.out.clear();
         }
         self.out.push_back(msg);
         if let Some(c) = &self.conn {
