@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use ringmq_proactor::Proactor;
-use ringmq_sockets::{Monitor, MonitorEvent, MonitorEventKind};
+use ringmq_sockets::{IoError, Monitor, MonitorEvent, MonitorEventKind};
 
 use crate::util::hex;
 
@@ -19,33 +19,49 @@ pub fn spawn<P: Proactor>(p: &P, monitor: Monitor, label: Option<&'static str>) 
 }
 
 /// One event as a JSON object: `event`, `endpoint`, `peer_routing_id` (hex or null)
-/// and, where the event has them, `reason`, `status`, `interval_ms`.
+/// and, where the event has them, `reason`, `status`, `interval_ms`, or `error` with
+/// `error_kind` (the `std::io::ErrorKind`, e.g. `"ConnectionRefused"`).
 pub fn to_json(event: &MonitorEvent, label: Option<&str>) -> String {
     let mut extra = String::new();
+    let io = |error: &IoError| {
+        format!(
+            ",\"error\":{},\"error_kind\":{}",
+            string(&error.to_string()),
+            string(&format!("{:?}", error.kind()))
+        )
+    };
     let name = match &event.kind {
         MonitorEventKind::Listening => "listening",
-        MonitorEventKind::BindFailed { reason } => {
-            extra = format!(",\"reason\":{}", string(reason));
+        MonitorEventKind::BindFailed { error } => {
+            extra = io(error);
             "bind_failed"
         }
         MonitorEventKind::Accepted => "accepted",
+        MonitorEventKind::AcceptFailed { error } => {
+            extra = io(error);
+            "accept_failed"
+        }
         MonitorEventKind::Connected => "connected",
-        MonitorEventKind::ConnectDelayed => "connect_delayed",
+        MonitorEventKind::ConnectFailed { error } => {
+            extra = io(error);
+            "connect_failed"
+        }
         MonitorEventKind::ConnectRetried { interval } => {
             extra = format!(",\"interval_ms\":{}", interval.as_millis());
             "connect_retried"
         }
         MonitorEventKind::HandshakeSucceeded => "handshake_succeeded",
         MonitorEventKind::HandshakeFailed { reason } => {
-            extra = format!(",\"reason\":{}", string(reason));
+            extra = format!(",\"reason\":{}", string(&reason.to_string()));
             "handshake_failed"
         }
         MonitorEventKind::HandshakeFailedAuth { status, reason } => {
-            extra = format!(",\"status\":{status},\"reason\":{}", string(reason));
+            let reason = string(&reason.to_string());
+            extra = format!(",\"status\":{status},\"reason\":{reason}");
             "handshake_failed_auth"
         }
         MonitorEventKind::Disconnected { reason } => {
-            extra = format!(",\"reason\":{}", string(reason));
+            extra = format!(",\"reason\":{}", string(&reason.to_string()));
             "disconnected"
         }
         MonitorEventKind::Closed => "closed",
@@ -84,20 +100,33 @@ pub fn string(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ringmq_sockets::Bytes;
+    use ringmq_sockets::{Bytes, DisconnectReason};
 
     #[test]
     fn events_are_json() {
         let e = MonitorEvent {
             kind: MonitorEventKind::Disconnected {
-                reason: "bad \"peer\"\n\u{1}".into(),
+                reason: DisconnectReason::RecvFailed(
+                    std::io::Error::other("bad \"peer\"\n\u{1}").into(),
+                ),
             },
             endpoint: "tcp://127.0.0.1:5555".into(),
             peer_routing_id: Some(Bytes::from_static(b"\0ab")),
         };
         assert_eq!(
             to_json(&e, None),
-            r#"{"event":"disconnected","endpoint":"tcp://127.0.0.1:5555","peer_routing_id":"006162","reason":"bad \"peer\"\n\u0001"}"#
+            r#"{"event":"disconnected","endpoint":"tcp://127.0.0.1:5555","peer_routing_id":"006162","reason":"receive failed: bad \"peer\"\n\u0001"}"#
+        );
+        let e = MonitorEvent {
+            kind: MonitorEventKind::ConnectFailed {
+                error: std::io::Error::from(std::io::ErrorKind::ConnectionRefused).into(),
+            },
+            endpoint: "tcp://127.0.0.1:1".into(),
+            peer_routing_id: None,
+        };
+        assert_eq!(
+            to_json(&e, Some("s")),
+            r#"{"event":"connect_failed","endpoint":"tcp://127.0.0.1:1","peer_routing_id":null,"error":"connection refused","error_kind":"ConnectionRefused","socket":"s"}"#
         );
     }
 }

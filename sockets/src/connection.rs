@@ -25,10 +25,13 @@ use bytes::{Buf, Bytes, BytesMut};
 use ringmq_proactor::{BufResult, PeerAddr, Proactor, MAX_IOVECS};
 use ringmq_zmtp::{AuthVerdict, Credentials, Event, Metadata, Session};
 
+use crate::core::PeerId;
+use crate::link::{Link, Offered, Origin};
 use crate::message::Message;
 use crate::monitor::MonitorEventKind;
 use crate::options::{mechanism_for, MechanismKind};
-use crate::socket::state::{PeerId, Shared};
+use crate::reason::DisconnectReason;
+use crate::socket::shared::Shared;
 use crate::util::{select, sleep_until_opt, with_deadline, yield_now, Either, Notify};
 use crate::zap::{ZapReply, ZapRequest};
 
@@ -38,15 +41,6 @@ pub(crate) const BATCH_BYTES: usize = 256 * 1024;
 /// Receive buffer sizes: small while traffic is light, larger once reads fill it.
 const READ_SMALL: usize = 8 * 1024;
 const READ_LARGE: usize = 64 * 1024;
-
-/// Where a connection came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Origin {
-    /// Accepted on the bind with this id.
-    Bind(u64),
-    /// Made by the connect with this id; `peer` is the peer that outlives reconnects.
-    Connect { id: u64, peer: Option<PeerId> },
-}
 
 /// The state a connection's two tasks share.
 pub(crate) struct Conn {
@@ -58,7 +52,7 @@ pub(crate) struct Conn {
     pub wake_reader: Notify,
     done: Cell<bool>,
     done_notify: Notify,
-    reason: RefCell<Option<String>>,
+    reason: RefCell<Option<DisconnectReason>>,
     /// The peer, once the handshake succeeded.
     pub peer: Cell<Option<PeerId>>,
     writing: Cell<bool>,
@@ -68,25 +62,19 @@ pub(crate) struct Conn {
     address: String,
     /// A ZAP verdict is pending: the reader reads nothing until it arrives.
     authenticating: Cell<bool>,
-    /// The ZAP status code of a failed authentication (ours or the peer's ERROR).
-    auth_status: Cell<Option<u16>>,
     /// The peer's properties, shared with every message it sends.
     pub meta: RefCell<Option<Arc<Metadata>>>,
     /// The emptied event queue of the last `drain_events`, kept for its allocation.
     events: RefCell<VecDeque<Event>>,
     /// The writing half, for [`Conn::write_now`] while the writer task does not hold it.
     direct: Rc<dyn DirectWrite>,
-    /// Bytes [`Conn::write_now`] encoded but could not write at once; the writer task
+    /// Bytes a write-through offer encoded but could not write at once; the writer task
     /// writes them before anything else.
     stash: RefCell<Vec<Bytes>>,
-    /// Messages [`Conn::encode_now`] / [`Conn::encode_shared`] put into the session
-    /// since the writer last took its output: they still count against the SNDHWM, as
-    /// if they were queued.
-    pub eager: Cell<usize>,
 }
 
 /// The writing half of a connection, shared between the writer task (which takes it
-/// out for each asynchronous write) and [`Conn::write_now`].
+/// out for each asynchronous write) and [`Conn::write_through`].
 struct WriterSlot<P: Proactor> {
     p: P,
     writer: RefCell<Option<P::Writer>>,
@@ -109,7 +97,7 @@ impl<P: Proactor> DirectWrite for WriterSlot<P> {
 
 impl Conn {
     /// Ends the connection (first reason wins); both tasks stop.
-    pub(crate) fn end(&self, reason: String) {
+    pub(crate) fn end(&self, reason: DisconnectReason) {
         if self.done.replace(true) {
             return;
         }
@@ -124,36 +112,38 @@ impl Conn {
     }
 
     /// Encodes `msg` and writes it from the calling task when the connection is idle
-    /// (nothing queued, nothing being written), so a request or reply costs no wake-up
-    /// of the writer task. What cannot be written at once is left to the writer. Gives
-    /// the message back when the connection is not idle: queue it as usual.
-    pub(crate) fn write_now(&self, msg: Message) -> Result<(), Message> {
+    /// (nothing stashed, nothing in the session, no write in flight), so a request or
+    /// reply costs no wake-up of the writer task. What cannot be written at once is
+    /// left to the writer. Gives the message back when the connection is not idle.
+    fn write_through(&self, msg: Message) -> Result<Offered, Message> {
         if self.done.get() || self.writing.get() || !self.stash.borrow().is_empty() {
             return Err(msg);
         }
-        let mut session = self.session.borrow_mut();
+        let Ok(mut session) = self.session.try_borrow_mut() else {
+            return Err(msg);
+        };
         if !session.is_established() || session.pending_transmit() != 0 {
             return Err(msg);
         }
         if let Err(e) = session.send_parts(msg.into_parts()) {
             drop(session);
-            self.end(e.to_string());
-            return Ok(());
+            self.end(e.into());
+            return Ok(Offered::Flushed);
         }
         let Some(tx) = session.poll_transmit() else {
-            return Ok(());
+            return Ok(Offered::Flushed);
         };
         drop(session);
         let mut chunks = tx.chunks;
         match self.direct.try_write(&chunks) {
             Some(Err(e)) => {
-                self.end(format!("send failed: {e}"));
-                return Ok(());
+                self.end(DisconnectReason::SendFailed(e.into()));
+                return Ok(Offered::Flushed);
             }
             Some(Ok(n)) => {
                 if n == chunks.iter().map(Bytes::len).sum::<usize>() {
                     self.session.borrow_mut().recycle_transmit(chunks);
-                    return Ok(());
+                    return Ok(Offered::Flushed);
                 }
                 advance_chunks(&mut chunks, n);
             }
@@ -161,14 +151,14 @@ impl Conn {
         }
         *self.stash.borrow_mut() = chunks;
         self.wake_writer.notify();
-        Ok(())
+        Ok(Offered::Flushed)
     }
 
-    /// The session, when a message may go straight into it instead of the peer's queue:
-    /// established, and less than [`BATCH_BYTES`] waiting to be written (the writer's
-    /// own `fill` stops at the same bound, so memory stays bounded by the HWM plus one
-    /// batch). The caller must have found the peer's queue empty, to keep the order.
-    fn session_for_eager(&self) -> Option<std::cell::RefMut<'_, Session>> {
+    /// The session, when a message may go straight into it: established, and less
+    /// than [`BATCH_BYTES`] waiting to be written (the writer's own `fill` stops at the
+    /// same bound, so memory stays bounded by the HWM plus one batch). The socket
+    /// offers a message only when nothing is queued before it.
+    fn session_for_offer(&self) -> Option<std::cell::RefMut<'_, Session>> {
         if self.done.get() {
             return None;
         }
@@ -176,43 +166,17 @@ impl Conn {
         (session.is_established() && session.pending_transmit() < BATCH_BYTES).then_some(session)
     }
 
-    /// Encodes `msg` into the session now (see `session_for_eager`) and wakes the
-    /// writer: a message copied into the writer's batch at once costs no queue
-    /// round trip and, when small, no reference counting. Gives it back otherwise.
-    pub(crate) fn encode_now(&self, msg: Message) -> Result<(), Message> {
-        let Some(mut session) = self.session_for_eager() else {
-            return Err(msg);
-        };
-        let r = session.send_parts(msg.into_parts());
-        drop(session);
-        self.encoded(r);
-        Ok(())
-    }
-
-    /// [`Conn::encode_now`] for a message shared by several peers (PUB): small frames
-    /// are copied into the batch, so no frame is cloned. False when not encoded.
-    pub(crate) fn encode_shared(&self, msg: &Message) -> bool {
-        let Some(mut session) = self.session_for_eager() else {
-            return false;
-        };
-        let r = session.send(msg.frames());
-        drop(session);
-        self.encoded(r);
-        true
-    }
-
-    /// After a message went into the session eagerly: count it against the SNDHWM and
-    /// wake the writer (or end the connection if the session refused it).
+    /// After a message went into the session: wake the writer, or end the connection
+    /// if the session refused it.
     fn encoded(&self, r: Result<(), ringmq_zmtp::Error>) {
-        self.eager.set(self.eager.get() + 1);
         match r {
             Ok(()) => self.wake_writer.notify(),
-            Err(e) => self.end(e.to_string()),
+            Err(e) => self.end(e.into()),
         }
     }
 
     /// Nothing written is in flight and nothing waits in the session.
-    pub(crate) fn is_idle(&self) -> bool {
+    fn idle(&self) -> bool {
         if self.done.get() || self.peer.get().is_none() {
             return true;
         }
@@ -229,6 +193,68 @@ impl Conn {
         while !self.done.get() {
             self.done_notify.notified().await;
         }
+    }
+}
+
+impl Link for Conn {
+    fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    /// Straight into the writer's current batch (a message copied into the batch at
+    /// once costs no queue round trip and, when small, no reference counting), or
+    /// written at once with `write_through`.
+    fn offer(&self, msg: Message, write_through: bool) -> Result<Offered, Message> {
+        if write_through {
+            return self.write_through(msg);
+        }
+        let Some(mut session) = self.session_for_offer() else {
+            return Err(msg);
+        };
+        let r = session.send_parts(msg.into_parts());
+        drop(session);
+        self.encoded(r);
+        Ok(Offered::Batched)
+    }
+
+    /// Small frames are copied into the batch, so no frame is cloned.
+    fn offer_shared(&self, msg: &Message) -> bool {
+        let Some(mut session) = self.session_for_offer() else {
+            return false;
+        };
+        let r = session.send(msg.frames());
+        drop(session);
+        self.encoded(r);
+        true
+    }
+
+    fn wake_output(&self) {
+        self.wake_writer.notify();
+    }
+
+    fn resume_input(&self) {
+        self.wake_reader.notify();
+    }
+
+    fn send_subscription(&self, topic: &[u8], subscribe: bool) {
+        let mut session = self.session.borrow_mut();
+        let r = if subscribe {
+            session.subscribe(topic)
+        } else {
+            session.cancel(topic)
+        };
+        drop(session);
+        // Fails only when the session already failed; its reader reports that.
+        let _ = r;
+        self.wake_writer.notify();
+    }
+
+    fn close(&self, reason: DisconnectReason) {
+        self.end(reason);
+    }
+
+    fn is_flushed(&self) -> bool {
+        self.idle()
     }
 }
 
@@ -260,37 +286,28 @@ pub(crate) async fn run_from<P: Proactor>(
         Some(PeerAddr::Tcp(a)) => a.ip().to_string(),
         _ => String::new(),
     };
-    let (id, session) = {
-        let mut core = shared.core.borrow_mut();
-        if core.terminated {
+    if shared.io.borrow().terminated {
+        return Outcome { established: false };
+    }
+    let made = {
+        let core = shared.core.borrow();
+        let config = core.opts.session_config(core.kind());
+        mechanism_for(&core.opts)
+            .map_err(DisconnectReason::from)
+            .and_then(|m| Session::new(config, m, p.now()).map_err(DisconnectReason::from))
+    };
+    let session = match made {
+        Ok(s) => s,
+        Err(reason) => {
+            shared.emit(
+                MonitorEventKind::HandshakeFailed { reason },
+                &endpoint,
+                None,
+            );
             return Outcome { established: false };
         }
-        let config = core.opts.session_config(core.kind);
-        let mechanism = match mechanism_for(&core.opts) {
-            Ok(m) => m,
-            Err(reason) => {
-                core.monitors.emit(
-                    MonitorEventKind::HandshakeFailed { reason },
-                    &endpoint,
-                    None,
-                );
-                return Outcome { established: false };
-            }
-        };
-        match Session::new(config, mechanism, p.now()) {
-            Ok(s) => (core.next_id(), s),
-            Err(e) => {
-                core.monitors.emit(
-                    MonitorEventKind::HandshakeFailed {
-                        reason: e.to_string(),
-                    },
-                    &endpoint,
-                    None,
-                );
-                return Outcome { established: false };
-            }
-        }
     };
+    let id = shared.io.borrow_mut().next_id();
     let (reader, writer) = p.split(stream);
     let slot = Rc::new(WriterSlot {
         p: p.clone(),
@@ -311,14 +328,12 @@ pub(crate) async fn run_from<P: Proactor>(
         sleeping_until: Cell::new(None),
         address,
         authenticating: Cell::new(false),
-        auth_status: Cell::new(None),
         meta: RefCell::new(None),
         events: RefCell::new(VecDeque::new()),
         direct: slot.clone(),
         stash: RefCell::new(Vec::new()),
-        eager: Cell::new(0),
     });
-    shared.core.borrow_mut().conns.insert(id, conn.clone());
+    shared.io.borrow_mut().conns.insert(id, conn.clone());
     p.spawn_local(read_loop(shared.clone(), conn.clone(), reader));
     write_loop(&shared, &conn, &slot).await;
     finish(&shared, &conn)
@@ -329,41 +344,31 @@ fn finish<P: Proactor>(shared: &Shared<P>, conn: &Conn) -> Outcome {
         .reason
         .borrow_mut()
         .take()
-        .unwrap_or_else(|| "closed".into());
-    let established = conn.peer.get().is_some();
-    {
-        let mut core = shared.core.borrow_mut();
-        core.conns.remove(&conn.id);
-        let mut routing_id = None;
-        if let Some(peer) = conn.peer.get() {
-            routing_id = core.peers.get(&peer).and_then(|p| p.routing_id.clone());
-            let keep = match conn.origin {
-                Origin::Connect { id, .. } => {
-                    !core.terminated
-                        && core.keeps_connect_peers()
-                        && core.connects.iter().any(|c| c.id == id)
-                }
-                Origin::Bind(_) => false,
-            };
-            core.detach(peer, !keep);
-        }
-        let kind = match (established, conn.auth_status.get()) {
-            (true, _) => MonitorEventKind::Disconnected { reason },
-            (false, Some(status)) => MonitorEventKind::HandshakeFailedAuth { status, reason },
-            (false, None) => MonitorEventKind::HandshakeFailed { reason },
-        };
-        core.monitors.emit(kind, &conn.endpoint, routing_id);
+        .unwrap_or(DisconnectReason::SocketClosed);
+    let peer = conn.peer.get();
+    shared.io.borrow_mut().conns.remove(&conn.id);
+    let routing_id = peer.and_then(|p| shared.core.borrow().routing_id(p));
+    if let Some(peer) = peer {
+        shared.detach(peer, conn.origin);
     }
+    let kind = match (peer.is_some(), reason.zap_status()) {
+        (true, _) => MonitorEventKind::Disconnected { reason },
+        (false, Some(status)) => MonitorEventKind::HandshakeFailedAuth { status, reason },
+        (false, None) => MonitorEventKind::HandshakeFailed { reason },
+    };
+    shared.emit(kind, &conn.endpoint, routing_id);
     shared.send_ready.notify();
     shared.recv_ready.notify();
     shared.progress.notify();
-    Outcome { established }
+    Outcome {
+        established: peer.is_some(),
+    }
 }
 
 /// Acts on everything the session reported; true when messages were delivered.
 ///
 /// Events are taken from the session a batch at a time, and a run of messages is
-/// queued under one borrow of the socket state (this runs for every message received).
+/// handed to the core under one borrow (this runs for every message received).
 fn drain_events<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>) -> bool {
     let mut delivered = false;
     let mut batch = std::mem::take(&mut *conn.events.borrow_mut());
@@ -401,31 +406,16 @@ fn drain_events<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>) -> bool {
                         break 'batches;
                     }
                 }
-                Event::Subscribe(topic) => {
-                    if let Some(peer) = conn.peer.get() {
-                        delivered |= shared.core.borrow_mut().on_subscribe(peer, topic);
-                    }
-                }
-                Event::Cancel(topic) => {
-                    if let Some(peer) = conn.peer.get() {
-                        delivered |= shared.core.borrow_mut().on_cancel(peer, topic);
-                    }
-                }
+                Event::Subscribe(topic) => subscription(shared, conn, topic, true),
+                Event::Cancel(topic) => subscription(shared, conn, topic, false),
                 Event::NeedsAuth(credentials) => authenticate(shared, conn, credentials),
-                Event::Error(e) => {
-                    if conn.peer.get().is_none() {
-                        conn.auth_status.set(auth_failure(&e));
-                    }
-                    conn.end(e.to_string());
-                }
+                Event::Error(e) => conn.end(e.into()),
                 _ => {}
             }
         }
     }
     *conn.events.borrow_mut() = batch;
-    if delivered {
-        shared.recv_ready.notify();
-    }
+    shared.run_core_output();
     // The writer must run when there is output, or when the session's timer now
     // expires earlier than the one it sleeps on (the handshake finished and
     // heartbeats started).
@@ -442,16 +432,10 @@ fn drain_events<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>) -> bool {
     delivered
 }
 
-/// The ZAP status of an authentication failure: our denial, or the peer's ERROR
-/// carrying a status code (libzmq sends the code as the reason).
-fn auth_failure(e: &ringmq_zmtp::Error) -> Option<u16> {
-    match e {
-        ringmq_zmtp::Error::AuthDenied { status } => Some(*status),
-        ringmq_zmtp::Error::PeerError { reason } => match reason.as_str() {
-            "300" | "400" | "500" => reason.parse().ok(),
-            _ => None,
-        },
-        _ => None,
+/// PUB / XPUB: the peer subscribed or cancelled.
+fn subscription<P: Proactor>(shared: &Shared<P>, conn: &Conn, topic: Bytes, on: bool) {
+    if let Some(peer) = conn.peer.get() {
+        shared.core.borrow_mut().on_subscription(peer, topic, on);
     }
 }
 
@@ -480,16 +464,9 @@ fn authenticate<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, credential
     let Some(handler) = handler else {
         if enforce {
             // libzmq closes the connection without an ERROR.
-            conn.end(format!(
-                "no ZAP handler installed: a {} server refuses every client \
-                 (like libzmq{})",
-                request.mechanism,
-                if request.mechanism == "PLAIN" {
-                    ""
-                } else {
-                    " with ZAP_ENFORCE_DOMAIN"
-                }
-            ));
+            conn.end(DisconnectReason::NoZapHandler {
+                mechanism: request.mechanism,
+            });
             return;
         }
         let verdict = AuthVerdict::Allow {
@@ -536,26 +513,24 @@ fn verdict_of(reply: ZapReply) -> AuthVerdict {
     }
 }
 
-/// Joins the connection to its peer; false when the peer was refused.
+/// Joins the connection to its peer; false when the socket refused the peer.
 fn on_handshake<P: Proactor>(shared: &Shared<P>, conn: &Rc<Conn>, metadata: &Metadata) -> bool {
     let existing = match conn.origin {
         Origin::Connect { peer, .. } => peer,
         Origin::Bind(_) => None,
     };
-    let mut core = shared.core.borrow_mut();
-    match core.attach(conn, existing, metadata) {
-        Ok(peer) => {
+    let identity = metadata
+        .get(ringmq_zmtp::metadata::IDENTITY)
+        .filter(|id| !id.is_empty())
+        .cloned();
+    match shared.attach(conn.clone(), existing, identity) {
+        Ok((peer, rid)) => {
             conn.peer.set(Some(peer));
-            let rid = core.peers.get(&peer).and_then(|p| p.routing_id.clone());
-            core.monitors
-                .emit(MonitorEventKind::HandshakeSucceeded, &conn.endpoint, rid);
-            drop(core);
-            shared.send_ready.notify();
+            shared.emit(MonitorEventKind::HandshakeSucceeded, &conn.endpoint, rid);
             true
         }
-        Err(reason) => {
-            drop(core);
-            conn.end(reason);
+        Err(refusal) => {
+            conn.end(refusal.into());
             false
         }
     }
@@ -574,7 +549,7 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
             continue;
         }
         if let Some(peer) = conn.peer.get() {
-            if shared.core.borrow_mut().should_pause(peer) {
+            if shared.core.borrow_mut().input_full(peer) {
                 select(conn.wake_reader.notified(), conn.wait_done()).await;
                 continue;
             }
@@ -592,7 +567,7 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
             Either::Right(()) => break,
         };
         match res {
-            Ok(0) => conn.end("connection closed by peer".into()),
+            Ok(0) => conn.end(DisconnectReason::ClosedByPeer),
             Ok(n) => {
                 if n == spare && conn.peer.get().is_some() {
                     size = READ_LARGE;
@@ -606,7 +581,7 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
                     yield_now().await;
                 }
             }
-            Err(e) => conn.end(format!("receive failed: {e}")),
+            Err(e) => conn.end(DisconnectReason::RecvFailed(e.into())),
         }
     }
 }
@@ -646,36 +621,26 @@ fn renew(mut buf: BytesMut, size: usize, pool: &mut Vec<BytesMut>) -> BytesMut {
 fn fill<P: Proactor>(shared: &Shared<P>, conn: &Conn) {
     let Some(peer) = conn.peer.get() else { return };
     let mut core = shared.core.borrow_mut();
-    let Some(p) = core.peers.get_mut(&peer) else {
-        return;
-    };
-    if p.out.is_empty() {
+    if !core.has_queued_output(peer) {
         return;
     }
     let mut session = conn.session.borrow_mut();
-    if !session.is_established() {
+    if !session.is_established() || session.pending_transmit() >= BATCH_BYTES {
         return;
     }
-    let mut moved = false;
-    while session.pending_transmit() < BATCH_BYTES {
-        let Some(msg) = p.out.pop_front() else { break };
-        moved = true;
-        if let Err(e) = session.send_parts(msg.into_parts()) {
-            conn.end(e.to_string());
-            break;
+    core.take_output(peer, |msg| match session.send_parts(msg.into_parts()) {
+        Ok(()) => session.pending_transmit() < BATCH_BYTES,
+        Err(e) => {
+            conn.end(e.into());
+            false
         }
-    }
-    drop(session);
-    drop(core);
-    if moved {
-        shared.send_ready.notify();
-    }
+    });
 }
 
 async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: &WriterSlot<P>) {
     let p = &shared.proactor;
-    // Held by this task from here on, except while it sleeps (then `Conn::write_now`
-    // may write with it).
+    // Held by this task from here on, except while it sleeps (then
+    // `Conn::write_through` may write with it).
     let mut writer = slot
         .writer
         .borrow_mut()
@@ -697,10 +662,11 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
         }
         fill(shared, conn);
         let mut chunks = std::mem::take(&mut *conn.stash.borrow_mut());
-        if let Some(tx) = conn.session.borrow_mut().poll_transmit() {
-            if conn.eager.replace(0) > 0 {
-                // Room below the SNDHWM for a sender that waits.
-                shared.send_ready.notify();
+        let tx = conn.session.borrow_mut().poll_transmit();
+        if let Some(tx) = tx {
+            // What the batch holds is out of the session: room below the SNDHWM.
+            if let Some(peer) = conn.peer.get() {
+                shared.flushed(peer);
             }
             if chunks.is_empty() {
                 chunks = tx.chunks;
@@ -715,7 +681,7 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
             shared.progress.notify();
             match r {
                 Either::Left(Ok(emptied)) => conn.session.borrow_mut().recycle_transmit(emptied),
-                Either::Left(Err(e)) => conn.end(format!("send failed: {e}")),
+                Either::Left(Err(e)) => conn.end(DisconnectReason::SendFailed(e.into())),
                 Either::Right(()) => {}
             }
             continue;

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use ringmq_proactor::{sockopt, Endpoint, Proactor};
 
-use crate::connection::{self, Origin};
+use crate::connection;
+use crate::link::Origin;
 use crate::monitor::MonitorEventKind;
-use crate::socket::state::Shared;
+use crate::socket::shared::Shared;
 use crate::util::{select, Either, Stop};
 
 pub(crate) async fn connect_loop<P: Proactor>(
@@ -33,17 +34,15 @@ pub(crate) async fn connect_loop<P: Proactor>(
         };
         match connected {
             Ok(stream) => {
-                let (keepalive, peer) = {
-                    let mut core = shared.core.borrow_mut();
-                    core.monitors
-                        .emit(MonitorEventKind::Connected, &endpoint, None);
-                    let peer = core
-                        .connects
-                        .iter()
-                        .find(|c| c.id == connect_id)
-                        .and_then(|c| c.peer);
-                    (core.opts.keepalive(), peer)
-                };
+                shared.emit(MonitorEventKind::Connected, &endpoint, None);
+                let peer = shared
+                    .io
+                    .borrow()
+                    .connects
+                    .iter()
+                    .find(|c| c.id == connect_id)
+                    .and_then(|c| c.peer);
+                let keepalive = shared.core.borrow().opts.keepalive();
                 if let (true, Some(ka)) = (tcp, keepalive) {
                     let _ = sockopt::set_tcp_keepalive(&stream, &ka);
                 }
@@ -57,22 +56,16 @@ pub(crate) async fn connect_loop<P: Proactor>(
                     ivl = first;
                 }
             }
-            Err(_) => {
-                shared.core.borrow_mut().monitors.emit(
-                    MonitorEventKind::ConnectDelayed,
-                    &endpoint,
-                    None,
-                );
+            Err(e) => {
+                let kind = MonitorEventKind::ConnectFailed { error: e.into() };
+                shared.emit(kind, &endpoint, None);
             }
         }
         if stop.is_stopped() {
             break;
         }
-        shared.core.borrow_mut().monitors.emit(
-            MonitorEventKind::ConnectRetried { interval: ivl },
-            &endpoint,
-            None,
-        );
+        let kind = MonitorEventKind::ConnectRetried { interval: ivl };
+        shared.emit(kind, &endpoint, None);
         let wake = p.now() + ivl;
         select(p.sleep_until(wake), stop.wait()).await;
         if max > first {

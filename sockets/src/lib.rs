@@ -34,12 +34,14 @@
 mod connection;
 mod connector;
 mod context;
+mod core;
 mod error;
+mod link;
 mod listener;
 mod message;
 mod monitor;
 mod options;
-mod routing;
+mod reason;
 mod security;
 mod socket;
 mod util;
@@ -47,10 +49,12 @@ pub mod zap;
 
 pub use bytes::Bytes;
 pub use context::Context;
+pub use core::{Drops, Refusal};
 pub use error::Error;
 pub use message::Message;
 pub use monitor::{Monitor, MonitorEvent, MonitorEventKind, MONITOR_CAPACITY};
 pub use options::SocketOption;
+pub use reason::{DisconnectReason, IoError, SecurityConfigError};
 pub use ringmq_zmtp::Metadata;
 pub use ringmq_zmtp::SocketType;
 pub use security::{

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use ringmq_proactor::{sockopt, Proactor};
 
-use crate::connection::{self, Origin};
+use crate::connection;
+use crate::link::Origin;
 use crate::monitor::MonitorEventKind;
-use crate::socket::state::Shared;
+use crate::socket::shared::Shared;
 use crate::util::{select, Either, Stop};
 
 /// Accepts connections until `stop`; the listener (and an IPC socket file) is closed
@@ -28,12 +29,8 @@ pub(crate) async fn accept_loop<P: Proactor>(
         };
         match accepted {
             Ok((stream, addr)) => {
-                let keepalive = {
-                    let mut core = shared.core.borrow_mut();
-                    core.monitors
-                        .emit(MonitorEventKind::Accepted, &endpoint, None);
-                    core.opts.keepalive()
-                };
+                shared.emit(MonitorEventKind::Accepted, &endpoint, None);
+                let keepalive = shared.core.borrow().opts.keepalive();
                 if let (true, Some(ka)) = (tcp, keepalive) {
                     // Best effort, like libzmq: a failure leaves the OS default.
                     let _ = sockopt::set_tcp_keepalive(&stream, &ka);
@@ -49,7 +46,9 @@ pub(crate) async fn accept_loop<P: Proactor>(
                     conn.await;
                 });
             }
-            Err(_) => {
+            Err(e) => {
+                let kind = MonitorEventKind::AcceptFailed { error: e.into() };
+                shared.emit(kind, &endpoint, None);
                 // Out of descriptors or similar: back off instead of spinning.
                 let pause = p.now() + Duration::from_millis(100);
                 select(p.sleep_until(pause), stop.wait()).await;

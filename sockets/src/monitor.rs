@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::reason::{DisconnectReason, IoError};
 use crate::util::Notify;
 
 /// Events kept per monitor before the oldest are dropped (a monitor nobody reads must
@@ -23,14 +24,24 @@ pub enum MonitorEventKind {
     /// `bind` failed.
     BindFailed {
         /// The error.
-        reason: String,
+        error: IoError,
     },
     /// A connection was accepted on a bound endpoint.
     Accepted,
+    /// Accepting a connection failed (for example EMFILE, out of descriptors); the
+    /// listener backs off for 100 ms before it accepts again.
+    AcceptFailed {
+        /// The error.
+        error: IoError,
+    },
     /// An outgoing connection was established (before the ZMTP handshake).
     Connected,
     /// An outgoing connection attempt failed; it will be retried.
-    ConnectDelayed,
+    ConnectFailed {
+        /// The error (for example connection refused, or a host name that does not
+        /// resolve).
+        error: IoError,
+    },
     /// The next connection attempt starts after `interval`.
     ConnectRetried {
         /// The delay before the attempt.
@@ -38,10 +49,11 @@ pub enum MonitorEventKind {
     },
     /// The ZMTP handshake succeeded.
     HandshakeSucceeded,
-    /// The ZMTP handshake failed; the connection was closed.
+    /// The ZMTP handshake failed (or the socket refused the peer after it); the
+    /// connection was closed.
     HandshakeFailed {
-        /// Why (the protocol error).
-        reason: String,
+        /// Why.
+        reason: DisconnectReason,
     },
     /// Authentication failed (libzmq's `ZMQ_EVENT_HANDSHAKE_FAILED_AUTH`): on a server,
     /// the ZAP handler refused the client; on a client, the server sent an ERROR with
@@ -49,13 +61,13 @@ pub enum MonitorEventKind {
     HandshakeFailedAuth {
         /// The ZAP status code (300, 400 or 500).
         status: u16,
-        /// The error's text.
-        reason: String,
+        /// The failure.
+        reason: DisconnectReason,
     },
     /// An established connection ended.
     Disconnected {
         /// Why.
-        reason: String,
+        reason: DisconnectReason,
     },
     /// A bound endpoint was closed (unbind or socket close).
     Closed,

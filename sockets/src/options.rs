@@ -13,6 +13,7 @@ use ringmq_zmtp::mechanism::{Null, PlainClient, PlainServer};
 use ringmq_zmtp::{Mechanism, Metadata, SessionConfig, SocketType};
 
 use crate::error::Error;
+use crate::reason::SecurityConfigError;
 use crate::security::CurveKey;
 use crate::zap::ZapSlot;
 
@@ -469,7 +470,7 @@ fn check_len(v: &Bytes, option: &'static str) -> Result<(), Error> {
 /// The security mechanism for a new connection, from the socket's options (the role
 /// comes from the options, not from bind / connect, like libzmq). `Err` explains a
 /// configuration that cannot work; the connection is then refused.
-pub(crate) fn mechanism_for(opts: &Options) -> Result<Box<dyn Mechanism>, String> {
+pub(crate) fn mechanism_for(opts: &Options) -> Result<Box<dyn Mechanism>, SecurityConfigError> {
     let sec = &opts.security;
     Ok(match (sec.mechanism, sec.as_server) {
         (MechanismKind::Null, _) => {
@@ -483,39 +484,34 @@ pub(crate) fn mechanism_for(opts: &Options) -> Result<Box<dyn Mechanism>, String
         (MechanismKind::Plain, true) => Box::new(PlainServer::new()),
         (MechanismKind::Plain, false) => Box::new(
             PlainClient::new(sec.plain_username.clone(), sec.plain_password.clone())
-                .map_err(|e| format!("PLAIN client: {e}"))?,
+                .map_err(SecurityConfigError::Plain)?,
         ),
-        (MechanismKind::Curve, true) => {
-            let secret = sec
-                .curve_secret
-                .as_ref()
-                .ok_or("CURVE server needs ZMQ_CURVE_SECRETKEY")?;
-            let pair = CurveKeyPair::from_secret(*secret.as_bytes());
-            if let Some(public) = &sec.curve_public {
-                if public.as_bytes() != pair.public() {
-                    return Err("ZMQ_CURVE_PUBLICKEY does not belong to ZMQ_CURVE_SECRETKEY".into());
-                }
-            }
-            Box::new(CurveServer::new(pair))
-        }
+        (MechanismKind::Curve, true) => Box::new(CurveServer::new(curve_pair(sec, true)?)),
         (MechanismKind::Curve, false) => {
-            let secret = sec
-                .curve_secret
-                .as_ref()
-                .ok_or("CURVE client needs ZMQ_CURVE_SECRETKEY")?;
+            let pair = curve_pair(sec, false)?;
             let server = sec
                 .curve_server_key
                 .as_ref()
-                .ok_or("CURVE client needs ZMQ_CURVE_SERVERKEY")?;
-            let pair = CurveKeyPair::from_secret(*secret.as_bytes());
-            if let Some(public) = &sec.curve_public {
-                if public.as_bytes() != pair.public() {
-                    return Err("ZMQ_CURVE_PUBLICKEY does not belong to ZMQ_CURVE_SECRETKEY".into());
-                }
-            }
+                .ok_or(SecurityConfigError::MissingServerKey)?;
             Box::new(CurveClient::new(pair, *server.as_bytes()))
         }
     })
+}
+
+/// The CURVE key pair of a server or client: the secret key, and the public key when
+/// set must match it.
+fn curve_pair(sec: &Security, server: bool) -> Result<CurveKeyPair, SecurityConfigError> {
+    let secret = sec
+        .curve_secret
+        .as_ref()
+        .ok_or(SecurityConfigError::MissingSecretKey { server })?;
+    let pair = CurveKeyPair::from_secret(*secret.as_bytes());
+    if let Some(public) = &sec.curve_public {
+        if public.as_bytes() != pair.public() {
+            return Err(SecurityConfigError::PublicKeyMismatch);
+        }
+    }
+    Ok(pair)
 }
 
 #[cfg(test)]
@@ -552,14 +548,15 @@ mod tests {
         let (public, secret) = CurveKey::generate_pair();
         o.set(SocketOption::CurveServer(true)).unwrap();
         let e = mechanism_for(&o).err().unwrap();
-        assert!(e.contains("ZMQ_CURVE_SECRETKEY"), "{e}");
+        assert_eq!(e, SecurityConfigError::MissingSecretKey { server: true });
+        assert!(e.to_string().contains("ZMQ_CURVE_SECRETKEY"), "{e}");
         o.set(SocketOption::curve_secret_key(secret.to_z85()).unwrap())
             .unwrap();
         assert_eq!(mechanism_for(&o).unwrap().name(), b"CURVE");
         let (other, _) = CurveKey::generate_pair();
         o.set(SocketOption::CurvePublicKey(other)).unwrap();
         let e = mechanism_for(&o).err().unwrap();
-        assert!(e.contains("does not belong"), "{e}");
+        assert_eq!(e, SecurityConfigError::PublicKeyMismatch);
         o.set(SocketOption::CurvePublicKey(public.clone())).unwrap();
         o.set(SocketOption::curve_server_key(public.as_bytes()).unwrap())
             .unwrap();

@@ -170,8 +170,8 @@ impl<P: Proactor> Served<P> {
         })
         .await;
         match e.kind {
-            MonitorEventKind::HandshakeFailed { reason } if !after_handshake => reason,
-            MonitorEventKind::Disconnected { reason } if after_handshake => reason,
+            MonitorEventKind::HandshakeFailed { reason } if !after_handshake => reason.to_string(),
+            MonitorEventKind::Disconnected { reason } if after_handshake => reason.to_string(),
             other => panic!("unexpected end event {other:?}"),
         }
     }
@@ -270,7 +270,7 @@ async fn heartbeat_runs_while_application_sleeps<P: Proactor>(ctx: Context<P>) {
     sleep(&p, Duration::from_millis(1000)).await;
     let ends: Vec<String> = std::iter::from_fn(|| mon.try_recv())
         .filter_map(|e| match e.kind {
-            MonitorEventKind::Disconnected { reason } => Some(reason),
+            MonitorEventKind::Disconnected { reason } => Some(reason.to_string()),
             _ => None,
         })
         .collect();

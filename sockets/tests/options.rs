@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::*;
 use ringmq_proactor::Proactor;
-use ringmq_sockets::{Context, Error, MonitorEventKind, SocketOption};
+use ringmq_sockets::{Context, DisconnectReason, Error, MonitorEventKind, SocketOption};
 
 async fn conflate_keeps_the_newest<P: Proactor>(ctx: Context<P>) {
     let p = ctx.proactor().clone();
@@ -60,7 +60,7 @@ async fn reconnect_backoff_doubles_up_to_max<P: Proactor>(ctx: Context<P>) {
         let e = wait_event(&p, &mon, |e| {
             matches!(
                 e.kind,
-                MonitorEventKind::ConnectRetried { .. } | MonitorEventKind::ConnectDelayed
+                MonitorEventKind::ConnectRetried { .. } | MonitorEventKind::ConnectFailed { .. }
             )
         })
         .await;
@@ -81,10 +81,12 @@ async fn monitor_reports_bind_lifecycle<P: Proactor>(ctx: Context<P>) {
     assert_eq!(e.kind, MonitorEventKind::Listening);
     assert_eq!(e.endpoint, ep);
     assert!(matches!(a.bind(&ep), Err(Error::AddrInUse(_))));
-    assert!(matches!(
-        mon.try_recv().map(|e| e.kind),
-        Some(MonitorEventKind::BindFailed { .. })
-    ));
+    match mon.try_recv().map(|e| e.kind) {
+        Some(MonitorEventKind::BindFailed { error }) => {
+            assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse)
+        }
+        other => panic!("expected BindFailed, got {other:?}"),
+    }
     let push = ctx.push();
     push.set_option(SocketOption::RoutingId(ringmq_sockets::Bytes::from_static(
         b"r",
@@ -104,7 +106,12 @@ async fn monitor_reports_bind_lifecycle<P: Proactor>(ctx: Context<P>) {
         matches!(e.kind, MonitorEventKind::Disconnected { .. })
     })
     .await;
-    assert!(format!("{e:?}").contains("unbound"), "{e:?}");
+    assert_eq!(
+        e.kind,
+        MonitorEventKind::Disconnected {
+            reason: DisconnectReason::Unbound
+        }
+    );
     a.close().await;
     assert!(
         timeout(&p, Duration::from_secs(1), async {

@@ -1,11 +1,9 @@
 //! The generic socket ([`Socket`]) and the typed sockets built on it.
 
-pub(crate) mod recv;
-pub(crate) mod send;
-pub(crate) mod state;
+pub(crate) mod shared;
 mod typed;
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -13,17 +11,18 @@ use std::time::{Duration, Instant};
 use ringmq_proactor::{Endpoint, Proactor};
 use ringmq_zmtp::SocketType;
 
-use crate::connection::Origin;
 use crate::connector::connect_loop;
+use crate::core::{Core, Drops, Sent};
 use crate::error::Error;
+use crate::link::Origin;
 use crate::listener::accept_loop;
 use crate::message::Message;
 use crate::monitor::{Monitor, MonitorEventKind};
-use crate::options::SocketOption;
+use crate::options::{Options, SocketOption};
+use crate::reason::DisconnectReason;
 use crate::util::{abortable, with_deadline, yield_now, Stop};
 use crate::zap::ZapSlot;
-use send::Sent;
-use state::{BindEntry, ConnectEntry, Core, Peer, Shared};
+use shared::{BindEntry, ConnectEntry, Shared};
 
 /// `send` lets other tasks run after this many sends in a row that did not wait.
 const YIELD_EVERY: u32 = 1024;
@@ -47,33 +46,36 @@ impl<P: Proactor> fmt::Debug for Socket<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let core = self.shared.core.borrow();
         f.debug_struct("Socket")
-            .field("type", &core.kind)
-            .field("peers", &core.peers.len())
-            .field("last_endpoint", &core.last_endpoint)
+            .field("type", &core.kind())
+            .field("peers", &core.peer_count())
+            .field("last_endpoint", &self.shared.io.borrow().last_endpoint)
             .finish()
     }
 }
 
 impl<P: Proactor> Socket<P> {
     pub(crate) fn new(proactor: P, kind: SocketType, zap: ZapSlot) -> Self {
-        let mut core = Core::new(kind);
-        core.opts.zap = zap;
+        let opts = Options {
+            zap,
+            ..Options::default()
+        };
         Socket {
-            shared: Rc::new(Shared {
-                proactor,
-                core: RefCell::new(core),
-                recv_ready: Default::default(),
-                send_ready: Default::default(),
-                progress: Default::default(),
-                unyielded_sends: Cell::new(0),
-            }),
+            shared: Rc::new(Shared::new(proactor, Core::new(kind, opts))),
             closed: Cell::new(false),
         }
     }
 
     /// The socket type.
     pub fn socket_type(&self) -> SocketType {
-        self.shared.core.borrow().kind
+        self.shared.core.borrow().kind()
+    }
+
+    /// How many messages the socket dropped by design so far, by cause (HWM reached on
+    /// PUB / ROUTER, unroutable ROUTER messages, replies to peers that left, queues of
+    /// peers that left, CONFLATE, discarded input). libzmq drops the same messages
+    /// without telling.
+    pub fn drops(&self) -> Drops {
+        self.shared.core.borrow().drops()
     }
 
     /// Binds to `endpoint` (`tcp://host:port`, `tcp://*:*`, `ipc:///path`,
@@ -81,25 +83,24 @@ impl<P: Proactor> Socket<P> {
     /// `0`. Connections are accepted in the background.
     pub fn bind(&self, endpoint: &str) -> Result<String, Error> {
         let ep: Endpoint = endpoint.parse()?;
-        let p = &self.shared.proactor;
-        let mut core = self.shared.core.borrow_mut();
-        if core.closing {
+        let shared = &self.shared;
+        if shared.closing.get() {
             return Err(Error::Closed);
         }
+        let p = &shared.proactor;
         let listener = match p.listen(&ep) {
             Ok(l) => l,
             Err(e) => {
-                core.monitors.emit(
-                    MonitorEventKind::BindFailed {
-                        reason: e.to_string(),
-                    },
-                    endpoint,
-                    None,
-                );
-                return Err(if e.kind() == std::io::ErrorKind::AddrInUse {
+                let in_use = e.kind() == std::io::ErrorKind::AddrInUse;
+                let error = crate::reason::IoError::from(e);
+                let kind = MonitorEventKind::BindFailed {
+                    error: error.clone(),
+                };
+                shared.emit(kind, endpoint, None);
+                return Err(if in_use {
                     Error::AddrInUse(endpoint.to_owned())
                 } else {
-                    Error::Io(e)
+                    Error::Io(std::io::Error::new(error.kind(), error))
                 });
             }
         };
@@ -107,30 +108,30 @@ impl<P: Proactor> Socket<P> {
             .listener_endpoint(&listener)
             .map(|e| e.to_string())
             .unwrap_or_else(|_| endpoint.to_owned());
-        let id = core.next_id();
         let stop = Rc::new(Stop::default());
         let tcp = matches!(ep, Endpoint::Tcp { .. });
+        let mut io = shared.io.borrow_mut();
+        let id = io.next_id();
         // The accept loop owns the listener; aborting it (unbind, close) drops the
         // listener at once, so the address can be bound again right away.
         let (task, handle) = abortable(accept_loop(
-            self.shared.clone(),
+            shared.clone(),
             listener,
             id,
             actual.clone(),
             tcp,
             stop.clone(),
         ));
-        core.binds.push(BindEntry {
+        io.binds.push(BindEntry {
             id,
             given: endpoint.to_owned(),
             actual: actual.clone(),
             stop,
             task: handle,
         });
-        core.last_endpoint = Some(actual.clone());
-        core.monitors
-            .emit(MonitorEventKind::Listening, &actual, None);
-        drop(core);
+        io.last_endpoint = Some(actual.clone());
+        io.monitors.emit(MonitorEventKind::Listening, &actual, None);
+        drop(io);
         p.spawn_local(task);
         Ok(actual)
     }
@@ -140,29 +141,27 @@ impl<P: Proactor> Socket<P> {
     /// queue exist from now on: messages sent to it wait until it is connected.
     pub fn connect(&self, endpoint: &str) -> Result<(), Error> {
         let ep: Endpoint = endpoint.parse()?;
-        let mut core = self.shared.core.borrow_mut();
-        if core.closing {
+        let shared = &self.shared;
+        if shared.closing.get() {
             return Err(Error::Closed);
         }
-        let id = core.next_id();
-        let peer = if core.keeps_connect_peers() {
-            let peer = Peer::new(&core.opts);
-            Some(core.add_peer(peer))
-        } else {
-            None
-        };
+        let peer = shared.core.borrow_mut().add_connect_peer();
         let stop = Rc::new(Stop::default());
-        core.connects.push(ConnectEntry {
-            id,
-            endpoint: endpoint.to_owned(),
-            peer,
-            stop: stop.clone(),
-        });
-        core.last_endpoint = Some(endpoint.to_owned());
-        drop(core);
-        self.shared.send_ready.notify();
-        self.shared.proactor.spawn_local(connect_loop(
-            self.shared.clone(),
+        let id = {
+            let mut io = shared.io.borrow_mut();
+            let id = io.next_id();
+            io.connects.push(ConnectEntry {
+                id,
+                endpoint: endpoint.to_owned(),
+                peer,
+                stop: stop.clone(),
+            });
+            io.last_endpoint = Some(endpoint.to_owned());
+            id
+        };
+        shared.run_core_output();
+        shared.proactor.spawn_local(connect_loop(
+            shared.clone(),
             ep,
             endpoint.to_owned(),
             id,
@@ -174,96 +173,95 @@ impl<P: Proactor> Socket<P> {
     /// Stops listening on `endpoint` (as given to `bind` or as it returned) and closes
     /// the connections accepted there.
     pub fn unbind(&self, endpoint: &str) -> Result<(), Error> {
-        let mut core = self.shared.core.borrow_mut();
-        let Some(pos) = core
-            .binds
-            .iter()
-            .position(|b| b.given == endpoint || b.actual == endpoint)
-        else {
-            return Err(Error::UnknownEndpoint(endpoint.to_owned()));
+        let (entry, conns) = {
+            let mut io = self.shared.io.borrow_mut();
+            let Some(pos) = io
+                .binds
+                .iter()
+                .position(|b| b.given == endpoint || b.actual == endpoint)
+            else {
+                return Err(Error::UnknownEndpoint(endpoint.to_owned()));
+            };
+            let entry = io.binds.remove(pos);
+            io.monitors
+                .emit(MonitorEventKind::Closed, &entry.actual, None);
+            let conns: Vec<_> = io
+                .conns
+                .values()
+                .filter(|c| c.origin() == Origin::Bind(entry.id))
+                .cloned()
+                .collect();
+            (entry, conns)
         };
-        let entry = core.binds.remove(pos);
         entry.stop.stop();
-        core.monitors
-            .emit(MonitorEventKind::Closed, &entry.actual, None);
-        for c in core.conns.values() {
-            if c.origin == Origin::Bind(entry.id) {
-                c.end("endpoint unbound".into());
-            }
+        for c in conns {
+            c.close(DisconnectReason::Unbound);
         }
-        drop(core);
         entry.task.abort();
         Ok(())
     }
 
     /// Stops connecting to `endpoint`, closes the connection and drops its queue.
     pub fn disconnect(&self, endpoint: &str) -> Result<(), Error> {
-        let mut core = self.shared.core.borrow_mut();
-        let Some(pos) = core.connects.iter().position(|c| c.endpoint == endpoint) else {
-            return Err(Error::UnknownEndpoint(endpoint.to_owned()));
+        let (entry, conns) = {
+            let mut io = self.shared.io.borrow_mut();
+            let Some(pos) = io.connects.iter().position(|c| c.endpoint == endpoint) else {
+                return Err(Error::UnknownEndpoint(endpoint.to_owned()));
+            };
+            let entry = io.connects.remove(pos);
+            let conns: Vec<_> = io
+                .conns
+                .values()
+                .filter(|c| matches!(c.origin(), Origin::Connect { id, .. } if id == entry.id))
+                .cloned()
+                .collect();
+            (entry, conns)
         };
-        let entry = core.connects.remove(pos);
         entry.stop.stop();
-        for c in core.conns.values() {
-            if matches!(c.origin, Origin::Connect { id, .. } if id == entry.id) {
-                c.end("endpoint disconnected".into());
-            }
+        for c in conns {
+            c.close(DisconnectReason::EndpointDisconnected);
         }
         if let Some(peer) = entry.peer {
-            core.detach(peer, true);
+            self.shared.core.borrow_mut().detach(peer, true);
         }
-        drop(core);
-        self.shared.send_ready.notify();
+        self.shared.run_core_output();
         self.shared.progress.notify();
         Ok(())
     }
 
     /// The endpoint of the last successful `bind` (with the real port) or `connect`.
     pub fn last_endpoint(&self) -> Option<String> {
-        self.shared.core.borrow().last_endpoint.clone()
+        self.shared.io.borrow().last_endpoint.clone()
     }
 
     /// Sets an option. Options that do not apply to this socket type are refused with
     /// [`Error::InvalidOption`] naming them.
     pub fn set_option(&self, opt: SocketOption) -> Result<(), Error> {
-        let mut core = self.shared.core.borrow_mut();
-        opt.check(core.kind)?;
-        match opt {
-            SocketOption::Subscribe(topic) => core.subscribe(&topic),
-            SocketOption::Unsubscribe(topic) => core.unsubscribe(&topic),
-            other => core.opts.set(other)?,
+        {
+            let mut core = self.shared.core.borrow_mut();
+            opt.check(core.kind())?;
+            core.set_option(opt)?;
         }
+        self.shared.run_core_output();
         Ok(())
     }
 
     /// A new monitor receiving this socket's events from now on.
     pub fn monitor(&self) -> Monitor {
-        self.shared.core.borrow_mut().monitors.add()
+        self.shared.io.borrow_mut().monitors.add()
     }
 
     /// Subscribes to messages whose first frame starts with `topic` (SUB only).
     pub fn subscribe(&self, topic: &[u8]) -> Result<(), Error> {
-        self.subscription("subscribe", topic, true)
+        self.shared.core.borrow_mut().subscribe(topic)?;
+        self.shared.run_core_output();
+        Ok(())
     }
 
     /// Drops one subscription to `topic` (SUB only; subscriptions are counted).
     pub fn unsubscribe(&self, topic: &[u8]) -> Result<(), Error> {
-        self.subscription("unsubscribe", topic, false)
-    }
-
-    fn subscription(&self, op: &'static str, topic: &[u8], on: bool) -> Result<(), Error> {
-        let mut core = self.shared.core.borrow_mut();
-        if core.kind != SocketType::Sub {
-            return Err(Error::NotSupported {
-                operation: op,
-                socket_type: core.kind,
-            });
-        }
-        if on {
-            core.subscribe(topic);
-        } else {
-            core.unsubscribe(topic);
-        }
+        self.shared.core.borrow_mut().unsubscribe(topic)?;
+        self.shared.run_core_output();
         Ok(())
     }
 
@@ -276,9 +274,8 @@ impl<P: Proactor> Socket<P> {
         // Set when the first attempt finds no room (SNDTIMEO counts from then).
         let mut deadline: Option<Option<Instant>> = None;
         loop {
-            let (sent, full) = self.send_once(msg)?;
-            match sent {
-                Sent::Done => {
+            match self.send_once(msg)? {
+                Attempt::Sent { full } => {
                     // A send that never waits (PUB) would otherwise queue everything
                     // before any writer runs: every so many sends, and whenever a peer's
                     // queue just reached its SNDHWM (the next message would be dropped
@@ -293,7 +290,7 @@ impl<P: Proactor> Socket<P> {
                     }
                     return Ok(());
                 }
-                Sent::Blocked(m) => msg = m,
+                Attempt::Blocked(m) => msg = m,
             }
             self.shared.unyielded_sends.set(0);
             let timeout = self.shared.core.borrow().opts.sndtimeo;
@@ -310,21 +307,39 @@ impl<P: Proactor> Socket<P> {
 
     /// Sends without waiting ([`Error::WouldBlock`] where `send` would wait).
     pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), Error> {
-        match self.send_once(msg.into())?.0 {
-            Sent::Done => Ok(()),
-            Sent::Blocked(_) => Err(Error::WouldBlock),
+        match self.send_once(msg.into())? {
+            Attempt::Sent { .. } => Ok(()),
+            Attempt::Blocked(_) => Err(Error::WouldBlock),
         }
     }
 
-    /// One attempt under one borrow (the hot path of every sending loop); also says
-    /// whether it filled some subscriber's queue to its SNDHWM (PUB).
-    fn send_once(&self, msg: Message) -> Result<(Sent, bool), Error> {
-        let mut core = self.shared.core.borrow_mut();
-        if core.closing {
+    /// One attempt: the core routes the message (one borrow), then the shell hands it
+    /// to the link(s) the core chose.
+    fn send_once(&self, msg: Message) -> Result<Attempt, Error> {
+        let shared = &*self.shared;
+        if shared.closing.get() {
             return Err(Error::Closed);
         }
-        let sent = core.try_send(msg)?;
-        Ok((sent, std::mem::take(&mut core.fanout_full)))
+        let (sent, more) = {
+            let mut core = shared.core.borrow_mut();
+            let sent = core.send(msg)?;
+            (sent, core.has_output())
+        };
+        let full = match sent {
+            Sent::Blocked(m) => return Ok(Attempt::Blocked(m)),
+            Sent::Fanout(msg) => {
+                shared.dispatch(Sent::Fanout(msg));
+                shared.core.borrow_mut().take_fanout_full()
+            }
+            other => {
+                shared.dispatch(other);
+                false
+            }
+        };
+        if more {
+            shared.run_core_output();
+        }
+        Ok(Attempt::Sent { full })
     }
 
     /// Receives a message, waiting for one. Honours RCVTIMEO like `send` honours
@@ -355,11 +370,20 @@ impl<P: Proactor> Socket<P> {
     }
 
     fn recv_once(&self) -> Result<Option<Message>, Error> {
-        let mut core = self.shared.core.borrow_mut();
-        if core.closing {
+        let shared = &*self.shared;
+        if shared.closing.get() {
             return Err(Error::Closed);
         }
-        core.try_recv()
+        let (msg, more) = {
+            let mut core = shared.core.borrow_mut();
+            let msg = core.recv()?;
+            (msg, core.has_output())
+        };
+        if more {
+            // A reader paused at the RCVHWM may resume.
+            shared.run_core_output();
+        }
+        Ok(msg)
     }
 
     /// Closes the socket: stops listening at once, then waits up to LINGER for queued
@@ -370,15 +394,21 @@ impl<P: Proactor> Socket<P> {
     }
 }
 
+/// The outcome of one send attempt that did not fail.
+enum Attempt {
+    /// Done; `full`: it filled some subscriber's queue to its SNDHWM (PUB).
+    Sent { full: bool },
+    /// No peer can take the message now; here it is back.
+    Blocked(Message),
+}
+
 impl<P: Proactor> Drop for Socket<P> {
     fn drop(&mut self) {
         if self.closed.get() {
             return;
         }
-        let quick = {
-            let core = self.shared.core.borrow();
-            core.opts.linger == Some(Duration::ZERO) || core.flushed()
-        };
+        let quick =
+            self.shared.core.borrow().opts.linger == Some(Duration::ZERO) || flushed(&self.shared);
         if quick {
             begin_close(&self.shared);
             terminate(&self.shared);
@@ -391,26 +421,31 @@ impl<P: Proactor> Drop for Socket<P> {
     }
 }
 
+/// True when every queued message was handed to its connection and written.
+fn flushed<P: Proactor>(shared: &Shared<P>) -> bool {
+    shared.core.borrow().all_sent() && shared.io.borrow().conns.values().all(|c| c.is_flushed())
+}
+
 /// Stops accepting and refuses further calls; returns the linger time.
 fn begin_close<P: Proactor>(shared: &Shared<P>) -> Option<Duration> {
-    let mut core = shared.core.borrow_mut();
-    core.closing = true;
-    let binds = std::mem::take(&mut core.binds);
-    for b in &binds {
-        b.stop.stop();
-        core.monitors
-            .emit(MonitorEventKind::Closed, &b.actual, None);
-    }
-    let linger = core.opts.linger;
-    drop(core);
+    shared.closing.set(true);
+    let binds = {
+        let mut io = shared.io.borrow_mut();
+        let binds = std::mem::take(&mut io.binds);
+        for b in &binds {
+            b.stop.stop();
+            io.monitors.emit(MonitorEventKind::Closed, &b.actual, None);
+        }
+        binds
+    };
     for b in binds {
         b.task.abort();
     }
-    linger
+    shared.core.borrow().opts.linger
 }
 
 async fn close_shared<P: Proactor>(shared: Rc<Shared<P>>) {
-    if shared.core.borrow().terminated {
+    if shared.io.borrow().terminated {
         return;
     }
     let linger = begin_close(&shared);
@@ -418,7 +453,7 @@ async fn close_shared<P: Proactor>(shared: Rc<Shared<P>>) {
     shared.send_ready.notify();
     let p = &shared.proactor;
     let deadline = linger.map(|d| p.now() + d);
-    while !shared.core.borrow().flushed() {
+    while !flushed(&shared) {
         let progress = shared.progress.notified();
         if with_deadline(p, deadline, progress).await.is_none() {
             break;
@@ -430,20 +465,20 @@ async fn close_shared<P: Proactor>(shared: Rc<Shared<P>>) {
 /// Stops every task of the socket.
 fn terminate<P: Proactor>(shared: &Shared<P>) {
     let conns: Vec<_> = {
-        let mut core = shared.core.borrow_mut();
-        if core.terminated {
+        let mut io = shared.io.borrow_mut();
+        if io.terminated {
             return;
         }
-        core.terminated = true;
-        core.closing = true;
-        for c in core.connects.drain(..) {
+        io.terminated = true;
+        for c in io.connects.drain(..) {
             c.stop.stop();
         }
-        core.monitors.close();
-        core.conns.values().cloned().collect()
+        io.monitors.close();
+        io.conns.values().cloned().collect()
     };
+    shared.closing.set(true);
     for c in conns {
-        c.end("socket closed".into());
+        c.close(DisconnectReason::SocketClosed);
     }
     shared.recv_ready.notify();
     shared.send_ready.notify();

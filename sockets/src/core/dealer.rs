@@ -1,0 +1,25 @@
+//! DEALER: round-robin out, fair-queue in, no envelopes.
+
+use ringmq_zmtp::SocketType;
+
+use super::peers::Peers;
+use super::{recv_fair, send_round_robin, Pattern, Sent};
+use crate::error::Error;
+use crate::message::Message;
+use crate::options::Options;
+
+pub(crate) struct Dealer;
+
+impl Pattern for Dealer {
+    fn send(&mut self, peers: &mut Peers, _: &Options, msg: Message) -> Result<Sent, Error> {
+        Ok(send_round_robin(peers, msg))
+    }
+
+    fn recv(&mut self, peers: &mut Peers, _: &Options) -> Result<Option<Message>, Error> {
+        Ok(recv_fair(peers))
+    }
+
+    fn kind(&self) -> SocketType {
+        SocketType::Dealer
+    }
+}

@@ -1,0 +1,492 @@
+//! The socket core: pattern and routing state without I/O, the sans-IO half of a
+//! socket in the way quinn-proto is the sans-IO half of quinn.
+//!
+//! [`Core`] owns the peers and their queues ([`peers`]) and one [`Pattern`] (one module
+//! per socket type). It never touches a proactor, a ZMTP session or a clock; it takes
+//! inputs and says what the I/O shell (the `Socket` API and the connection tasks of
+//! `crate::link`) must do:
+//!
+//! - from the application: [`Core::send`] answers with a [`Sent`] (hand the message to
+//!   a peer's link now, wake a link that has queued output, hand it by reference to
+//!   each fan-out target, or "blocked"); [`Core::recv`] gives the next message;
+//!   [`Core::subscribe`] / [`Core::unsubscribe`];
+//! - from connections: [`Core::attach`] after a handshake (may refuse, with a typed
+//!   [`Refusal`]), [`Core::detach`] when a connection ends, [`Core::on_message`],
+//!   [`Core::on_subscription`], [`Core::input_full`] (stop reading at the RCVHWM),
+//!   [`Core::take_output`] / [`Core::flushed`] (a link taking queued messages and
+//!   reporting them written);
+//! - outputs: [`Core::drain_actions`] ([`Action`]: wake a link, resume a reader, send a
+//!   subscription, close a connection) and [`Core::take_wakes`] (wake the application's
+//!   waiting receivers / senders). Call them after every input (`has_output` says
+//!   whether there is anything).
+//!
+//! Routing is O(1) per message whatever the number of idle peers: round-robin and
+//! fair-queueing rotate over the peers that are ready (see [`peers`]), ROUTER looks its
+//! peer up by routing id.
+
+mod dealer;
+mod pair;
+pub(crate) mod peers;
+mod publish;
+mod pull;
+mod push;
+mod rep;
+mod req;
+mod router;
+mod subscribe;
+pub(crate) mod subscriptions;
+#[cfg(test)]
+mod tests;
+
+use bytes::Bytes;
+use ringmq_zmtp::SocketType;
+
+use crate::error::Error;
+use crate::message::Message;
+use crate::options::{Options, SocketOption};
+pub(crate) use peers::PeerId;
+use peers::Peers;
+
+/// What the shell does with a message after [`Core::send`].
+#[derive(Debug)]
+pub(crate) enum Sent {
+    /// Nothing more: queued behind earlier messages whose link already knows, or
+    /// dropped by design (counted in [`Drops`]).
+    Done,
+    /// Queued for `peer`, whose link must be woken to take it ([`Core::take_output`]).
+    Wake(PeerId),
+    /// Nothing is queued for `peer`: hand `msg` to its link now; if the link cannot take
+    /// it, give it back with [`Core::requeue`]. It already counts against the SNDHWM.
+    /// `write_through`: the link should write it at once (REQ / REP: strict alternation
+    /// leaves nothing to batch).
+    Direct {
+        peer: PeerId,
+        msg: Message,
+        write_through: bool,
+    },
+    /// Fan-out: hand `msg` by reference to each peer of [`Core::take_fanout`] (each
+    /// already counted), [`Core::requeue`] a copy where a link cannot take it.
+    Fanout(Message),
+    /// No peer can take the message now; here it is back.
+    Blocked(Message),
+}
+
+/// What the core asks the shell to do, besides waking the application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Action {
+    /// Messages wait in `peer`'s queue: its link should take them.
+    Output(PeerId),
+    /// `peer`'s inbound queue went below the RCVHWM: its link may read again.
+    ResumeInput(PeerId),
+    /// Send a SUBSCRIBE (`subscribe`) or CANCEL for `topic` to `peer`, or to every
+    /// attached peer when `peer` is `None`.
+    Subscription {
+        peer: Option<PeerId>,
+        topic: Bytes,
+        subscribe: bool,
+    },
+    /// End `peer`'s connection.
+    Disconnect(PeerId, Refusal),
+}
+
+/// Why the socket refuses a peer that completed its handshake, or drops one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// ROUTER: another peer already uses this routing id (ROUTER_HANDOVER is off).
+    DuplicateRoutingId(Bytes),
+    /// ROUTER with ROUTER_HANDOVER: a new peer took over this peer's routing id.
+    HandedOver(Bytes),
+    /// PAIR: the socket already has its one peer.
+    PairBusy,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::DuplicateRoutingId(_) => f.write_str("duplicate routing id"),
+            Refusal::HandedOver(_) => f.write_str("routing id taken over by a new peer"),
+            Refusal::PairBusy => f.write_str("PAIR socket already has a peer"),
+        }
+    }
+}
+
+/// Messages dropped by design, by cause (libzmq drops the same ones without counting).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Drops {
+    /// PUB / XPUB: a subscriber was at its SNDHWM; ROUTER: the peer was at its SNDHWM
+    /// (without ROUTER_MANDATORY).
+    pub hwm: u64,
+    /// ROUTER: no peer has the routing id (without ROUTER_MANDATORY), or the message
+    /// had nothing after the routing id.
+    pub unroutable: u64,
+    /// A reply (REP) or routed message whose peer had left.
+    pub peer_gone: u64,
+    /// Queued, or taken by a connection and not yet written, when the peer's connection
+    /// ended for good (disconnect, unbind, ROUTER / bind-side peers) or broke.
+    pub disconnected: u64,
+    /// Replaced by a newer message under CONFLATE.
+    pub conflated: u64,
+    /// Received but not for the application: REQ replies from a peer it did not ask (or
+    /// to an earlier request), REP requests without an envelope delimiter, data sent
+    /// to PUB or PUSH.
+    pub discarded: u64,
+}
+
+/// One socket type's behaviour: how it routes sends, what `recv` returns, which peers
+/// it admits and what it does when they come and go. The [`Peers`] machinery does
+/// the queueing; a new socket type is one module implementing this plus its arm in
+/// [`pattern_for`].
+pub(crate) trait Pattern {
+    /// Routes one message (not empty).
+    fn send(&mut self, peers: &mut Peers, opts: &Options, msg: Message) -> Result<Sent, Error>;
+
+    /// The next message for the application, if one is ready.
+    fn recv(&mut self, peers: &mut Peers, opts: &Options) -> Result<Option<Message>, Error>;
+
+    /// A connection finished its handshake: admit it (saying the routing id to record,
+    /// and a peer to evict) or refuse it. `existing`: the connect-side peer it joins.
+    fn admit(
+        &mut self,
+        peers: &Peers,
+        opts: &Options,
+        existing: Option<PeerId>,
+        identity: Option<Bytes>,
+    ) -> Result<Admit, Refusal> {
+        let _ = (peers, opts, existing);
+        Ok(Admit {
+            routing_id: identity,
+            evict: None,
+        })
+    }
+
+    /// `peer` was attached (after [`Pattern::admit`]).
+    fn attached(&mut self, peers: &mut Peers, peer: PeerId) {
+        let _ = (peers, peer);
+    }
+
+    /// `peer`'s connection ended (the peer itself may stay, on the connect side).
+    fn detached(&mut self, peers: &mut Peers, opts: &Options, peer: PeerId) {
+        let _ = (peers, opts, peer);
+    }
+
+    /// `peer` leaves the routing set.
+    fn removed(&mut self, peers: &mut Peers, peer: PeerId) {
+        let _ = (peers, peer);
+    }
+
+    /// Whether a message that arrived from `peer` is kept for `recv` (false: filtered
+    /// out or discarded).
+    fn accepts(&mut self, peers: &mut Peers, peer: PeerId, msg: &Message) -> bool {
+        let _ = (peers, peer, msg);
+        true
+    }
+
+    /// SUB / XSUB: the application (un)subscribes.
+    fn subscribe(&mut self, peers: &mut Peers, topic: &[u8], on: bool) -> Result<(), Error> {
+        let _ = (peers, topic, on);
+        Err(Error::NotSupported {
+            operation: if on { "subscribe" } else { "unsubscribe" },
+            socket_type: self.kind(),
+        })
+    }
+
+    /// PUB / XPUB: `peer` subscribed (`on`) to or cancelled `topic`.
+    fn peer_subscription(
+        &mut self,
+        peers: &mut Peers,
+        opts: &Options,
+        peer: PeerId,
+        topic: Bytes,
+        on: bool,
+    ) {
+        let _ = (peers, opts, peer, topic, on);
+    }
+
+    /// Whether connect-side peers outlive their connections (queues survive
+    /// reconnects).
+    fn keeps_connect_peers(&self) -> bool {
+        true
+    }
+
+    /// PUB / XPUB: the peers of the last fan-out to hand the message to directly.
+    fn take_fanout(&mut self) -> Vec<PeerId> {
+        Vec::new()
+    }
+
+    /// Gives the vector of [`Pattern::take_fanout`] back for reuse.
+    fn restore_fanout(&mut self, targets: Vec<PeerId>) {
+        let _ = targets;
+    }
+
+    /// PUB / XPUB: the last send filled some subscriber's queue to its SNDHWM.
+    fn take_fanout_full(&mut self) -> bool {
+        false
+    }
+
+    /// The socket type.
+    fn kind(&self) -> SocketType;
+}
+
+/// What [`Pattern::admit`] decided.
+pub(crate) struct Admit {
+    /// The routing id to record for the peer.
+    pub routing_id: Option<Bytes>,
+    /// A peer that must leave first (ROUTER_HANDOVER).
+    pub evict: Option<PeerId>,
+}
+
+/// The pattern of a socket type: the one place that lists them.
+fn pattern_for(kind: SocketType) -> Box<dyn Pattern> {
+    match kind {
+        SocketType::Req => Box::new(req::Req::default()),
+        SocketType::Rep => Box::new(rep::Rep::default()),
+        SocketType::Dealer => Box::new(dealer::Dealer),
+        SocketType::Router => Box::new(router::Router::new()),
+        SocketType::Pub => Box::new(publish::Publish::new(false)),
+        SocketType::XPub => Box::new(publish::Publish::new(true)),
+        SocketType::Sub => Box::new(subscribe::Subscribe::new(false)),
+        SocketType::XSub => Box::new(subscribe::Subscribe::new(true)),
+        SocketType::Push => Box::new(push::Push),
+        SocketType::Pull => Box::new(pull::Pull),
+        SocketType::Pair => Box::new(pair::Pair::default()),
+    }
+}
+
+/// Whether a socket type sends round-robin (keeps the rotation of peers with room).
+fn sends_round_robin(kind: SocketType) -> bool {
+    matches!(
+        kind,
+        SocketType::Req | SocketType::Dealer | SocketType::Push | SocketType::Pair
+    )
+}
+
+/// The socket core: options, peers, pattern. See the module documentation.
+pub(crate) struct Core {
+    kind: SocketType,
+    pub(crate) opts: Options,
+    peers: Peers,
+    pattern: Box<dyn Pattern>,
+}
+
+impl Core {
+    pub(crate) fn new(kind: SocketType, opts: Options) -> Core {
+        let mut peers = Peers::new(sends_round_robin(kind));
+        peers.conflate = opts.conflate;
+        Core {
+            kind,
+            opts,
+            peers,
+            pattern: pattern_for(kind),
+        }
+    }
+
+    pub(crate) fn kind(&self) -> SocketType {
+        self.kind
+    }
+
+    /// Number of peers (attached, connecting, or gone with unread messages).
+    pub(crate) fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Sets an option (already checked to apply to the socket type).
+    pub(crate) fn set_option(&mut self, opt: SocketOption) -> Result<(), Error> {
+        match opt {
+            SocketOption::Subscribe(topic) => self.subscribe(&topic),
+            SocketOption::Unsubscribe(topic) => self.unsubscribe(&topic),
+            other => {
+                self.opts.set(other)?;
+                self.peers.conflate = self.opts.conflate;
+                Ok(())
+            }
+        }
+    }
+
+    // ---- the application's side
+
+    /// Routes a message (see [`Sent`]).
+    pub(crate) fn send(&mut self, msg: Message) -> Result<Sent, Error> {
+        if msg.is_empty() {
+            return Err(Error::EmptyMessage);
+        }
+        self.pattern.send(&mut self.peers, &self.opts, msg)
+    }
+
+    /// The next message, if one is ready.
+    pub(crate) fn recv(&mut self) -> Result<Option<Message>, Error> {
+        self.pattern.recv(&mut self.peers, &self.opts)
+    }
+
+    /// SUB / XSUB: subscribes (counted; every subscribe is forwarded, like libzmq).
+    pub(crate) fn subscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
+        self.pattern.subscribe(&mut self.peers, topic, true)
+    }
+
+    /// SUB / XSUB: drops one subscription; peers hear of it when it was the last.
+    pub(crate) fn unsubscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
+        self.pattern.subscribe(&mut self.peers, topic, false)
+    }
+
+    /// After [`Sent::Fanout`]: the peers to hand the message to.
+    pub(crate) fn take_fanout(&mut self) -> Vec<PeerId> {
+        self.pattern.take_fanout()
+    }
+
+    pub(crate) fn restore_fanout(&mut self, targets: Vec<PeerId>) {
+        self.pattern.restore_fanout(targets);
+    }
+
+    /// Whether the last send filled some subscriber's queue to its SNDHWM (the next one
+    /// would be dropped for it unless its link writes first).
+    pub(crate) fn take_fanout_full(&mut self) -> bool {
+        self.pattern.take_fanout_full()
+    }
+
+    /// A link could not take a message handed to it ([`Sent::Direct`] or
+    /// [`Sent::Fanout`]): it waits in the queue; false when the peer is gone.
+    pub(crate) fn requeue(&mut self, peer: PeerId, msg: Message) -> bool {
+        self.peers.requeue(peer, msg)
+    }
+
+    /// Messages dropped by design so far.
+    pub(crate) fn drops(&self) -> Drops {
+        self.peers.drops
+    }
+
+    // ---- the connections' side
+
+    /// Whether connect-side peers outlive their connections on this socket (not with
+    /// IMMEDIATE, nor on ROUTER).
+    pub(crate) fn keeps_connect_peers(&self) -> bool {
+        !self.opts.immediate && self.pattern.keeps_connect_peers()
+    }
+
+    /// A peer for a `connect` that exists before its connection (messages queue for
+    /// it), when the socket keeps such peers.
+    pub(crate) fn add_connect_peer(&mut self) -> Option<PeerId> {
+        self.keeps_connect_peers()
+            .then(|| self.peers.add(&self.opts))
+    }
+
+    /// A connection finished its handshake, announcing `identity`: joins it to
+    /// `existing` (its connect-side peer) or to a new peer.
+    pub(crate) fn attach(
+        &mut self,
+        existing: Option<PeerId>,
+        identity: Option<Bytes>,
+    ) -> Result<PeerId, Refusal> {
+        let existing = existing.filter(|&id| self.peers.live(id).is_some());
+        let admit = self
+            .pattern
+            .admit(&self.peers, &self.opts, existing, identity)?;
+        if let Some(old) = admit.evict {
+            let rid = self.routing_id(old).unwrap_or_default();
+            self.peers
+                .push_action(Action::Disconnect(old, Refusal::HandedOver(rid)));
+            self.detach(old, true);
+        }
+        let id = existing.unwrap_or_else(|| self.peers.add(&self.opts));
+        self.peers.attach(id, admit.routing_id);
+        self.pattern.attached(&mut self.peers, id);
+        Ok(id)
+    }
+
+    /// The routing id of `peer` (ROUTER's key, or the identity it announced).
+    pub(crate) fn routing_id(&self, peer: PeerId) -> Option<Bytes> {
+        self.peers.get(peer)?.routing_id.clone()
+    }
+
+    /// `peer`'s connection ended. With `remove` the peer leaves the routing set too
+    /// (its queue is dropped; its received messages stay readable).
+    pub(crate) fn detach(&mut self, peer: PeerId, remove: bool) {
+        if self.peers.get(peer).is_none() {
+            return;
+        }
+        self.pattern.detached(&mut self.peers, &self.opts, peer);
+        self.peers.detach(peer);
+        if remove {
+            self.pattern.removed(&mut self.peers, peer);
+            self.peers.remove(peer);
+        }
+    }
+
+    /// A message arrived from `peer`. False when it was filtered out or discarded.
+    pub(crate) fn on_message(&mut self, peer: PeerId, msg: Message) -> bool {
+        if !self.pattern.accepts(&mut self.peers, peer, &msg) {
+            return false;
+        }
+        self.peers.push_input(peer, msg)
+    }
+
+    /// PUB / XPUB: `peer` subscribed (`on`) or cancelled `topic`.
+    pub(crate) fn on_subscription(&mut self, peer: PeerId, topic: Bytes, on: bool) {
+        self.pattern
+            .peer_subscription(&mut self.peers, &self.opts, peer, topic, on);
+    }
+
+    /// Whether `peer`'s link should stop reading (its inbound queue is at the RCVHWM);
+    /// [`Action::ResumeInput`] follows once `recv` drains it.
+    pub(crate) fn input_full(&mut self, peer: PeerId) -> bool {
+        self.peers.input_full(peer)
+    }
+
+    /// Hands `peer`'s queued messages to its link (`take` encodes one and says whether
+    /// it wants more); they count as taken until [`Core::flushed`].
+    pub(crate) fn take_output(&mut self, peer: PeerId, take: impl FnMut(Message) -> bool) {
+        self.peers.take_output(peer, take);
+    }
+
+    /// Whether messages wait in `peer`'s queue.
+    pub(crate) fn has_queued_output(&self, peer: PeerId) -> bool {
+        self.peers.has_queued_output(peer)
+    }
+
+    /// `peer`'s link wrote everything it took: room below the SNDHWM again.
+    pub(crate) fn flushed(&mut self, peer: PeerId) {
+        self.peers.flushed(peer);
+    }
+
+    /// True when no message waits in any peer's queue (links may still be writing).
+    pub(crate) fn all_sent(&self) -> bool {
+        self.peers.all_sent()
+    }
+
+    // ---- outputs
+
+    /// Whether actions or wake-ups are pending.
+    pub(crate) fn has_output(&self) -> bool {
+        self.peers.has_output()
+    }
+
+    /// Moves the pending actions into `into`.
+    pub(crate) fn drain_actions(&mut self, into: &mut Vec<Action>) {
+        self.peers.drain_actions(into);
+    }
+
+    /// The wake-ups asked for since the last call: `(receivers, senders)`.
+    pub(crate) fn take_wakes(&mut self) -> (bool, bool) {
+        self.peers.take_wakes()
+    }
+}
+
+/// Round-robin send with `write_through` as the only choice (PUSH, DEALER, PAIR).
+fn send_round_robin(peers: &mut Peers, msg: Message) -> Sent {
+    match peers.round_robin(msg, false) {
+        Ok((_, sent)) => sent,
+        Err(msg) => Sent::Blocked(msg),
+    }
+}
+
+/// Fair-queued receive (PULL, DEALER, PAIR, SUB, XSUB).
+fn recv_fair(peers: &mut Peers) -> Option<Message> {
+    peers.next_input(false).map(|(_, m)| m)
+}
+
+fn not_supported(operation: &'static str, socket_type: SocketType) -> Error {
+    Error::NotSupported {
+        operation,
+        socket_type,
+    }
+}

@@ -1,0 +1,525 @@
+//! The peers of one socket and their queues, shared by every pattern: the peer table,
+//! the high-water marks, the hand-over of a message to a peer, and the two rotations
+//! that make round-robin and fair-queueing cost the same whatever the number of idle
+//! peers.
+//!
+//! libzmq keeps the pipes that can take or give a message at the front of an array
+//! (`lb.cpp`, `fq.cpp`). Here each rotation is a queue of the peers that are (or were
+//! last seen) ready: taking the next peer pops the front and skips the entries that
+//! went stale, a peer that is still ready after its turn goes to the back, and a peer
+//! that becomes ready again is pushed once. A flag per peer keeps each peer in a queue
+//! at most once, so every operation is O(1) amortised.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use bytes::Bytes;
+
+use super::subscriptions::Subscriptions;
+use super::{Action, Drops, Sent};
+use crate::message::Message;
+use crate::options::{hwm_bound, Options};
+
+/// A peer of the socket: a connection (current or, on the connect side, expected) with
+/// its queues. Ids are never reused.
+pub(crate) type PeerId = u64;
+
+/// Hashes the socket's own ids (sequential, never chosen by a peer) with one
+/// multiplication instead of SipHash.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A map keyed by the socket's own ids.
+pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
+/// One peer's queues and routing state.
+pub(crate) struct Peer {
+    /// Messages waiting for the peer's link to take them.
+    out: VecDeque<Message>,
+    /// Messages the link took (or was handed directly) and has not written yet: they
+    /// count against the SNDHWM like queued ones, so memory stays bounded by the HWM
+    /// plus the link's own batch.
+    unflushed: usize,
+    /// Received messages not yet read by the application.
+    inq: VecDeque<Message>,
+    sndhwm: usize,
+    rcvhwm: usize,
+    /// A connection is attached (handshake done, not yet ended).
+    attached: bool,
+    /// ROUTER's key for this peer; on other types the identity the peer announced.
+    pub(crate) routing_id: Option<Bytes>,
+    /// PUB / XPUB: what this peer subscribed to (each topic at most once, like
+    /// libzmq's per-pipe trie).
+    pub(crate) subs: Subscriptions,
+    /// The link stopped reading because `inq` reached the RCVHWM.
+    input_paused: bool,
+    /// Left the routing set; kept only until its received messages are read.
+    gone: bool,
+    /// Listed in [`Peers::with_room`].
+    listed_out: bool,
+    /// Listed in [`Peers::with_input`].
+    listed_in: bool,
+}
+
+impl Peer {
+    fn new(opts: &Options) -> Peer {
+        Peer {
+            out: VecDeque::new(),
+            unflushed: 0,
+            inq: VecDeque::new(),
+            sndhwm: hwm_bound(opts.sndhwm),
+            rcvhwm: hwm_bound(opts.rcvhwm),
+            attached: false,
+            routing_id: None,
+            subs: Subscriptions::default(),
+            input_paused: false,
+            gone: false,
+            listed_out: false,
+            listed_in: false,
+        }
+    }
+
+    /// Messages counted against the SNDHWM: queued, or taken by the link and not yet
+    /// written.
+    pub(crate) fn queued(&self) -> usize {
+        self.out.len() + self.unflushed
+    }
+
+    pub(crate) fn is_attached(&self) -> bool {
+        self.attached
+    }
+
+    fn has_room(&self, conflate: bool) -> bool {
+        !self.gone && (conflate || self.queued() < self.sndhwm)
+    }
+
+    /// Whether a message may skip the queue and go straight to the link: attached,
+    /// nothing queued before it (order), and no CONFLATE (which keeps only the newest
+    /// queued message).
+    fn takes_direct(&self, conflate: bool) -> bool {
+        !conflate && self.attached && self.out.is_empty()
+    }
+
+    /// Queues `msg` (with CONFLATE, in place of what was queued); true when the queue
+    /// was empty, i.e. the link must be told.
+    fn enqueue(&mut self, msg: Message, conflate: bool, drops: &mut Drops) -> bool {
+        let was_empty = self.out.is_empty();
+        if conflate {
+            drops.conflated += self.out.len() as u64;
+            self.out.clear();
+        }
+        self.out.push_back(msg);
+        was_empty
+    }
+}
+
+/// The peer table with its queues, rotations, counters and the actions for the shell.
+pub(crate) struct Peers {
+    map: IdMap<Peer>,
+    next_id: PeerId,
+    /// Peers that may have room for a message, in round-robin order (only kept by the
+    /// patterns that send round-robin).
+    with_room: VecDeque<PeerId>,
+    /// Peers with received messages, in fair-queueing order.
+    with_input: VecDeque<PeerId>,
+    round_robin: bool,
+    pub(crate) conflate: bool,
+    /// Messages dropped by design.
+    pub(crate) drops: Drops,
+    /// What the shell must do (see [`Action`]).
+    actions: Vec<Action>,
+    /// Waiting receivers should look again (a message arrived, or the pattern's state
+    /// changed).
+    wake_recv: bool,
+    /// Waiting senders should look again (room appeared, or a peer arrived).
+    wake_send: bool,
+}
+
+impl Peers {
+    /// `round_robin`: whether the pattern sends round-robin (keeps [`Peers::with_room`]).
+    pub(crate) fn new(round_robin: bool) -> Peers {
+        Peers {
+            map: IdMap::default(),
+            next_id: 1,
+            with_room: VecDeque::new(),
+            with_input: VecDeque::new(),
+            round_robin,
+            conflate: false,
+            drops: Drops::default(),
+            actions: Vec::new(),
+            wake_recv: false,
+            wake_send: false,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub(crate) fn get(&self, id: PeerId) -> Option<&Peer> {
+        self.map.get(&id)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: PeerId) -> Option<&mut Peer> {
+        self.map.get_mut(&id)
+    }
+
+    /// A live (not gone) peer.
+    pub(crate) fn live(&self, id: PeerId) -> Option<&Peer> {
+        self.map.get(&id).filter(|p| !p.gone)
+    }
+
+    pub(crate) fn push_action(&mut self, action: Action) {
+        self.actions.push(action);
+    }
+
+    pub(crate) fn has_output(&self) -> bool {
+        !self.actions.is_empty() || self.wake_recv || self.wake_send
+    }
+
+    pub(crate) fn drain_actions(&mut self, into: &mut Vec<Action>) {
+        into.append(&mut self.actions);
+    }
+
+    pub(crate) fn wake_receivers(&mut self) {
+        self.wake_recv = true;
+    }
+
+    /// The wake-ups asked for since the last call: `(receivers, senders)`.
+    pub(crate) fn take_wakes(&mut self) -> (bool, bool) {
+        (
+            std::mem::take(&mut self.wake_recv),
+            std::mem::take(&mut self.wake_send),
+        )
+    }
+
+    /// A new peer (not attached yet), ready to take messages.
+    pub(crate) fn add(&mut self, opts: &Options) -> PeerId {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.map.insert(id, Peer::new(opts));
+        self.list_room(id);
+        self.wake_send = true;
+        id
+    }
+
+    /// Marks a peer attached; a queue that waited for it is announced to the shell.
+    pub(crate) fn attach(&mut self, id: PeerId, routing_id: Option<Bytes>) {
+        let Some(p) = self.map.get_mut(&id) else {
+            return;
+        };
+        p.attached = true;
+        p.gone = false;
+        p.routing_id = routing_id;
+        if !p.out.is_empty() {
+            self.actions.push(Action::Output(id));
+        }
+        self.list_room(id);
+        self.wake_send = true;
+    }
+
+    /// The peer's connection ended; what the link took and did not write is lost with
+    /// it (counted).
+    pub(crate) fn detach(&mut self, id: PeerId) {
+        let Some(p) = self.map.get_mut(&id) else {
+            return;
+        };
+        p.attached = false;
+        p.input_paused = false;
+        self.drops.disconnected += p.unflushed as u64;
+        p.unflushed = 0;
+        p.subs = Subscriptions::default();
+        self.list_room(id);
+        self.wake_send = true;
+        self.wake_recv = true;
+    }
+
+    /// The peer leaves the routing set: its outbound queue is dropped (counted), and it
+    /// is forgotten once its received messages were read.
+    pub(crate) fn remove(&mut self, id: PeerId) {
+        let Some(p) = self.map.get_mut(&id) else {
+            return;
+        };
+        p.gone = true;
+        self.drops.disconnected += p.out.len() as u64;
+        p.out.clear();
+        if p.inq.is_empty() {
+            self.forget(id);
+        }
+        self.wake_send = true;
+        self.wake_recv = true;
+    }
+
+    fn forget(&mut self, id: PeerId) {
+        self.map.remove(&id);
+        // Stale entries are skipped when popped; compact when they pile up (peers that
+        // came and went while nothing was sent or received).
+        let live = 2 * self.map.len() + 32;
+        if self.with_room.len() > live {
+            let map = &self.map;
+            self.with_room.retain(|id| map.contains_key(id));
+        }
+        if self.with_input.len() > live {
+            let map = &self.map;
+            self.with_input.retain(|id| map.contains_key(id));
+        }
+    }
+
+    /// Puts the peer in the round-robin rotation if it has room and is not listed.
+    fn list_room(&mut self, id: PeerId) {
+        if !self.round_robin {
+            return;
+        }
+        if let Some(p) = self.map.get_mut(&id) {
+            if !p.listed_out && p.has_room(self.conflate) {
+                p.listed_out = true;
+                self.with_room.push_back(id);
+            }
+        }
+    }
+
+    /// Whether `id` can take one more message now.
+    pub(crate) fn has_room(&self, id: PeerId) -> bool {
+        self.map.get(&id).is_some_and(|p| p.has_room(self.conflate))
+    }
+
+    /// Round-robin: hands `msg` to the next peer with room, which goes to the back of
+    /// the rotation if it still has room. Gives the message back when no peer has room.
+    pub(crate) fn round_robin(
+        &mut self,
+        msg: Message,
+        write_through: bool,
+    ) -> Result<(PeerId, Sent), Message> {
+        while let Some(id) = self.with_room.pop_front() {
+            let Some(p) = self.map.get_mut(&id) else {
+                continue;
+            };
+            p.listed_out = false;
+            if !p.has_room(self.conflate) {
+                continue;
+            }
+            let sent = self.hand_over(id, msg, write_through);
+            self.list_room(id);
+            return Ok((id, sent));
+        }
+        Err(msg)
+    }
+
+    /// Hands `msg` to peer `id` (the caller checked [`Peers::has_room`]): straight to
+    /// its link when the link is attached and nothing is queued before the message
+    /// (`Sent::Direct`, counted as taken by the link), else onto its queue.
+    /// `write_through` asks the link to write at once (request / reply patterns).
+    pub(crate) fn hand_over(&mut self, id: PeerId, msg: Message, write_through: bool) -> Sent {
+        let conflate = self.conflate;
+        let Some(p) = self.map.get_mut(&id) else {
+            self.drops.peer_gone += 1;
+            return Sent::Done;
+        };
+        if p.takes_direct(conflate) {
+            p.unflushed += 1;
+            return Sent::Direct {
+                peer: id,
+                msg,
+                write_through,
+            };
+        }
+        // A link with messages already queued was told and drains until empty.
+        if p.enqueue(msg, conflate, &mut self.drops) && p.attached {
+            Sent::Wake(id)
+        } else {
+            Sent::Done
+        }
+    }
+
+    /// Fan-out: hands `msg` to every attached peer that `wants` it and has room (the
+    /// others miss it, counted), without waiting for any. Peers that can take it
+    /// directly are listed in `direct` (and counted as taken); the others get a copy
+    /// queued. Returns true when some peer's queue is now at its SNDHWM.
+    pub(crate) fn fan_out(
+        &mut self,
+        msg: &Message,
+        wants: impl Fn(&Peer) -> bool,
+        direct: &mut Vec<PeerId>,
+    ) -> bool {
+        let conflate = self.conflate;
+        let mut full = false;
+        for (&id, p) in self.map.iter_mut() {
+            if !p.attached || !wants(p) {
+                continue;
+            }
+            if !p.has_room(conflate) {
+                self.drops.hwm += 1;
+                continue;
+            }
+            if p.takes_direct(conflate) {
+                p.unflushed += 1;
+                direct.push(id);
+            } else if p.enqueue(msg.clone(), conflate, &mut self.drops) {
+                self.actions.push(Action::Output(id));
+            }
+            full |= !conflate && p.queued() >= p.sndhwm;
+        }
+        full
+    }
+
+    /// A link could not take a message handed to it directly: it goes to the front of
+    /// the peer's queue, and the link is told to take it later. False when the peer is
+    /// gone (the message is dropped, counted).
+    pub(crate) fn requeue(&mut self, id: PeerId, msg: Message) -> bool {
+        let Some(p) = self.map.get_mut(&id).filter(|p| !p.gone) else {
+            self.drops.peer_gone += 1;
+            return false;
+        };
+        p.unflushed = p.unflushed.saturating_sub(1);
+        p.out.push_front(msg);
+        true
+    }
+
+    /// Hands the queued messages of `id`, in order, to `take` (the link encoding them)
+    /// until it returns false or the queue is empty. They then count as taken by the
+    /// link until [`Peers::flushed`].
+    pub(crate) fn take_output(&mut self, id: PeerId, mut take: impl FnMut(Message) -> bool) {
+        let Some(p) = self.map.get_mut(&id) else {
+            return;
+        };
+        while let Some(msg) = p.out.pop_front() {
+            p.unflushed += 1;
+            if !take(msg) {
+                break;
+            }
+        }
+    }
+
+    pub(crate) fn has_queued_output(&self, id: PeerId) -> bool {
+        self.map.get(&id).is_some_and(|p| !p.out.is_empty())
+    }
+
+    /// The link of `id` wrote (or handed to the kernel) everything it took.
+    pub(crate) fn flushed(&mut self, id: PeerId) {
+        let conflate = self.conflate;
+        let Some(p) = self.map.get_mut(&id) else {
+            return;
+        };
+        if p.unflushed == 0 {
+            return;
+        }
+        let was_full = !p.has_room(conflate);
+        p.unflushed = 0;
+        if was_full && p.has_room(conflate) {
+            self.list_room(id);
+            self.wake_send = true;
+        }
+    }
+
+    /// True when no message waits in any queue (for LINGER).
+    pub(crate) fn all_sent(&self) -> bool {
+        self.map.values().all(|p| p.out.is_empty())
+    }
+
+    /// Queues a received message for the application.
+    pub(crate) fn push_input(&mut self, id: PeerId, msg: Message) -> bool {
+        let Some(p) = self.map.get_mut(&id) else {
+            return false;
+        };
+        if self.conflate {
+            self.drops.conflated += p.inq.len() as u64;
+            p.inq.clear();
+        }
+        p.inq.push_back(msg);
+        if !p.listed_in {
+            p.listed_in = true;
+            self.with_input.push_back(id);
+        }
+        self.wake_recv = true;
+        true
+    }
+
+    /// Whether the link of `id` should stop reading (RCVHWM reached); marks it paused
+    /// so that reading resumes ([`Action::ResumeInput`]) once the queue drains.
+    pub(crate) fn input_full(&mut self, id: PeerId) -> bool {
+        match self.map.get_mut(&id) {
+            Some(p) if p.inq.len() >= p.rcvhwm => {
+                p.input_paused = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Fair-queueing: one message from the next peer with input, which goes to the back
+    /// of the rotation if it has more. `with_routing_id` puts the peer's routing id in
+    /// front of the message (ROUTER).
+    pub(crate) fn next_input(&mut self, with_routing_id: bool) -> Option<(PeerId, Message)> {
+        while let Some(id) = self.with_input.pop_front() {
+            let Some(p) = self.map.get_mut(&id) else {
+                continue;
+            };
+            p.listed_in = false;
+            let Some(mut msg) = p.inq.pop_front() else {
+                continue;
+            };
+            if with_routing_id {
+                msg.push_front(p.routing_id.clone().unwrap_or_default());
+            }
+            if !p.inq.is_empty() {
+                p.listed_in = true;
+                self.with_input.push_back(id);
+            }
+            self.after_pop(id);
+            return Some((id, msg));
+        }
+        None
+    }
+
+    /// One message from peer `id` (REQ reads only the peer it asked).
+    pub(crate) fn pop_input_from(&mut self, id: PeerId) -> Option<Message> {
+        let msg = self.map.get_mut(&id)?.inq.pop_front()?;
+        self.after_pop(id);
+        Some(msg)
+    }
+
+    /// Drops every received message of `id` (counted).
+    pub(crate) fn discard_input(&mut self, id: PeerId) {
+        if let Some(p) = self.map.get_mut(&id) {
+            self.drops.discarded += p.inq.len() as u64;
+            p.inq.clear();
+            self.after_pop(id);
+        }
+    }
+
+    /// After messages were taken from `id`: resume its reading below the RCVHWM, and
+    /// forget it if it is gone and drained.
+    fn after_pop(&mut self, id: PeerId) {
+        let Some(p) = self.map.get_mut(&id) else {
+            return;
+        };
+        if p.input_paused && p.inq.len() < p.rcvhwm {
+            p.input_paused = false;
+            if p.attached {
+                self.actions.push(Action::ResumeInput(id));
+            }
+        }
+        if p.gone && p.inq.is_empty() {
+            self.forget(id);
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn rotation_lens(&self) -> (usize, usize) {
+        (self.with_room.len(), self.with_input.len())
+    }
+}

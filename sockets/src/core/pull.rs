@@ -1,0 +1,25 @@
+//! PULL: fair-queues over every peer. Never sends.
+
+use ringmq_zmtp::SocketType;
+
+use super::peers::Peers;
+use super::{not_supported, recv_fair, Pattern, Sent};
+use crate::error::Error;
+use crate::message::Message;
+use crate::options::Options;
+
+pub(crate) struct Pull;
+
+impl Pattern for Pull {
+    fn send(&mut self, _: &mut Peers, _: &Options, _: Message) -> Result<Sent, Error> {
+        Err(not_supported("send", SocketType::Pull))
+    }
+
+    fn recv(&mut self, peers: &mut Peers, _: &Options) -> Result<Option<Message>, Error> {
+        Ok(recv_fair(peers))
+    }
+
+    fn kind(&self) -> SocketType {
+        SocketType::Pull
+    }
+}

@@ -1,0 +1,117 @@
+//! SUB and XSUB: receive fair-queued the messages whose first frame starts with one of
+//! their subscriptions (publishers filter too; filtering here as well is what libzmq
+//! does). Subscriptions are counted (two subscribes need two unsubscribes); every
+//! subscribe is forwarded to every peer, a cancel only when the count reaches zero, and
+//! a peer that attaches gets them all. SUB subscribes through `subscribe`; XSUB through
+//! messages (`\x01topic`, `\x00topic`), and sends any other message to every peer.
+
+use bytes::Bytes;
+use ringmq_zmtp::SocketType;
+
+use super::peers::{PeerId, Peers};
+use super::subscriptions::Subscriptions;
+use super::{not_supported, recv_fair, Action, Pattern, Sent};
+use crate::error::Error;
+use crate::message::Message;
+use crate::options::Options;
+
+pub(crate) struct Subscribe {
+    xsub: bool,
+    topics: Subscriptions,
+    /// XSUB: the peers of the last fan-out that take the message directly.
+    fanout: Vec<PeerId>,
+}
+
+impl Subscribe {
+    pub(crate) fn new(xsub: bool) -> Subscribe {
+        Subscribe {
+            xsub,
+            topics: Subscriptions::default(),
+            fanout: Vec::new(),
+        }
+    }
+
+    fn change(&mut self, peers: &mut Peers, topic: &[u8], on: bool) {
+        let forward = if on {
+            self.topics.add(topic);
+            true
+        } else {
+            self.topics.remove(topic)
+        };
+        if forward {
+            peers.push_action(Action::Subscription {
+                peer: None,
+                topic: Bytes::copy_from_slice(topic),
+                subscribe: on,
+            });
+        }
+    }
+}
+
+impl Pattern for Subscribe {
+    fn send(&mut self, peers: &mut Peers, _: &Options, msg: Message) -> Result<Sent, Error> {
+        if !self.xsub {
+            return Err(not_supported("send", SocketType::Sub));
+        }
+        let first = &msg.frames()[0];
+        match first.first() {
+            Some(&kind @ (0 | 1)) if msg.len() == 1 => {
+                self.change(peers, &first[1..], kind == 1);
+                Ok(Sent::Done)
+            }
+            _ => {
+                self.fanout.clear();
+                peers.fan_out(&msg, |_| true, &mut self.fanout);
+                Ok(if self.fanout.is_empty() {
+                    Sent::Done
+                } else {
+                    Sent::Fanout(msg)
+                })
+            }
+        }
+    }
+
+    fn recv(&mut self, peers: &mut Peers, _: &Options) -> Result<Option<Message>, Error> {
+        Ok(recv_fair(peers))
+    }
+
+    fn accepts(&mut self, _: &mut Peers, _: PeerId, msg: &Message) -> bool {
+        self.topics.matches(&msg.frames()[0])
+    }
+
+    fn subscribe(&mut self, peers: &mut Peers, topic: &[u8], on: bool) -> Result<(), Error> {
+        if self.xsub {
+            let op = if on { "subscribe" } else { "unsubscribe" };
+            return Err(not_supported(op, SocketType::XSub));
+        }
+        self.change(peers, topic, on);
+        Ok(())
+    }
+
+    fn attached(&mut self, peers: &mut Peers, peer: PeerId) {
+        for topic in self.topics.topics() {
+            peers.push_action(Action::Subscription {
+                peer: Some(peer),
+                topic: topic.clone(),
+                subscribe: true,
+            });
+        }
+    }
+
+    fn take_fanout(&mut self) -> Vec<PeerId> {
+        std::mem::take(&mut self.fanout)
+    }
+
+    fn restore_fanout(&mut self, mut targets: Vec<PeerId>) {
+        targets.clear();
+        self.fanout = targets;
+    }
+
+    fn kind(&self) -> SocketType {
+        if self.xsub {
+            SocketType::XSub
+        } else {
+            SocketType::Sub
+        }
+    }
+}

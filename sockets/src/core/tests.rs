@@ -1,0 +1,913 @@
+//! Deterministic tests of every pattern's routing: the core driven by an in-memory
+//! shell ([`Harness`]) whose links hold what they are given in a batch until the test
+//! writes it, so HWM accounting, round-robin and fair-queueing are counted exactly,
+//! without sockets, tasks or sleeps. The last tests wire two cores through real ZMTP
+//! sessions in memory with a virtual clock (the 3.0 subscription form).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ringmq_zmtp::mechanism::Null;
+use ringmq_zmtp::{Event, Session, SessionConfig, SocketType};
+
+use super::*;
+use crate::options::SocketOption;
+
+/// One in-memory link: a batch (taken, not yet written) and the wire (written).
+#[derive(Default)]
+struct TestLink {
+    batch: Vec<Message>,
+    wire: Vec<Message>,
+    /// Refuses direct offers (a busy connection).
+    busy: bool,
+    /// Told that queued output waits.
+    woken: bool,
+    resumed: usize,
+    subscriptions: Vec<(Bytes, bool)>,
+    closed: Option<Refusal>,
+}
+
+/// The core plus an in-memory shell: carries out [`Sent`] and [`Action`]s like
+/// `socket::shared` does, with [`TestLink`]s for connections.
+struct Harness {
+    core: Core,
+    links: HashMap<PeerId, TestLink>,
+    recv_wakes: usize,
+    send_wakes: usize,
+}
+
+fn msg(frames: &[&str]) -> Message {
+    frames
+        .iter()
+        .map(|f| Bytes::copy_from_slice(f.as_bytes()))
+        .collect()
+}
+
+fn frames(m: &Message) -> Vec<String> {
+    m.frames()
+        .iter()
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .collect()
+}
+
+impl Harness {
+    fn new(kind: SocketType) -> Harness {
+        Harness::with(kind, &[])
+    }
+
+    fn with(kind: SocketType, opts: &[SocketOption]) -> Harness {
+        let mut core = Core::new(kind, Options::default());
+        for o in opts {
+            core.set_option(o.clone()).expect("valid option");
+        }
+        Harness {
+            core,
+            links: HashMap::new(),
+            recv_wakes: 0,
+            send_wakes: 0,
+        }
+    }
+
+    /// A connection attaches (bind side, or joining the connect-side peer `existing`).
+    fn attach_to(
+        &mut self,
+        existing: Option<PeerId>,
+        identity: Option<&str>,
+    ) -> Result<PeerId, Refusal> {
+        let identity = identity.map(|s| Bytes::copy_from_slice(s.as_bytes()));
+        let peer = self.core.attach(existing, identity)?;
+        self.links.insert(peer, TestLink::default());
+        self.run();
+        Ok(peer)
+    }
+
+    fn attach(&mut self) -> PeerId {
+        self.attach_to(None, None).expect("admitted")
+    }
+
+    fn detach(&mut self, peer: PeerId, remove: bool) {
+        self.links.remove(&peer);
+        self.core.detach(peer, remove);
+        self.run();
+    }
+
+    fn link(&mut self, peer: PeerId) -> &mut TestLink {
+        self.links.get_mut(&peer).expect("attached")
+    }
+
+    /// Carries out the core's actions and counts its wake-ups.
+    fn run(&mut self) {
+        let mut actions = Vec::new();
+        self.core.drain_actions(&mut actions);
+        let (recv, send) = self.core.take_wakes();
+        self.recv_wakes += usize::from(recv);
+        self.send_wakes += usize::from(send);
+        for a in actions {
+            match a {
+                Action::Output(p) => {
+                    if let Some(l) = self.links.get_mut(&p) {
+                        l.woken = true;
+                    }
+                }
+                Action::ResumeInput(p) => self.link(p).resumed += 1,
+                Action::Subscription {
+                    peer,
+                    topic,
+                    subscribe,
+                } => {
+                    for (id, l) in self.links.iter_mut() {
+                        if peer.is_none_or(|p| p == *id) {
+                            l.subscriptions.push((topic.clone(), subscribe));
+                        }
+                    }
+                }
+                Action::Disconnect(p, why) => {
+                    if let Some(l) = self.links.get_mut(&p) {
+                        l.closed = Some(why);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `Socket::try_send`: Ok(false) when blocked.
+    fn send(&mut self, m: Message) -> Result<bool, Error> {
+        let sent = self.core.send(m)?;
+        let ok = match sent {
+            Sent::Blocked(_) => false,
+            Sent::Done => true,
+            Sent::Wake(p) => {
+                self.link(p).woken = true;
+                true
+            }
+            Sent::Direct { peer, msg, .. } => {
+                let l = self
+                    .links
+                    .get_mut(&peer)
+                    .expect("direct to an attached peer");
+                if l.busy {
+                    assert!(self.core.requeue(peer, msg));
+                    self.link(peer).woken = true;
+                } else {
+                    l.batch.push(msg);
+                }
+                true
+            }
+            Sent::Fanout(msg) => {
+                let targets = self.core.take_fanout();
+                for &p in &targets {
+                    let l = self.links.get_mut(&p).expect("fan-out to an attached peer");
+                    if l.busy {
+                        assert!(self.core.requeue(p, msg.clone()));
+                        self.link(p).woken = true;
+                    } else {
+                        l.batch.push(msg.clone());
+                    }
+                }
+                self.core.restore_fanout(targets);
+                true
+            }
+        };
+        self.run();
+        Ok(ok)
+    }
+
+    fn send_str(&mut self, frames: &[&str]) -> bool {
+        self.send(msg(frames)).expect("send")
+    }
+
+    /// The link of `peer` takes what is queued (when woken) and writes its batch.
+    fn write(&mut self, peer: PeerId) {
+        let l = self.links.get_mut(&peer).expect("attached");
+        if std::mem::take(&mut l.woken) {
+            let batch = &mut l.batch;
+            self.core.take_output(peer, |m| {
+                batch.push(m);
+                true
+            });
+        }
+        let l = self.links.get_mut(&peer).expect("attached");
+        let batch = std::mem::take(&mut l.batch);
+        l.wire.extend(batch);
+        self.core.flushed(peer);
+        self.run();
+    }
+
+    fn wire(&mut self, peer: PeerId) -> Vec<Vec<String>> {
+        self.link(peer).wire.drain(..).map(|m| frames(&m)).collect()
+    }
+
+    fn deliver(&mut self, peer: PeerId, frames: &[&str]) -> bool {
+        let kept = self.core.on_message(peer, msg(frames));
+        self.run();
+        kept
+    }
+
+    fn recv(&mut self) -> Result<Option<Vec<String>>, Error> {
+        let m = self.core.recv()?;
+        self.run();
+        Ok(m.map(|m| frames(&m)))
+    }
+
+    fn recv_all(&mut self) -> Vec<Vec<String>> {
+        std::iter::from_fn(|| self.recv().expect("recv")).collect()
+    }
+}
+
+fn strs(v: &[&[&str]]) -> Vec<Vec<String>> {
+    v.iter()
+        .map(|m| m.iter().map(|s| s.to_string()).collect())
+        .collect()
+}
+
+#[test]
+fn req_alternates_strictly_and_takes_only_the_asked_peers_reply() {
+    let mut h = Harness::new(SocketType::Req);
+    assert!(matches!(h.recv(), Err(Error::InvalidState { .. })));
+    let (a, b) = (h.attach(), h.attach());
+    assert!(h.send_str(&["q1"]));
+    assert!(matches!(
+        h.send(msg(&["again"])),
+        Err(Error::InvalidState { .. })
+    ));
+    h.write(a);
+    assert_eq!(h.wire(a), strs(&[&["", "q1"]]), "empty delimiter in front");
+    // The other peer's message is not an answer: discarded, counted.
+    assert!(!h.deliver(b, &["", "not asked"]));
+    assert_eq!(h.core.drops().discarded, 1);
+    assert_eq!(h.recv().unwrap(), None);
+    // A reply without the delimiter is malformed and skipped.
+    assert!(h.deliver(a, &["no delimiter"]));
+    assert!(h.deliver(a, &["", "r1"]));
+    assert_eq!(h.recv().unwrap(), Some(strs(&[&["r1"]])[0].clone()));
+    assert_eq!(h.core.drops().discarded, 2);
+    // A late second reply is discarded: nothing is expected now.
+    assert!(!h.deliver(a, &["", "late"]));
+    // Requests go round-robin: b next, then a.
+    assert!(h.send_str(&["q2"]));
+    h.write(b);
+    assert_eq!(h.wire(b), strs(&[&["", "q2"]]));
+    assert!(h.deliver(b, &["", "r2"]));
+    assert_eq!(h.recv().unwrap().unwrap(), ["r2"]);
+    assert!(h.send_str(&["q3"]));
+    h.write(a);
+    assert_eq!(h.wire(a), strs(&[&["", "q3"]]));
+}
+
+#[test]
+fn req_relaxed_and_correlate_drop_stale_replies() {
+    let mut h = Harness::with(
+        SocketType::Req,
+        &[
+            SocketOption::ReqRelaxed(true),
+            SocketOption::ReqCorrelate(true),
+        ],
+    );
+    let a = h.attach();
+    assert!(h.send_str(&["q1"]));
+    assert!(h.send_str(&["q2"]), "REQ_RELAXED allows a new request");
+    h.write(a);
+    let wire = h.wire(a);
+    assert_eq!(wire.len(), 2);
+    let (id1, id2) = (wire[0][0].clone(), wire[1][0].clone());
+    assert_ne!(id1, id2);
+    assert_eq!(&wire[1][1..], ["", "q2"]);
+    // The reply to the first request is stale: its id does not match.
+    assert!(h.deliver(a, &[&id1, "", "r1"]));
+    assert!(h.deliver(a, &[&id2, "", "r2"]));
+    assert_eq!(h.recv().unwrap().unwrap(), ["r2"]);
+    assert_eq!(h.core.drops().discarded, 1);
+}
+
+#[test]
+fn req_waits_for_a_peer_and_blocks_at_the_hwm() {
+    let mut h = Harness::new(SocketType::Req);
+    // No peer at all: blocked (the socket waits for one).
+    assert!(!h.send_str(&["q"]));
+    let a = h.attach();
+    assert!(h.send_str(&["q"]));
+    assert_eq!(h.core.drops(), Drops::default());
+    h.write(a);
+    assert_eq!(h.wire(a).len(), 1);
+}
+
+#[test]
+fn rep_strips_and_restores_envelopes() {
+    let mut h = Harness::new(SocketType::Rep);
+    assert!(matches!(
+        h.send(msg(&["r"])),
+        Err(Error::InvalidState { .. })
+    ));
+    let (a, b) = (h.attach(), h.attach());
+    // A request without the delimiter is dropped, like libzmq.
+    assert!(h.deliver(a, &["no delimiter"]));
+    assert!(h.deliver(b, &["id1", "id2", "", "hello", "world"]));
+    assert_eq!(h.recv().unwrap().unwrap(), ["hello", "world"]);
+    assert_eq!(h.core.drops().discarded, 1);
+    assert!(matches!(h.recv(), Err(Error::InvalidState { .. })));
+    assert!(h.send_str(&["reply"]));
+    h.write(b);
+    assert_eq!(h.wire(b), strs(&[&["id1", "id2", "", "reply"]]));
+    // A reply to a peer that left is dropped and counted.
+    assert!(h.deliver(a, &["", "q"]));
+    assert_eq!(h.recv().unwrap().unwrap(), ["q"]);
+    h.detach(a, true);
+    assert!(h.send_str(&["lost"]));
+    assert_eq!(h.core.drops().peer_gone, 1);
+}
+
+#[test]
+fn rep_answers_each_requester_in_fair_order() {
+    let mut h = Harness::new(SocketType::Rep);
+    let peers: Vec<_> = (0..3).map(|_| h.attach()).collect();
+    for (i, &p) in peers.iter().enumerate() {
+        for j in 0..2 {
+            let body = format!("{i}.{j}");
+            assert!(h.deliver(p, &["", &body]));
+        }
+    }
+    let mut order = Vec::new();
+    while let Some(req) = h.recv().unwrap() {
+        order.push(req[0].clone());
+        assert!(h.send(msg(&[&format!("re {}", req[0])])).unwrap());
+    }
+    assert_eq!(order, ["0.0", "1.0", "2.0", "0.1", "1.1", "2.1"]);
+    for (i, &p) in peers.iter().enumerate() {
+        h.write(p);
+        let expect = [format!("re {i}.0"), format!("re {i}.1")];
+        let got: Vec<String> = h.wire(p).into_iter().map(|m| m[1].clone()).collect();
+        assert_eq!(got, expect);
+    }
+}
+
+#[test]
+fn fair_queueing_takes_one_message_per_peer_in_turn() {
+    let mut h = Harness::new(SocketType::Pull);
+    let (a, b, c) = (h.attach(), h.attach(), h.attach());
+    for m in ["a1", "a2", "a3"] {
+        h.deliver(a, &[m]);
+    }
+    h.deliver(b, &["b1"]);
+    h.deliver(c, &["c1"]);
+    h.deliver(c, &["c2"]);
+    let got: Vec<String> = h.recv_all().into_iter().map(|m| m[0].clone()).collect();
+    assert_eq!(got, ["a1", "b1", "c1", "a2", "c2", "a3"]);
+    assert!(h.recv_wakes > 0);
+}
+
+#[test]
+fn rcvhwm_pauses_and_resumes_reading() {
+    let mut h = Harness::with(SocketType::Pull, &[SocketOption::RcvHwm(2)]);
+    let a = h.attach();
+    h.deliver(a, &["1"]);
+    assert!(!h.core.input_full(a));
+    h.deliver(a, &["2"]);
+    assert!(h.core.input_full(a), "at the RCVHWM the link stops reading");
+    assert_eq!(h.recv().unwrap().unwrap(), ["1"]);
+    assert_eq!(h.link(a).resumed, 1, "one below the mark: read again");
+    assert_eq!(h.recv().unwrap().unwrap(), ["2"]);
+    assert_eq!(h.link(a).resumed, 1);
+}
+
+#[test]
+fn round_robin_skips_full_peers_until_they_flush() {
+    let mut h = Harness::with(SocketType::Push, &[SocketOption::SndHwm(2)]);
+    let (a, b, c) = (h.attach(), h.attach(), h.attach());
+    // Six messages fill every peer: a b c a b c.
+    for i in 0..6 {
+        assert!(h.send_str(&[&i.to_string()]));
+    }
+    assert!(!h.send_str(&["x"]), "every peer is at its SNDHWM");
+    // b writes: only b has room, and it takes the next two.
+    h.write(b);
+    assert_eq!(h.wire(b), strs(&[&["1"], &["4"]]));
+    assert!(h.send_str(&["6"]));
+    assert!(h.send_str(&["7"]));
+    assert!(!h.send_str(&["8"]));
+    h.write(b);
+    assert_eq!(h.wire(b), strs(&[&["6"], &["7"]]));
+    h.write(a);
+    h.write(c);
+    assert_eq!(h.wire(a), strs(&[&["0"], &["3"]]));
+    assert_eq!(h.wire(c), strs(&[&["2"], &["5"]]));
+    assert!(h.send_wakes > 0);
+    assert_eq!(
+        h.core.drops(),
+        Drops::default(),
+        "PUSH waits, it never drops"
+    );
+}
+
+#[test]
+fn a_busy_link_gets_the_message_through_the_queue_in_order() {
+    let mut h = Harness::with(SocketType::Dealer, &[SocketOption::SndHwm(3)]);
+    let a = h.attach();
+    h.link(a).busy = true;
+    assert!(h.send_str(&["1"]));
+    assert!(h.link(a).woken, "refused offer: queued, link told");
+    h.link(a).busy = false;
+    // Queued before: the next one queues behind it instead of skipping ahead.
+    assert!(h.send_str(&["2"]));
+    assert!(h.link(a).batch.is_empty());
+    assert!(h.send_str(&["3"]));
+    assert!(!h.send_str(&["4"]), "three counted against SNDHWM 3");
+    h.write(a);
+    assert_eq!(h.wire(a), strs(&[&["1"], &["2"], &["3"]]));
+    assert!(h.send_str(&["4"]));
+}
+
+#[test]
+fn connect_side_peers_queue_before_attaching_and_survive_reconnects() {
+    let mut h = Harness::new(SocketType::Push);
+    let p = h.core.add_connect_peer().expect("PUSH keeps connect peers");
+    assert!(h.send_str(&["early"]));
+    let attached = h.attach_to(Some(p), None).unwrap();
+    assert_eq!(attached, p);
+    assert!(h.link(p).woken, "queued output announced on attach");
+    h.write(p);
+    assert_eq!(h.wire(p), strs(&[&["early"]]));
+    // The connection breaks with a message taken but not written: lost, counted.
+    assert!(h.send_str(&["in flight"]));
+    h.detach(p, false);
+    assert_eq!(h.core.drops().disconnected, 1);
+    assert!(h.send_str(&["while away"]));
+    h.attach_to(Some(p), None).unwrap();
+    h.write(p);
+    assert_eq!(h.wire(p), strs(&[&["while away"]]));
+    // disconnect(): the peer and its queue go.
+    assert!(h.send_str(&["queued"]));
+    h.detach(p, true);
+    assert_eq!(h.core.drops().disconnected, 2);
+    assert_eq!(h.core.peer_count(), 0);
+    assert!(!h.send_str(&["nobody"]));
+}
+
+#[test]
+fn immediate_and_router_do_not_keep_connect_peers() {
+    let h = Harness::with(SocketType::Push, &[SocketOption::Immediate(true)]);
+    assert!(!h.core.keeps_connect_peers());
+    let mut h = Harness::new(SocketType::Router);
+    assert_eq!(h.core.add_connect_peer(), None);
+}
+
+#[test]
+fn router_routes_by_id_and_prefixes_received_messages() {
+    let mut h = Harness::new(SocketType::Router);
+    let a = h.attach_to(None, Some("A")).unwrap();
+    let g = h.attach();
+    let gid = h.core.routing_id(g).unwrap();
+    assert_eq!(gid.len(), 5);
+    assert_eq!(gid[0], 0, "generated ids start with byte 0");
+    h.deliver(a, &["hello"]);
+    assert_eq!(h.recv().unwrap().unwrap(), ["A", "hello"]);
+    assert!(h.send_str(&["A", "", "to a"]));
+    let mut to_g = msg(&["body"]);
+    to_g.push_front(gid.clone());
+    assert!(h.send(to_g).unwrap());
+    h.write(a);
+    h.write(g);
+    assert_eq!(h.wire(a), strs(&[&["", "to a"]]));
+    assert_eq!(h.wire(g), strs(&[&["body"]]));
+    // Unknown id: dropped and counted; an id with nothing after it likewise.
+    assert!(h.send_str(&["nobody", "x"]));
+    assert!(h.send_str(&["A"]));
+    assert_eq!(h.core.drops().unroutable, 2);
+}
+
+#[test]
+fn router_drops_at_the_hwm_or_reports_with_mandatory() {
+    let mut h = Harness::with(SocketType::Router, &[SocketOption::SndHwm(1)]);
+    let a = h.attach_to(None, Some("A")).unwrap();
+    assert!(h.send_str(&["A", "1"]));
+    assert!(h.send_str(&["A", "2"]), "dropped, not blocked");
+    assert_eq!(h.core.drops().hwm, 1);
+    h.core
+        .set_option(SocketOption::RouterMandatory(true))
+        .unwrap();
+    assert!(!h.send_str(&["A", "3"]), "mandatory: blocked at the HWM");
+    assert!(matches!(
+        h.send(msg(&["B", "x"])),
+        Err(Error::HostUnreachable)
+    ));
+    h.write(a);
+    assert_eq!(h.wire(a), strs(&[&["1"]]));
+    assert!(h.send_str(&["A", "3"]));
+}
+
+#[test]
+fn router_refuses_duplicate_ids_or_hands_them_over() {
+    let mut h = Harness::new(SocketType::Router);
+    let a = h.attach_to(None, Some("X")).unwrap();
+    assert_eq!(
+        h.attach_to(None, Some("X")),
+        Err(Refusal::DuplicateRoutingId(Bytes::from_static(b"X")))
+    );
+    h.core
+        .set_option(SocketOption::RouterHandover(true))
+        .unwrap();
+    h.deliver(a, &["from the old peer"]);
+    let b = h.attach_to(None, Some("X")).unwrap();
+    assert_eq!(
+        h.link(a).closed,
+        Some(Refusal::HandedOver(Bytes::from_static(b"X")))
+    );
+    // The old peer's message is still readable, then the id routes to the new one.
+    assert_eq!(h.recv().unwrap().unwrap(), ["X", "from the old peer"]);
+    assert!(h.send_str(&["X", "to b"]));
+    h.write(b);
+    assert_eq!(h.wire(b), strs(&[&["to b"]]));
+    // Once gone and drained, the old peer is forgotten.
+    h.detach(a, true);
+    assert_eq!(h.core.peer_count(), 1);
+}
+
+#[test]
+fn pub_sends_to_matching_subscribers_and_drops_at_the_hwm() {
+    let mut h = Harness::with(SocketType::Pub, &[SocketOption::SndHwm(2)]);
+    let (a, b, c) = (h.attach(), h.attach(), h.attach());
+    h.core.on_subscription(a, Bytes::from_static(b"news"), true);
+    h.core.on_subscription(b, Bytes::from_static(b""), true);
+    // A repeated SUBSCRIBE from one peer is idempotent: one CANCEL undoes it.
+    h.core.on_subscription(a, Bytes::from_static(b"news"), true);
+    assert!(h.send_str(&["news.1"]));
+    assert!(h.send_str(&["weather"]));
+    h.write(a);
+    h.write(b);
+    h.write(c);
+    assert_eq!(h.wire(a), strs(&[&["news.1"]]));
+    assert_eq!(h.wire(b), strs(&[&["news.1"], &["weather"]]));
+    assert!(h.wire(c).is_empty(), "no subscription, nothing");
+    // b stops writing: two fill its HWM, the third is dropped for b only.
+    for i in 0..3 {
+        assert!(h.send_str(&[&format!("news.{}", i + 2)]));
+        h.write(a);
+    }
+    assert_eq!(h.core.drops().hwm, 1);
+    assert_eq!(h.wire(a).len(), 3, "a slow subscriber does not hold a up");
+    h.core
+        .on_subscription(a, Bytes::from_static(b"news"), false);
+    assert!(h.send_str(&["news.5"]));
+    h.write(a);
+    assert!(h.wire(a).is_empty());
+    // PUB ignores data from subscribers, and has no recv.
+    assert!(!h.deliver(a, &["data"]));
+    assert!(matches!(h.recv(), Err(Error::NotSupported { .. })));
+}
+
+#[test]
+fn xpub_reports_first_subscribe_and_last_cancel() {
+    let mut h = Harness::new(SocketType::XPub);
+    let (a, b) = (h.attach(), h.attach());
+    h.core.on_subscription(a, Bytes::from_static(b"t"), true);
+    h.core.on_subscription(b, Bytes::from_static(b"t"), true);
+    h.core.on_subscription(a, Bytes::from_static(b"t"), true);
+    h.core.on_subscription(a, Bytes::from_static(b"t"), false);
+    h.core.on_subscription(a, Bytes::from_static(b"u"), true);
+    assert_eq!(h.recv().unwrap().unwrap(), ["\u{1}t"]);
+    assert_eq!(h.recv().unwrap().unwrap(), ["\u{1}u"]);
+    // Data messages from peers come after the notices.
+    assert!(h.deliver(b, &["data"]));
+    assert_eq!(h.recv().unwrap().unwrap(), ["data"]);
+    // b was the last subscriber of t; a of u: their connections end.
+    h.detach(b, true);
+    assert_eq!(h.recv().unwrap().unwrap(), ["\u{0}t"]);
+    h.detach(a, true);
+    assert_eq!(h.recv().unwrap().unwrap(), ["\u{0}u"]);
+    assert_eq!(h.recv().unwrap(), None);
+}
+
+#[test]
+fn xpub_verbose_reports_every_subscribe() {
+    let mut h = Harness::with(SocketType::XPub, &[SocketOption::XpubVerbose(true)]);
+    let (a, b) = (h.attach(), h.attach());
+    h.core.on_subscription(a, Bytes::from_static(b"t"), true);
+    h.core.on_subscription(b, Bytes::from_static(b"t"), true);
+    assert_eq!(h.recv_all(), strs(&[&["\u{1}t"], &["\u{1}t"]]));
+}
+
+#[test]
+fn sub_filters_counts_and_forwards_subscriptions() {
+    let mut h = Harness::new(SocketType::Sub);
+    let a = h.attach();
+    h.core.subscribe(b"ab").unwrap();
+    h.core.subscribe(b"ab").unwrap();
+    h.run();
+    assert_eq!(
+        h.link(a).subscriptions,
+        vec![(Bytes::from_static(b"ab"), true); 2],
+        "every subscribe is forwarded"
+    );
+    assert!(h.deliver(a, &["abc"]));
+    assert!(!h.deliver(a, &["a"]), "filtered on the SUB side too");
+    h.core.unsubscribe(b"ab").unwrap();
+    h.run();
+    assert_eq!(h.link(a).subscriptions.len(), 2, "one reference is left");
+    assert!(h.deliver(a, &["abd"]));
+    h.core.unsubscribe(b"ab").unwrap();
+    h.run();
+    assert_eq!(
+        h.link(a).subscriptions.last(),
+        Some(&(Bytes::from_static(b"ab"), false))
+    );
+    assert!(!h.deliver(a, &["abe"]));
+    assert_eq!(h.recv_all(), strs(&[&["abc"], &["abd"]]));
+    // A peer attaching later is told every subscription.
+    h.core.subscribe(b"x").unwrap();
+    h.core.subscribe(b"y").unwrap();
+    h.run();
+    let b = h.attach();
+    let mut told: Vec<_> = h.link(b).subscriptions.clone();
+    told.sort();
+    assert_eq!(
+        told,
+        [
+            (Bytes::from_static(b"x"), true),
+            (Bytes::from_static(b"y"), true)
+        ]
+    );
+    assert!(matches!(
+        h.send(msg(&["x"])),
+        Err(Error::NotSupported { .. })
+    ));
+}
+
+#[test]
+fn xsub_subscribes_through_messages_and_sends_the_rest_to_everyone() {
+    let mut h = Harness::new(SocketType::XSub);
+    let (a, b) = (h.attach(), h.attach());
+    assert!(h.send_str(&["\u{1}t"]));
+    assert_eq!(h.link(a).subscriptions, [(Bytes::from_static(b"t"), true)]);
+    assert_eq!(h.link(b).subscriptions, [(Bytes::from_static(b"t"), true)]);
+    assert!(h.send_str(&["\u{0}t"]));
+    assert_eq!(h.link(b).subscriptions.len(), 2);
+    assert!(h.send_str(&["other"]));
+    h.write(a);
+    h.write(b);
+    assert_eq!(h.wire(a), strs(&[&["other"]]));
+    assert_eq!(h.wire(b), strs(&[&["other"]]));
+    assert!(matches!(
+        h.core.subscribe(b"t"),
+        Err(Error::NotSupported { .. })
+    ));
+}
+
+#[test]
+fn pair_admits_one_peer_at_a_time() {
+    let mut h = Harness::new(SocketType::Pair);
+    let a = h.attach();
+    assert_eq!(h.attach_to(None, None), Err(Refusal::PairBusy));
+    h.detach(a, true);
+    let b = h.attach();
+    assert!(h.send_str(&["hi"]));
+    h.write(b);
+    assert_eq!(h.wire(b), strs(&[&["hi"]]));
+    // The connect-side peer reattaching after its connection broke is admitted.
+    let mut h = Harness::new(SocketType::Pair);
+    let p = h.core.add_connect_peer().unwrap();
+    h.attach_to(Some(p), None).unwrap();
+    h.detach(p, false);
+    assert_eq!(h.attach_to(Some(p), None), Ok(p));
+}
+
+#[test]
+fn conflate_keeps_only_the_newest_message_each_way() {
+    let mut h = Harness::with(SocketType::Push, &[SocketOption::Conflate(true)]);
+    let a = h.attach();
+    for i in 0..5 {
+        assert!(h.send_str(&[&i.to_string()]), "CONFLATE never blocks");
+    }
+    h.write(a);
+    assert_eq!(h.wire(a), strs(&[&["4"]]));
+    assert_eq!(h.core.drops().conflated, 4);
+    let mut h = Harness::with(SocketType::Pull, &[SocketOption::Conflate(true)]);
+    let a = h.attach();
+    h.deliver(a, &["old"]);
+    h.deliver(a, &["new"]);
+    assert_eq!(h.recv_all(), strs(&[&["new"]]));
+}
+
+#[test]
+fn push_discards_data_from_its_peers() {
+    let mut h = Harness::new(SocketType::Push);
+    let a = h.attach();
+    assert!(!h.deliver(a, &["unexpected"]));
+    assert_eq!(h.core.drops().discarded, 1);
+    assert!(matches!(h.recv(), Err(Error::NotSupported { .. })));
+}
+
+#[test]
+fn idle_peers_cost_routing_nothing() {
+    // 10,000 attached peers, one of them talking: the fair queue holds only the active
+    // one, so taking a message never looks at the idle ones.
+    let mut h = Harness::new(SocketType::Router);
+    let peers: Vec<_> = (0..10_000).map(|_| h.attach()).collect();
+    let active = peers[7_777];
+    for i in 0..100 {
+        h.deliver(active, &[&i.to_string()]);
+        assert_eq!(h.core.peers.rotation_lens(), (0, 1));
+        let got = h.recv().unwrap().unwrap();
+        assert_eq!(got[1], i.to_string());
+    }
+    // Round-robin: peers that are full leave the rotation and only come back when
+    // their link writes; the send path never walks the full ones again.
+    let mut h = Harness::with(SocketType::Dealer, &[SocketOption::SndHwm(1)]);
+    let peers: Vec<_> = (0..10_000).map(|_| h.attach()).collect();
+    for i in 0..10_000 {
+        assert!(h.send_str(&[&i.to_string()]));
+    }
+    assert_eq!(h.core.peers.rotation_lens().0, 0, "all full, none listed");
+    assert!(!h.send_str(&["blocked"]));
+    h.write(peers[4_242]);
+    assert_eq!(h.core.peers.rotation_lens().0, 1);
+    assert!(h.send_str(&["to the one with room"]));
+    h.write(peers[4_242]);
+    assert_eq!(h.wire(peers[4_242])[1], ["to the one with room"]);
+}
+
+#[test]
+fn peers_that_come_and_go_leave_no_stale_entries_behind() {
+    let mut h = Harness::new(SocketType::Dealer);
+    for _ in 0..10_000 {
+        let p = h.attach();
+        h.deliver(p, &["x"]);
+        h.detach(p, true);
+        // Its message stays readable until taken; then the peer is forgotten.
+        assert_eq!(h.recv().unwrap().unwrap(), ["x"]);
+    }
+    assert_eq!(h.core.peer_count(), 0);
+    for _ in 0..10_000 {
+        let p = h.attach();
+        h.detach(p, true);
+    }
+    let (room, input) = h.core.peers.rotation_lens();
+    assert!(room <= 32 && input <= 32, "{room} {input}");
+}
+
+// ---- two cores wired through ZMTP sessions in memory, with a virtual clock
+
+/// A core whose single connection is a real ZMTP session.
+struct Node {
+    core: Core,
+    session: Session,
+    peer: Option<PeerId>,
+}
+
+impl Node {
+    fn new(kind: SocketType, minor: u8, now: Instant) -> Node {
+        let mut config = SessionConfig::new(kind);
+        config.zmtp_minor = minor;
+        Node {
+            core: Core::new(kind, Options::default()),
+            session: Session::new(config, Box::new(Null::new()), now).unwrap(),
+            peer: None,
+        }
+    }
+
+    /// Carries out the core's output through the session.
+    fn act(&mut self) {
+        let mut actions = Vec::new();
+        self.core.drain_actions(&mut actions);
+        for a in actions {
+            match a {
+                Action::Subscription {
+                    topic, subscribe, ..
+                } => {
+                    if subscribe {
+                        self.session.subscribe(&topic).unwrap();
+                    } else {
+                        self.session.cancel(&topic).unwrap();
+                    }
+                }
+                Action::Output(p) => {
+                    let session = &mut self.session;
+                    self.core.take_output(p, |m| {
+                        session.send_parts(m.into_parts()).unwrap();
+                        true
+                    });
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    fn send(&mut self, m: Message) {
+        match self.core.send(m).unwrap() {
+            Sent::Direct { peer, msg, .. } => {
+                assert_eq!(Some(peer), self.peer);
+                self.session.send_parts(msg.into_parts()).unwrap();
+            }
+            Sent::Fanout(msg) => {
+                for _ in self.core.take_fanout() {
+                    self.session.send(msg.frames()).unwrap();
+                }
+            }
+            Sent::Done | Sent::Wake(_) => {}
+            Sent::Blocked(_) => panic!("blocked"),
+        }
+        self.act();
+    }
+
+    /// Feeds the session's events to the core.
+    fn events(&mut self) {
+        while let Some(e) = self.session.poll_event() {
+            match e {
+                Event::HandshakeSucceeded { .. } => {
+                    self.peer = Some(self.core.attach(None, None).unwrap());
+                }
+                Event::Message(parts) => {
+                    self.core
+                        .on_message(self.peer.unwrap(), Message::from(parts));
+                }
+                Event::Subscribe(t) => self.core.on_subscription(self.peer.unwrap(), t, true),
+                Event::Cancel(t) => self.core.on_subscription(self.peer.unwrap(), t, false),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        self.act();
+        if let Some(p) = self.peer {
+            self.core.flushed(p);
+        }
+    }
+}
+
+/// Moves what `from` has to send into `to`; true when there was something.
+fn transfer(from: &mut Node, to: &mut Node, now: Instant) -> bool {
+    let mut moved = false;
+    while let Some(t) = from.session.poll_transmit() {
+        moved = true;
+        to.session.handle_input(now, &t.to_vec());
+    }
+    moved
+}
+
+/// Moves bytes both ways until both sessions are quiet; the clock moves 1 ms a step.
+fn step_until_idle(a: &mut Node, b: &mut Node, now: &mut Instant) {
+    for _ in 0..100 {
+        let moved = transfer(a, b, *now) | transfer(b, a, *now);
+        a.events();
+        b.events();
+        *now += Duration::from_millis(1);
+        if !moved {
+            return;
+        }
+    }
+    panic!("the sessions did not go quiet");
+}
+
+#[test]
+fn subscriptions_reach_a_zmtp_30_publisher_as_messages_and_filter() {
+    for minor in [0, 1] {
+        let mut now = Instant::now();
+        let mut publisher = Node::new(SocketType::XPub, 1, now);
+        // A ZMTP 3.0 subscriber sends its subscriptions as `\x01topic` data messages.
+        let mut subscriber = Node::new(SocketType::Sub, minor, now);
+        step_until_idle(&mut publisher, &mut subscriber, &mut now);
+        assert!(publisher.peer.is_some() && subscriber.peer.is_some());
+        subscriber.core.subscribe(b"news").unwrap();
+        subscriber.act();
+        step_until_idle(&mut publisher, &mut subscriber, &mut now);
+        assert_eq!(
+            frames(&publisher.core.recv().unwrap().unwrap()),
+            ["\u{1}news"],
+            "minor {minor}"
+        );
+        for m in ["news.1", "sport", "news.2"] {
+            publisher.send(msg(&[m]));
+        }
+        step_until_idle(&mut publisher, &mut subscriber, &mut now);
+        let got: Vec<_> = std::iter::from_fn(|| subscriber.core.recv().unwrap())
+            .map(|m| frames(&m)[0].clone())
+            .collect();
+        assert_eq!(got, ["news.1", "news.2"], "minor {minor}");
+        subscriber.core.unsubscribe(b"news").unwrap();
+        subscriber.act();
+        step_until_idle(&mut publisher, &mut subscriber, &mut now);
+        assert_eq!(
+            frames(&publisher.core.recv().unwrap().unwrap()),
+            ["\u{0}news"]
+        );
+        publisher.send(msg(&["news.3"]));
+        step_until_idle(&mut publisher, &mut subscriber, &mut now);
+        assert_eq!(subscriber.core.recv().unwrap(), None);
+    }
+}
+
+#[test]
+fn dealer_and_router_talk_through_sessions_with_routing_ids() {
+    let mut now = Instant::now();
+    let mut router = Node::new(SocketType::Router, 1, now);
+    let mut dealer = Node::new(SocketType::Dealer, 1, now);
+    step_until_idle(&mut router, &mut dealer, &mut now);
+    dealer.send(msg(&["ping"]));
+    step_until_idle(&mut router, &mut dealer, &mut now);
+    let mut got = router.core.recv().unwrap().unwrap();
+    assert_eq!(got.len(), 2);
+    let rid = got.pop_front().unwrap();
+    assert_eq!(rid[0], 0, "a generated id");
+    let mut reply = msg(&["pong"]);
+    reply.push_front(rid);
+    router.send(reply);
+    step_until_idle(&mut router, &mut dealer, &mut now);
+    assert_eq!(frames(&dealer.core.recv().unwrap().unwrap()), ["pong"]);
+}

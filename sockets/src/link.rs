@@ -1,0 +1,64 @@
+//! The transport seam: what the socket needs from one connection, whatever carries it.
+//!
+//! A [`Link`] is the socket's handle on an attached connection. Today the only kind is a
+//! ZMTP session over a proactor stream (tcp, ipc: `crate::connection`); an in-process
+//! pipe fits the same trait, handing [`Message`]s over without encoding them.
+//!
+//! The other direction, a connection feeding the socket, goes through the shell's
+//! `Shared` (in `socket::shared`): `attach` after its handshake, `deliver` for messages,
+//! `subscription`, `take_output` / `flushed` for the queued messages it writes, and
+//! `detach` when it ends. Those calls drive the pure core (`crate::core`) and carry out
+//! what it answers.
+
+use crate::message::Message;
+use crate::reason::DisconnectReason;
+
+/// Where a connection came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// Accepted on the bind with this id.
+    Bind(u64),
+    /// Made by the connect with this id; `peer` is the peer that outlives reconnects.
+    Connect { id: u64, peer: Option<u64> },
+}
+
+/// What a link did with a message offered to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Offered {
+    /// In the link's current batch: written with it, and reported by the link's
+    /// `flushed` call.
+    Batched,
+    /// Already out of the link's batch (written, or handed to its writer as the rest of
+    /// a partial write): it no longer counts against the SNDHWM.
+    Flushed,
+}
+
+/// The socket's handle on one connection.
+pub(crate) trait Link {
+    /// Where the connection came from (for `unbind` / `disconnect`).
+    fn origin(&self) -> Origin;
+
+    /// Takes `msg` now if the connection can: nothing waiting before it, and room in
+    /// its batch. `write_through`: write it at once from the calling task (REQ / REP).
+    /// Gives the message back otherwise (the socket queues it and wakes the link).
+    fn offer(&self, msg: Message, write_through: bool) -> Result<Offered, Message>;
+
+    /// [`Link::offer`] for a message shared by several peers (fan-out), without taking
+    /// it: small frames are copied into the batch. False when not taken.
+    fn offer_shared(&self, msg: &Message) -> bool;
+
+    /// Messages wait in the socket's queue for this peer: take them when possible.
+    fn wake_output(&self);
+
+    /// The peer's inbound queue has room again: read on.
+    fn resume_input(&self);
+
+    /// Sends a SUBSCRIBE (`subscribe`) or CANCEL for `topic`.
+    fn send_subscription(&self, topic: &[u8], subscribe: bool);
+
+    /// Ends the connection (the first reason given wins).
+    fn close(&self, reason: DisconnectReason);
+
+    /// Nothing taken from the socket waits in the link or is being written (LINGER).
+    fn is_flushed(&self) -> bool;
+}

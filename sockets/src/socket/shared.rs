@@ -1,0 +1,285 @@
+//! The I/O shell of one socket: the pure core, the links of its attached connections,
+//! its endpoints and monitors, and the wake-up lists its tasks wait on. Everything a
+//! connection tells the socket goes through here, and here the core's answers are
+//! carried out.
+//!
+//! No borrow of the core is held while a link does I/O: the core decides, the borrow
+//! ends, then the link acts.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use bytes::Bytes;
+use ringmq_proactor::Proactor;
+
+use crate::core::peers::IdMap;
+use crate::core::{Action, Core, PeerId, Refusal, Sent};
+use crate::link::{Link, Offered, Origin};
+use crate::message::Message;
+use crate::monitor::{MonitorEventKind, Monitors};
+use crate::reason::DisconnectReason;
+use crate::util::{AbortHandle, Notify, Stop};
+
+/// A bound endpoint.
+pub(crate) struct BindEntry {
+    pub id: u64,
+    pub given: String,
+    pub actual: String,
+    pub stop: Rc<Stop>,
+    /// The accept loop: aborting it closes the listener synchronously.
+    pub task: AbortHandle,
+}
+
+/// A connected endpoint.
+pub(crate) struct ConnectEntry {
+    pub id: u64,
+    pub endpoint: String,
+    /// The peer that outlives reconnects (not with IMMEDIATE, nor on ROUTER).
+    pub peer: Option<PeerId>,
+    pub stop: Rc<Stop>,
+}
+
+/// The socket's I/O state: endpoints, connections, monitors.
+#[derive(Default)]
+pub(crate) struct Io {
+    /// The link of each attached peer.
+    pub links: IdMap<Rc<dyn Link>>,
+    /// Every live connection, handshaking or attached, by connection id.
+    pub conns: IdMap<Rc<dyn Link>>,
+    pub binds: Vec<BindEntry>,
+    pub connects: Vec<ConnectEntry>,
+    pub monitors: Monitors,
+    pub last_endpoint: Option<String>,
+    /// Every task was told to stop.
+    pub terminated: bool,
+    next_id: u64,
+}
+
+impl Io {
+    /// An id for a bind, a connect or a connection.
+    pub(crate) fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+}
+
+/// What a socket shares with its background tasks.
+pub(crate) struct Shared<P> {
+    pub proactor: P,
+    pub core: RefCell<Core>,
+    pub io: RefCell<Io>,
+    /// `close` started (or the socket was dropped): no more send / recv.
+    pub closing: Cell<bool>,
+    /// A message arrived (or the pattern's state changed).
+    pub recv_ready: Notify,
+    /// Room appeared for some peer, or a peer arrived.
+    pub send_ready: Notify,
+    /// A writer flushed, or a peer went away (for `close` with linger).
+    pub progress: Notify,
+    /// Sends completed without waiting since the sender last let other tasks run.
+    pub unyielded_sends: Cell<u32>,
+    /// The actions being carried out (a reused buffer).
+    actions: RefCell<Vec<Action>>,
+}
+
+impl<P: Proactor> Shared<P> {
+    pub(crate) fn new(proactor: P, core: Core) -> Shared<P> {
+        Shared {
+            proactor,
+            core: RefCell::new(core),
+            io: RefCell::new(Io::default()),
+            closing: Cell::new(false),
+            recv_ready: Notify::default(),
+            send_ready: Notify::default(),
+            progress: Notify::default(),
+            unyielded_sends: Cell::new(0),
+            actions: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Reports a monitor event.
+    pub(crate) fn emit(&self, kind: MonitorEventKind, endpoint: &str, peer: Option<Bytes>) {
+        self.io.borrow_mut().monitors.emit(kind, endpoint, peer);
+    }
+
+    fn link(&self, peer: PeerId) -> Option<Rc<dyn Link>> {
+        self.io.borrow().links.get(&peer).cloned()
+    }
+
+    /// Carries out what the core asked for (actions, then wake-ups), until it asks for
+    /// nothing more.
+    pub(crate) fn run_core_output(&self) {
+        let mut actions = std::mem::take(&mut *self.actions.borrow_mut());
+        loop {
+            let (recv, send) = {
+                let mut core = self.core.borrow_mut();
+                if !core.has_output() {
+                    break;
+                }
+                core.drain_actions(&mut actions);
+                core.take_wakes()
+            };
+            for action in actions.drain(..) {
+                self.act(action);
+            }
+            if recv {
+                self.recv_ready.notify();
+            }
+            if send {
+                self.send_ready.notify();
+            }
+        }
+        *self.actions.borrow_mut() = actions;
+    }
+
+    fn act(&self, action: Action) {
+        match action {
+            Action::Output(peer) => {
+                if let Some(link) = self.link(peer) {
+                    link.wake_output();
+                }
+            }
+            Action::ResumeInput(peer) => {
+                if let Some(link) = self.link(peer) {
+                    link.resume_input();
+                }
+            }
+            Action::Subscription {
+                peer: Some(peer),
+                topic,
+                subscribe,
+            } => {
+                if let Some(link) = self.link(peer) {
+                    link.send_subscription(&topic, subscribe);
+                }
+            }
+            Action::Subscription {
+                peer: None,
+                topic,
+                subscribe,
+            } => {
+                let links: Vec<_> = self.io.borrow().links.values().cloned().collect();
+                for link in links {
+                    link.send_subscription(&topic, subscribe);
+                }
+            }
+            Action::Disconnect(peer, refusal) => {
+                if let Some(link) = self.link(peer) {
+                    link.close(DisconnectReason::Refused(refusal));
+                }
+            }
+        }
+    }
+
+    /// Carries out a [`Sent`] from the core (the core's borrow has ended).
+    pub(crate) fn dispatch(&self, sent: Sent) {
+        match sent {
+            Sent::Done | Sent::Blocked(_) => {}
+            Sent::Wake(peer) => {
+                if let Some(link) = self.link(peer) {
+                    link.wake_output();
+                }
+            }
+            Sent::Direct {
+                peer,
+                msg,
+                write_through,
+            } => self.offer(peer, msg, write_through),
+            Sent::Fanout(msg) => self.fan_out(&msg),
+        }
+    }
+
+    /// Hands a message the core routed directly to `peer`'s link; queues it for the
+    /// link when the link cannot take it now.
+    fn offer(&self, peer: PeerId, msg: Message, write_through: bool) {
+        let refused = match self.link(peer) {
+            Some(link) => match link.offer(msg, write_through) {
+                Ok(Offered::Batched) => return,
+                Ok(Offered::Flushed) => {
+                    self.flushed(peer);
+                    return;
+                }
+                Err(msg) => Some((msg, Some(link))),
+            },
+            None => Some((msg, None)),
+        };
+        if let Some((msg, link)) = refused {
+            let queued = self.core.borrow_mut().requeue(peer, msg);
+            if let (true, Some(link)) = (queued, link) {
+                link.wake_output();
+            }
+        }
+    }
+
+    /// Hands a fan-out message to each target the core listed, by reference; a copy is
+    /// queued for a link that cannot take it now.
+    fn fan_out(&self, msg: &Message) {
+        let targets = self.core.borrow_mut().take_fanout();
+        for &peer in &targets {
+            let link = self.link(peer);
+            if link.as_ref().is_some_and(|l| l.offer_shared(msg)) {
+                continue;
+            }
+            let queued = self.core.borrow_mut().requeue(peer, msg.clone());
+            if let (true, Some(link)) = (queued, link) {
+                link.wake_output();
+            }
+        }
+        self.core.borrow_mut().restore_fanout(targets);
+    }
+
+    // ---- what connections tell the socket
+
+    /// A connection finished its handshake: the core admits it as a peer (joining
+    /// `existing`, its connect-side peer) or refuses it. On success the link serves the
+    /// peer from now on; returns the peer and its routing id.
+    pub(crate) fn attach(
+        &self,
+        link: Rc<dyn Link>,
+        existing: Option<PeerId>,
+        identity: Option<Bytes>,
+    ) -> Result<(PeerId, Option<Bytes>), Refusal> {
+        let (peer, rid) = {
+            let mut core = self.core.borrow_mut();
+            let peer = core.attach(existing, identity)?;
+            (peer, core.routing_id(peer))
+        };
+        self.io.borrow_mut().links.insert(peer, link);
+        self.run_core_output();
+        Ok((peer, rid))
+    }
+
+    /// A connection of `peer` ended: the peer leaves the routing set unless it is a
+    /// connect-side peer that survives reconnects (`origin`).
+    pub(crate) fn detach(&self, peer: PeerId, origin: Origin) {
+        let terminated = self.io.borrow().terminated;
+        {
+            let mut io = self.io.borrow_mut();
+            io.links.remove(&peer);
+        }
+        {
+            let mut core = self.core.borrow_mut();
+            let keep = match origin {
+                Origin::Connect { id, .. } => {
+                    !terminated
+                        && core.keeps_connect_peers()
+                        && self.io.borrow().connects.iter().any(|c| c.id == id)
+                }
+                Origin::Bind(_) => false,
+            };
+            core.detach(peer, !keep);
+        }
+        self.run_core_output();
+    }
+
+    /// `peer`'s link took the messages it was given or took, out of its batch: they no
+    /// longer count against the SNDHWM.
+    pub(crate) fn flushed(&self, peer: PeerId) {
+        let mut core = self.core.borrow_mut();
+        core.flushed(peer);
+        if core.has_output() {
+            drop(core);
+            self.run_core_output();
+        }
+    }
+}
