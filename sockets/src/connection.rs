@@ -26,7 +26,7 @@ use ringmq_proactor::{BufResult, PeerAddr, Proactor, MAX_IOVECS};
 use ringmq_zmtp::{AuthVerdict, Credentials, Event, Metadata, Session};
 
 use crate::core::PeerId;
-use crate::link::{Link, Offered, Origin};
+use crate::link::{Link, Origin};
 use crate::message::Message;
 use crate::monitor::MonitorEventKind;
 use crate::options::{mechanism_for, MechanismKind};
@@ -115,7 +115,7 @@ impl Conn {
     /// (nothing stashed, nothing in the session, no write in flight), so a request or
     /// reply costs no wake-up of the writer task. What cannot be written at once is
     /// left to the writer. Gives the message back when the connection is not idle.
-    fn write_through(&self, msg: Message) -> Result<Offered, Message> {
+    fn write_through(&self, msg: Message) -> Result<(), Message> {
         if self.done.get() || self.writing.get() || !self.stash.borrow().is_empty() {
             return Err(msg);
         }
@@ -128,22 +128,22 @@ impl Conn {
         if let Err(e) = session.send_parts(msg.into_parts()) {
             drop(session);
             self.end(e.into());
-            return Ok(Offered::Flushed);
+            return Ok(());
         }
         let Some(tx) = session.poll_transmit() else {
-            return Ok(Offered::Flushed);
+            return Ok(());
         };
         drop(session);
         let mut chunks = tx.chunks;
         match self.direct.try_write(&chunks) {
             Some(Err(e)) => {
                 self.end(DisconnectReason::SendFailed(e.into()));
-                return Ok(Offered::Flushed);
+                return Ok(());
             }
             Some(Ok(n)) => {
                 if n == chunks.iter().map(Bytes::len).sum::<usize>() {
                     self.session.borrow_mut().recycle_transmit(chunks);
-                    return Ok(Offered::Flushed);
+                    return Ok(());
                 }
                 advance_chunks(&mut chunks, n);
             }
@@ -151,7 +151,7 @@ impl Conn {
         }
         *self.stash.borrow_mut() = chunks;
         self.wake_writer.notify();
-        Ok(Offered::Flushed)
+        Ok(())
     }
 
     /// The session, when a message may go straight into it: established, and less
@@ -204,7 +204,7 @@ impl Link for Conn {
     /// Straight into the writer's current batch (a message copied into the batch at
     /// once costs no queue round trip and, when small, no reference counting), or
     /// written at once with `write_through`.
-    fn offer(&self, msg: Message, write_through: bool) -> Result<Offered, Message> {
+    fn offer(&self, msg: Message, write_through: bool) -> Result<(), Message> {
         if write_through {
             return self.write_through(msg);
         }
@@ -214,7 +214,7 @@ impl Link for Conn {
         let r = session.send_parts(msg.into_parts());
         drop(session);
         self.encoded(r);
-        Ok(Offered::Batched)
+        Ok(())
     }
 
     /// Small frames are copied into the batch, so no frame is cloned.

@@ -10,6 +10,7 @@
 //! `detach` when it ends. Those calls drive the pure core (`crate::core`) and carry out
 //! what it answers.
 
+use crate::core::PeerId;
 use crate::message::Message;
 use crate::reason::DisconnectReason;
 
@@ -19,18 +20,7 @@ pub(crate) enum Origin {
     /// Accepted on the bind with this id.
     Bind(u64),
     /// Made by the connect with this id; `peer` is the peer that outlives reconnects.
-    Connect { id: u64, peer: Option<u64> },
-}
-
-/// What a link did with a message offered to it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Offered {
-    /// In the link's current batch: written with it, and reported by the link's
-    /// `flushed` call.
-    Batched,
-    /// Already out of the link's batch (written, or handed to its writer as the rest of
-    /// a partial write): it no longer counts against the SNDHWM.
-    Flushed,
+    Connect { id: u64, peer: Option<PeerId> },
 }
 
 /// The socket's handle on one connection.
@@ -39,9 +29,13 @@ pub(crate) trait Link {
     fn origin(&self) -> Origin;
 
     /// Takes `msg` now if the connection can: nothing waiting before it, and room in
-    /// its batch. `write_through`: write it at once from the calling task (REQ / REP).
-    /// Gives the message back otherwise (the socket queues it and wakes the link).
-    fn offer(&self, msg: Message, write_through: bool) -> Result<Offered, Message>;
+    /// its batch. Without `write_through` the message joins the link's current batch
+    /// and counts against the SNDHWM until the link reports the batch taken
+    /// (`flushed`). With `write_through` (REQ / REP) the link writes it at once from the
+    /// calling task and hands whatever the kernel did not take to its writer: it
+    /// leaves the socket's accounting right away. Gives the message back when the link
+    /// cannot take it now (the socket queues it and wakes the link).
+    fn offer(&self, msg: Message, write_through: bool) -> Result<(), Message>;
 
     /// [`Link::offer`] for a message shared by several peers (fan-out), without taking
     /// it: small frames are copied into the batch. False when not taken.

@@ -35,6 +35,7 @@ mod req;
 mod router;
 mod subscribe;
 pub(crate) mod subscriptions;
+mod table;
 #[cfg(test)]
 mod tests;
 
@@ -46,6 +47,7 @@ use crate::message::Message;
 use crate::options::{Options, SocketOption};
 pub(crate) use peers::PeerId;
 use peers::Peers;
+pub(crate) use table::PeerSlots;
 
 /// What the shell does with a message after [`Core::send`].
 #[derive(Debug)]
@@ -56,9 +58,9 @@ pub(crate) enum Sent {
     /// Queued for `peer`, whose link must be woken to take it ([`Core::take_output`]).
     Wake(PeerId),
     /// Nothing is queued for `peer`: hand `msg` to its link now; if the link cannot take
-    /// it, give it back with [`Core::requeue`]. It already counts against the SNDHWM.
-    /// `write_through`: the link should write it at once (REQ / REP: strict alternation
-    /// leaves nothing to batch).
+    /// it, give it back with [`Core::requeue`]. It already counts against the SNDHWM,
+    /// unless `write_through`: then the link writes it at once (REQ / REP: strict
+    /// alternation leaves nothing to batch) and it leaves the socket's accounting.
     Direct {
         peer: PeerId,
         msg: Message,
@@ -344,10 +346,11 @@ impl Core {
         self.pattern.take_fanout_full()
     }
 
-    /// A link could not take a message handed to it ([`Sent::Direct`] or
-    /// [`Sent::Fanout`]): it waits in the queue; false when the peer is gone.
-    pub(crate) fn requeue(&mut self, peer: PeerId, msg: Message) -> bool {
-        self.peers.requeue(peer, msg)
+    /// A link could not take a message handed to it ([`Sent::Direct`] with its
+    /// `write_through`, or [`Sent::Fanout`] with false): it waits in the queue; false
+    /// when the peer is gone.
+    pub(crate) fn requeue(&mut self, peer: PeerId, msg: Message, write_through: bool) -> bool {
+        self.peers.requeue(peer, msg, write_through)
     }
 
     /// Messages dropped by design so far.
@@ -458,6 +461,11 @@ impl Core {
     /// Whether actions or wake-ups are pending.
     pub(crate) fn has_output(&self) -> bool {
         self.peers.has_output()
+    }
+
+    /// Whether actions are pending.
+    pub(crate) fn has_actions(&self) -> bool {
+        self.peers.has_actions()
     }
 
     /// Moves the pending actions into `into`.

@@ -8,43 +8,19 @@
 //! last seen) ready: taking the next peer pops the front and skips the entries that
 //! went stale, a peer that is still ready after its turn goes to the back, and a peer
 //! that becomes ready again is pushed once. A flag per peer keeps each peer in a queue
-//! at most once, so every operation is O(1) amortised.
+//! at most once, so every operation is O(1) amortised. Peers live in a slot table
+//! (`table.rs`): looking one up is an index, not a hash.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
 
 use bytes::Bytes;
 
 use super::subscriptions::Subscriptions;
+pub(crate) use super::table::PeerId;
+use super::table::PeerTable;
 use super::{Action, Drops, Sent};
 use crate::message::Message;
 use crate::options::{hwm_bound, Options};
-
-/// A peer of the socket: a connection (current or, on the connect side, expected) with
-/// its queues. Ids are never reused.
-pub(crate) type PeerId = u64;
-
-/// Hashes the socket's own ids (sequential, never chosen by a peer) with one
-/// multiplication instead of SipHash.
-#[derive(Default)]
-pub(crate) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-/// A map keyed by the socket's own ids.
-pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 /// One peer's queues and routing state.
 pub(crate) struct Peer {
@@ -114,6 +90,44 @@ impl Peer {
         !conflate && self.attached && self.out.is_empty()
     }
 
+    /// See [`Peers::hand_over`].
+    fn hand_over(
+        &mut self,
+        id: PeerId,
+        msg: Message,
+        write_through: bool,
+        conflate: bool,
+        drops: &mut Drops,
+    ) -> Sent {
+        if self.takes_direct(conflate) {
+            // A write-through message leaves the socket at once (see `Link::offer`).
+            if !write_through {
+                self.unflushed += 1;
+            }
+            return Sent::Direct {
+                peer: id,
+                msg,
+                write_through,
+            };
+        }
+        // A link with messages already queued was told and drains until empty.
+        if self.enqueue(msg, conflate, drops) && self.attached {
+            Sent::Wake(id)
+        } else {
+            Sent::Done
+        }
+    }
+
+    /// After a message was taken from `inq`: whether the link may read again (it was
+    /// paused at the RCVHWM and is below it now).
+    fn resumes_input(&mut self) -> bool {
+        if self.input_paused && self.inq.len() < self.rcvhwm {
+            self.input_paused = false;
+            return self.attached;
+        }
+        false
+    }
+
     /// Queues `msg` (with CONFLATE, in place of what was queued); true when the queue
     /// was empty, i.e. the link must be told.
     fn enqueue(&mut self, msg: Message, conflate: bool, drops: &mut Drops) -> bool {
@@ -129,8 +143,7 @@ impl Peer {
 
 /// The peer table with its queues, rotations, counters and the actions for the shell.
 pub(crate) struct Peers {
-    map: IdMap<Peer>,
-    next_id: PeerId,
+    map: PeerTable<Peer>,
     /// Peers that may have room for a message, in round-robin order (only kept by the
     /// patterns that send round-robin).
     with_room: VecDeque<PeerId>,
@@ -153,8 +166,7 @@ impl Peers {
     /// `round_robin`: whether the pattern sends round-robin (keeps [`Peers::with_room`]).
     pub(crate) fn new(round_robin: bool) -> Peers {
         Peers {
-            map: IdMap::default(),
-            next_id: 1,
+            map: PeerTable::default(),
             with_room: VecDeque::new(),
             with_input: VecDeque::new(),
             round_robin,
@@ -171,16 +183,16 @@ impl Peers {
     }
 
     pub(crate) fn get(&self, id: PeerId) -> Option<&Peer> {
-        self.map.get(&id)
+        self.map.get(id)
     }
 
     pub(crate) fn get_mut(&mut self, id: PeerId) -> Option<&mut Peer> {
-        self.map.get_mut(&id)
+        self.map.get_mut(id)
     }
 
     /// A live (not gone) peer.
     pub(crate) fn live(&self, id: PeerId) -> Option<&Peer> {
-        self.map.get(&id).filter(|p| !p.gone)
+        self.map.get(id).filter(|p| !p.gone)
     }
 
     pub(crate) fn push_action(&mut self, action: Action) {
@@ -189,6 +201,10 @@ impl Peers {
 
     pub(crate) fn has_output(&self) -> bool {
         !self.actions.is_empty() || self.wake_recv || self.wake_send
+    }
+
+    pub(crate) fn has_actions(&self) -> bool {
+        !self.actions.is_empty()
     }
 
     pub(crate) fn drain_actions(&mut self, into: &mut Vec<Action>) {
@@ -209,9 +225,7 @@ impl Peers {
 
     /// A new peer (not attached yet), ready to take messages.
     pub(crate) fn add(&mut self, opts: &Options) -> PeerId {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.map.insert(id, Peer::new(opts));
+        let id = self.map.insert(Peer::new(opts));
         self.list_room(id);
         self.wake_send = true;
         id
@@ -219,7 +233,7 @@ impl Peers {
 
     /// Marks a peer attached; a queue that waited for it is announced to the shell.
     pub(crate) fn attach(&mut self, id: PeerId, routing_id: Option<Bytes>) {
-        let Some(p) = self.map.get_mut(&id) else {
+        let Some(p) = self.map.get_mut(id) else {
             return;
         };
         p.attached = true;
@@ -235,7 +249,7 @@ impl Peers {
     /// The peer's connection ended; what the link took and did not write is lost with
     /// it (counted).
     pub(crate) fn detach(&mut self, id: PeerId) {
-        let Some(p) = self.map.get_mut(&id) else {
+        let Some(p) = self.map.get_mut(id) else {
             return;
         };
         p.attached = false;
@@ -251,7 +265,7 @@ impl Peers {
     /// The peer leaves the routing set: its outbound queue is dropped (counted), and it
     /// is forgotten once its received messages were read.
     pub(crate) fn remove(&mut self, id: PeerId) {
-        let Some(p) = self.map.get_mut(&id) else {
+        let Some(p) = self.map.get_mut(id) else {
             return;
         };
         p.gone = true;
@@ -265,17 +279,17 @@ impl Peers {
     }
 
     fn forget(&mut self, id: PeerId) {
-        self.map.remove(&id);
+        self.map.remove(id);
         // Stale entries are skipped when popped; compact when they pile up (peers that
         // came and went while nothing was sent or received).
         let live = 2 * self.map.len() + 32;
         if self.with_room.len() > live {
             let map = &self.map;
-            self.with_room.retain(|id| map.contains_key(id));
+            self.with_room.retain(|&id| map.contains(id));
         }
         if self.with_input.len() > live {
             let map = &self.map;
-            self.with_input.retain(|id| map.contains_key(id));
+            self.with_input.retain(|&id| map.contains(id));
         }
     }
 
@@ -284,7 +298,7 @@ impl Peers {
         if !self.round_robin {
             return;
         }
-        if let Some(p) = self.map.get_mut(&id) {
+        if let Some(p) = self.map.get_mut(id) {
             if !p.listed_out && p.has_room(self.conflate) {
                 p.listed_out = true;
                 self.with_room.push_back(id);
@@ -294,7 +308,7 @@ impl Peers {
 
     /// Whether `id` can take one more message now.
     pub(crate) fn has_room(&self, id: PeerId) -> bool {
-        self.map.get(&id).is_some_and(|p| p.has_room(self.conflate))
+        self.map.get(id).is_some_and(|p| p.has_room(self.conflate))
     }
 
     /// Round-robin: hands `msg` to the next peer with room, which goes to the back of
@@ -304,16 +318,23 @@ impl Peers {
         msg: Message,
         write_through: bool,
     ) -> Result<(PeerId, Sent), Message> {
-        while let Some(id) = self.with_room.pop_front() {
-            let Some(p) = self.map.get_mut(&id) else {
+        let conflate = self.conflate;
+        while let Some(&id) = self.with_room.front() {
+            let Some(p) = self.map.get_mut(id).filter(|p| p.has_room(conflate)) else {
+                if let Some(p) = self.map.get_mut(id) {
+                    p.listed_out = false;
+                }
+                self.with_room.pop_front();
                 continue;
             };
-            p.listed_out = false;
-            if !p.has_room(self.conflate) {
-                continue;
+            let sent = p.hand_over(id, msg, write_through, conflate, &mut self.drops);
+            if p.has_room(conflate) {
+                // Its turn is over: to the back.
+                rotate(&mut self.with_room);
+            } else {
+                p.listed_out = false;
+                self.with_room.pop_front();
             }
-            let sent = self.hand_over(id, msg, write_through);
-            self.list_room(id);
             return Ok((id, sent));
         }
         Err(msg)
@@ -325,23 +346,12 @@ impl Peers {
     /// `write_through` asks the link to write at once (request / reply patterns).
     pub(crate) fn hand_over(&mut self, id: PeerId, msg: Message, write_through: bool) -> Sent {
         let conflate = self.conflate;
-        let Some(p) = self.map.get_mut(&id) else {
-            self.drops.peer_gone += 1;
-            return Sent::Done;
-        };
-        if p.takes_direct(conflate) {
-            p.unflushed += 1;
-            return Sent::Direct {
-                peer: id,
-                msg,
-                write_through,
-            };
-        }
-        // A link with messages already queued was told and drains until empty.
-        if p.enqueue(msg, conflate, &mut self.drops) && p.attached {
-            Sent::Wake(id)
-        } else {
-            Sent::Done
+        match self.map.get_mut(id) {
+            Some(p) => p.hand_over(id, msg, write_through, conflate, &mut self.drops),
+            None => {
+                self.drops.peer_gone += 1;
+                Sent::Done
+            }
         }
     }
 
@@ -357,7 +367,7 @@ impl Peers {
     ) -> bool {
         let conflate = self.conflate;
         let mut full = false;
-        for (&id, p) in self.map.iter_mut() {
+        for (id, p) in self.map.iter_mut() {
             if !p.attached || !wants(p) {
                 continue;
             }
@@ -376,15 +386,17 @@ impl Peers {
         full
     }
 
-    /// A link could not take a message handed to it directly: it goes to the front of
-    /// the peer's queue, and the link is told to take it later. False when the peer is
-    /// gone (the message is dropped, counted).
-    pub(crate) fn requeue(&mut self, id: PeerId, msg: Message) -> bool {
-        let Some(p) = self.map.get_mut(&id).filter(|p| !p.gone) else {
+    /// A link could not take a message handed to it directly (`write_through` as it
+    /// was handed over): it goes to the front of the peer's queue, and the link is told
+    /// to take it later. False when the peer is gone (the message is dropped, counted).
+    pub(crate) fn requeue(&mut self, id: PeerId, msg: Message, write_through: bool) -> bool {
+        let Some(p) = self.map.get_mut(id).filter(|p| !p.gone) else {
             self.drops.peer_gone += 1;
             return false;
         };
-        p.unflushed = p.unflushed.saturating_sub(1);
+        if !write_through {
+            p.unflushed = p.unflushed.saturating_sub(1);
+        }
         p.out.push_front(msg);
         true
     }
@@ -393,7 +405,7 @@ impl Peers {
     /// until it returns false or the queue is empty. They then count as taken by the
     /// link until [`Peers::flushed`].
     pub(crate) fn take_output(&mut self, id: PeerId, mut take: impl FnMut(Message) -> bool) {
-        let Some(p) = self.map.get_mut(&id) else {
+        let Some(p) = self.map.get_mut(id) else {
             return;
         };
         while let Some(msg) = p.out.pop_front() {
@@ -405,13 +417,13 @@ impl Peers {
     }
 
     pub(crate) fn has_queued_output(&self, id: PeerId) -> bool {
-        self.map.get(&id).is_some_and(|p| !p.out.is_empty())
+        self.map.get(id).is_some_and(|p| !p.out.is_empty())
     }
 
     /// The link of `id` wrote (or handed to the kernel) everything it took.
     pub(crate) fn flushed(&mut self, id: PeerId) {
         let conflate = self.conflate;
-        let Some(p) = self.map.get_mut(&id) else {
+        let Some(p) = self.map.get_mut(id) else {
             return;
         };
         if p.unflushed == 0 {
@@ -432,7 +444,7 @@ impl Peers {
 
     /// Queues a received message for the application.
     pub(crate) fn push_input(&mut self, id: PeerId, msg: Message) -> bool {
-        let Some(p) = self.map.get_mut(&id) else {
+        let Some(p) = self.map.get_mut(id) else {
             return false;
         };
         if self.conflate {
@@ -451,7 +463,7 @@ impl Peers {
     /// Whether the link of `id` should stop reading (RCVHWM reached); marks it paused
     /// so that reading resumes ([`Action::ResumeInput`]) once the queue drains.
     pub(crate) fn input_full(&mut self, id: PeerId) -> bool {
-        match self.map.get_mut(&id) {
+        match self.map.get_mut(id) {
             Some(p) if p.inq.len() >= p.rcvhwm => {
                 p.input_paused = true;
                 true
@@ -464,22 +476,31 @@ impl Peers {
     /// of the rotation if it has more. `with_routing_id` puts the peer's routing id in
     /// front of the message (ROUTER).
     pub(crate) fn next_input(&mut self, with_routing_id: bool) -> Option<(PeerId, Message)> {
-        while let Some(id) = self.with_input.pop_front() {
-            let Some(p) = self.map.get_mut(&id) else {
+        while let Some(&id) = self.with_input.front() {
+            let Some(p) = self.map.get_mut(id) else {
+                self.with_input.pop_front();
                 continue;
             };
-            p.listed_in = false;
             let Some(mut msg) = p.inq.pop_front() else {
+                p.listed_in = false;
+                self.with_input.pop_front();
                 continue;
             };
             if with_routing_id {
                 msg.push_front(p.routing_id.clone().unwrap_or_default());
             }
-            if !p.inq.is_empty() {
-                p.listed_in = true;
-                self.with_input.push_back(id);
+            if p.inq.is_empty() {
+                p.listed_in = false;
+                self.with_input.pop_front();
+            } else {
+                rotate(&mut self.with_input);
             }
-            self.after_pop(id);
+            if p.resumes_input() {
+                self.actions.push(Action::ResumeInput(id));
+            }
+            if p.gone && p.inq.is_empty() {
+                self.forget(id);
+            }
             return Some((id, msg));
         }
         None
@@ -487,14 +508,14 @@ impl Peers {
 
     /// One message from peer `id` (REQ reads only the peer it asked).
     pub(crate) fn pop_input_from(&mut self, id: PeerId) -> Option<Message> {
-        let msg = self.map.get_mut(&id)?.inq.pop_front()?;
+        let msg = self.map.get_mut(id)?.inq.pop_front()?;
         self.after_pop(id);
         Some(msg)
     }
 
     /// Drops every received message of `id` (counted).
     pub(crate) fn discard_input(&mut self, id: PeerId) {
-        if let Some(p) = self.map.get_mut(&id) {
+        if let Some(p) = self.map.get_mut(id) {
             self.drops.discarded += p.inq.len() as u64;
             p.inq.clear();
             self.after_pop(id);
@@ -504,14 +525,11 @@ impl Peers {
     /// After messages were taken from `id`: resume its reading below the RCVHWM, and
     /// forget it if it is gone and drained.
     fn after_pop(&mut self, id: PeerId) {
-        let Some(p) = self.map.get_mut(&id) else {
+        let Some(p) = self.map.get_mut(id) else {
             return;
         };
-        if p.input_paused && p.inq.len() < p.rcvhwm {
-            p.input_paused = false;
-            if p.attached {
-                self.actions.push(Action::ResumeInput(id));
-            }
+        if p.resumes_input() {
+            self.actions.push(Action::ResumeInput(id));
         }
         if p.gone && p.inq.is_empty() {
             self.forget(id);
@@ -521,5 +539,14 @@ impl Peers {
     #[cfg(test)]
     pub(crate) fn rotation_lens(&self) -> (usize, usize) {
         (self.with_room.len(), self.with_input.len())
+    }
+}
+
+/// Moves the front of a rotation to its back.
+fn rotate(q: &mut VecDeque<PeerId>) {
+    if q.len() > 1 {
+        if let Some(id) = q.pop_front() {
+            q.push_back(id);
+        }
     }
 }

@@ -141,14 +141,21 @@ impl Harness {
                 self.link(p).woken = true;
                 true
             }
-            Sent::Direct { peer, msg, .. } => {
+            Sent::Direct {
+                peer,
+                msg,
+                write_through,
+            } => {
                 let l = self
                     .links
                     .get_mut(&peer)
                     .expect("direct to an attached peer");
                 if l.busy {
-                    assert!(self.core.requeue(peer, msg));
+                    assert!(self.core.requeue(peer, msg, write_through));
                     self.link(peer).woken = true;
+                } else if write_through {
+                    // Written at once by the sending task.
+                    l.wire.push(msg);
                 } else {
                     l.batch.push(msg);
                 }
@@ -159,7 +166,7 @@ impl Harness {
                 for &p in &targets {
                     let l = self.links.get_mut(&p).expect("fan-out to an attached peer");
                     if l.busy {
-                        assert!(self.core.requeue(p, msg.clone()));
+                        assert!(self.core.requeue(p, msg.clone(), false));
                         self.link(p).woken = true;
                     } else {
                         l.batch.push(msg.clone());

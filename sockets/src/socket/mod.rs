@@ -325,17 +325,21 @@ impl<P: Proactor> Socket<P> {
             let sent = core.send(msg)?;
             (sent, core.has_output())
         };
-        let full = match sent {
-            Sent::Blocked(m) => return Ok(Attempt::Blocked(m)),
+        let mut full = false;
+        match sent {
+            Sent::Direct {
+                peer,
+                msg,
+                write_through,
+            } => shared.offer(peer, msg, write_through),
+            Sent::Done => {}
+            Sent::Wake(peer) => shared.wake_output(peer),
             Sent::Fanout(msg) => {
-                shared.dispatch(Sent::Fanout(msg));
-                shared.core.borrow_mut().take_fanout_full()
+                shared.fan_out(&msg);
+                full = shared.core.borrow_mut().take_fanout_full();
             }
-            other => {
-                shared.dispatch(other);
-                false
-            }
-        };
+            Sent::Blocked(m) => return Ok(Attempt::Blocked(m)),
+        }
         if more {
             shared.run_core_output();
         }

@@ -12,13 +12,12 @@ use std::rc::Rc;
 use bytes::Bytes;
 use ringmq_proactor::Proactor;
 
-use crate::core::peers::IdMap;
-use crate::core::{Action, Core, PeerId, Refusal, Sent};
-use crate::link::{Link, Offered, Origin};
+use crate::core::{Action, Core, PeerId, PeerSlots, Refusal};
+use crate::link::{Link, Origin};
 use crate::message::Message;
 use crate::monitor::{MonitorEventKind, Monitors};
 use crate::reason::DisconnectReason;
-use crate::util::{AbortHandle, Notify, Stop};
+use crate::util::{AbortHandle, IdMap, Notify, Stop};
 
 /// A bound endpoint.
 pub(crate) struct BindEntry {
@@ -43,7 +42,7 @@ pub(crate) struct ConnectEntry {
 #[derive(Default)]
 pub(crate) struct Io {
     /// The link of each attached peer.
-    pub links: IdMap<Rc<dyn Link>>,
+    pub links: PeerSlots<Rc<dyn Link>>,
     /// Every live connection, handshaking or attached, by connection id.
     pub conns: IdMap<Rc<dyn Link>>,
     pub binds: Vec<BindEntry>,
@@ -103,42 +102,46 @@ impl<P: Proactor> Shared<P> {
     }
 
     fn link(&self, peer: PeerId) -> Option<Rc<dyn Link>> {
-        self.io.borrow().links.get(&peer).cloned()
+        self.io.borrow().links.get(peer).cloned()
     }
 
-    /// Carries out what the core asked for (actions, then wake-ups), until it asks for
+    /// Carries out what the core asked for (wake-ups, then actions), until it asks for
     /// nothing more.
     pub(crate) fn run_core_output(&self) {
-        let mut actions = std::mem::take(&mut *self.actions.borrow_mut());
         loop {
+            let mut actions = None;
             let (recv, send) = {
                 let mut core = self.core.borrow_mut();
                 if !core.has_output() {
-                    break;
+                    return;
                 }
-                core.drain_actions(&mut actions);
+                if core.has_actions() {
+                    let mut taken = std::mem::take(&mut *self.actions.borrow_mut());
+                    core.drain_actions(&mut taken);
+                    actions = Some(taken);
+                }
                 core.take_wakes()
             };
-            for action in actions.drain(..) {
-                self.act(action);
-            }
             if recv {
                 self.recv_ready.notify();
             }
             if send {
                 self.send_ready.notify();
             }
+            // Waking tasks runs none of them: only actions can make more output.
+            let Some(mut actions) = actions else {
+                return;
+            };
+            for action in actions.drain(..) {
+                self.act(action);
+            }
+            *self.actions.borrow_mut() = actions;
         }
-        *self.actions.borrow_mut() = actions;
     }
 
     fn act(&self, action: Action) {
         match action {
-            Action::Output(peer) => {
-                if let Some(link) = self.link(peer) {
-                    link.wake_output();
-                }
-            }
+            Action::Output(peer) => self.wake_output(peer),
             Action::ResumeInput(peer) => {
                 if let Some(link) = self.link(peer) {
                     link.resume_input();
@@ -171,56 +174,40 @@ impl<P: Proactor> Shared<P> {
         }
     }
 
-    /// Carries out a [`Sent`] from the core (the core's borrow has ended).
-    pub(crate) fn dispatch(&self, sent: Sent) {
-        match sent {
-            Sent::Done | Sent::Blocked(_) => {}
-            Sent::Wake(peer) => {
-                if let Some(link) = self.link(peer) {
-                    link.wake_output();
-                }
-            }
-            Sent::Direct {
-                peer,
-                msg,
-                write_through,
-            } => self.offer(peer, msg, write_through),
-            Sent::Fanout(msg) => self.fan_out(&msg),
+    /// Tells `peer`'s link that messages wait in its queue.
+    pub(crate) fn wake_output(&self, peer: PeerId) {
+        if let Some(link) = self.link(peer) {
+            link.wake_output();
         }
     }
 
-    /// Hands a message the core routed directly to `peer`'s link; queues it for the
-    /// link when the link cannot take it now.
-    fn offer(&self, peer: PeerId, msg: Message, write_through: bool) {
-        let refused = match self.link(peer) {
+    /// Hands a message the core routed directly to `peer`'s link ([`Sent::Direct`]);
+    /// queues it for the link when the link cannot take it now.
+    pub(crate) fn offer(&self, peer: PeerId, msg: Message, write_through: bool) {
+        let link = self.link(peer);
+        let refused = match &link {
             Some(link) => match link.offer(msg, write_through) {
-                Ok(Offered::Batched) => return,
-                Ok(Offered::Flushed) => {
-                    self.flushed(peer);
-                    return;
-                }
-                Err(msg) => Some((msg, Some(link))),
+                Ok(()) => return,
+                Err(msg) => msg,
             },
-            None => Some((msg, None)),
+            None => msg,
         };
-        if let Some((msg, link)) = refused {
-            let queued = self.core.borrow_mut().requeue(peer, msg);
-            if let (true, Some(link)) = (queued, link) {
-                link.wake_output();
-            }
+        let queued = self.core.borrow_mut().requeue(peer, refused, write_through);
+        if let (true, Some(link)) = (queued, link) {
+            link.wake_output();
         }
     }
 
-    /// Hands a fan-out message to each target the core listed, by reference; a copy is
-    /// queued for a link that cannot take it now.
-    fn fan_out(&self, msg: &Message) {
+    /// Hands a fan-out message ([`Sent::Fanout`]) to each target the core listed, by
+    /// reference; a copy is queued for a link that cannot take it now.
+    pub(crate) fn fan_out(&self, msg: &Message) {
         let targets = self.core.borrow_mut().take_fanout();
         for &peer in &targets {
             let link = self.link(peer);
             if link.as_ref().is_some_and(|l| l.offer_shared(msg)) {
                 continue;
             }
-            let queued = self.core.borrow_mut().requeue(peer, msg.clone());
+            let queued = self.core.borrow_mut().requeue(peer, msg.clone(), false);
             if let (true, Some(link)) = (queued, link) {
                 link.wake_output();
             }
@@ -255,7 +242,7 @@ impl<P: Proactor> Shared<P> {
         let terminated = self.io.borrow().terminated;
         {
             let mut io = self.io.borrow_mut();
-            io.links.remove(&peer);
+            io.links.remove(peer);
         }
         {
             let mut core = self.core.borrow_mut();

@@ -1,0 +1,201 @@
+//! The socket layer's cost per message with both sides on one thread, for instruction
+//! counts that do not depend on the machine's load:
+//!
+//! `RINGMQ_BACKEND=epoll valgrind --tool=callgrind target/release/socket_cost WORKLOAD N`
+//!
+//! (valgrind cannot follow io_uring's blocking `io_uring_enter`, so use the epoll
+//! backend under it). Workloads, each over loopback TCP on one runtime:
+//! - `pushpull N`: N 64 B messages PUSH -> PULL;
+//! - `reqrep N`: N 64 B request / reply round trips;
+//! - `fanout N`: N 64 B messages PUB -> 10 SUBs;
+//! - `router IDLE N`: IDLE handshaken DEALERs that stay silent, then N round trips of one
+//!   more DEALER with the ROUTER echoing.
+//!
+//! Compare two builds by running both at two values of N and taking the difference
+//! (start-up cancels out): the marginal instructions per message. Prints the wall time
+//! too, which is only meaningful on a quiet machine.
+
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Instant;
+
+use ringmq_proactor::Runtime;
+use ringmq_sockets::{Bytes, Context, Message, MonitorEventKind, SocketOption};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let num = |i: usize| -> usize {
+        args.get(i)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| usage())
+    };
+    let rt = Runtime::new().expect("runtime");
+    let ctx = Context::new(rt.proactor());
+    let start = Instant::now();
+    let units = match args.first().map(String::as_str) {
+        Some("pushpull") => rt.block_on(pushpull(&ctx, num(1))),
+        Some("reqrep") => rt.block_on(reqrep(&ctx, num(1))),
+        Some("fanout") => rt.block_on(fanout(&ctx, num(1))),
+        Some("router") => rt.block_on(router(&ctx, num(1), num(2))),
+        _ => usage(),
+    };
+    let elapsed = start.elapsed();
+    println!(
+        "{} units in {:.3} s ({:.0} ns per unit, start-up included)",
+        units,
+        elapsed.as_secs_f64(),
+        elapsed.as_nanos() as f64 / units as f64
+    );
+}
+
+fn usage() -> ! {
+    eprintln!("usage: socket_cost pushpull N | reqrep N | fanout N | router IDLE N");
+    std::process::exit(2)
+}
+
+type Ctx = Context<ringmq_proactor::Native>;
+
+fn payload() -> Message {
+    Message::from(Bytes::from(vec![7u8; 64]))
+}
+
+async fn pushpull(ctx: &Ctx, n: usize) -> usize {
+    let pull = ctx.pull();
+    let ep = pull.bind("tcp://127.0.0.1:*").expect("bind");
+    let push = ctx.push();
+    push.connect(&ep).expect("connect");
+    let send = async {
+        for _ in 0..n {
+            push.send(payload()).await.expect("send");
+        }
+    };
+    let recv = async {
+        for _ in 0..n {
+            pull.recv().await.expect("recv");
+        }
+    };
+    join(send, recv).await;
+    n
+}
+
+async fn reqrep(ctx: &Ctx, n: usize) -> usize {
+    let rep = ctx.rep();
+    let ep = rep.bind("tcp://127.0.0.1:*").expect("bind");
+    let req = ctx.req();
+    req.connect(&ep).expect("connect");
+    let client = async {
+        for _ in 0..n {
+            req.send(payload()).await.expect("send");
+            req.recv().await.expect("recv");
+        }
+    };
+    let server = async {
+        for _ in 0..n {
+            let m = rep.recv().await.expect("recv");
+            rep.send(m).await.expect("send");
+        }
+    };
+    join(client, server).await;
+    n
+}
+
+async fn fanout(ctx: &Ctx, n: usize) -> usize {
+    const SUBS: usize = 10;
+    let publisher = ctx.xpub();
+    publisher.set_option(SocketOption::SndHwm(0)).expect("hwm");
+    publisher
+        .set_option(SocketOption::XpubVerbose(true))
+        .expect("verbose");
+    let ep = publisher.bind("tcp://127.0.0.1:*").expect("bind");
+    let subs: Vec<_> = (0..SUBS)
+        .map(|_| {
+            let s = ctx.subscriber();
+            s.set_option(SocketOption::RcvHwm(0)).expect("hwm");
+            s.subscribe(b"").expect("subscribe");
+            s.connect(&ep).expect("connect");
+            s
+        })
+        .collect();
+    // With XPUB_VERBOSE every subscription is one notice: once all arrived, every
+    // message reaches every subscriber.
+    for _ in 0..SUBS {
+        publisher.recv().await.expect("subscription notice");
+    }
+    let send = async {
+        for _ in 0..n {
+            publisher.send(payload()).await.expect("send");
+        }
+    };
+    let recv = async {
+        for _ in 0..n {
+            for s in &subs {
+                s.recv().await.expect("recv");
+            }
+        }
+    };
+    join(send, recv).await;
+    n * SUBS
+}
+
+async fn router(ctx: &Ctx, idle: usize, n: usize) -> usize {
+    let router = ctx.router();
+    let mon = router.monitor();
+    let ep = router.bind("tcp://127.0.0.1:*").expect("bind");
+    let idle_dealers: Vec<_> = (0..idle)
+        .map(|_| {
+            let d = ctx.dealer();
+            d.connect(&ep).expect("connect");
+            d
+        })
+        .collect();
+    let mut handshakes = 0;
+    while handshakes < idle {
+        let e = mon.recv().await.expect("monitor");
+        if e.kind == MonitorEventKind::HandshakeSucceeded {
+            handshakes += 1;
+        }
+    }
+    let active = ctx.dealer();
+    active.connect(&ep).expect("connect");
+    let client = async {
+        for _ in 0..n {
+            active.send(payload()).await.expect("send");
+            active.recv().await.expect("recv");
+        }
+    };
+    let server = async {
+        for _ in 0..n {
+            let m = router.recv().await.expect("recv");
+            router.send(m).await.expect("send");
+        }
+    };
+    join(client, server).await;
+    drop(idle_dealers);
+    n
+}
+
+/// Runs both futures to completion.
+async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let mut a = pin!(a);
+    let mut b = pin!(b);
+    let (mut ra, mut rb) = (None, None);
+    poll_fn(|cx| {
+        if ra.is_none() {
+            if let Poll::Ready(x) = a.as_mut().poll(cx) {
+                ra = Some(x);
+            }
+        }
+        if rb.is_none() {
+            if let Poll::Ready(y) = b.as_mut().poll(cx) {
+                rb = Some(y);
+            }
+        }
+        if ra.is_some() && rb.is_some() {
+            Poll::Ready((ra.take().expect("set"), rb.take().expect("set")))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
