@@ -418,14 +418,15 @@ fn drain_events<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>) -> bool {
     shared.run_core_output();
     // The writer must run when there is output, or when the session's timer now
     // expires earlier than the one it sleeps on (the handshake finished and
-    // heartbeats started).
+    // heartbeats started), or went away (the handshake deadline: an idle connection
+    // should hold no timer).
     let session = conn.session.borrow();
-    let timer_moved_up = match (session.poll_timeout(), conn.sleeping_until.get()) {
+    let timer_changed = match (session.poll_timeout(), conn.sleeping_until.get()) {
         (Some(new), Some(old)) => new < old,
-        (Some(_), None) => true,
-        (None, _) => false,
+        (Some(_), None) | (None, Some(_)) => true,
+        (None, None) => false,
     };
-    if session.pending_transmit() > 0 || timer_moved_up {
+    if session.pending_transmit() > 0 || timer_changed {
         drop(session);
         conn.wake_writer.notify();
     }
