@@ -147,6 +147,7 @@ impl Proactor for CompioProactor {
                     Some(addr.clone()),
                 )
             }
+            other => return Err(other.unsupported()),
         };
         Ok(Listener {
             acceptor,
@@ -204,6 +205,7 @@ impl Proactor for CompioProactor {
                 let s = unix::UnixStream::connect_addr(&addr.to_unix_addr()?)?;
                 Ok(Stream(Conn::Unix(UnixStream::from_std(s)?)))
             }
+            other => Err(other.unsupported()),
         }
     }
 

@@ -180,6 +180,7 @@ impl Proactor for MonoioProactor {
                     Some(addr.clone()),
                 )
             }
+            other => return Err(other.unsupported()),
         };
         Ok(Listener {
             acceptor: Rc::new(acceptor),
@@ -236,6 +237,7 @@ impl Proactor for MonoioProactor {
                 s.set_nonblocking(true)?;
                 Ok(Stream(Conn::Unix(UnixStream::from_std(s)?)))
             }
+            other => Err(other.unsupported()),
         }
     }
 

@@ -19,8 +19,10 @@ use std::str::FromStr;
 /// the terminating NUL of paths or the leading NUL of abstract names).
 pub const MAX_IPC_ADDR_LEN: usize = 107;
 
-/// A parsed endpoint.
+/// A parsed endpoint. More transports (inproc, udp) will join, so matches need a
+/// wildcard arm.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Endpoint {
     /// `tcp://host:port`; port 0 (written `*` or `0`) asks for an ephemeral port on bind.
     Tcp {
@@ -60,6 +62,17 @@ pub enum PeerAddr {
     Tcp(SocketAddr),
     /// An IPC peer (Unix peers are usually unnamed).
     Ipc,
+}
+
+impl Endpoint {
+    /// The error an engine gives for an endpoint whose transport it cannot open as a
+    /// stream.
+    pub fn unsupported(&self) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{self}: not a stream transport this engine opens"),
+        )
+    }
 }
 
 /// Why an endpoint string was refused.

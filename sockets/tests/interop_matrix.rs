@@ -70,22 +70,6 @@ where
     }
 }
 
-fn type_name(t: SocketType) -> &'static str {
-    match t {
-        Pair => "PAIR",
-        Pub => "PUB",
-        Sub => "SUB",
-        Req => "REQ",
-        Rep => "REP",
-        Dealer => "DEALER",
-        Router => "ROUTER",
-        Pull => "PULL",
-        Push => "PUSH",
-        XPub => "XPUB",
-        XSub => "XSUB",
-    }
-}
-
 fn bind_endpoint(tr: Tr, name: &str) -> String {
     match tr {
         Tr::Tcp => "tcp://127.0.0.1:*".to_owned(),
@@ -122,7 +106,7 @@ async fn attach(
     tr: Tr,
     binds: Binds,
 ) -> Peer {
-    let mut args: Vec<String> = vec!["--type".into(), type_name(peer_type).into()];
+    let mut args: Vec<String> = vec!["--type".into(), SocketType::as_str(peer_type).into()];
     args.extend(opts.iter().map(|o| o.to_string()));
     let peer = match binds {
         Binds::Ringmq => {

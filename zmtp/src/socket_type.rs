@@ -2,8 +2,10 @@
 
 use std::fmt;
 
-/// A ZMTP socket type, as carried by the `Socket-Type` READY property.
+/// A ZMTP socket type, as carried by the `Socket-Type` READY property. More types
+/// (libzmq's draft ones) will join, so matches need a wildcard arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SocketType {
     /// `PAIR`
     Pair,

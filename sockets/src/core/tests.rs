@@ -229,6 +229,13 @@ fn strs(v: &[&[&str]]) -> Vec<Vec<String>> {
 }
 
 #[test]
+fn every_socket_type_has_its_pattern() {
+    for kind in SocketType::ALL {
+        assert_eq!(Core::new(kind, Options::default()).pattern.kind(), kind);
+    }
+}
+
+#[test]
 fn req_alternates_strictly_and_takes_only_the_asked_peers_reply() {
     let mut h = Harness::new(SocketType::Req);
     assert!(matches!(h.recv(), Err(Error::InvalidState { .. })));
