@@ -2,7 +2,8 @@
 //! [`Native`] proactor and counts the writes (`send` and `send_vectored` calls) each
 //! side makes. A peer's writer drains everything queued into one vectored write, so a
 //! burst costs far fewer writes than messages, while in ping-pong (nothing queued behind
-//! a message) every message is written at once, by exactly one write.
+//! a message) every message is written at once, by exactly one write. The same wrapper
+//! can make `accept` fail, for the listener's `AcceptFailed` events.
 
 mod common;
 
@@ -16,7 +17,7 @@ use common::{join, timeout};
 use ringmq_proactor::{
     BackendChoice, BufResult, Endpoint, IoBuf, IoBufMut, Native, PeerAddr, Proactor, Runtime,
 };
-use ringmq_sockets::Context;
+use ringmq_sockets::{Context, MonitorEventKind};
 
 /// The built-in proactor, counting the write calls made through it: asynchronous
 /// writes (`send`, `send_vectored`: the writer task) and synchronous ones
@@ -26,6 +27,8 @@ struct Counting {
     inner: Native,
     writes: Rc<Cell<usize>>,
     direct: Rc<Cell<usize>>,
+    /// The next this many accepts fail with EMFILE (out of descriptors).
+    accept_failures: Rc<Cell<usize>>,
 }
 
 impl Counting {
@@ -34,6 +37,7 @@ impl Counting {
             inner,
             writes: Rc::new(Cell::new(0)),
             direct: Rc::new(Cell::new(0)),
+            accept_failures: Rc::new(Cell::new(0)),
         }
     }
 
@@ -64,7 +68,17 @@ impl Proactor for Counting {
         &self,
         l: &Self::Listener,
     ) -> impl Future<Output = io::Result<(Self::Stream, PeerAddr)>> {
-        self.inner.accept(l)
+        let fail = self.accept_failures.get() > 0;
+        if fail {
+            self.accept_failures.set(self.accept_failures.get() - 1);
+        }
+        let accepted = self.inner.accept(l);
+        async move {
+            if fail {
+                return Err(io::Error::from_raw_os_error(EMFILE));
+            }
+            accepted.await
+        }
     }
 
     fn connect(&self, ep: &Endpoint) -> impl Future<Output = io::Result<Self::Stream>> {
@@ -126,6 +140,9 @@ impl Proactor for Counting {
         self.inner.spawn_local(f)
     }
 }
+
+/// `EMFILE` on Linux: the process is out of file descriptors.
+const EMFILE: i32 = 24;
 
 /// Runs `body` with two counting proactors (one per side) on one built-in runtime.
 fn with_two_sides<F, Fut>(choice: BackendChoice, body: F)
@@ -290,6 +307,50 @@ async fn req_rep_large_messages_finish_on_the_writer(a: Counting, b: Counting) {
     assert!(
         b.writes() - b0 >= 3,
         "the writer task finished each 16 MiB request"
+    );
+}
+
+/// Accepting fails three times (out of descriptors): each failure is reported with its
+/// error, the listener backs off 100 ms instead of spinning, then accepts the waiting
+/// client.
+async fn accept_failures_are_reported_and_backed_off(a: Counting, b: Counting) {
+    let pull = Context::new(b.clone()).pull();
+    let mon = pull.monitor();
+    b.accept_failures.set(3);
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = Context::new(a.clone()).push();
+    let start = Instant::now();
+    push.connect(&ep).unwrap();
+    push.send("through").await.unwrap();
+    assert_eq!(pull.recv().await.unwrap().frames()[0], "through");
+    let elapsed = start.elapsed();
+    let failures: Vec<_> = std::iter::from_fn(|| mon.try_recv())
+        .filter_map(|e| match e.kind {
+            MonitorEventKind::AcceptFailed { error } => Some(error),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failures.len(), 3, "{failures:?}");
+    for e in &failures {
+        assert_eq!(e.raw_os_error(), Some(EMFILE));
+    }
+    // Three back-offs of 100 ms (a timing bound: the listener must not spin).
+    assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+}
+
+#[test]
+fn uring_accept_failures_are_reported_and_backed_off() {
+    with_two_sides(
+        BackendChoice::Uring,
+        accept_failures_are_reported_and_backed_off,
+    );
+}
+
+#[test]
+fn epoll_accept_failures_are_reported_and_backed_off() {
+    with_two_sides(
+        BackendChoice::Epoll,
+        accept_failures_are_reported_and_backed_off,
     );
 }
 

@@ -56,6 +56,7 @@ async fn reconnect_backoff_doubles_up_to_max<P: Proactor>(ctx: Context<P>) {
     let ep = format!("tcp://127.0.0.1:{}", free_port());
     push.connect(&ep).unwrap();
     let mut intervals = Vec::new();
+    let mut failures = 0;
     while intervals.len() < 6 {
         let e = wait_event(&p, &mon, |e| {
             matches!(
@@ -65,11 +66,18 @@ async fn reconnect_backoff_doubles_up_to_max<P: Proactor>(ctx: Context<P>) {
         })
         .await;
         assert_eq!(e.endpoint, ep);
-        if let MonitorEventKind::ConnectRetried { interval } = e.kind {
-            intervals.push(interval.as_millis());
+        match e.kind {
+            MonitorEventKind::ConnectRetried { interval } => intervals.push(interval.as_millis()),
+            MonitorEventKind::ConnectFailed { error } => {
+                // Nothing listens there: each attempt is refused, and says so.
+                assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused);
+                failures += 1;
+            }
+            _ => unreachable!("filtered above"),
         }
     }
     assert_eq!(intervals, [5, 10, 20, 40, 40, 40]);
+    assert_eq!(failures, 6, "one ConnectFailed before each retry");
 }
 
 async fn monitor_reports_bind_lifecycle<P: Proactor>(ctx: Context<P>) {

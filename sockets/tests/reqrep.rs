@@ -195,7 +195,8 @@ async fn dealer_router_identities<P: Proactor>(ctx: Context<P>) {
     assert_eq!(a.recv().await.unwrap().frames()[0], "to a");
     assert_eq!(b.recv().await.unwrap().frames()[0], "to b");
     assert_eq!(anon.recv().await.unwrap().frames()[0], "to anon");
-    // Unknown peer: dropped silently, or an error with ROUTER_MANDATORY.
+    // Unknown peer: dropped (counted), or an error with ROUTER_MANDATORY.
+    assert_eq!(router.drops().unroutable, 0);
     router
         .send(vec![
             Bytes::from_static(b"nobody"),
@@ -203,6 +204,7 @@ async fn dealer_router_identities<P: Proactor>(ctx: Context<P>) {
         ])
         .await
         .unwrap();
+    assert_eq!(router.drops().unroutable, 1);
     router
         .set_option(SocketOption::RouterMandatory(true))
         .unwrap();
@@ -235,6 +237,12 @@ async fn router_mandatory_would_block_at_hwm<P: Proactor>(ctx: Context<P>) {
     router.try_send(msg()).unwrap();
     router.try_send(msg()).unwrap();
     assert!(matches!(router.try_send(msg()), Err(Error::WouldBlock)));
+    // Without ROUTER_MANDATORY the same message is dropped, and counted.
+    router
+        .set_option(SocketOption::RouterMandatory(false))
+        .unwrap();
+    router.try_send(msg()).unwrap();
+    assert_eq!(router.drops().hwm, 1);
 }
 
 async fn router_handover<P: Proactor>(ctx: Context<P>) {

@@ -7,6 +7,7 @@ use ringmq_proactor::Proactor;
 use ringmq_zmtp::SocketType;
 
 use super::Socket;
+use crate::core::Drops;
 use crate::error::Error;
 use crate::message::Message;
 use crate::monitor::Monitor;
@@ -67,6 +68,11 @@ macro_rules! typed_socket {
             /// See [`Socket::monitor`].
             pub fn monitor(&self) -> Monitor {
                 self.inner.monitor()
+            }
+
+            /// See [`Socket::drops`].
+            pub fn drops(&self) -> Drops {
+                self.inner.drops()
             }
 
             /// See [`Socket::close`].
