@@ -49,6 +49,8 @@ pub(crate) struct Peer {
     listed_out: bool,
     /// Listed in [`Peers::with_input`].
     listed_in: bool,
+    /// The last fan-out round that reached this peer.
+    fan_out_round: u64,
 }
 
 impl Peer {
@@ -66,6 +68,7 @@ impl Peer {
             gone: false,
             listed_out: false,
             listed_in: false,
+            fan_out_round: 0,
         }
     }
 
@@ -150,6 +153,11 @@ pub(crate) struct Peers {
     /// Peers with received messages, in fair-queueing order.
     with_input: VecDeque<PeerId>,
     round_robin: bool,
+    /// Fan-outs so far (the current round).
+    fan_outs: u64,
+    /// Peers a fan-out looked at, for the tests.
+    #[cfg(test)]
+    pub(crate) fan_out_visits: u64,
     pub(crate) conflate: bool,
     /// Messages dropped by design.
     pub(crate) drops: Drops,
@@ -170,6 +178,9 @@ impl Peers {
             with_room: VecDeque::new(),
             with_input: VecDeque::new(),
             round_robin,
+            fan_outs: 0,
+            #[cfg(test)]
+            fan_out_visits: 0,
             conflate: false,
             drops: Drops::default(),
             actions: Vec::new(),
@@ -355,33 +366,55 @@ impl Peers {
         }
     }
 
-    /// Fan-out: hands `msg` to every attached peer that `wants` it and has room (the
-    /// others miss it, counted), without waiting for any. Peers that can take it
-    /// directly are listed in `direct` (and counted as taken); the others get a copy
-    /// queued. Returns true when some peer's queue is now at its SNDHWM.
-    pub(crate) fn fan_out(
+    /// Starts a fan-out: [`Peers::fan_out_to`] hands the message to each peer at most
+    /// once per fan-out.
+    pub(crate) fn begin_fan_out(&mut self) -> u64 {
+        self.fan_outs += 1;
+        self.fan_outs
+    }
+
+    /// Fan-out `round` (from [`Peers::begin_fan_out`]): hands `msg` to `id` if it is
+    /// attached, has not had it yet in this round, and has room (else it misses it,
+    /// counted), without waiting. A peer that can take it directly is listed in
+    /// `direct` (and counted as taken); otherwise it gets a copy queued. Returns true
+    /// when the peer's queue is now at its SNDHWM.
+    pub(crate) fn fan_out_to(
         &mut self,
+        id: PeerId,
         msg: &Message,
-        wants: impl Fn(&Peer) -> bool,
+        round: u64,
         direct: &mut Vec<PeerId>,
     ) -> bool {
-        let conflate = self.conflate;
+        #[cfg(test)]
+        {
+            self.fan_out_visits += 1;
+        }
+        let Some(p) = self.map.get_mut(id) else {
+            return false;
+        };
+        if !p.attached || p.fan_out_round == round {
+            return false;
+        }
+        p.fan_out_round = round;
+        fan_out_one(
+            p,
+            id,
+            msg,
+            self.conflate,
+            &mut self.drops,
+            &mut self.actions,
+            direct,
+        )
+    }
+
+    /// Fan-out to every attached peer (XSUB data), see [`Peers::fan_out_to`].
+    pub(crate) fn fan_out_all(&mut self, msg: &Message, direct: &mut Vec<PeerId>) -> bool {
         let mut full = false;
         for (id, p) in self.map.iter_mut() {
-            if !p.attached || !wants(p) {
-                continue;
+            if p.attached {
+                let (drops, actions) = (&mut self.drops, &mut self.actions);
+                full |= fan_out_one(p, id, msg, self.conflate, drops, actions, direct);
             }
-            if !p.has_room(conflate) {
-                self.drops.hwm += 1;
-                continue;
-            }
-            if p.takes_direct(conflate) {
-                p.unflushed += 1;
-                direct.push(id);
-            } else if p.enqueue(msg.clone(), conflate, &mut self.drops) {
-                self.actions.push(Action::Output(id));
-            }
-            full |= !conflate && p.queued() >= p.sndhwm;
         }
         full
     }
@@ -549,4 +582,28 @@ fn rotate(q: &mut VecDeque<PeerId>) {
             q.push_back(id);
         }
     }
+}
+
+/// Hands a fan-out message to one peer with room, or counts it missed: see
+/// [`Peers::fan_out_to`].
+fn fan_out_one(
+    p: &mut Peer,
+    id: PeerId,
+    msg: &Message,
+    conflate: bool,
+    drops: &mut Drops,
+    actions: &mut Vec<Action>,
+    direct: &mut Vec<PeerId>,
+) -> bool {
+    if !p.has_room(conflate) {
+        drops.hwm += 1;
+        return false;
+    }
+    if p.takes_direct(conflate) {
+        p.unflushed += 1;
+        direct.push(id);
+    } else if p.enqueue(msg.clone(), conflate, drops) {
+        actions.push(Action::Output(id));
+    }
+    !conflate && p.queued() >= p.sndhwm
 }

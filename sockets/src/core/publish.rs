@@ -10,7 +10,7 @@ use bytes::Bytes;
 use ringmq_zmtp::SocketType;
 
 use super::peers::{PeerId, Peers};
-use super::subscriptions::Subscriptions;
+use super::subscriptions::TopicIndex;
 use super::{not_supported, recv_fair, Pattern, Sent};
 use crate::error::Error;
 use crate::message::Message;
@@ -18,8 +18,8 @@ use crate::options::Options;
 
 pub(crate) struct Publish {
     xpub: bool,
-    /// XPUB: topics subscribed by at least one peer, counted once per peer.
-    topics: Subscriptions,
+    /// Each topic's subscribers (each peer's own set is `Peer::subs`).
+    index: TopicIndex,
     /// XPUB: subscription notices for `recv`.
     notices: VecDeque<Message>,
     /// The peers of the last fan-out that take the message directly.
@@ -32,7 +32,7 @@ impl Publish {
     pub(crate) fn new(xpub: bool) -> Publish {
         Publish {
             xpub,
-            topics: Subscriptions::default(),
+            index: TopicIndex::default(),
             notices: VecDeque::new(),
             fanout: Vec::new(),
             fanout_full: false,
@@ -56,8 +56,12 @@ pub(crate) fn notice(kind: u8, topic: &[u8]) -> Message {
 impl Pattern for Publish {
     fn send(&mut self, peers: &mut Peers, _: &Options, msg: Message) -> Result<Sent, Error> {
         self.fanout.clear();
-        let first = &msg.frames()[0];
-        self.fanout_full = peers.fan_out(&msg, |p| p.subs.matches(first), &mut self.fanout);
+        let round = peers.begin_fan_out();
+        let mut full = false;
+        for peer in self.index.matching(&msg.frames()[0]) {
+            full |= peers.fan_out_to(peer, &msg, round, &mut self.fanout);
+        }
+        self.fanout_full = full;
         Ok(if self.fanout.is_empty() {
             Sent::Done
         } else {
@@ -98,14 +102,11 @@ impl Pattern for Publish {
             if new_for_peer {
                 p.subs.add(&topic);
             }
-            if !self.xpub {
-                return;
-            }
-            let first = new_for_peer && self.topics.add(&topic);
-            if first || opts.xpub_verbose {
+            let first = new_for_peer && self.index.add(&topic, peer);
+            if self.xpub && (first || opts.xpub_verbose) {
                 self.notice(peers, 1, &topic);
             }
-        } else if p.subs.remove(&topic) && self.xpub && self.topics.remove(&topic) {
+        } else if p.subs.remove(&topic) && self.index.remove(&topic, peer) && self.xpub {
             self.notice(peers, 0, &topic);
         }
     }
@@ -113,15 +114,12 @@ impl Pattern for Publish {
     /// The peer's subscriptions end with its connection; XPUB reports each topic that
     /// has no subscriber left.
     fn detached(&mut self, peers: &mut Peers, _: &Options, peer: PeerId) {
-        if !self.xpub {
-            return;
-        }
         let Some(p) = peers.get(peer) else {
             return;
         };
         let lost: Vec<Bytes> = p.subs.topics().cloned().collect();
         for topic in lost {
-            if self.topics.remove(&topic) {
+            if self.index.remove(&topic, peer) && self.xpub {
                 self.notice(peers, 0, &topic);
             }
         }

@@ -61,7 +61,7 @@ impl Pattern for Subscribe {
             }
             _ => {
                 self.fanout.clear();
-                peers.fan_out(&msg, |_| true, &mut self.fanout);
+                peers.fan_out_all(&msg, &mut self.fanout);
                 Ok(if self.fanout.is_empty() {
                     Sent::Done
                 } else {

@@ -1,12 +1,73 @@
-//! A counted set of subscription prefixes, matched against the first frame.
+//! Subscription prefixes, matched against a message's first frame: a counted set
+//! ([`Subscriptions`], one per SUB and per publisher's peer) and the publisher's index
+//! from topic to subscribers ([`TopicIndex`]).
 //!
 //! Topics are kept in a hash map and grouped by length, so a match costs one lookup per
 //! distinct topic length no longer than the frame (in practice a handful), instead of a
-//! walk over every subscription.
+//! walk over every subscription or every subscriber.
 
 use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
+
+use super::PeerId;
+
+/// The publisher's subscriptions: for each topic, the peers subscribed to it, so a
+/// fan-out visits the matching peers only (libzmq's `mtrie` does the same), whatever
+/// the number of subscribers that match nothing.
+#[derive(Default)]
+pub(crate) struct TopicIndex {
+    peers: HashMap<Bytes, Vec<PeerId>>,
+    /// Number of distinct topics of each length.
+    lengths: BTreeMap<usize, usize>,
+}
+
+impl TopicIndex {
+    /// Adds `peer` to `topic` (the caller keeps each pair at most once); true when the
+    /// topic had no subscriber.
+    pub(crate) fn add(&mut self, topic: &[u8], peer: PeerId) -> bool {
+        if let Some(v) = self.peers.get_mut(topic) {
+            v.push(peer);
+            return false;
+        }
+        self.peers.insert(Bytes::copy_from_slice(topic), vec![peer]);
+        *self.lengths.entry(topic.len()).or_insert(0) += 1;
+        true
+    }
+
+    /// Removes `peer` from `topic`; true when that was the topic's last subscriber.
+    pub(crate) fn remove(&mut self, topic: &[u8], peer: PeerId) -> bool {
+        let Some(v) = self.peers.get_mut(topic) else {
+            return false;
+        };
+        let Some(i) = v.iter().position(|&p| p == peer) else {
+            return false;
+        };
+        v.swap_remove(i);
+        if !v.is_empty() {
+            return false;
+        }
+        self.peers.remove(topic);
+        if let Some(c) = self.lengths.get_mut(&topic.len()) {
+            *c -= 1;
+            if *c == 0 {
+                self.lengths.remove(&topic.len());
+            }
+        }
+        true
+    }
+
+    /// The peers subscribed to a prefix of `data` (a peer subscribed to several such
+    /// prefixes comes once per prefix).
+    pub(crate) fn matching<'a>(&'a self, data: &'a [u8]) -> impl Iterator<Item = PeerId> + 'a {
+        self.lengths
+            .keys()
+            .take_while(move |&&len| len <= data.len())
+            .filter_map(move |&len| self.peers.get(&data[..len]))
+            .flatten()
+            .copied()
+    }
+}
 
 /// Subscriptions with counts: adding a topic twice needs two removals.
 #[derive(Clone, Debug, Default)]
@@ -111,6 +172,31 @@ mod tests {
         assert!(!s.matches(b"a1"));
         assert!(!s.remove(b"a"), "removing an absent topic is a no-op");
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn the_index_finds_the_subscribers_of_every_matching_prefix() {
+        use super::super::table::PeerTable;
+        let mut table = PeerTable::default();
+        let (a, b, c) = (table.insert(()), table.insert(()), table.insert(()));
+        let mut idx = TopicIndex::default();
+        assert!(idx.add(b"news", a));
+        assert!(!idx.add(b"news", b));
+        assert!(idx.add(b"", c));
+        assert!(idx.add(b"n", a));
+        let mut got: Vec<_> = idx.matching(b"news.1").collect();
+        got.sort();
+        let mut want = vec![a, a, b, c];
+        want.sort();
+        assert_eq!(got, want, "a twice: subscribed to two prefixes");
+        assert_eq!(idx.matching(b"sport").collect::<Vec<_>>(), [c]);
+        assert!(!idx.remove(b"news", a));
+        assert!(idx.remove(b"news", b), "the last subscriber");
+        assert!(!idx.remove(b"news", b), "not subscribed any more");
+        assert_eq!(idx.matching(b"news").count(), 2);
+        assert!(idx.remove(b"", c));
+        assert!(idx.remove(b"n", a));
+        assert!(idx.peers.is_empty() && idx.lengths.is_empty());
     }
 
     #[test]

@@ -740,6 +740,33 @@ fn idle_peers_cost_routing_nothing() {
 }
 
 #[test]
+fn a_fan_out_visits_the_matching_subscribers_only() {
+    let mut h = Harness::new(SocketType::Pub);
+    let peers: Vec<_> = (0..10_000)
+        .map(|i| {
+            let p = h.attach();
+            let topic = format!("t{i:05}");
+            h.core.on_subscription(p, Bytes::from(topic), true);
+            p
+        })
+        .collect();
+    let everything = h.attach();
+    h.core.on_subscription(everything, Bytes::new(), true);
+    assert!(h.send_str(&["t04242 hello"]));
+    assert_eq!(
+        h.core.peers.fan_out_visits, 2,
+        "the index names the topic's subscriber and the one of everything"
+    );
+    h.write(peers[4242]);
+    h.write(everything);
+    assert_eq!(h.wire(peers[4242]), strs(&[&["t04242 hello"]]));
+    assert_eq!(h.wire(everything).len(), 1);
+    h.write(peers[4243]);
+    assert!(h.wire(peers[4243]).is_empty());
+    assert_eq!(h.core.drops(), Drops::default());
+}
+
+#[test]
 fn peers_that_come_and_go_leave_no_stale_entries_behind() {
     let mut h = Harness::new(SocketType::Dealer);
     for _ in 0..10_000 {
