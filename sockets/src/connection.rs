@@ -1,15 +1,16 @@
-//! One ZMTP connection: a reader task and a writer task around a shared [`Session`].
+//! The ZMTP link: one connection over a proactor stream, a reader task and a writer task
+//! around a shared [`Session`]. [`Conn`] is its [`Link`] (the socket's handle on it).
 //!
 //! - The reader receives into a `BytesMut`, hands the bytes to the session, and acts on
-//!   the events: handshake (the connection joins its peer), messages (into the peer's
-//!   inbound queue), subscriptions, errors. It stops reading while the peer's inbound
+//!   the events: handshake (the socket attaches the peer), messages (to the socket's
+//!   core), subscriptions, errors. It stops reading while the peer's inbound
 //!   queue is at the RCVHWM, so a slow application pushes back on the sender through
 //!   TCP instead of dropping messages.
-//! - The writer sleeps until it is woken (a message was queued for its peer, or the
+//! - The writer sleeps until it is woken (messages wait in its peer's queue, or the
 //!   session has output such as a PONG) or the session's timer expires (handshake
-//!   deadline, heartbeats). It then moves everything queued for the peer into the
-//!   session, up to [`BATCH_BYTES`], and writes the session's output with vectored
-//!   writes. Under load one write carries many messages; when idle each message is
+//!   deadline, heartbeats). It then takes the peer's queued messages into the session,
+//!   up to [`BATCH_BYTES`], reports the batch flushed, and writes the session's output
+//!   with vectored writes. Under load one write carries many messages; when idle each message is
 //!   written at once.
 //!
 //! Any protocol or I/O error ends only this connection.
@@ -66,7 +67,7 @@ pub(crate) struct Conn {
     pub meta: RefCell<Option<Arc<Metadata>>>,
     /// The emptied event queue of the last `drain_events`, kept for its allocation.
     events: RefCell<VecDeque<Event>>,
-    /// The writing half, for [`Conn::write_now`] while the writer task does not hold it.
+    /// The writing half, for [`Conn::write_through`] while the writer task does not hold it.
     direct: Rc<dyn DirectWrite>,
     /// Bytes a write-through offer encoded but could not write at once; the writer task
     /// writes them before anything else.

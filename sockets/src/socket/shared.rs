@@ -181,7 +181,7 @@ impl<P: Proactor> Shared<P> {
         }
     }
 
-    /// Hands a message the core routed directly to `peer`'s link ([`Sent::Direct`]);
+    /// Hands a message the core routed directly to `peer`'s link ([`crate::core::Sent::Direct`]);
     /// queues it for the link when the link cannot take it now.
     pub(crate) fn offer(&self, peer: PeerId, msg: Message, write_through: bool) {
         let link = self.link(peer);
@@ -198,7 +198,7 @@ impl<P: Proactor> Shared<P> {
         }
     }
 
-    /// Hands a fan-out message ([`Sent::Fanout`]) to each target the core listed, by
+    /// Hands a fan-out message ([`crate::core::Sent::Fanout`]) to each target the core listed, by
     /// reference; a copy is queued for a link that cannot take it now.
     pub(crate) fn fan_out(&self, msg: &Message) {
         let targets = self.core.borrow_mut().take_fanout();
