@@ -12,8 +12,20 @@
  *   zmq_tools subs       <connect-ep> <count> <subscribers>
  *   zmq_tools router     <bind-ep>    <total-requests>
  *   zmq_tools dealers    <connect-ep> <size> <peers> <rounds>
+ *   zmq_tools scale_dealers <connect-ep> <size> <idle-peers> <rounds>
  *   zmq_tools mem_push   <connect-ep> <size> <count> <hwm>
  *   zmq_tools stall_pull <bind-ep>    <hwm> <seconds>
+ *
+ * scale_dealers (the idle-peer scale row): <idle-peers> DEALERs connect in batches
+ * of SCALE_BATCH, each sends one request and waits for its echo, then stays silent;
+ * then one more DEALER makes SCALE_WARMUP untimed and <rounds> timed round trips and
+ * prints `median round trip:` and `p99 round trip:`. A libzmq socket holds an
+ * eventfd besides its connection, so 10,000 DEALERs would not fit in one process
+ * under a limit of 20,000 descriptors: the idle DEALERs are shared between this
+ * process (which also runs the active one) and forked helpers, at most
+ * IDLE_PER_PROCESS each, that report through a pipe when theirs are connected and
+ * exit when this process closes the pipe it holds for them (environment variable
+ * ZMQ_TOOLS_IDLE_PER_PROCESS overrides IDLE_PER_PROCESS, for tests).
  *
  * Add `--curve` as the last argument for CURVE with ringmq's fixed test keys
  * (ringmq_bench::tools::CURVE_KEYS); the binding side is the server.
@@ -24,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -60,9 +73,8 @@ static void setint(void *s, int opt, int v) {
     check(zmq_setsockopt(s, opt, &v, sizeof v), "setsockopt");
 }
 
-/* A socket of `type`, bound (server side) or connected to `ep`, CURVE when asked. */
-static void *open_socket(void *ctx, int type, const char *ep, int bind, int sndhwm,
-                         int rcvhwm) {
+/* A socket of `type` with its options, CURVE (as the server when `bind`) when asked. */
+static void *new_socket(void *ctx, int type, int bind, int sndhwm, int rcvhwm) {
     void *s = zmq_socket(ctx, type);
     if (!s)
         die("zmq_socket");
@@ -84,6 +96,13 @@ static void *open_socket(void *ctx, int type, const char *ep, int bind, int sndh
         check(zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0), "subscribe");
     if (type == ZMQ_XPUB)
         setint(s, ZMQ_XPUB_VERBOSE, 1);
+    return s;
+}
+
+/* A socket of `type`, bound (server side) or connected to `ep`, CURVE when asked. */
+static void *open_socket(void *ctx, int type, const char *ep, int bind, int sndhwm,
+                         int rcvhwm) {
+    void *s = new_socket(ctx, type, bind, sndhwm, rcvhwm);
     check(bind ? zmq_bind(s, ep) : zmq_connect(s, ep), bind ? "bind" : "connect");
     return s;
 }
@@ -112,6 +131,147 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* The scale row's constants, as in ringmq_bench::tools. */
+#define SCALE_BATCH 100
+#define SCALE_WARMUP 100
+#define IDLE_PER_PROCESS 5000
+
+static void *new_zmq_ctx(int max_sockets) {
+    void *ctx = zmq_ctx_new();
+    if (!ctx)
+        die("zmq_ctx_new");
+    if (max_sockets > zmq_ctx_get(ctx, ZMQ_MAX_SOCKETS))
+        check(zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, max_sockets), "ZMQ_MAX_SOCKETS");
+    return ctx;
+}
+
+/* `n` DEALERs connected to `ep` in batches of SCALE_BATCH, each having had one
+ * request of `size` bytes echoed; returns the array of sockets. */
+static void **idle_dealers(void *ctx, const char *ep, size_t size, unsigned long n) {
+    void **ds = calloc(n + 1, sizeof *ds);
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    for (unsigned long first = 0; first < n; first += SCALE_BATCH) {
+        unsigned long end = first + SCALE_BATCH < n ? first + SCALE_BATCH : n;
+        for (unsigned long i = first; i < end; i++)
+            ds[i] = open_socket(ctx, ZMQ_DEALER, ep, 0, -1, -1);
+        for (unsigned long i = first; i < end; i++) {
+            zmq_msg_t out;
+            zmq_msg_init_size(&out, size);
+            memset(zmq_msg_data(&out), 0, size);
+            check(zmq_msg_send(&out, ds[i], 0), "send");
+        }
+        for (unsigned long i = first; i < end; i++)
+            recv_size(ds[i], &msg, size);
+    }
+    zmq_msg_close(&msg);
+    return ds;
+}
+
+static void close_all(void **ds, unsigned long n) {
+    for (unsigned long i = 0; i < n; i++) {
+        setint(ds[i], ZMQ_LINGER, 0);
+        zmq_close(ds[i]);
+    }
+    free(ds);
+}
+
+static int scale_dealers(const char *ep, size_t size, unsigned long idle, unsigned long rounds) {
+    /* ZMQ_TOOLS_IDLE_PER_PROCESS overrides the share (tests run the helpers small). */
+    const char *env = getenv("ZMQ_TOOLS_IDLE_PER_PROCESS");
+    unsigned long per = env && strtoul(env, NULL, 10) > 0 ? strtoul(env, NULL, 10) : IDLE_PER_PROCESS;
+    unsigned long procs = (idle + per - 1) / per;
+    if (procs == 0)
+        procs = 1;
+    unsigned long share = idle / procs;
+    double setup = now_us();
+    /* Helper k holds `share` idle peers; this process the rest. */
+    int ready[2], stop[2];
+    pid_t *helpers = calloc(procs, sizeof *helpers);
+    if (pipe(ready) < 0 || pipe(stop) < 0) {
+        perror("zmq_tools: pipe");
+        exit(1);
+    }
+    fflush(stdout);
+    for (unsigned long k = 1; k < procs; k++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            perror("zmq_tools: fork");
+            exit(1);
+        }
+        if (pid == 0) {
+            close(ready[0]);
+            close(stop[1]);
+            void *ctx = new_zmq_ctx((int)share + 16);
+            void **ds = idle_dealers(ctx, ep, size, share);
+            char one = 1, buf;
+            if (write(ready[1], &one, 1) != 1)
+                _exit(1);
+            close(ready[1]);
+            /* Silent until the parent closes the pipe (or exits). */
+            while (read(stop[0], &buf, 1) > 0) {
+            }
+            close_all(ds, share);
+            zmq_ctx_term(ctx);
+            _exit(0);
+        }
+        helpers[k] = pid;
+    }
+    close(ready[1]);
+    close(stop[0]);
+    unsigned long mine = idle - share * (procs - 1);
+    void *ctx = new_zmq_ctx((int)mine + 16);
+    void **ds = idle_dealers(ctx, ep, size, mine);
+    for (unsigned long k = 1; k < procs; k++) {
+        char buf;
+        if (read(ready[0], &buf, 1) != 1) {
+            fprintf(stderr, "zmq_tools: a helper process failed\n");
+            exit(1);
+        }
+    }
+    printf("setup: %.0f [ms]\n", (now_us() - setup) / 1e3);
+    void *s = open_socket(ctx, ZMQ_DEALER, ep, 0, -1, -1);
+    double *lat = calloc(rounds + 1, sizeof *lat);
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    for (unsigned long i = 0; i < SCALE_WARMUP + rounds; i++) {
+        zmq_msg_t out;
+        zmq_msg_init_size(&out, size);
+        memset(zmq_msg_data(&out), 0, size);
+        double t = now_us();
+        check(zmq_msg_send(&out, s, 0), "send");
+        recv_size(s, &msg, size);
+        if (i >= SCALE_WARMUP)
+            lat[i - SCALE_WARMUP] = now_us() - t;
+    }
+    zmq_msg_close(&msg);
+    qsort(lat, rounds, sizeof *lat, cmp_double);
+    unsigned long p99 = rounds * 99 / 100;
+    if (p99 >= rounds && rounds > 0)
+        p99 = rounds - 1;
+    printf("round trips: %lu\n", rounds);
+    printf("median round trip: %.3f [us]\n", rounds ? lat[rounds / 2] : 0.0);
+    printf("p99 round trip: %.3f [us]\n", rounds ? lat[p99] : 0.0);
+    fflush(stdout);
+    free(lat);
+    zmq_close(s);
+    close_all(ds, mine);
+    close(stop[1]);
+    int failed = 0;
+    for (unsigned long k = 1; k < procs; k++) {
+        int status;
+        if (waitpid(helpers[k], &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+            failed = 1;
+    }
+    free(helpers);
+    zmq_ctx_term(ctx);
+    if (failed) {
+        fprintf(stderr, "zmq_tools: a helper process failed\n");
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[argc - 1], "--curve") == 0) {
         curve = 1;
@@ -125,6 +285,8 @@ int main(int argc, char **argv) {
     unsigned long a = strtoul(argv[3], NULL, 10);
     unsigned long b = argc > 4 ? strtoul(argv[4], NULL, 10) : 0;
     unsigned long c = argc > 5 ? strtoul(argv[5], NULL, 10) : 0;
+    if (strcmp(role, "scale_dealers") == 0)
+        return scale_dealers(ep, a, b, c); /* forks: before any libzmq context */
     void *ctx = zmq_ctx_new();
     if (!ctx)
         die("zmq_ctx_new");

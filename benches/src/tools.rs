@@ -215,6 +215,23 @@ pub enum Role {
         /// Timed requests per DEALER.
         rounds: u64,
     },
+    /// The idle-peer scale row: `idle` DEALERs (tasks of one runtime) connect to `ep`
+    /// in batches of [`SCALE_BATCH`], each sends one request and waits for its echo
+    /// (so every connection is handshaken on both sides) and then stays silent; then
+    /// one more DEALER makes [`SCALE_WARMUP`] untimed and `rounds` timed closed-loop
+    /// round trips of `size` bytes. Prints `setup: N [ms]` (the idle peers),
+    /// `median round trip: X [us]` and `p99 round trip: X [us]` (the active peer).
+    /// The ROUTER answers `idle + SCALE_WARMUP + rounds` requests.
+    ScaleDealers {
+        /// Connect endpoint.
+        ep: String,
+        /// Message size.
+        size: usize,
+        /// Idle DEALER sockets.
+        idle: u64,
+        /// Timed round trips of the active DEALER.
+        rounds: u64,
+    },
     /// PUSH (SNDHWM `hwm`) on `ep` sending up to `count` messages of `size` bytes,
     /// stopping at the first send blocked for 500 ms; prints `sent: N` and
     /// `VmHWM: N [kB]`.
@@ -541,6 +558,55 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
                 }
             }
         }
+        Role::ScaleDealers {
+            ep,
+            size,
+            idle,
+            rounds,
+        } => {
+            let data = payload(size);
+            let setup = Instant::now();
+            // Kept open (and silent) until the process ends.
+            let mut idle_peers = Vec::with_capacity(idle as usize);
+            let mut left = idle;
+            while left > 0 {
+                let batch = left.min(SCALE_BATCH);
+                left -= batch;
+                let mut tasks: Vec<Task<Result<(), BoxError>>> = Vec::new();
+                for _ in 0..batch {
+                    let d = Rc::new(ctx.dealer());
+                    configure(|o| d.set_option(o), curve, false, vec![])?;
+                    d.connect(&ep)?;
+                    idle_peers.push(d.clone());
+                    let data = data.clone();
+                    tasks.push(Box::pin(async move {
+                        d.send(data).await?;
+                        check_size(d.recv().await?.byte_len(), size)?;
+                        Ok(())
+                    }));
+                }
+                for r in JoinAll::new(tasks).await {
+                    r?;
+                }
+            }
+            println!("setup: {} [ms]", setup.elapsed().as_millis());
+            let d = ctx.dealer();
+            configure(|o| d.set_option(o), curve, false, vec![])?;
+            d.connect(&ep)?;
+            let mut lat = Vec::with_capacity(rounds as usize);
+            for i in 0..SCALE_WARMUP + rounds {
+                let t = Instant::now();
+                d.send(data.clone()).await?;
+                check_size(d.recv().await?.byte_len(), size)?;
+                if i >= SCALE_WARMUP {
+                    lat.push(t.elapsed());
+                }
+            }
+            print_scale(&mut lat);
+            d.close().await;
+            // The idle peers are dropped with nothing queued: they close at once.
+            drop(idle_peers);
+        }
         Role::MemPush {
             ep,
             size,
@@ -600,6 +666,28 @@ pub fn print_router(all: &mut [Duration], elapsed: Duration) {
     let rate = all.len() as f64 / elapsed.as_secs_f64().max(1e-9);
     println!("requests: {} [req/s]", rate as u64);
     println!("p99 round trip: {:.3} [us]", p99.as_secs_f64() * 1e6);
+}
+
+/// Idle DEALERs connecting at once in the scale row: at most the listen backlog of
+/// ringmq and libzmq (100), so that no SYN is dropped and retried a second later.
+pub const SCALE_BATCH: u64 = 100;
+
+/// Untimed round trips of the active DEALER in the scale row, before the timed ones.
+pub const SCALE_WARMUP: u64 = 100;
+
+/// Prints the scale row's lines (median and p99 of the round trips measured).
+pub fn print_scale(all: &mut [Duration]) {
+    all.sort_unstable();
+    let at = |q: usize| {
+        all.get((all.len() * q / 100).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+            .as_secs_f64()
+            * 1e6
+    };
+    println!("round trips: {}", all.len());
+    println!("median round trip: {:.3} [us]", at(50));
+    println!("p99 round trip: {:.3} [us]", at(99));
 }
 
 /// A boxed local future.

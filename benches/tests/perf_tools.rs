@@ -264,6 +264,44 @@ fn fan_out_and_router_roles_across_implementations() {
 }
 
 #[test]
+fn scale_role_across_implementations() {
+    // 150 idle DEALERs, 100 untimed and 50 timed round trips of the active one; the
+    // ROUTER exits after exactly that many echoes, so a lost idle peer hangs the pair
+    // (and fails it after 30 s). libzmq's idle peers are spread over three processes
+    // of 50 (two forked helpers), as 10,000 would be over two.
+    let (idle, rounds) = (150u64, 50u64);
+    let total = idle + ringmq_bench::tools::SCALE_WARMUP + rounds;
+    for (r, d) in [
+        (Side::Ours("uring"), Side::Zmq),
+        (Side::Zmq, Side::Ours("epoll")),
+        (Side::Ours("monoio"), Side::Ours("compio")),
+    ] {
+        let ep = endpoint(false);
+        let server = command(r, "router", &[ep.clone(), total.to_string()], false)
+            .spawn()
+            .expect("spawn router");
+        let mut client = command(
+            d,
+            "scale_dealers",
+            &[ep, "64".into(), idle.to_string(), rounds.to_string()],
+            false,
+        );
+        client.env("ZMQ_TOOLS_IDLE_PER_PROCESS", "50");
+        let out = finish(client.spawn().expect("spawn dealers"), "scale_dealers");
+        finish(server, "router");
+        assert_eq!(
+            parse_line(&out, "round trips:", ""),
+            Some(rounds as f64),
+            "{out}"
+        );
+        let median = parse_line(&out, "median round trip:", "[us]").expect("median line");
+        let p99 = parse_line(&out, "p99 round trip:", "[us]").expect("p99 line");
+        assert!(median > 0.0 && p99 >= median, "{out}");
+        assert!(parse_line(&out, "setup:", "[ms]").is_some(), "{out}");
+    }
+}
+
+#[test]
 fn memory_role_is_bounded_by_hwm() {
     for side in [Side::Ours("uring"), Side::Zmq] {
         let ep = endpoint(false);

@@ -6,6 +6,7 @@
 //! bench_peer subs <connect-ep> <count> <subscribers>
 //! bench_peer router <bind-ep> <total-requests>
 //! bench_peer dealers <connect-ep> <size> <peers> <rounds>
+//! bench_peer scale_dealers <connect-ep> <size> <idle-peers> <rounds>
 //! bench_peer mem_push <connect-ep> <size> <count> <hwm>
 //! bench_peer stall_pull <bind-ep> <hwm> <seconds>
 //! bench_peer raw_local_lat|raw_remote_lat|raw_local_thr|raw_remote_thr <ep> <size> <count>
@@ -64,6 +65,15 @@ fn real_main() -> Result<(), Box<dyn std::error::Error>> {
                 ep,
                 size: a.num(2, "size")? as usize,
                 peers: a.num(3, "peers")?,
+                rounds: a.num(4, "rounds")?,
+            }
+        }
+        "scale_dealers" => {
+            want(3)?;
+            Role::ScaleDealers {
+                ep,
+                size: a.num(2, "size")? as usize,
+                idle: a.num(3, "idle-peers")?,
                 rounds: a.num(4, "rounds")?,
             }
         }

@@ -1,7 +1,12 @@
 //! ringmq against libzmq and raw TCP, side by side (issue 6).
 //!
 //! `cargo run --release -p ringmq-bench --bin compare -- [--quick] [--repeats N]
-//! [--curve] [--no-docs] [--pin]`
+//! [--curve] [--no-docs] [--pin] [--only ROWS]`
+//!
+//! `--only ROWS` runs only the rows named (comma-separated: `lat`, `thr`, `fan`,
+//! `router`, `mem`, `scale`), e.g. `--quick --only scale` for the idle-peer scale row
+//! alone; the markdown is printed but docs/PERFORMANCE.md and docs/throughput.svg are
+//! left alone (as with `--no-docs`), since a partial table would replace the full one.
 //!
 //! By default placement is left to the scheduler, the conditions under which the
 //! targets of ../shared/DESIGN.md were set. `--pin` runs the binding process on CPU 0
@@ -19,6 +24,10 @@
 //! `bench_peer raw_*` (blocking std sockets). Implementations are interleaved inside
 //! each repeat; tables show medians. The result is printed and written between the
 //! markers of docs/PERFORMANCE.md; throughput curves go to docs/throughput.svg.
+//!
+//! The scale row (issue 11) needs about 10,000 file descriptors in each of its two
+//! processes: their soft limit is raised to that through `sh -c 'ulimit -S -n N'`
+//! (the hard limit, `ulimit -Hn`, must allow it; the row fails with a message if not).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -38,6 +47,10 @@ const FAN_SUBS: [u64; 3] = [1, 10, 100];
 const ROUTER_PEERS: u64 = 1000;
 const MEM_HWM: u64 = 1000;
 const MEM_SIZE: usize = 65536;
+/// Idle DEALERs of the scale row; 0 is the active peer alone, the reference.
+const SCALE_IDLE: [u64; 3] = [0, 1000, 10_000];
+/// The rows `--only` can name, in the order they run.
+const ROWS: [&str; 6] = ["lat", "thr", "fan", "router", "mem", "scale"];
 const BEGIN: &str = "<!-- compare:begin (issue 6, written by `compare`) -->";
 const END: &str = "<!-- compare:end -->";
 
@@ -69,6 +82,30 @@ struct Cfg {
     impls: Vec<Impl>,
     /// CPUs for the binding and the connecting process, when pinned.
     pin: Option<(usize, usize)>,
+    /// The rows to run (`--only`); all when `None`.
+    only: Option<Vec<String>>,
+}
+
+impl Cfg {
+    /// Whether `row` (a key's first component: `lat`, `thr`, ..., `scale`) runs.
+    fn runs(&self, row: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|rows| rows.iter().any(|r| r == row))
+    }
+
+    /// The implementations measured in `row` (raw only when `with_raw`), none when
+    /// `--only` leaves the row out.
+    fn impls_in(&self, row: &str, with_raw: bool) -> Vec<Impl> {
+        if !self.runs(row) {
+            return Vec::new();
+        }
+        self.impls
+            .iter()
+            .copied()
+            .filter(|&i| with_raw || i != Impl::Raw)
+            .collect()
+    }
 }
 
 fn main() {
@@ -84,6 +121,7 @@ fn real_main() -> Res<()> {
     let mut curve = false;
     let mut docs = true;
     let mut pin = false;
+    let mut only = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -91,6 +129,18 @@ fn real_main() -> Res<()> {
             "--curve" => curve = true,
             "--no-docs" => docs = false,
             "--pin" => pin = true,
+            "--only" => {
+                let rows: Vec<String> = args
+                    .next()
+                    .ok_or("--only needs rows, e.g. --only scale")?
+                    .split(',')
+                    .map(|r| r.trim().to_string())
+                    .collect();
+                if let Some(r) = rows.iter().find(|r| !ROWS.contains(&r.as_str())) {
+                    return Err(format!("--only: no row {r:?} (rows: {})", ROWS.join(", ")));
+                }
+                only = Some(rows);
+            }
             "--repeats" => {
                 repeats = Some(
                     args.next()
@@ -112,8 +162,13 @@ fn real_main() -> Res<()> {
         return Err("--pin needs 2 CPUs and `taskset`".into());
     }
     let pin = pin.then_some((0, 1));
+    if docs && only.is_some() {
+        eprintln!("--only: docs/PERFORMANCE.md is left alone (as with --no-docs)");
+        docs = false;
+    }
     let cfg = Cfg {
         pin,
+        only,
         quick,
         repeats: repeats.unwrap_or(if quick { 3 } else { 5 }),
         repeats_arg: repeats.map(|r| format!(" --repeats {r}")),
@@ -190,7 +245,11 @@ fn get(results: &Results, key: &str, imp: Impl) -> Option<f64> {
 /// would mix its states.
 fn ratio(results: &Results, key: &str, imp: Impl, reference: Impl) -> Option<f64> {
     let of = |i: Impl| results.get(&(key.to_string(), i.name()));
-    let (a, b) = (of(imp)?, of(reference)?);
+    paired_ratio(of(imp)?, of(reference)?)
+}
+
+/// The median over the repeats of `a ÷ b` within each repeat (see [`ratio`]).
+fn paired_ratio(a: &[(usize, f64)], b: &[(usize, f64)]) -> Option<f64> {
     let paired: Vec<f64> = a
         .iter()
         .filter_map(|&(rep, v)| {
@@ -260,8 +319,44 @@ fn pinning_available() -> bool {
 /// `cmd` run on `cpu` through `taskset`, with the same arguments, environment and
 /// pipes.
 fn pinned(cmd: Command, cpu: usize) -> Command {
-    let mut t = Command::new("taskset");
-    t.arg("-c").arg(cpu.to_string()).arg(cmd.get_program());
+    wrapped(cmd, "taskset", &["-c".into(), cpu.to_string()])
+}
+
+/// `cmd` run with the soft limit of open files raised to `files` (when it is lower)
+/// through `sh -c 'ulimit -S -n N'`; fails when the hard limit is below `files`.
+fn with_files(cmd: Command, files: u64) -> Res<Command> {
+    let (soft, hard) = nofile_limits().ok_or("cannot read Max open files in /proc/self/limits")?;
+    if files <= soft {
+        return Ok(cmd);
+    }
+    if files > hard {
+        return Err(format!(
+            "needs {files} file descriptors per process; the hard limit (ulimit -Hn) is {hard}"
+        ));
+    }
+    let script = r#"ulimit -S -n "$0" && exec "$@""#;
+    Ok(wrapped(
+        cmd,
+        "sh",
+        &["-c".into(), script.into(), files.to_string()],
+    ))
+}
+
+/// The soft and hard limits of open files of this process (`unlimited` as `u64::MAX`).
+fn nofile_limits() -> Option<(u64, u64)> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    let mut v = line["Max open files".len()..]
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(u64::MAX));
+    Some((v.next()?, v.next()?))
+}
+
+/// `cmd` run through `program prefix...`, with the same arguments, environment and
+/// pipes.
+fn wrapped(cmd: Command, program: &str, prefix: &[String]) -> Command {
+    let mut t = Command::new(program);
+    t.args(prefix).arg(cmd.get_program());
     t.args(cmd.get_args());
     for (k, v) in cmd.get_envs() {
         match v {
@@ -277,7 +372,11 @@ fn pinned(cmd: Command, cpu: usize) -> Command {
 
 /// The command for one side of a pair: the binding side (`server`) or the other.
 fn side(cfg: &Cfg, imp: Impl, role: &str, args: &[String], server: bool) -> Command {
-    let cmd = command(cfg, imp, role, args);
+    placed(cfg, command(cfg, imp, role, args), server)
+}
+
+/// `cmd` pinned to the binding (`server`) or connecting side's CPU, when pinned.
+fn placed(cfg: &Cfg, cmd: Command, server: bool) -> Command {
     match cfg.pin {
         Some((s, c)) => pinned(cmd, if server { s } else { c }),
         None => cmd,
@@ -407,20 +506,36 @@ fn pair(
     client: (&str, Vec<String>),
 ) -> Res<(String, String)> {
     let limit = Duration::from_secs(if cfg.quick { 30 } else { 120 });
-    let mut s = spawn(side(cfg, imp, server.0, &server.1, true))?;
+    pair_commands(
+        ep,
+        limit,
+        (side(cfg, imp, server.0, &server.1, true), server.0),
+        (side(cfg, imp, client.0, &client.1, false), client.0),
+    )
+}
+
+/// Runs a server/client pair of ready commands, each named for errors; returns
+/// (server stdout, client stdout).
+fn pair_commands(
+    ep: &str,
+    limit: Duration,
+    server: (Command, &str),
+    client: (Command, &str),
+) -> Res<(String, String)> {
+    let mut s = spawn(server.0)?;
     if let Err(e) = wait_listening(ep, &mut s) {
         kill(s);
         return Err(e);
     }
-    let c = match spawn(side(cfg, imp, client.0, &client.1, false)) {
+    let c = match spawn(client.0) {
         Ok(c) => c,
         Err(e) => {
             kill(s);
             return Err(e);
         }
     };
-    let client_out = finish(c, limit, client.0);
-    let server_out = finish(s, limit, server.0);
+    let client_out = finish(c, limit, client.1);
+    let server_out = finish(s, limit, server.1);
     cleanup(ep);
     Ok((server_out?, client_out?))
 }
@@ -466,6 +581,51 @@ fn router_rounds(quick: bool) -> u64 {
     }
 }
 
+fn scale_rounds(quick: bool) -> u64 {
+    if quick {
+        1000
+    } else {
+        5000
+    }
+}
+
+/// Repeats that run the scale row (from the first): its 10,000 connections take
+/// seconds to set up for each implementation.
+fn scale_repeats(quick: bool) -> usize {
+    if quick {
+        2
+    } else {
+        usize::MAX
+    }
+}
+
+/// One run of the scale row: `router` echoing, `scale_dealers` with `idle` silent
+/// peers and the active one; returns the DEALER side's output.
+fn scale(cfg: &Cfg, imp: Impl, ep: &str, idle: u64, rounds: u64) -> Res<String> {
+    use ringmq_bench::tools::SCALE_WARMUP;
+    // The peers' connections, plus the runtime's and libzmq's own descriptors.
+    let files = idle + 1024;
+    let total = idle + SCALE_WARMUP + rounds;
+    let router = command(cfg, imp, "router", &[ep.into(), s(total)]);
+    let dealers = command(
+        cfg,
+        imp,
+        "scale_dealers",
+        &[ep.into(), s(64), s(idle), s(rounds)],
+    );
+    let limit = Duration::from_secs(if cfg.quick { 60 } else { 180 });
+    let (_, out) = pair_commands(
+        ep,
+        limit,
+        (placed(cfg, with_files(router, files)?, true), "router"),
+        (
+            placed(cfg, with_files(dealers, files)?, false),
+            "scale_dealers",
+        ),
+    )?;
+    Ok(out)
+}
+
 fn s(v: impl ToString) -> String {
     v.to_string()
 }
@@ -488,18 +648,12 @@ fn measure(cfg: &Cfg) -> Results {
             failures.push(format!("{key} {}", imp.name()));
         }
     };
-    let zmq_impls: Vec<Impl> = cfg
-        .impls
-        .iter()
-        .copied()
-        .filter(|i| *i != Impl::Raw)
-        .collect();
     for rep in 0..cfg.repeats {
         eprintln!("repeat {}/{}", rep + 1, cfg.repeats);
         for ipc in [false, true] {
             for size in LAT_SIZES {
                 let rounds = lat_rounds(cfg.quick, size);
-                for &imp in &cfg.impls {
+                for &imp in &cfg.impls_in("lat", true) {
                     let key = format!("lat/{}/{size}", if ipc { "ipc" } else { "tcp" });
                     let r = eps.next(ipc).and_then(|ep| {
                         let a = vec![ep.clone(), s(size), s(rounds)];
@@ -516,7 +670,7 @@ fn measure(cfg: &Cfg) -> Results {
         }
         for size in THR_SIZES {
             let count = thr_count(cfg.quick, size);
-            for &imp in &cfg.impls {
+            for &imp in &cfg.impls_in("thr", true) {
                 let r = eps.next(false).and_then(|ep| {
                     let a = vec![ep.clone(), s(size), s(count)];
                     let (out, _) =
@@ -531,7 +685,7 @@ fn measure(cfg: &Cfg) -> Results {
         }
         for subs in FAN_SUBS {
             let count = fan_count(cfg.quick, subs);
-            for &imp in &zmq_impls {
+            for &imp in &cfg.impls_in("fan", false) {
                 let r = eps.next(false).and_then(|ep| {
                     let (p, c) = pair(
                         cfg,
@@ -549,7 +703,7 @@ fn measure(cfg: &Cfg) -> Results {
             }
         }
         let rounds = router_rounds(cfg.quick);
-        for &imp in &zmq_impls {
+        for &imp in &cfg.impls_in("router", false) {
             let r = eps.next(false).and_then(|ep| {
                 let total = ROUTER_PEERS * (rounds + 1);
                 let (_, c) = pair(
@@ -569,7 +723,7 @@ fn measure(cfg: &Cfg) -> Results {
             });
             record("router".into(), imp, rep, r);
         }
-        for &imp in &zmq_impls {
+        for &imp in &cfg.impls_in("mem", false) {
             let r = eps.next(false).and_then(|ep| {
                 let mut stall = spawn(command(
                     cfg,
@@ -596,6 +750,24 @@ fn measure(cfg: &Cfg) -> Results {
                 ])
             });
             record("mem".into(), imp, rep, r);
+        }
+        let rounds = scale_rounds(cfg.quick);
+        let scale_impls = if rep < scale_repeats(cfg.quick) {
+            cfg.impls_in("scale", false)
+        } else {
+            Vec::new()
+        };
+        for idle in SCALE_IDLE {
+            for &imp in &scale_impls {
+                let r = eps.next(false).and_then(|ep| {
+                    let out = scale(cfg, imp, &ep, idle, rounds)?;
+                    Ok(vec![
+                        ("/median".into(), num(&out, "median round trip:", "[us]")?),
+                        ("/p99".into(), num(&out, "p99 round trip:", "[us]")?),
+                    ])
+                });
+                record(format!("scale/{idle}"), imp, rep, r);
+            }
         }
     }
     if !failures.is_empty() {
@@ -635,6 +807,10 @@ fn table(
     value: &dyn Fn(f64) -> String,
     with_raw: bool,
 ) {
+    let rows: Vec<&(String, String)> = rows.iter().filter(|(_, k)| cfg.runs(row_of(k))).collect();
+    if rows.is_empty() {
+        return;
+    }
     let impls: Vec<Impl> = cfg
         .impls
         .iter()
@@ -680,6 +856,18 @@ fn table(
     md.push('\n');
 }
 
+/// The row of a result key: its first component (`lat/tcp/64` is in `lat`).
+fn row_of(key: &str) -> &str {
+    key.split('/').next().unwrap_or(key)
+}
+
+/// Pushes a section's heading when its row ran.
+fn heading(md: &mut String, cfg: &Cfg, row: &str, text: &str) {
+    if cfg.runs(row) {
+        md.push_str(text);
+    }
+}
+
 fn best_ring(cfg: &Cfg, results: &Results, key: &str, lower: bool) -> Option<(Impl, f64)> {
     cfg.impls
         .iter()
@@ -719,7 +907,7 @@ fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str
     let _ = writeln!(md, "## Comparison with libzmq (issue 6)\n");
     let _ = writeln!(
         md,
-        "Written by `cargo run --release -p ringmq-bench --bin compare --{}{}{}{}` in {:.0} s \
+        "Written by `cargo run --release -p ringmq-bench --bin compare --{}{}{}{}{}` in {:.0} s \
          on {}; load average (1/5/15 min) before / after: {load0} / {load1}, on {} CPUs. {} repeats, \
          implementations interleaved inside each repeat, medians shown. Every cell is two \
          or more processes on loopback; {}. ringmq cells show `ringmq ÷ libzmq` and \
@@ -731,6 +919,9 @@ fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str
         if cfg.curve { " --curve" } else { "" },
         if cfg.pin.is_some() { " --pin" } else { "" },
         cfg.repeats_arg.as_deref().unwrap_or(""),
+        cfg.only
+            .as_ref()
+            .map_or(String::new(), |rows| format!(" --only {}", rows.join(","))),
         wall.as_secs_f64(),
         utc_now(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -759,10 +950,25 @@ fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str
          requests each.\n\
          - Memory: PUSH (SNDHWM {MEM_HWM}) sending up to {} messages of 64 KiB to a PULL \
          (RCVHWM {MEM_HWM}) that never reads, stopping at the first send blocked for \
-         500 ms; VmHWM of the PUSH process.\n",
+         500 ms; VmHWM of the PUSH process.\n\
+         - Idle-peer scale: one ROUTER process echoing; in a second process N idle \
+         DEALERs connect {} at a time, each has one request echoed (so it is \
+         handshaken on both sides) and stays silent, then one active DEALER makes {} \
+         untimed and {} timed closed-loop 64 B round trips (ringmq: all DEALERs tasks \
+         of one runtime; libzmq: its idle DEALERs shared with forked helpers, at most \
+         5,000 per process, as each libzmq socket holds an eventfd besides its \
+         connection). Ratios are to N = 0 (the active peer alone), paired per repeat{}.\n",
         zmq_version(),
         router_rounds(cfg.quick),
         MEM_HWM * 5,
+        ringmq_bench::tools::SCALE_BATCH,
+        ringmq_bench::tools::SCALE_WARMUP,
+        scale_rounds(cfg.quick),
+        if cfg.repeats > scale_repeats(cfg.quick) {
+            format!(" (the first {} repeats only)", scale_repeats(cfg.quick))
+        } else {
+            String::new()
+        },
     );
     let lat_rows: Vec<(String, String)> = ["tcp", "ipc"]
         .iter()
@@ -772,7 +978,12 @@ fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str
                 .map(move |&sz| (format!("{t} {}", fmt_size(sz)), format!("lat/{t}/{sz}")))
         })
         .collect();
-    md.push_str("### REQ/REP latency (half round trip, us; lower is better)\n\n");
+    heading(
+        &mut md,
+        cfg,
+        "lat",
+        "### REQ/REP latency (half round trip, us; lower is better)\n\n",
+    );
     table(
         &mut md,
         cfg,
@@ -782,7 +993,12 @@ fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str
         &|v| format!("{v:.1}"),
         true,
     );
-    md.push_str("### PUSH/PULL throughput over TCP (msg/s, and MB/s below; higher is better)\n\n");
+    heading(
+        &mut md,
+        cfg,
+        "thr",
+        "### PUSH/PULL throughput over TCP (msg/s, and MB/s below; higher is better)\n\n",
+    );
     let thr_rows: Vec<(String, String)> = THR_SIZES
         .iter()
         .map(|&sz| (fmt_size(sz), format!("thr/{sz}")))
@@ -808,7 +1024,12 @@ fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str
         &|v| format!("{v:.0}"),
         true,
     );
-    md.push_str("### PUB/SUB fan-out (deliveries/s, 64 B; higher is better)\n\n");
+    heading(
+        &mut md,
+        cfg,
+        "fan",
+        "### PUB/SUB fan-out (deliveries/s, 64 B; higher is better)\n\n",
+    );
     let fan_rows: Vec<(String, String)> = FAN_SUBS
         .iter()
         .map(|&n| (format!("{n} subscribers"), format!("fan/{n}")))
@@ -822,7 +1043,7 @@ fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str
         &fmt_rate,
         false,
     );
-    md.push_str("### ROUTER with 1,000 DEALERs\n\n");
+    heading(&mut md, cfg, "router", "### ROUTER with 1,000 DEALERs\n\n");
     table(
         &mut md,
         cfg,
@@ -844,7 +1065,12 @@ fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str
         &|v| format!("{v:.0}"),
         false,
     );
-    md.push_str("### Memory: PUSH against a stalled PULL, HWM 1,000, 64 KiB messages\n\n");
+    heading(
+        &mut md,
+        cfg,
+        "mem",
+        "### Memory: PUSH against a stalled PULL, HWM 1,000, 64 KiB messages\n\n",
+    );
     table(
         &mut md,
         cfg,
@@ -866,10 +1092,75 @@ fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str
         },
         false,
     );
+    heading(
+        &mut md,
+        cfg,
+        "scale",
+        "### Idle-peer scale: ROUTER with N idle DEALERs, active peer's round trip \
+         (us; lower is better; in brackets: ÷ the same implementation with 0 idle)\n\n",
+    );
+    scale_table(&mut md, cfg, results);
     md.push_str("### Targets\n\n");
     targets(&mut md, cfg, results);
-    md.push_str("\n![PUSH/PULL throughput versus message size](throughput.svg)\n");
+    if cfg.runs("thr") {
+        md.push_str("\n![PUSH/PULL throughput versus message size](throughput.svg)\n");
+    }
     md
+}
+
+/// `1,000` for 1000.
+fn fmt_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `scale/{idle}/{metric}` of `imp` ÷ the same with no idle peer, paired per repeat.
+fn scale_ratio(results: &Results, idle: u64, metric: &str, imp: Impl) -> Option<f64> {
+    let of = |n: u64| results.get(&(format!("scale/{n}/{metric}"), imp.name()));
+    paired_ratio(of(idle)?, of(0)?)
+}
+
+/// The scale row: a line per (metric, idle peers), a column per implementation.
+fn scale_table(md: &mut String, cfg: &Cfg, results: &Results) {
+    if !cfg.runs("scale") {
+        return;
+    }
+    let impls = cfg.impls_in("scale", false);
+    let _ = write!(md, "| round trip, idle DEALERs |");
+    for i in &impls {
+        let _ = write!(md, " {} |", i.name());
+    }
+    md.push_str("\n|---|");
+    for _ in &impls {
+        md.push_str("---:|");
+    }
+    md.push('\n');
+    for metric in ["median", "p99"] {
+        for idle in SCALE_IDLE {
+            let _ = write!(md, "| {metric}, {} idle |", fmt_count(idle));
+            for &i in &impls {
+                match get(results, &format!("scale/{idle}/{metric}"), i) {
+                    None => md.push_str(" failed |"),
+                    Some(v) => {
+                        let _ = write!(md, " {v:.1}");
+                        if let (true, Some(r)) = (idle > 0, scale_ratio(results, idle, metric, i)) {
+                            let _ = write!(md, " ({r:.2}x)");
+                        }
+                        md.push_str(" |");
+                    }
+                }
+            }
+            md.push('\n');
+        }
+    }
+    md.push('\n');
 }
 
 fn utc_now() -> String {
@@ -916,7 +1207,10 @@ fn per_backend(cfg: &Cfg, results: &Results, key: &str, reference: Impl) -> Stri
 }
 
 fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
-    let line = |md: &mut String, what: &str, ok: Option<bool>, detail: String| {
+    let line = |md: &mut String, row: &str, what: &str, ok: Option<bool>, detail: String| {
+        if !cfg.runs(row) {
+            return;
+        }
         let v = ok.map_or("not measured", verdict);
         let _ = writeln!(md, "- {what}: **{v}** ({detail})");
     };
@@ -924,6 +1218,7 @@ fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
     let ok = best_ring_ratio(cfg, results, key, Impl::Raw, true).map(|r| r <= 1.2);
     line(
         md,
+        "lat",
         "REQ/REP 64 B over TCP within 1.2x of raw TCP latency",
         ok,
         format!(
@@ -935,6 +1230,7 @@ fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
     let ok = best_ring_ratio(cfg, results, key, Impl::Libzmq, false).map(|r| r >= 4.0);
     line(
         md,
+        "thr",
         "PUSH/PULL 64 B at least 4x libzmq",
         ok,
         format!(
@@ -955,6 +1251,7 @@ fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
     }
     line(
         md,
+        "thr",
         "PUSH/PULL 1 KiB and larger at 90% of raw (best backend per size)",
         worst.map(|(_, w)| w >= 0.9),
         all.join(", "),
@@ -972,6 +1269,7 @@ fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
     }
     line(
         md,
+        "fan",
         "PUB/SUB fan-out ahead of libzmq at 1, 10 and 100 subscribers (best backend)",
         fan_ok,
         fan.join(", "),
@@ -986,6 +1284,7 @@ fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
     let ok = (!mems.is_empty()).then(|| mems.iter().all(|(_, v)| *v <= bound_kb));
     line(
         md,
+        "mem",
         &format!(
             "memory bounded by HWM (peak RSS at most 1.25 × HWM × 64 KiB + 32 MiB = {:.0} MiB)",
             bound_kb / 1024.0
@@ -999,6 +1298,46 @@ fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
             )
             .collect::<Vec<_>>()
             .join(", "),
+    );
+    let idle = SCALE_IDLE[SCALE_IDLE.len() - 1];
+    let ratios = |i: Impl| {
+        Some((
+            scale_ratio(results, idle, "median", i)?,
+            scale_ratio(results, idle, "p99", i)?,
+        ))
+    };
+    let rings: Vec<(Impl, Option<(f64, f64)>)> = cfg
+        .impls_in("scale", false)
+        .into_iter()
+        .filter(|i| matches!(i, Impl::Ring(_)))
+        .map(|i| (i, ratios(i)))
+        .collect();
+    let ok = (!rings.is_empty() && rings.iter().all(|(_, r)| r.is_some())).then(|| {
+        rings
+            .iter()
+            .flat_map(|(_, r)| *r)
+            .all(|(m, p)| m <= 1.5 && p <= 3.0)
+    });
+    line(
+        md,
+        "scale",
+        &format!(
+            "ROUTER with {} idle DEALERs: the active peer's median round trip within 1.5x and \
+             its p99 within 3x of the same peer alone (every backend)",
+            fmt_count(idle)
+        ),
+        ok,
+        rings
+            .iter()
+            .copied()
+            .chain([(Impl::Libzmq, ratios(Impl::Libzmq))])
+            .map(|(i, r)| match r {
+                Some((m, p)) => format!("{} {m:.2}x / {p:.2}x", i.name()),
+                None => format!("{} failed", i.name()),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+            + " (median / p99)",
     );
 }
 
@@ -1202,5 +1541,27 @@ mod tests {
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
         assert_eq!(nice_step(1700.0), 2000.0);
         assert_eq!(nice_step(0.3), 0.5);
+    }
+
+    #[test]
+    fn counts_rows_and_paired_ratios() {
+        assert_eq!(fmt_count(0), "0");
+        assert_eq!(fmt_count(999), "999");
+        assert_eq!(fmt_count(1000), "1,000");
+        assert_eq!(fmt_count(10_000), "10,000");
+        assert_eq!(fmt_count(1_234_567), "1,234,567");
+        assert_eq!(row_of("scale/10000/p99"), "scale");
+        assert_eq!(row_of("thr/64"), "thr");
+        // Repeat 2 has no reference and is left out; the others pair up.
+        let a = [(0, 30.0), (1, 10.0), (2, 99.0), (3, 8.0)];
+        let b = [(0, 10.0), (1, 5.0), (3, 4.0)];
+        assert_eq!(paired_ratio(&a, &b), Some(2.0));
+        assert_eq!(paired_ratio(&a, &[]), None);
+    }
+
+    #[test]
+    fn nofile_limits_reads_this_process() {
+        let (soft, hard) = nofile_limits().expect("Max open files in /proc/self/limits");
+        assert!(soft > 0 && soft <= hard, "{soft} {hard}");
     }
 }
