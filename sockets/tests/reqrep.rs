@@ -391,7 +391,10 @@ async fn req_waits_for_a_peer<P: Proactor>(ctx: Context<P>) {
     );
     let rep = ctx.rep();
     let mut send = Box::pin(req.send("late"));
-    assert!(poll_once(&mut send).await.is_pending(), "send waits for a peer");
+    assert!(
+        poll_once(&mut send).await.is_pending(),
+        "send waits for a peer"
+    );
     rep.connect(&ep).unwrap();
     timeout(&p, WAIT, send)
         .await
