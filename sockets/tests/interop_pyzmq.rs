@@ -193,7 +193,6 @@ fn run_script(script: &str, endpoint: &str) -> std::process::Child {
 }
 
 /// Returns the stdout of a script started by [`run_script`] after asserting it exited 0.
-
 fn finish_script(child: std::process::Child) -> String {
     let out = child.wait_with_output().expect("wait for python");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
