@@ -250,13 +250,10 @@ fn sub_filters_libzmq_pub() {
         let ep = sub.bind("tcp://127.0.0.1:*").unwrap();
         sub.subscribe(b"a").unwrap();
         let mut child = run_script(PUB_SCRIPT, &ep);
-        let mut got = 0;
         for _ in 0..20 {
             let m = sub.recv().await.unwrap();
             assert_eq!(m.frames()[0][0], b'a', "{m:?}");
-            got += 1;
         }
-        assert_eq!(got, 20);
         sub.close().await;
         let mut stdin = child.stdin.take().expect("piped stdin");
         stdin

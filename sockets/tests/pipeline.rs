@@ -353,7 +353,13 @@ async fn pull_rcvtimeo<P: Proactor>(ctx: Context<P>) {
     pull.bind("tcp://127.0.0.1:*").unwrap();
     pull.set_option(SocketOption::RcvTimeo(Some(Duration::from_millis(30))))
         .unwrap();
+    let t0 = std::time::Instant::now();
     assert!(matches!(pull.recv().await, Err(Error::TimedOut)));
+    assert!(
+        t0.elapsed() >= Duration::from_millis(27),
+        "{:?}",
+        t0.elapsed()
+    );
     pull.set_option(SocketOption::RcvTimeo(Some(Duration::ZERO)))
         .unwrap();
     assert!(matches!(pull.recv().await, Err(Error::WouldBlock)));

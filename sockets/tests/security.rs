@@ -508,6 +508,7 @@ async fn slow_zap_handler_is_bounded_by_handshake_ivl<P: Proactor>(ctx: Context<
         }
         other => panic!("{other:?}"),
     }
+    assert!(asked.get(), "the deadline ended a pending ZAP request");
 }
 
 async fn oversized_frame_before_authentication_is_refused<P: Proactor>(ctx: Context<P>) {
