@@ -19,8 +19,15 @@ use bytes::Bytes;
 use common::*;
 use ringmq_proactor::{BufResult, Proactor};
 use ringmq_sockets::{
-    Context, DealerSocket, Monitor, MonitorEventKind, RouterSocket, SocketOption,
+    Context, DealerSocket, DisconnectReason, Monitor, MonitorEventKind, RouterSocket, SocketOption,
+    SocketType,
 };
+use ringmq_zmtp::{Error as ZmtpError, PeerMisbehaved};
+
+/// A protocol violation, as the monitor reports it.
+fn misbehaved(p: PeerMisbehaved) -> DisconnectReason {
+    DisconnectReason::Zmtp(ZmtpError::PeerMisbehaved(p))
+}
 
 /// MAXMSGSIZE of the served socket.
 const MAX_MSG: usize = 1000;
@@ -119,14 +126,14 @@ impl<P: Proactor> Served<P> {
 
     /// Runs one bad client: it connects, `misbehave` writes what it writes, the good
     /// peer is served meanwhile; then the monitor must report the bad connection's end
-    /// (`HandshakeFailed` unless `after_handshake`) with a reason containing `why`, the
-    /// bad stream must be closed, and the good peer still served.
+    /// (`HandshakeFailed` unless `after_handshake`) with one of the reasons `why`, the bad
+    /// stream must be closed, and the good peer still served.
     async fn bad_client(
         &self,
         misbehave: Vec<u8>,
         close_after: bool,
         after_handshake: bool,
-        why: &str,
+        why: &[DisconnectReason],
     ) {
         let p = &self.p;
         let stream = p.connect(&self.ep.parse().unwrap()).await.unwrap();
@@ -136,15 +143,15 @@ impl<P: Proactor> Served<P> {
         if close_after {
             drop(w);
             drop(r);
-            let e = self.wait_end(after_handshake).await;
-            assert!(e.contains(why), "reason {e:?} should mention {why:?}");
+            let reason = self.wait_end(after_handshake).await;
+            assert!(why.contains(&reason), "{reason:?} is none of {why:?}");
             self.exchange(10).await;
             return;
         }
         // During: the good peer is served while the bad connection is open.
         self.exchange(10).await;
-        let e = self.wait_end(after_handshake).await;
-        assert!(e.contains(why), "reason {e:?} should mention {why:?}");
+        let reason = self.wait_end(after_handshake).await;
+        assert!(why.contains(&reason), "{reason:?} is none of {why:?}");
         // The bad connection is closed (after our greeting, maybe READY, arrive).
         let closed = timeout(p, Duration::from_secs(5), async {
             loop {
@@ -161,7 +168,7 @@ impl<P: Proactor> Served<P> {
     }
 
     /// The reason of the next connection end reported by the monitor.
-    async fn wait_end(&self, after_handshake: bool) -> String {
+    async fn wait_end(&self, after_handshake: bool) -> DisconnectReason {
         let e = wait_event(&self.p, &self.mon, |e| {
             matches!(
                 e.kind,
@@ -170,10 +177,11 @@ impl<P: Proactor> Served<P> {
         })
         .await;
         match e.kind {
-            MonitorEventKind::HandshakeFailed { reason } if !after_handshake => reason.to_string(),
-            MonitorEventKind::Disconnected { reason } if after_handshake => reason.to_string(),
-            other => panic!("unexpected end event {other:?}"),
+            MonitorEventKind::HandshakeFailed { .. } if !after_handshake => {}
+            MonitorEventKind::Disconnected { .. } if after_handshake => {}
+            ref other => panic!("unexpected end event {other:?}"),
         }
+        end_reason(&e.kind).expect("an end event")
     }
 }
 
@@ -183,8 +191,8 @@ async fn garbage_after_greeting<P: Proactor>(ctx: Context<P>) {
     // A frame whose flags byte has reserved bits set, then noise.
     bytes.extend([0xF8, 0x05, 1, 2, 3, 4, 5]);
     bytes.extend((0..200u32).map(|i| (i * 37 % 251) as u8));
-    s.bad_client(bytes, false, false, "reserved frame flag bits")
-        .await;
+    let why = misbehaved(PeerMisbehaved::ReservedFlags { flags: 0xF8 });
+    s.bad_client(bytes, false, false, &[why]).await;
 }
 
 async fn truncated_greeting_then_close<P: Proactor>(ctx: Context<P>) {
@@ -192,7 +200,17 @@ async fn truncated_greeting_then_close<P: Proactor>(ctx: Context<P>) {
     let bytes = greeting(3)[..20].to_vec();
     // "connection closed by peer", or "reset by peer" when our close finds the
     // ROUTER's greeting unread.
-    s.bad_client(bytes, true, false, "by peer").await;
+    s.bad_client(
+        bytes,
+        true,
+        false,
+        &[
+            // The peer closed with our greeting unread: a FIN, or a reset.
+            DisconnectReason::ClosedByPeer,
+            DisconnectReason::RecvFailed(std::io::Error::from_raw_os_error(104).into()),
+        ],
+    )
+    .await;
 }
 
 async fn oversized_frame_after_handshake<P: Proactor>(ctx: Context<P>) {
@@ -203,15 +221,22 @@ async fn oversized_frame_after_handshake<P: Proactor>(ctx: Context<P>) {
     bytes.push(0x02);
     bytes.extend(1_000_000u64.to_be_bytes());
     bytes.extend([0u8; 100]);
-    let why = format!("exceeds the limit of {MAX_MSG}");
-    s.bad_client(bytes, false, true, &why).await;
+    let why = misbehaved(PeerMisbehaved::FrameTooLarge {
+        size: 1_000_000,
+        max: MAX_MSG as u64,
+    });
+    s.bad_client(bytes, false, true, &[why]).await;
 }
 
 async fn wrong_socket_type<P: Proactor>(ctx: Context<P>) {
     let s = Served::new(&ctx).await;
     let mut bytes = greeting(3);
     bytes.extend(ready("PUB"));
-    s.bad_client(bytes, false, false, "cannot talk to a PUB peer")
+    let why = ZmtpError::IncompatibleSocketType {
+        local: SocketType::Router,
+        peer: SocketType::Pub,
+    };
+    s.bad_client(bytes, false, false, &[DisconnectReason::Zmtp(why)])
         .await;
 }
 
@@ -219,31 +244,33 @@ async fn unknown_socket_type<P: Proactor>(ctx: Context<P>) {
     let s = Served::new(&ctx).await;
     let mut bytes = greeting(3);
     bytes.extend(ready("BOGUS"));
-    s.bad_client(bytes, false, false, "unknown socket type")
-        .await;
+    let why = misbehaved(PeerMisbehaved::UnknownSocketType {
+        name: "BOGUS".into(),
+    });
+    s.bad_client(bytes, false, false, &[why]).await;
 }
 
 async fn zmtp_1_0_greeting<P: Proactor>(ctx: Context<P>) {
     let s = Served::new(&ctx).await;
     // ZMTP 1.0: a length-prefixed identity frame (length 1, flags 0, empty identity).
-    s.bad_client(vec![0x01, 0x00], false, false, "ZMTP 1.0")
-        .await;
+    let why = misbehaved(PeerMisbehaved::Zmtp10Peer);
+    s.bad_client(vec![0x01, 0x00], false, false, &[why]).await;
 }
 
 async fn zmtp_2_0_greeting<P: Proactor>(ctx: Context<P>) {
     let s = Served::new(&ctx).await;
     // ZMTP 2.0: the signature, revision 1, socket type 5 (DEALER), an empty identity.
     let bytes = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 0x01, 0x05, 0x00, 0x00];
-    s.bad_client(bytes, false, false, "unsupported ZMTP major version 1")
-        .await;
+    let why = misbehaved(PeerMisbehaved::UnsupportedVersion { major: 1 });
+    s.bad_client(bytes, false, false, &[why]).await;
 }
 
 async fn stall_mid_handshake<P: Proactor>(ctx: Context<P>) {
     let s = Served::new(&ctx).await;
     let t0 = std::time::Instant::now();
     // The greeting, then silence instead of READY: HANDSHAKE_IVL (300 ms) ends it.
-    s.bad_client(greeting(3), false, false, "handshake timed out")
-        .await;
+    let why = DisconnectReason::Zmtp(ZmtpError::HandshakeTimeout);
+    s.bad_client(greeting(3), false, false, &[why]).await;
     assert!(t0.elapsed() >= Duration::from_millis(300));
 }
 
@@ -266,20 +293,19 @@ async fn heartbeat_runs_while_application_sleeps<P: Proactor>(ctx: Context<P>) {
     // Completes the handshake, then never reads or writes again: it answers no PING.
     let (mut silent_r, _silent_w, _session) = raw_push_peer(&p, &ep).await;
     wait_handshakes(&p, &mon, 2).await;
-    // The application does something else entirely.
+    // A timing test: the application does something else entirely for 5 heartbeat
+    // timeouts (no socket call, no monitor wait), long enough for both verdicts.
     sleep(&p, Duration::from_millis(1000)).await;
-    let ends: Vec<String> = std::iter::from_fn(|| mon.try_recv())
-        .filter_map(|e| match e.kind {
-            MonitorEventKind::Disconnected { reason } => Some(reason.to_string()),
-            _ => None,
-        })
+    let ends: Vec<DisconnectReason> = std::iter::from_fn(|| mon.try_recv())
+        .filter(|e| matches!(e.kind, MonitorEventKind::Disconnected { .. }))
+        .filter_map(|e| end_reason(&e.kind))
         .collect();
     assert_eq!(
         ends.len(),
         1,
         "exactly the silent peer was dropped: {ends:?}"
     );
-    assert!(ends[0].contains("heartbeat"), "{ends:?}");
+    assert_eq!(ends[0], DisconnectReason::Zmtp(ZmtpError::HeartbeatTimeout));
     // The silent peer's connection is closed (after the PINGs it never read).
     let closed = timeout(&p, Duration::from_secs(1), async {
         loop {

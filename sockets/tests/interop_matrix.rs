@@ -117,9 +117,15 @@ async fn attach(
         }
         Binds::PeerLater => {
             let ep = fixed_endpoint(tr);
+            let mon = s.monitor();
             s.connect(&ep).expect("connect");
-            // Let a few connection attempts fail (the reconnect interval is 100 ms).
-            common::sleep(p, Duration::from_millis(300)).await;
+            // A few connection attempts fail first.
+            for _ in 0..2 {
+                common::wait_event(p, &mon, |e| {
+                    matches!(e.kind, MonitorEventKind::ConnectFailed { .. })
+                })
+                .await;
+            }
             args.extend(["--bind".to_owned(), ep]);
             args.extend(scenario.iter().map(|o| o.to_string()));
             Peer::spawn(cfg.peer, &args)
@@ -301,12 +307,7 @@ fn ringmq_publishes(cfg: Cfg, publisher: SocketType, subscriber: SocketType, tr:
         let mut peer = attach(cfg, &p, &s, subscriber, &opts, &["count"], tr, binds).await;
         // Probe every topic until the peer saw probes matching all its subscriptions:
         // from then on it receives everything it subscribed to.
-        while peer.try_line("SYNCED").is_none() {
-            for t in TOPICS.iter().chain(&["END"]) {
-                s.send(format!("{t}-SYNC")).await.unwrap();
-            }
-            common::sleep(&p, Duration::from_millis(10)).await;
-        }
+        probe_until_synced(&p, &s, &mut peer).await;
         if publisher == XPub {
             // XPUB reports each subscription of the libzmq subscriber once.
             let mut notices = Vec::new();
@@ -350,6 +351,26 @@ fn ringmq_publishes(cfg: Cfg, publisher: SocketType, subscriber: SocketType, tr:
     });
 }
 
+/// Publishes a probe on every topic (and END), round after round, until the counting
+/// peer says SYNCED (it waits for the next round at most 10 ms).
+async fn probe_until_synced(p: &Native, s: &Socket<Native>, peer: &mut Peer) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        for t in TOPICS.iter().chain(&["END"]) {
+            s.send(format!("{t}-SYNC")).await.unwrap();
+        }
+        let round = Duration::from_millis(10);
+        if peer.line_within(p, "SYNCED", round).await.is_some() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the {:?} peer did not sync",
+            peer.imp
+        );
+    }
+}
+
 /// The libzmq `subscriber` cancels `gamma` once synced: ringmq XPUB reports the cancel
 /// (and only then publishes), stops sending `gamma`, and reports the cancels of the
 /// remaining topics when the subscriber leaves.
@@ -372,12 +393,7 @@ fn xpub_sees_unsubscribe(cfg: Cfg, subscriber: SocketType, tr: Tr) {
             Binds::Ringmq,
         )
         .await;
-        while peer.try_line("SYNCED").is_none() {
-            for t in TOPICS.iter().chain(&["END"]) {
-                s.send(format!("{t}-SYNC")).await.unwrap();
-            }
-            common::sleep(&p, Duration::from_millis(10)).await;
-        }
+        probe_until_synced(&p, &s, &mut peer).await;
         let mut notices = Vec::new();
         while notices.last() != Some(&Bytes::from_static(b"\x00gamma")) {
             notices.push(s.recv().await.unwrap().frames()[0].clone());
@@ -610,6 +626,7 @@ fn push_across_peer_restart(cfg: Cfg, tr: Tr) {
     run(cfg, |ctx| async move {
         let p = ctx.proactor().clone();
         let s = ctx.socket(Push);
+        let mon = s.monitor();
         let ep = fixed_endpoint(tr);
         let spawn = |ep: &str| {
             let args = ["--type", "PULL", "--bind", ep, "count"];
@@ -623,11 +640,19 @@ fn push_across_peer_restart(cfg: Cfg, tr: Tr) {
         s.send("END").await.unwrap();
         assert!(first.line(&p, "GOT").await.starts_with("GOT 100 "));
         first.finish(&p).await;
-        // No peer now: these wait in the queue of the connect-side peer.
+        // No peer now: these wait in the queue of the connect-side peer, which
+        // survives refused reconnects.
+        common::wait_event(&p, &mon, |e| {
+            matches!(e.kind, MonitorEventKind::Disconnected { .. })
+        })
+        .await;
         for i in 0..50 {
             s.send(format!("b{i}")).await.unwrap();
         }
-        common::sleep(&p, Duration::from_millis(150)).await;
+        common::wait_event(&p, &mon, |e| {
+            matches!(e.kind, MonitorEventKind::ConnectFailed { .. })
+        })
+        .await;
         let mut second = spawn(&ep);
         for i in 0..50 {
             s.send(format!("c{i}")).await.unwrap();
@@ -679,7 +704,7 @@ fn heartbeat(cfg: Cfg, theirs: &'static [&'static str], tr: Tr) {
             let body = format!("round {round}");
             s.send(body.clone()).await.unwrap();
             assert_eq!(s.recv().await.unwrap().frames(), [Bytes::from(body)]);
-            // Idle for 8 intervals: only heartbeats keep the connection alive.
+            // A timing test: idle for 8 intervals, only heartbeats keep the connection.
             common::sleep(&p, Duration::from_millis(800)).await;
             assert_no_disconnect(&mon);
         }

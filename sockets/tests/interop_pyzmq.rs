@@ -5,6 +5,7 @@ mod common;
 #[path = "../../zmtp/tests/pyzmq/mod.rs"]
 mod pyzmq;
 
+use std::io::Write;
 use std::time::Duration;
 
 use pyzmq::Peer;
@@ -173,27 +174,25 @@ fn xpub_with_libzmq_sub() {
             xpub.send(format!("b{i}")).await.unwrap();
             xpub.send(format!("a{i}")).await.unwrap();
         }
-        // Give libzmq time to read before the blocking wait.
-        let p = ctx.proactor().clone();
-        ringmq_proactor::Proactor::sleep_until(
-            &p,
-            std::time::Instant::now() + Duration::from_millis(200),
-        )
-        .await;
+        // The blocking wait below stops our runtime: close first, which writes
+        // everything queued before it returns.
+        xpub.close().await;
         peer.wait_success();
     });
 }
 
-/// Runs an inline pyzmq script with `endpoint` as its argument; returns its stdout
-/// after asserting it exited 0.
+/// Runs an inline pyzmq script with `endpoint` as its argument (its stdin and stdout
+/// piped).
 fn run_script(script: &str, endpoint: &str) -> std::process::Child {
     std::process::Command::new(pyzmq::python())
         .args(["-c", script, endpoint])
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("spawn python")
 }
 
+/// Returns the stdout of a script started by [`run_script`] after asserting it exited 0.
 fn finish_script(child: std::process::Child) -> String {
     let out = child.wait_with_output().expect("wait for python");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -228,17 +227,19 @@ fn rep_serves_libzmq_req() {
     });
 }
 
+/// Publishes `b<i>` and `a<i>` pairs every 5 ms (our subscription arrives at some
+/// point) until a line arrives on stdin, for at most 20 s.
 const PUB_SCRIPT: &str = r#"
-import sys, time, zmq
+import select, sys, time, zmq
 s = zmq.Context().socket(zmq.PUB)
 s.connect(sys.argv[1])
-end = time.time() + 1.5
+end = time.time() + 20
 i = 0
-while time.time() < end:
+while not select.select([sys.stdin], [], [], 0.005)[0]:
+    assert time.time() < end, "no STOP on stdin"
     s.send(b"b%d" % i)
     s.send(b"a%d" % i)
     i += 1
-    time.sleep(0.005)
 print("SENT", i, flush=True)
 "#;
 
@@ -248,16 +249,18 @@ fn sub_filters_libzmq_pub() {
         let sub = ctx.subscriber();
         let ep = sub.bind("tcp://127.0.0.1:*").unwrap();
         sub.subscribe(b"a").unwrap();
-        let child = run_script(PUB_SCRIPT, &ep);
-        let mut got = 0;
+        let mut child = run_script(PUB_SCRIPT, &ep);
         for _ in 0..20 {
             let m = sub.recv().await.unwrap();
             assert_eq!(m.frames()[0][0], b'a', "{m:?}");
-            got += 1;
         }
-        assert_eq!(got, 20);
         sub.close().await;
-        finish_script(child);
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        stdin
+            .write_all(b"STOP\n")
+            .expect("tell the publisher to stop");
+        drop(stdin);
+        assert!(finish_script(child).starts_with("SENT "));
     });
 }
 

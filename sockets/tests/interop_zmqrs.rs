@@ -15,16 +15,19 @@
 //! - its SUB filters nothing locally;
 //! - its PUB writes from `send` with a no-op waker and silently drops messages once a
 //!   write would block (until tokio's reactor runs again), and has no linger: a burst
-//!   from a current-thread runtime loses messages unless the sender yields (we sleep
-//!   1 ms every 16 messages and repeat END).
+//!   from a current-thread runtime loses messages unless the sender lets the reactor
+//!   run (every 16 messages we wait until ringmq received the latest ones, and repeat
+//!   END until ringmq has it).
 //!
 //! zmq.rs runs on a tokio current-thread runtime in its own thread; the two sides talk
 //! over std channels, polled without blocking ringmq's runtime.
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, TryRecvError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use ringmq_proactor::Proactor;
 use ringmq_sockets::Bytes;
@@ -57,19 +60,39 @@ fn tokio_thread<T: Send + 'static>(
     })
 }
 
+/// How long either side waits for the other.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// `rx`'s next value if one is there; panics if the zmq.rs side is gone.
+fn try_next<T>(rx: &Receiver<T>) -> Option<T> {
+    match rx.try_recv() {
+        Ok(x) => Some(x),
+        Err(TryRecvError::Empty) => None,
+        Err(TryRecvError::Disconnected) => panic!("the zmq.rs side ended (see its panic)"),
+    }
+}
+
 /// Polls `rx` without blocking the ringmq runtime.
 async fn next<P: Proactor, T>(p: &P, rx: &Receiver<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match rx.try_recv() {
-            Ok(x) => return x,
-            Err(TryRecvError::Empty) => {
-                assert!(Instant::now() < deadline, "the zmq.rs side is silent");
-                common::sleep(p, Duration::from_millis(2)).await;
-            }
-            Err(TryRecvError::Disconnected) => panic!("the zmq.rs side ended (see its panic)"),
+    common::wait_for(p, LIMIT, "the zmq.rs side", || try_next(rx)).await
+}
+
+/// Waits for the zmq.rs thread to end without blocking the ringmq runtime.
+async fn finished<P: Proactor, T>(p: &P, t: &std::thread::JoinHandle<T>) {
+    common::wait_until(p, LIMIT, "the zmq.rs side to finish", || t.is_finished()).await;
+}
+
+/// On the tokio side: checks `cond` every millisecond (letting tokio's reactor run)
+/// for at most `limit`; whether it held.
+async fn tokio_wait(limit: Duration, cond: impl Fn() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !cond() {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
         }
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
+    true
 }
 
 #[test]
@@ -114,16 +137,20 @@ fn ringmq_pub_to_zmqrs_sub() {
                 (count, bytes)
             })
         });
+        // Rounds of probes until zmq.rs says SYNCED (each round waits for it 10 ms).
+        let deadline = std::time::Instant::now() + LIMIT;
         loop {
-            match rx.try_recv() {
-                Ok(_) => break,
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Disconnected) => panic!("zmq.rs side ended: {:?}", zmqrs.join()),
-            }
             for t in TOPICS.iter().chain(&["END"]) {
                 publisher.send(format!("{t}-SYNC")).await.unwrap();
             }
-            common::sleep(&p, Duration::from_millis(10)).await;
+            let round = Duration::from_millis(10);
+            if common::poll_within(&p, round, || try_next(&rx))
+                .await
+                .is_some()
+            {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "zmq.rs did not sync");
         }
         for i in 0..PUBLISHED {
             publisher
@@ -135,10 +162,7 @@ fn ringmq_pub_to_zmqrs_sub() {
                 .unwrap();
         }
         publisher.send("END").await.unwrap();
-        // Wait for the zmq.rs thread without blocking our runtime.
-        while !zmqrs.is_finished() {
-            common::sleep(&p, Duration::from_millis(5)).await;
-        }
+        finished(&p, &zmqrs).await;
         assert_eq!(zmqrs.join().expect("zmq.rs side"), expected_filtered());
     });
 }
@@ -153,6 +177,10 @@ fn zmqrs_pub_to_ringmq_sub() {
         }
         let (ep_tx, ep_rx) = channel::<String>();
         let (go_tx, go_rx) = channel::<()>();
+        // What ringmq has received: the index of the latest data message (+1), and END.
+        let latest = Arc::new(AtomicUsize::new(0));
+        let got_end = Arc::new(AtomicBool::new(false));
+        let (latest_z, got_end_z) = (latest.clone(), got_end.clone());
         let zmqrs = tokio_thread(move || {
             Box::pin(async move {
                 let mut publisher = zeromq::PubSocket::new();
@@ -161,14 +189,18 @@ fn zmqrs_pub_to_ringmq_sub() {
                     .await
                     .expect("zmq.rs bind");
                 ep_tx.send(ep.to_string()).unwrap();
-                while go_rx.try_recv().is_err() {
+                // Rounds of probes until ringmq says go (each round waits for it 10 ms).
+                let round = Duration::from_millis(10);
+                loop {
                     for t in TOPICS.iter().chain(&["END"]) {
                         publisher
                             .send(ZmqMessage::from(format!("{t}-SYNC")))
                             .await
                             .expect("zmq.rs send");
                     }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    if tokio_wait(round, || go_rx.try_recv().is_ok()).await {
+                        break;
+                    }
                 }
                 for i in 0..PUBLISHED {
                     let m = ZmqMessage::try_from(vec![
@@ -178,18 +210,32 @@ fn zmqrs_pub_to_ringmq_sub() {
                     .expect("a message");
                     publisher.send(m).await.expect("zmq.rs send");
                     // zmq.rs's PUB writes with a no-op waker and silently drops what
-                    // does not fit once a write would block: let tokio's reactor run.
+                    // does not fit once a write would block: every 16 messages, let
+                    // tokio's reactor run until ringmq got one of the last 4 (two of
+                    // every 4 topics pass its subscriptions).
                     if i % 16 == 15 {
-                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        let caught_up =
+                            tokio_wait(LIMIT, || latest_z.load(Ordering::SeqCst) > i - 3).await;
+                        assert!(
+                            caught_up,
+                            "ringmq did not receive message {i} or just before"
+                        );
                     }
                 }
                 // END may sit in zmq.rs's buffer until the next send flushes it (and it
-                // has no linger): send it a few times, spaced out (we stop at the first).
-                for _ in 0..5 {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                // has no linger): send it until ringmq has it (it stops at the first).
+                let deadline = tokio::time::Instant::now() + LIMIT;
+                loop {
                     publisher.send("END".into()).await.expect("zmq.rs send");
+                    if tokio_wait(Duration::from_millis(50), || {
+                        got_end_z.load(Ordering::SeqCst)
+                    })
+                    .await
+                    {
+                        break;
+                    }
+                    assert!(tokio::time::Instant::now() < deadline, "END never arrived");
                 }
-                tokio::time::sleep(Duration::from_millis(200)).await;
             })
         });
         let ep = next(&p, &ep_rx).await;
@@ -211,12 +257,18 @@ fn zmqrs_pub_to_ringmq_sub() {
                 continue;
             }
             if first == "END" {
+                got_end.store(true, Ordering::SeqCst);
                 break;
             }
             assert!(
                 SUBS.iter().any(|t| first.starts_with(t.as_bytes())),
                 "ringmq got an unsubscribed topic: {m:?}"
             );
+            let index: usize = std::str::from_utf8(first)
+                .ok()
+                .and_then(|t| t.rsplit('-').next()?.parse().ok())
+                .unwrap_or_else(|| panic!("a numbered message: {m:?}"));
+            latest.fetch_max(index + 1, Ordering::SeqCst);
             count += 1;
             bytes += m.byte_len();
         }
@@ -233,9 +285,7 @@ fn zmqrs_pub_to_ringmq_sub() {
                 "{e:?}"
             );
         }
-        while !zmqrs.is_finished() {
-            common::sleep(&p, Duration::from_millis(5)).await;
-        }
+        finished(&p, &zmqrs).await;
         zmqrs.join().expect("zmq.rs side");
     });
 }

@@ -5,20 +5,24 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use ringmq_proactor::Proactor;
+use ringmq_proactor::{BufResult, Proactor};
 use ringmq_sockets::{Context, DisconnectReason, Error, MonitorEventKind, SocketOption};
 
 async fn conflate_keeps_the_newest<P: Proactor>(ctx: Context<P>) {
     let p = ctx.proactor().clone();
     let pull = ctx.pull();
     pull.set_option(SocketOption::Conflate(true)).unwrap();
+    let mon = pull.monitor();
     let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
     let push = ctx.push();
     push.connect(&ep).unwrap();
     for i in 0..100 {
         push.send(format!("{i}")).await.unwrap();
     }
-    sleep(&p, Duration::from_millis(200)).await;
+    // PUSH's close writes all 100 before it ends the connection, and PULL reads them
+    // all before it sees the end: once PULL reports the disconnect, all have arrived.
+    push.close().await;
+    wait_disconnected(&p, &mon).await;
     assert_eq!(pull.recv().await.unwrap().frames()[0], "99");
     assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));
     assert!(ctx.req().set_option(SocketOption::Conflate(true)).is_err());
@@ -110,16 +114,7 @@ async fn monitor_reports_bind_lifecycle<P: Proactor>(ctx: Context<P>) {
             .endpoint,
         ep
     );
-    let e = wait_event(&p, &mon, |e| {
-        matches!(e.kind, MonitorEventKind::Disconnected { .. })
-    })
-    .await;
-    assert_eq!(
-        e.kind,
-        MonitorEventKind::Disconnected {
-            reason: DisconnectReason::Unbound
-        }
-    );
+    assert_eq!(wait_disconnected(&p, &mon).await, DisconnectReason::Unbound);
     a.close().await;
     assert!(
         timeout(&p, Duration::from_secs(1), async {
@@ -131,6 +126,19 @@ async fn monitor_reports_bind_lifecycle<P: Proactor>(ctx: Context<P>) {
     );
 }
 
+/// Makes sure the accept loop of the socket bound at `ep` has an accept pending (in the
+/// kernel, on io_uring): a raw client connects and waits for the socket's greeting. The
+/// accept loop starts the next accept as soon as one completes, before the new
+/// connection's task even runs, and the greeting is written after that.
+async fn accept_pending<P: Proactor>(p: &P, ep: &str) {
+    let stream = p.connect(&ep.parse().unwrap()).await.expect("raw connect");
+    let (mut r, _w) = p.split(stream);
+    let BufResult(n, _) = timeout(p, WAIT, p.recv(&mut r, Vec::with_capacity(64)))
+        .await
+        .expect("the socket accepts and greets");
+    assert!(n.expect("read the greeting") > 0, "closed before greeting");
+}
+
 /// `unbind` and `close` close the listener before they return: the same address can be
 /// bound again at once, with no runtime turn in between (an accept is pending on the
 /// old listener each time).
@@ -138,17 +146,16 @@ async fn rebind_right_after_unbind_or_close<P: Proactor>(ctx: Context<P>) {
     let p = ctx.proactor().clone();
     let a = ctx.pull();
     let ep = a.bind("tcp://127.0.0.1:*").unwrap();
-    // Let the accept loop start its accept.
-    sleep(&p, Duration::from_millis(10)).await;
+    accept_pending(&p, &ep).await;
     a.unbind(&ep).unwrap();
     assert_eq!(a.bind(&ep).unwrap(), ep, "re-bind right after unbind");
-    sleep(&p, Duration::from_millis(10)).await;
+    accept_pending(&p, &ep).await;
     a.set_option(SocketOption::Linger(Some(Duration::ZERO)))
         .unwrap();
     drop(a);
     let b = ctx.pull();
     assert_eq!(b.bind(&ep).unwrap(), ep, "bind right after drop");
-    sleep(&p, Duration::from_millis(10)).await;
+    accept_pending(&p, &ep).await;
     b.close().await;
     let c = ctx.pull();
     assert_eq!(c.bind(&ep).unwrap(), ep, "bind right after close");
@@ -165,7 +172,7 @@ async fn rebind_right_after_unbind_or_close<P: Proactor>(ctx: Context<P>) {
     let ipc = ipc_endpoint("rebind");
     let d = ctx.pull();
     d.bind(&ipc).unwrap();
-    sleep(&p, Duration::from_millis(10)).await;
+    accept_pending(&p, &ipc).await;
     d.unbind(&ipc).unwrap();
     d.bind(&ipc).unwrap();
 }

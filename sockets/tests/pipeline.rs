@@ -6,8 +6,10 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use ringmq_proactor::Proactor;
-use ringmq_sockets::{Context, Error, MonitorEventKind, SocketOption};
+use ringmq_proactor::{BufResult, Proactor};
+use ringmq_sockets::{Context, Error, MonitorEventKind, SocketOption, SocketType};
+use ringmq_zmtp::mechanism::Null;
+use ringmq_zmtp::{Event, Session, SessionConfig};
 
 async fn push_pull_count<P: Proactor>(ctx: &Context<P>, bind: &str, n: usize) {
     let pull = ctx.pull();
@@ -74,19 +76,13 @@ async fn push_round_robin<P: Proactor>(ctx: Context<P>) {
     }
     let mut counts = [0, 0];
     for _ in 0..100 {
-        let r = timeout(&p, Duration::from_secs(5), async {
-            loop {
-                if let Ok(_m) = a.try_recv() {
-                    return 0;
-                }
-                if let Ok(_m) = b.try_recv() {
-                    return 1;
-                }
-                sleep(&p, Duration::from_millis(1)).await;
+        let r = wait_for(&p, WAIT, "all 100 messages arrive", || {
+            if a.try_recv().is_ok() {
+                return Some(0);
             }
+            b.try_recv().is_ok().then_some(1)
         })
-        .await
-        .expect("all 100 messages arrive");
+        .await;
         counts[r] += 1;
     }
     assert_eq!(counts, [50, 50], "round-robin splits evenly");
@@ -106,8 +102,13 @@ async fn pull_fair_queue<P: Proactor>(ctx: Context<P>) {
         a.send(format!("a{i}")).await.unwrap();
         b.send(format!("b{i}")).await.unwrap();
     }
-    // Let both streams arrive completely before reading.
-    sleep(&p, Duration::from_millis(200)).await;
+    // Both streams arrive completely before reading: each PUSH writes everything before
+    // its close ends the connection, and PULL reads everything before it sees the end.
+    a.close().await;
+    b.close().await;
+    for _ in 0..2 {
+        wait_disconnected(&p, &mon).await;
+    }
     let mut from_a = 0;
     let mut first: Vec<u8> = Vec::new();
     for i in 0..200 {
@@ -131,14 +132,24 @@ async fn pull_fair_queue<P: Proactor>(ctx: Context<P>) {
 }
 
 async fn connect_before_bind<P: Proactor>(ctx: Context<P>) {
+    let p = ctx.proactor().clone();
     let port = free_port();
     let ep = format!("tcp://127.0.0.1:{port}");
     let push = ctx.push();
+    let mon = push.monitor();
     push.connect(&ep).unwrap();
     for i in 0..10 {
         push.send(format!("{i}")).await.unwrap();
     }
-    sleep(ctx.proactor(), Duration::from_millis(150)).await;
+    // The queue survives refused connection attempts.
+    wait_event(&p, &mon, |e| {
+        matches!(e.kind, MonitorEventKind::ConnectFailed { .. })
+    })
+    .await;
+    wait_event(&p, &mon, |e| {
+        matches!(e.kind, MonitorEventKind::ConnectRetried { .. })
+    })
+    .await;
     let pull = ctx.pull();
     pull.bind(&ep).unwrap();
     for i in 0..10 {
@@ -163,24 +174,26 @@ async fn reconnect_after_restart<P: Proactor>(ctx: Context<P>) {
     pull.set_option(SocketOption::Linger(Some(Duration::ZERO)))
         .unwrap();
     pull.close().await;
+    wait_disconnected(&p, &mon).await;
+    // The monitor reports the reconnect.
     wait_event(&p, &mon, |e| {
-        matches!(e.kind, MonitorEventKind::Disconnected { .. })
+        matches!(e.kind, MonitorEventKind::ConnectRetried { .. })
     })
     .await;
     for i in 0..5 {
         push.send(format!("queued {i}")).await.unwrap();
     }
-    // (a pause, so that PUSH also sees refused reconnects)
-    sleep(&p, Duration::from_millis(50)).await;
+    // PUSH also sees a refused reconnect before the new PULL binds.
+    wait_event(&p, &mon, |e| {
+        matches!(e.kind, MonitorEventKind::ConnectFailed { .. })
+    })
+    .await;
     let pull = ctx.pull();
     pull.bind(&ep).unwrap();
     for i in 0..5 {
         let m = pull.recv().await.unwrap();
         assert_eq!(m.frames()[0], format!("queued {i}").as_bytes());
     }
-    let retried = std::iter::from_fn(|| mon.try_recv())
-        .any(|e| matches!(e.kind, MonitorEventKind::ConnectRetried { .. }));
-    assert!(retried, "the monitor reported the reconnect");
 }
 
 async fn sndhwm_blocks_push<P: Proactor>(ctx: Context<P>) {
@@ -215,16 +228,38 @@ async fn blocked_send_resumes_when_peer_reads<P: Proactor>(ctx: Context<P>) {
     // Far more than both HWMs and the socket buffers hold: send must wait for PULL.
     let n = 20_000;
     let payload = vec![1u8; 1000];
+    // Nobody reads yet: send until one send makes no progress for a while.
+    let mut sent = 0;
+    let mut blocked = loop {
+        let mut send = Box::pin(push.send(payload.clone()));
+        // A timing check: a send still pending after this long is blocked.
+        match timeout(&p, Duration::from_millis(200), send.as_mut()).await {
+            Some(r) => r.unwrap(),
+            None => break send,
+        }
+        sent += 1;
+        assert!(
+            sent < n,
+            "all {n} messages were sent while nobody read: send never blocked"
+        );
+    };
+    assert!(
+        matches!(push.try_send("x"), Err(Error::WouldBlock)),
+        "the queue is full while the send waits"
+    );
+    assert!(poll_once(&mut blocked).await.is_pending(), "still blocked");
+    // Now PULL reads: the blocked send completes, then all the others.
     let sender = async {
-        for _ in 0..n {
+        blocked.await.unwrap();
+        for _ in sent + 1..n {
             push.send(payload.clone()).await.unwrap();
         }
     };
     let receiver = async {
-        sleep(&p, Duration::from_millis(100)).await;
         for _ in 0..n {
             pull.recv().await.unwrap();
         }
+        assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));
     };
     let both = join(sender, receiver);
     timeout(&p, Duration::from_secs(30), both)
@@ -249,17 +284,74 @@ async fn linger_delivers_on_close<P: Proactor>(ctx: Context<P>) {
     }
 }
 
+/// A hand-driven PULL peer on a raw stream: completes the handshake as far as the other
+/// side lets it (its greeting and READY are already in the stream) and returns the
+/// messages that arrive before the stream ends.
+async fn raw_pull_until_end<P: Proactor>(p: &P, stream: P::Stream) -> Vec<Vec<u8>> {
+    let (mut r, mut w) = p.split(stream);
+    let mut s = Session::new(
+        SessionConfig::new(SocketType::Pull),
+        Box::new(Null::new()),
+        p.now(),
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let mut writable = true;
+    loop {
+        while let Some(t) = s.poll_transmit() {
+            let mut data = t.to_vec();
+            // Writing to a closed peer fails: read what it sent anyway.
+            while writable && !data.is_empty() {
+                let BufResult(n, d) = p.send(&mut w, data).await;
+                data = match n {
+                    Ok(n) if n > 0 => d[n..].to_vec(),
+                    _ => {
+                        writable = false;
+                        Vec::new()
+                    }
+                };
+            }
+        }
+        while let Some(e) = s.poll_event() {
+            if let Event::Message(m) = e {
+                got.push(m.iter().flat_map(|f| f.to_vec()).collect());
+            }
+        }
+        let BufResult(n, buf) = p.recv(&mut r, Vec::with_capacity(4096)).await;
+        match n {
+            Ok(n) if n > 0 => s.handle_input(p.now(), &buf[..n]),
+            _ => return got,
+        }
+    }
+}
+
 async fn linger_zero_drops_on_close<P: Proactor>(ctx: Context<P>) {
     let p = ctx.proactor().clone();
+    // The peer's port accepts TCP connections, but the peer answers nothing yet: PUSH
+    // can only queue.
+    let ep = format!("tcp://127.0.0.1:{}", free_port());
+    let listener = p.listen(&ep.parse().unwrap()).unwrap();
     let push = ctx.push();
     push.set_option(SocketOption::Linger(Some(Duration::ZERO)))
         .unwrap();
-    let port = free_port();
-    push.connect(&format!("tcp://127.0.0.1:{port}")).unwrap();
+    let mon = push.monitor();
+    push.connect(&ep).unwrap();
+    wait_event(&p, &mon, |e| e.kind == MonitorEventKind::Connected).await;
     push.send("lost").await.unwrap();
     timeout(&p, Duration::from_secs(1), push.close())
         .await
         .expect("close with LINGER 0 returns at once");
+    // The peer comes up now: it completes its side of the handshake, then reads until
+    // the stream ends (which bounds the wait). A PUSH still holding the message would
+    // deliver it now; LINGER 0 dropped it with the connection.
+    let (stream, _) = timeout(&p, WAIT, p.accept(&listener))
+        .await
+        .expect("PUSH's connection is in the backlog")
+        .unwrap();
+    let got = timeout(&p, WAIT, raw_pull_until_end(&p, stream))
+        .await
+        .expect("the closed PUSH's connection ends");
+    assert!(got.is_empty(), "delivered after close: {got:?}");
 }
 
 async fn pull_rcvtimeo<P: Proactor>(ctx: Context<P>) {
@@ -267,7 +359,13 @@ async fn pull_rcvtimeo<P: Proactor>(ctx: Context<P>) {
     pull.bind("tcp://127.0.0.1:*").unwrap();
     pull.set_option(SocketOption::RcvTimeo(Some(Duration::from_millis(30))))
         .unwrap();
+    let t0 = std::time::Instant::now();
     assert!(matches!(pull.recv().await, Err(Error::TimedOut)));
+    assert!(
+        t0.elapsed() >= Duration::from_millis(27),
+        "{:?}",
+        t0.elapsed()
+    );
     pull.set_option(SocketOption::RcvTimeo(Some(Duration::ZERO)))
         .unwrap();
     assert!(matches!(pull.recv().await, Err(Error::WouldBlock)));

@@ -8,27 +8,76 @@ use common::*;
 use ringmq_proactor::Proactor;
 use ringmq_sockets::{Context, Error, Message, SocketOption, SubSocket};
 
-/// Publishes `probe` until `sub` receives it (subscriptions travel asynchronously).
-async fn sync_sub<P: Proactor>(p: &P, publish: impl Fn(&str), sub: &SubSocket<P>, probe: &str) {
-    let got = timeout(p, Duration::from_secs(10), async {
-        loop {
-            publish(probe);
-            sleep(p, Duration::from_millis(5)).await;
-            while let Ok(m) = sub.try_recv() {
-                if m.frames()[0] == probe.as_bytes() {
-                    return;
-                }
-            }
-        }
-    })
-    .await;
-    got.expect("the subscription reached the publisher");
+/// The first frame of `m` as text.
+fn first(m: &Message) -> String {
+    String::from_utf8_lossy(&m.frames()[0]).into_owned()
 }
 
+/// Receives one message from `sub` within `limit`.
+async fn recv_within<P: Proactor>(p: &P, sub: &SubSocket<P>, limit: Duration) -> Option<String> {
+    timeout(p, limit, sub.recv())
+        .await
+        .map(|m| first(&m.unwrap()))
+}
+
+/// Publishes `probe` until `sub` receives it (subscriptions travel asynchronously),
+/// then `{probe}-end` (which must pass the same subscription), and receives up to it:
+/// no copy of the probe is left in flight afterwards. Other messages are skipped.
+async fn sync_sub<P: Proactor>(p: &P, publish: impl Fn(&str), sub: &SubSocket<P>, probe: &str) {
+    let deadline = p.now() + WAIT;
+    let mut patience = Duration::from_millis(1);
+    'probing: loop {
+        publish(probe);
+        let until = p.now() + patience;
+        while let Some(m) = recv_within(p, sub, until.saturating_duration_since(p.now())).await {
+            if m == probe {
+                break 'probing;
+            }
+        }
+        assert!(
+            p.now() < deadline,
+            "the subscription for {probe:?} did not reach the publisher within {WAIT:?}"
+        );
+        patience = (patience * 2).min(Duration::from_millis(100));
+    }
+    let end = format!("{probe}-end");
+    received_before(p, publish, sub, &end).await;
+}
+
+/// Publishes `end` (which must pass `sub`'s subscriptions) and returns what `sub`
+/// receives before it: from one publisher, everything published earlier has arrived
+/// by then (or was filtered out).
+async fn received_before<P: Proactor>(
+    p: &P,
+    publish: impl Fn(&str),
+    sub: &SubSocket<P>,
+    end: &str,
+) -> Vec<String> {
+    publish(end);
+    let mut got = Vec::new();
+    loop {
+        let m = recv_within(p, sub, WAIT)
+            .await
+            .unwrap_or_else(|| panic!("{end:?} did not arrive within {WAIT:?}"));
+        if m == end {
+            return got;
+        }
+        got.push(m);
+    }
+}
+
+/// What `sub` holds now.
 fn drain<P: Proactor>(sub: &SubSocket<P>) -> Vec<String> {
     std::iter::from_fn(|| sub.try_recv().ok())
-        .map(|m| String::from_utf8_lossy(&m.frames()[0]).into_owned())
+        .map(|m| first(&m))
         .collect()
+}
+
+/// Subscribes `sub` to a fresh `topic` and waits until it works: subscriptions and
+/// cancels travel in order, so every earlier one has reached the publisher too.
+async fn barrier<P: Proactor>(p: &P, publish: impl Fn(&str), sub: &SubSocket<P>, topic: &str) {
+    sub.subscribe(topic.as_bytes()).unwrap();
+    sync_sub(p, publish, sub, topic).await;
 }
 
 async fn pub_sub_prefix_filtering<P: Proactor>(ctx: Context<P>) {
@@ -42,7 +91,6 @@ async fn pub_sub_prefix_filtering<P: Proactor>(ctx: Context<P>) {
     let publish = |t: &str| publisher.try_send(t).unwrap();
     sync_sub(&p, publish, &sub, "a-sync").await;
     sync_sub(&p, publish, &sub, "bb-sync").await;
-    drain(&sub);
     for t in ["a1", "b1", "bb1", "c1", "ab", "bbb"] {
         publisher.send(t).await.unwrap();
     }
@@ -50,28 +98,30 @@ async fn pub_sub_prefix_filtering<P: Proactor>(ctx: Context<P>) {
         .send(Message::from_iter(["a-multi", "part2"]))
         .await
         .unwrap();
-    sleep(&p, Duration::from_millis(50)).await;
-    assert_eq!(drain(&sub), ["a1", "bb1", "ab", "bbb", "a-multi"]);
+    assert_eq!(
+        received_before(&p, publish, &sub, "bb-end1").await,
+        ["a1", "bb1", "ab", "bbb", "a-multi"]
+    );
     // Counted: two subscriptions of "c" need two unsubscribes.
     sub.subscribe(b"c").unwrap();
     sub.subscribe(b"c").unwrap();
     sync_sub(&p, publish, &sub, "c-sync").await;
     sub.unsubscribe(b"c").unwrap();
     sub.unsubscribe(b"a").unwrap();
-    sleep(&p, Duration::from_millis(50)).await;
-    drain(&sub);
+    barrier(&p, publish, &sub, "p1").await;
     for t in ["a2", "bb2", "c2"] {
         publisher.send(t).await.unwrap();
     }
-    sleep(&p, Duration::from_millis(50)).await;
-    assert_eq!(drain(&sub), ["bb2", "c2"]);
+    assert_eq!(
+        received_before(&p, publish, &sub, "bb-end2").await,
+        ["bb2", "c2"]
+    );
     sub.unsubscribe(b"c").unwrap();
-    sleep(&p, Duration::from_millis(50)).await;
+    barrier(&p, publish, &sub, "p2").await;
     for t in ["c3", "bb3"] {
         publisher.send(t).await.unwrap();
     }
-    sleep(&p, Duration::from_millis(50)).await;
-    assert_eq!(drain(&sub), ["bb3"]);
+    assert_eq!(received_before(&p, publish, &sub, "bb-end3").await, ["bb3"]);
 }
 
 async fn pub_fans_out_to_many<P: Proactor>(ctx: Context<P>) {
@@ -92,19 +142,18 @@ async fn pub_fans_out_to_many<P: Proactor>(ctx: Context<P>) {
         )
         .await;
     }
-    sleep(&p, Duration::from_millis(20)).await;
-    for s in &subs {
-        drain(s);
-    }
     for i in 0..100 {
         publisher.send(format!("m{i}")).await.unwrap();
     }
     for s in &subs {
-        for i in 0..100 {
-            assert_eq!(
-                s.recv().await.unwrap().frames()[0],
-                format!("m{i}").as_bytes()
-            );
+        // Probes of the later syncs come first (and only before m0).
+        let mut m = first(&s.recv().await.unwrap());
+        while m.starts_with("sync") {
+            m = first(&s.recv().await.unwrap());
+        }
+        assert_eq!(m, "m0");
+        for i in 1..100 {
+            assert_eq!(first(&s.recv().await.unwrap()), format!("m{i}"));
         }
     }
 }
@@ -117,17 +166,22 @@ async fn pub_drops_at_hwm_and_never_blocks<P: Proactor>(ctx: Context<P>) {
     let sub = ctx.subscriber();
     sub.connect(&ep).unwrap();
     sub.subscribe(b"").unwrap();
-    sync_sub(&p, |t| publisher.try_send(t).unwrap(), &sub, "sync").await;
-    sleep(&p, Duration::from_millis(20)).await;
-    drain(&sub);
+    let publish = |t: &str| publisher.try_send(t).unwrap();
+    sync_sub(&p, publish, &sub, "sync").await;
     // No yield in between: the writer cannot run, so all but 10 are dropped, and
     // neither send nor try_send ever reports a full queue.
     for i in 0..10_000 {
         publisher.try_send(format!("{i}")).unwrap();
     }
     publisher.send("last").await.unwrap();
-    sleep(&p, Duration::from_millis(100)).await;
-    let got = drain(&sub);
+    // The 10 kept arrive; once they have, the queue has room for an end marker, and
+    // nothing else comes before it.
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        let m = recv_within(&p, &sub, WAIT).await;
+        got.push(m.unwrap_or_else(|| panic!("only {got:?} arrived")));
+    }
+    got.extend(received_before(&p, publish, &sub, "end").await);
     assert_eq!(got.len(), 10, "{got:?}");
     assert_eq!(got[0], "0");
 }
@@ -145,8 +199,6 @@ async fn pub_send_lets_writers_run_at_hwm<P: Proactor>(ctx: Context<P>) {
     sub.connect(&ep).unwrap();
     sub.subscribe(b"").unwrap();
     sync_sub(&p, |t| publisher.try_send(t).unwrap(), &sub, "sync").await;
-    sleep(&p, Duration::from_millis(20)).await;
-    drain(&sub);
     for i in 0..1000 {
         publisher.send(format!("{i}")).await.unwrap();
     }
@@ -230,18 +282,17 @@ async fn xsub_sends_subscriptions<P: Proactor>(ctx: Context<P>) {
     let xsub = ctx.xsub();
     xsub.connect(&ep).unwrap();
     xsub.send(&b"\x01t"[..]).await.unwrap();
-    let got = timeout(&p, Duration::from_secs(10), async {
-        loop {
-            publisher.send("u-not").await.unwrap();
-            publisher.send("t-yes").await.unwrap();
-            sleep(&p, Duration::from_millis(5)).await;
-            if let Ok(m) = xsub.try_recv() {
-                return m;
-            }
+    let deadline = p.now() + WAIT;
+    let mut patience = Duration::from_millis(1);
+    let got = loop {
+        publisher.send("u-not").await.unwrap();
+        publisher.send("t-yes").await.unwrap();
+        if let Some(m) = timeout(&p, patience, xsub.recv()).await {
+            break m.unwrap();
         }
-    })
-    .await
-    .expect("XSUB's subscription reached PUB");
+        assert!(p.now() < deadline, "XSUB's subscription did not reach PUB");
+        patience = (patience * 2).min(Duration::from_millis(100));
+    };
     assert_eq!(got.frames()[0], "t-yes");
     assert!(matches!(
         ctx.subscriber().set_option(SocketOption::XpubVerbose(true)),
@@ -256,6 +307,7 @@ async fn sub_resubscribes_after_reconnect<P: Proactor>(ctx: Context<P>) {
     let sub = ctx.subscriber();
     sub.set_option(SocketOption::ReconnectIvl(Duration::from_millis(20)))
         .unwrap();
+    let mon = sub.monitor();
     sub.subscribe(b"k").unwrap();
     sub.connect(&ep).unwrap();
     let publisher = ctx.publisher();
@@ -265,7 +317,8 @@ async fn sub_resubscribes_after_reconnect<P: Proactor>(ctx: Context<P>) {
         .set_option(SocketOption::Linger(Some(Duration::ZERO)))
         .unwrap();
     publisher.close().await;
-    sleep(&p, Duration::from_millis(50)).await;
+    // SUB notices, so the new PUB gets a new connection (and the subscription again).
+    wait_disconnected(&p, &mon).await;
     let publisher = ctx.publisher();
     publisher.bind(&ep).unwrap();
     sync_sub(&p, |t| publisher.try_send(t).unwrap(), &sub, "k2").await;
@@ -284,18 +337,21 @@ async fn slow_subscriber_does_not_stall_others<P: Proactor>(ctx: Context<P>) {
         s.subscribe(b"").unwrap();
         sync_sub(&p, |t| publisher.try_send(t).unwrap(), s, "sync").await;
     }
-    sleep(&p, Duration::from_millis(20)).await;
-    drain(&slow);
-    drain(&fast);
     let n = 20_000;
     let payload = vec![b'x'; 1000];
+    // The publisher keeps at most 50 messages ahead of the fast subscriber (below its
+    // SNDHWM of 100, so PUB never drops for it) and never waits for the slow one.
+    let fast_got = std::cell::Cell::new(0);
     let publish = async {
         for i in 0..n {
             let mut m = Message::from(format!("{i:06}"));
             m.push_back(payload.clone());
             publisher.send(m).await.unwrap();
-            if i % 50 == 49 {
-                sleep(&p, Duration::from_millis(1)).await;
+            if i + 1 >= fast_got.get() + 50 {
+                wait_until(&p, WAIT, "the fast subscriber keeps up", || {
+                    i + 1 < fast_got.get() + 50
+                })
+                .await;
             }
         }
     };
@@ -303,12 +359,17 @@ async fn slow_subscriber_does_not_stall_others<P: Proactor>(ctx: Context<P>) {
         for i in 0..n {
             let m = fast.recv().await.unwrap();
             assert_eq!(m.frames()[0], format!("{i:06}").as_bytes(), "nothing lost");
+            fast_got.set(i + 1);
         }
     };
     timeout(&p, Duration::from_secs(30), join(publish, read_fast))
         .await
         .expect("the fast subscriber got everything");
-    let slow_got = drain(&slow).len();
+    // (the slow one also holds probes of the fast one's sync)
+    let slow_got = drain(&slow)
+        .iter()
+        .filter(|m| !m.starts_with("sync"))
+        .count();
     assert!(
         slow_got < n,
         "the stalled subscriber missed messages ({slow_got})"

@@ -7,8 +7,7 @@ use std::time::Duration;
 use common::*;
 use ringmq_proactor::Proactor;
 use ringmq_sockets::{
-    Bytes, Context, DisconnectReason, Error, Message, MonitorEventKind, Refusal, SocketOption,
-    SocketType,
+    Bytes, Context, DisconnectReason, Error, Message, Refusal, SocketOption, SocketType,
 };
 
 async fn req_rep_round_trips<P: Proactor>(ctx: Context<P>) {
@@ -262,17 +261,9 @@ async fn router_handover<P: Proactor>(ctx: Context<P>) {
         .set_option(SocketOption::RoutingId(Bytes::from_static(b"X")))
         .unwrap();
     second.connect(&ep).unwrap();
-    let e = wait_event(&p, &mon, |e| {
-        matches!(e.kind, MonitorEventKind::HandshakeFailed { .. })
-    })
-    .await;
     assert_eq!(
-        e.kind,
-        MonitorEventKind::HandshakeFailed {
-            reason: DisconnectReason::Refused(Refusal::DuplicateRoutingId(Bytes::from_static(
-                b"X"
-            )))
-        }
+        wait_handshake_failed(&p, &mon).await,
+        DisconnectReason::Refused(Refusal::DuplicateRoutingId(Bytes::from_static(b"X")))
     );
     router
         .send(vec![Bytes::from_static(b"X"), Bytes::from_static(b"1")])
@@ -297,6 +288,7 @@ async fn router_handover<P: Proactor>(ctx: Context<P>) {
 }
 
 async fn dealer_to_dealer_and_rep<P: Proactor>(ctx: Context<P>) {
+    let p = ctx.proactor().clone();
     let rep = ctx.rep();
     let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
     let d = ctx.dealer();
@@ -310,8 +302,27 @@ async fn dealer_to_dealer_and_rep<P: Proactor>(ctx: Context<P>) {
     assert_eq!(m.frames(), [Bytes::new(), Bytes::from_static(b"answer")]);
     let d2 = ctx.dealer();
     let ep2 = d2.bind("tcp://127.0.0.1:*").unwrap();
+    let d_mon = d.monitor();
     d.connect(&ep2).unwrap();
+    wait_handshakes(&p, &d_mon, 1).await;
     // d now round-robins over REP and d2; DEALER-DEALER carries frames untouched.
+    for body in ["rr 1", "rr 2"] {
+        d.send(vec![Bytes::new(), Bytes::from(body)]).await.unwrap();
+    }
+    let at_rep = timeout(&p, WAIT, rep.recv())
+        .await
+        .expect("one request reaches REP")
+        .unwrap();
+    let at_d2 = timeout(&p, WAIT, d2.recv())
+        .await
+        .expect("the other reaches d2")
+        .unwrap();
+    assert_eq!(at_rep.len(), 1, "REP strips the envelope: {at_rep:?}");
+    assert_eq!(at_d2.frames()[0], Bytes::new(), "{at_d2:?}");
+    assert_eq!(at_d2.len(), 2, "{at_d2:?}");
+    let mut bodies = [at_rep.frames()[0].clone(), at_d2.frames()[1].clone()];
+    bodies.sort();
+    assert_eq!(bodies, [Bytes::from("rr 1"), Bytes::from("rr 2")]);
     let d3 = ctx.dealer();
     d3.connect(&ep2).unwrap();
     d3.send("ping").await.unwrap();
@@ -331,15 +342,9 @@ async fn pair_exclusive<P: Proactor>(ctx: Context<P>) {
     assert_eq!(b.recv().await.unwrap().frames()[0], "hello b");
     let intruder = ctx.pair();
     intruder.connect(&ep).unwrap();
-    let e = wait_event(&p, &mon, |e| {
-        matches!(e.kind, MonitorEventKind::HandshakeFailed { .. })
-    })
-    .await;
     assert_eq!(
-        e.kind,
-        MonitorEventKind::HandshakeFailed {
-            reason: DisconnectReason::Refused(Refusal::PairBusy)
-        }
+        wait_handshake_failed(&p, &mon).await,
+        DisconnectReason::Refused(Refusal::PairBusy)
     );
     intruder.send("ignored").await.unwrap();
     b.send("still here").await.unwrap();
@@ -395,18 +400,19 @@ async fn req_waits_for_a_peer<P: Proactor>(ctx: Context<P>) {
         "no peer yet"
     );
     let rep = ctx.rep();
-    let client = async {
-        req.send("late").await.unwrap();
-        req.recv().await.unwrap()
-    };
-    let server = async {
-        sleep(&p, Duration::from_millis(50)).await;
-        rep.connect(&ep).unwrap();
-        let m = rep.recv().await.unwrap();
-        rep.send(m).await.unwrap();
-    };
-    let (reply, ()) = join(client, server).await;
-    assert_eq!(reply.frames()[0], "late");
+    let mut send = Box::pin(req.send("late"));
+    assert!(
+        poll_once(&mut send).await.is_pending(),
+        "send waits for a peer"
+    );
+    rep.connect(&ep).unwrap();
+    timeout(&p, WAIT, send)
+        .await
+        .expect("send completes once a peer is there")
+        .unwrap();
+    let m = rep.recv().await.unwrap();
+    rep.send(m).await.unwrap();
+    assert_eq!(req.recv().await.unwrap().frames()[0], "late");
 }
 
 async fn rep_drops_requests_without_envelope<P: Proactor>(ctx: Context<P>) {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use crate::command::Command;
+use crate::error::PeerMisbehaved;
 use crate::frame::FrameDecoder;
 use crate::greeting::{Greeting, GreetingDecoder, GreetingProgress, MechanismName};
 use crate::mechanism::curve::{CurveClient, CurveKeyPair, CurveServer};
@@ -54,26 +55,267 @@ pub fn fuzz_frames(data: &[u8]) {
     }
 }
 
-/// Parses `data` as a command body and as a property list. Panics when an invariant
-/// breaks: an encoded command must decode again and re-encode to the same bytes
-/// (encoding normalises, e.g. truncates PING contexts, so only the second round trip
-/// is exact), and a property list that parses must re-encode to exactly `data`.
+/// Parses `data` as a command body, as a property list and as a mechanism name, and
+/// checks each parser against a reference model of the ZMTP 3.1 grammar written
+/// independently below. Panics when they disagree, on success or failure:
+///
+/// - `Command::decode` succeeds exactly when the model does, with the same command, and
+///   fails with the same typed [`PeerMisbehaved`] otherwise;
+/// - a decoded command encodes to `data` itself, except that PING and PONG contexts are
+///   cut at 16 bytes (as the model predicts), and that encoding decodes to the same
+///   command;
+/// - every command we would send with `data` as its content decodes to itself;
+/// - a property list parses exactly when the model says so, with the same properties
+///   in order, and re-encodes to exactly `data`;
+/// - a mechanism name is accepted exactly when it is 1 to 20 characters of
+///   `A-Z a-z 0-9 - _ . +`.
 pub fn fuzz_command(data: &[u8]) {
     let body = Bytes::copy_from_slice(data);
-    if let Ok(cmd) = Command::decode(&body) {
-        let once = cmd.encode();
-        match Command::decode(&once) {
-            Ok(again) => assert_eq!(again.encode(), once, "command re-encoding differs"),
-            Err(e) => panic!("encoded {cmd:?} does not decode: {e:?}"),
+    let decoded = Command::decode(&body);
+    let expected = model::command(data);
+    assert_eq!(
+        decoded.as_ref().map(model::Cmd::of).map_err(Clone::clone),
+        expected,
+        "decoder and model disagree on {data:?}"
+    );
+    match (&decoded, &expected) {
+        (Ok(cmd), Ok(want)) => {
+            let once = cmd.encode();
+            assert_eq!(&once[..], &want.encode()[..], "{cmd:?} encodes differently");
+            match Command::decode(&once) {
+                Ok(again) => assert_eq!(model::Cmd::of(&again), want.normalized()),
+                Err(e) => panic!("encoded {cmd:?} does not decode: {e:?}"),
+            }
         }
+        (Err(e), _) => {
+            // A typed protocol violation, reported as such to the socket layer.
+            let error = crate::Error::from(e.clone());
+            assert!(matches!(error, crate::Error::PeerMisbehaved(_)));
+            assert!(
+                error.to_string().starts_with("peer misbehaved: "),
+                "{error}"
+            );
+        }
+        (Ok(_), Err(_)) => unreachable!("compared above"),
     }
-    if let Ok(meta) = Metadata::decode(&body) {
+    for cmd in model::commands_carrying(data) {
+        let wire = cmd.encode();
+        assert_eq!(Command::decode(&wire).as_ref(), Ok(&cmd), "{wire:?}");
+    }
+    let meta = Metadata::decode(&body);
+    assert_eq!(
+        meta.as_ref().map(model::props).map_err(Clone::clone),
+        model::metadata(data),
+        "metadata decoder and model disagree on {data:?}"
+    );
+    if let Ok(meta) = meta {
         let mut out = BytesMut::new();
         meta.encode(&mut out);
         assert_eq!(&out[..], data, "metadata re-encoding differs");
         assert_eq!(meta.encoded_len(), data.len());
     }
-    let _ = MechanismName::new(data);
+    match MechanismName::new(data) {
+        Ok(name) => {
+            assert!(model::mechanism_name_ok(data), "accepted {data:?}");
+            assert_eq!(name.as_bytes(), data);
+        }
+        Err(e) => {
+            assert!(!model::mechanism_name_ok(data), "refused {data:?}");
+            assert_eq!(e, PeerMisbehaved::InvalidMechanismName);
+        }
+    }
+}
+
+/// The reference model of [`fuzz_command`]: the ZMTP 3.1 command grammar (RFC 37 and
+/// RFC 23's property lists) on plain byte slices, sharing no code with the decoders.
+mod model {
+    use bytes::Bytes;
+
+    use crate::command::Command;
+    use crate::error::PeerMisbehaved;
+    use crate::metadata::Metadata;
+
+    /// A property list as `(name, value)` pairs in wire order (duplicates kept).
+    pub(super) type Props = Vec<(String, Vec<u8>)>;
+
+    /// A command as the model sees it.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub(super) enum Cmd {
+        Ready(Props),
+        Error(Vec<u8>),
+        Subscribe(Vec<u8>),
+        Cancel(Vec<u8>),
+        Ping { ttl: u16, context: Vec<u8> },
+        Pong(Vec<u8>),
+        Other { name: Vec<u8>, data: Vec<u8> },
+    }
+
+    /// Longest PING context a PONG (or our PING) carries.
+    const CONTEXT: usize = 16;
+
+    impl Cmd {
+        /// What the decoder's command says, in the model's terms.
+        pub(super) fn of(cmd: &Command) -> Cmd {
+            match cmd {
+                Command::Ready(meta) => Cmd::Ready(props(meta)),
+                Command::Error(r) => Cmd::Error(r.to_vec()),
+                Command::Subscribe(t) => Cmd::Subscribe(t.to_vec()),
+                Command::Cancel(t) => Cmd::Cancel(t.to_vec()),
+                Command::Ping { ttl, context } => Cmd::Ping {
+                    ttl: *ttl,
+                    context: context.to_vec(),
+                },
+                Command::Pong(c) => Cmd::Pong(c.to_vec()),
+                Command::Other { name, data } => Cmd::Other {
+                    name: name.to_vec(),
+                    data: data.to_vec(),
+                },
+            }
+        }
+
+        /// The command as sent: contexts cut at 16 bytes, the rest unchanged.
+        pub(super) fn normalized(&self) -> Cmd {
+            match self {
+                Cmd::Ping { ttl, context } => Cmd::Ping {
+                    ttl: *ttl,
+                    context: context[..context.len().min(CONTEXT)].to_vec(),
+                },
+                Cmd::Pong(c) => Cmd::Pong(c[..c.len().min(CONTEXT)].to_vec()),
+                other => other.clone(),
+            }
+        }
+
+        /// The body of the normalized command.
+        pub(super) fn encode(&self) -> Vec<u8> {
+            let (name, data): (&[u8], Vec<u8>) = match self.normalized() {
+                Cmd::Ready(props) => {
+                    let mut data = Vec::new();
+                    for (n, v) in props {
+                        data.push(n.len() as u8);
+                        data.extend(n.as_bytes());
+                        data.extend((v.len() as u32).to_be_bytes());
+                        data.extend(v);
+                    }
+                    (b"READY", data)
+                }
+                Cmd::Error(r) => (b"ERROR", [&[r.len() as u8][..], &r].concat()),
+                Cmd::Subscribe(t) => (b"SUBSCRIBE", t),
+                Cmd::Cancel(t) => (b"CANCEL", t),
+                Cmd::Ping { ttl, context } => {
+                    (b"PING", [&ttl.to_be_bytes()[..], &context].concat())
+                }
+                Cmd::Pong(c) => (b"PONG", c),
+                Cmd::Other { name, data } => {
+                    return [&[name.len() as u8][..], &name, &data].concat();
+                }
+            };
+            [&[name.len() as u8][..], name, &data].concat()
+        }
+    }
+
+    /// The properties of `meta` in order.
+    pub(super) fn props(meta: &Metadata) -> Props {
+        meta.iter()
+            .map(|(n, v)| (n.to_owned(), v.to_vec()))
+            .collect()
+    }
+
+    /// A command body: name length (1 to 255), name, data; the data of READY, ERROR
+    /// and PING must have their layout, any other command's data is opaque.
+    pub(super) fn command(body: &[u8]) -> Result<Cmd, PeerMisbehaved> {
+        let truncated = PeerMisbehaved::TruncatedCommand;
+        let (&n, rest) = body.split_first().ok_or(truncated.clone())?;
+        let n = usize::from(n);
+        if n == 0 || n > rest.len() {
+            return Err(truncated);
+        }
+        let (name, data) = rest.split_at(n);
+        Ok(match name {
+            b"READY" => Cmd::Ready(metadata(data)?),
+            b"ERROR" => match data.split_first() {
+                Some((&len, reason)) if usize::from(len) == reason.len() => {
+                    Cmd::Error(reason.to_vec())
+                }
+                _ => return Err(PeerMisbehaved::MalformedCommand { command: "ERROR" }),
+            },
+            b"SUBSCRIBE" => Cmd::Subscribe(data.to_vec()),
+            b"CANCEL" => Cmd::Cancel(data.to_vec()),
+            // libzmq accepts a context over 16 bytes (and truncates it in the PONG).
+            b"PING" => match data {
+                [hi, lo, context @ ..] => Cmd::Ping {
+                    ttl: u16::from_be_bytes([*hi, *lo]),
+                    context: context.to_vec(),
+                },
+                _ => return Err(PeerMisbehaved::MalformedCommand { command: "PING" }),
+            },
+            b"PONG" => Cmd::Pong(data.to_vec()),
+            _ => Cmd::Other {
+                name: name.to_vec(),
+                data: data.to_vec(),
+            },
+        })
+    }
+
+    /// A property list filling `data` exactly: per property a name length (1 to 255),
+    /// a UTF-8 name (libzmq does not restrict its characters), a 4-byte big-endian value
+    /// length and the value.
+    pub(super) fn metadata(mut data: &[u8]) -> Result<Props, PeerMisbehaved> {
+        let bad = PeerMisbehaved::MalformedMetadata;
+        let mut props = Vec::new();
+        while let Some((&n, rest)) = data.split_first() {
+            let n = usize::from(n);
+            if n == 0 || rest.len() < n + 4 {
+                return Err(bad);
+            }
+            let (name, rest) = rest.split_at(n);
+            let name = String::from_utf8(name.to_vec()).map_err(|_| bad.clone())?;
+            let (len, rest) = rest.split_at(4);
+            let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+            let len = usize::try_from(len).map_err(|_| bad.clone())?;
+            if rest.len() < len {
+                return Err(bad);
+            }
+            let (value, rest) = rest.split_at(len);
+            props.push((name, value.to_vec()));
+            data = rest;
+        }
+        Ok(props)
+    }
+
+    /// RFC 23: 1 to 20 characters of `A-Z a-z 0-9 - _ . +`.
+    pub(super) fn mechanism_name_ok(name: &[u8]) -> bool {
+        (1..=20).contains(&name.len())
+            && name
+                .iter()
+                .all(|&c| matches!(c, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'+'))
+    }
+
+    /// The commands we send, with content taken from `data`: each must decode to
+    /// itself.
+    pub(super) fn commands_carrying(data: &[u8]) -> Vec<Command> {
+        let bytes = |b: &[u8]| Bytes::copy_from_slice(b);
+        let mut out = vec![
+            Command::Subscribe(bytes(data)),
+            Command::Cancel(bytes(data)),
+            Command::Error(bytes(&data[..data.len().min(255)])),
+            Command::Pong(bytes(&data[..data.len().min(CONTEXT)])),
+        ];
+        if let [hi, lo, context @ ..] = data {
+            out.push(Command::Ping {
+                ttl: u16::from_be_bytes([*hi, *lo]),
+                context: bytes(&context[..context.len().min(CONTEXT)]),
+            });
+        }
+        // A property list of one property named after `data`, valued `data`.
+        if let Ok(name) = std::str::from_utf8(data) {
+            if (1..=255).contains(&name.len()) {
+                let mut meta = Metadata::new();
+                meta.insert(name, bytes(data));
+                out.push(Command::Ready(meta));
+            }
+        }
+        out
+    }
 }
 
 /// Secret key of the CURVE server the session targets talk to.
@@ -359,6 +601,48 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The oracle's error paths: each body is refused by both the decoder and the model,
+    /// with the same typed reason (and one that both accept, to compare contents).
+    #[test]
+    fn command_oracle_agrees_on_refusals() {
+        let refused: [(&[u8], PeerMisbehaved); 7] = [
+            (b"", PeerMisbehaved::TruncatedCommand),
+            (b"\x00", PeerMisbehaved::TruncatedCommand),
+            (b"\x05READ", PeerMisbehaved::TruncatedCommand),
+            (
+                b"\x04PING\x00",
+                PeerMisbehaved::MalformedCommand { command: "PING" },
+            ),
+            (
+                b"\x05ERROR\x04400",
+                PeerMisbehaved::MalformedCommand { command: "ERROR" },
+            ),
+            (
+                b"\x05READY\x0bSocket-Type\x00\x00\x00\x09SUB",
+                PeerMisbehaved::MalformedMetadata,
+            ),
+            (
+                b"\x05READY\x01\xff\x00\x00\x00\x00",
+                PeerMisbehaved::MalformedMetadata,
+            ),
+        ];
+        for (body, why) in refused {
+            assert_eq!(model::command(body), Err(why.clone()), "{body:?}");
+            assert_eq!(Command::decode(&Bytes::copy_from_slice(body)), Err(why));
+            fuzz_command(body);
+        }
+        // A PING context over 16 bytes is accepted and cut when encoded.
+        let long = b"\x04PING\x00\x0a0123456789abcdefXYZ";
+        assert_eq!(
+            model::command(long).unwrap().encode(),
+            b"\x04PING\x00\x0a0123456789abcdef"
+        );
+        fuzz_command(long);
+        assert!(model::mechanism_name_ok(b"CURVE"));
+        assert!(!model::mechanism_name_ok(b"CUR VE"));
+        assert!(!model::mechanism_name_ok(&[b'A'; 21]));
     }
 
     #[test]

@@ -2,13 +2,13 @@
 #![allow(dead_code)]
 
 use std::future::{poll_fn, Future};
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
 use ringmq_proactor::{BackendChoice, BufResult, Proactor, Runtime};
-use ringmq_sockets::{Context, Monitor, MonitorEvent, MonitorEventKind};
+use ringmq_sockets::{Context, DisconnectReason, Monitor, MonitorEvent, MonitorEventKind};
 use ringmq_zmtp::mechanism::Null;
 use ringmq_zmtp::{Event, Session, SessionConfig, SocketType};
 
@@ -116,17 +116,106 @@ pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     .await
 }
 
+/// A fixed pause: only for tests about time ("nothing happens within X", heartbeat
+/// timing), never to let something happen (wait for it with [`wait_until`],
+/// [`wait_event`] or a probe instead).
 pub async fn sleep<P: Proactor>(p: &P, d: Duration) {
     p.sleep_until(p.now() + d).await;
 }
 
-/// Waits (up to 10 s) for a monitor event matching `pred`, returning it.
+/// How long a test waits for something that must happen before it fails: generous,
+/// since the machine is shared with other builds. Waits end as soon as the condition
+/// holds, so this costs nothing on the success path.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// How often [`wait_until`] and [`poll_within`] check their condition.
+const POLL: Duration = Duration::from_millis(1);
+
+/// Checks `f` until it returns `Some`, letting the runtime run for [`POLL`] between
+/// checks, for at most `limit`; `None` when the time ran out.
+pub async fn poll_within<P: Proactor, T>(
+    p: &P,
+    limit: Duration,
+    mut f: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let deadline = p.now() + limit;
+    loop {
+        if let Some(x) = f() {
+            return Some(x);
+        }
+        let now = p.now();
+        if now >= deadline {
+            return None;
+        }
+        p.sleep_until((now + POLL).min(deadline)).await;
+    }
+}
+
+/// Waits (up to `limit`) until `f` returns `Some`, and returns its value; fails the
+/// test naming `what` otherwise.
+pub async fn wait_for<P: Proactor, T>(
+    p: &P,
+    limit: Duration,
+    what: &str,
+    f: impl FnMut() -> Option<T>,
+) -> T {
+    match poll_within(p, limit, f).await {
+        Some(x) => x,
+        None => panic!("timed out after {limit:?} waiting for: {what}"),
+    }
+}
+
+/// Waits (up to `limit`) until `cond` holds; fails the test naming `what` otherwise.
+pub async fn wait_until<P: Proactor>(
+    p: &P,
+    limit: Duration,
+    what: &str,
+    mut cond: impl FnMut() -> bool,
+) {
+    wait_for(p, limit, what, || cond().then_some(())).await
+}
+
+/// Polls `f` once: `Poll::Pending` if it has to wait (it can be polled again later).
+pub async fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+    poll_fn(|cx| Poll::Ready(Pin::new(&mut *f).poll(cx))).await
+}
+
+/// The reason of a connection-end event (`HandshakeFailed`, `HandshakeFailedAuth`,
+/// `Disconnected`), `None` for other events.
+pub fn end_reason(kind: &MonitorEventKind) -> Option<DisconnectReason> {
+    match kind {
+        MonitorEventKind::HandshakeFailed { reason }
+        | MonitorEventKind::HandshakeFailedAuth { reason, .. }
+        | MonitorEventKind::Disconnected { reason } => Some(reason.clone()),
+        _ => None,
+    }
+}
+
+/// Waits for the next `Disconnected` event on `m` and returns its reason.
+pub async fn wait_disconnected<P: Proactor>(p: &P, m: &Monitor) -> DisconnectReason {
+    let e = wait_event(p, m, |e| {
+        matches!(e.kind, MonitorEventKind::Disconnected { .. })
+    })
+    .await;
+    end_reason(&e.kind).expect("an end event")
+}
+
+/// Waits for the next `HandshakeFailed` event on `m` and returns its reason.
+pub async fn wait_handshake_failed<P: Proactor>(p: &P, m: &Monitor) -> DisconnectReason {
+    let e = wait_event(p, m, |e| {
+        matches!(e.kind, MonitorEventKind::HandshakeFailed { .. })
+    })
+    .await;
+    end_reason(&e.kind).expect("an end event")
+}
+
+/// Waits (up to [`WAIT`]) for a monitor event matching `pred`, returning it.
 pub async fn wait_event<P: Proactor>(
     p: &P,
     m: &Monitor,
     mut pred: impl FnMut(&MonitorEvent) -> bool,
 ) -> MonitorEvent {
-    let found = timeout(p, Duration::from_secs(10), async {
+    let found = timeout(p, WAIT, async {
         loop {
             let e = m.recv().await.expect("monitor closed");
             if pred(&e) {
@@ -135,7 +224,7 @@ pub async fn wait_event<P: Proactor>(
         }
     })
     .await;
-    found.expect("the expected monitor event did not arrive within 10 s")
+    found.unwrap_or_else(|| panic!("the expected monitor event did not arrive within {WAIT:?}"))
 }
 
 /// Waits for `n` handshakes on a monitor.

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ringmq_proactor::Proactor;
 
@@ -138,19 +138,28 @@ impl Peer {
     /// Waits (without blocking the runtime) for a stdout line starting with `prefix`
     /// and returns it; other lines are skipped.
     pub async fn line<P: Proactor>(&mut self, p: &P, prefix: &str) -> String {
-        let deadline = Instant::now() + PEER_LIMIT;
+        let what = format!("a {prefix:?} line from the {:?} peer", self.imp);
+        crate::common::wait_for(p, PEER_LIMIT, &what, || self.poll_line(prefix)).await
+    }
+
+    /// Waits (without blocking the runtime) at most `limit` for a stdout line starting
+    /// with `prefix` (other lines are skipped).
+    pub async fn line_within<P: Proactor>(
+        &mut self,
+        p: &P,
+        prefix: &str,
+        limit: Duration,
+    ) -> Option<String> {
+        crate::common::poll_within(p, limit, || self.poll_line(prefix)).await
+    }
+
+    /// A line starting with `prefix` if one arrived; panics if the peer ended first.
+    fn poll_line(&mut self, prefix: &str) -> Option<String> {
         loop {
             match self.lines.try_recv() {
-                Ok(line) if line.starts_with(prefix) => return line,
+                Ok(line) if line.starts_with(prefix) => return Some(line),
                 Ok(_) => {}
-                Err(TryRecvError::Empty) => {
-                    assert!(
-                        Instant::now() < deadline,
-                        "{:?} peer: no {prefix:?} line within {PEER_LIMIT:?}",
-                        self.imp
-                    );
-                    p.sleep_until(p.now() + Duration::from_millis(2)).await;
-                }
+                Err(TryRecvError::Empty) => return None,
                 Err(TryRecvError::Disconnected) => {
                     let status = self.child.wait();
                     panic!(
@@ -182,19 +191,12 @@ impl Peer {
     /// Waits (without blocking the runtime, which may still have to serve the peer)
     /// for the peer to exit, and asserts it completed its scenario.
     pub async fn finish<P: Proactor>(mut self, p: &P) {
-        let deadline = Instant::now() + PEER_LIMIT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                assert!(status.success(), "{:?} peer failed: {status}", self.imp);
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{:?} peer did not exit within {PEER_LIMIT:?}",
-                self.imp
-            );
-            p.sleep_until(p.now() + Duration::from_millis(5)).await;
-        }
+        let what = format!("the {:?} peer to exit", self.imp);
+        let status = crate::common::wait_for(p, PEER_LIMIT, &what, || {
+            self.child.try_wait().expect("try_wait")
+        })
+        .await;
+        assert!(status.success(), "{:?} peer failed: {status}", self.imp);
     }
 }
 
