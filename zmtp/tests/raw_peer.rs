@@ -249,17 +249,40 @@ fn established_frame_errors() {
         with(b"\x05\x06\x04PING\x00\x00"),
         pm(PeerMisbehaved::CommandWithMore)
     );
+    // Refused from the header alone: no body follows in these inputs.
     assert_eq!(
         with(b"\x00\x65"),
-        pm(PeerMisbehaved::FrameTooLarge {
+        pm(PeerMisbehaved::MessageTooLarge {
             size: 101,
             max: 100
         })
     );
     assert_eq!(
         with(b"\x02\x7f\xff\xff\xff\xff\xff\xff\xff"),
-        pm(PeerMisbehaved::FrameTooLarge {
+        pm(PeerMisbehaved::MessageTooLarge {
             size: i64::MAX as u64,
+            max: 100
+        })
+    );
+    // The frame that crosses the limit of the whole message, from its header: 60
+    // bytes held, then a header announcing 41 more.
+    let mut crossing = vec![0x01, 60];
+    crossing.extend_from_slice(&[0; 60]);
+    crossing.extend_from_slice(&[0x01, 41]);
+    assert_eq!(
+        with(&crossing),
+        pm(PeerMisbehaved::MessageTooLarge {
+            size: 101,
+            max: 100
+        })
+    );
+    // A command after the handshake is held to the limit on its own.
+    let mut ping = b"\x04\x65\x04PING\x00\x00".to_vec();
+    ping.resize(2 + 101, b'x');
+    assert_eq!(
+        with(&ping),
+        pm(PeerMisbehaved::FrameTooLarge {
+            size: 101,
             max: 100
         })
     );
