@@ -169,8 +169,7 @@ impl FrameDecoder {
     /// rest when the body is incomplete. A size above [`MAX_HOLDABLE`] is refused.
     #[inline]
     pub fn take_frame(buf: &mut BytesMut, h: FrameHeader) -> Result<Option<Frame>, Error> {
-        // (A short header announces at most 255 bytes.)
-        if h.long && h.size > MAX_HOLDABLE {
+        if h.size > MAX_HOLDABLE {
             return Err(PeerMisbehaved::FrameTooLargeToHold { size: h.size }.into());
         }
         let header = h.len();

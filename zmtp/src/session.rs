@@ -683,7 +683,7 @@ impl Session {
             // it may carry the rest of the message's budget.
             if let Some(max) = self.config.max_message_size {
                 let held = self.partial.bytes();
-                if h.size > max.saturating_sub(held) + ENCRYPTION_SLACK {
+                if h.size > max.saturating_sub(held).saturating_add(ENCRYPTION_SLACK) {
                     let size = held.saturating_add(h.size);
                     return Err(PeerMisbehaved::MessageTooLarge { size, max }.into());
                 }

@@ -182,6 +182,11 @@ fn curve_message_limits() {
             max: 1000
         }))
     );
+    // The largest limit there is: no overflow adding the box overhead.
+    let mut p = limited(Some(u64::MAX), None);
+    p.client.session.send(&msg(&[b"a", b"b"])).unwrap();
+    p.drive();
+    assert_eq!(p.server.messages(), vec![msg(&[b"a", b"b"])]);
     let mut p = limited(None, Some(2));
     p.client.session.send(&msg(&[b"a", b"b"])).unwrap();
     p.client.session.send(&msg(&[b"a", b"b", b"c"])).unwrap();

@@ -358,3 +358,30 @@ fn take_events_hands_over_everything_in_order() {
         Some(Event::Message(vec![Bytes::from_static(b"q")].into()))
     );
 }
+
+/// Without MAXMSGSIZE, a size no buffer can hold is still refused from the header, with
+/// a reason that says so.
+#[test]
+fn unholdable_frame_size_is_refused_without_a_limit() {
+    for size in [i64::MAX as u64, u64::MAX] {
+        let mut c = SessionConfig::new(SocketType::Router);
+        c.max_message_size = None;
+        let mut s = Session::new(c, Box::new(Null::new()), Instant::now()).unwrap();
+        let mut input = null_dealer_hello();
+        input.push(0x02);
+        input.extend_from_slice(&size.to_be_bytes());
+        s.handle_input(Instant::now(), &input);
+        let error = std::iter::from_fn(|| s.poll_event()).find_map(|e| match e {
+            Event::Error(e) => Some(e),
+            _ => None,
+        });
+        assert_eq!(
+            error,
+            Some(pm(PeerMisbehaved::FrameTooLargeToHold { size }))
+        );
+        assert!(error
+            .unwrap()
+            .to_string()
+            .contains("larger than any buffer can hold"));
+    }
+}
