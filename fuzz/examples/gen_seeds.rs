@@ -11,7 +11,7 @@
 use std::fs;
 use std::path::Path;
 
-use ringmq_zmtp::fuzzing::{fuzz_session, peer_transcript};
+use ringmq_zmtp::fuzzing::{fuzz_session, limit_tails, peer_transcript};
 
 /// Golden vectors from zmtp-notes.md (libzmq raw-wire tests), as whole frames.
 fn golden_frames() -> Vec<(&'static str, Vec<u8>)> {
@@ -134,6 +134,17 @@ fn main() {
                 write(dir, &target, &format!("{name}-{form}"), &input);
             }
         }
+    }
+    // A NULL peer that then crosses one of the session's limits.
+    for (name, tail) in limit_tails() {
+        let mut input = peer_transcript(true, 0);
+        input.extend_from_slice(&tail);
+        let out = fuzz_session(true, 0, &input);
+        println!("session_null    limit-{name:5}     {:4} B: {out:?}", input.len());
+        if !(out.established && out.failed && out.delivered == 5) {
+            failures += 1;
+        }
+        write(dir, "session_null", &format!("limit-{name}"), &input);
     }
     if failures > 0 {
         eprintln!("{failures} session seeds do not reach the established state");

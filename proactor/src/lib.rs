@@ -138,3 +138,12 @@ pub trait Proactor: Clone + 'static {
 
 /// The most buffers one vectored send passes to the kernel (`IOV_MAX` on Linux).
 pub const MAX_IOVECS: usize = 1024;
+
+/// The most bytes one receive or send asks the kernel to move: Linux's `MAX_RW_COUNT`
+/// (`INT_MAX` rounded down to a page), the most any read or write transfers anyway.
+///
+/// Every engine clamps the length it passes to this. io_uring refuses a receive longer
+/// than `INT_MAX` with `EINVAL` instead of shortening it, and the compio and monoio
+/// runtimes cut lengths to 32 bits, so a buffer with 2 GiB or more of spare capacity
+/// (a large frame being received in place) would otherwise fail or be misread.
+pub const MAX_IO_LEN: usize = 0x7fff_f000;

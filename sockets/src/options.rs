@@ -44,8 +44,14 @@ pub enum SocketOption {
     HeartbeatTimeout(Duration),
     /// `ZMQ_HANDSHAKE_IVL`: deadline for the ZMTP handshake (zero = none). Default 30 s.
     HandshakeIvl(Duration),
-    /// `ZMQ_MAXMSGSIZE`: largest frame accepted from peers; `None` = unlimited.
+    /// `ZMQ_MAXMSGSIZE`: largest message (the sum of its frames) accepted from peers;
+    /// `None` = unlimited. libzmq checks each frame alone; see docs/RELIABILITY.md.
     MaxMsgSize(Option<u64>),
+    /// ringmq-specific, ZMQ has no such option: most frames in one message accepted
+    /// from a peer; one that sends more loses its connection. Default
+    /// [`DEFAULT_MAX_MESSAGE_FRAMES`](ringmq_zmtp::DEFAULT_MAX_MESSAGE_FRAMES)
+    /// (65,536); `None` = unlimited, like libzmq.
+    MaxFramesPerMsg(Option<u32>),
     /// `ZMQ_IMMEDIATE`: queue messages only to connected peers.
     Immediate(bool),
     /// `ZMQ_CONFLATE`: keep only the newest message in each queue (single-part
@@ -119,6 +125,7 @@ impl SocketOption {
             SocketOption::HeartbeatTimeout(_) => "ZMQ_HEARTBEAT_TIMEOUT",
             SocketOption::HandshakeIvl(_) => "ZMQ_HANDSHAKE_IVL",
             SocketOption::MaxMsgSize(_) => "ZMQ_MAXMSGSIZE",
+            SocketOption::MaxFramesPerMsg(_) => "RINGMQ_MAX_FRAMES_PER_MSG",
             SocketOption::Immediate(_) => "ZMQ_IMMEDIATE",
             SocketOption::Conflate(_) => "ZMQ_CONFLATE",
             SocketOption::TcpKeepalive(_) => "ZMQ_TCP_KEEPALIVE",
@@ -214,6 +221,7 @@ pub(crate) struct Options {
     pub heartbeat_timeout: Option<Duration>,
     pub handshake_ivl: Option<Duration>,
     pub max_msg_size: Option<u64>,
+    pub max_frames_per_msg: Option<u32>,
     pub immediate: bool,
     pub conflate: bool,
     pub tcp_keepalive: Option<bool>,
@@ -272,6 +280,7 @@ impl Default for Options {
             heartbeat_timeout: None,
             handshake_ivl: Some(Duration::from_secs(30)),
             max_msg_size: None,
+            max_frames_per_msg: Some(ringmq_zmtp::DEFAULT_MAX_MESSAGE_FRAMES),
             immediate: false,
             conflate: false,
             tcp_keepalive: None,
@@ -331,6 +340,13 @@ impl Options {
             SocketOption::HeartbeatTimeout(v) => self.heartbeat_timeout = nonzero(v),
             SocketOption::HandshakeIvl(v) => self.handshake_ivl = nonzero(v),
             SocketOption::MaxMsgSize(v) => self.max_msg_size = v,
+            SocketOption::MaxFramesPerMsg(Some(0)) => {
+                return Err(Error::InvalidOption {
+                    option: "RINGMQ_MAX_FRAMES_PER_MSG",
+                    reason: "a message has at least one frame".into(),
+                });
+            }
+            SocketOption::MaxFramesPerMsg(v) => self.max_frames_per_msg = v,
             SocketOption::Immediate(v) => self.immediate = v,
             SocketOption::Conflate(v) => self.conflate = v,
             SocketOption::TcpKeepalive(v) => self.tcp_keepalive = v,
@@ -430,6 +446,7 @@ impl Options {
             c.identity = self.routing_id.clone();
         }
         c.max_message_size = self.max_msg_size;
+        c.max_message_frames = self.max_frames_per_msg;
         c.heartbeat_ivl = self.heartbeat_ivl;
         c.heartbeat_ttl = self.heartbeat_ttl;
         c.heartbeat_timeout = self.heartbeat_timeout;

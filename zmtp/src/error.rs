@@ -83,13 +83,37 @@ pub enum PeerMisbehaved {
     },
     /// A command frame had the MORE flag.
     CommandWithMore,
-    /// A frame was larger than the maximum message size (or, during the handshake, than
-    /// the handshake command limit). Detected from the header, before allocating.
+    /// A command frame was larger than the limit in force: the handshake command limit
+    /// before the handshake completes, the maximum message size after. Detected from
+    /// the header, before the body is held.
     FrameTooLarge {
         /// The size announced in the frame header.
         size: u64,
         /// The limit in force.
         max: u64,
+    },
+    /// A frame header announced more bytes than any buffer can hold
+    /// ([`MAX_HOLDABLE`](crate::frame::MAX_HOLDABLE)), whatever the limits.
+    FrameTooLargeToHold {
+        /// The size announced in the frame header.
+        size: u64,
+    },
+    /// A message was larger than the maximum message size (`ZMQ_MAXMSGSIZE`), which
+    /// applies to the sum of its frames. Detected from the header of the frame that
+    /// crosses the limit, before its body is held.
+    MessageTooLarge {
+        /// The bytes of the message held so far plus the size the crossing frame
+        /// announced (with CURVE, its size on the wire, box overhead included).
+        size: u64,
+        /// The limit in force.
+        max: u64,
+    },
+    /// A message had more frames than the limit in force
+    /// ([`SessionConfig::max_message_frames`](crate::SessionConfig::max_message_frames)). Detected from
+    /// the header of the first frame too many.
+    TooManyFrames {
+        /// The limit in force.
+        max: u32,
     },
     /// A command body was empty or its name length ran past the end of the frame.
     TruncatedCommand,
@@ -165,6 +189,21 @@ impl fmt::Display for PeerMisbehaved {
             PeerMisbehaved::CommandWithMore => f.write_str("command frame with MORE flag"),
             PeerMisbehaved::FrameTooLarge { size, max } => {
                 write!(f, "frame of {size} bytes exceeds the limit of {max}")
+            }
+            PeerMisbehaved::FrameTooLargeToHold { size } => {
+                write!(
+                    f,
+                    "frame of {size} bytes is larger than any buffer can hold"
+                )
+            }
+            PeerMisbehaved::MessageTooLarge { size, max } => {
+                write!(
+                    f,
+                    "message of at least {size} bytes exceeds the limit of {max}"
+                )
+            }
+            PeerMisbehaved::TooManyFrames { max } => {
+                write!(f, "message of more than {max} frames exceeds the limit")
             }
             PeerMisbehaved::TruncatedCommand => f.write_str("truncated command"),
             PeerMisbehaved::MalformedCommand { command } => {

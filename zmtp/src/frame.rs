@@ -24,20 +24,72 @@ const RESERVED: u8 = !(FLAG_MORE | FLAG_LONG | FLAG_COMMAND);
 /// nothing more.
 pub const INLINE_THRESHOLD: usize = 8192;
 
-/// Size of each batch buffer the encoder copies headers and small payloads into. A
-/// full buffer becomes a chunk of the pending [`Transmit`] and a fresh one is started,
-/// so queued bytes are never copied again when the batch grows.
+/// Largest batch buffer the encoder copies headers and small payloads into. A full
+/// buffer becomes a chunk of the pending [`Transmit`] and a fresh one is started, so
+/// queued bytes are never copied again when the batch grows.
 const BATCH_BUF: usize = 65536;
+
+/// The first batch buffer after the output was idle; each full one doubles the next,
+/// up to [`BATCH_BUF`]. A buffer this small is kept while idle (a request / reply
+/// connection reuses it without allocating); a larger one is released.
+const BATCH_MIN: usize = 4096;
 
 /// A recycled chunk vector larger than this is dropped rather than kept.
 const MAX_RECYCLED: usize = 4096;
+
+/// Chunk vectors kept while the output is idle hold at most this many entries.
+const IDLE_CHUNKS: usize = 16;
+
+/// The largest frame body that can ever be held: a buffer holds at most `isize::MAX`
+/// bytes, and the frame's header shares the buffer with it.
+pub const MAX_HOLDABLE: u64 = isize::MAX as u64 - 9;
+
+/// Room reserved at least for the rest of a partial frame; beyond it, the buffer grows
+/// with what arrived (doubling), so a peer announcing a huge frame makes us hold about
+/// twice what it actually sent, not what it announced.
+const RESERVE_MIN: usize = 64 * 1024;
+
+/// What a frame header announced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameHeader {
+    /// MORE flag.
+    pub more: bool,
+    /// COMMAND flag.
+    pub command: bool,
+    /// LONG flag: the size took 8 bytes (else 1).
+    pub long: bool,
+    /// Body size in bytes.
+    pub size: u64,
+}
+
+impl FrameHeader {
+    /// Bytes of the header on the wire.
+    #[inline]
+    pub fn len(&self) -> usize {
+        if self.long {
+            9
+        } else {
+            2
+        }
+    }
+
+    /// Never true: a header has at least two bytes (for clippy's `len` convention).
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
 
 /// Incremental frame decoder over a receive buffer the caller fills.
 ///
 /// A complete frame is split off the front of the buffer and frozen, so its body is a
 /// `Bytes` view of the received bytes (no copy). An incomplete frame stays in the
-/// buffer; once its size passed the limit check, enough capacity is reserved for it so
-/// that the rest arrives contiguously.
+/// buffer; once its size passed the limit check, room is reserved for it (growing with
+/// what arrived) so that the rest arrives contiguously.
+///
+/// [`FrameDecoder::decode`] checks each frame against one size limit. A caller with
+/// other limits (the session: a budget per message) reads the header first with
+/// [`FrameDecoder::peek_header`], decides, and then takes the frame with
+/// [`FrameDecoder::take_frame`].
 #[derive(Clone, Debug)]
 pub struct FrameDecoder {
     max_size: Option<u64>,
@@ -45,12 +97,13 @@ pub struct FrameDecoder {
 
 impl FrameDecoder {
     /// A decoder refusing frames larger than `max_size` bytes (`None`: unlimited, like
-    /// `ZMQ_MAXMSGSIZE = -1`). Like libzmq the limit applies to each frame.
+    /// `ZMQ_MAXMSGSIZE = -1`, except for sizes above [`MAX_HOLDABLE`], which are always
+    /// refused).
     pub fn new(max_size: Option<u64>) -> Self {
         FrameDecoder { max_size }
     }
 
-    /// Changes the limit (the session tightens it during the handshake).
+    /// Changes the limit.
     pub fn set_max_size(&mut self, max_size: Option<u64>) {
         self.max_size = max_size;
     }
@@ -63,6 +116,21 @@ impl FrameDecoder {
     /// Takes the next whole frame off the front of `buf`, or returns `Ok(None)` when more
     /// bytes are needed. Errors are fatal for the connection.
     pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<Frame>, Error> {
+        let Some(h) = Self::peek_header(buf)? else {
+            return Ok(None);
+        };
+        if let Some(max) = self.max_size {
+            if h.size > max {
+                return Err(PeerMisbehaved::FrameTooLarge { size: h.size, max }.into());
+            }
+        }
+        Self::take_frame(buf, h)
+    }
+
+    /// The header at the front of `buf`, once complete (`Ok(None)` before), without
+    /// consuming anything. Refuses reserved flags and commands with MORE.
+    #[inline]
+    pub fn peek_header(buf: &[u8]) -> Result<Option<FrameHeader>, Error> {
         let Some(&flags) = buf.first() else {
             return Ok(None);
         };
@@ -74,35 +142,43 @@ impl FrameDecoder {
         if more && command {
             return Err(PeerMisbehaved::CommandWithMore.into());
         }
-        let (header, size) = if flags & FLAG_LONG != 0 {
+        let long = flags & FLAG_LONG != 0;
+        let size = if long {
             let Some(raw) = buf.get(1..9) else {
                 return Ok(None);
             };
             let mut be = [0u8; 8];
             be.copy_from_slice(raw);
-            (9usize, u64::from_be_bytes(be))
+            u64::from_be_bytes(be)
         } else {
             let Some(&s) = buf.get(1) else {
                 return Ok(None);
             };
-            (2usize, u64::from(s))
+            u64::from(s)
         };
-        if let Some(max) = self.max_size {
-            if size > max {
-                return Err(PeerMisbehaved::FrameTooLarge { size, max }.into());
-            }
+        Ok(Some(FrameHeader {
+            more,
+            command,
+            long,
+            size,
+        }))
+    }
+
+    /// Takes the frame whose header `h` ([`FrameDecoder::peek_header`] of the same
+    /// bytes) is at the front of `buf`, or returns `Ok(None)` and reserves room for the
+    /// rest when the body is incomplete. A size above [`MAX_HOLDABLE`] is refused.
+    #[inline]
+    pub fn take_frame(buf: &mut BytesMut, h: FrameHeader) -> Result<Option<Frame>, Error> {
+        if h.size > MAX_HOLDABLE {
+            return Err(PeerMisbehaved::FrameTooLargeToHold { size: h.size }.into());
         }
-        let total = usize::try_from(size)
-            .ok()
-            .and_then(|s| s.checked_add(header))
-            .ok_or(PeerMisbehaved::FrameTooLarge {
-                size,
-                max: usize::MAX as u64,
-            })?;
+        let header = h.len();
+        // Cannot overflow: the size is at most `isize::MAX - 9`.
+        let total = h.size as usize + header;
         if buf.len() < total {
-            // Room for the rest of this frame, so it lands contiguously; bounded because
-            // an unlimited peer-chosen size must not make us allocate gigabytes up front.
-            let missing = (total - buf.len()).min(1 << 20);
+            // Room for the rest of this frame, so it lands contiguously; growing with
+            // what arrived, because the size is the peer's word only.
+            let missing = (total - buf.len()).min(buf.len().max(RESERVE_MIN));
             buf.reserve(missing);
             return Ok(None);
         }
@@ -112,8 +188,8 @@ impl FrameDecoder {
         let mut body = buf.split_to(total).freeze();
         body.advance(header);
         Ok(Some(Frame {
-            more,
-            command,
+            more: h.more,
+            command: h.command,
             body,
         }))
     }
@@ -149,6 +225,10 @@ impl Transmit {
 
 /// Batching frame encoder: headers and small payloads are appended to one buffer, large
 /// payloads are kept as their own `Bytes` chunk.
+///
+/// While busy it reuses its buffers; when a written batch is given back
+/// ([`FrameEncoder::recycle`]) and nothing was queued meanwhile, the output is idle and
+/// the encoder keeps at most a small buffer.
 #[derive(Clone, Debug, Default)]
 pub struct FrameEncoder {
     inline: BytesMut,
@@ -156,6 +236,10 @@ pub struct FrameEncoder {
     /// An emptied chunk vector given back by [`FrameEncoder::recycle`].
     spare: Vec<Bytes>,
     pending: usize,
+    /// Size of the next batch buffer (0 stands for [`BATCH_MIN`]).
+    batch: usize,
+    /// Capacity of the current batch buffer when it was reserved.
+    alloc: usize,
 }
 
 impl FrameEncoder {
@@ -200,13 +284,18 @@ impl FrameEncoder {
         if command {
             flags |= FLAG_COMMAND;
         }
-        if self.inline.capacity() - self.inline.len() < 9 + INLINE_THRESHOLD {
+        let inline = len <= INLINE_THRESHOLD;
+        let need = 9 + if inline { len } else { 0 };
+        if self.inline.capacity() - self.inline.len() < need {
             // Seal the full buffer as a chunk rather than growing it: growing would copy
             // everything queued so far into a bigger allocation each time.
             if !self.inline.is_empty() {
                 self.chunks.push(self.inline.split().freeze());
             }
-            self.inline.reserve(BATCH_BUF);
+            let size = self.batch.max(BATCH_MIN);
+            self.inline.reserve(size.max(need));
+            self.alloc = self.inline.capacity();
+            self.batch = (size * 2).min(BATCH_BUF);
         }
         if len <= 255 {
             self.inline.extend_from_slice(&[flags, len as u8]);
@@ -218,7 +307,7 @@ impl FrameEncoder {
             self.pending += 9;
         }
         self.pending += len;
-        if len <= INLINE_THRESHOLD {
+        if inline {
             return true;
         }
         if !self.inline.is_empty() {
@@ -263,12 +352,47 @@ impl FrameEncoder {
     }
 
     /// Gives back the vector of a written [`Transmit`] so the next one reuses its
-    /// allocation (its chunks are dropped here).
+    /// allocation (its chunks are dropped here). When nothing was queued since that
+    /// `Transmit` was taken, the output is idle: buffers larger than needed for a
+    /// request or a reply are released.
     pub fn recycle(&mut self, mut chunks: Vec<Bytes>) {
         chunks.clear();
-        if chunks.capacity() > self.spare.capacity() && chunks.capacity() <= MAX_RECYCLED {
+        let idle = self.pending == 0;
+        let keep = if idle { IDLE_CHUNKS } else { MAX_RECYCLED };
+        if chunks.capacity() > self.spare.capacity() && chunks.capacity() <= keep {
             self.spare = chunks;
         }
+        if idle {
+            self.batch = BATCH_MIN;
+            if self.alloc > BATCH_MIN
+                || self.spare.capacity() > IDLE_CHUNKS
+                || self.chunks.capacity() > IDLE_CHUNKS
+            {
+                self.release();
+            }
+        }
+    }
+
+    /// Drops the buffers an idle output does not need.
+    #[cold]
+    fn release(&mut self) {
+        if self.alloc > BATCH_MIN {
+            self.inline = BytesMut::new();
+            self.alloc = 0;
+        }
+        for v in [&mut self.spare, &mut self.chunks] {
+            if v.capacity() > IDLE_CHUNKS {
+                *v = Vec::new();
+            }
+        }
+    }
+
+    /// Bytes held: the batch buffer, the chunk vectors (by capacity) and the bytes
+    /// queued.
+    pub fn held_bytes(&self) -> usize {
+        self.alloc.max(self.inline.capacity())
+            + (self.chunks.capacity() + self.spare.capacity()) * std::mem::size_of::<Bytes>()
+            + self.pending
     }
 }
 
@@ -357,25 +481,77 @@ mod tests {
         }
         // Two vectors alternate (one being filled while the other is written).
         assert!(seen.len() <= 2, "{} distinct chunk vectors", seen.len());
-        // A recycled vector (recognisable by its capacity) comes back within two takes.
+        // A vector recycled while the output is busy (recognisable by its capacity)
+        // comes back within two takes.
+        e.push_frame(false, false, &big);
         e.recycle(Vec::with_capacity(37));
         let caps: Vec<usize> = (0..2)
             .map(|_| {
-                e.push_frame(false, false, &big);
                 let t = e.take().unwrap();
+                e.push_frame(false, false, &big);
                 let cap = t.chunks.capacity();
                 drop(t);
                 cap
             })
             .collect();
         assert!(caps.contains(&37), "capacities {caps:?}");
-        // An oversized vector is not kept.
-        let mut e = FrameEncoder::new();
-        e.recycle(Vec::with_capacity(MAX_RECYCLED + 1));
-        for _ in 0..2 {
-            e.push_frame(false, false, &Bytes::from_static(b"y"));
-            assert!(e.take().unwrap().chunks.capacity() <= MAX_RECYCLED);
+        // An oversized vector is not kept, nor a large one when idle.
+        for (busy, cap) in [(true, MAX_RECYCLED + 1), (false, IDLE_CHUNKS + 1)] {
+            let mut e = FrameEncoder::new();
+            if busy {
+                e.push_frame(false, false, &Bytes::from_static(b"y"));
+            }
+            e.recycle(Vec::with_capacity(cap));
+            for _ in 0..2 {
+                e.push_frame(false, false, &Bytes::from_static(b"y"));
+                assert!(e.take().unwrap().chunks.capacity() < cap);
+            }
         }
+    }
+
+    #[test]
+    fn idle_output_keeps_only_a_small_buffer() {
+        let body = Bytes::from(vec![3u8; 100]);
+        let mut e = FrameEncoder::new();
+        // Busy: batches of 2,000 frames, the next queued before the last is given back.
+        for _ in 0..2000 {
+            e.push_frame(false, false, &body);
+        }
+        let mut t = e.take().unwrap();
+        for _ in 0..5 {
+            for _ in 0..2000 {
+                e.push_frame(false, false, &body);
+            }
+            e.recycle(t.chunks);
+            t = e.take().unwrap();
+        }
+        assert!(t.chunks.len() > 1);
+        let busy = e.held_bytes();
+        assert!(busy >= BATCH_BUF, "{busy}");
+        // The last batch written with nothing queued meanwhile: idle.
+        e.recycle(t.chunks);
+        let idle = e.held_bytes();
+        assert!(
+            idle <= BATCH_MIN + IDLE_CHUNKS * 32,
+            "{idle} bytes held while idle"
+        );
+        // Requests and replies: one small buffer, reused, nothing allocated per message.
+        let mut ptrs = Vec::new();
+        for _ in 0..50 {
+            e.push_frame(false, false, &body);
+            let t = e.take().unwrap();
+            ptrs.push(t.chunks[0].as_ptr() as usize);
+            e.recycle(t.chunks);
+            assert!(e.held_bytes() <= BATCH_MIN + IDLE_CHUNKS * 32);
+        }
+        let span = ptrs.iter().max().unwrap() - ptrs.iter().min().unwrap();
+        assert!(span < BATCH_MIN, "messages were written from one buffer");
+        // A large inline frame while idle gets a buffer of its size, released again.
+        e.push_frame(false, false, &Bytes::from(vec![1u8; INLINE_THRESHOLD]));
+        let t = e.take().unwrap();
+        assert_eq!(t.len(), 9 + INLINE_THRESHOLD);
+        e.recycle(t.chunks);
+        assert!(e.held_bytes() <= IDLE_CHUNKS * 32, "{}", e.held_bytes());
     }
 
     #[test]
@@ -443,9 +619,81 @@ mod tests {
         let mut ok = BytesMut::from(&b"\x00\x64"[..]);
         ok.extend_from_slice(&[0; 100]);
         assert_eq!(dec.decode(&mut ok).unwrap().unwrap().body.len(), 100);
-        // Unlimited: a huge announced size just waits for bytes.
-        let mut huge = BytesMut::from(&b"\x02\x7f\xff\xff\xff\xff\xff\xff\xff"[..]);
-        assert_eq!(FrameDecoder::new(None).decode(&mut huge), Ok(None));
+        // Unlimited: a size that can be held waits for bytes, with room reserved for
+        // what may come next, not for what was announced.
+        let unlimited = FrameDecoder::new(None);
+        let mut huge = BytesMut::from(&b"\x02"[..]);
+        huge.extend_from_slice(&MAX_HOLDABLE.to_be_bytes());
+        assert_eq!(unlimited.decode(&mut huge), Ok(None));
+        assert!(huge.capacity() < 2 * RESERVE_MIN, "{}", huge.capacity());
+        // A size no buffer can hold is refused from the header, with a reason that says
+        // so (not "exceeds the limit of 18446744073709551615").
+        for size in [MAX_HOLDABLE + 1, i64::MAX as u64, u64::MAX] {
+            let mut b = BytesMut::from(&b"\x02"[..]);
+            b.extend_from_slice(&size.to_be_bytes());
+            let e = unlimited.decode(&mut b).unwrap_err();
+            assert_eq!(
+                e,
+                Error::PeerMisbehaved(PeerMisbehaved::FrameTooLargeToHold { size })
+            );
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "peer misbehaved: frame of {size} bytes is larger than any buffer can hold"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn reserved_room_grows_with_what_arrived() {
+        // A frame announcing 1 GiB: the buffer grows about as fast as bytes arrive.
+        let dec = FrameDecoder::new(None);
+        let mut buf = BytesMut::from(&b"\x02"[..]);
+        buf.extend_from_slice(&(1u64 << 30).to_be_bytes());
+        let mut received = 9;
+        while received < 8 << 20 {
+            assert_eq!(dec.decode(&mut buf), Ok(None));
+            assert!(
+                buf.capacity() <= 2 * received + 2 * RESERVE_MIN,
+                "{} bytes reserved after {received} received",
+                buf.capacity()
+            );
+            // Fill what was reserved, as a reader would.
+            let spare = buf.capacity() - buf.len();
+            buf.resize(buf.len() + spare, 0);
+            received += spare;
+        }
+        // A header and body that arrive together are decoded without waiting.
+        let mut whole = BytesMut::from(&b"\x02\0\0\0\0\0\0\x01\0"[..]);
+        whole.extend_from_slice(&[3; 256]);
+        assert_eq!(dec.decode(&mut whole).unwrap().unwrap().body.len(), 256);
+    }
+
+    #[test]
+    fn peek_then_take() {
+        let mut buf = BytesMut::from(&b"\x01\x03ab"[..]);
+        let h = FrameDecoder::peek_header(&buf).unwrap().unwrap();
+        assert_eq!(
+            h,
+            FrameHeader {
+                more: true,
+                command: false,
+                long: false,
+                size: 3
+            }
+        );
+        assert_eq!(FrameDecoder::take_frame(&mut buf, h), Ok(None));
+        assert_eq!(buf.len(), 4, "nothing consumed");
+        buf.extend_from_slice(b"c");
+        let f = FrameDecoder::take_frame(&mut buf, h).unwrap().unwrap();
+        assert_eq!((&f.body[..], f.more), (&b"abc"[..], true));
+        assert!(buf.is_empty());
+        let long = FrameDecoder::peek_header(b"\x06\0\0\0\0\0\0\0\x10")
+            .unwrap()
+            .unwrap();
+        assert!(long.command && long.long && long.size == 16 && long.len() == 9);
+        assert_eq!(FrameDecoder::peek_header(b"\x02\0\0"), Ok(None));
     }
 
     fn arb_frames() -> impl Strategy<Value = Vec<(bool, bool, Vec<u8>)>> {

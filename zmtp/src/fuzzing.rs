@@ -325,6 +325,10 @@ const CLIENT_SECRET: [u8; 32] = [9; 32];
 /// PLAIN credentials the client presents (the server grants everything).
 const PLAIN_USER: &[u8] = b"admin";
 const PLAIN_PASSWORD: &[u8] = b"password";
+/// The limits of the session under test.
+pub const MAX_MESSAGE_SIZE: u64 = 4096;
+/// See [`MAX_MESSAGE_SIZE`].
+pub const MAX_MESSAGE_FRAMES: u32 = 16;
 /// Input is fed in pieces of this size once the session is established; time advances
 /// by [`TICK`] per piece.
 const PIECE: usize = 97;
@@ -392,7 +396,9 @@ fn new_session(server: bool, mechanism: u8, now: Instant) -> Option<Session> {
         (client_mechanism(mechanism)?, SocketType::Dealer)
     };
     let mut config = SessionConfig::new(socket_type);
-    config.max_message_size = Some(1 << 16);
+    // Small limits, so that inputs of a few kilobytes reach them.
+    config.max_message_size = Some(MAX_MESSAGE_SIZE);
+    config.max_message_frames = Some(MAX_MESSAGE_FRAMES);
     config.heartbeat_ivl = Some(Duration::from_millis(100));
     config.heartbeat_ttl = Some(Duration::from_secs(1));
     Session::new(config, mech, now).ok()
@@ -556,6 +562,23 @@ pub fn peer_transcript(server: bool, mechanism: u8) -> Vec<u8> {
     sent
 }
 
+/// Data the peer may append to a NULL transcript to cross each limit of the session
+/// under test (for seed corpora): too many frames, a message over the size limit made
+/// of frames under it, and a frame of 2^64 - 1 bytes.
+pub fn limit_tails() -> Vec<(&'static str, Vec<u8>)> {
+    let frames = [0x01, 0x00].repeat(MAX_MESSAGE_FRAMES as usize + 1);
+    let half = MAX_MESSAGE_SIZE / 2 + 1;
+    let mut size = Vec::new();
+    for more in [true, false] {
+        size.push(u8::from(more) | 0x02);
+        size.extend_from_slice(&half.to_be_bytes());
+        size.resize(size.len() + half as usize, 0x33);
+    }
+    let mut huge = vec![0x02];
+    huge.extend_from_slice(&u64::MAX.to_be_bytes());
+    vec![("frames", frames), ("size", size), ("huge", huge)]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -643,6 +666,49 @@ mod tests {
         assert!(model::mechanism_name_ok(b"CURVE"));
         assert!(!model::mechanism_name_ok(b"CUR VE"));
         assert!(!model::mechanism_name_ok(&[b'A'; 21]));
+    }
+
+    /// The limit seeds of `gen_seeds`: a transcript followed by a message over one of
+    /// the limits ends in a failed session after the five messages.
+    #[test]
+    fn limit_tails_fail_the_session() {
+        use crate::error::{Error, PeerMisbehaved};
+        let expected = [
+            PeerMisbehaved::TooManyFrames {
+                max: MAX_MESSAGE_FRAMES,
+            },
+            PeerMisbehaved::MessageTooLarge {
+                size: 2 * (MAX_MESSAGE_SIZE / 2 + 1),
+                max: MAX_MESSAGE_SIZE,
+            },
+            PeerMisbehaved::MessageTooLarge {
+                size: u64::MAX,
+                max: MAX_MESSAGE_SIZE,
+            },
+        ];
+        for ((name, tail), why) in limit_tails().into_iter().zip(expected) {
+            let mut input = peer_transcript(true, 0);
+            input.extend_from_slice(&tail);
+            let out = fuzz_session(true, 0, &input);
+            assert!(out.established && out.failed, "{name}: {out:?}");
+            assert_eq!(out.delivered, 5, "{name}");
+            // The reason: the transcript first (granting authentication), then the tail.
+            let now = Instant::now();
+            let mut s = new_session(true, 0, now).expect("session");
+            let mut outcome = Outcome::default();
+            for b in peer_transcript(true, 0) {
+                s.handle_input(now, &[b]);
+                drain(&mut s, now, &mut outcome);
+            }
+            assert!(outcome.established && !outcome.failed, "{name}");
+            s.handle_input(now, &tail);
+            let error = std::iter::from_fn(|| s.poll_event()).find_map(|e| match e {
+                Event::NeedsAuth(_) => None,
+                Event::Error(e) => Some(e),
+                _ => None,
+            });
+            assert_eq!(error, Some(Error::PeerMisbehaved(why)), "{name}");
+        }
     }
 
     #[test]

@@ -9,11 +9,12 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use crate::command::{self, Command};
 use crate::error::{Error, PeerMisbehaved};
-use crate::frame::{Frame, FrameDecoder, FrameEncoder, Transmit};
+use crate::frame::{Frame, FrameDecoder, FrameEncoder, FrameHeader, Transmit};
 use crate::greeting::{Greeting, GreetingDecoder, GreetingProgress, MechanismName};
 use crate::heartbeat::Heartbeat;
 use crate::mechanism::{AuthVerdict, Credentials, HandshakeStatus, Mechanism};
 use crate::metadata::{Metadata, IDENTITY, SOCKET_TYPE};
+use crate::partial::Partial;
 use crate::parts::Parts;
 use crate::socket_type::SocketType;
 
@@ -28,6 +29,12 @@ const RECV_CHUNK: usize = 8 * 1024;
 /// adds 33 bytes: name, nonce, MAC and the inner flags byte).
 const ENCRYPTION_SLACK: u64 = 64;
 
+/// Default of [`SessionConfig::max_message_frames`]. Real messages have a handful of
+/// frames (a ROUTER envelope adds one or two per hop); even applications that batch
+/// records as frames stay far below this. At the limit, a message of empty frames is
+/// 128 KiB on the wire and about 2 MiB once delivered (a 32-byte handle per frame).
+pub const DEFAULT_MAX_MESSAGE_FRAMES: u32 = 65_536;
+
 /// Session options (the subset of socket options the protocol layer needs).
 #[derive(Clone, Debug)]
 pub struct SessionConfig {
@@ -38,9 +45,13 @@ pub struct SessionConfig {
     pub identity: Bytes,
     /// Extra READY properties (names conventionally start with `X-`).
     pub metadata: Metadata,
-    /// Largest frame accepted from the peer (`ZMQ_MAXMSGSIZE`, per frame like libzmq);
-    /// `None` is unlimited.
+    /// Largest message accepted from the peer, in bytes: the sum of its frames
+    /// (`ZMQ_MAXMSGSIZE`; libzmq checks each frame alone). Also the limit of each
+    /// command frame after the handshake. `None` is unlimited.
     pub max_message_size: Option<u64>,
+    /// Most frames in one message accepted from the peer (ringmq-specific, ZMQ has no
+    /// such option); [`DEFAULT_MAX_MESSAGE_FRAMES`] by default, `None` is unlimited.
+    pub max_message_frames: Option<u32>,
     /// PING interval (`ZMQ_HEARTBEAT_IVL`); `None` disables PINGs.
     pub heartbeat_ivl: Option<Duration>,
     /// TTL announced in our PINGs (`ZMQ_HEARTBEAT_TTL`).
@@ -55,13 +66,15 @@ pub struct SessionConfig {
 }
 
 impl SessionConfig {
-    /// Defaults like libzmq's: no size limit, no heartbeats, 30 s handshake, ZMTP 3.1.
+    /// Defaults like libzmq's: no size limit, no heartbeats, 30 s handshake, ZMTP 3.1;
+    /// and at most [`DEFAULT_MAX_MESSAGE_FRAMES`] frames per message.
     pub fn new(socket_type: SocketType) -> Self {
         SessionConfig {
             socket_type,
             identity: Bytes::new(),
             metadata: Metadata::new(),
             max_message_size: None,
+            max_message_frames: Some(DEFAULT_MAX_MESSAGE_FRAMES),
             heartbeat_ivl: None,
             heartbeat_ttl: None,
             heartbeat_timeout: None,
@@ -139,7 +152,8 @@ pub struct Session {
     events: VecDeque<Event>,
     handshake_deadline: Option<Instant>,
     heartbeat: Heartbeat,
-    multipart: Vec<Bytes>,
+    /// The frames so far of a message whose last frame has not arrived.
+    partial: Partial,
     peer_socket_type: Option<SocketType>,
     peer_minor: Option<u8>,
     scratch: Vec<Bytes>,
@@ -222,7 +236,7 @@ impl Session {
             out,
             events: VecDeque::new(),
             heartbeat,
-            multipart: Vec::new(),
+            partial: Partial::default(),
             peer_socket_type: None,
             peer_minor: None,
             scratch: Vec::new(),
@@ -241,10 +255,16 @@ impl Session {
         }
         self.recv.extend_from_slice(data);
         self.process(now);
+        if self.recv.is_empty() {
+            // Nothing of a frame pending: keep no buffer while the peer is quiet.
+            self.recv = BytesMut::new();
+        }
     }
 
     /// Feeds a buffer of received bytes. When nothing is left over from earlier input the
     /// buffer is adopted as is, so frames are handed out as views of it without a copy.
+    /// What is left of it (the start of a frame, and the spare capacity) stays in the
+    /// session until the caller takes it back with [`Session::take_recv_buf`].
     pub fn handle_input_buf(&mut self, now: Instant, data: BytesMut) {
         if self.phase == Phase::Failed || data.is_empty() {
             return;
@@ -446,6 +466,15 @@ impl Session {
         self.peer_minor
     }
 
+    /// The bytes this session holds in its buffers, by capacity: the receive buffer
+    /// (the start of a frame and room reserved for the rest), the frames of a message
+    /// not yet complete, and the output batch with what is queued in it. A large frame
+    /// of an incomplete message, kept as a view of its receive buffer, counts by its
+    /// length. For tests and diagnostics: what a peer costs.
+    pub fn held_bytes(&self) -> usize {
+        self.recv.capacity() + self.partial.held_bytes() + self.out.held_bytes()
+    }
+
     /// Our configuration.
     pub fn config(&self) -> &SessionConfig {
         &self.config
@@ -507,7 +536,7 @@ impl Session {
         }
         self.phase = Phase::Failed;
         self.recv = BytesMut::new();
-        self.multipart.clear();
+        self.partial.clear();
         self.heartbeat.stop();
         self.handshake_deadline = None;
         self.events.push_back(Event::Error(error));
@@ -523,13 +552,16 @@ impl Session {
             };
             match step {
                 Ok(true) => {}
-                Ok(false) => return,
+                Ok(false) => break,
                 Err(e) => {
                     self.fail(e);
                     return;
                 }
             }
         }
+        // The input ran out inside a message: its small frames must not keep the
+        // receive buffer alive while the rest is awaited.
+        self.partial.pack();
     }
 
     /// Each step returns `Ok(true)` when it made progress and may be called again.
@@ -634,16 +666,6 @@ impl Session {
         self.wraps = self.mechanism.encrypts();
         self.peer_socket_type = Some(peer_type);
         self.handshake_deadline = None;
-        let slack = if self.mechanism.encrypts() {
-            ENCRYPTION_SLACK
-        } else {
-            0
-        };
-        self.decoder.set_max_size(
-            self.config
-                .max_message_size
-                .map(|m| m.saturating_add(slack)),
-        );
         self.heartbeat.start(now);
         self.events.push_back(Event::HandshakeSucceeded {
             metadata,
@@ -653,34 +675,53 @@ impl Session {
     }
 
     fn step_established(&mut self, now: Instant) -> Result<bool, Error> {
-        let Some(mut frame) = self.decoder.decode(&mut self.recv)? else {
+        let Some(h) = FrameDecoder::peek_header(&self.recv)? else {
             return Ok(false);
         };
-        if self.mechanism.encrypts() {
+        if self.wraps {
+            // Every frame is a MESSAGE box, whose content is known only once opened:
+            // it may carry the rest of the message's budget.
+            if let Some(max) = self.config.max_message_size {
+                let held = self.partial.bytes();
+                if h.size > max.saturating_sub(held).saturating_add(ENCRYPTION_SLACK) {
+                    let size = held.saturating_add(h.size);
+                    return Err(PeerMisbehaved::MessageTooLarge { size, max }.into());
+                }
+            }
+        } else {
+            admit(&self.config, &self.partial, h)?;
+        }
+        let Some(mut frame) = FrameDecoder::take_frame(&mut self.recv, h)? else {
+            return Ok(false);
+        };
+        if self.wraps {
             frame = self.mechanism.unwrap(frame)?;
             if frame.command && frame.more {
                 return Err(PeerMisbehaved::CommandWithMore.into());
             }
-            if let Some(max) = self.config.max_message_size {
-                let size = frame.body.len() as u64;
-                if size > max {
-                    return Err(PeerMisbehaved::FrameTooLarge { size, max }.into());
-                }
-            }
+            admit(
+                &self.config,
+                &self.partial,
+                FrameHeader {
+                    more: frame.more,
+                    command: frame.command,
+                    long: false,
+                    size: frame.body.len() as u64,
+                },
+            )?;
         }
         if frame.command {
             self.handle_command(now, &frame.body)?;
             return Ok(true);
         }
         if frame.more {
-            self.multipart.push(frame.body);
-        } else if self.multipart.is_empty() {
+            self.partial.push(frame.body);
+        } else if self.partial.is_empty() {
             // A single-frame message: no vector to allocate.
             self.deliver(Parts::one(frame.body));
         } else {
-            self.multipart.push(frame.body);
-            let msg = std::mem::take(&mut self.multipart);
-            self.deliver(msg.into());
+            let msg = self.partial.finish(frame.body);
+            self.deliver(msg);
         }
         Ok(true)
     }
@@ -726,4 +767,31 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// Whether a frame of the size `h` announces may be held after the handshake: a command
+/// up to the maximum message size, a data frame if the message stays within the
+/// maximum message size and frame count.
+#[inline]
+fn admit(config: &SessionConfig, partial: &Partial, h: FrameHeader) -> Result<(), Error> {
+    if h.command {
+        return match config.max_message_size {
+            Some(max) if h.size > max => {
+                Err(PeerMisbehaved::FrameTooLarge { size: h.size, max }.into())
+            }
+            _ => Ok(()),
+        };
+    }
+    if let Some(max) = config.max_message_frames {
+        if partial.frames() >= max as usize {
+            return Err(PeerMisbehaved::TooManyFrames { max }.into());
+        }
+    }
+    if let Some(max) = config.max_message_size {
+        let size = partial.bytes().saturating_add(h.size);
+        if size > max {
+            return Err(PeerMisbehaved::MessageTooLarge { size, max }.into());
+        }
+    }
+    Ok(())
 }

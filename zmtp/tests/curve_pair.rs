@@ -129,3 +129,73 @@ fn curve_denied_client_sees_error_400() {
         })
     );
 }
+
+/// Inside CURVE boxes the message limits hold the same way: MAXMSGSIZE on the sum of
+/// the frames, the frame cap per message; a box too large for what remains of the
+/// budget is refused from its header.
+#[test]
+fn curve_message_limits() {
+    use ringmq_zmtp::PeerMisbehaved;
+    let limited = |max_size: Option<u64>, max_frames: Option<u32>| {
+        let (client, server) = keys();
+        let mut sc = config(SocketType::Router);
+        sc.max_message_size = max_size;
+        sc.max_message_frames = max_frames;
+        let mut p = Pair::new(
+            config(SocketType::Dealer),
+            Box::new(CurveClient::new(client, *server.public())),
+            sc,
+            Box::new(CurveServer::new(server)),
+        );
+        p.connect();
+        p
+    };
+    let mut p = limited(Some(1000), None);
+    let ok = vec![Bytes::from(vec![1u8; 500]), Bytes::from(vec![2u8; 500])];
+    p.client.session.send(&ok).unwrap();
+    p.drive();
+    assert_eq!(p.server.messages(), vec![ok]);
+    // Under the limit each, over it together: seen once the second box is opened.
+    p.client
+        .session
+        .send(&[Bytes::from(vec![3u8; 600]), Bytes::from(vec![4u8; 401])])
+        .unwrap();
+    p.drive();
+    assert_eq!(
+        p.server.error(),
+        Some(&Error::PeerMisbehaved(PeerMisbehaved::MessageTooLarge {
+            size: 1001,
+            max: 1000
+        }))
+    );
+    // A box far larger than the budget: refused from its header, with its wire size.
+    let mut p = limited(Some(1000), None);
+    p.client
+        .session
+        .send(&[Bytes::from(vec![3u8; 900]), Bytes::from(vec![4u8; 5000])])
+        .unwrap();
+    p.drive();
+    assert_eq!(
+        p.server.error(),
+        Some(&Error::PeerMisbehaved(PeerMisbehaved::MessageTooLarge {
+            size: 900 + 5000 + 33,
+            max: 1000
+        }))
+    );
+    // The largest limit there is: no overflow adding the box overhead.
+    let mut p = limited(Some(u64::MAX), None);
+    p.client.session.send(&msg(&[b"a", b"b"])).unwrap();
+    p.drive();
+    assert_eq!(p.server.messages(), vec![msg(&[b"a", b"b"])]);
+    let mut p = limited(None, Some(2));
+    p.client.session.send(&msg(&[b"a", b"b"])).unwrap();
+    p.client.session.send(&msg(&[b"a", b"b", b"c"])).unwrap();
+    p.drive();
+    assert_eq!(p.server.messages(), vec![msg(&[b"a", b"b"])]);
+    assert_eq!(
+        p.server.error(),
+        Some(&Error::PeerMisbehaved(PeerMisbehaved::TooManyFrames {
+            max: 2
+        }))
+    );
+}

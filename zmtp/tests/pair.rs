@@ -9,7 +9,7 @@ use bytes::Bytes;
 use common::{config, msg, Pair};
 use proptest::prelude::*;
 use ringmq_zmtp::mechanism::{AuthVerdict, Credentials, Null, PlainClient, PlainServer};
-use ringmq_zmtp::{Error, Event, Metadata, SocketType};
+use ringmq_zmtp::{Error, Event, Metadata, PeerMisbehaved, SocketType};
 
 #[test]
 fn null_handshake_reports_peer_type_version_and_metadata() {
@@ -513,38 +513,155 @@ fn handshake_timeout() {
     assert_eq!(p.client.error(), None);
 }
 
-#[test]
-fn oversized_message_against_max_size() {
+fn limited_pair(max_size: Option<u64>, max_frames: Option<u32>, chunk: usize) -> Pair {
     let mut sc = config(SocketType::Router);
-    sc.max_message_size = Some(1000);
+    sc.max_message_size = max_size;
+    sc.max_message_frames = max_frames;
     let mut p = Pair::new(
         config(SocketType::Dealer),
         Box::new(Null::new()),
         sc,
         Box::new(Null::new()),
     );
+    p.chunk = chunk;
     p.connect();
-    let exact = Bytes::from(vec![1u8; 1000]);
-    p.client
-        .session
-        .send(&[exact.clone(), exact.clone()])
-        .unwrap();
-    p.drive();
-    assert_eq!(p.server.messages(), vec![vec![exact.clone(), exact]]);
+    p
+}
+
+fn misbehaved(p: PeerMisbehaved) -> Option<Error> {
+    Some(Error::PeerMisbehaved(p))
+}
+
+/// MAXMSGSIZE bounds the whole message, the sum of its frames (libzmq: each frame).
+#[test]
+fn max_message_size_applies_to_the_whole_message() {
+    for chunk in [usize::MAX, 1, 100] {
+        let mut p = limited_pair(Some(1000), None, chunk);
+        let half = Bytes::from(vec![1u8; 500]);
+        let exact = Bytes::from(vec![2u8; 1000]);
+        let ok = [
+            vec![half.clone(), half.clone()],
+            vec![exact.clone()],
+            vec![Bytes::new(), exact.clone(), Bytes::new()],
+        ];
+        for m in &ok {
+            p.client.session.send(m).unwrap();
+        }
+        p.drive();
+        assert_eq!(p.server.messages(), ok.to_vec(), "chunk {chunk}");
+        assert_eq!(p.server.error(), None);
+        // Two frames under the limit each, over it together.
+        p.client
+            .session
+            .send(&[Bytes::from(vec![3u8; 600]), Bytes::from(vec![4u8; 401])])
+            .unwrap();
+        p.drive();
+        assert_eq!(
+            p.server.error().cloned(),
+            misbehaved(PeerMisbehaved::MessageTooLarge {
+                size: 1001,
+                max: 1000
+            }),
+            "chunk {chunk}"
+        );
+        assert_eq!(p.server.messages().len(), 3, "nothing of the last message");
+    }
+    // A single frame over the limit is the same error.
+    let mut p = limited_pair(Some(1000), None, usize::MAX);
     p.client
         .session
         .send(&[Bytes::from(vec![1u8; 1001])])
         .unwrap();
     p.drive();
     assert_eq!(
-        p.server.error(),
-        Some(&Error::PeerMisbehaved(
-            ringmq_zmtp::PeerMisbehaved::FrameTooLarge {
-                size: 1001,
-                max: 1000
-            }
-        ))
+        p.server.error().cloned(),
+        misbehaved(PeerMisbehaved::MessageTooLarge {
+            size: 1001,
+            max: 1000
+        })
     );
+}
+
+/// The budget starts afresh with every message, and commands between messages do not
+/// count against it.
+#[test]
+fn max_message_size_budget_is_per_message() {
+    let mut p = limited_pair(Some(100), None, 7);
+    let m = vec![Bytes::from(vec![9u8; 60]), Bytes::from(vec![8u8; 40])];
+    for _ in 0..20 {
+        p.client.session.send(&m).unwrap();
+        p.client.session.subscribe(&[0u8; 90]).ok();
+    }
+    p.drive();
+    assert_eq!(p.server.error(), None);
+    assert_eq!(p.server.messages(), vec![m; 20]);
+}
+
+#[test]
+fn frame_count_is_capped_per_message() {
+    for chunk in [usize::MAX, 1, 5] {
+        let mut p = limited_pair(None, Some(3), chunk);
+        let three = msg(&[b"a", b"", b"c"]);
+        p.client.session.send(&three).unwrap();
+        p.client.session.send(&msg(&[b"x"])).unwrap();
+        p.drive();
+        assert_eq!(p.server.messages(), vec![three.clone(), msg(&[b"x"])]);
+        p.client
+            .session
+            .send(&msg(&[b"a", b"b", b"c", b"d"]))
+            .unwrap();
+        p.drive();
+        assert_eq!(
+            p.server.error().cloned(),
+            misbehaved(PeerMisbehaved::TooManyFrames { max: 3 }),
+            "chunk {chunk}"
+        );
+        assert_eq!(p.server.messages().len(), 2);
+    }
+    // Unlimited, and the default, let far more frames through than applications use.
+    for max in [None, Some(ringmq_zmtp::DEFAULT_MAX_MESSAGE_FRAMES)] {
+        let mut p = limited_pair(None, max, usize::MAX);
+        let many = vec![Bytes::from_static(b"f"); 10_000];
+        p.client.session.send(&many).unwrap();
+        p.drive();
+        assert_eq!(p.server.messages(), vec![many]);
+    }
+    assert_eq!(
+        config(SocketType::Pull).max_message_frames,
+        Some(ringmq_zmtp::DEFAULT_MAX_MESSAGE_FRAMES)
+    );
+}
+
+/// Frames of a message that spans inputs are packed as they wait; the message comes
+/// out the same whatever the split, with small frames in any order of sizes.
+#[test]
+fn messages_spanning_inputs_arrive_whole() {
+    let large = Bytes::from(vec![0xEE; 40_000]);
+    let m: Vec<Bytes> = vec![
+        Bytes::from_static(b"id"),
+        Bytes::new(),
+        large.clone(),
+        Bytes::from(vec![1u8; 300]),
+        large,
+        Bytes::from_static(b"end"),
+    ];
+    let mut many = vec![Bytes::new(); 700];
+    many.push(Bytes::from_static(b"last"));
+    for chunk in [usize::MAX, 1, 3, 1000, 4096] {
+        let mut p = limited_pair(Some(1 << 20), Some(1000), chunk);
+        for _ in 0..3 {
+            p.client.session.send(&m).unwrap();
+            p.client.session.send(&many).unwrap();
+        }
+        p.drive();
+        assert_eq!(p.server.error(), None, "chunk {chunk}");
+        let got = p.server.messages();
+        assert_eq!(got.len(), 6);
+        for pair in got.chunks(2) {
+            assert_eq!(pair[0], m, "chunk {chunk}");
+            assert_eq!(pair[1], many, "chunk {chunk}");
+        }
+    }
 }
 
 #[test]
@@ -609,6 +726,48 @@ proptest! {
         }
         p.drive();
         prop_assert_eq!(p.server.messages(), msgs);
+    }
+
+    /// Against a model of the limits: every message before the first one over a limit
+    /// is delivered whole, that one fails the session with the reason of the first
+    /// frame that crosses a limit, and nothing of it is delivered.
+    #[test]
+    fn message_limits_match_the_model(
+        chunk in 1usize..600,
+        max_size in prop::option::of(0u64..1500),
+        max_frames in prop::option::of(1u32..6),
+        msgs in prop::collection::vec(
+            prop::collection::vec(0usize..400, 1..8), 1..8),
+    ) {
+        let mut p = limited_pair(max_size, max_frames, chunk);
+        let msgs: Vec<Vec<Bytes>> = msgs
+            .iter()
+            .map(|m| m.iter().map(|&n| Bytes::from(vec![n as u8; n])).collect())
+            .collect();
+        let mut expected = Vec::new();
+        let mut error = None;
+        'model: for m in &msgs {
+            let mut held = 0u64;
+            for (k, f) in m.iter().enumerate() {
+                if max_frames.is_some_and(|max| k >= max as usize) {
+                    error = misbehaved(PeerMisbehaved::TooManyFrames { max: max_frames.unwrap() });
+                    break 'model;
+                }
+                let size = held + f.len() as u64;
+                if let Some(max) = max_size.filter(|&max| size > max) {
+                    error = misbehaved(PeerMisbehaved::MessageTooLarge { size, max });
+                    break 'model;
+                }
+                held = size;
+            }
+            expected.push(m.clone());
+        }
+        for m in &msgs {
+            p.client.session.send(m).unwrap();
+        }
+        p.drive();
+        prop_assert_eq!(p.server.messages(), expected);
+        prop_assert_eq!(p.server.error().cloned(), error);
     }
 }
 

@@ -249,17 +249,40 @@ fn established_frame_errors() {
         with(b"\x05\x06\x04PING\x00\x00"),
         pm(PeerMisbehaved::CommandWithMore)
     );
+    // Refused from the header alone: no body follows in these inputs.
     assert_eq!(
         with(b"\x00\x65"),
-        pm(PeerMisbehaved::FrameTooLarge {
+        pm(PeerMisbehaved::MessageTooLarge {
             size: 101,
             max: 100
         })
     );
     assert_eq!(
         with(b"\x02\x7f\xff\xff\xff\xff\xff\xff\xff"),
-        pm(PeerMisbehaved::FrameTooLarge {
+        pm(PeerMisbehaved::MessageTooLarge {
             size: i64::MAX as u64,
+            max: 100
+        })
+    );
+    // The frame that crosses the limit of the whole message, from its header: 60
+    // bytes held, then a header announcing 41 more.
+    let mut crossing = vec![0x01, 60];
+    crossing.extend_from_slice(&[0; 60]);
+    crossing.extend_from_slice(&[0x01, 41]);
+    assert_eq!(
+        with(&crossing),
+        pm(PeerMisbehaved::MessageTooLarge {
+            size: 101,
+            max: 100
+        })
+    );
+    // A command after the handshake is held to the limit on its own.
+    let mut ping = b"\x04\x65\x04PING\x00\x00".to_vec();
+    ping.resize(2 + 101, b'x');
+    assert_eq!(
+        with(&ping),
+        pm(PeerMisbehaved::FrameTooLarge {
+            size: 101,
             max: 100
         })
     );
@@ -334,4 +357,31 @@ fn take_events_hands_over_everything_in_order() {
         s.poll_event(),
         Some(Event::Message(vec![Bytes::from_static(b"q")].into()))
     );
+}
+
+/// Without MAXMSGSIZE, a size no buffer can hold is still refused from the header, with
+/// a reason that says so.
+#[test]
+fn unholdable_frame_size_is_refused_without_a_limit() {
+    for size in [i64::MAX as u64, u64::MAX] {
+        let mut c = SessionConfig::new(SocketType::Router);
+        c.max_message_size = None;
+        let mut s = Session::new(c, Box::new(Null::new()), Instant::now()).unwrap();
+        let mut input = null_dealer_hello();
+        input.push(0x02);
+        input.extend_from_slice(&size.to_be_bytes());
+        s.handle_input(Instant::now(), &input);
+        let error = std::iter::from_fn(|| s.poll_event()).find_map(|e| match e {
+            Event::Error(e) => Some(e),
+            _ => None,
+        });
+        assert_eq!(
+            error,
+            Some(pm(PeerMisbehaved::FrameTooLargeToHold { size }))
+        );
+        assert!(error
+            .unwrap()
+            .to_string()
+            .contains("larger than any buffer can hold"));
+    }
 }

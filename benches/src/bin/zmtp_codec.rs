@@ -20,6 +20,12 @@
 //! - **session 64 B**: one-part messages through a PUSH/PULL pair of NULL
 //!   [`Session`]s: `send`, `poll_transmit`, one copy into a `BytesMut` (the socket),
 //!   `handle_input_buf`, `poll_event`, in batches of 64 KiB of wire bytes.
+//! - **session 3-part**: the same with three-frame messages shaped like a ROUTER
+//!   envelope (5-byte id, empty delimiter, 64-byte body); 64 KiB batches cut messages,
+//!   so frames of a message wait across inputs.
+//! - **session ping-pong**: one 64-byte message per transmit, which the writer gives
+//!   back (`recycle_transmit`) before the next one is sent: the output goes idle after
+//!   every message, as with requests and replies.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -169,15 +175,19 @@ fn session_pair(now: Instant) -> (Session, Session) {
 
 /// Moves `count` messages of `payload` from PUSH to PULL.
 fn session_run(payload: &Bytes, count: usize) -> Duration {
+    session_run_parts(std::slice::from_ref(payload), count)
+}
+
+/// Moves `count` messages of these frames from PUSH to PULL.
+fn session_run_parts(parts: &[Bytes], count: usize) -> Duration {
     let now = Instant::now();
     let (mut push, mut pull) = session_pair(now);
-    let parts = [payload.clone()];
     let mut received = 0usize;
     let start = Instant::now();
     let mut sent = 0;
     while sent < count {
         while sent < count && push.pending_transmit() < WRITE_BATCH {
-            push.send(&parts).expect("established");
+            push.send(parts).expect("established");
             sent += 1;
         }
         let t = push.poll_transmit().expect("queued");
@@ -186,6 +196,42 @@ fn session_run(payload: &Bytes, count: usize) -> Duration {
         for c in &t.chunks {
             buf.extend_from_slice(c);
         }
+        pull.handle_input_buf(now, buf);
+        while let Some(e) = pull.poll_event() {
+            match e {
+                Event::Message(m) => {
+                    received += 1;
+                    black_box(m);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(received, count, "every message arrived");
+    elapsed
+}
+
+/// Moves `count` messages of `payload` one per transmit, giving each transmit back.
+fn session_ping_pong(payload: &Bytes, count: usize) -> Duration {
+    let now = Instant::now();
+    let (mut push, mut pull) = session_pair(now);
+    let parts = [payload.clone()];
+    let mut received = 0usize;
+    let start = Instant::now();
+    for _ in 0..count {
+        push.send(&parts).expect("established");
+        let t = push.poll_transmit().expect("queued");
+        // Like the socket's reader: receive after what the session gave back, into a
+        // buffer of at least 8 KiB.
+        let mut buf = pull.take_recv_buf();
+        if buf.capacity() - buf.len() < t.len() {
+            buf.reserve(t.len().max(8 * 1024));
+        }
+        for c in &t.chunks {
+            buf.extend_from_slice(c);
+        }
+        push.recycle_transmit(t.chunks);
         pull.handle_input_buf(now, buf);
         while let Some(e) = pull.poll_event() {
             match e {
@@ -222,6 +268,11 @@ fn main() {
     let small = Bytes::from(vec![0xAB; 64]);
     let large = Bytes::from(vec![0xCD; 64 * 1024]);
     let small_wire = wire_of(&small, small_count);
+    let envelope = [
+        Bytes::from_static(b"id-42"),
+        Bytes::new(),
+        Bytes::from(vec![0xEF; 64]),
+    ];
     let large_wire = wire_of(&large, large_count);
 
     type Case<'a> = (&'a str, usize, usize, Box<dyn Fn() -> Duration + 'a>);
@@ -267,6 +318,18 @@ fn main() {
             small_count,
             64,
             Box::new(|| session_run(&small, small_count)),
+        ),
+        (
+            "NULL session 3-part msgs",
+            small_count,
+            69,
+            Box::new(|| session_run_parts(&envelope, small_count)),
+        ),
+        (
+            "NULL session ping-pong 64 B",
+            small_count,
+            64,
+            Box::new(|| session_ping_pong(&small, small_count)),
         ),
     ];
 

@@ -2,20 +2,23 @@
 
 use std::mem::MaybeUninit;
 
-use crate::{IoBuf, IoBufMut, MAX_IOVECS};
+use crate::{IoBuf, IoBufMut, MAX_IOVECS, MAX_IO_LEN};
 
-/// A ringmq buffer to send through compio: its initialised bytes.
+/// A ringmq buffer to send through compio: its initialised bytes, at most
+/// [`MAX_IO_LEN`] of them (compio cuts a longer length to 32 bits).
 #[derive(Debug)]
 pub struct SendBuf<B>(pub B);
 
 impl<B: IoBuf> compio_buf::IoBuf for SendBuf<B> {
     fn as_init(&self) -> &[u8] {
-        self.0.as_slice()
+        let s = self.0.as_slice();
+        &s[..s.len().min(MAX_IO_LEN)]
     }
 }
 
 /// A ringmq buffer to receive into through compio: the view is the spare capacity
-/// `[len, capacity)` of the wrapped buffer, so received bytes are appended.
+/// `[len, capacity)` of the wrapped buffer, so received bytes are appended; at most
+/// [`MAX_IO_LEN`] bytes of it (io_uring refuses a longer receive).
 #[derive(Debug)]
 pub struct RecvBuf<B> {
     buf: B,
@@ -54,15 +57,14 @@ impl<B: IoBufMut> compio_buf::IoBufMut for RecvBuf<B> {
     fn as_uninit(&mut self) -> &mut [MaybeUninit<u8>] {
         let cap = self.buf.buf_capacity();
         let base = self.base.min(cap);
+        let len = (cap - base).min(MAX_IO_LEN);
         let ptr = self.buf.as_buf_mut_ptr();
         // SAFETY: `IoBufMut` guarantees `capacity` bytes of storage at `ptr`, valid while
-        // `self` is borrowed; `base <= cap` keeps the view inside it. `MaybeUninit<u8>`
-        // has the layout of `u8` and no validity requirement, so viewing initialised or
-        // uninitialised bytes through it is sound, and the `&mut self` borrow makes the
-        // slice the only access.
-        unsafe {
-            std::slice::from_raw_parts_mut(ptr.add(base).cast::<MaybeUninit<u8>>(), cap - base)
-        }
+        // `self` is borrowed; `base + len <= cap` keeps the view inside it.
+        // `MaybeUninit<u8>` has the layout of `u8` and no validity requirement, so
+        // viewing initialised or uninitialised bytes through it is sound, and the
+        // `&mut self` borrow makes the slice the only access.
+        unsafe { std::slice::from_raw_parts_mut(ptr.add(base).cast::<MaybeUninit<u8>>(), len) }
     }
 }
 
@@ -96,6 +98,18 @@ mod tests {
         unsafe { b.set_len(2) };
         assert_eq!(b.as_init(), b"de");
         assert_eq!(b.into_inner(), b"abcde");
+    }
+
+    #[test]
+    fn views_are_clamped_to_max_io_len() {
+        // Reserved, never touched: no memory becomes resident.
+        let mut b = RecvBuf::new(Vec::<u8>::with_capacity(MAX_IO_LEN + 4096));
+        assert_eq!(b.as_uninit().len(), MAX_IO_LEN);
+        let mut small = RecvBuf::new(Vec::<u8>::with_capacity(10));
+        assert_eq!(small.as_uninit().len(), 10);
+        let zeros = vec![0u8; MAX_IO_LEN + 1];
+        assert_eq!(SendBuf(zeros).as_init().len(), MAX_IO_LEN);
+        assert_eq!(SendBuf(vec![1u8; 3]).as_init(), [1, 1, 1]);
     }
 
     #[test]

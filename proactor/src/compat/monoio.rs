@@ -1,8 +1,9 @@
 //! monoio 0.2 trait implementations for ringmq buffers.
 
-use crate::{IoBuf, IoBufMut, MAX_IOVECS};
+use crate::{IoBuf, IoBufMut, MAX_IOVECS, MAX_IO_LEN};
 
-/// A ringmq buffer to send through monoio: its initialised bytes.
+/// A ringmq buffer to send through monoio: its initialised bytes, at most
+/// [`MAX_IO_LEN`] of them (monoio cuts a longer length to 32 bits).
 #[derive(Debug)]
 pub struct SendBuf<B>(pub B);
 
@@ -14,12 +15,13 @@ unsafe impl<B: IoBuf> monoio::buf::IoBuf for SendBuf<B> {
         self.0.as_buf_ptr()
     }
     fn bytes_init(&self) -> usize {
-        self.0.buf_len()
+        self.0.buf_len().min(MAX_IO_LEN)
     }
 }
 
 /// A ringmq buffer to receive into through monoio: the view is the spare capacity
-/// `[len, capacity)` of the wrapped buffer, so received bytes are appended.
+/// `[len, capacity)` of the wrapped buffer, so received bytes are appended; at most
+/// [`MAX_IO_LEN`] bytes of it (monoio cuts a longer length to 32 bits).
 #[derive(Debug)]
 pub struct RecvBuf<B> {
     buf: B,
@@ -41,7 +43,7 @@ impl<B: IoBufMut> RecvBuf<B> {
 
 // SAFETY: the pointer is `base` bytes into storage of `capacity` bytes that
 // `crate::IoBufMut` guarantees valid and unmoved while the value lives; `bytes_total`
-// is the rest of that storage; `set_init` forwards a length that monoio guarantees was
+// is at most the rest of that storage; `set_init` forwards a length that monoio guarantees was
 // written, offset by `base`, so it stays within capacity.
 unsafe impl<B: IoBufMut> monoio::buf::IoBufMut for RecvBuf<B> {
     fn write_ptr(&mut self) -> *mut u8 {
@@ -50,7 +52,10 @@ unsafe impl<B: IoBufMut> monoio::buf::IoBufMut for RecvBuf<B> {
         self.buf.as_buf_mut_ptr().wrapping_add(base)
     }
     fn bytes_total(&mut self) -> usize {
-        self.buf.buf_capacity().saturating_sub(self.base)
+        self.buf
+            .buf_capacity()
+            .saturating_sub(self.base)
+            .min(MAX_IO_LEN)
     }
     unsafe fn set_init(&mut self, pos: usize) {
         // SAFETY: monoio calls this with `pos <= bytes_total()` after the kernel wrote
@@ -117,6 +122,18 @@ mod tests {
         // SAFETY: nothing was written, and 0 bytes are declared.
         unsafe { b.set_init(0) };
         assert_eq!(b.into_inner(), b"abc");
+    }
+
+    #[test]
+    fn views_are_clamped_to_max_io_len() {
+        use monoio::buf::IoBuf as _;
+        // Reserved, never touched: no memory becomes resident.
+        let mut b = RecvBuf::new(Vec::<u8>::with_capacity(MAX_IO_LEN + 4096));
+        assert_eq!(b.bytes_total(), MAX_IO_LEN);
+        assert_eq!(RecvBuf::new(Vec::<u8>::with_capacity(10)).bytes_total(), 10);
+        let zeros = vec![0u8; MAX_IO_LEN + 1];
+        assert_eq!(SendBuf(zeros).bytes_init(), MAX_IO_LEN);
+        assert_eq!(SendBuf(vec![1u8; 3]).bytes_init(), 3);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::Driver;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::net::Socket;
 use crate::sys::{self, cvt, own_fd, MsgBuf, SockAddr};
+use crate::MAX_IO_LEN;
 
 fn ssize(r: isize) -> io::Result<usize> {
     if r < 0 {
@@ -84,7 +85,7 @@ impl Driver {
 
     pub(crate) async fn recv<B: IoBufMut>(&self, sock: &Socket, mut buf: B) -> BufResult<usize, B> {
         let start = buf.buf_len();
-        let spare = buf.buf_capacity() - start;
+        let spare = (buf.buf_capacity() - start).min(MAX_IO_LEN);
         if spare == 0 {
             let e = io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -111,7 +112,7 @@ impl Driver {
 
     pub(crate) async fn send<B: IoBuf>(&self, sock: &Socket, buf: B) -> BufResult<usize, B> {
         let fd = sock.raw();
-        let (ptr, len) = (buf.as_buf_ptr(), buf.buf_len());
+        let (ptr, len) = (buf.as_buf_ptr(), buf.buf_len().min(MAX_IO_LEN));
         let r = self
             .retry(sock, true, || {
                 // SAFETY: `ptr` points to `len` initialised bytes owned by `buf`.

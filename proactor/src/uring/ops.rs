@@ -13,6 +13,7 @@ use super::Driver;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::net::Socket;
 use crate::sys::{self, cvt_res, own_fd, MsgBuf, SockAddr};
+use crate::MAX_IO_LEN;
 
 struct AcceptData(#[allow(dead_code)] Rc<Socket>);
 impl Orphan for AcceptData {
@@ -123,9 +124,10 @@ fn try_direct(sock: &Socket, mut call: impl FnMut() -> isize) -> Direct {
     }
 }
 
-/// After a ring send: a complete write means the socket has room again.
+/// After a ring send: a complete write means the socket has room again (the kernel
+/// moves at most [`MAX_IO_LEN`] bytes per call, so that much is complete too).
 fn note_ring_send(sock: &Socket, res: &io::Result<usize>, len: usize) {
-    if matches!(res, Ok(n) if *n == len) {
+    if matches!(res, Ok(n) if *n == len.min(MAX_IO_LEN)) {
         sock.send_blocked.set(false);
     }
 }
@@ -173,7 +175,7 @@ impl Driver {
         mut buf: B,
     ) -> BufResult<usize, B> {
         let start = buf.buf_len();
-        let spare = buf.buf_capacity() - start;
+        let spare = (buf.buf_capacity() - start).min(MAX_IO_LEN);
         if spare == 0 {
             return BufResult(Err(invalid("recv buffer has no spare capacity")), buf);
         }
@@ -238,7 +240,7 @@ impl Driver {
                 Err(e) => return BufResult(Err(e), buf),
             }
         }
-        let len = u32::try_from(spare).unwrap_or(u32::MAX);
+        let len = u32::try_from(spare).expect("MAX_IO_LEN fits in u32");
         let mut data = RecvData {
             buf,
             start,
@@ -288,7 +290,7 @@ impl Driver {
                 libc::send(
                     fd,
                     buf.as_buf_ptr().cast(),
-                    buf.buf_len(),
+                    buf.buf_len().min(MAX_IO_LEN),
                     libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
                 )
             }
@@ -296,8 +298,7 @@ impl Driver {
         if let Direct::Done(r) = direct {
             return BufResult(r, buf);
         }
-        let full = buf.buf_len();
-        let len = u32::try_from(full).unwrap_or(u32::MAX);
+        let len = u32::try_from(buf.buf_len().min(MAX_IO_LEN)).expect("MAX_IO_LEN fits in u32");
         let data = SendData {
             buf,
             guard: SendGuard::new(sock),
