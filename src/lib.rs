@@ -15,10 +15,10 @@ pub use ringmq_sockets::{
     Metadata, Z85Error, ZapHandler, ZapReply, ZapRequest,
 };
 pub use ringmq_sockets::{
-    Bytes, Context, DealerSocket, DisconnectReason, Drops, Error, IoError, Message, Monitor,
-    MonitorEvent, MonitorEventKind, PairSocket, PubSocket, PullSocket, PushSocket, Refusal,
-    RepSocket, ReqSocket, RouterSocket, SecurityConfigError, Socket, SocketOption, SocketType,
-    SubSocket, XPubSocket, XSubSocket,
+    Bytes, Context, ContextHandle, DealerSocket, DisconnectReason, Drops, Error, IoError, Message,
+    Monitor, MonitorEvent, MonitorEventKind, PairSocket, PubSocket, PullSocket, PushSocket,
+    Refusal, RepSocket, ReqSocket, RouterSocket, SecurityConfigError, Socket, SocketOption,
+    SocketType, SubSocket, XPubSocket, XSubSocket,
 };
 
 /// The compio adapter.

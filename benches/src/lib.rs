@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod inproc;
 pub mod raw;
 pub mod tools;
 

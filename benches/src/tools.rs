@@ -93,6 +93,11 @@ pub struct Args {
 impl Args {
     /// Parses `std::env::args()` (flags may appear anywhere).
     pub fn from_env() -> Result<Args, String> {
+        Args::from_list(std::env::args().skip(1).collect())
+    }
+
+    /// Parses a command line without the program name.
+    pub fn from_list(list: Vec<String>) -> Result<Args, String> {
         let mut backend = match std::env::var("RINGMQ_BACKEND") {
             Ok(v) if !v.is_empty() && v != "auto" => Backend::parse(&v)?,
             _ => Backend::Uring,
@@ -102,7 +107,7 @@ impl Args {
             Ok("1") | Ok("true") | Ok("on")
         );
         let mut positional = Vec::new();
-        let mut it = std::env::args().skip(1);
+        let mut it = list.into_iter();
         while let Some(a) = it.next() {
             if a == "--curve" {
                 curve = true;

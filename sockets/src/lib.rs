@@ -6,7 +6,9 @@
 //! Every connection runs as two local tasks (reader and writer) around a sans-IO
 //! [`ringmq_zmtp::Session`]; `send` puts a message on a peer's queue and wakes its
 //! writer, which writes everything queued with vectored writes. Nothing here spawns a
-//! thread: sockets run on the thread of their proactor and are `!Send`.
+//! thread: sockets run on the thread of their proactor and are `!Send`. Sockets on
+//! several threads talk over `inproc://` when their Contexts share a
+//! [`ContextHandle`] (see [`Context`]).
 //!
 //! ```
 //! use ringmq_proactor::Runtime;
@@ -36,6 +38,7 @@ mod connector;
 mod context;
 mod core;
 mod error;
+mod inproc;
 mod link;
 mod listener;
 mod message;
@@ -48,7 +51,7 @@ mod util;
 pub mod zap;
 
 pub use bytes::Bytes;
-pub use context::Context;
+pub use context::{Context, ContextHandle};
 pub use core::{Drops, Refusal};
 pub use error::Error;
 pub use message::Message;

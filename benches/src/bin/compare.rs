@@ -25,6 +25,12 @@
 //! each repeat; tables show medians. The result is printed and written between the
 //! markers of docs/PERFORMANCE.md; throughput curves go to docs/throughput.svg.
 //!
+//! The inproc row (issue 12) runs in one process each: ringmq's `inproc_bench` with the
+//! two sockets on two threads (both on the backend named) or on one thread, libzmq's
+//! `zmq_tools inproc_thr` / `inproc_lat` (a second thread of the same context), and, as
+//! the same-run reference of its ratios, each implementation's TCP PUSH/PULL and
+//! REQ/REP at 64 B (two processes, as in the other rows).
+//!
 //! The scale row (issue 11) needs about 10,000 file descriptors in each of its two
 //! processes: their soft limit is raised to that through `sh -c 'ulimit -S -n N'`
 //! (the hard limit, `ulimit -Hn`, must allow it; the row fails with a message if not).
@@ -50,7 +56,9 @@ const MEM_SIZE: usize = 65536;
 /// Idle DEALERs of the scale row; 0 is the active peer alone, the reference.
 const SCALE_IDLE: [u64; 3] = [0, 1000, 10_000];
 /// The rows `--only` can name, in the order they run.
-const ROWS: [&str; 6] = ["lat", "thr", "fan", "router", "mem", "scale"];
+const ROWS: [&str; 7] = ["lat", "thr", "fan", "router", "mem", "scale", "inproc"];
+/// Message size of the inproc row.
+const INPROC_SIZE: usize = 64;
 const BEGIN: &str = "<!-- compare:begin (issue 6, written by `compare`) -->";
 const END: &str = "<!-- compare:end -->";
 
@@ -626,6 +634,121 @@ fn scale(cfg: &Cfg, imp: Impl, ep: &str, idle: u64, rounds: u64) -> Res<String> 
     Ok(out)
 }
 
+fn inproc_count(quick: bool) -> u64 {
+    if quick {
+        500_000
+    } else {
+        5_000_000
+    }
+}
+
+fn inproc_rounds(quick: bool) -> u64 {
+    if quick {
+        20_000
+    } else {
+        200_000
+    }
+}
+
+/// One process measuring inproc: `inproc_bench` for ringmq, `zmq_tools` for libzmq.
+fn inproc_process(cfg: &Cfg, imp: Impl, args: &[String]) -> Res<String> {
+    let mut cmd = match imp {
+        Impl::Ring(b) => {
+            let mut c = Command::new(cfg.bin_dir.join("inproc_bench"));
+            c.args(args).args(["--backend", b.name()]);
+            c
+        }
+        _ => {
+            let mut c = Command::new(&cfg.zmq_tools);
+            c.args(args);
+            c
+        }
+    };
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("RINGMQ_BACKEND");
+    finish(spawn(cmd)?, Duration::from_secs(120), "inproc")
+}
+
+/// The inproc row of one implementation: inproc on two threads (and on one thread for
+/// ringmq), then the TCP reference at the same size.
+/// Values of one measurement, each with the suffix of its result key.
+type Values = Res<Vec<(String, f64)>>;
+
+fn inproc(cfg: &Cfg, imp: Impl, eps: &mut Endpoints) -> Vec<(String, Values)> {
+    let (size, count, rounds) = (
+        INPROC_SIZE,
+        inproc_count(cfg.quick),
+        inproc_rounds(cfg.quick),
+    );
+    let thr = |out: Res<String>| {
+        Ok(vec![(
+            String::new(),
+            num(&out?, "mean throughput:", "[msg/s]")?,
+        )])
+    };
+    let lat = |out: Res<String>| {
+        Ok(vec![(
+            String::new(),
+            num(&out?, "average latency:", "[us]")?,
+        )])
+    };
+    let mut rows = Vec::new();
+    match imp {
+        Impl::Ring(b) => {
+            let two = ["--peer".to_string(), b.name().to_string()];
+            let a = [s("thr"), s(size), s(count)];
+            rows.push((
+                "inproc/thr2".into(),
+                thr(inproc_process(cfg, imp, &[&a[..], &two].concat())),
+            ));
+            rows.push(("inproc/thr1".into(), thr(inproc_process(cfg, imp, &a))));
+            let a = [s("lat"), s(size), s(rounds)];
+            rows.push((
+                "inproc/lat2".into(),
+                lat(inproc_process(cfg, imp, &[&a[..], &two].concat())),
+            ));
+        }
+        _ => {
+            let ep = s("inproc://bench");
+            rows.push((
+                "inproc/thr2".into(),
+                thr(inproc_process(
+                    cfg,
+                    imp,
+                    &[s("inproc_thr"), ep.clone(), s(size), s(count)],
+                )),
+            ));
+            rows.push((
+                "inproc/lat2".into(),
+                lat(inproc_process(
+                    cfg,
+                    imp,
+                    &[s("inproc_lat"), ep, s(size), s(rounds)],
+                )),
+            ));
+        }
+    }
+    let tcp_thr = eps.next(false).and_then(|ep| {
+        let a = vec![
+            ep.clone(),
+            s(size),
+            s(count.min(thr_count(cfg.quick, size))),
+        ];
+        let (out, _) = pair(cfg, imp, &ep, ("local_thr", a.clone()), ("remote_thr", a))?;
+        thr(Ok(out))
+    });
+    rows.push(("inproc/tcp_thr".into(), tcp_thr));
+    let tcp_lat = eps.next(false).and_then(|ep| {
+        let a = vec![ep.clone(), s(size), s(lat_rounds(cfg.quick, size))];
+        let (_, out) = pair(cfg, imp, &ep, ("local_lat", a.clone()), ("remote_lat", a))?;
+        lat(Ok(out))
+    });
+    rows.push(("inproc/tcp_lat".into(), tcp_lat));
+    rows
+}
+
 fn s(v: impl ToString) -> String {
     v.to_string()
 }
@@ -767,6 +890,11 @@ fn measure(cfg: &Cfg) -> Results {
                     ])
                 });
                 record(format!("scale/{idle}"), imp, rep, r);
+            }
+        }
+        for &imp in &cfg.impls_in("inproc", false) {
+            for (key, r) in inproc(cfg, imp, &mut eps) {
+                record(key, imp, rep, r);
             }
         }
     }
@@ -1100,6 +1228,7 @@ fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str
          (us; lower is better; in brackets: ÷ the same implementation with 0 idle)\n\n",
     );
     scale_table(&mut md, cfg, results);
+    inproc_table(&mut md, cfg, results);
     md.push_str("### Targets\n\n");
     targets(&mut md, cfg, results);
     if cfg.runs("thr") {
@@ -1204,6 +1333,70 @@ fn per_backend(cfg: &Cfg, results: &Results, key: &str, reference: Impl) -> Stri
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn inproc_targets(md: &mut String, cfg: &Cfg, results: &Results) {
+    if !cfg.runs("inproc") {
+        return;
+    }
+    let rings: Vec<Impl> = cfg
+        .impls_in("inproc", false)
+        .into_iter()
+        .filter(|i| matches!(i, Impl::Ring(_)))
+        .collect();
+    let ratios = |key: &str, tcp: &str| -> Vec<(Impl, Option<f64>)> {
+        rings
+            .iter()
+            .map(|&i| (i, inproc_tcp_ratio(results, key, tcp, i)))
+            .collect()
+    };
+    let detail = |v: &[(Impl, Option<f64>)]| {
+        v.iter()
+            .map(|(i, r)| match r {
+                Some(r) => format!("{} {r:.2}x", i.name()),
+                None => format!("{} failed", i.name()),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let all = |v: &[(Impl, Option<f64>)], ok: &dyn Fn(f64) -> bool| {
+        (!v.is_empty() && v.iter().all(|(_, r)| r.is_some()))
+            .then(|| v.iter().flat_map(|(_, r)| *r).all(ok))
+    };
+    let write = |md: &mut String, what: &str, ok: Option<bool>, detail: String| {
+        let v = ok.map_or("not measured", verdict);
+        let _ = writeln!(md, "- {what}: **{v}** ({detail})");
+    };
+    let thr = ratios("inproc/thr2", "inproc/tcp_thr");
+    write(
+        md,
+        "inproc PUSH/PULL 64 B between two threads at 5x or more the TCP figure (every backend)",
+        all(&thr, &|r| r >= 5.0),
+        format!("inproc ÷ TCP msg/s: {}", detail(&thr)),
+    );
+    let one: Vec<(Impl, Option<f64>)> = rings
+        .iter()
+        .map(|&i| (i, get(results, "inproc/thr1", i)))
+        .collect();
+    write(
+        md,
+        "inproc PUSH/PULL 64 B between two sockets on one thread at 20 M msg/s or more (every backend)",
+        all(&one, &|v| v >= 20e6),
+        one.iter()
+            .map(|(i, v)| match v {
+                Some(v) => format!("{} {}", i.name(), fmt_rate(*v)),
+                None => format!("{} failed", i.name()),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    let lat = ratios("inproc/lat2", "inproc/tcp_lat");
+    write(
+        md,
+        "inproc REQ/REP round trip between two threads well under (at most half) the TCP round trip (every backend)",
+        all(&lat, &|r| r <= 0.5),
+        format!("inproc ÷ TCP latency: {}", detail(&lat)),
+    );
 }
 
 fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
@@ -1339,6 +1532,92 @@ fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
             .join(", ")
             + " (median / p99)",
     );
+    inproc_targets(md, cfg, results);
+}
+
+/// The inproc row: per implementation the inproc figures with their ratio to libzmq's
+/// inproc and to the same implementation's TCP figure, paired per repeat.
+fn inproc_table(md: &mut String, cfg: &Cfg, results: &Results) {
+    if !cfg.runs("inproc") {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "### inproc (issue 12): {INPROC_SIZE} B, one process (ringmq `inproc_bench`, libzmq \
+         `zmq_tools inproc_*`: a second thread of one context); TCP: two processes as above\n"
+    );
+    let impls = cfg.impls_in("inproc", false);
+    let _ = write!(md, "| measurement |");
+    for i in &impls {
+        let _ = write!(md, " {} |", i.name());
+    }
+    md.push_str("\n|---|");
+    for _ in &impls {
+        md.push_str("---:|");
+    }
+    md.push('\n');
+    let rows: [(&str, &str, Option<&str>, bool); 5] = [
+        (
+            "PUSH/PULL, two threads (msg/s)",
+            "inproc/thr2",
+            Some("inproc/tcp_thr"),
+            false,
+        ),
+        (
+            "PUSH/PULL, one thread (msg/s)",
+            "inproc/thr1",
+            Some("inproc/tcp_thr"),
+            false,
+        ),
+        ("PUSH/PULL over TCP (msg/s)", "inproc/tcp_thr", None, false),
+        (
+            "REQ/REP, two threads (half round trip, us)",
+            "inproc/lat2",
+            Some("inproc/tcp_lat"),
+            true,
+        ),
+        (
+            "REQ/REP over TCP (half round trip, us)",
+            "inproc/tcp_lat",
+            None,
+            true,
+        ),
+    ];
+    for (label, key, tcp, is_lat) in rows {
+        let _ = write!(md, "| {label} |");
+        for &i in &impls {
+            let Some(v) = get(results, key, i) else {
+                md.push_str(" - |");
+                continue;
+            };
+            let mut cell = if is_lat {
+                format!("{v:.2}")
+            } else {
+                fmt_rate(v)
+            };
+            let mut ratios = Vec::new();
+            if matches!(i, Impl::Ring(_)) {
+                if let Some(z) = ratio(results, key, i, Impl::Libzmq) {
+                    ratios.push(format!("{z:.2}x zmq"));
+                }
+            }
+            if let Some(t) = tcp.and_then(|t| inproc_tcp_ratio(results, key, t, i)) {
+                ratios.push(format!("{t:.2}x tcp"));
+            }
+            if !ratios.is_empty() {
+                let _ = write!(cell, " ({})", ratios.join(", "));
+            }
+            let _ = write!(md, " {cell} |");
+        }
+        md.push('\n');
+    }
+    md.push('\n');
+}
+
+/// `key ÷ tcp_key` of one implementation, paired per repeat.
+fn inproc_tcp_ratio(results: &Results, key: &str, tcp_key: &str, imp: Impl) -> Option<f64> {
+    let of = |k: &str| results.get(&(k.to_string(), imp.name()));
+    paired_ratio(of(key)?, of(tcp_key)?)
 }
 
 fn write_section(path: &Path, md: &str) -> Res<()> {

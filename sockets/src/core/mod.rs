@@ -453,6 +453,12 @@ impl Core {
         self.peers.flushed(peer);
     }
 
+    /// `peer`'s link passed on `n` of the messages it took (an inproc link whose peer
+    /// socket took them): room below the SNDHWM for as many.
+    pub(crate) fn flushed_some(&mut self, peer: PeerId, n: usize) {
+        self.peers.flushed_some(peer, n);
+    }
+
     /// True when no message waits in any peer's queue (links may still be writing).
     pub(crate) fn all_sent(&self) -> bool {
         self.peers.all_sent()

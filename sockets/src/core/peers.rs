@@ -470,6 +470,24 @@ impl Peers {
         }
     }
 
+    /// The link of `id` passed on `n` of the messages it took (see
+    /// [`Peers::flushed`]); the rest still count against the SNDHWM.
+    pub(crate) fn flushed_some(&mut self, id: PeerId, n: usize) {
+        let conflate = self.conflate;
+        let Some(p) = self.map.get_mut(id) else {
+            return;
+        };
+        if n == 0 || p.unflushed == 0 {
+            return;
+        }
+        let was_full = !p.has_room(conflate);
+        p.unflushed = p.unflushed.saturating_sub(n);
+        if was_full && p.has_room(conflate) {
+            self.list_room(id);
+            self.wake_send = true;
+        }
+    }
+
     /// True when no message waits in any queue (for LINGER).
     pub(crate) fn all_sent(&self) -> bool {
         self.map.values().all(|p| p.out.is_empty())

@@ -12,8 +12,10 @@ use ringmq_proactor::{Endpoint, Proactor};
 use ringmq_zmtp::SocketType;
 
 use crate::connector::connect_loop;
+use crate::context::Scope;
 use crate::core::{Core, Drops, Sent};
 use crate::error::Error;
+use crate::inproc;
 use crate::link::Origin;
 use crate::listener::accept_loop;
 use crate::message::Message;
@@ -21,7 +23,6 @@ use crate::monitor::{Monitor, MonitorEventKind};
 use crate::options::{Options, SocketOption};
 use crate::reason::DisconnectReason;
 use crate::util::{abortable, with_deadline, yield_now, Stop};
-use crate::zap::ZapSlot;
 use shared::{BindEntry, ConnectEntry, Shared};
 
 /// `send` lets other tasks run after this many sends in a row that did not wait.
@@ -54,13 +55,13 @@ impl<P: Proactor> fmt::Debug for Socket<P> {
 }
 
 impl<P: Proactor> Socket<P> {
-    pub(crate) fn new(proactor: P, kind: SocketType, zap: ZapSlot) -> Self {
+    pub(crate) fn new(proactor: P, kind: SocketType, scope: Scope) -> Self {
         let opts = Options {
-            zap,
+            zap: scope.zap,
             ..Options::default()
         };
         Socket {
-            shared: Rc::new(Shared::new(proactor, Core::new(kind, opts))),
+            shared: Rc::new(Shared::new(proactor, scope.hub, Core::new(kind, opts))),
             closed: Cell::new(false),
         }
     }
@@ -79,13 +80,19 @@ impl<P: Proactor> Socket<P> {
     }
 
     /// Binds to `endpoint` (`tcp://host:port`, `tcp://*:*`, `ipc:///path`,
-    /// `ipc://@name`) and returns the bound endpoint, with the real port for port `*` /
-    /// `0`. Connections are accepted in the background.
+    /// `ipc://@name`, `inproc://name`) and returns the bound endpoint, with the real
+    /// port for port `*` / `0`. Connections are accepted in the background. An inproc
+    /// name is visible to the sockets of every Context sharing this socket's
+    /// [`ContextHandle`](crate::ContextHandle); binding one already bound there gives
+    /// [`Error::AddrInUse`].
     pub fn bind(&self, endpoint: &str) -> Result<String, Error> {
         let ep: Endpoint = endpoint.parse()?;
         let shared = &self.shared;
         if shared.closing.get() {
             return Err(Error::Closed);
+        }
+        if let Endpoint::Inproc(name) = &ep {
+            return self.bind_inproc(name, endpoint);
         }
         let p = &shared.proactor;
         let listener = match p.listen(&ep) {
@@ -137,7 +144,8 @@ impl<P: Proactor> Socket<P> {
     }
 
     /// Connects to `endpoint` in the background, reconnecting whenever the connection
-    /// is lost (the peer need not be up yet). Unless IMMEDIATE is set, the peer and its
+    /// is lost (the peer need not be up yet; an `inproc://` name nobody bound yet is
+    /// waited for). Unless IMMEDIATE is set, the peer and its
     /// queue exist from now on: messages sent to it wait until it is connected.
     pub fn connect(&self, endpoint: &str) -> Result<(), Error> {
         let ep: Endpoint = endpoint.parse()?;
@@ -160,14 +168,58 @@ impl<P: Proactor> Socket<P> {
             id
         };
         shared.run_core_output();
-        shared.proactor.spawn_local(connect_loop(
-            shared.clone(),
-            ep,
-            endpoint.to_owned(),
-            id,
-            stop,
-        ));
+        if let Endpoint::Inproc(name) = ep {
+            let task = inproc::connect_loop(shared.clone(), name, endpoint.to_owned(), id, stop);
+            shared.proactor.spawn_local(task);
+        } else {
+            shared.proactor.spawn_local(connect_loop(
+                shared.clone(),
+                ep,
+                endpoint.to_owned(),
+                id,
+                stop,
+            ));
+        }
         Ok(())
+    }
+
+    /// `bind` for `inproc://name`: the name is registered at once (a connect on any
+    /// thread of the same context finds it), `AddrInUse` when it is taken.
+    fn bind_inproc(&self, name: &str, endpoint: &str) -> Result<String, Error> {
+        let shared = &self.shared;
+        let kind = shared.core.borrow().kind();
+        let Some(binding) = inproc::Binding::new(&shared.hub, name, kind) else {
+            let error = crate::reason::IoError::from(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                format!("{endpoint} is bound by another socket"),
+            ));
+            shared.emit(MonitorEventKind::BindFailed { error }, endpoint, None);
+            return Err(Error::AddrInUse(endpoint.to_owned()));
+        };
+        let stop = Rc::new(Stop::default());
+        let mut io = shared.io.borrow_mut();
+        let id = io.next_id();
+        let actual = endpoint.to_owned();
+        // Aborting the task (unbind, close) drops the binding: the name is free at once.
+        let (task, handle) = abortable(inproc::accept_loop(
+            shared.clone(),
+            binding,
+            id,
+            actual.clone(),
+            stop.clone(),
+        ));
+        io.binds.push(BindEntry {
+            id,
+            given: endpoint.to_owned(),
+            actual: actual.clone(),
+            stop,
+            task: handle,
+        });
+        io.last_endpoint = Some(actual.clone());
+        io.monitors.emit(MonitorEventKind::Listening, &actual, None);
+        drop(io);
+        shared.proactor.spawn_local(task);
+        Ok(actual)
     }
 
     /// Stops listening on `endpoint` (as given to `bind` or as it returned) and closes

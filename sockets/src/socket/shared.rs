@@ -8,10 +8,12 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use ringmq_proactor::Proactor;
 
+use crate::context::Hub;
 use crate::core::{Action, Core, PeerId, PeerSlots, Refusal};
 use crate::link::{Link, Origin};
 use crate::message::Message;
@@ -65,6 +67,8 @@ impl Io {
 /// What a socket shares with its background tasks.
 pub(crate) struct Shared<P> {
     pub proactor: P,
+    /// What the socket's Context shares with other threads (inproc names).
+    pub hub: Arc<Hub>,
     pub core: RefCell<Core>,
     pub io: RefCell<Io>,
     /// `close` started (or the socket was dropped): no more send / recv.
@@ -82,9 +86,10 @@ pub(crate) struct Shared<P> {
 }
 
 impl<P: Proactor> Shared<P> {
-    pub(crate) fn new(proactor: P, core: Core) -> Shared<P> {
+    pub(crate) fn new(proactor: P, hub: Arc<Hub>, core: Core) -> Shared<P> {
         Shared {
             proactor,
+            hub,
             core: RefCell::new(core),
             io: RefCell::new(Io::default()),
             closing: Cell::new(false),
@@ -257,6 +262,17 @@ impl<P: Proactor> Shared<P> {
             core.detach(peer, !keep);
         }
         self.run_core_output();
+    }
+
+    /// `peer`'s link passed on `n` of the messages it was given or took (an inproc
+    /// peer took them into its socket): they no longer count against the SNDHWM.
+    pub(crate) fn flushed_some(&self, peer: PeerId, n: usize) {
+        let mut core = self.core.borrow_mut();
+        core.flushed_some(peer, n);
+        if core.has_output() {
+            drop(core);
+            self.run_core_output();
+        }
     }
 
     /// `peer`'s link took the messages it was given or took, out of its batch: they no

@@ -7,12 +7,12 @@ use ringmq_proactor::Proactor;
 use ringmq_zmtp::SocketType;
 
 use super::Socket;
+use crate::context::Scope;
 use crate::core::Drops;
 use crate::error::Error;
 use crate::message::Message;
 use crate::monitor::Monitor;
 use crate::options::SocketOption;
-use crate::zap::ZapSlot;
 
 macro_rules! typed_socket {
     ($(#[$doc:meta])* $name:ident, $kind:ident, [$($group:ident),*]) => {
@@ -31,8 +31,8 @@ macro_rules! typed_socket {
             /// The socket type of this wrapper.
             pub const TYPE: SocketType = SocketType::$kind;
 
-            pub(crate) fn new(proactor: P, zap: ZapSlot) -> Self {
-                $name { inner: Socket::new(proactor, SocketType::$kind, zap) }
+            pub(crate) fn new(proactor: P, scope: Scope) -> Self {
+                $name { inner: Socket::new(proactor, SocketType::$kind, scope) }
             }
 
             /// See [`Socket::bind`].
