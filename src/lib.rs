@@ -18,7 +18,7 @@ pub use ringmq_sockets::{
     Bytes, Context, ContextHandle, DealerSocket, DisconnectReason, Drops, Error, IoError, Message,
     Monitor, MonitorEvent, MonitorEventKind, PairSocket, PubSocket, PullSocket, PushSocket,
     Refusal, RepSocket, ReqSocket, RouterSocket, SecurityConfigError, Socket, SocketOption,
-    SocketType, SubSocket, XPubSocket, XSubSocket,
+    SocketType, StreamSocket, SubSocket, XPubSocket, XSubSocket,
 };
 
 /// The compio adapter.

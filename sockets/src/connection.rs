@@ -282,6 +282,9 @@ pub(crate) async fn run_from<P: Proactor>(
     origin: Origin,
     peer_addr: Option<PeerAddr>,
 ) -> Outcome {
+    if shared.core.borrow().kind() == ringmq_zmtp::SocketType::Stream {
+        return crate::raw::run(shared, stream, endpoint, origin).await;
+    }
     let p = shared.proactor.clone();
     let address = match peer_addr {
         Some(PeerAddr::Tcp(a)) => a.ip().to_string(),
@@ -727,7 +730,7 @@ fn advance_chunks(chunks: &mut Vec<Bytes>, mut n: usize) {
 
 /// Writes all chunks, in order, with vectored writes, finishing partial writes; gives
 /// back the emptied vector.
-async fn write_all<P: Proactor>(
+pub(crate) async fn write_all<P: Proactor>(
     p: &P,
     w: &mut P::Writer,
     mut chunks: Vec<Bytes>,

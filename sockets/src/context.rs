@@ -11,7 +11,7 @@ use ringmq_zmtp::SocketType;
 use crate::inproc::Registry;
 use crate::socket::{
     DealerSocket, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
-    RouterSocket, Socket, SubSocket, XPubSocket, XSubSocket,
+    RouterSocket, Socket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
 };
 use crate::zap::{ZapHandler, ZapSlot};
 
@@ -188,5 +188,10 @@ impl<P: Proactor> Context<P> {
     /// A PAIR socket.
     pub fn pair(&self) -> PairSocket<P> {
         PairSocket::new(self.proactor.clone(), self.scope())
+    }
+
+    /// A STREAM socket (raw TCP peers, no ZMTP).
+    pub fn stream(&self) -> StreamSocket<P> {
+        StreamSocket::new(self.proactor.clone(), self.scope())
     }
 }

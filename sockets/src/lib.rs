@@ -44,6 +44,7 @@ mod listener;
 mod message;
 mod monitor;
 mod options;
+mod raw;
 mod reason;
 mod security;
 mod socket;
@@ -65,6 +66,6 @@ pub use security::{
 };
 pub use socket::{
     DealerSocket, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
-    RouterSocket, Socket, SubSocket, XPubSocket, XSubSocket,
+    RouterSocket, Socket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
 };
 pub use zap::{Authenticator, ZapHandler, ZapReply, ZapRequest};

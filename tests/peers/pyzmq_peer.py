@@ -19,6 +19,9 @@ It binds or connects one socket, optionally secured with PLAIN or CURVE, prints
   ask     send PAYLOADS one by one and check each reply is identical (--route-to ID
           prefixes a routing id, retrying while a ROUTER does not know the peer yet;
           --delimiter prefixes an empty frame, for DEALER to REP), print `OK`.
+  stream  (STREAM) echo each data frame to the peer it came from; print `CONNECTED`
+          at the first peer's connect notification (a zero-length frame) and `CLOSED`
+          at its disconnect notification, then exit 0 (pyzmq only).
 In echo, a ROUTER prints `FROM <routing id>` for the first message; with --echo-meta
 NAME (repeatable) each echoed message gets one more frame per NAME: the value of that
 message property (zmq_msg_gets, e.g. User-Id or X-Name), or b"<none>".
@@ -279,6 +282,19 @@ def run(s, scenario, a):
         for i in range(n):
             s.send_multipart([TOPICS[i % 4] + b"-%d" % i, b""])
         s.send(b"END")
+    elif kind == "stream":
+        peer = None
+        while True:
+            rid, data = s.recv_multipart()
+            if data == b"":
+                if peer is None:
+                    peer = rid
+                    print("CONNECTED", flush=True)
+                elif rid == peer:
+                    print("CLOSED", flush=True)
+                    return
+                continue
+            s.send_multipart([rid, data])
     elif kind == "ask":
         prefix = []
         if a.route_to is not None:

@@ -33,6 +33,7 @@ mod push;
 mod rep;
 mod req;
 mod router;
+mod stream;
 mod subscribe;
 pub(crate) mod subscriptions;
 mod table;
@@ -253,6 +254,7 @@ fn pattern_for(kind: SocketType) -> Box<dyn Pattern> {
         SocketType::Push => Box::new(push::Push),
         SocketType::Pull => Box::new(pull::Pull),
         SocketType::Pair => Box::new(pair::Pair::default()),
+        SocketType::Stream => Box::new(stream::Stream::new()),
         // `SocketType` may grow; a test checks that every type has its arm.
         other => unreachable!("socket type {other} has no pattern"),
     }

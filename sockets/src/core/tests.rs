@@ -230,7 +230,7 @@ fn strs(v: &[&[&str]]) -> Vec<Vec<String>> {
 
 #[test]
 fn every_socket_type_has_its_pattern() {
-    for kind in SocketType::ALL {
+    for kind in SocketType::ALL.into_iter().chain([SocketType::Stream]) {
         assert_eq!(Core::new(kind, Options::default()).pattern.kind(), kind);
     }
 }
@@ -487,6 +487,73 @@ fn router_routes_by_id_and_prefixes_received_messages() {
     assert!(h.send_str(&["nobody", "x"]));
     assert!(h.send_str(&["A"]));
     assert_eq!(h.core.drops().unroutable, 2);
+}
+
+#[test]
+fn stream_generates_ids_routes_by_them_and_waits_at_the_hwm() {
+    let mut h = Harness::with(SocketType::Stream, &[SocketOption::SndHwm(1)]);
+    // Whatever a raw peer might announce, it gets a generated id.
+    let a = h.attach_to(None, Some("ignored")).unwrap();
+    let b = h.attach();
+    let (ida, idb) = (h.core.routing_id(a).unwrap(), h.core.routing_id(b).unwrap());
+    assert_ne!(ida, idb);
+    assert!(ida.len() == 5 && ida[0] == 0);
+    h.deliver(a, &["bytes"]);
+    let got = h.core.recv().unwrap().unwrap();
+    assert_eq!(got.frames(), [ida.clone(), Bytes::from_static(b"bytes")]);
+    let to = |id: &Bytes, data: &str| {
+        let mut m = msg(&[data]);
+        m.push_front(id.clone());
+        m
+    };
+    assert!(h.send(to(&idb, "x")).unwrap());
+    assert!(
+        !h.send(to(&idb, "y")).unwrap(),
+        "full peer: blocked, not dropped"
+    );
+    h.write(b);
+    assert_eq!(h.wire(b), strs(&[&["x"]]));
+    // A zero-length frame is a message like the others (the link closes on it).
+    assert!(h.send(to(&ida, "")).unwrap());
+    h.write(a);
+    assert_eq!(h.wire(a), strs(&[&[""]]));
+    // Unknown id, or not exactly id + one data frame: errors.
+    assert!(matches!(
+        h.send(msg(&["nobody", "x"])),
+        Err(Error::HostUnreachable)
+    ));
+    let mut three = to(&ida, "x");
+    three.push_back(Bytes::from_static(b"y"));
+    assert!(matches!(h.send(three), Err(Error::InvalidState { .. })));
+    assert!(matches!(
+        h.send(msg(&["alone"])),
+        Err(Error::InvalidState { .. })
+    ));
+    assert_eq!(h.core.drops(), Drops::default());
+    // A peer that leaves takes its id along.
+    h.detach(a, true);
+    assert!(matches!(h.send(to(&ida, "x")), Err(Error::HostUnreachable)));
+}
+
+#[test]
+fn flushed_some_gives_room_for_as_many_as_were_passed_on() {
+    // An inproc link: messages count until the peer socket took them, a few at a time.
+    let mut h = Harness::with(SocketType::Push, &[SocketOption::SndHwm(3)]);
+    let a = h.attach();
+    for i in 0..3 {
+        assert!(h.send_str(&[&i.to_string()]));
+    }
+    assert!(!h.send_str(&["3"]), "SNDHWM reached");
+    h.core.flushed_some(a, 1);
+    h.run();
+    assert!(h.send_str(&["3"]), "room for one");
+    assert!(!h.send_str(&["4"]));
+    h.core.flushed_some(a, 10);
+    h.run();
+    for i in 4..7 {
+        assert!(h.send_str(&[&i.to_string()]));
+    }
+    assert!(!h.send_str(&["7"]));
 }
 
 #[test]

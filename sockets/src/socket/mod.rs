@@ -30,7 +30,7 @@ const YIELD_EVERY: u32 = 1024;
 
 pub use typed::{
     DealerSocket, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
-    RouterSocket, SubSocket, XPubSocket, XSubSocket,
+    RouterSocket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
 };
 
 /// A ZeroMQ socket of any type, like a libzmq socket: it can bind and connect to

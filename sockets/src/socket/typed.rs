@@ -174,3 +174,9 @@ typed_socket!(
     /// PAIR: exactly one peer at a time.
     PairSocket, Pair, [send, recv]
 );
+typed_socket!(
+    /// STREAM: raw TCP peers without ZMTP. Received messages are `[routing id, bytes]`
+    /// (a zero-length frame when a peer connects and when it goes away); a sent
+    /// message is `[routing id, bytes]`, and `[routing id, ""]` closes that peer.
+    StreamSocket, Stream, [send, recv]
+);
