@@ -84,6 +84,17 @@ macro_rules! typed_socket {
             pub fn into_socket(self) -> Socket<P> {
                 self.inner
             }
+
+            /// The untyped socket, borrowed (for [`proxy`](crate::proxy)).
+            pub fn as_socket(&self) -> &Socket<P> {
+                &self.inner
+            }
+        }
+
+        impl<P: Proactor> AsRef<Socket<P>> for $name<P> {
+            fn as_ref(&self) -> &Socket<P> {
+                &self.inner
+            }
         }
 
         $(typed_socket!(@$group $name);)*
