@@ -1,9 +1,14 @@
 //! The [`Context`]: a socket factory bound to one proactor, and the [`ContextHandle`]
-//! that Contexts on several threads share (their inproc names).
+//! that Contexts on several threads share (their inproc names and their termination).
 
+use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::rc::Rc;
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll, Waker};
 
 use ringmq_proactor::Proactor;
 use ringmq_zmtp::SocketType;
@@ -26,11 +31,15 @@ use crate::zap::{ZapHandler, ZapSlot};
 /// of Contexts that share a handle reach each other's inproc binds; other Contexts do
 /// not see them (names are per handle, not per process, as they are per context in
 /// libzmq).
+///
+/// Terminating the context ([`ContextHandle::terminate`], from any thread) ends every
+/// socket of every Context sharing its handle: see [`ContextHandle::terminate`].
 #[derive(Clone)]
 pub struct Context<P: Proactor> {
     proactor: P,
     zap: ZapSlot,
     hub: Arc<Hub>,
+    local: Rc<LocalCtx>,
 }
 
 /// What the Contexts of one [`ContextHandle`] share, across threads.
@@ -38,11 +47,134 @@ pub struct Context<P: Proactor> {
 pub(crate) struct Hub {
     /// The inproc names.
     pub(crate) inproc: Registry,
+    terminated: AtomicBool,
+    /// The tasks (one per Context that has a socket at work) to wake on termination.
+    watchers: Mutex<Watchers>,
+}
+
+#[derive(Default)]
+struct Watchers {
+    next: u64,
+    list: Vec<(u64, Waker)>,
+}
+
+impl Hub {
+    /// Whether the context was terminated.
+    pub(crate) fn is_terminated(&self) -> bool {
+        self.terminated.load(Ordering::Acquire)
+    }
+
+    fn terminate(&self) {
+        if self.terminated.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let list = std::mem::take(&mut crate::inproc::lock(&self.watchers).list);
+        for (_, w) in list {
+            w.wake();
+        }
+    }
+
+    /// Completes once the context is terminated.
+    fn terminated(&self) -> WaitTerminated<'_> {
+        WaitTerminated {
+            hub: self,
+            key: None,
+        }
+    }
+}
+
+/// See [`Hub::terminated`]; dropping it forgets its waker.
+struct WaitTerminated<'a> {
+    hub: &'a Hub,
+    key: Option<u64>,
+}
+
+impl Future for WaitTerminated<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.hub.is_terminated() {
+            return Poll::Ready(());
+        }
+        let mut w = crate::inproc::lock(&this.hub.watchers);
+        let key = *this.key.get_or_insert_with(|| {
+            w.next += 1;
+            w.next
+        });
+        match w.list.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, old)) if old.will_wake(cx.waker()) => {}
+            Some((_, old)) => *old = cx.waker().clone(),
+            None => w.list.push((key, cx.waker().clone())),
+        }
+        drop(w);
+        // A termination between the first check and the registration found no waker.
+        if this.hub.is_terminated() {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for WaitTerminated<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            crate::inproc::lock(&self.hub.watchers)
+                .list
+                .retain(|(k, _)| *k != key);
+        }
+    }
+}
+
+/// A socket as its Context's termination sees it.
+pub(crate) trait Terminable {
+    /// The context was terminated: stop (honouring LINGER, see
+    /// [`ContextHandle::terminate`]).
+    fn context_terminated(self: Rc<Self>);
+}
+
+/// The part of a [`Context`] on its own thread: its sockets (weakly), and whether its
+/// termination watcher runs.
+#[derive(Default)]
+pub(crate) struct LocalCtx {
+    sockets: RefCell<Vec<Weak<dyn Terminable>>>,
+    watching: Cell<bool>,
+}
+
+impl LocalCtx {
+    /// Lists a socket for termination.
+    pub(crate) fn register(&self, socket: Weak<dyn Terminable>) {
+        let mut list = self.sockets.borrow_mut();
+        if list.len() == list.capacity() {
+            // Forget the sockets that are gone before growing: amortised O(1).
+            list.retain(|w| w.strong_count() > 0);
+        }
+        list.push(socket);
+    }
+
+    /// Spawns the task that terminates this Context's sockets when the handle is
+    /// terminated, once (lazily: the first time a socket binds, connects, waits or
+    /// lingers, which all happen inside the runtime).
+    pub(crate) fn watch<P: Proactor>(self: &Rc<Self>, p: &P, hub: &Arc<Hub>) {
+        if self.watching.replace(true) {
+            return;
+        }
+        let hub = hub.clone();
+        let local = Rc::downgrade(self);
+        p.spawn_local(async move {
+            hub.terminated().await;
+            let Some(local) = local.upgrade() else { return };
+            let sockets = std::mem::take(&mut *local.sockets.borrow_mut());
+            for s in sockets.iter().filter_map(Weak::upgrade) {
+                s.context_terminated();
+            }
+        });
+    }
 }
 
 /// The thread-safe part of a [`Context`], shared by the Contexts of several threads:
-/// the `inproc://` names. Obtained with [`Context::handle`], joined with
-/// [`Context::with_handle`]; cheap to clone, `Send + Sync`.
+/// the `inproc://` names and the termination. Obtained with [`Context::handle`],
+/// joined with [`Context::with_handle`]; cheap to clone, `Send + Sync`.
 #[derive(Clone, Default)]
 pub struct ContextHandle {
     hub: Arc<Hub>,
@@ -59,6 +191,33 @@ impl ContextHandle {
     pub fn new() -> ContextHandle {
         ContextHandle::default()
     }
+
+    /// Terminates the context, like libzmq's `zmq_ctx_term` without the wait; any
+    /// thread may call it, any number of times. For every socket of every Context
+    /// sharing this handle:
+    /// - pending and future calls (`send`, `recv`, `bind`, `connect`, ...) return
+    ///   [`Error::Terminated`](crate::Error::Terminated), also on sockets created
+    ///   afterwards;
+    /// - the socket stops listening, then delivers what it has queued for up to its
+    ///   LINGER; what is left then is dropped and counted in
+    ///   [`Drops::disconnected`](crate::Drops). An infinite LINGER (the default) does
+    ///   not hold a terminated context: those sockets stop at once (where libzmq's
+    ///   `zmq_ctx_term` would wait forever);
+    /// - sockets dropped earlier that are still delivering in the background (LINGER)
+    ///   stop likewise: at once with an infinite LINGER, when theirs expires otherwise;
+    ///   their reconnect attempts end then;
+    /// - monitors end once their socket has stopped.
+    ///
+    /// The effect reaches each thread through its runtime: a thread whose runtime does
+    /// not run (blocked elsewhere, or gone) acts on it when it runs again.
+    pub fn terminate(&self) {
+        self.hub.terminate();
+    }
+
+    /// Whether [`ContextHandle::terminate`] was called.
+    pub fn is_terminated(&self) -> bool {
+        self.hub.is_terminated()
+    }
 }
 
 /// What a socket takes from its Context.
@@ -66,6 +225,7 @@ impl ContextHandle {
 pub(crate) struct Scope {
     pub(crate) zap: ZapSlot,
     pub(crate) hub: Arc<Hub>,
+    pub(crate) local: Rc<LocalCtx>,
 }
 
 impl<P: Proactor> fmt::Debug for Context<P> {
@@ -89,21 +249,28 @@ impl<P: Proactor> Context<P> {
             proactor,
             zap: ZapSlot::default(),
             hub: handle.hub.clone(),
+            local: Rc::default(),
         }
     }
 
     /// The thread-safe handle of this context, for [`Context::with_handle`] on other
-    /// threads.
+    /// threads, and to terminate it from any thread.
     pub fn handle(&self) -> ContextHandle {
         ContextHandle {
             hub: self.hub.clone(),
         }
     }
 
+    /// Terminates the context: [`ContextHandle::terminate`].
+    pub fn terminate(&self) {
+        self.hub.terminate();
+    }
+
     fn scope(&self) -> Scope {
         Scope {
             zap: self.zap.clone(),
             hub: self.hub.clone(),
+            local: self.local.clone(),
         }
     }
 

@@ -44,6 +44,9 @@ pub enum Error {
     HostUnreachable,
     /// The socket is closed.
     Closed,
+    /// The socket's context was terminated (libzmq's ETERM): see
+    /// [`ContextHandle::terminate`](crate::ContextHandle::terminate).
+    Terminated,
     /// A message must have at least one frame.
     EmptyMessage,
     /// `unbind` / `disconnect` of an endpoint that is not bound / connected.
@@ -68,6 +71,7 @@ impl fmt::Display for Error {
             Error::TimedOut => f.write_str("operation timed out"),
             Error::HostUnreachable => f.write_str("no peer with this routing id"),
             Error::Closed => f.write_str("socket is closed"),
+            Error::Terminated => f.write_str("the socket's context was terminated"),
             Error::EmptyMessage => f.write_str("a message needs at least one frame"),
             Error::UnknownEndpoint(ep) => write!(f, "endpoint not bound or connected: {ep}"),
         }
@@ -102,6 +106,7 @@ impl From<Error> for io::Error {
             Error::TimedOut => io::ErrorKind::TimedOut,
             Error::HostUnreachable => io::ErrorKind::HostUnreachable,
             Error::Closed => io::ErrorKind::NotConnected,
+            Error::Terminated => io::ErrorKind::ConnectionAborted,
             Error::UnknownEndpoint(_) => io::ErrorKind::NotFound,
         };
         io::Error::new(kind, e)

@@ -43,6 +43,7 @@ use crate::monitor::MonitorEventKind;
 use crate::reason::DisconnectReason;
 use crate::socket::shared::Shared;
 use crate::util::{select, Either, Notify, Stop};
+pub(crate) use pipe::lock;
 use pipe::{Item, Pipe, Side};
 pub(crate) use registry::{Acceptor, PipeEnd, Registry};
 
@@ -327,7 +328,7 @@ pub(crate) async fn connect_loop<P: Proactor>(
     stop: Rc<Stop>,
 ) {
     let p = shared.proactor.clone();
-    let hub = shared.hub.clone();
+    let hub = shared.ctx.hub.clone();
     let (first, max) = {
         let core = shared.core.borrow();
         (core.opts.reconnect_ivl, core.opts.reconnect_ivl_max)

@@ -5,7 +5,7 @@ mod typed;
 
 use std::cell::Cell;
 use std::fmt;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
 use ringmq_proactor::{Endpoint, Proactor};
@@ -13,6 +13,7 @@ use ringmq_zmtp::SocketType;
 
 use crate::connector::connect_loop;
 use crate::context::Scope;
+use crate::context::Terminable;
 use crate::core::{Core, Drops, Sent};
 use crate::error::Error;
 use crate::inproc;
@@ -23,7 +24,7 @@ use crate::monitor::{Monitor, MonitorEventKind};
 use crate::options::{Options, SocketOption};
 use crate::reason::DisconnectReason;
 use crate::util::{abortable, with_deadline, yield_now, Stop};
-use shared::{BindEntry, ConnectEntry, Shared};
+use shared::{BindEntry, ConnectEntry, CtxLink, Shared};
 
 /// `send` lets other tasks run after this many sends in a row that did not wait.
 const YIELD_EVERY: u32 = 1024;
@@ -60,8 +61,20 @@ impl<P: Proactor> Socket<P> {
             zap: scope.zap,
             ..Options::default()
         };
+        let ctx = CtxLink {
+            hub: scope.hub,
+            local: scope.local,
+        };
+        let shared = Rc::new(Shared::new(proactor, ctx, Core::new(kind, opts)));
+        let weak: Weak<Shared<P>> = Rc::downgrade(&shared);
+        shared.ctx.local.register(weak);
+        if shared.ctx.hub.is_terminated() {
+            // Made after the termination: every call fails with `Terminated`.
+            shared.ctx_terminated.set(true);
+            shared.closing.set(true);
+        }
         Socket {
-            shared: Rc::new(Shared::new(proactor, scope.hub, Core::new(kind, opts))),
+            shared,
             closed: Cell::new(false),
         }
     }
@@ -88,9 +101,10 @@ impl<P: Proactor> Socket<P> {
     pub fn bind(&self, endpoint: &str) -> Result<String, Error> {
         let ep: Endpoint = endpoint.parse()?;
         let shared = &self.shared;
-        if shared.closing.get() {
-            return Err(Error::Closed);
+        if shared.is_closed() {
+            return Err(shared.closed_error());
         }
+        shared.watch_context();
         if let Endpoint::Inproc(name) = &ep {
             return self.bind_inproc(name, endpoint);
         }
@@ -150,9 +164,10 @@ impl<P: Proactor> Socket<P> {
     pub fn connect(&self, endpoint: &str) -> Result<(), Error> {
         let ep: Endpoint = endpoint.parse()?;
         let shared = &self.shared;
-        if shared.closing.get() {
-            return Err(Error::Closed);
+        if shared.is_closed() {
+            return Err(shared.closed_error());
         }
+        shared.watch_context();
         let peer = shared.core.borrow_mut().add_connect_peer();
         let stop = Rc::new(Stop::default());
         let id = {
@@ -188,7 +203,7 @@ impl<P: Proactor> Socket<P> {
     fn bind_inproc(&self, name: &str, endpoint: &str) -> Result<String, Error> {
         let shared = &self.shared;
         let kind = shared.core.borrow().kind();
-        let Some(binding) = inproc::Binding::new(&shared.hub, name, kind) else {
+        let Some(binding) = inproc::Binding::new(&shared.ctx.hub, name, kind) else {
             let error = crate::reason::IoError::from(std::io::Error::new(
                 std::io::ErrorKind::AddrInUse,
                 format!("{endpoint} is bound by another socket"),
@@ -350,6 +365,8 @@ impl<P: Proactor> Socket<P> {
                 return Err(Error::WouldBlock);
             }
             let deadline = *deadline.get_or_insert_with(|| timeout.map(|d| p.now() + d));
+            // A termination must be able to wake this wait.
+            self.shared.watch_context();
             let room = self.shared.send_ready.notified();
             if with_deadline(p, deadline, room).await.is_none() {
                 return Err(Error::TimedOut);
@@ -369,8 +386,8 @@ impl<P: Proactor> Socket<P> {
     /// to the link(s) the core chose.
     fn send_once(&self, msg: Message) -> Result<Attempt, Error> {
         let shared = &*self.shared;
-        if shared.closing.get() {
-            return Err(Error::Closed);
+        if shared.is_closed() {
+            return Err(shared.closed_error());
         }
         let (sent, more) = {
             let mut core = shared.core.borrow_mut();
@@ -413,6 +430,7 @@ impl<P: Proactor> Socket<P> {
                 return Err(Error::WouldBlock);
             }
             let deadline = *deadline.get_or_insert_with(|| timeout.map(|d| p.now() + d));
+            self.shared.watch_context();
             let ready = self.shared.recv_ready.notified();
             if with_deadline(p, deadline, ready).await.is_none() {
                 return Err(Error::TimedOut);
@@ -427,8 +445,8 @@ impl<P: Proactor> Socket<P> {
 
     fn recv_once(&self) -> Result<Option<Message>, Error> {
         let shared = &*self.shared;
-        if shared.closing.get() {
-            return Err(Error::Closed);
+        if shared.is_closed() {
+            return Err(shared.closed_error());
         }
         let (msg, more) = {
             let mut core = shared.core.borrow_mut();
@@ -501,15 +519,20 @@ fn begin_close<P: Proactor>(shared: &Shared<P>) -> Option<Duration> {
 }
 
 async fn close_shared<P: Proactor>(shared: Rc<Shared<P>>) {
-    if shared.io.borrow().terminated {
+    if shared.io.borrow().terminated || shared.lingering.replace(true) {
         return;
     }
     let linger = begin_close(&shared);
     shared.recv_ready.notify();
     shared.send_ready.notify();
+    // The context's termination ends an infinite LINGER: watch for it.
+    shared.watch_context();
     let p = &shared.proactor;
     let deadline = linger.map(|d| p.now() + d);
     while !flushed(&shared) {
+        if linger.is_none() && shared.ctx_terminated.get() {
+            break;
+        }
         let progress = shared.progress.notified();
         if with_deadline(p, deadline, progress).await.is_none() {
             break;
@@ -518,20 +541,54 @@ async fn close_shared<P: Proactor>(shared: Rc<Shared<P>>) {
     terminate(&shared);
 }
 
-/// Stops every task of the socket.
+impl<P: Proactor> Terminable for Shared<P> {
+    /// Calls fail with `Terminated` from now on (the waiting ones are woken); the
+    /// socket stops listening and delivers what it has queued within a finite LINGER
+    /// (what is left then is dropped and counted), at once with an infinite one. A
+    /// socket already closing (`close`, or dropped and lingering) keeps its deadline,
+    /// and stops at once if it had none.
+    fn context_terminated(self: Rc<Self>) {
+        if self.io.borrow().terminated || self.ctx_terminated.replace(true) {
+            return;
+        }
+        begin_close(&self);
+        self.recv_ready.notify();
+        self.send_ready.notify();
+        // Wakes a lingering `close_shared`, which sees the termination.
+        self.progress.notify();
+        if !self.lingering.get() {
+            let p = self.proactor.clone();
+            p.spawn_local(close_shared(self));
+        }
+    }
+}
+
+/// Stops every task of the socket; what is still queued is dropped (counted).
 fn terminate<P: Proactor>(shared: &Shared<P>) {
-    let conns: Vec<_> = {
+    let (conns, unconnected) = {
         let mut io = shared.io.borrow_mut();
         if io.terminated {
             return;
         }
         io.terminated = true;
-        for c in io.connects.drain(..) {
+        let mut unconnected = Vec::new();
+        for c in std::mem::take(&mut io.connects) {
             c.stop.stop();
+            // A connect-side peer without a connection keeps its queue otherwise; an
+            // attached one is detached (and counted) when its connection ends below.
+            if let Some(peer) = c.peer.filter(|&p| io.links.get(p).is_none()) {
+                unconnected.push(peer);
+            }
         }
         io.monitors.close();
-        io.conns.values().cloned().collect()
+        (io.conns.values().cloned().collect::<Vec<_>>(), unconnected)
     };
+    if !unconnected.is_empty() {
+        let mut core = shared.core.borrow_mut();
+        for peer in unconnected {
+            core.detach(peer, true);
+        }
+    }
     shared.closing.set(true);
     for c in conns {
         c.close(DisconnectReason::SocketClosed);

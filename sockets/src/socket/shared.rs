@@ -13,8 +13,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use ringmq_proactor::Proactor;
 
-use crate::context::Hub;
+use crate::context::{Hub, LocalCtx};
 use crate::core::{Action, Core, PeerId, PeerSlots, Refusal};
+use crate::error::Error;
 use crate::link::{Link, Origin};
 use crate::message::Message;
 use crate::monitor::{MonitorEventKind, Monitors};
@@ -38,6 +39,12 @@ pub(crate) struct ConnectEntry {
     /// The peer that outlives reconnects (not with IMMEDIATE, nor on ROUTER).
     pub peer: Option<PeerId>,
     pub stop: Rc<Stop>,
+}
+
+/// The socket's Context, as its shell needs it.
+pub(crate) struct CtxLink {
+    pub hub: Arc<Hub>,
+    pub local: Rc<LocalCtx>,
 }
 
 /// The socket's I/O state: endpoints, connections, monitors.
@@ -67,8 +74,13 @@ impl Io {
 /// What a socket shares with its background tasks.
 pub(crate) struct Shared<P> {
     pub proactor: P,
-    /// What the socket's Context shares with other threads (inproc names).
-    pub hub: Arc<Hub>,
+    /// The socket's Context: what it shares with other threads (inproc names,
+    /// termination) and its part on this thread.
+    pub ctx: CtxLink,
+    /// The context was terminated and the socket acted on it.
+    pub ctx_terminated: Cell<bool>,
+    /// `close_shared` runs (a close or drop delivering its queue within LINGER).
+    pub lingering: Cell<bool>,
     pub core: RefCell<Core>,
     pub io: RefCell<Io>,
     /// `close` started (or the socket was dropped): no more send / recv.
@@ -86,10 +98,12 @@ pub(crate) struct Shared<P> {
 }
 
 impl<P: Proactor> Shared<P> {
-    pub(crate) fn new(proactor: P, hub: Arc<Hub>, core: Core) -> Shared<P> {
+    pub(crate) fn new(proactor: P, ctx: CtxLink, core: Core) -> Shared<P> {
         Shared {
             proactor,
-            hub,
+            ctx,
+            ctx_terminated: Cell::new(false),
+            lingering: Cell::new(false),
             core: RefCell::new(core),
             io: RefCell::new(Io::default()),
             closing: Cell::new(false),
@@ -99,6 +113,28 @@ impl<P: Proactor> Shared<P> {
             unyielded_sends: Cell::new(0),
             actions: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Calls fail: the socket is closing, or its context was terminated (maybe by
+    /// another thread, before this one acted on it).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closing.get() || self.ctx.hub.is_terminated()
+    }
+
+    /// The error of a call on a closed socket: [`Error::Terminated`] after the
+    /// context's termination, else [`Error::Closed`].
+    pub(crate) fn closed_error(&self) -> Error {
+        if self.ctx_terminated.get() || self.ctx.hub.is_terminated() {
+            Error::Terminated
+        } else {
+            Error::Closed
+        }
+    }
+
+    /// Makes sure the context's termination reaches this thread (the socket is about
+    /// to wait, or has background tasks).
+    pub(crate) fn watch_context(&self) {
+        self.ctx.local.watch(&self.proactor, &self.ctx.hub);
     }
 
     /// Reports a monitor event.
