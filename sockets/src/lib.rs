@@ -47,6 +47,7 @@ mod options;
 mod proxy;
 mod raw;
 mod reason;
+mod resolve;
 mod security;
 mod socket;
 mod util;
