@@ -14,6 +14,7 @@ pub use ringmq_sockets::{
     curve_keypair, curve_public, z85_decode, z85_encode, zap, Authenticator, CurveKey, InvalidKey,
     Metadata, Z85Error, ZapHandler, ZapReply, ZapRequest,
 };
+pub use ringmq_sockets::{proxy, proxy_steerable, ProxyStats, SideStats};
 pub use ringmq_sockets::{
     Bytes, Context, ContextHandle, DealerSocket, DisconnectReason, Drops, Error, IoError, Message,
     Monitor, MonitorEvent, MonitorEventKind, PairSocket, PubSocket, PullSocket, PushSocket,

@@ -9,8 +9,14 @@ use std::time::Duration;
 #[path = "../examples/curve.rs"]
 mod curve;
 #[allow(dead_code)]
+#[path = "../examples/inproc_workers.rs"]
+mod inproc_workers;
+#[allow(dead_code)]
 #[path = "../examples/pair.rs"]
 mod pair;
+#[allow(dead_code)]
+#[path = "../examples/proxy.rs"]
+mod proxy;
 #[allow(dead_code)]
 #[path = "../examples/pub_sub.rs"]
 mod pub_sub;
@@ -67,4 +73,14 @@ fn example_pair() {
 #[test]
 fn example_curve() {
     run_example("curve", curve::run);
+}
+
+#[test]
+fn example_inproc_workers() {
+    run_example("inproc_workers", inproc_workers::run);
+}
+
+#[test]
+fn example_proxy() {
+    run_example("proxy", proxy::run);
 }
