@@ -212,6 +212,12 @@ pub(crate) trait Pattern {
         true
     }
 
+    /// Whether the pattern sends round-robin ([`Peers::round_robin`]), so that the
+    /// peers keep a rotation of those with room.
+    fn sends_round_robin(&self) -> bool {
+        false
+    }
+
     /// PUB / XPUB: the peers of the last fan-out to hand the message to directly.
     fn take_fanout(&mut self) -> Vec<PeerId> {
         Vec::new()
@@ -258,14 +264,6 @@ fn pattern_for(kind: SocketType) -> Box<dyn Pattern> {
     }
 }
 
-/// Whether a socket type sends round-robin (keeps the rotation of peers with room).
-fn sends_round_robin(kind: SocketType) -> bool {
-    matches!(
-        kind,
-        SocketType::Req | SocketType::Dealer | SocketType::Push | SocketType::Pair
-    )
-}
-
 /// The socket core: options, peers, pattern. See the module documentation.
 pub(crate) struct Core {
     kind: SocketType,
@@ -276,13 +274,14 @@ pub(crate) struct Core {
 
 impl Core {
     pub(crate) fn new(kind: SocketType, opts: Options) -> Core {
-        let mut peers = Peers::new(sends_round_robin(kind));
+        let pattern = pattern_for(kind);
+        let mut peers = Peers::new(pattern.sends_round_robin());
         peers.conflate = opts.conflate;
         Core {
             kind,
             opts,
             peers,
-            pattern: pattern_for(kind),
+            pattern,
         }
     }
 
