@@ -27,3 +27,6 @@ pub use ringmq_compio as compio;
 /// The monoio adapter.
 #[cfg(feature = "monoio")]
 pub use ringmq_monoio as monoio;
+/// The tokio adapter (current-thread runtime with a `LocalSet`).
+#[cfg(feature = "tokio")]
+pub use ringmq_tokio as tokio;

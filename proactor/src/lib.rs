@@ -7,7 +7,8 @@
 //!
 //! - the built-in io_uring driver (primary),
 //! - the built-in epoll driver (fallback; completion emulated over readiness),
-//! - compio's or monoio's runtime, through the `ringmq-compio` / `ringmq-monoio` adapters.
+//! - compio's, monoio's or tokio's runtime, through the `ringmq-compio` /
+//!   `ringmq-monoio` / `ringmq-tokio` adapters.
 //!
 //! There is no global runtime and there are no hidden threads: every engine is
 //! thread-per-core, so nothing here is `Send`. The built-in [`Runtime`] drives futures
@@ -22,7 +23,7 @@
 #![warn(missing_docs)]
 
 mod buf;
-#[cfg(any(feature = "compio-buf", feature = "monoio-buf"))]
+#[cfg(any(feature = "compio-buf", feature = "monoio-buf", feature = "tokio-buf"))]
 pub mod compat;
 mod endpoint;
 mod epoll;
