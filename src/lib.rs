@@ -10,15 +10,16 @@ pub use ringmq_proactor as proactor;
 pub use ringmq_sockets as sockets;
 pub use ringmq_zmtp as zmtp;
 
+pub use ringmq_sockets::handle;
 pub use ringmq_sockets::{
     curve_keypair, curve_public, z85_decode, z85_encode, zap, Authenticator, CurveKey, InvalidKey,
     Metadata, Z85Error, ZapHandler, ZapReply, ZapRequest,
 };
 pub use ringmq_sockets::{
-    Bytes, Context, DealerSocket, DisconnectReason, Drops, Error, IoError, Message, Monitor,
-    MonitorEvent, MonitorEventKind, PairSocket, PubSocket, PullSocket, PushSocket, Refusal,
-    RepSocket, ReqSocket, RouterSocket, SecurityConfigError, Socket, SocketOption, SocketType,
-    SubSocket, XPubSocket, XSubSocket,
+    BlockingSocket, Bytes, Context, DealerSocket, DisconnectReason, Drops, Error, IoError, Message,
+    Monitor, MonitorEvent, MonitorEventKind, PairSocket, PubSocket, PullSocket, PushSocket,
+    Refusal, RepSocket, ReqSocket, RouterSocket, RuntimeThread, SecurityConfigError, Socket,
+    SocketHandle, SocketOption, SocketType, SubSocket, XPubSocket, XSubSocket,
 };
 
 /// The compio adapter.

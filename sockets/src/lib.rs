@@ -36,6 +36,7 @@ mod connector;
 mod context;
 mod core;
 mod error;
+pub mod handle;
 mod link;
 mod listener;
 mod message;
@@ -44,6 +45,8 @@ mod options;
 mod reason;
 mod security;
 mod socket;
+#[cfg(feature = "futures")]
+mod streams;
 mod util;
 pub mod zap;
 
@@ -51,6 +54,7 @@ pub use bytes::Bytes;
 pub use context::Context;
 pub use core::{Drops, Refusal};
 pub use error::Error;
+pub use handle::{BlockingSocket, HandleMonitor, RuntimeThread, SocketHandle};
 pub use message::Message;
 pub use monitor::{Monitor, MonitorEvent, MonitorEventKind, MONITOR_CAPACITY};
 pub use options::SocketOption;

@@ -3,9 +3,10 @@
 pub(crate) mod shared;
 mod typed;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use ringmq_proactor::{Endpoint, Proactor};
@@ -40,6 +41,18 @@ pub use typed::{
 pub struct Socket<P: Proactor> {
     shared: Rc<Shared<P>>,
     closed: Cell<bool>,
+    /// Registrations and the pending message of the poll API (`poll_recv`, the
+    /// `Stream` / `Sink` impls).
+    polling: Polling,
+}
+
+/// State of the poll API, kept between polls.
+#[derive(Default)]
+struct Polling {
+    recv_wait: Cell<Option<(u64, u64)>>,
+    send_wait: Cell<Option<(u64, u64)>>,
+    /// A message given to `start_send` that found no room yet.
+    pending: RefCell<Option<Message>>,
 }
 
 impl<P: Proactor> fmt::Debug for Socket<P> {
@@ -62,6 +75,7 @@ impl<P: Proactor> Socket<P> {
         Socket {
             shared: Rc::new(Shared::new(proactor, Core::new(kind, opts))),
             closed: Cell::new(false),
+            polling: Polling::default(),
         }
     }
 
@@ -268,6 +282,10 @@ impl<P: Proactor> Socket<P> {
     /// Sends a message, waiting while the socket type's high-water mark policy says so
     /// (PUSH, DEALER, REQ, PAIR wait for room; PUB, XPUB, ROUTER drop). Honours
     /// SNDTIMEO: zero gives [`Error::WouldBlock`], a longer timeout [`Error::TimedOut`].
+    ///
+    /// Cancel safety: a `send` dropped while it waits for room loses its message (it
+    /// was not queued anywhere); once it returned `Ok`, the message is queued and is
+    /// delivered whatever happens to the caller.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
         let mut msg = msg.into();
         let p = &self.shared.proactor;
@@ -348,6 +366,11 @@ impl<P: Proactor> Socket<P> {
 
     /// Receives a message, waiting for one. Honours RCVTIMEO like `send` honours
     /// SNDTIMEO.
+    ///
+    /// Cancel safety: `recv` is cancel-safe. A message is taken from the queue only in
+    /// the poll that returns it, so a `recv` dropped while it waits (a `select!` whose
+    /// other branch won) loses nothing; measured through 100,000 such `select`s
+    /// (`tests/streams.rs`).
     pub async fn recv(&self) -> Result<Message, Error> {
         let p = &self.shared.proactor;
         // Set when the first attempt finds nothing (RCVTIMEO counts from then).
@@ -366,6 +389,70 @@ impl<P: Proactor> Socket<P> {
                 return Err(Error::TimedOut);
             }
         }
+    }
+
+    /// Polls for the next message: `Ready` with one (or an error), `Pending` with the
+    /// task's waker registered. For hand-written poll loops and a poller over several
+    /// sockets; RCVTIMEO does not apply (time out with your own timer). One task at a
+    /// time should poll a socket this way (the registration is per socket; `recv`
+    /// futures have their own).
+    pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Result<Message, Error>> {
+        let wait = &self.polling.recv_wait;
+        loop {
+            match self.recv_once() {
+                Ok(Some(m)) => {
+                    self.shared.recv_ready.forget(wait);
+                    return Poll::Ready(Ok(m));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.shared.recv_ready.forget(wait);
+                    return Poll::Ready(Err(e));
+                }
+            }
+            if self.shared.recv_ready.poll_wait(wait, cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Sends the message left by [`start_send`](Self::start_send), if any: `Ready(Ok)`
+    /// once the socket took it (or there was none), `Pending` while it has no room.
+    /// SNDTIMEO does not apply.
+    pub fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let wait = &self.polling.send_wait;
+        loop {
+            let Some(msg) = self.polling.pending.borrow_mut().take() else {
+                self.shared.send_ready.forget(wait);
+                return Poll::Ready(Ok(()));
+            };
+            match self.send_once(msg) {
+                Ok(Attempt::Sent { .. }) => {
+                    self.shared.send_ready.forget(wait);
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(Attempt::Blocked(m)) => *self.polling.pending.borrow_mut() = Some(m),
+                Err(e) => {
+                    self.shared.send_ready.forget(wait);
+                    return Poll::Ready(Err(e));
+                }
+            }
+            if self.shared.send_ready.poll_wait(wait, cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Hands `msg` to the socket, or keeps it until [`poll_flush`](Self::poll_flush)
+    /// can: call `poll_flush` first until it is ready (the `Sink` protocol). A message
+    /// still kept is replaced (and dropped).
+    pub fn start_send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+        let msg = msg.into();
+        match self.send_once(msg)? {
+            Attempt::Sent { .. } => {}
+            Attempt::Blocked(m) => *self.polling.pending.borrow_mut() = Some(m),
+        }
+        Ok(())
     }
 
     /// Receives a message if one is ready ([`Error::WouldBlock`] otherwise).
@@ -395,6 +482,45 @@ impl<P: Proactor> Socket<P> {
     pub async fn close(self) {
         self.closed.set(true);
         close_shared(self.shared.clone()).await;
+    }
+
+    /// LINGER as set.
+    pub(crate) fn linger(&self) -> Option<Duration> {
+        self.shared.core.borrow().opts.linger
+    }
+
+    /// `close` for a socket shared by the tasks of a [`SocketHandle`](crate::SocketHandle).
+    pub(crate) async fn close_in_place(&self) {
+        self.closed.set(true);
+        close_shared(self.shared.clone()).await;
+    }
+
+    /// `send` without SNDTIMEO: waits for room as long as it takes (handle pumps).
+    pub(crate) async fn send_untimed(&self, mut msg: Message) -> Result<(), Error> {
+        loop {
+            let room = self.shared.send_ready.notified();
+            match self.send_once(msg)? {
+                Attempt::Sent { full } => {
+                    if full {
+                        yield_now().await;
+                    }
+                    return Ok(());
+                }
+                Attempt::Blocked(m) => msg = m,
+            }
+            room.await;
+        }
+    }
+
+    /// `recv` without RCVTIMEO: waits as long as it takes (handle pumps).
+    pub(crate) async fn recv_untimed(&self) -> Result<Message, Error> {
+        loop {
+            let ready = self.shared.recv_ready.notified();
+            if let Some(m) = self.recv_once()? {
+                return Ok(m);
+            }
+            ready.await;
+        }
     }
 }
 
