@@ -322,7 +322,10 @@ impl Executor {
             if let Err(e) = res {
                 // The driver cannot make progress: a bug or an exhausted kernel resource.
                 // Back off instead of spinning, and let timers keep firing.
-                eprintln!("ringmq: driver wait failed: {e}");
+                #[cfg(feature = "tracing")]
+                tracing::error!(error = %e, "driver wait failed; backing off 1 ms");
+                #[cfg(not(feature = "tracing"))]
+                let _ = e;
                 std::thread::sleep(Duration::from_millis(1));
             }
         }

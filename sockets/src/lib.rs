@@ -47,6 +47,7 @@ mod security;
 mod socket;
 #[cfg(feature = "futures")]
 mod streams;
+mod trace;
 mod util;
 pub mod zap;
 

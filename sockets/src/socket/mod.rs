@@ -302,6 +302,7 @@ impl<P: Proactor> Socket<P> {
                     let n = self.shared.unyielded_sends.get() + 1;
                     if n >= YIELD_EVERY || full {
                         self.shared.unyielded_sends.set(0);
+                        self.shared.report_drops();
                         yield_now().await;
                     } else {
                         self.shared.unyielded_sends.set(n);

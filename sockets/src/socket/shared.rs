@@ -17,6 +17,7 @@ use crate::link::{Link, Origin};
 use crate::message::Message;
 use crate::monitor::{MonitorEventKind, Monitors};
 use crate::reason::DisconnectReason;
+use crate::trace::DropReport;
 use crate::util::{AbortHandle, IdMap, Notify, Stop};
 
 /// A bound endpoint.
@@ -79,6 +80,8 @@ pub(crate) struct Shared<P> {
     pub unyielded_sends: Cell<u32>,
     /// The actions being carried out (a reused buffer).
     actions: RefCell<Vec<Action>>,
+    /// Rate limit of the dropped-messages log.
+    drop_report: DropReport,
 }
 
 impl<P: Proactor> Shared<P> {
@@ -93,7 +96,14 @@ impl<P: Proactor> Shared<P> {
             progress: Notify::default(),
             unyielded_sends: Cell::new(0),
             actions: RefCell::new(Vec::new()),
+            drop_report: DropReport::default(),
         }
+    }
+
+    /// Logs dropped messages (rate-limited); called on slow paths only.
+    pub(crate) fn report_drops(&self) {
+        let drops = self.core.borrow().drops();
+        self.drop_report.check(drops, || self.proactor.now());
     }
 
     /// Reports a monitor event.
@@ -264,6 +274,7 @@ impl<P: Proactor> Shared<P> {
     pub(crate) fn flushed(&self, peer: PeerId) {
         let mut core = self.core.borrow_mut();
         core.flushed(peer);
+        self.drop_report.check(core.drops(), || self.proactor.now());
         if core.has_output() {
             drop(core);
             self.run_core_output();
