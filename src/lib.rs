@@ -17,9 +17,10 @@ pub use ringmq_sockets::{
 };
 pub use ringmq_sockets::{
     BlockingSocket, Bytes, Context, DealerSocket, DisconnectReason, Drops, Error, IoError, Message,
-    Monitor, MonitorEvent, MonitorEventKind, PairSocket, PubSocket, PullSocket, PushSocket,
-    Refusal, RepSocket, ReqSocket, RouterSocket, RuntimeThread, SecurityConfigError, Socket,
-    SocketHandle, SocketOption, SocketType, SubSocket, XPubSocket, XSubSocket,
+    Monitor, MonitorEvent, MonitorEventKind, PairSocket, PeerStats, PubSocket, PullSocket,
+    PushSocket, Refusal, RepSocket, ReqSocket, RouterSocket, RuntimeThread, SecurityConfigError,
+    Socket, SocketHandle, SocketOption, SocketOptions, SocketStats, SocketType, SubSocket,
+    XPubSocket, XSubSocket,
 };
 
 /// The compio adapter.

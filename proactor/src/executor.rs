@@ -322,10 +322,7 @@ impl Executor {
             if let Err(e) = res {
                 // The driver cannot make progress: a bug or an exhausted kernel resource.
                 // Back off instead of spinning, and let timers keep firing.
-                #[cfg(feature = "tracing")]
-                tracing::error!(error = %e, "driver wait failed; backing off 1 ms");
-                #[cfg(not(feature = "tracing"))]
-                let _ = e;
+                park_failed(&e);
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
@@ -377,4 +374,15 @@ impl Drop for Sleep<'_> {
             }
         }
     }
+}
+
+/// Logs a failed driver wait (kept out of line: `block_on`'s loop stays as lean as
+/// without logging).
+#[cold]
+#[inline(never)]
+fn park_failed(e: &std::io::Error) {
+    #[cfg(feature = "tracing")]
+    tracing::error!(error = %e, "driver wait failed; backing off 1 ms");
+    #[cfg(not(feature = "tracing"))]
+    let _ = e;
 }

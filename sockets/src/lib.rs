@@ -45,6 +45,7 @@ mod options;
 mod reason;
 mod security;
 mod socket;
+mod stats;
 #[cfg(feature = "futures")]
 mod streams;
 mod trace;
@@ -58,7 +59,7 @@ pub use error::Error;
 pub use handle::{BlockingSocket, HandleMonitor, RuntimeThread, SocketHandle};
 pub use message::Message;
 pub use monitor::{Monitor, MonitorEvent, MonitorEventKind, MONITOR_CAPACITY};
-pub use options::SocketOption;
+pub use options::{SocketOption, SocketOptions};
 pub use reason::{DisconnectReason, IoError, SecurityConfigError};
 pub use ringmq_zmtp::Metadata;
 pub use ringmq_zmtp::SocketType;
@@ -69,4 +70,5 @@ pub use socket::{
     DealerSocket, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
     RouterSocket, Socket, SubSocket, XPubSocket, XSubSocket,
 };
+pub use stats::{PeerStats, SocketStats};
 pub use zap::{Authenticator, ZapHandler, ZapReply, ZapRequest};

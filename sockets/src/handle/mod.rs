@@ -49,8 +49,9 @@ use crate::core::Drops;
 use crate::error::Error;
 use crate::message::Message;
 use crate::monitor::MonitorEvent;
-use crate::options::SocketOption;
+use crate::options::{SocketOption, SocketOptions};
 use crate::socket::Socket;
+use crate::stats::SocketStats;
 use crate::util::{select, with_deadline, Either, Notify, Stop};
 
 mod pipe;
@@ -680,6 +681,17 @@ impl SocketHandle {
         self.call(|s| s.drops())
     }
 
+    /// The current value of every option (see [`Socket::options`]).
+    pub fn options(&self) -> Result<SocketOptions, Error> {
+        self.call(|s| s.options())
+    }
+
+    /// Traffic, queue depths and drops, in total and per peer (see
+    /// [`Socket::stats`]). Messages in the handle's pipes are not counted.
+    pub fn stats(&self) -> Result<SocketStats, Error> {
+        self.call(|s| s.stats())
+    }
+
     /// A receiver of the socket's monitor events from now on (see [`Socket::monitor`]).
     pub fn monitor(&self) -> Result<HandleMonitor, Error> {
         let (tx, rx) = mpsc::channel(crate::MONITOR_CAPACITY);
@@ -1021,6 +1033,16 @@ impl BlockingSocket {
     /// The messages dropped by design so far.
     pub fn drops(&self) -> Result<Drops, Error> {
         self.handle.drops()
+    }
+
+    /// Traffic, queue depths and drops, in total and per peer.
+    pub fn stats(&self) -> Result<SocketStats, Error> {
+        self.handle.stats()
+    }
+
+    /// The current value of every option.
+    pub fn options(&self) -> Result<SocketOptions, Error> {
+        self.handle.options()
     }
 
     /// Sends, blocking as long as SNDTIMEO allows.

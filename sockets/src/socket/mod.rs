@@ -19,8 +19,9 @@ use crate::link::Origin;
 use crate::listener::accept_loop;
 use crate::message::Message;
 use crate::monitor::{Monitor, MonitorEventKind};
-use crate::options::{Options, SocketOption};
+use crate::options::{Options, SocketOption, SocketOptions};
 use crate::reason::DisconnectReason;
+use crate::stats::{PeerStats, SocketStats};
 use crate::util::{abortable, with_deadline, yield_now, Stop};
 use crate::zap::ZapSlot;
 use shared::{BindEntry, ConnectEntry, Shared};
@@ -90,6 +91,66 @@ impl<P: Proactor> Socket<P> {
     /// without telling.
     pub fn drops(&self) -> Drops {
         self.shared.core.borrow().drops()
+    }
+
+    /// Traffic, queue depths and drops, in total and per peer (see [`SocketStats`]).
+    pub fn stats(&self) -> SocketStats {
+        let (snapshot, retired) = self.shared.core.borrow().snapshot();
+        let drops = self.shared.core.borrow().drops();
+        let io = self.shared.io.borrow();
+        let bound = |id: u64| {
+            io.binds
+                .iter()
+                .find(|b| b.id == id)
+                .map(|b| b.actual.clone())
+        };
+        let connected = |id: u64| {
+            io.connects
+                .iter()
+                .find(|c| c.id == id)
+                .map(|c| c.endpoint.clone())
+        };
+        let mut stats = SocketStats {
+            drops,
+            ..SocketStats::default()
+        };
+        let mut totals = retired;
+        for s in snapshot {
+            let link = io.links.get(s.id);
+            let (link_in, link_out) = link.map_or((0, 0), |l| l.traffic());
+            let endpoint = match link.map(|l| l.origin()) {
+                Some(Origin::Bind(id)) => bound(id),
+                Some(Origin::Connect { id, .. }) => connected(id),
+                None => io
+                    .connects
+                    .iter()
+                    .find(|c| c.peer == Some(s.id))
+                    .map(|c| c.endpoint.clone()),
+            };
+            let mut c = s.counters;
+            c.bytes_in += link_in;
+            c.bytes_out += link_out;
+            totals.add(&c);
+            stats.queued_in += s.queued_in;
+            stats.queued_out += s.queued_out;
+            stats.peers.push(PeerStats {
+                endpoint,
+                routing_id: s.routing_id,
+                connected: s.attached,
+                messages_in: c.msgs_in,
+                bytes_in: c.bytes_in,
+                messages_out: c.msgs_out,
+                bytes_out: c.bytes_out,
+                queued_in: s.queued_in,
+                queued_out: s.queued_out,
+                dropped_hwm: c.dropped_hwm,
+            });
+        }
+        stats.messages_in = totals.msgs_in;
+        stats.bytes_in = totals.bytes_in;
+        stats.messages_out = totals.msgs_out;
+        stats.bytes_out = totals.bytes_out;
+        stats
     }
 
     /// Binds to `endpoint` (`tcp://host:port`, `tcp://*:*`, `ipc:///path`,
@@ -249,7 +310,10 @@ impl<P: Proactor> Socket<P> {
     }
 
     /// Sets an option. Options that do not apply to this socket type are refused with
-    /// [`Error::InvalidOption`] naming them.
+    /// [`Error::InvalidOption`] naming them. HWMs, heartbeats, the handshake interval,
+    /// MAXMSGSIZE, keepalive and ROUTING_ID are read when a connection (or a
+    /// connect-side peer) starts: set after `connect()`, they apply to the peers made
+    /// afterwards, as in libzmq. Read them back with [`options`](Self::options).
     pub fn set_option(&self, opt: SocketOption) -> Result<(), Error> {
         {
             let mut core = self.shared.core.borrow_mut();
@@ -258,6 +322,13 @@ impl<P: Proactor> Socket<P> {
         }
         self.shared.run_core_output();
         Ok(())
+    }
+
+    /// The current value of every option, with typed getters (see [`SocketOptions`]).
+    /// Options are read when a connection or connect-side peer starts: an HWM set
+    /// after `connect()` applies to the peers made afterwards, as in libzmq.
+    pub fn options(&self) -> SocketOptions {
+        self.shared.core.borrow().opts.snapshot()
     }
 
     /// A new monitor receiving this socket's events from now on.

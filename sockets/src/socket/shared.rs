@@ -250,12 +250,13 @@ impl<P: Proactor> Shared<P> {
     /// connect-side peer that survives reconnects (`origin`).
     pub(crate) fn detach(&self, peer: PeerId, origin: Origin) {
         let terminated = self.io.borrow().terminated;
-        {
-            let mut io = self.io.borrow_mut();
-            io.links.remove(peer);
-        }
+        let link = self.io.borrow_mut().links.remove(peer);
         {
             let mut core = self.core.borrow_mut();
+            if let Some(link) = link {
+                let (bytes_in, bytes_out) = link.traffic();
+                core.add_traffic(peer, bytes_in, bytes_out);
+            }
             let keep = match origin {
                 Origin::Connect { id, .. } => {
                     !terminated

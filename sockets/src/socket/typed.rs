@@ -11,7 +11,8 @@ use crate::core::Drops;
 use crate::error::Error;
 use crate::message::Message;
 use crate::monitor::Monitor;
-use crate::options::SocketOption;
+use crate::options::{SocketOption, SocketOptions};
+use crate::stats::SocketStats;
 use crate::zap::ZapSlot;
 
 macro_rules! typed_socket {
@@ -68,6 +69,16 @@ macro_rules! typed_socket {
             /// See [`Socket::monitor`].
             pub fn monitor(&self) -> Monitor {
                 self.inner.monitor()
+            }
+
+            /// See [`Socket::options`].
+            pub fn options(&self) -> SocketOptions {
+                self.inner.options()
+            }
+
+            /// See [`Socket::stats`].
+            pub fn stats(&self) -> SocketStats {
+                self.inner.stats()
             }
 
             /// See [`Socket::drops`].
