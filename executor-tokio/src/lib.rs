@@ -335,4 +335,8 @@ impl Proactor for TokioProactor {
     fn spawn_local<F: Future<Output = ()> + 'static>(&self, f: F) {
         drop(tokio::task::spawn_local(f));
     }
+
+    fn is_driving(&self) -> bool {
+        tokio::runtime::Handle::try_current().is_ok()
+    }
 }

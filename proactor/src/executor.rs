@@ -251,6 +251,11 @@ impl Executor {
     }
 
     /// Runs `future` to completion, running spawned tasks and the driver meanwhile.
+    /// Inside `block_on` (on the owning thread: the executor is not `Send`).
+    pub(crate) fn is_running(&self) -> bool {
+        self.running.get()
+    }
+
     pub(crate) fn block_on<F: Future>(&self, driver: &dyn Park, future: F) -> F::Output {
         assert!(
             !self.running.replace(true),

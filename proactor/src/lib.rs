@@ -135,6 +135,15 @@ pub trait Proactor: Clone + 'static {
 
     /// Runs `f` as a task on this thread's executor.
     fn spawn_local<F: Future<Output = ()> + 'static>(&self, f: F);
+
+    /// Whether this engine is driving its tasks and I/O on the calling thread now.
+    /// Sockets ask before they wait, so that a socket polled where nothing drives its
+    /// engine (the built-in runtime's socket polled outside `Runtime::block_on`, for
+    /// example inside another executor) fails with an error that says so instead of
+    /// waiting forever. The default says yes.
+    fn is_driving(&self) -> bool {
+        true
+    }
 }
 
 /// The most buffers one vectored send passes to the kernel (`IOV_MAX` on Linux).

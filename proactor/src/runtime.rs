@@ -385,6 +385,10 @@ impl Proactor for Native {
     fn spawn_local<F: Future<Output = ()> + 'static>(&self, f: F) {
         self.core.exec.spawn(Box::pin(f));
     }
+
+    fn is_driving(&self) -> bool {
+        self.core.exec.is_running()
+    }
 }
 
 #[cfg(test)]

@@ -387,6 +387,7 @@ impl<P: Proactor> Socket<P> {
             if timeout == Some(Duration::ZERO) {
                 return Err(Error::WouldBlock);
             }
+            self.check_driven()?;
             let deadline = *deadline.get_or_insert_with(|| timeout.map(|d| p.now() + d));
             let room = self.shared.send_ready.notified();
             if with_deadline(p, deadline, room).await.is_none() {
@@ -455,6 +456,7 @@ impl<P: Proactor> Socket<P> {
             if timeout == Some(Duration::ZERO) {
                 return Err(Error::WouldBlock);
             }
+            self.check_driven()?;
             let deadline = *deadline.get_or_insert_with(|| timeout.map(|d| p.now() + d));
             let ready = self.shared.recv_ready.notified();
             if with_deadline(p, deadline, ready).await.is_none() {
@@ -481,6 +483,9 @@ impl<P: Proactor> Socket<P> {
                     self.shared.recv_ready.forget(wait);
                     return Poll::Ready(Err(e));
                 }
+            }
+            if let Err(e) = self.check_driven() {
+                return Poll::Ready(Err(e));
             }
             if self.shared.recv_ready.poll_wait(wait, cx).is_pending() {
                 return Poll::Pending;
@@ -509,6 +514,9 @@ impl<P: Proactor> Socket<P> {
                     return Poll::Ready(Err(e));
                 }
             }
+            if let Err(e) = self.check_driven() {
+                return Poll::Ready(Err(e));
+            }
             if self.shared.send_ready.poll_wait(wait, cx).is_pending() {
                 return Poll::Pending;
             }
@@ -525,6 +533,16 @@ impl<P: Proactor> Socket<P> {
             Attempt::Blocked(m) => *self.polling.pending.borrow_mut() = Some(m),
         }
         Ok(())
+    }
+
+    /// Before waiting: [`Error::NotDriven`] when nothing drives the socket's engine on
+    /// this thread (the wait would never end).
+    fn check_driven(&self) -> Result<(), Error> {
+        if self.shared.proactor.is_driving() {
+            Ok(())
+        } else {
+            Err(Error::NotDriven)
+        }
     }
 
     /// Receives a message if one is ready ([`Error::WouldBlock`] otherwise).
