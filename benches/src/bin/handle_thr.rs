@@ -7,7 +7,7 @@
 //!
 //! `*_recv` binds a PULL and prints `local_thr`'s lines (timed from the first message to
 //! the last); `*_send` connects a PUSH and sends `count` messages. `handle_*`: a
-//! [`SocketHandle`] on a ringmq runtime thread, used from a task spawned on a tokio
+//! `SocketHandle` on a ringmq runtime thread, used from a task spawned on a tokio
 //! multi-thread runtime with two workers. `zmqrs_*`: zmq.rs's sockets in a task of
 //! the same tokio runtime. `direct_*`: ringmq's `local_thr` / `remote_thr` (the plain
 //! `Socket` on the built-in runtime, on this thread).
