@@ -339,4 +339,13 @@ impl Proactor for TokioProactor {
     fn is_driving(&self) -> bool {
         tokio::runtime::Handle::try_current().is_ok()
     }
+
+    /// tokio's own yield: the wake-up is deferred until the scheduler has run the
+    /// others. (A `LocalSet` polls a task that merely woke itself again in the same
+    /// tick, before the future it runs under: the reader would then read on before
+    /// the application took the messages, and a large message's receive buffer could
+    /// not be reused, which cost 4-8x at 64 KiB.)
+    fn yield_now(&self) -> impl Future<Output = ()> {
+        tokio::task::yield_now()
+    }
 }

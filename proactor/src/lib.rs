@@ -144,6 +144,35 @@ pub trait Proactor: Clone + 'static {
     fn is_driving(&self) -> bool {
         true
     }
+
+    /// Lets the other tasks that are ready run before the caller goes on (a reader
+    /// yields after a large read so that the application takes the messages first).
+    /// The default wakes the task and returns `Pending` once, which puts it behind the
+    /// tasks already queued; an engine whose scheduler would poll it again before the
+    /// others (tokio's `LocalSet`) overrides it.
+    fn yield_now(&self) -> impl Future<Output = ()> {
+        YieldNow(false)
+    }
+}
+
+/// The default [`Proactor::yield_now`]: pending once, with the task woken.
+#[derive(Debug)]
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
 }
 
 /// The most buffers one vectored send passes to the kernel (`IOV_MAX` on Linux).

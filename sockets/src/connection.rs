@@ -591,7 +591,7 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
                     // (epoll) would otherwise keep reading until the RCVHWM stops it:
                     // let the application take what arrived first, so the buffer's
                     // frames are dropped and `renew` can reuse it.
-                    yield_now().await;
+                    yield_now(&p).await;
                 }
             }
             Err(e) => conn.end(DisconnectReason::RecvFailed(e.into())),

@@ -295,17 +295,8 @@ pub(crate) async fn with_deadline<P: Proactor, F: Future>(
 
 /// Lets every other task that is ready run before continuing (the current task is
 /// woken at once and queued behind them).
-pub(crate) async fn yield_now() {
-    let mut yielded = false;
-    poll_fn(|cx| {
-        if yielded {
-            return Poll::Ready(());
-        }
-        yielded = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    })
-    .await;
+pub(crate) async fn yield_now<P: Proactor>(p: &P) {
+    p.yield_now().await;
 }
 
 #[cfg(test)]

@@ -3,17 +3,17 @@
 //!
 //! A [`Socket`] is single-threaded: it lives on the thread of its proactor. A handle's
 //! socket lives on a [`RuntimeThread`], a named thread running ringmq's built-in
-//! runtime (io_uring or epoll), and the handle talks to it through channels whose
+//! runtime (io_uring or epoll), and the handle talks to it through queues whose
 //! wake-ups cross threads:
 //!
 //! - **Streaming types** (PUSH, PULL, PUB, SUB, XPUB, XSUB, DEALER, PAIR, and ROUTER's
 //!   receiving side): a pump task on the runtime thread moves messages between the
-//!   socket and a bounded channel of [`RuntimeThreadBuilder::queue`] messages
-//!   (default 1,024) per direction. `send` completes once the message is in the
-//!   channel; when the socket is at its SNDHWM the pump waits, the channel fills and
+//!   socket and a bounded pipe of [`RuntimeThreadBuilder::queue`] messages (default
+//!   1,024) per direction, a batch at a time. `send` completes once the message is in
+//!   the pipe; when the socket is at its SNDHWM the pump waits, the pipe fills and
 //!   `send` waits too, so back-pressure reaches the caller and memory stays bounded by
-//!   the HWM plus the channel. The pump of a receiving socket stops reading when the
-//!   channel is full, and the socket's RCVHWM then stops TCP.
+//!   the HWM plus the pipe. The pump of a receiving socket stops taking messages when
+//!   the pipe is full, and the socket's RCVHWM then stops TCP.
 //! - **Request / reply** (REQ, REP, and ROUTER's `send`, whose errors matter per
 //!   message: `InvalidState`, `HostUnreachable`): each call runs on the runtime thread
 //!   and its result comes back, so errors and the socket's SNDTIMEO / RCVTIMEO apply as
@@ -97,7 +97,7 @@ impl fmt::Debug for RuntimeThread {
     }
 }
 
-/// Builds a [`RuntimeThread`]: its name, backend and channel size.
+/// Builds a [`RuntimeThread`]: its name, backend and pipe size.
 #[derive(Debug, Clone)]
 pub struct RuntimeThreadBuilder {
     name: String,
@@ -713,7 +713,7 @@ impl SocketHandle {
     }
 
     /// Sends a message. Streaming types: completes once the message is in the
-    /// handle's channel, waiting while the channel is full (the socket is at its
+    /// handle's pipe, waiting while the pipe is full (the socket is at its
     /// SNDHWM). REQ, REP, ROUTER: completes with the socket's own result.
     ///
     /// Cancel safety: a `send` dropped before it completes did not send its message
@@ -875,7 +875,7 @@ impl SocketHandle {
         }
     }
 
-    /// Sends without waiting: [`Error::WouldBlock`] when the channel (streaming types)
+    /// Sends without waiting: [`Error::WouldBlock`] when the pipe (streaming types)
     /// or the socket (REQ, REP, ROUTER; a synchronous call to the runtime thread) has
     /// no room.
     pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), Error> {
@@ -895,7 +895,7 @@ impl SocketHandle {
     /// Receives a message, waiting for one.
     ///
     /// Cancel safety: `recv` is cancel-safe. A dropped `recv` took no message: on
-    /// streaming types it waits on the channel, on REQ / REP the socket's receive is
+    /// streaming types it waits on the pipe, on REQ / REP the socket's receive is
     /// abandoned with it (and a message that arrived in the same instant is kept for
     /// the next `recv`).
     pub async fn recv(&self) -> Result<Message, Error> {

@@ -374,7 +374,7 @@ impl<P: Proactor> Socket<P> {
                     if n >= YIELD_EVERY || full {
                         self.shared.unyielded_sends.set(0);
                         self.shared.report_drops();
-                        yield_now().await;
+                        yield_now(&self.shared.proactor).await;
                     } else {
                         self.shared.unyielded_sends.set(n);
                     }
@@ -592,7 +592,7 @@ impl<P: Proactor> Socket<P> {
             match self.send_once(msg)? {
                 Attempt::Sent { full } => {
                     if full {
-                        yield_now().await;
+                        yield_now(&self.shared.proactor).await;
                     }
                     return Ok(());
                 }
