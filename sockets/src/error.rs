@@ -48,6 +48,10 @@ pub enum Error {
     EmptyMessage,
     /// `unbind` / `disconnect` of an endpoint that is not bound / connected.
     UnknownEndpoint(String),
+    /// The socket would have to wait, but nothing drives its engine on this thread: a
+    /// socket of the built-in runtime polled outside `Runtime::block_on` (for example
+    /// from a tokio `LocalSet` or another executor) would never make progress.
+    NotDriven,
 }
 
 impl fmt::Display for Error {
@@ -70,6 +74,12 @@ impl fmt::Display for Error {
             Error::Closed => f.write_str("socket is closed"),
             Error::EmptyMessage => f.write_str("a message needs at least one frame"),
             Error::UnknownEndpoint(ep) => write!(f, "endpoint not bound or connected: {ep}"),
+            Error::NotDriven => f.write_str(
+                "the socket's runtime is not running on this thread, so nothing drives its \
+                 I/O and waiting would hang: poll sockets of the built-in runtime inside \
+                 `Runtime::block_on` (not from a tokio LocalSet or another executor); on \
+                 tokio use the `ringmq-tokio` engine or a `SocketHandle`",
+            ),
         }
     }
 }
@@ -103,6 +113,7 @@ impl From<Error> for io::Error {
             Error::HostUnreachable => io::ErrorKind::HostUnreachable,
             Error::Closed => io::ErrorKind::NotConnected,
             Error::UnknownEndpoint(_) => io::ErrorKind::NotFound,
+            Error::NotDriven => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)
     }

@@ -36,6 +36,7 @@ mod connector;
 mod context;
 mod core;
 mod error;
+pub mod handle;
 mod link;
 mod listener;
 mod message;
@@ -44,6 +45,10 @@ mod options;
 mod reason;
 mod security;
 mod socket;
+mod stats;
+#[cfg(feature = "futures")]
+mod streams;
+mod trace;
 mod util;
 pub mod zap;
 
@@ -51,9 +56,10 @@ pub use bytes::Bytes;
 pub use context::Context;
 pub use core::{Drops, Refusal};
 pub use error::Error;
+pub use handle::{BlockingSocket, HandleMonitor, RuntimeThread, SocketHandle};
 pub use message::Message;
 pub use monitor::{Monitor, MonitorEvent, MonitorEventKind, MONITOR_CAPACITY};
-pub use options::SocketOption;
+pub use options::{SocketOption, SocketOptions};
 pub use reason::{DisconnectReason, IoError, SecurityConfigError};
 pub use ringmq_zmtp::Metadata;
 pub use ringmq_zmtp::SocketType;
@@ -64,4 +70,5 @@ pub use socket::{
     DealerSocket, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
     RouterSocket, Socket, SubSocket, XPubSocket, XSubSocket,
 };
+pub use stats::{PeerStats, SocketStats};
 pub use zap::{Authenticator, ZapHandler, ZapReply, ZapRequest};

@@ -47,6 +47,7 @@ use crate::message::Message;
 use crate::options::{Options, SocketOption};
 pub(crate) use peers::PeerId;
 use peers::Peers;
+pub(crate) use peers::{PeerCounters, PeerSnapshot};
 pub(crate) use table::PeerSlots;
 
 /// What the shell does with a message after [`Core::send`].
@@ -287,6 +288,16 @@ impl Core {
 
     pub(crate) fn kind(&self) -> SocketType {
         self.kind
+    }
+
+    /// Wire bytes of a connection of `peer` that ended (see `Peers::add_traffic`).
+    pub(crate) fn add_traffic(&mut self, peer: PeerId, bytes_in: u64, bytes_out: u64) {
+        self.peers.add_traffic(peer, bytes_in, bytes_out);
+    }
+
+    /// Every peer's figures and the counters of the peers that left (`Socket::stats`).
+    pub(crate) fn snapshot(&self) -> (Vec<PeerSnapshot>, PeerCounters) {
+        self.peers.snapshot()
     }
 
     /// Number of peers (attached, connecting, or gone with unread messages).
