@@ -5,6 +5,9 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
+#[allow(dead_code)]
+#[path = "../examples/blocking.rs"]
+mod blocking;
 #[allow(dead_code)] // `main` is for `cargo run --example`
 #[path = "../examples/curve.rs"]
 mod curve;
@@ -14,6 +17,9 @@ mod inproc_workers;
 #[allow(dead_code)]
 #[path = "../examples/pair.rs"]
 mod pair;
+#[allow(dead_code)]
+#[path = "../examples/poller.rs"]
+mod poller;
 #[allow(dead_code)]
 #[path = "../examples/proxy.rs"]
 mod proxy;
@@ -29,6 +35,12 @@ mod req_rep;
 #[allow(dead_code)]
 #[path = "../examples/router_dealer.rs"]
 mod router_dealer;
+#[allow(dead_code)]
+#[path = "../examples/stream_sink.rs"]
+mod stream_sink;
+#[allow(dead_code)]
+#[path = "../examples/tokio_pubsub.rs"]
+mod tokio_pubsub;
 
 /// Runs an example on its own thread; it must succeed within 30 s.
 fn run_example(name: &str, run: fn() -> Result<(), Box<dyn std::error::Error>>) {
@@ -83,4 +95,24 @@ fn example_inproc_workers() {
 #[test]
 fn example_proxy() {
     run_example("proxy", proxy::run);
+}
+
+#[test]
+fn example_tokio_pubsub() {
+    run_example("tokio_pubsub", tokio_pubsub::run);
+}
+
+#[test]
+fn example_blocking() {
+    run_example("blocking", blocking::run);
+}
+
+#[test]
+fn example_stream_sink() {
+    run_example("stream_sink", stream_sink::run);
+}
+
+#[test]
+fn example_poller() {
+    run_example("poller", poller::run);
 }

@@ -15,6 +15,7 @@ use ringmq_compio::CompioProactor;
 use ringmq_monoio::MonoioProactor;
 use ringmq_proactor::{BackendChoice, Proactor, Runtime};
 use ringmq_sockets::{Bytes, Context, ContextHandle};
+use ringmq_tokio::TokioProactor;
 
 use crate::tools::{print_lat, print_thr, Backend, BoxError};
 
@@ -111,6 +112,9 @@ fn on_backend(backend: Backend, handle: &ContextHandle, body: impl Body) -> Resu
         }
         Backend::Monoio => {
             ringmq_monoio::block_on(body.run(Context::with_handle(MonoioProactor::new(), handle)))?
+        }
+        Backend::Tokio => {
+            ringmq_tokio::block_on(body.run(Context::with_handle(TokioProactor::new(), handle)))?
         }
     }
 }

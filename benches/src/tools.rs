@@ -18,6 +18,7 @@ use ringmq_compio::CompioProactor;
 use ringmq_monoio::MonoioProactor;
 use ringmq_proactor::{BackendChoice, Proactor, Runtime};
 use ringmq_sockets::{Bytes, Context, CurveKey, Error, SocketOption};
+use ringmq_tokio::TokioProactor;
 
 /// Boxed error of the tools.
 pub type BoxError = Box<dyn StdError>;
@@ -43,15 +44,18 @@ pub enum Backend {
     Compio,
     /// The monoio adapter.
     Monoio,
+    /// The tokio adapter (current-thread runtime with a `LocalSet`).
+    Tokio,
 }
 
 impl Backend {
     /// All backends, in the order `compare` reports them.
-    pub const ALL: [Backend; 4] = [
+    pub const ALL: [Backend; 5] = [
         Backend::Uring,
         Backend::Epoll,
         Backend::Compio,
         Backend::Monoio,
+        Backend::Tokio,
     ];
 
     /// The lower-case name (`uring`, `epoll`, `compio`, `monoio`).
@@ -61,6 +65,7 @@ impl Backend {
             Backend::Epoll => "epoll",
             Backend::Compio => "compio",
             Backend::Monoio => "monoio",
+            Backend::Tokio => "tokio",
         }
     }
 
@@ -71,8 +76,9 @@ impl Backend {
             "epoll" => Ok(Backend::Epoll),
             "compio" => Ok(Backend::Compio),
             "monoio" => Ok(Backend::Monoio),
+            "tokio" => Ok(Backend::Tokio),
             _ => Err(format!(
-                "backend {s:?} is not one of uring, epoll, compio, monoio"
+                "backend {s:?} is not one of uring, epoll, compio, monoio, tokio"
             )),
         }
     }
@@ -279,6 +285,9 @@ pub fn run(backend: Backend, curve: bool, role: Role) -> Result<(), BoxError> {
         }
         Backend::Monoio => {
             ringmq_monoio::block_on(exec(Context::new(MonoioProactor::new()), curve, role))?
+        }
+        Backend::Tokio => {
+            ringmq_tokio::block_on(exec(Context::new(TokioProactor::new()), curve, role))?
         }
     }
 }
@@ -746,7 +755,7 @@ pub fn main_with(name: &str, make: fn(String, usize, u64) -> Role) {
     let result = Args::from_env().and_then(|a| {
         if a.positional.len() != 3 {
             return Err(format!(
-                "usage: {name} <endpoint> <message-size> <count> [--backend uring|epoll|compio|monoio] [--curve]"
+                "usage: {name} <endpoint> <message-size> <count> [--backend uring|epoll|compio|monoio|tokio] [--curve]"
             ));
         }
         let size = a.num(1, "message-size")? as usize;

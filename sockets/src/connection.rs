@@ -72,6 +72,9 @@ pub(crate) struct Conn {
     /// Bytes a write-through offer encoded but could not write at once; the writer task
     /// writes them before anything else.
     stash: RefCell<Vec<Bytes>>,
+    /// Bytes read and written so far (`Link::traffic`).
+    bytes_in: Cell<u64>,
+    bytes_out: Cell<u64>,
 }
 
 /// The writing half of a connection, shared between the writer task (which takes it
@@ -142,6 +145,7 @@ impl Conn {
                 return Ok(());
             }
             Some(Ok(n)) => {
+                self.bytes_out.set(self.bytes_out.get() + n as u64);
                 if n == chunks.iter().map(Bytes::len).sum::<usize>() {
                     self.session.borrow_mut().recycle_transmit(chunks);
                     return Ok(());
@@ -200,6 +204,10 @@ impl Conn {
 impl Link for Conn {
     fn origin(&self) -> Origin {
         self.origin
+    }
+
+    fn traffic(&self) -> (u64, u64) {
+        (self.bytes_in.get(), self.bytes_out.get())
     }
 
     /// Straight into the writer's current batch (a message copied into the batch at
@@ -336,6 +344,8 @@ pub(crate) async fn run_from<P: Proactor>(
         events: RefCell::new(VecDeque::new()),
         direct: slot.clone(),
         stash: RefCell::new(Vec::new()),
+        bytes_in: Cell::new(0),
+        bytes_out: Cell::new(0),
     });
     shared.io.borrow_mut().conns.insert(id, conn.clone());
     p.spawn_local(read_loop(shared.clone(), conn.clone(), reader));
@@ -574,6 +584,7 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
         match res {
             Ok(0) => conn.end(DisconnectReason::ClosedByPeer),
             Ok(n) => {
+                conn.bytes_in.set(conn.bytes_in.get() + n as u64);
                 if n == spare && conn.peer.get().is_some() {
                     size = READ_LARGE;
                 }
@@ -583,7 +594,7 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
                     // (epoll) would otherwise keep reading until the RCVHWM stops it:
                     // let the application take what arrived first, so the buffer's
                     // frames are dropped and `renew` can reuse it.
-                    yield_now().await;
+                    yield_now(&p).await;
                 }
             }
             Err(e) => conn.end(DisconnectReason::RecvFailed(e.into())),
@@ -680,12 +691,16 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
             }
         }
         if !chunks.is_empty() {
+            let bytes: usize = chunks.iter().map(Bytes::len).sum();
             conn.writing.set(true);
             let r = select(write_all(p, &mut writer, chunks), conn.wait_done()).await;
             conn.writing.set(false);
             shared.progress.notify();
             match r {
-                Either::Left(Ok(emptied)) => conn.session.borrow_mut().recycle_transmit(emptied),
+                Either::Left(Ok(emptied)) => {
+                    conn.bytes_out.set(conn.bytes_out.get() + bytes as u64);
+                    conn.session.borrow_mut().recycle_transmit(emptied)
+                }
                 Either::Left(Err(e)) => conn.end(DisconnectReason::SendFailed(e.into())),
                 Either::Right(()) => {}
             }

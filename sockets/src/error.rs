@@ -51,6 +51,10 @@ pub enum Error {
     EmptyMessage,
     /// `unbind` / `disconnect` of an endpoint that is not bound / connected.
     UnknownEndpoint(String),
+    /// The socket would have to wait, but nothing drives its engine on this thread: a
+    /// socket of the built-in runtime polled outside `Runtime::block_on` (for example
+    /// from a tokio `LocalSet` or another executor) would never make progress.
+    NotDriven,
 }
 
 impl fmt::Display for Error {
@@ -74,6 +78,12 @@ impl fmt::Display for Error {
             Error::Terminated => f.write_str("the socket's context was terminated"),
             Error::EmptyMessage => f.write_str("a message needs at least one frame"),
             Error::UnknownEndpoint(ep) => write!(f, "endpoint not bound or connected: {ep}"),
+            Error::NotDriven => f.write_str(
+                "the socket's runtime is not running on this thread, so nothing drives its \
+                 I/O and waiting would hang: poll sockets of the built-in runtime inside \
+                 `Runtime::block_on` (not from a tokio LocalSet or another executor); on \
+                 tokio use the `ringmq-tokio` engine or a `SocketHandle`",
+            ),
         }
     }
 }
@@ -108,6 +118,7 @@ impl From<Error> for io::Error {
             Error::Closed => io::ErrorKind::NotConnected,
             Error::Terminated => io::ErrorKind::ConnectionAborted,
             Error::UnknownEndpoint(_) => io::ErrorKind::NotFound,
+            Error::NotDriven => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)
     }

@@ -38,6 +38,7 @@ mod connector;
 mod context;
 mod core;
 mod error;
+pub mod handle;
 mod inproc;
 mod link;
 mod listener;
@@ -50,6 +51,10 @@ mod reason;
 mod resolve;
 mod security;
 mod socket;
+mod stats;
+#[cfg(feature = "futures")]
+mod streams;
+mod trace;
 mod util;
 pub mod zap;
 
@@ -57,9 +62,10 @@ pub use bytes::Bytes;
 pub use context::{Context, ContextHandle};
 pub use core::{Drops, Refusal};
 pub use error::Error;
+pub use handle::{BlockingSocket, HandleMonitor, RuntimeThread, SocketHandle};
 pub use message::Message;
 pub use monitor::{Monitor, MonitorEvent, MonitorEventKind, MONITOR_CAPACITY};
-pub use options::SocketOption;
+pub use options::{SocketOption, SocketOptions};
 pub use proxy::{proxy, proxy_steerable, ProxyStats, SideStats};
 pub use reason::{DisconnectReason, IoError, SecurityConfigError};
 pub use ringmq_zmtp::Metadata;
@@ -71,4 +77,5 @@ pub use socket::{
     DealerSocket, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
     RouterSocket, Socket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
 };
+pub use stats::{PeerStats, SocketStats};
 pub use zap::{Authenticator, ZapHandler, ZapReply, ZapRequest};

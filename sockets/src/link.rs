@@ -55,4 +55,11 @@ pub(crate) trait Link {
 
     /// Nothing taken from the socket waits in the link or is being written (LINGER).
     fn is_flushed(&self) -> bool;
+
+    /// Bytes received and sent on this link so far, as its transport counts them (the
+    /// ZMTP link: bytes read and written, framing and handshake included; counted per
+    /// read and write, not per message). For `Socket::stats`.
+    fn traffic(&self) -> (u64, u64) {
+        (0, 0)
+    }
 }

@@ -41,6 +41,9 @@ pub(crate) struct RawConn {
     reason: RefCell<Option<DisconnectReason>>,
     /// A write is in flight (for LINGER).
     writing: Cell<bool>,
+    /// Bytes read and written so far (`Link::traffic`).
+    bytes_in: Cell<u64>,
+    bytes_out: Cell<u64>,
 }
 
 impl RawConn {
@@ -94,6 +97,10 @@ impl Link for RawConn {
     fn is_flushed(&self) -> bool {
         self.done.get() || !self.writing.get()
     }
+
+    fn traffic(&self) -> (u64, u64) {
+        (self.bytes_in.get(), self.bytes_out.get())
+    }
 }
 
 /// The STREAM notification: a zero-length data frame.
@@ -124,6 +131,8 @@ pub(crate) async fn run<P: Proactor>(
         done_notify: Notify::default(),
         reason: RefCell::new(None),
         writing: Cell::new(false),
+        bytes_in: Cell::new(0),
+        bytes_out: Cell::new(0),
     });
     shared.io.borrow_mut().conns.insert(id, conn.clone());
     match shared.attach(conn.clone(), None, None) {
@@ -198,6 +207,7 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<RawConn>, mut re
         match res {
             Ok(0) => conn.end(DisconnectReason::ClosedByPeer),
             Ok(n) => {
+                conn.bytes_in.set(conn.bytes_in.get() + n as u64);
                 let data = buf.split_to(n).freeze();
                 shared
                     .core
@@ -247,12 +257,13 @@ async fn write_loop<P: Proactor>(
         }
         // Taken from the queue: room below the SNDHWM once handed to the kernel.
         conn.writing.set(true);
+        let len: usize = chunks.iter().map(Bytes::len).sum();
         let r = select(write_all(p, writer, chunks), conn.wait_done()).await;
         conn.writing.set(false);
         shared.flushed(peer);
         shared.progress.notify();
         match r {
-            Either::Left(Ok(_)) => {}
+            Either::Left(Ok(_)) => conn.bytes_out.set(conn.bytes_out.get() + len as u64),
             Either::Left(Err(e)) => conn.end(DisconnectReason::SendFailed(e.into())),
             Either::Right(()) => break,
         }

@@ -37,9 +37,16 @@ enum Engine {
     Epoll,
     Compio,
     Monoio,
+    Tokio,
 }
 
-const ENGINES: [Engine; 4] = [Engine::Uring, Engine::Epoll, Engine::Compio, Engine::Monoio];
+const ENGINES: [Engine; 5] = [
+    Engine::Uring,
+    Engine::Epoll,
+    Engine::Compio,
+    Engine::Monoio,
+    Engine::Tokio,
+];
 
 /// A body for another thread, generic over its proactor (closures cannot be).
 trait Body: Send + 'static {
@@ -75,6 +82,11 @@ fn spawn_on(engine: Engine, handle: &ContextHandle, body: impl Body) -> JoinHand
                 let p = ringmq_monoio::MonoioProactor::new();
                 ringmq_monoio::block_on(limited(p, body.run(Context::with_handle(p, &handle))))
                     .expect("monoio runtime");
+            }
+            Engine::Tokio => {
+                let p = ringmq_tokio::TokioProactor::new();
+                ringmq_tokio::block_on(limited(p, body.run(Context::with_handle(p, &handle))))
+                    .expect("tokio runtime");
             }
         })
         .expect("spawn a peer thread")
@@ -644,7 +656,7 @@ async fn pull_from_every_engine<P: Proactor>(ctx: Context<P>) {
         .enumerate()
         .map(|(i, &e)| spawn_on(e, &ctx.handle(), Pusher { n: N, tag: i as u8 }))
         .collect();
-    let mut next = [0u32; 4];
+    let mut next = [0u32; ENGINES.len()];
     for _ in 0..N as usize * ENGINES.len() {
         let m = pull.recv().await.unwrap();
         let tag = m.frames()[0][0] as usize;
@@ -759,3 +771,34 @@ backend_tests!(
     pull_from_every_engine,
     pub_sub_across_threads,
 );
+
+/// A `BlockingSocket` on a `RuntimeThread` joined to a Context's handle reaches that
+/// Context's inproc binds, from a plain thread.
+#[test]
+fn blocking_socket_on_a_joined_runtime_thread() {
+    use ringmq_sockets::handle::RuntimeThread;
+    use ringmq_sockets::BlockingSocket;
+    let rt = Runtime::new().expect("runtime");
+    let p = rt.proactor();
+    let ctx = Context::new(p.clone());
+    let pull = ctx.pull();
+    pull.bind("inproc://from-a-handle").unwrap();
+    let thread = RuntimeThread::builder()
+        .context(&ctx.handle())
+        .spawn()
+        .expect("runtime thread");
+    let sender = std::thread::spawn(move || {
+        let push = BlockingSocket::from(thread.socket(SocketType::Push).unwrap());
+        push.connect("inproc://from-a-handle").unwrap();
+        for i in 0..100u32 {
+            push.send(i.to_be_bytes().to_vec()).unwrap();
+        }
+        push.close();
+    });
+    rt.block_on(async {
+        for i in 0..100u32 {
+            assert_eq!(pull.recv().await.unwrap().frames()[0][..], i.to_be_bytes());
+        }
+    });
+    sender.join().unwrap();
+}

@@ -81,6 +81,14 @@ async fn bound_stream_serves_raw_clients<P: Proactor>(ctx: Context<P>) {
     server.send(msg(&id2, b"to two")).await.unwrap();
     assert_eq!(read_exact(&p, &mut r1, 6).await, b"to one");
     assert_eq!(read_exact(&p, &mut r2, 6).await, b"to two");
+    // The raw link counts its bytes: exactly the data, no framing.
+    let stats = server.as_socket().stats();
+    let one = stats
+        .peers
+        .iter()
+        .find(|s| s.routing_id.as_ref() == Some(&id1))
+        .expect("peer 1");
+    assert_eq!((one.bytes_in, one.bytes_out), (12, 6));
     // A large payload arrives whole and in order, in as many reads as it takes.
     let big: Vec<u8> = (0..1u32 << 20).map(|i| i as u8).collect();
     write_all(&p, &mut w1, big.clone()).await;

@@ -20,9 +20,16 @@ enum Engine {
     Epoll,
     Compio,
     Monoio,
+    Tokio,
 }
 
-const ENGINES: [Engine; 4] = [Engine::Uring, Engine::Epoll, Engine::Compio, Engine::Monoio];
+const ENGINES: [Engine; 5] = [
+    Engine::Uring,
+    Engine::Epoll,
+    Engine::Compio,
+    Engine::Monoio,
+    Engine::Tokio,
+];
 
 /// A body for another thread, generic over its proactor.
 trait Body: Send + 'static {
@@ -51,6 +58,11 @@ fn spawn_on(engine: Engine, handle: &ContextHandle, body: impl Body) -> JoinHand
                 let p = ringmq_monoio::MonoioProactor::new();
                 ringmq_monoio::block_on(body.run(Context::with_handle(p, &handle)))
                     .expect("monoio runtime");
+            }
+            Engine::Tokio => {
+                let p = ringmq_tokio::TokioProactor::new();
+                ringmq_tokio::block_on(body.run(Context::with_handle(p, &handle)))
+                    .expect("tokio runtime");
             }
         })
         .expect("spawn a thread")

@@ -12,7 +12,7 @@
 //! bench_peer raw_local_lat|raw_remote_lat|raw_local_thr|raw_remote_thr <ep> <size> <count>
 //! ```
 //!
-//! Flags: `--backend uring|epoll|compio|monoio` (or `RINGMQ_BACKEND`), `--curve`.
+//! Flags: `--backend uring|epoll|compio|monoio|tokio` (or `RINGMQ_BACKEND`), `--curve`.
 //! `c/zmq_tools.c` implements the same roles (and the perf tools) on libzmq.
 
 use ringmq_bench::tools::{run, Args, Role};

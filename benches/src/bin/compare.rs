@@ -4,8 +4,8 @@
 //! [--curve] [--no-docs] [--pin] [--only ROWS]`
 //!
 //! `--only ROWS` runs only the rows named (comma-separated: `lat`, `thr`, `fan`,
-//! `router`, `mem`, `scale`), e.g. `--quick --only scale` for the idle-peer scale row
-//! alone; the markdown is printed but docs/PERFORMANCE.md and docs/throughput.svg are
+//! `router`, `mem`, `scale`, `handles`), e.g. `--quick --only scale` for the idle-peer
+//! scale row alone; the markdown is printed but docs/PERFORMANCE.md and docs/throughput.svg are
 //! left alone (as with `--no-docs`), since a partial table would replace the full one.
 //!
 //! By default placement is left to the scheduler, the conditions under which the
@@ -56,7 +56,9 @@ const MEM_SIZE: usize = 65536;
 /// Idle DEALERs of the scale row; 0 is the active peer alone, the reference.
 const SCALE_IDLE: [u64; 3] = [0, 1000, 10_000];
 /// The rows `--only` can name, in the order they run.
-const ROWS: [&str; 7] = ["lat", "thr", "fan", "router", "mem", "scale", "inproc"];
+const ROWS: [&str; 8] = [
+    "lat", "thr", "fan", "router", "mem", "scale", "inproc", "handles",
+];
 /// Message size of the inproc row.
 const INPROC_SIZE: usize = 64;
 const BEGIN: &str = "<!-- compare:begin (issue 6, written by `compare`) -->";
@@ -898,10 +900,122 @@ fn measure(cfg: &Cfg) -> Results {
             }
         }
     }
+    let handle_repeats = if cfg.runs("handles") { cfg.repeats } else { 0 };
+    for rep in 0..handle_repeats {
+        // After the main rows; the three columns interleaved within each repeat.
+        for (col, r) in measure_handles(cfg, &mut eps) {
+            match r {
+                Ok(v) => results
+                    .entry((HANDLE_KEY.to_string(), col.to_string()))
+                    .or_default()
+                    .push((rep, v)),
+                Err(e) => {
+                    eprintln!("  {HANDLE_KEY} {col}: {e}");
+                    failures.push(format!("{HANDLE_KEY} {col}"));
+                }
+            }
+        }
+    }
     if !failures.is_empty() {
         eprintln!("{} runs failed: {}", failures.len(), failures.join(", "));
     }
     results
+}
+
+// ---------------------------------------------------------------- handles (issue 13)
+
+const HANDLE_KEY: &str = "handle/64";
+/// The columns of the handle row: `handle_thr` role prefix and column name.
+const HANDLE_COLS: [(&str, &str); 3] = [
+    ("direct", "ringmq direct"),
+    ("handle", "ringmq handle, tokio mt"),
+    ("zmqrs", "zmq.rs, tokio mt"),
+];
+
+/// 64 B PUSH/PULL with `handle_thr`: the direct API (uring), `SocketHandle`s used from
+/// a tokio multi-thread runtime (uring runtime thread), zmq.rs on the same tokio
+/// runtime. Returns (column, msg/s) for each.
+fn measure_handles(cfg: &Cfg, eps: &mut Endpoints) -> Vec<(&'static str, Res<f64>)> {
+    let count = thr_count(cfg.quick, 64);
+    let limit = Duration::from_secs(if cfg.quick { 30 } else { 120 });
+    HANDLE_COLS
+        .iter()
+        .map(|&(mode, col)| {
+            let r = eps.next(false).and_then(|ep| {
+                let cmd = |role: &str, server: bool| {
+                    let mut c = Command::new(cfg.bin_dir.join("handle_thr"));
+                    c.args([format!("{mode}_{role}"), ep.clone(), s(64), s(count)])
+                        .args(["--backend", "uring"])
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::piped())
+                        .env_remove("RINGMQ_BACKEND");
+                    match cfg.pin {
+                        Some((sv, cl)) => pinned(c, if server { sv } else { cl }),
+                        None => c,
+                    }
+                };
+                let mut server = spawn(cmd("recv", true))?;
+                if let Err(e) = wait_listening(&ep, &mut server) {
+                    kill(server);
+                    return Err(e);
+                }
+                let client = match spawn(cmd("send", false)) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        kill(server);
+                        return Err(e);
+                    }
+                };
+                let sent = finish(client, limit, "handle_thr send");
+                let out = finish(server, limit, "handle_thr recv");
+                sent?;
+                num(&out?, "mean throughput:", "[msg/s]")
+            });
+            (col, r)
+        })
+        .collect()
+}
+
+/// The handle row: medians, and each column's paired ratio to the direct API.
+fn handles_table(md: &mut String, results: &Results) {
+    let by = |col: &str| results.get(&(HANDLE_KEY.to_string(), col.to_string()));
+    let direct = HANDLE_COLS[0].1;
+    md.push_str("| 64 B PUSH/PULL, msg/s |");
+    for (_, col) in HANDLE_COLS {
+        let _ = write!(md, " {col} |");
+    }
+    md.push_str("\n|---|");
+    for _ in HANDLE_COLS {
+        md.push_str("---:|");
+    }
+    md.push_str("\n| throughput |");
+    for (_, col) in HANDLE_COLS {
+        let Some(samples) = by(col) else {
+            md.push_str(" failed |");
+            continue;
+        };
+        let v = median(&samples.iter().map(|&(_, v)| v).collect::<Vec<_>>()).unwrap_or(0.0);
+        let paired: Vec<f64> = match by(direct) {
+            Some(d) if col != direct => samples
+                .iter()
+                .filter_map(|&(rep, v)| {
+                    let r = d.iter().find(|&&(r, _)| r == rep)?.1;
+                    (r != 0.0).then_some(v / r)
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        match median(&paired) {
+            Some(r) => {
+                let _ = write!(md, " {} ({r:.2}x direct) |", fmt_rate(v));
+            }
+            None => {
+                let _ = write!(md, " {} |", fmt_rate(v));
+            }
+        }
+    }
+    md.push_str("\n\n");
 }
 
 // ---------------------------------------------------------------- report
@@ -1229,6 +1343,14 @@ fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str
     );
     scale_table(&mut md, cfg, results);
     inproc_table(&mut md, cfg, results);
+    md.push_str(
+        "### Handles: 64 B PUSH/PULL from a tokio multi-thread runtime (issue 13)\n\n\
+         `handle_thr` (uring): the direct API on the built-in runtime; `SocketHandle`s \
+         (`Send + Sync`, the sockets on a ringmq runtime thread) used from tasks of a \
+         tokio multi-thread runtime with 2 workers; zmq.rs 0.4 (crate `zeromq`) on the \
+         same tokio runtime. Ratios are paired per repeat against the direct column.\n\n",
+    );
+    handles_table(&mut md, results);
     md.push_str("### Targets\n\n");
     targets(&mut md, cfg, results);
     if cfg.runs("thr") {

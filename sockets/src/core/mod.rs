@@ -48,6 +48,7 @@ use crate::message::Message;
 use crate::options::{Options, SocketOption};
 pub(crate) use peers::PeerId;
 use peers::Peers;
+pub(crate) use peers::{PeerCounters, PeerSnapshot};
 pub(crate) use table::PeerSlots;
 
 /// What the shell does with a message after [`Core::send`].
@@ -213,6 +214,12 @@ pub(crate) trait Pattern {
         true
     }
 
+    /// Whether the pattern sends round-robin ([`Peers::round_robin`]), so that the
+    /// peers keep a rotation of those with room.
+    fn sends_round_robin(&self) -> bool {
+        false
+    }
+
     /// PUB / XPUB: the peers of the last fan-out to hand the message to directly.
     fn take_fanout(&mut self) -> Vec<PeerId> {
         Vec::new()
@@ -260,14 +267,6 @@ fn pattern_for(kind: SocketType) -> Box<dyn Pattern> {
     }
 }
 
-/// Whether a socket type sends round-robin (keeps the rotation of peers with room).
-fn sends_round_robin(kind: SocketType) -> bool {
-    matches!(
-        kind,
-        SocketType::Req | SocketType::Dealer | SocketType::Push | SocketType::Pair
-    )
-}
-
 /// The socket core: options, peers, pattern. See the module documentation.
 pub(crate) struct Core {
     kind: SocketType,
@@ -278,18 +277,29 @@ pub(crate) struct Core {
 
 impl Core {
     pub(crate) fn new(kind: SocketType, opts: Options) -> Core {
-        let mut peers = Peers::new(sends_round_robin(kind));
+        let pattern = pattern_for(kind);
+        let mut peers = Peers::new(pattern.sends_round_robin());
         peers.conflate = opts.conflate;
         Core {
             kind,
             opts,
             peers,
-            pattern: pattern_for(kind),
+            pattern,
         }
     }
 
     pub(crate) fn kind(&self) -> SocketType {
         self.kind
+    }
+
+    /// Wire bytes of a connection of `peer` that ended (see `Peers::add_traffic`).
+    pub(crate) fn add_traffic(&mut self, peer: PeerId, bytes_in: u64, bytes_out: u64) {
+        self.peers.add_traffic(peer, bytes_in, bytes_out);
+    }
+
+    /// Every peer's figures and the counters of the peers that left (`Socket::stats`).
+    pub(crate) fn snapshot(&self) -> (Vec<PeerSnapshot>, PeerCounters) {
+        self.peers.snapshot()
     }
 
     /// Number of peers (attached, connecting, or gone with unread messages).

@@ -1019,3 +1019,63 @@ fn dealer_and_router_talk_through_sessions_with_routing_ids() {
     step_until_idle(&mut router, &mut dealer, &mut now);
     assert_eq!(frames(&dealer.core.recv().unwrap().unwrap()), ["pong"]);
 }
+
+/// Per-peer counters (`Socket::stats`): messages each way, queue depths, drops at the
+/// HWM by peer, the wire bytes of ended connections (the shell counts bytes per read
+/// and write), and totals that keep the peers that left.
+#[test]
+fn peer_counters_count_each_way_and_survive_departures() {
+    let mut h = Harness::with(SocketType::Router, &[SocketOption::SndHwm(1)]);
+    let a = h.attach_to(None, Some("A")).unwrap();
+    let b = h.attach_to(None, Some("B")).unwrap();
+    assert!(h.deliver(a, &["hello"]));
+    assert!(h.deliver(a, &["x", "yz"]));
+    assert!(h.deliver(b, &["1234"]));
+    assert!(h.send_str(&["A", "abc"]));
+    assert!(h.send_str(&["A", "dropped"]), "at A's HWM: dropped");
+    assert!(h.send_str(&["nobody", "x"]), "unroutable: dropped");
+    let find = |snap: &[PeerSnapshot], id: PeerId| {
+        snap.iter().find(|s| s.id == id).cloned().expect("listed")
+    };
+    let (snap, retired) = h.core.snapshot();
+    assert_eq!(retired, PeerCounters::default());
+    let sa = find(&snap, a);
+    assert_eq!(sa.routing_id.as_deref(), Some(&b"A"[..]));
+    assert!(sa.attached);
+    assert_eq!((sa.counters.msgs_in, sa.queued_in), (2, 2));
+    assert_eq!(sa.counters.msgs_out, 1);
+    assert_eq!((sa.queued_out, sa.counters.dropped_hwm), (1, 1));
+    let sb = find(&snap, b);
+    assert_eq!(sb.counters.msgs_in, 1);
+    assert_eq!(sb.counters.dropped_hwm, 0);
+    h.core.add_traffic(b, 100, 40);
+    h.core.add_traffic(b, 1, 2);
+    assert_eq!(h.core.drops().hwm, 1);
+    assert_eq!(h.core.drops().unroutable, 1);
+    // Reading drains the inbound queue; B leaves and its figures go to the totals.
+    assert_eq!(h.recv_all().len(), 3);
+    h.detach(b, true);
+    let (snap, retired) = h.core.snapshot();
+    assert_eq!(find(&snap, a).queued_in, 0);
+    assert!(snap.iter().all(|s| s.id != b));
+    assert_eq!(
+        (retired.msgs_in, retired.bytes_in, retired.bytes_out),
+        (1, 101, 42)
+    );
+}
+
+/// PUB counts each subscriber's copy, and the subscribers it skipped at their HWM.
+#[test]
+fn fan_out_counts_per_subscriber() {
+    let mut h = Harness::with(SocketType::Pub, &[SocketOption::SndHwm(1)]);
+    let (a, b) = (h.attach(), h.attach());
+    h.core.on_subscription(a, Bytes::from_static(b""), true);
+    h.core.on_subscription(b, Bytes::from_static(b""), true);
+    assert!(h.send_str(&["12345"]));
+    h.write(a);
+    assert!(h.send_str(&["678"]), "b is full: it misses this one");
+    let (snap, _) = h.core.snapshot();
+    let of = |id| snap.iter().find(|s| s.id == id).unwrap().counters;
+    assert_eq!((of(a).msgs_out, of(a).dropped_hwm), (2, 0));
+    assert_eq!((of(b).msgs_out, of(b).dropped_hwm), (1, 1));
+}

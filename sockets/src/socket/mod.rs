@@ -3,9 +3,10 @@
 pub(crate) mod shared;
 mod typed;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::{Rc, Weak};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use ringmq_proactor::{Endpoint, Proactor};
@@ -21,8 +22,9 @@ use crate::link::Origin;
 use crate::listener::accept_loop;
 use crate::message::Message;
 use crate::monitor::{Monitor, MonitorEventKind};
-use crate::options::{Options, SocketOption};
+use crate::options::{Options, SocketOption, SocketOptions};
 use crate::reason::DisconnectReason;
+use crate::stats::{PeerStats, SocketStats};
 use crate::util::{abortable, with_deadline, yield_now, Stop};
 use shared::{BindEntry, ConnectEntry, CtxLink, Shared};
 
@@ -42,6 +44,18 @@ pub use typed::{
 pub struct Socket<P: Proactor> {
     shared: Rc<Shared<P>>,
     closed: Cell<bool>,
+    /// Registrations and the pending message of the poll API (`poll_recv`, the
+    /// `Stream` / `Sink` impls).
+    polling: Polling,
+}
+
+/// State of the poll API, kept between polls.
+#[derive(Default)]
+struct Polling {
+    recv_wait: Cell<Option<(u64, u64)>>,
+    send_wait: Cell<Option<(u64, u64)>>,
+    /// A message given to `start_send` that found no room yet.
+    pending: RefCell<Option<Message>>,
 }
 
 impl<P: Proactor> fmt::Debug for Socket<P> {
@@ -76,6 +90,7 @@ impl<P: Proactor> Socket<P> {
         Socket {
             shared,
             closed: Cell::new(false),
+            polling: Polling::default(),
         }
     }
 
@@ -90,6 +105,66 @@ impl<P: Proactor> Socket<P> {
     /// without telling.
     pub fn drops(&self) -> Drops {
         self.shared.core.borrow().drops()
+    }
+
+    /// Traffic, queue depths and drops, in total and per peer (see [`SocketStats`]).
+    pub fn stats(&self) -> SocketStats {
+        let (snapshot, retired) = self.shared.core.borrow().snapshot();
+        let drops = self.shared.core.borrow().drops();
+        let io = self.shared.io.borrow();
+        let bound = |id: u64| {
+            io.binds
+                .iter()
+                .find(|b| b.id == id)
+                .map(|b| b.actual.clone())
+        };
+        let connected = |id: u64| {
+            io.connects
+                .iter()
+                .find(|c| c.id == id)
+                .map(|c| c.endpoint.clone())
+        };
+        let mut stats = SocketStats {
+            drops,
+            ..SocketStats::default()
+        };
+        let mut totals = retired;
+        for s in snapshot {
+            let link = io.links.get(s.id);
+            let (link_in, link_out) = link.map_or((0, 0), |l| l.traffic());
+            let endpoint = match link.map(|l| l.origin()) {
+                Some(Origin::Bind(id)) => bound(id),
+                Some(Origin::Connect { id, .. }) => connected(id),
+                None => io
+                    .connects
+                    .iter()
+                    .find(|c| c.peer == Some(s.id))
+                    .map(|c| c.endpoint.clone()),
+            };
+            let mut c = s.counters;
+            c.bytes_in += link_in;
+            c.bytes_out += link_out;
+            totals.add(&c);
+            stats.queued_in += s.queued_in;
+            stats.queued_out += s.queued_out;
+            stats.peers.push(PeerStats {
+                endpoint,
+                routing_id: s.routing_id,
+                connected: s.attached,
+                messages_in: c.msgs_in,
+                bytes_in: c.bytes_in,
+                messages_out: c.msgs_out,
+                bytes_out: c.bytes_out,
+                queued_in: s.queued_in,
+                queued_out: s.queued_out,
+                dropped_hwm: c.dropped_hwm,
+            });
+        }
+        stats.messages_in = totals.msgs_in;
+        stats.bytes_in = totals.bytes_in;
+        stats.messages_out = totals.msgs_out;
+        stats.bytes_out = totals.bytes_out;
+        stats
     }
 
     /// Binds to `endpoint` (`tcp://host:port`, `tcp://*:*`, `ipc:///path`,
@@ -302,7 +377,10 @@ impl<P: Proactor> Socket<P> {
     }
 
     /// Sets an option. Options that do not apply to this socket type are refused with
-    /// [`Error::InvalidOption`] naming them.
+    /// [`Error::InvalidOption`] naming them. HWMs, heartbeats, the handshake interval,
+    /// MAXMSGSIZE, keepalive and ROUTING_ID are read when a connection (or a
+    /// connect-side peer) starts: set after `connect()`, they apply to the peers made
+    /// afterwards, as in libzmq. Read them back with [`options`](Self::options).
     pub fn set_option(&self, opt: SocketOption) -> Result<(), Error> {
         {
             let mut core = self.shared.core.borrow_mut();
@@ -311,6 +389,13 @@ impl<P: Proactor> Socket<P> {
         }
         self.shared.run_core_output();
         Ok(())
+    }
+
+    /// The current value of every option, with typed getters (see [`SocketOptions`]).
+    /// Options are read when a connection or connect-side peer starts: an HWM set
+    /// after `connect()` applies to the peers made afterwards, as in libzmq.
+    pub fn options(&self) -> SocketOptions {
+        self.shared.core.borrow().opts.snapshot()
     }
 
     /// A new monitor receiving this socket's events from now on.
@@ -335,6 +420,10 @@ impl<P: Proactor> Socket<P> {
     /// Sends a message, waiting while the socket type's high-water mark policy says so
     /// (PUSH, DEALER, REQ, PAIR wait for room; PUB, XPUB, ROUTER drop). Honours
     /// SNDTIMEO: zero gives [`Error::WouldBlock`], a longer timeout [`Error::TimedOut`].
+    ///
+    /// Cancel safety: a `send` dropped while it waits for room loses its message (it
+    /// was not queued anywhere); once it returned `Ok`, the message is queued and is
+    /// delivered whatever happens to the caller.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
         let mut msg = msg.into();
         let p = &self.shared.proactor;
@@ -351,7 +440,8 @@ impl<P: Proactor> Socket<P> {
                     let n = self.shared.unyielded_sends.get() + 1;
                     if n >= YIELD_EVERY || full {
                         self.shared.unyielded_sends.set(0);
-                        yield_now().await;
+                        self.shared.report_drops();
+                        yield_now(&self.shared.proactor).await;
                     } else {
                         self.shared.unyielded_sends.set(n);
                     }
@@ -364,6 +454,7 @@ impl<P: Proactor> Socket<P> {
             if timeout == Some(Duration::ZERO) {
                 return Err(Error::WouldBlock);
             }
+            self.check_driven()?;
             let deadline = *deadline.get_or_insert_with(|| timeout.map(|d| p.now() + d));
             // A termination must be able to wake this wait.
             self.shared.watch_context();
@@ -417,6 +508,11 @@ impl<P: Proactor> Socket<P> {
 
     /// Receives a message, waiting for one. Honours RCVTIMEO like `send` honours
     /// SNDTIMEO.
+    ///
+    /// Cancel safety: `recv` is cancel-safe. A message is taken from the queue only in
+    /// the poll that returns it, so a `recv` dropped while it waits (a `select!` whose
+    /// other branch won) loses nothing; measured through 100,000 such `select`s
+    /// (`tests/streams.rs`).
     pub async fn recv(&self) -> Result<Message, Error> {
         let p = &self.shared.proactor;
         // Set when the first attempt finds nothing (RCVTIMEO counts from then).
@@ -429,12 +525,93 @@ impl<P: Proactor> Socket<P> {
             if timeout == Some(Duration::ZERO) {
                 return Err(Error::WouldBlock);
             }
+            self.check_driven()?;
             let deadline = *deadline.get_or_insert_with(|| timeout.map(|d| p.now() + d));
             self.shared.watch_context();
             let ready = self.shared.recv_ready.notified();
             if with_deadline(p, deadline, ready).await.is_none() {
                 return Err(Error::TimedOut);
             }
+        }
+    }
+
+    /// Polls for the next message: `Ready` with one (or an error), `Pending` with the
+    /// task's waker registered. For hand-written poll loops and a poller over several
+    /// sockets; RCVTIMEO does not apply (time out with your own timer). One task at a
+    /// time should poll a socket this way (the registration is per socket; `recv`
+    /// futures have their own).
+    pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Result<Message, Error>> {
+        let wait = &self.polling.recv_wait;
+        loop {
+            match self.recv_once() {
+                Ok(Some(m)) => {
+                    self.shared.recv_ready.forget(wait);
+                    return Poll::Ready(Ok(m));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.shared.recv_ready.forget(wait);
+                    return Poll::Ready(Err(e));
+                }
+            }
+            if let Err(e) = self.check_driven() {
+                return Poll::Ready(Err(e));
+            }
+            if self.shared.recv_ready.poll_wait(wait, cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Sends the message left by [`start_send`](Self::start_send), if any: `Ready(Ok)`
+    /// once the socket took it (or there was none), `Pending` while it has no room.
+    /// SNDTIMEO does not apply.
+    pub fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let wait = &self.polling.send_wait;
+        loop {
+            let Some(msg) = self.polling.pending.borrow_mut().take() else {
+                self.shared.send_ready.forget(wait);
+                return Poll::Ready(Ok(()));
+            };
+            match self.send_once(msg) {
+                Ok(Attempt::Sent { .. }) => {
+                    self.shared.send_ready.forget(wait);
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(Attempt::Blocked(m)) => *self.polling.pending.borrow_mut() = Some(m),
+                Err(e) => {
+                    self.shared.send_ready.forget(wait);
+                    return Poll::Ready(Err(e));
+                }
+            }
+            if let Err(e) = self.check_driven() {
+                return Poll::Ready(Err(e));
+            }
+            if self.shared.send_ready.poll_wait(wait, cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Hands `msg` to the socket, or keeps it until [`poll_flush`](Self::poll_flush)
+    /// can: call `poll_flush` first until it is ready (the `Sink` protocol). A message
+    /// still kept is replaced (and dropped).
+    pub fn start_send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+        let msg = msg.into();
+        match self.send_once(msg)? {
+            Attempt::Sent { .. } => {}
+            Attempt::Blocked(m) => *self.polling.pending.borrow_mut() = Some(m),
+        }
+        Ok(())
+    }
+
+    /// Before waiting: [`Error::NotDriven`] when nothing drives the socket's engine on
+    /// this thread (the wait would never end).
+    fn check_driven(&self) -> Result<(), Error> {
+        if self.shared.proactor.is_driving() {
+            Ok(())
+        } else {
+            Err(Error::NotDriven)
         }
     }
 
@@ -465,6 +642,45 @@ impl<P: Proactor> Socket<P> {
     pub async fn close(self) {
         self.closed.set(true);
         close_shared(self.shared.clone()).await;
+    }
+
+    /// LINGER as set.
+    pub(crate) fn linger(&self) -> Option<Duration> {
+        self.shared.core.borrow().opts.linger
+    }
+
+    /// `close` for a socket shared by the tasks of a [`SocketHandle`](crate::SocketHandle).
+    pub(crate) async fn close_in_place(&self) {
+        self.closed.set(true);
+        close_shared(self.shared.clone()).await;
+    }
+
+    /// `send` without SNDTIMEO: waits for room as long as it takes (handle pumps).
+    pub(crate) async fn send_untimed(&self, mut msg: Message) -> Result<(), Error> {
+        loop {
+            let room = self.shared.send_ready.notified();
+            match self.send_once(msg)? {
+                Attempt::Sent { full } => {
+                    if full {
+                        yield_now(&self.shared.proactor).await;
+                    }
+                    return Ok(());
+                }
+                Attempt::Blocked(m) => msg = m,
+            }
+            room.await;
+        }
+    }
+
+    /// `recv` without RCVTIMEO: waits as long as it takes (handle pumps).
+    pub(crate) async fn recv_untimed(&self) -> Result<Message, Error> {
+        loop {
+            let ready = self.shared.recv_ready.notified();
+            if let Some(m) = self.recv_once()? {
+                return Ok(m);
+            }
+            ready.await;
+        }
     }
 }
 

@@ -20,6 +20,7 @@ use crate::link::{Link, Origin};
 use crate::message::Message;
 use crate::monitor::{MonitorEventKind, Monitors};
 use crate::reason::DisconnectReason;
+use crate::trace::DropReport;
 use crate::util::{AbortHandle, IdMap, Notify, Stop};
 
 /// A bound endpoint.
@@ -95,6 +96,8 @@ pub(crate) struct Shared<P> {
     pub unyielded_sends: Cell<u32>,
     /// The actions being carried out (a reused buffer).
     actions: RefCell<Vec<Action>>,
+    /// Rate limit of the dropped-messages log.
+    drop_report: DropReport,
 }
 
 impl<P: Proactor> Shared<P> {
@@ -112,6 +115,7 @@ impl<P: Proactor> Shared<P> {
             progress: Notify::default(),
             unyielded_sends: Cell::new(0),
             actions: RefCell::new(Vec::new()),
+            drop_report: DropReport::default(),
         }
     }
 
@@ -135,6 +139,12 @@ impl<P: Proactor> Shared<P> {
     /// to wait, or has background tasks).
     pub(crate) fn watch_context(&self) {
         self.ctx.local.watch(&self.proactor, &self.ctx.hub);
+    }
+
+    /// Logs dropped messages (rate-limited); called on slow paths only.
+    pub(crate) fn report_drops(&self) {
+        let drops = self.core.borrow().drops();
+        self.drop_report.check(drops, || self.proactor.now());
     }
 
     /// Reports a monitor event.
@@ -281,12 +291,13 @@ impl<P: Proactor> Shared<P> {
     /// connect-side peer that survives reconnects (`origin`).
     pub(crate) fn detach(&self, peer: PeerId, origin: Origin) {
         let terminated = self.io.borrow().terminated;
-        {
-            let mut io = self.io.borrow_mut();
-            io.links.remove(peer);
-        }
+        let link = self.io.borrow_mut().links.remove(peer);
         {
             let mut core = self.core.borrow_mut();
+            if let Some(link) = link {
+                let (bytes_in, bytes_out) = link.traffic();
+                core.add_traffic(peer, bytes_in, bytes_out);
+            }
             let keep = match origin {
                 Origin::Connect { id, .. } => {
                     !terminated
@@ -316,6 +327,7 @@ impl<P: Proactor> Shared<P> {
     pub(crate) fn flushed(&self, peer: PeerId) {
         let mut core = self.core.borrow_mut();
         core.flushed(peer);
+        self.drop_report.check(core.drops(), || self.proactor.now());
         if core.has_output() {
             drop(core);
             self.run_core_output();
