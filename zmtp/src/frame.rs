@@ -63,6 +63,36 @@ impl FrameDecoder {
     /// Takes the next whole frame off the front of `buf`, or returns `Ok(None)` when more
     /// bytes are needed. Errors are fatal for the connection.
     pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<Frame>, Error> {
+        let Some((more, command, header, frame)) = self.split_frame(buf)? else {
+            return Ok(None);
+        };
+        // The header is skipped on the frozen view (cheap: splitting it off as well
+        // would cost a reference count increment and decrement per frame).
+        let mut body = frame.freeze();
+        body.advance(header);
+        Ok(Some(Frame {
+            more,
+            command,
+            body,
+        }))
+    }
+
+    /// Like [`FrameDecoder::decode`], with the body still mutable and owned by the
+    /// caller alone (for decrypting in place): `(more, command, body)`.
+    pub fn decode_mut(&self, buf: &mut BytesMut) -> Result<Option<(bool, bool, BytesMut)>, Error> {
+        let Some((more, command, header, mut frame)) = self.split_frame(buf)? else {
+            return Ok(None);
+        };
+        frame.advance(header);
+        Ok(Some((more, command, frame)))
+    }
+
+    /// Checks the header at the front of `buf` and splits off the whole frame (header
+    /// included, once: one split per frame) with its flags and header length.
+    fn split_frame(
+        &self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<(bool, bool, usize, BytesMut)>, Error> {
         let Some(&flags) = buf.first() else {
             return Ok(None);
         };
@@ -106,16 +136,7 @@ impl FrameDecoder {
             buf.reserve(missing);
             return Ok(None);
         }
-        // One split per frame, then the header is skipped on the frozen view (cheap:
-        // splitting the header off too would cost a reference count increment and
-        // decrement on the shared buffer per frame).
-        let mut body = buf.split_to(total).freeze();
-        body.advance(header);
-        Ok(Some(Frame {
-            more,
-            command,
-            body,
-        }))
+        Ok(Some((more, command, header, buf.split_to(total))))
     }
 }
 
@@ -189,17 +210,37 @@ impl FrameEncoder {
         }
     }
 
+    /// Appends a frame whose `len`-byte body `fill` writes into the batch buffer
+    /// (always inline, whatever its size): for bodies produced in place, such as
+    /// encrypted ones. `fill` must append exactly `len` bytes.
+    pub fn push_frame_with(
+        &mut self,
+        more: bool,
+        command: bool,
+        len: usize,
+        fill: impl FnOnce(&mut BytesMut),
+    ) {
+        let room = 9 + len;
+        if self.inline.capacity() - self.inline.len() < room {
+            if !self.inline.is_empty() {
+                self.chunks.push(self.inline.split().freeze());
+            }
+            self.inline.reserve(room.max(BATCH_BUF));
+        }
+        self.write_header(more, command, len);
+        let start = self.inline.len();
+        fill(&mut self.inline);
+        assert_eq!(
+            self.inline.len() - start,
+            len,
+            "push_frame_with: fill appended the wrong number of bytes"
+        );
+    }
+
     /// Appends the header of a frame with a `len`-byte body; true when the body is to
     /// be copied inline, false when it is to be pushed as its own chunk (the inline
     /// buffer was sealed before it).
     fn push_header(&mut self, more: bool, command: bool, len: usize) -> bool {
-        let mut flags = 0u8;
-        if more {
-            flags |= FLAG_MORE;
-        }
-        if command {
-            flags |= FLAG_COMMAND;
-        }
         if self.inline.capacity() - self.inline.len() < 9 + INLINE_THRESHOLD {
             // Seal the full buffer as a chunk rather than growing it: growing would copy
             // everything queued so far into a bigger allocation each time.
@@ -207,6 +248,25 @@ impl FrameEncoder {
                 self.chunks.push(self.inline.split().freeze());
             }
             self.inline.reserve(BATCH_BUF);
+        }
+        self.write_header(more, command, len);
+        if len <= INLINE_THRESHOLD {
+            return true;
+        }
+        if !self.inline.is_empty() {
+            self.chunks.push(self.inline.split().freeze());
+        }
+        false
+    }
+
+    /// Writes the header into the inline buffer and counts the frame as pending.
+    fn write_header(&mut self, more: bool, command: bool, len: usize) {
+        let mut flags = 0u8;
+        if more {
+            flags |= FLAG_MORE;
+        }
+        if command {
+            flags |= FLAG_COMMAND;
         }
         if len <= 255 {
             self.inline.extend_from_slice(&[flags, len as u8]);
@@ -218,13 +278,6 @@ impl FrameEncoder {
             self.pending += 9;
         }
         self.pending += len;
-        if len <= INLINE_THRESHOLD {
-            return true;
-        }
-        if !self.inline.is_empty() {
-            self.chunks.push(self.inline.split().freeze());
-        }
-        false
     }
 
     /// Appends a frame given as parts.
