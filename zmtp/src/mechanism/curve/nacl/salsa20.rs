@@ -115,6 +115,19 @@ impl Salsa20 {
 
     /// Keystream block number `counter`.
     pub(crate) fn block(&self, counter: u64) -> [u8; BLOCK] {
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        return super::sse2::block(&self.at(counter));
+        #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+        return self.block_scalar(counter);
+    }
+
+    /// [`Salsa20::block`] in portable scalar code (the path off x86_64, and the
+    /// reference of the SIMD ones).
+    #[cfg_attr(
+        all(target_arch = "x86_64", target_feature = "sse2", not(test)),
+        allow(dead_code)
+    )]
+    pub(crate) fn block_scalar(&self, counter: u64) -> [u8; BLOCK] {
         let input = self.at(counter);
         let mut x = input;
         rounds(&mut x);
@@ -125,7 +138,7 @@ impl Salsa20 {
         out
     }
 
-    /// Keystream blocks `counter` to `counter + 3`.
+    /// Keystream blocks `counter` to `counter + 3` (at once with SIMD).
     pub(crate) fn wide(&self, counter: u64) -> [u8; WIDE] {
         #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
         return super::sse2::blocks4(&self.at(counter));
@@ -138,7 +151,7 @@ impl Salsa20 {
     pub(crate) fn wide_scalar(&self, counter: u64) -> [u8; WIDE] {
         let mut out = [0u8; WIDE];
         for (i, o) in out.chunks_exact_mut(BLOCK).enumerate() {
-            o.copy_from_slice(&self.block(counter.wrapping_add(i as u64)));
+            o.copy_from_slice(&self.block_scalar(counter.wrapping_add(i as u64)));
         }
         out
     }

@@ -183,7 +183,7 @@ proptest! {
     }
 
     #[test]
-    fn wide_keystream_equals_four_scalar_blocks(
+    fn simd_keystream_equals_scalar_blocks(
         key in any::<[u8; 32]>(),
         nonce in any::<[u8; 8]>(),
         counter in prop_oneof![any::<u64>(), (0xFFFF_FFF0u64..0x1_0000_0010)],
@@ -191,5 +191,6 @@ proptest! {
         let s = Salsa20::new(&key, &nonce);
         let wide: [u8; WIDE] = s.wide(counter);
         prop_assert_eq!(wide.to_vec(), s.wide_scalar(counter).to_vec());
+        prop_assert_eq!(s.block(counter).to_vec(), s.block_scalar(counter).to_vec());
     }
 }
