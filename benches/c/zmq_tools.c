@@ -14,6 +14,8 @@
  *   zmq_tools dealers    <connect-ep> <size> <peers> <rounds>
  *   zmq_tools mem_push   <connect-ep> <size> <count> <hwm>
  *   zmq_tools stall_pull <bind-ep>    <hwm> <seconds>
+ *   zmq_tools hs_server  <bind-ep>    <connections>
+ *   zmq_tools hs_clients <connect-ep> <connections>
  *
  * Add `--curve` as the last argument for CURVE with ringmq's fixed test keys
  * (ringmq_bench::tools::CURVE_KEYS); the binding side is the server.
@@ -117,7 +119,9 @@ int main(int argc, char **argv) {
         curve = 1;
         argc--;
     }
-    if (argc < 5 && !(argc == 4 && strcmp(argv[1], "router") == 0)) {
+    int three = argc == 4 && (strcmp(argv[1], "router") == 0 || strcmp(argv[1], "hs_server") == 0 ||
+                              strcmp(argv[1], "hs_clients") == 0);
+    if (argc < 5 && !three) {
         fprintf(stderr, "usage: zmq_tools ROLE ENDPOINT N... [--curve]\n");
         return 1;
     }
@@ -336,6 +340,30 @@ int main(int argc, char **argv) {
         printf("sent: %lu\n", sent);
         printf("VmHWM: %lu [kB]\n", hwm_kb);
         zmq_close(s);
+    } else if (strcmp(role, "hs_server") == 0) {
+        /* REP answering one request per connection of hs_clients */
+        void *s = open_socket(ctx, ZMQ_REP, ep, 1, -1, -1);
+        zmq_msg_init(&msg);
+        for (unsigned long i = 0; i < a; i++) {
+            check(zmq_msg_recv(&msg, s, 0), "recv");
+            check(zmq_msg_send(&msg, s, 0), "send");
+        }
+        zmq_msg_close(&msg);
+        zmq_close(s);
+    } else if (strcmp(role, "hs_clients") == 0) {
+        /* a new REQ per connection: connect, handshake, one round trip, close */
+        double start = now_us();
+        zmq_msg_init(&msg);
+        for (unsigned long i = 0; i < a; i++) {
+            void *s = open_socket(ctx, ZMQ_REQ, ep, 0, -1, -1);
+            check(zmq_send(s, "x", 1, 0), "send");
+            recv_size(s, &msg, 1);
+            zmq_close(s);
+        }
+        zmq_msg_close(&msg);
+        double elapsed = now_us() - start;
+        printf("handshakes: %lu [conn/s]\n",
+               (unsigned long)((double)a / (elapsed < 1 ? 1 : elapsed) * 1e6));
     } else if (strcmp(role, "stall_pull") == 0) {
         void *s = open_socket(ctx, ZMQ_PULL, ep, 1, -1, (int)a);
         sleep((unsigned)b);

@@ -38,6 +38,8 @@ const FAN_SUBS: [u64; 3] = [1, 10, 100];
 const ROUTER_PEERS: u64 = 1000;
 const MEM_HWM: u64 = 1000;
 const MEM_SIZE: usize = 65536;
+/// Connections opened one after another for the CURVE handshake rate (quick: a fifth).
+const HS_CONNECTIONS: u64 = 1000;
 const BEGIN: &str = "<!-- compare:begin (issue 6, written by `compare`) -->";
 const END: &str = "<!-- compare:end -->";
 
@@ -569,6 +571,23 @@ fn measure(cfg: &Cfg) -> Results {
             });
             record("router".into(), imp, rep, r);
         }
+        if cfg.curve {
+            let n = HS_CONNECTIONS / if cfg.quick { 5 } else { 1 };
+            for &imp in &zmq_impls {
+                let r = eps.next(false).and_then(|ep| {
+                    let server = ("hs_server", vec![ep.clone(), s(n)]);
+                    let (_, c) = pair(
+                        cfg,
+                        imp,
+                        &ep,
+                        server,
+                        ("hs_clients", vec![ep.clone(), s(n)]),
+                    )?;
+                    Ok(vec![(String::new(), num(&c, "handshakes:", "[conn/s]")?)])
+                });
+                record("hs".into(), imp, rep, r);
+            }
+        }
         for &imp in &zmq_impls {
             let r = eps.next(false).and_then(|ep| {
                 let mut stall = spawn(command(
@@ -844,6 +863,14 @@ fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str
         &|v| format!("{v:.0}"),
         false,
     );
+    if cfg.curve {
+        md.push_str(
+            "### CURVE handshakes (new connections/s, one after another: connect, \
+             handshake, one 1-byte REQ/REP round trip, close; higher is better)\n\n",
+        );
+        let row = [("connections/s".to_string(), "hs".to_string())];
+        table(&mut md, cfg, results, "metric", &row, &fmt_rate, false);
+    }
     md.push_str("### Memory: PUSH against a stalled PULL, HWM 1,000, 64 KiB messages\n\n");
     table(
         &mut md,
