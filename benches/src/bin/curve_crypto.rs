@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! cargo run --release -p ringmq-bench --bin curve_crypto [-- --repeats N --ms M --size S]
+//! cargo run --release -p ringmq-bench --bin curve_crypto -- --only NAME ...   # for perf
 //! ```
 //!
 //! Each repeat times every implementation once per size and operation (a loop of at
@@ -152,6 +153,7 @@ fn real_main() -> Res<()> {
     let mut repeats = 5usize;
     let mut min_ms = 200.0;
     let mut sizes = SIZES.to_vec();
+    let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().and_then(|v| v.parse::<f64>().ok());
@@ -159,13 +161,27 @@ fn real_main() -> Res<()> {
             "--repeats" => repeats = value().ok_or("--repeats needs a number")? as usize,
             "--ms" => min_ms = value().ok_or("--ms needs a number")?,
             "--size" => sizes = vec![value().ok_or("--size needs a number")? as usize],
+            "--only" => only = Some(args.next().ok_or("--only needs a name")?),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let dir = exe.parent().ok_or("no exe dir")?.join("c-tools");
     let prog = ringmq_bench::build_sodium_bench(&dir)?;
-    let impls = [rustcrypto(), ringmq(), ringmq_prefix()];
+    let mut impls = vec![rustcrypto(), ringmq(), ringmq_prefix()];
+    if let Some(name) = &only {
+        // Profiling one implementation: no libsodium, no table.
+        impls.retain(|i| i.name.contains(name.as_str()));
+        for imp in &impls {
+            for _ in 0..repeats {
+                for &size in &sizes {
+                    let (s, o) = measure(imp, size, min_ms);
+                    println!("{} {size}: seal {s:.0} ns, open {o:.0} ns", imp.name);
+                }
+            }
+        }
+        return Ok(());
+    }
     // (op size, implementation) -> per-repeat ns
     let mut samples: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
     for rep in 0..repeats {

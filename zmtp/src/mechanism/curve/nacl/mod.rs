@@ -6,15 +6,16 @@
 //! format wants it, and the ciphertext has the plaintext's length.
 //!
 //! - Salsa20 runs four blocks at once with SSE2 on x86_64 (`safe_arch`, no `unsafe`
-//!   here) and one block at a time elsewhere; Poly1305 is portable 64-bit code.
+//!   here; single blocks along the diagonals), eight with AVX2 when the build enables
+//!   it, and one block at a time in portable code elsewhere; Poly1305 is portable
+//!   64-bit code.
 //! - [`PrefixBox`] caches the HSalsa20 subkey of a 16-byte nonce prefix: CURVE's
 //!   MESSAGE nonces are a fixed prefix per direction plus an 8-byte counter, so a
 //!   connection derives its subkeys once instead of once per message (libsodium's
 //!   `crypto_box_afternm` derives it on every call).
-//! - Sealing can read the plaintext from one buffer and write the ciphertext into
-//!   another ([`PrefixBox::seal_to`]), so a frame is encrypted straight into the
-//!   output batch without being copied there first.
 
+#[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+mod avx2;
 mod poly1305;
 mod salsa20;
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
@@ -27,7 +28,7 @@ use zeroize::Zeroizing;
 use poly1305::Poly1305;
 #[cfg(not(fuzzing))]
 pub(crate) use salsa20::hsalsa20;
-use salsa20::{xor_from, xor_into, Salsa20, BLOCK};
+use salsa20::{xor_into, Salsa20, BLOCK};
 
 /// Length of the Poly1305 tag.
 pub const TAG_LEN: usize = 16;
@@ -89,25 +90,6 @@ impl PrefixBox {
     /// short nonces); returns the tag.
     pub fn seal_in_place(&self, counter: u64, buf: &mut [u8]) -> [u8; TAG_LEN] {
         seal(&self.stream(counter), buf)
-    }
-
-    /// Encrypts the message `dst[..head] + src` into `dst`: the first `head` bytes (at
-    /// most 32) are already in `dst`, the rest is read from `src`
-    /// (`dst.len() == head + src.len()`). Returns the tag.
-    pub fn seal_to(&self, counter: u64, head: usize, src: &[u8], dst: &mut [u8]) -> [u8; TAG_LEN] {
-        assert!(
-            head <= FIRST && dst.len() == head + src.len(),
-            "seal_to layout"
-        );
-        let stream = self.stream(counter);
-        let block0 = stream.block(0);
-        let first = dst.len().min(FIRST);
-        let (dst_first, dst_rest) = dst.split_at_mut(first);
-        let (src_first, src_rest) = src.split_at(first - head);
-        xor_into(&mut dst_first[..head], &block0[32..]);
-        xor_from(&mut dst_first[head..], src_first, &block0[32 + head..]);
-        stream.xor_to(1, src_rest, dst_rest);
-        mac(&block0, dst)
     }
 
     /// Checks `tag` and decrypts `buf` in place. On false `buf` is left as it was.

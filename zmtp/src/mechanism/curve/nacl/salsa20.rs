@@ -10,7 +10,13 @@ const SIGMA: [u32; 4] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574];
 /// Bytes per Salsa20 block.
 pub(crate) const BLOCK: usize = 64;
 
-/// Bytes the wide (SIMD) keystream function produces per call.
+/// Bytes the wide (SIMD) keystream function produces per call: eight blocks with
+/// AVX2 (when the build enables it), four otherwise.
+#[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+pub(crate) const WIDE: usize = 8 * BLOCK;
+/// Bytes the wide (SIMD) keystream function produces per call: eight blocks with
+/// AVX2 (when the build enables it), four otherwise.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx2")))]
 pub(crate) const WIDE: usize = 4 * BLOCK;
 
 fn le32(b: &[u8]) -> u32 {
@@ -123,10 +129,7 @@ impl Salsa20 {
 
     /// [`Salsa20::block`] in portable scalar code (the path off x86_64, and the
     /// reference of the SIMD ones).
-    #[cfg_attr(
-        all(target_arch = "x86_64", target_feature = "sse2", not(test)),
-        allow(dead_code)
-    )]
+    #[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
     pub(crate) fn block_scalar(&self, counter: u64) -> [u8; BLOCK] {
         let input = self.at(counter);
         let mut x = input;
@@ -140,7 +143,13 @@ impl Salsa20 {
 
     /// Keystream blocks `counter` to `counter + 3` (at once with SIMD).
     pub(crate) fn wide(&self, counter: u64) -> [u8; WIDE] {
-        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+        return super::avx2::blocks8(&self.at(counter));
+        #[cfg(all(
+            target_arch = "x86_64",
+            target_feature = "sse2",
+            not(target_feature = "avx2")
+        ))]
         return super::sse2::blocks4(&self.at(counter));
         #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
         return self.wide_scalar(counter);
@@ -161,26 +170,10 @@ impl Salsa20 {
         let mut wide = data.chunks_exact_mut(WIDE);
         for chunk in &mut wide {
             xor_into(chunk, &self.wide(counter));
-            counter = counter.wrapping_add(4);
+            counter = counter.wrapping_add((WIDE / BLOCK) as u64);
         }
         for chunk in wide.into_remainder().chunks_mut(BLOCK) {
             xor_into(chunk, &self.block(counter));
-            counter = counter.wrapping_add(1);
-        }
-    }
-
-    /// Like [`Salsa20::xor`], reading `src` and writing `dst` (same length).
-    pub(crate) fn xor_to(&self, mut counter: u64, src: &[u8], dst: &mut [u8]) {
-        debug_assert_eq!(src.len(), dst.len());
-        let mut wide = dst.chunks_exact_mut(WIDE);
-        let mut from = src.chunks_exact(WIDE);
-        for (d, s) in (&mut wide).zip(&mut from) {
-            xor_from(d, s, &self.wide(counter));
-            counter = counter.wrapping_add(4);
-        }
-        let rest = from.remainder().chunks(BLOCK);
-        for (d, s) in wide.into_remainder().chunks_mut(BLOCK).zip(rest) {
-            xor_from(d, s, &self.block(counter));
             counter = counter.wrapping_add(1);
         }
     }
@@ -191,13 +184,5 @@ impl Salsa20 {
 pub(crate) fn xor_into(data: &mut [u8], keystream: &[u8]) {
     for (d, k) in data.iter_mut().zip(keystream) {
         *d ^= k;
-    }
-}
-
-/// `dst = src ^ keystream`.
-#[inline(always)]
-pub(crate) fn xor_from(dst: &mut [u8], src: &[u8], keystream: &[u8]) {
-    for ((d, s), k) in dst.iter_mut().zip(src).zip(keystream) {
-        *d = s ^ k;
     }
 }

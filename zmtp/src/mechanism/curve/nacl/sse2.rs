@@ -17,7 +17,7 @@ use safe_arch::{
     unpack_low_i32_m128i, unpack_low_i64_m128i,
 };
 
-use super::salsa20::{BLOCK, WIDE};
+use super::salsa20::BLOCK;
 
 #[inline(always)]
 fn splat(w: u32) -> m128i {
@@ -43,7 +43,8 @@ fn quarter(x: &mut [m128i; 16], a: usize, b: usize, c: usize, d: usize) {
 
 /// Blocks `input`'s counter to counter + 3 of the keystream of `input` (a Salsa20 input
 /// matrix), in block order.
-pub(crate) fn blocks4(input: &[u32; 16]) -> [u8; WIDE] {
+#[cfg_attr(target_feature = "avx2", allow(dead_code))]
+pub(crate) fn blocks4(input: &[u32; 16]) -> [u8; 4 * BLOCK] {
     let counter = u64::from(input[8]) | u64::from(input[9]) << 32;
     let mut start = [m128i::default(); 16];
     for (s, &w) in start.iter_mut().zip(input) {
@@ -66,7 +67,7 @@ pub(crate) fn blocks4(input: &[u32; 16]) -> [u8; WIDE] {
         quarter(&mut x, 10, 11, 8, 9);
         quarter(&mut x, 15, 12, 13, 14);
     }
-    let mut out = [0u8; WIDE];
+    let mut out = [0u8; 4 * BLOCK];
     for group in 0..4 {
         let w = 4 * group;
         let a0 = add_i32_m128i(x[w], start[w]);
