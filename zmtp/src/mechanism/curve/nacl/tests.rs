@@ -3,6 +3,7 @@
 
 use proptest::prelude::*;
 
+use super::poly1305::Poly1305;
 use super::salsa20::{hsalsa20, Salsa20, WIDE};
 use super::*;
 
@@ -88,6 +89,47 @@ fn secretbox_matches_libsodium() {
         assert_eq!(same, buf);
         assert!(b.open_in_place(&nonce, &mut buf, &t));
         assert_eq!(buf, plain);
+    }
+}
+
+#[test]
+fn poly1305_rfc8439_vector() {
+    // RFC 8439 section 2.5.2.
+    let key: [u8; 32] = unhex("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b")
+        .try_into()
+        .expect("32 bytes");
+    assert_eq!(
+        Poly1305::new(&key)
+            .mac(b"Cryptographic Forum Research Group")
+            .to_vec(),
+        unhex("a8061dc1305136c6c22b8baf0c0127a9")
+    );
+}
+
+#[test]
+fn poly1305_extreme_values_match_rustcrypto() {
+    use ::poly1305::universal_hash::KeyInit;
+    // All-ones keys and messages push every limb and carry to its bound; lengths cover
+    // the two-block steps, a single leftover block and a partial block.
+    for key in [
+        [0xff; 32],
+        [0; 32],
+        std::array::from_fn(|i| if i < 16 { 0xff } else { 0 }),
+    ] {
+        for fill in [0xff, 0x00, 0xfe] {
+            for len in [0, 1, 15, 16, 17, 31, 32, 33, 48, 64, 1000] {
+                let msg = vec![fill; len];
+                let ours = Poly1305::new(&key).mac(&msg);
+                let theirs: [u8; 16] = ::poly1305::Poly1305::new((&key).into())
+                    .compute_unpadded(&msg)
+                    .into();
+                assert_eq!(
+                    ours, theirs,
+                    "key {:02x}.., fill {fill:02x}, {len} bytes",
+                    key[0]
+                );
+            }
+        }
     }
 }
 
