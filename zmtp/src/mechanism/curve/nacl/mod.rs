@@ -107,27 +107,55 @@ impl std::fmt::Debug for PrefixBox {
 
 /// The NaCl secretbox construction: keystream block 0 gives the Poly1305 key and
 /// covers the first 32 message bytes, blocks 1.. the rest; the tag is over the
-/// ciphertext.
+/// ciphertext. Blocks 0 and 1 are made together when the message reaches block 1.
 fn seal(stream: &Salsa20, buf: &mut [u8]) -> [u8; TAG_LEN] {
-    let block0 = stream.block(0);
-    apply(stream, &block0, buf);
-    mac(&block0, buf)
+    let head = Head::new(stream, buf.len());
+    head.apply(stream, buf);
+    mac(head.block0(), buf)
 }
 
 fn open(stream: &Salsa20, buf: &mut [u8], tag: &[u8; TAG_LEN]) -> bool {
-    let block0 = stream.block(0);
-    if !tags_equal(&mac(&block0, buf), tag) {
+    let head = Head::new(stream, buf.len());
+    if !tags_equal(&mac(head.block0(), buf), tag) {
         return false;
     }
-    apply(stream, &block0, buf);
+    head.apply(stream, buf);
     true
 }
 
-fn apply(stream: &Salsa20, block0: &[u8; BLOCK], buf: &mut [u8]) {
-    let first = buf.len().min(FIRST);
-    let (head, rest) = buf.split_at_mut(first);
-    xor_into(head, &block0[32..]);
-    stream.xor(1, rest);
+/// The first keystream block, and the second when the message needs it.
+enum Head {
+    One([u8; BLOCK]),
+    Two([u8; 2 * BLOCK]),
+}
+
+impl Head {
+    fn new(stream: &Salsa20, len: usize) -> Self {
+        if len > FIRST {
+            Head::Two(stream.pair(0))
+        } else {
+            Head::One(stream.block(0))
+        }
+    }
+
+    fn block0(&self) -> &[u8; BLOCK] {
+        match self {
+            Head::One(b) => b,
+            Head::Two(b) => b[..BLOCK].try_into().expect("two blocks"),
+        }
+    }
+
+    /// XORs the message with the keystream from byte 32 of block 0 on.
+    fn apply(&self, stream: &Salsa20, buf: &mut [u8]) {
+        let keystream: &[u8] = match self {
+            Head::One(b) => &b[32..],
+            Head::Two(b) => &b[32..],
+        };
+        let first = buf.len().min(keystream.len());
+        let (head, rest) = buf.split_at_mut(first);
+        xor_into(head, keystream);
+        stream.xor(2, rest);
+    }
 }
 
 fn mac(block0: &[u8; BLOCK], ciphertext: &[u8]) -> [u8; TAG_LEN] {

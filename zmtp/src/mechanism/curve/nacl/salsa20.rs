@@ -122,9 +122,24 @@ impl Salsa20 {
     /// Keystream block number `counter`.
     pub(crate) fn block(&self, counter: u64) -> [u8; BLOCK] {
         #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-        return super::sse2::block(&self.at(counter));
+        return super::sse2::blocks([&self.at(counter)])[0];
         #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
         return self.block_scalar(counter);
+    }
+
+    /// Keystream blocks `counter` and `counter + 1`.
+    pub(crate) fn pair(&self, counter: u64) -> [u8; 2 * BLOCK] {
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        let [a, b] = super::sse2::blocks([&self.at(counter), &self.at(counter.wrapping_add(1))]);
+        #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+        let (a, b) = (
+            self.block_scalar(counter),
+            self.block_scalar(counter.wrapping_add(1)),
+        );
+        let mut out = [0u8; 2 * BLOCK];
+        out[..BLOCK].copy_from_slice(&a);
+        out[BLOCK..].copy_from_slice(&b);
+        out
     }
 
     /// [`Salsa20::block`] in portable scalar code (the path off x86_64, and the
@@ -172,9 +187,13 @@ impl Salsa20 {
             xor_into(chunk, &self.wide(counter));
             counter = counter.wrapping_add((WIDE / BLOCK) as u64);
         }
-        for chunk in wide.into_remainder().chunks_mut(BLOCK) {
-            xor_into(chunk, &self.block(counter));
-            counter = counter.wrapping_add(1);
+        for chunk in wide.into_remainder().chunks_mut(2 * BLOCK) {
+            if chunk.len() > BLOCK {
+                xor_into(chunk, &self.pair(counter));
+            } else {
+                xor_into(chunk, &self.block(counter));
+            }
+            counter = counter.wrapping_add(2);
         }
     }
 }

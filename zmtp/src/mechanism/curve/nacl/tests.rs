@@ -226,5 +226,8 @@ proptest! {
         let wide: [u8; WIDE] = s.wide(counter);
         prop_assert_eq!(wide.to_vec(), s.wide_scalar(counter).to_vec());
         prop_assert_eq!(s.block(counter).to_vec(), s.block_scalar(counter).to_vec());
+        let mut two = s.block_scalar(counter).to_vec();
+        two.extend_from_slice(&s.block_scalar(counter.wrapping_add(1)));
+        prop_assert_eq!(s.pair(counter).to_vec(), two);
     }
 }
