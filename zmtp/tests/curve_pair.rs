@@ -129,3 +129,45 @@ fn curve_denied_client_sees_error_400() {
         })
     );
 }
+
+/// Sealed frames are written into the output batch (no chunk per frame, large frames
+/// included), and opened frames are views of the buffer they were received in.
+#[test]
+fn curve_frames_are_sealed_into_the_batch_and_opened_in_place() {
+    let mut p = curve_pair(SocketType::Push, SocketType::Pull, None);
+    p.connect();
+    let small = Bytes::from(vec![7u8; 64]);
+    let large = Bytes::from(vec![9u8; 20_000]);
+    for _ in 0..100 {
+        p.client.session.send(std::slice::from_ref(&small)).unwrap();
+    }
+    p.client
+        .session
+        .send_parts(vec![small.clone(), large.clone()].into())
+        .unwrap();
+    let t = p.client.session.poll_transmit().unwrap();
+    // 101 boxes of 64 B and one of 20,000 B fit in a single 64 KiB batch buffer: one
+    // chunk, where an unencrypted 20,000-byte frame would travel as its own.
+    assert_eq!(t.chunks.len(), 1, "{} chunks", t.chunks.len());
+    let mut wire = bytes::BytesMut::new();
+    wire.extend_from_slice(&t.chunks[0]);
+    let range = wire.as_ptr() as usize..wire.as_ptr() as usize + wire.len();
+    let now = p.now;
+    p.server.session.handle_input_buf(now, wire);
+    let mut got = Vec::new();
+    while let Some(e) = p.server.session.poll_event() {
+        if let ringmq_zmtp::Event::Message(m) = e {
+            got.push(m.into_vec());
+        }
+    }
+    assert_eq!(got.len(), 101);
+    assert!(got[..100].iter().all(|m| m == &vec![small.clone()]));
+    assert_eq!(got[100], vec![small, large]);
+    for part in got.iter().flatten() {
+        let at = part.as_ptr() as usize;
+        assert!(
+            range.contains(&at),
+            "a plaintext frame is a view of the receive buffer, not a copy"
+        );
+    }
+}
