@@ -119,12 +119,30 @@ impl FrameDecoder {
         let Some(h) = Self::peek_header(buf)? else {
             return Ok(None);
         };
-        if let Some(max) = self.max_size {
-            if h.size > max {
-                return Err(PeerMisbehaved::FrameTooLarge { size: h.size, max }.into());
-            }
-        }
+        self.check(h)?;
         Self::take_frame(buf, h)
+    }
+
+    /// Like [`FrameDecoder::decode`], with the body still mutable and owned by the
+    /// caller alone (for decrypting in place): `(more, command, body)`. The header is
+    /// checked the same way before anything of the body is held.
+    pub fn decode_mut(&self, buf: &mut BytesMut) -> Result<Option<(bool, bool, BytesMut)>, Error> {
+        let Some(h) = Self::peek_header(buf)? else {
+            return Ok(None);
+        };
+        self.check(h)?;
+        Ok(Self::take_frame_mut(buf, h)?.map(|body| (h.more, h.command, body)))
+    }
+
+    /// Refuses a frame larger than this decoder's limit.
+    #[inline]
+    fn check(&self, h: FrameHeader) -> Result<(), Error> {
+        match self.max_size {
+            Some(max) if h.size > max => {
+                Err(PeerMisbehaved::FrameTooLarge { size: h.size, max }.into())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The header at the front of `buf`, once complete (`Ok(None)` before), without
@@ -169,6 +187,37 @@ impl FrameDecoder {
     /// rest when the body is incomplete. A size above [`MAX_HOLDABLE`] is refused.
     #[inline]
     pub fn take_frame(buf: &mut BytesMut, h: FrameHeader) -> Result<Option<Frame>, Error> {
+        let Some(frame) = Self::split_frame(buf, h)? else {
+            return Ok(None);
+        };
+        // The header is skipped on the frozen view (cheap: splitting it off as well
+        // would cost a reference count increment and decrement on the shared buffer
+        // per frame).
+        let mut body = frame.freeze();
+        body.advance(h.len());
+        Ok(Some(Frame {
+            more: h.more,
+            command: h.command,
+            body,
+        }))
+    }
+
+    /// Like [`FrameDecoder::take_frame`], with the body still mutable and owned by the
+    /// caller alone (for decrypting in place), header skipped.
+    #[inline]
+    pub fn take_frame_mut(buf: &mut BytesMut, h: FrameHeader) -> Result<Option<BytesMut>, Error> {
+        let Some(mut frame) = Self::split_frame(buf, h)? else {
+            return Ok(None);
+        };
+        frame.advance(h.len());
+        Ok(Some(frame))
+    }
+
+    /// Splits the whole frame of header `h` (header included, once: one split per
+    /// frame) off the front of `buf`, or reserves room for the rest and returns
+    /// `Ok(None)` when the body is incomplete. A size above [`MAX_HOLDABLE`] is refused.
+    #[inline]
+    fn split_frame(buf: &mut BytesMut, h: FrameHeader) -> Result<Option<BytesMut>, Error> {
         if h.size > MAX_HOLDABLE {
             return Err(PeerMisbehaved::FrameTooLargeToHold { size: h.size }.into());
         }
@@ -182,16 +231,7 @@ impl FrameDecoder {
             buf.reserve(missing);
             return Ok(None);
         }
-        // One split per frame, then the header is skipped on the frozen view (cheap:
-        // splitting the header off too would cost a reference count increment and
-        // decrement on the shared buffer per frame).
-        let mut body = buf.split_to(total).freeze();
-        body.advance(header);
-        Ok(Some(Frame {
-            more: h.more,
-            command: h.command,
-            body,
-        }))
+        Ok(Some(buf.split_to(total)))
     }
 }
 
@@ -273,22 +313,51 @@ impl FrameEncoder {
         }
     }
 
+    /// Appends a frame whose `len`-byte body `fill` writes into the batch buffer
+    /// (always inline, whatever its size): for bodies produced in place, such as
+    /// encrypted ones. `fill` must append exactly `len` bytes.
+    pub fn push_frame_with(
+        &mut self,
+        more: bool,
+        command: bool,
+        len: usize,
+        fill: impl FnOnce(&mut BytesMut),
+    ) {
+        self.make_room(9 + len);
+        self.write_header(more, command, len);
+        let start = self.inline.len();
+        fill(&mut self.inline);
+        assert_eq!(
+            self.inline.len() - start,
+            len,
+            "push_frame_with: fill appended the wrong number of bytes"
+        );
+    }
+
     /// Appends the header of a frame with a `len`-byte body; true when the body is to
     /// be copied inline, false when it is to be pushed as its own chunk (the inline
     /// buffer was sealed before it).
     fn push_header(&mut self, more: bool, command: bool, len: usize) -> bool {
-        let mut flags = 0u8;
-        if more {
-            flags |= FLAG_MORE;
-        }
-        if command {
-            flags |= FLAG_COMMAND;
-        }
         let inline = len <= INLINE_THRESHOLD;
-        let need = 9 + if inline { len } else { 0 };
+        self.make_room(9 + if inline { len } else { 0 });
+        self.write_header(more, command, len);
+        if inline {
+            return true;
+        }
+        if !self.inline.is_empty() {
+            self.chunks.push(self.inline.split().freeze());
+        }
+        false
+    }
+
+    /// Makes room for `need` more bytes in the batch buffer. When they do not fit, the
+    /// buffer is sealed as a chunk rather than grown (growing would copy everything
+    /// queued so far into a bigger allocation each time) and the next one is reserved:
+    /// the current batch size (doubling while busy, up to [`BATCH_BUF`]) or `need` if
+    /// larger.
+    #[inline]
+    fn make_room(&mut self, need: usize) {
         if self.inline.capacity() - self.inline.len() < need {
-            // Seal the full buffer as a chunk rather than growing it: growing would copy
-            // everything queued so far into a bigger allocation each time.
             if !self.inline.is_empty() {
                 self.chunks.push(self.inline.split().freeze());
             }
@@ -296,6 +365,17 @@ impl FrameEncoder {
             self.inline.reserve(size.max(need));
             self.alloc = self.inline.capacity();
             self.batch = (size * 2).min(BATCH_BUF);
+        }
+    }
+
+    /// Writes the header into the inline buffer and counts the frame as pending.
+    fn write_header(&mut self, more: bool, command: bool, len: usize) {
+        let mut flags = 0u8;
+        if more {
+            flags |= FLAG_MORE;
+        }
+        if command {
+            flags |= FLAG_COMMAND;
         }
         if len <= 255 {
             self.inline.extend_from_slice(&[flags, len as u8]);
@@ -307,13 +387,6 @@ impl FrameEncoder {
             self.pending += 9;
         }
         self.pending += len;
-        if inline {
-            return true;
-        }
-        if !self.inline.is_empty() {
-            self.chunks.push(self.inline.split().freeze());
-        }
-        false
     }
 
     /// Appends a frame given as parts.
