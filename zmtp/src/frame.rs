@@ -472,6 +472,7 @@ impl FrameEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::BufMut;
     use proptest::prelude::*;
 
     fn decode_all(dec: &FrameDecoder, wire: &[u8], chunk: usize) -> Result<Vec<Frame>, Error> {
@@ -649,6 +650,103 @@ mod tests {
             .iter()
             .enumerate()
             .all(|(i, f)| f.more == (i % 2 == 0) && f.body == body));
+    }
+
+    #[test]
+    fn bodies_filled_in_place_share_the_adaptive_batch_buffer() {
+        let fill = |len: usize, byte: u8| move |b: &mut BytesMut| b.put_bytes(byte, len);
+        let mut e = FrameEncoder::new();
+        // From idle: the first buffer is BATCH_MIN, then each full one doubles.
+        for _ in 0..100 {
+            e.push_frame_with(false, false, 100, fill(100, 1));
+        }
+        assert!(e.held_bytes() < BATCH_BUF, "{}", e.held_bytes());
+        // A body larger than the next batch size gets a buffer of its own size, inline
+        // like the rest (no chunk of its own before the batch is sealed).
+        e.push_frame_with(true, false, 40_000, fill(40_000, 2));
+        e.push_frame_with(false, false, 10, fill(10, 3));
+        let t = e.take().unwrap();
+        // 4 and 8 KiB for the small ones, one of its size for the large body, the next
+        // batch size for the last frame.
+        assert!(t.chunks.len() <= 4, "{} chunks", t.chunks.len());
+        let frames = decode_all(&FrameDecoder::new(None), &t.to_vec(), 4096).unwrap();
+        assert_eq!(frames.len(), 102);
+        assert!(frames[..100].iter().all(|f| f.body[..] == [1; 100]));
+        assert!(frames[100].more && frames[100].body.len() == 40_000);
+        assert_eq!(&frames[101].body[..], &[3; 10]);
+        // Written back with nothing queued: idle, the large buffer is released.
+        e.recycle(t.chunks);
+        assert!(
+            e.held_bytes() <= BATCH_MIN + IDLE_CHUNKS * 32,
+            "{}",
+            e.held_bytes()
+        );
+        // Requests and replies sealed in place reuse the small buffer.
+        let mut ptrs = Vec::new();
+        for _ in 0..50 {
+            e.push_frame_with(false, false, 1057, fill(1057, 4));
+            let t = e.take().unwrap();
+            assert_eq!(t.chunks.len(), 1);
+            ptrs.push(t.chunks[0].as_ptr() as usize);
+            e.recycle(t.chunks);
+        }
+        let span = ptrs.iter().max().unwrap() - ptrs.iter().min().unwrap();
+        assert!(span < BATCH_MIN, "messages were written from one buffer");
+    }
+
+    #[test]
+    #[should_panic(expected = "fill appended the wrong number of bytes")]
+    fn a_fill_of_the_wrong_length_is_caught() {
+        FrameEncoder::new().push_frame_with(false, false, 3, |b| b.put_bytes(0, 2));
+    }
+
+    #[test]
+    fn in_place_decoding_checks_the_header_first() {
+        // The same limits as `decode`, from the header, before the body is held.
+        let dec = FrameDecoder::new(Some(100));
+        let mut over = BytesMut::from(&b"\x00\x65"[..]);
+        assert_eq!(
+            dec.decode_mut(&mut over),
+            Err(PeerMisbehaved::FrameTooLarge {
+                size: 101,
+                max: 100
+            }
+            .into())
+        );
+        let unlimited = FrameDecoder::new(None);
+        for size in [MAX_HOLDABLE + 1, u64::MAX] {
+            let mut b = BytesMut::from(&b"\x02"[..]);
+            b.extend_from_slice(&size.to_be_bytes());
+            assert_eq!(
+                unlimited.decode_mut(&mut b),
+                Err(PeerMisbehaved::FrameTooLargeToHold { size }.into())
+            );
+            let h = FrameDecoder::peek_header(&b).unwrap().unwrap();
+            assert_eq!(
+                FrameDecoder::take_frame_mut(&mut b, h),
+                Err(PeerMisbehaved::FrameTooLargeToHold { size }.into())
+            );
+        }
+        // A huge announced size reserves room growing with what arrived.
+        let mut huge = BytesMut::from(&b"\x02"[..]);
+        huge.extend_from_slice(&MAX_HOLDABLE.to_be_bytes());
+        assert_eq!(unlimited.decode_mut(&mut huge), Ok(None));
+        assert!(huge.capacity() < 2 * RESERVE_MIN, "{}", huge.capacity());
+        // A whole frame: the body alone, mutable, a view of the receive buffer.
+        let mut buf = BytesMut::from(&b"\x01\x03abc\x00"[..]);
+        let base = buf.as_ptr();
+        let (more, command, mut body) = unlimited.decode_mut(&mut buf).unwrap().unwrap();
+        assert!(more && !command);
+        assert_eq!(
+            (&body[..], body.as_ptr()),
+            (&b"abc"[..], base.wrapping_add(2))
+        );
+        body[0] = b'x';
+        assert_eq!(&buf[..], b"\x00", "the rest stays");
+        // Incomplete: nothing consumed.
+        let mut part = BytesMut::from(&b"\x00\x05he"[..]);
+        assert_eq!(unlimited.decode_mut(&mut part), Ok(None));
+        assert_eq!(part.len(), 4);
     }
 
     #[test]
