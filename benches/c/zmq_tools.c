@@ -17,6 +17,8 @@
  *   zmq_tools stall_pull <bind-ep>    <hwm> <seconds>
  *   zmq_tools inproc_thr <inproc-ep>  <size> <count>
  *   zmq_tools inproc_lat <inproc-ep>  <size> <roundtrips>
+ *   zmq_tools hs_server  <bind-ep>    <connections>
+ *   zmq_tools hs_clients <connect-ep> <connections>
  *
  * inproc_thr / inproc_lat (issue 12) are libzmq's perf/inproc_thr and inproc_lat in
  * one process: the main thread binds a PULL (prints the throughput) or a REP, a second
@@ -344,7 +346,9 @@ int main(int argc, char **argv) {
         curve = 1;
         argc--;
     }
-    if (argc < 5 && !(argc == 4 && strcmp(argv[1], "router") == 0)) {
+    int three = argc == 4 && (strcmp(argv[1], "router") == 0 || strcmp(argv[1], "hs_server") == 0 ||
+                              strcmp(argv[1], "hs_clients") == 0);
+    if (argc < 5 && !three) {
         fprintf(stderr, "usage: zmq_tools ROLE ENDPOINT N... [--curve]\n");
         return 1;
     }
@@ -567,6 +571,30 @@ int main(int argc, char **argv) {
         zmq_close(s);
     } else if (strcmp(role, "inproc_thr") == 0 || strcmp(role, "inproc_lat") == 0) {
         inproc(ctx, ep, a, b, strcmp(role, "inproc_lat") == 0);
+    } else if (strcmp(role, "hs_server") == 0) {
+        /* REP answering one request per connection of hs_clients */
+        void *s = open_socket(ctx, ZMQ_REP, ep, 1, -1, -1);
+        zmq_msg_init(&msg);
+        for (unsigned long i = 0; i < a; i++) {
+            check(zmq_msg_recv(&msg, s, 0), "recv");
+            check(zmq_msg_send(&msg, s, 0), "send");
+        }
+        zmq_msg_close(&msg);
+        zmq_close(s);
+    } else if (strcmp(role, "hs_clients") == 0) {
+        /* a new REQ per connection: connect, handshake, one round trip, close */
+        double start = now_us();
+        zmq_msg_init(&msg);
+        for (unsigned long i = 0; i < a; i++) {
+            void *s = open_socket(ctx, ZMQ_REQ, ep, 0, -1, -1);
+            check(zmq_send(s, "x", 1, 0), "send");
+            recv_size(s, &msg, 1);
+            zmq_close(s);
+        }
+        zmq_msg_close(&msg);
+        double elapsed = now_us() - start;
+        printf("handshakes: %lu [conn/s]\n",
+               (unsigned long)((double)a / (elapsed < 1 ? 1 : elapsed) * 1e6));
     } else if (strcmp(role, "stall_pull") == 0) {
         void *s = open_socket(ctx, ZMQ_PULL, ep, 1, -1, (int)a);
         sleep((unsigned)b);

@@ -256,6 +256,22 @@ pub enum Role {
         /// SNDHWM.
         hwm: u64,
     },
+    /// REP on `ep` answering `total` requests, one per connection of
+    /// [`Role::HandshakeClients`].
+    HandshakeServer {
+        /// Bind endpoint.
+        ep: String,
+        /// Requests (connections) to serve.
+        total: u64,
+    },
+    /// `count` times in a row: a new REQ on `ep`, one 1-byte request and its reply
+    /// (so the handshake completed), close; prints `handshakes: N [conn/s]`.
+    HandshakeClients {
+        /// Connect endpoint.
+        ep: String,
+        /// Connections.
+        count: u64,
+    },
     /// PULL (RCVHWM `hwm`) on `ep` that never reads, for `secs` seconds.
     StallPull {
         /// Bind endpoint.
@@ -651,6 +667,29 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
             println!("sent: {sent}");
             println!("VmHWM: {} [kB]", vm_hwm_kb().unwrap_or(0));
             push.close().await;
+        }
+        Role::HandshakeServer { ep, total } => {
+            let rep = ctx.rep();
+            configure(|o| rep.set_option(o), curve, true, vec![])?;
+            rep.bind(&ep)?;
+            for _ in 0..total {
+                let m = rep.recv().await?;
+                rep.send(m).await?;
+            }
+            rep.close().await;
+        }
+        Role::HandshakeClients { ep, count } => {
+            let start = Instant::now();
+            for _ in 0..count {
+                let req = ctx.req();
+                configure(|o| req.set_option(o), curve, false, vec![])?;
+                req.connect(&ep)?;
+                req.send(payload(1)).await?;
+                check_size(req.recv().await?.byte_len(), 1)?;
+                req.close().await;
+            }
+            let rate = count as f64 / start.elapsed().as_secs_f64().max(1e-9);
+            println!("handshakes: {} [conn/s]", rate as u64);
         }
         Role::StallPull { ep, hwm, secs } => {
             let pull = ctx.pull();

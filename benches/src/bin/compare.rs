@@ -4,9 +4,10 @@
 //! [--curve] [--no-docs] [--pin] [--only ROWS]`
 //!
 //! `--only ROWS` runs only the rows named (comma-separated: `lat`, `thr`, `fan`,
-//! `router`, `mem`, `scale`, `handles`), e.g. `--quick --only scale` for the idle-peer
-//! scale row alone; the markdown is printed but docs/PERFORMANCE.md and docs/throughput.svg are
-//! left alone (as with `--no-docs`), since a partial table would replace the full one.
+//! `router`, `hs`, `mem`, `scale`, `inproc`, `handles`; `hs`, the CURVE handshake rate, with
+//! `--curve` only), e.g. `--quick --only scale` for the idle-peer scale row alone; the
+//! markdown is printed but docs/PERFORMANCE.md and docs/throughput.svg are left alone
+//! (as with `--no-docs`), since a partial table would replace the full one.
 //!
 //! By default placement is left to the scheduler, the conditions under which the
 //! targets of ../shared/DESIGN.md were set. `--pin` runs the binding process on CPU 0
@@ -55,9 +56,12 @@ const MEM_HWM: u64 = 1000;
 const MEM_SIZE: usize = 65536;
 /// Idle DEALERs of the scale row; 0 is the active peer alone, the reference.
 const SCALE_IDLE: [u64; 3] = [0, 1000, 10_000];
-/// The rows `--only` can name, in the order they run.
-const ROWS: [&str; 8] = [
-    "lat", "thr", "fan", "router", "mem", "scale", "inproc", "handles",
+/// Connections opened one after another for the CURVE handshake rate (quick: a fifth).
+const HS_CONNECTIONS: u64 = 1000;
+/// The rows `--only` can name, in the order they run (`hs`, the CURVE handshake rate,
+/// runs with `--curve` only).
+const ROWS: [&str; 9] = [
+    "lat", "thr", "fan", "router", "hs", "mem", "scale", "inproc", "handles",
 ];
 /// Message size of the inproc row.
 const INPROC_SIZE: usize = 64;
@@ -140,16 +144,9 @@ fn real_main() -> Res<()> {
             "--no-docs" => docs = false,
             "--pin" => pin = true,
             "--only" => {
-                let rows: Vec<String> = args
-                    .next()
-                    .ok_or("--only needs rows, e.g. --only scale")?
-                    .split(',')
-                    .map(|r| r.trim().to_string())
-                    .collect();
-                if let Some(r) = rows.iter().find(|r| !ROWS.contains(&r.as_str())) {
-                    return Err(format!("--only: no row {r:?} (rows: {})", ROWS.join(", ")));
-                }
-                only = Some(rows);
+                only = Some(parse_only(
+                    &args.next().ok_or("--only needs rows, e.g. --only scale")?,
+                )?);
             }
             "--repeats" => {
                 repeats = Some(
@@ -160,6 +157,13 @@ fn real_main() -> Res<()> {
             }
             other => return Err(format!("unknown argument {other:?} (see the doc comment)")),
         }
+    }
+    if !curve
+        && only
+            .as_ref()
+            .is_some_and(|rows| rows.iter().any(|r| r == "hs"))
+    {
+        return Err("--only hs: the CURVE handshake row runs with --curve only".into());
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let bin_dir = exe.parent().ok_or("no exe dir")?.to_path_buf();
@@ -203,6 +207,15 @@ fn real_main() -> Res<()> {
         eprintln!("wrote docs/PERFORMANCE.md (section between the compare markers) and docs/throughput.svg");
     }
     Ok(())
+}
+
+/// The rows of `--only ROWS` (comma-separated names of [`ROWS`]).
+fn parse_only(arg: &str) -> Res<Vec<String>> {
+    let rows: Vec<String> = arg.split(',').map(|r| r.trim().to_string()).collect();
+    if let Some(r) = rows.iter().find(|r| !ROWS.contains(&r.as_str())) {
+        return Err(format!("--only: no row {r:?} (rows: {})", ROWS.join(", ")));
+    }
+    Ok(rows)
 }
 
 /// Builds the tool binaries next to this one (`cargo run --bin compare` builds only
@@ -848,6 +861,23 @@ fn measure(cfg: &Cfg) -> Results {
             });
             record("router".into(), imp, rep, r);
         }
+        if cfg.curve {
+            let n = HS_CONNECTIONS / if cfg.quick { 5 } else { 1 };
+            for &imp in &cfg.impls_in("hs", false) {
+                let r = eps.next(false).and_then(|ep| {
+                    let server = ("hs_server", vec![ep.clone(), s(n)]);
+                    let (_, c) = pair(
+                        cfg,
+                        imp,
+                        &ep,
+                        server,
+                        ("hs_clients", vec![ep.clone(), s(n)]),
+                    )?;
+                    Ok(vec![(String::new(), num(&c, "handshakes:", "[conn/s]")?)])
+                });
+                record("hs".into(), imp, rep, r);
+            }
+        }
         for &imp in &cfg.impls_in("mem", false) {
             let r = eps.next(false).and_then(|ep| {
                 let mut stall = spawn(command(
@@ -1307,6 +1337,17 @@ fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str
         &|v| format!("{v:.0}"),
         false,
     );
+    if cfg.curve {
+        heading(
+            &mut md,
+            cfg,
+            "hs",
+            "### CURVE handshakes (new connections/s, one after another: connect, \
+             handshake, one 1-byte REQ/REP round trip, close; higher is better)\n\n",
+        );
+        let row = [("connections/s".to_string(), "hs".to_string())];
+        table(&mut md, cfg, results, "metric", &row, &fmt_rate, false);
+    }
     heading(
         &mut md,
         cfg,
@@ -1953,6 +1994,12 @@ mod tests {
         assert_eq!(fmt_count(1_234_567), "1,234,567");
         assert_eq!(row_of("scale/10000/p99"), "scale");
         assert_eq!(row_of("thr/64"), "thr");
+        assert_eq!(row_of("hs"), "hs");
+        assert_eq!(
+            parse_only("hs, scale"),
+            Ok(vec!["hs".into(), "scale".into()])
+        );
+        assert!(parse_only("lat,handshake").is_err());
         // Repeat 2 has no reference and is left out; the others pair up.
         let a = [(0, 30.0), (1, 10.0), (2, 99.0), (3, 8.0)];
         let b = [(0, 10.0), (1, 5.0), (3, 4.0)];
