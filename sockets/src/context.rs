@@ -15,6 +15,9 @@ use ringmq_zmtp::SocketType;
 
 use crate::inproc::Registry;
 use crate::socket::{
+    ChannelSocket, ClientSocket, GatherSocket, PeerSocket, ScatterSocket, ServerSocket,
+};
+use crate::socket::{
     DealerSocket, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
     RouterSocket, Socket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
 };
@@ -360,5 +363,35 @@ impl<P: Proactor> Context<P> {
     /// A STREAM socket (raw TCP peers, no ZMTP).
     pub fn stream(&self) -> StreamSocket<P> {
         StreamSocket::new(self.proactor.clone(), self.scope())
+    }
+
+    /// A SERVER socket (libzmq draft): replies go to the routing id of a request.
+    pub fn server(&self) -> ServerSocket<P> {
+        ServerSocket::new(self.proactor.clone(), self.scope())
+    }
+
+    /// A CLIENT socket (libzmq draft).
+    pub fn client(&self) -> ClientSocket<P> {
+        ClientSocket::new(self.proactor.clone(), self.scope())
+    }
+
+    /// A SCATTER socket (libzmq draft).
+    pub fn scatter(&self) -> ScatterSocket<P> {
+        ScatterSocket::new(self.proactor.clone(), self.scope())
+    }
+
+    /// A GATHER socket (libzmq draft).
+    pub fn gather(&self) -> GatherSocket<P> {
+        GatherSocket::new(self.proactor.clone(), self.scope())
+    }
+
+    /// A PEER socket (libzmq draft).
+    pub fn peer(&self) -> PeerSocket<P> {
+        PeerSocket::new(self.proactor.clone(), self.scope())
+    }
+
+    /// A CHANNEL socket (libzmq draft).
+    pub fn channel(&self) -> ChannelSocket<P> {
+        ChannelSocket::new(self.proactor.clone(), self.scope())
     }
 }

@@ -15,6 +15,8 @@ pub struct Message {
     frames: Frames,
     /// The sending peer's properties, on received messages.
     peer: Option<Arc<Metadata>>,
+    /// SERVER / PEER: the peer's routing id (0: none), out of band.
+    routing_id: u32,
 }
 
 #[derive(Clone)]
@@ -28,6 +30,7 @@ impl Default for Message {
         Message {
             frames: Frames::Many(Vec::new()),
             peer: None,
+            routing_id: 0,
         }
     }
 }
@@ -70,6 +73,25 @@ impl Message {
     /// Attaches the sending peer's properties (shared by all its messages).
     pub(crate) fn set_peer(&mut self, peer: Option<Arc<Metadata>>) {
         self.peer = peer;
+    }
+
+    /// SERVER and PEER: the routing id of the peer a received message came from, and
+    /// the peer a sent one goes to, like libzmq's `zmq_msg_routing_id` (a `u32`, never
+    /// 0). `None` when unset.
+    pub fn routing_id(&self) -> Option<u32> {
+        (self.routing_id != 0).then_some(self.routing_id)
+    }
+
+    /// Sets the routing id a SERVER or PEER sends this message to (see
+    /// [`Message::routing_id`]); 0 clears it.
+    pub fn set_routing_id(&mut self, id: u32) {
+        self.routing_id = id;
+    }
+
+    /// The message with its routing id set (see [`Message::set_routing_id`]).
+    pub fn with_routing_id(mut self, id: u32) -> Self {
+        self.routing_id = id;
+        self
     }
 
     /// The frames, in order.
@@ -205,7 +227,7 @@ impl From<Bytes> for Message {
     fn from(b: Bytes) -> Self {
         Message {
             frames: Frames::One(b),
-            peer: None,
+            ..Message::default()
         }
     }
 }
@@ -244,7 +266,7 @@ impl From<Vec<Bytes>> for Message {
     fn from(frames: Vec<Bytes>) -> Self {
         Message {
             frames: Frames::Many(frames),
-            peer: None,
+            ..Message::default()
         }
     }
 }
@@ -255,7 +277,10 @@ impl From<ringmq_zmtp::Parts> for Message {
             Ok(b) => Frames::One(b),
             Err(parts) => Frames::Many(parts.into_vec()),
         };
-        Message { frames, peer: None }
+        Message {
+            frames,
+            ..Message::default()
+        }
     }
 }
 
@@ -263,7 +288,7 @@ impl<T: Into<Bytes>> FromIterator<T> for Message {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         Message {
             frames: Frames::Many(iter.into_iter().map(Into::into).collect()),
-            peer: None,
+            ..Message::default()
         }
     }
 }
@@ -324,6 +349,11 @@ mod tests {
         assert_eq!(one.pop_back().unwrap(), "only");
         assert!(one.is_empty());
         assert_eq!(one.pop_front(), None);
+        let mut routed = Message::from("to").with_routing_id(7);
+        assert_eq!(routed.routing_id(), Some(7));
+        routed.set_routing_id(0);
+        assert_eq!(routed.routing_id(), None);
+        assert_eq!(Message::from("x").routing_id(), None);
         let collected: Vec<Bytes> = Message::from("it").into_iter().collect();
         assert_eq!(collected, [Bytes::from_static(b"it")]);
     }

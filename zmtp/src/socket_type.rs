@@ -1,4 +1,5 @@
-//! The eleven ZMTP socket types, their wire names and which pairs may talk, plus STREAM
+//! The ZMTP socket types, their wire names and which pairs may talk: the eleven of RFC 37,
+//! libzmq's draft types (CLIENT / SERVER, SCATTER / GATHER, PEER, CHANNEL), plus STREAM
 //! (raw TCP, no ZMTP: it never meets a ZMTP peer).
 
 use std::fmt;
@@ -34,9 +35,23 @@ pub enum SocketType {
     /// ([`SocketType::ALL`], [`SocketType::from_wire`]) and is compatible with no ZMTP
     /// peer.
     Stream,
+    /// `SERVER` (draft, RFC 41): single-part messages; each received one carries its
+    /// peer's `u32` routing id out of band, a reply names it.
+    Server,
+    /// `CLIENT` (draft, RFC 41): single-part messages, round-robin out, fair-queue in.
+    Client,
+    /// `SCATTER` (draft, RFC 49): single-part messages round-robin to GATHERs.
+    Scatter,
+    /// `GATHER` (draft, RFC 49): single-part messages fair-queued from SCATTERs.
+    Gather,
+    /// `PEER` (draft, RFC 51): SERVER-like routing by `u32` id among PEERs, and a
+    /// `connect_peer` that returns the id of the connected peer.
+    Peer,
+    /// `CHANNEL` (draft, RFC 51): PAIR with single-part messages.
+    Channel,
 }
 
-const ALL: [SocketType; 11] = [
+const ALL: [SocketType; 17] = [
     SocketType::Pair,
     SocketType::Pub,
     SocketType::Sub,
@@ -48,11 +63,18 @@ const ALL: [SocketType; 11] = [
     SocketType::Push,
     SocketType::XPub,
     SocketType::XSub,
+    SocketType::Server,
+    SocketType::Client,
+    SocketType::Scatter,
+    SocketType::Gather,
+    SocketType::Peer,
+    SocketType::Channel,
 ];
 
 impl SocketType {
-    /// The eleven ZMTP types (not [`SocketType::Stream`]).
-    pub const ALL: [SocketType; 11] = ALL;
+    /// The ZMTP types: the eleven of RFC 37, then the draft ones (not
+    /// [`SocketType::Stream`]).
+    pub const ALL: [SocketType; 17] = ALL;
 
     /// The wire name (`"DEALER"`).
     pub fn as_str(self) -> &'static str {
@@ -69,6 +91,12 @@ impl SocketType {
             SocketType::XPub => "XPUB",
             SocketType::XSub => "XSUB",
             SocketType::Stream => "STREAM",
+            SocketType::Server => "SERVER",
+            SocketType::Client => "CLIENT",
+            SocketType::Scatter => "SCATTER",
+            SocketType::Gather => "GATHER",
+            SocketType::Peer => "PEER",
+            SocketType::Channel => "CHANNEL",
         }
     }
 
@@ -78,7 +106,9 @@ impl SocketType {
             .find(|t| t.as_str().as_bytes().eq_ignore_ascii_case(name))
     }
 
-    /// True when a socket of this type may talk to a `peer` socket (RFC 37 pairs).
+    /// True when a socket of this type may talk to a `peer` socket (RFC 37 pairs, and
+    /// the draft pairs libzmq 4.3 admits: CLIENT-SERVER, SCATTER-GATHER, PEER-PEER,
+    /// CHANNEL-CHANNEL).
     pub fn is_compatible(self, peer: SocketType) -> bool {
         use SocketType::*;
         matches!(
@@ -104,6 +134,12 @@ impl SocketType {
                 | (Push, Pull)
                 | (Pull, Push)
                 | (Pair, Pair)
+                | (Client, Server)
+                | (Server, Client)
+                | (Scatter, Gather)
+                | (Gather, Scatter)
+                | (Peer, Peer)
+                | (Channel, Channel)
         )
     }
 
@@ -114,6 +150,13 @@ impl SocketType {
             self,
             SocketType::Req | SocketType::Dealer | SocketType::Router
         )
+    }
+
+    /// True for libzmq's draft types, which carry single-part messages only (a
+    /// multipart send is refused, a multipart arrival is bad input).
+    pub fn is_single_part(self) -> bool {
+        use SocketType::*;
+        matches!(self, Server | Client | Scatter | Gather | Peer | Channel)
     }
 
     /// True for PUB and XPUB, which receive subscriptions.
@@ -133,7 +176,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn compatibility_is_symmetric_and_matches_the_twelve_pairs() {
+    fn compatibility_is_symmetric_and_matches_the_sixteen_pairs() {
         let mut pairs = 0;
         for a in SocketType::ALL {
             assert_eq!(SocketType::from_wire(a.as_str().as_bytes()), Some(a));
@@ -144,7 +187,15 @@ mod tests {
                 }
             }
         }
-        assert_eq!(pairs, 12);
+        // RFC 37's twelve, and CLIENT-SERVER, SCATTER-GATHER, PEER-PEER, CHANNEL-CHANNEL.
+        assert_eq!(pairs, 16);
+        assert!(SocketType::Client.is_compatible(SocketType::Server));
+        assert!(!SocketType::Client.is_compatible(SocketType::Dealer));
+        assert!(!SocketType::Server.is_compatible(SocketType::Router));
+        assert!(!SocketType::Channel.is_compatible(SocketType::Pair));
+        assert!(!SocketType::Peer.is_compatible(SocketType::Server));
+        assert!(!SocketType::Scatter.is_compatible(SocketType::Pull));
+        assert_eq!(SocketType::from_wire(b"SCATTER"), Some(SocketType::Scatter));
         assert!(!SocketType::Pub.is_compatible(SocketType::Push));
         assert_eq!(SocketType::from_wire(b"dealer"), Some(SocketType::Dealer));
         assert_eq!(SocketType::from_wire(b"DEALERS"), None);
