@@ -224,7 +224,43 @@ async fn multipart_from_a_raw_peer<P: Proactor>(ctx: Context<P>) {
     assert_eq!(server.recv().await.unwrap().frames()[0], "still here");
 }
 
+/// Only libzmq's pairs handshake: a CLIENT meets no ROUTER, a CHANNEL no PAIR, a PEER
+/// no SERVER, over tcp and inproc alike.
+async fn only_libzmq_pairs_handshake<P: Proactor>(ctx: Context<P>) {
+    let p = ctx.proactor().clone();
+    let pairs = [
+        (SocketType::Router, SocketType::Client),
+        (SocketType::Pair, SocketType::Channel),
+        (SocketType::Server, SocketType::Peer),
+        (SocketType::Gather, SocketType::Push),
+    ];
+    for (n, (bound, connecting)) in pairs.into_iter().enumerate() {
+        for bind in [
+            "tcp://127.0.0.1:*".to_owned(),
+            format!("inproc://types-{n}"),
+        ] {
+            let b = ctx.socket(bound);
+            let ep = b.bind(&bind).unwrap();
+            let c = ctx.socket(connecting);
+            let mon = c.monitor();
+            c.connect(&ep).unwrap();
+            let reason = wait_handshake_failed(&p, &mon).await;
+            assert_eq!(
+                reason,
+                DisconnectReason::Zmtp(ringmq_zmtp::Error::IncompatibleSocketType {
+                    local: connecting,
+                    peer: bound,
+                }),
+                "{bind}"
+            );
+            c.close().await;
+            b.close().await;
+        }
+    }
+}
+
 backend_tests!(
+    only_libzmq_pairs_handshake,
     client_server,
     server_connects,
     scatter_gather,
