@@ -10,13 +10,13 @@ use ringmq_sockets::SocketType;
 /// Sending sockets read messages from stdin, receiving sockets print them on stdout:
 /// one message per line, frames separated by `|` (see --delimiter), or with --raw
 /// binary frames (per frame: 1 flag byte, 1 = more frames follow, 0 = last; a 4-byte
-/// big-endian length; the bytes). REQ, REP, DEALER, ROUTER, PAIR, XPUB, XSUB and
-/// STREAM do both. ROUTER and STREAM print the peer's routing id (hex) as the first
-/// frame and take a hex routing id as the first frame of what they send; so do the
-/// draft types SERVER and PEER, whose routing id is a u32 (8 hex digits; 4 bytes big
-/// endian with --raw). The draft types carry single-part messages only. When stdin ends, PUSH, PUB, REQ
-/// and REP exit (after lingering); the other types keep receiving until --count,
-/// --timeout or Ctrl-C.
+/// big-endian length; the bytes). REQ, REP, DEALER, ROUTER, PAIR, XPUB, XSUB,
+/// STREAM, CLIENT, SERVER, PEER and CHANNEL do both. ROUTER and STREAM print the peer's
+/// routing id (hex) as the first frame and take a hex routing id as the first frame of
+/// what they send; so do the draft types SERVER and PEER, whose routing id is a u32 (8
+/// hex digits; 4 bytes big endian with --raw). The draft types carry single-part
+/// messages only. When stdin ends, PUSH, PUB, SCATTER, REQ and REP exit (after
+/// lingering); the other types keep receiving until --count, --timeout or Ctrl-C.
 ///
 /// Exit codes: 0 done, 1 error (bad endpoint, address in use, bad key, ...), 2 bad
 /// usage, 3 --timeout expired, 130 Ctrl-C (after lingering; a second Ctrl-C exits

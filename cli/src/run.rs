@@ -162,7 +162,7 @@ async fn session<P: Proactor>(
     let receives = !matches!(kind, Push | Pub | Scatter);
     let sends = !matches!(kind, Pull | Sub | Gather);
     let reads_stdin = sends && !(kind == Rep && a.echo);
-    let counts_sent = matches!(kind, Push | Pub | Rep);
+    let counts_sent = matches!(kind, Push | Pub | Scatter | Rep);
     let timeout = a.timeout.map(Duration::from_millis);
 
     if let Some(ms) = a.delay {

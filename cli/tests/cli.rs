@@ -627,3 +627,16 @@ fn server_and_peer_route_by_hex_ids() {
     listener.interrupt();
     assert_eq!(listener.wait().0.code(), Some(130));
 }
+
+/// SCATTER sends stdin lines to a GATHER, which prints them; GATHER takes no stdin and
+/// SCATTER prints nothing.
+#[test]
+fn scatter_to_gather() {
+    let gather = Proc::ringmq(&["gather", "--bind", "tcp://127.0.0.1:*", "--count", "3"]);
+    let ep = gather.listening();
+    let (code, out, err) = run_ringmq(&["scatter", "--connect", &ep], b"one\ntwo\nthree\n");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.is_empty());
+    let out = gather.success();
+    assert_eq!(lines(&out), ["one", "two", "three"]);
+}
