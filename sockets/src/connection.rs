@@ -542,6 +542,8 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
     let p = shared.proactor.clone();
     let mut size = READ_SMALL;
     let mut pool = Vec::with_capacity(POOL);
+    // Reading stopped at the RCVHWM: the session's input deadlines are suspended.
+    let mut held = false;
     while !conn.is_done() {
         // Before authentication a peer holds at most one read (8 KiB) plus the
         // session's partial handshake frame (64 KiB): nothing is read while the ZAP
@@ -552,9 +554,18 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
         }
         if let Some(peer) = conn.peer.get() {
             if shared.core.borrow_mut().input_full(peer) {
+                if !held {
+                    held = true;
+                    conn.session.borrow_mut().hold_input_deadlines();
+                }
                 select(conn.wake_reader.notified(), conn.wait_done()).await;
                 continue;
             }
+        }
+        if held {
+            held = false;
+            conn.session.borrow_mut().release_input_deadlines(p.now());
+            conn.wake_writer.notify();
         }
         // Receive after the bytes the session could not use yet (a partial frame, for
         // which the decoder reserved room), so every frame lands contiguously and is

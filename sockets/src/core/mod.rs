@@ -101,6 +101,12 @@ pub enum Refusal {
     HandedOver(Bytes),
     /// PAIR: the socket already has its one peer.
     PairBusy,
+    /// The socket already holds `max` accepted connections (`RINGMQ_MAX_PEERS`): the
+    /// new one is closed as soon as it is accepted, before its handshake.
+    TooManyPeers {
+        /// The cap.
+        max: usize,
+    },
 }
 
 impl std::fmt::Display for Refusal {
@@ -109,6 +115,12 @@ impl std::fmt::Display for Refusal {
             Refusal::DuplicateRoutingId(_) => f.write_str("duplicate routing id"),
             Refusal::HandedOver(_) => f.write_str("routing id taken over by a new peer"),
             Refusal::PairBusy => f.write_str("PAIR socket already has a peer"),
+            Refusal::TooManyPeers { max } => {
+                write!(
+                    f,
+                    "socket already holds its cap of {max} accepted connections"
+                )
+            }
         }
     }
 }

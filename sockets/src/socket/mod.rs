@@ -78,6 +78,12 @@ impl<P: Proactor> Socket<P> {
         self.shared.core.borrow().drops()
     }
 
+    /// How many connections the socket closed as soon as it accepted them because it
+    /// held its cap of accepted connections (`SocketOption::MaxPeers`), so far.
+    pub fn peers_refused(&self) -> u64 {
+        self.shared.io.borrow().peers_refused
+    }
+
     /// Binds to `endpoint` (`tcp://host:port`, `tcp://*:*`, `ipc:///path`,
     /// `ipc://@name`) and returns the bound endpoint, with the real port for port `*` /
     /// `0`. Connections are accepted in the background.

@@ -51,6 +51,10 @@ pub(crate) struct Io {
     pub last_endpoint: Option<String>,
     /// Every task was told to stop.
     pub terminated: bool,
+    /// Connections accepted on the binds and still running (`RINGMQ_MAX_PEERS`).
+    pub accepted: usize,
+    /// Connections refused at accept for the peer cap, so far.
+    pub peers_refused: u64,
     next_id: u64,
 }
 
