@@ -36,6 +36,8 @@ mod connector;
 mod context;
 mod core;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod link;
 mod listener;
 mod message;

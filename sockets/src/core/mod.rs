@@ -367,6 +367,11 @@ impl Core {
         self.peers.requeue(peer, msg, write_through)
     }
 
+    /// `(queued, received)` of `peer`, see [`Peers::queue_lens`].
+    pub(crate) fn queue_lens(&self, peer: PeerId) -> Option<(usize, usize)> {
+        self.peers.queue_lens(peer)
+    }
+
     /// Messages dropped by design so far.
     pub(crate) fn drops(&self) -> Drops {
         self.peers.drops

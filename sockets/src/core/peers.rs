@@ -569,6 +569,12 @@ impl Peers {
         }
     }
 
+    /// `(queued, received)` of `id`: messages counted against its SNDHWM, and
+    /// received messages not yet read (for the fuzzing harness's bounds).
+    pub(crate) fn queue_lens(&self, id: PeerId) -> Option<(usize, usize)> {
+        self.map.get(id).map(|p| (p.queued(), p.inq.len()))
+    }
+
     #[cfg(test)]
     pub(crate) fn rotation_lens(&self) -> (usize, usize) {
         (self.with_room.len(), self.with_input.len())
