@@ -206,9 +206,15 @@ impl Link for Conn {
     /// once costs no queue round trip and, when small, no reference counting), or
     /// written at once with `write_through`.
     fn offer(&self, msg: Message, write_through: bool) -> Result<(), Message> {
-        if write_through {
-            return self.write_through(msg);
-        }
+        // A write-through message on a busy connection joins the batch being written
+        // (after the stash, in order) instead of the queue.
+        let msg = match write_through {
+            true => match self.write_through(msg) {
+                Ok(()) => return Ok(()),
+                Err(msg) => msg,
+            },
+            false => msg,
+        };
         let Some(mut session) = self.session_for_offer() else {
             return Err(msg);
         };

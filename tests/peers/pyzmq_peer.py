@@ -19,6 +19,9 @@ It binds or connects one socket, optionally secured with PLAIN or CURVE, prints
   ask     send PAYLOADS one by one and check each reply is identical (--route-to ID
           prefixes a routing id, retrying while a ROUTER does not know the peer yet;
           --delimiter prefixes an empty frame, for DEALER to REP), print `OK`.
+  pipeline N  (DEALER to a REP) send N requests [b"", b"<i>"] without reading, then
+          read replies until none arrives for 1 s; print `GOT <count>` (pyzmq only:
+          the drop comparison of sockets/tests/rep_pipelining.rs).
 In echo, a ROUTER prints `FROM <routing id>` for the first message; with --echo-meta
 NAME (repeatable) each echoed message gets one more frame per NAME: the value of that
 message property (zmq_msg_gets, e.g. User-Id or X-Name), or b"<none>".
@@ -279,6 +282,19 @@ def run(s, scenario, a):
         for i in range(n):
             s.send_multipart([TOPICS[i % 4] + b"-%d" % i, b""])
         s.send(b"END")
+    elif kind == "pipeline":
+        n = int(scenario[1])
+        for i in range(n):
+            s.send_multipart([b"", b"%d" % i])
+        s.rcvtimeo = 1000
+        count = 0
+        while True:
+            try:
+                s.recv_multipart()
+            except zmq.Again:
+                break
+            count += 1
+        print("GOT", count, flush=True)
     elif kind == "ask":
         prefix = []
         if a.route_to is not None:

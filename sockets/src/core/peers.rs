@@ -82,6 +82,11 @@ impl Peer {
         self.attached
     }
 
+    /// Received messages wait to be read.
+    pub(crate) fn has_input(&self) -> bool {
+        !self.inq.is_empty()
+    }
+
     fn has_room(&self, conflate: bool) -> bool {
         !self.gone && (conflate || self.queued() < self.sndhwm)
     }
