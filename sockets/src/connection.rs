@@ -72,6 +72,12 @@ pub(crate) struct Conn {
     /// Bytes a write-through offer encoded but could not write at once; the writer task
     /// writes them before anything else.
     stash: RefCell<Vec<Bytes>>,
+    /// Write-through messages in the stash or the session, not yet taken by the writer
+    /// (they left the socket's accounting at once).
+    uncounted: Cell<u64>,
+    /// Messages in the write in flight (taken out of the accounting, not yet handed to
+    /// the kernel). A connection that ends counts these and `uncounted` as dropped.
+    in_write: Cell<u64>,
 }
 
 /// The writing half of a connection, shared between the writer task (which takes it
@@ -150,6 +156,7 @@ impl Conn {
             }
             None => {}
         }
+        self.uncounted.set(self.uncounted.get() + 1);
         *self.stash.borrow_mut() = chunks;
         self.wake_writer.notify();
         Ok(())
@@ -220,6 +227,9 @@ impl Link for Conn {
         };
         let r = session.send_parts(msg.into_parts());
         drop(session);
+        if write_through {
+            self.uncounted.set(self.uncounted.get() + 1);
+        }
         self.encoded(r);
         Ok(())
     }
@@ -339,6 +349,8 @@ pub(crate) async fn run_from<P: Proactor>(
         events: RefCell::new(VecDeque::new()),
         direct: slot.clone(),
         stash: RefCell::new(Vec::new()),
+        uncounted: Cell::new(0),
+        in_write: Cell::new(0),
     });
     shared.io.borrow_mut().conns.insert(id, conn.clone());
     p.spawn_local(read_loop(shared.clone(), conn.clone(), reader));
@@ -354,6 +366,11 @@ fn finish<P: Proactor>(shared: &Shared<P>, conn: &Conn) -> Outcome {
         .unwrap_or(DisconnectReason::SocketClosed);
     let peer = conn.peer.get();
     shared.io.borrow_mut().conns.remove(&conn.id);
+    // Messages that had left the socket's accounting and were not handed to the kernel.
+    let lost = conn.uncounted.get() + conn.in_write.get();
+    if lost > 0 && peer.is_some() {
+        shared.core.borrow_mut().lost_in_flight(lost);
+    }
     let routing_id = peer.and_then(|p| shared.core.borrow().routing_id(p));
     if let Some(peer) = peer {
         shared.detach(peer, conn.origin);
@@ -409,7 +426,11 @@ fn drain_events<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>) -> bool {
                     *conn.meta.borrow_mut() = Some(peer_meta.clone());
                     meta = None;
                     if !on_handshake(shared, conn, &peer_meta) {
-                        batch.clear();
+                        let refused = batch
+                            .drain(..)
+                            .filter(|e| matches!(e, Event::Message(_)))
+                            .count();
+                        shared.core.borrow_mut().refused_input(refused as u64);
                         break 'batches;
                     }
                 }
@@ -665,6 +686,8 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
         .borrow_mut()
         .take()
         .expect("the writer starts in its slot");
+    // A write cut short when the connection ended: the stream may stop inside a frame.
+    let mut interrupted = false;
     while !conn.is_done() {
         let now = p.now();
         let due = conn
@@ -684,9 +707,8 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
         let tx = conn.session.borrow_mut().poll_transmit();
         if let Some(tx) = tx {
             // What the batch holds is out of the session: room below the SNDHWM.
-            if let Some(peer) = conn.peer.get() {
-                shared.flushed(peer);
-            }
+            let taken = conn.peer.get().map_or(0, |peer| shared.flushed(peer));
+            conn.in_write.set(conn.in_write.get() + taken as u64);
             if chunks.is_empty() {
                 chunks = tx.chunks;
             } else {
@@ -694,14 +716,20 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
             }
         }
         if !chunks.is_empty() {
+            // Every write-through message is in the stash or the batch now.
+            conn.in_write
+                .set(conn.in_write.get() + conn.uncounted.take());
             conn.writing.set(true);
             let r = select(write_all(p, &mut writer, chunks), conn.wait_done()).await;
             conn.writing.set(false);
             shared.progress.notify();
             match r {
-                Either::Left(Ok(emptied)) => conn.session.borrow_mut().recycle_transmit(emptied),
+                Either::Left(Ok(emptied)) => {
+                    conn.in_write.set(0);
+                    conn.session.borrow_mut().recycle_transmit(emptied);
+                }
                 Either::Left(Err(e)) => conn.end(DisconnectReason::SendFailed(e.into())),
-                Either::Right(()) => {}
+                Either::Right(()) => interrupted = true,
             }
             continue;
         }
@@ -720,11 +748,19 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
             .expect("only this task takes the writer out");
         conn.sleeping_until.set(None);
     }
-    // A failed session may have queued an ERROR command for the peer: best effort.
+    // A failed session may have queued an ERROR command for the peer: best effort,
+    // unless a write was cut short (what follows would be read as the rest of a frame).
     let tx = conn.session.borrow_mut().poll_transmit();
-    if let Some(tx) = tx {
+    if let (Some(tx), false) = (tx, interrupted) {
+        // The messages in it leave the accounting; counted as lost unless written.
+        let taken = conn.peer.get().map_or(0, |peer| shared.flushed(peer));
+        conn.in_write
+            .set(conn.in_write.get() + taken as u64 + conn.uncounted.take());
         let deadline = p.now() + Duration::from_millis(100);
-        let _ = with_deadline(p, Some(deadline), write_all(p, &mut writer, tx.chunks)).await;
+        let written = with_deadline(p, Some(deadline), write_all(p, &mut writer, tx.chunks)).await;
+        if let Some(Ok(_)) = written {
+            conn.in_write.set(0);
+        }
     }
     conn.stash.borrow_mut().clear();
 }

@@ -465,9 +465,23 @@ impl Core {
         self.peers.has_queued_output(peer)
     }
 
-    /// `peer`'s link wrote everything it took: room below the SNDHWM again.
-    pub(crate) fn flushed(&mut self, peer: PeerId) {
-        self.peers.flushed(peer);
+    /// `peer`'s link took its batch to write it: room below the SNDHWM again. Returns
+    /// how many messages left the accounting (the link counts them until written).
+    pub(crate) fn flushed(&mut self, peer: PeerId) -> usize {
+        self.peers.flushed(peer)
+    }
+
+    /// A connection ended with `n` messages that had left the socket's accounting
+    /// (taken for a write, or written through) and were not yet handed to the kernel:
+    /// dropped with it (counted as [`Drops::disconnected`]).
+    pub(crate) fn lost_in_flight(&mut self, n: u64) {
+        self.peers.drops.disconnected += n;
+    }
+
+    /// Messages that arrived on a connection the socket refused after its handshake
+    /// (in the same read): never delivered (counted as [`Drops::discarded`]).
+    pub(crate) fn refused_input(&mut self, n: u64) {
+        self.peers.drops.discarded += n;
     }
 
     /// True when no message waits in any peer's queue (links may still be writing).

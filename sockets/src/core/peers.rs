@@ -458,21 +458,23 @@ impl Peers {
         self.map.get(id).is_some_and(|p| !p.out.is_empty())
     }
 
-    /// The link of `id` wrote (or handed to the kernel) everything it took.
-    pub(crate) fn flushed(&mut self, id: PeerId) {
+    /// The link of `id` took its batch out of the socket's accounting (to write it):
+    /// how many messages that was.
+    pub(crate) fn flushed(&mut self, id: PeerId) -> usize {
         let conflate = self.conflate;
         let Some(p) = self.map.get_mut(id) else {
-            return;
+            return 0;
         };
         if p.unflushed == 0 {
-            return;
+            return 0;
         }
         let was_full = !p.has_room(conflate);
-        p.unflushed = 0;
+        let n = std::mem::take(&mut p.unflushed);
         if was_full && p.has_room(conflate) {
             self.list_room(id);
             self.wake_send = true;
         }
+        n
     }
 
     /// True when no message waits in any queue (for LINGER).

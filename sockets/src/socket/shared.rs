@@ -264,13 +264,14 @@ impl<P: Proactor> Shared<P> {
     }
 
     /// `peer`'s link took the messages it was given or took, out of its batch: they no
-    /// longer count against the SNDHWM.
-    pub(crate) fn flushed(&self, peer: PeerId) {
+    /// longer count against the SNDHWM. Returns how many.
+    pub(crate) fn flushed(&self, peer: PeerId) -> usize {
         let mut core = self.core.borrow_mut();
-        core.flushed(peer);
+        let n = core.flushed(peer);
         if core.has_output() {
             drop(core);
             self.run_core_output();
         }
+        n
     }
 }
