@@ -124,7 +124,7 @@ async fn oversized_message_costs_the_connection<P: Proactor>(ctx: Context<P>) {
     push.connect(&ep).unwrap();
     push.send(vec![0u8; 1000]).await.unwrap();
     let reason = wait_disconnected(&p, &mon).await;
-    let too_large = PeerMisbehaved::FrameTooLarge {
+    let too_large = PeerMisbehaved::MessageTooLarge {
         size: 1000,
         max: 100,
     };
