@@ -39,7 +39,10 @@ use crate::zap::{ZapReply, ZapRequest};
 /// The writer stops moving messages into the session once this many bytes wait.
 pub(crate) const BATCH_BYTES: usize = 256 * 1024;
 
-/// Receive buffer sizes: small while traffic is light, larger once reads fill it.
+/// Receive buffer sizes: tiny until the handshake succeeds (a greeting and a few short
+/// commands; a connection that never greets holds no more), small while traffic is
+/// light, larger once reads fill it.
+const READ_HANDSHAKE: usize = 512;
 const READ_SMALL: usize = 8 * 1024;
 const READ_LARGE: usize = 64 * 1024;
 
@@ -567,12 +570,12 @@ fn on_handshake<P: Proactor>(shared: &Shared<P>, conn: &Rc<Conn>, metadata: &Met
 
 async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reader: P::Reader) {
     let p = shared.proactor.clone();
-    let mut size = READ_SMALL;
+    let mut size = READ_HANDSHAKE;
     let mut pool = Vec::with_capacity(POOL);
     // Reading stopped at the RCVHWM: the session's input deadlines are suspended.
     let mut held = false;
     while !conn.is_done() {
-        // Before authentication a peer holds at most one read (8 KiB) plus the
+        // Before authentication a peer holds at most one read (512 bytes) plus the
         // session's partial handshake frame (64 KiB): nothing is read while the ZAP
         // handler decides.
         if conn.authenticating.get() {
@@ -597,6 +600,9 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
         // Receive after the bytes the session could not use yet (a partial frame, for
         // which the decoder reserved room), so every frame lands contiguously and is
         // handed out as a view of this buffer.
+        if size == READ_HANDSHAKE && conn.peer.get().is_some() {
+            size = READ_SMALL;
+        }
         let mut buf = conn.session.borrow_mut().take_recv_buf();
         if buf.capacity() - buf.len() < size / 4 {
             buf = renew(buf, size, &mut pool);
