@@ -1,11 +1,12 @@
 //! Entry point of the socket-level fuzz target: a whole socket of any type, driven
 //! without I/O, whose peers send whatever the fuzzer wants. Hidden from the docs.
 //!
-//! The socket is its pure core ([`Core`]) plus, for each connection, a real ZMTP
+//! The socket is its pure core (`core::Core`) plus, for each connection, a real ZMTP
 //! [`Session`] in memory, played by a small shell that does what the I/O shell does
 //! (`socket/shared.rs`, `connection.rs`): it attaches a connection to a peer after its
 //! handshake, hands received messages to the core, stops reading at the RCVHWM,
-//! moves queued messages into the session up to one batch, reports batches flushed,
+//! lets the writer (when it runs) move queued messages into the session up to one
+//! batch and report them flushed,
 //! carries out the core's actions, runs the session timers on a virtual clock, and
 //! detaches peers whose connection ended. Connections either speak raw fuzzer bytes
 //! from the first byte on, or start with a valid handshake by a peer of a compatible
@@ -14,7 +15,7 @@
 //! [`fuzz_socket`] panics (the fuzzer's finding) when anything in the socket panics, or
 //! when a bound does not hold: a peer's send queue beyond its SNDHWM, its receive
 //! queue beyond its RCVHWM plus one read, or a session holding more than the
-//! configured limits allow (see [`check_bounds`]).
+//! configured limits allow (see `Harness::check_bounds`).
 
 use std::time::{Duration, Instant};
 
@@ -319,8 +320,8 @@ impl Harness {
         let Some(side) = c.peer_side.as_mut() else {
             return;
         };
-        // What the socket wrote is kept by `write` in the peer's inbox: here it is
-        // the session's own output, taken by `write`.
+        // (What the socket wrote reached this side in `write`.) Timers, then what this
+        // side has to say: handshake commands, PONGs, PINGs.
         side.handle_timeout(now);
         while side.poll_event().is_some() {}
         while let Some(t) = side.poll_transmit() {
@@ -409,12 +410,11 @@ impl Harness {
             return;
         };
         self.report.ended += 1;
+        // A connect-side peer stays (its queue waits for the next connection); a
+        // connection that never attached leaves nothing to detach.
         if let Some(peer) = c.peer {
             let keep = c.existing == Some(peer) && self.core.keeps_connect_peers();
             self.core.detach(peer, !keep);
-        } else if let Some(existing) = c.existing {
-            // A connect whose connection never attached: the peer stays queued.
-            let _ = existing;
         }
     }
 
@@ -431,22 +431,19 @@ impl Harness {
 
     /// A link's `offer`: into the session when established with room in its batch.
     fn offer(&mut self, peer: PeerId, msg: Message, write_through: bool) {
-        let taken = match self.slot_of(peer).and_then(|s| self.conns[s].as_mut()) {
+        let slot = self.slot_of(peer);
+        match slot.and_then(|s| self.conns[s].as_mut()) {
             Some(c) if c.session.is_established() && c.session.pending_transmit() < BATCH => {
                 if c.session.send_parts(msg.into_parts()).is_err() {
-                    let slot = self.slot_of(peer);
                     if let Some(slot) = slot {
                         self.end(slot);
                     }
                 }
-                true
             }
             _ => {
                 self.core.requeue(peer, msg, write_through);
-                false
             }
-        };
-        let _ = taken;
+        }
     }
 
     fn app_send(&mut self, frames: Vec<Bytes>) {
