@@ -10,15 +10,18 @@ pub use ringmq_proactor as proactor;
 pub use ringmq_sockets as sockets;
 pub use ringmq_zmtp as zmtp;
 
+pub use ringmq_sockets::handle;
 pub use ringmq_sockets::{
     curve_keypair, curve_public, z85_decode, z85_encode, zap, Authenticator, CurveKey, InvalidKey,
     Metadata, Z85Error, ZapHandler, ZapReply, ZapRequest,
 };
+pub use ringmq_sockets::{proxy, proxy_steerable, ProxyStats, SideStats};
 pub use ringmq_sockets::{
-    Bytes, Context, DealerSocket, DisconnectReason, Drops, Error, IoError, Message, Monitor,
-    MonitorEvent, MonitorEventKind, PairSocket, PubSocket, PullSocket, PushSocket, Refusal,
-    RepSocket, ReqSocket, RouterSocket, SecurityConfigError, Socket, SocketOption, SocketType,
-    SubSocket, XPubSocket, XSubSocket,
+    BlockingSocket, Bytes, Context, ContextHandle, DealerSocket, DisconnectReason, Drops, Error,
+    IoError, Message, Monitor, MonitorEvent, MonitorEventKind, PairSocket, PeerStats, PubSocket,
+    PullSocket, PushSocket, Refusal, RepSocket, ReqSocket, RouterSocket, RuntimeThread,
+    SecurityConfigError, Socket, SocketHandle, SocketOption, SocketOptions, SocketStats,
+    SocketType, StreamSocket, SubSocket, XPubSocket, XSubSocket,
 };
 
 /// The compio adapter.
@@ -27,3 +30,6 @@ pub use ringmq_compio as compio;
 /// The monoio adapter.
 #[cfg(feature = "monoio")]
 pub use ringmq_monoio as monoio;
+/// The tokio adapter (current-thread runtime with a `LocalSet`).
+#[cfg(feature = "tokio")]
+pub use ringmq_tokio as tokio;

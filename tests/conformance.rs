@@ -1,8 +1,8 @@
 //! The `Proactor` conformance suite, instantiated for every backend: the built-in
-//! io_uring and epoll drivers, compio and monoio.
+//! io_uring and epoll drivers, compio, monoio and tokio.
 //!
 //! Each body lives in `suite/`; `conformance!` generates `mod uring`, `mod epoll`,
-//! `mod compio` and `mod monoio` with one `#[test]` per body. Bodies that count file
+//! `mod compio`, `mod monoio` and `mod tokio` with one `#[test]` per body. Bodies that count file
 //! descriptors (`isolated`) re-run this binary in a child process that runs only that
 //! test, since the other tests open and close descriptors in parallel threads.
 
@@ -61,6 +61,15 @@ mod backends {
         ringmq_monoio::block_on(guard(&p, body(p))).expect("monoio runtime");
     }
 
+    pub fn tokio<F, Fut>(body: F)
+    where
+        F: FnOnce(ringmq_tokio::TokioProactor) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let p = ringmq_tokio::TokioProactor::new();
+        ringmq_tokio::block_on(guard(&p, body(p))).expect("tokio runtime");
+    }
+
     /// Fails a body that hangs instead of hanging the suite.
     async fn guard<P: ringmq_proactor::Proactor>(p: &P, body: impl Future<Output = ()>) {
         let limit = Duration::from_secs(120);
@@ -117,6 +126,7 @@ macro_rules! conformance {
         backend_mod!(epoll; [$($test),*]; [$($isolated),*]);
         backend_mod!(compio; [$($test),*]; [$($isolated),*]);
         backend_mod!(monoio; [$($test),*]; [$($isolated),*]);
+        backend_mod!(tokio; [$($test),*]; [$($isolated),*]);
     };
 }
 

@@ -5,12 +5,24 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
+#[allow(dead_code)]
+#[path = "../examples/blocking.rs"]
+mod blocking;
 #[allow(dead_code)] // `main` is for `cargo run --example`
 #[path = "../examples/curve.rs"]
 mod curve;
 #[allow(dead_code)]
+#[path = "../examples/inproc_workers.rs"]
+mod inproc_workers;
+#[allow(dead_code)]
 #[path = "../examples/pair.rs"]
 mod pair;
+#[allow(dead_code)]
+#[path = "../examples/poller.rs"]
+mod poller;
+#[allow(dead_code)]
+#[path = "../examples/proxy.rs"]
+mod proxy;
 #[allow(dead_code)]
 #[path = "../examples/pub_sub.rs"]
 mod pub_sub;
@@ -23,6 +35,12 @@ mod req_rep;
 #[allow(dead_code)]
 #[path = "../examples/router_dealer.rs"]
 mod router_dealer;
+#[allow(dead_code)]
+#[path = "../examples/stream_sink.rs"]
+mod stream_sink;
+#[allow(dead_code)]
+#[path = "../examples/tokio_pubsub.rs"]
+mod tokio_pubsub;
 
 /// Runs an example on its own thread; it must succeed within 30 s.
 fn run_example(name: &str, run: fn() -> Result<(), Box<dyn std::error::Error>>) {
@@ -67,4 +85,34 @@ fn example_pair() {
 #[test]
 fn example_curve() {
     run_example("curve", curve::run);
+}
+
+#[test]
+fn example_inproc_workers() {
+    run_example("inproc_workers", inproc_workers::run);
+}
+
+#[test]
+fn example_proxy() {
+    run_example("proxy", proxy::run);
+}
+
+#[test]
+fn example_tokio_pubsub() {
+    run_example("tokio_pubsub", tokio_pubsub::run);
+}
+
+#[test]
+fn example_blocking() {
+    run_example("blocking", blocking::run);
+}
+
+#[test]
+fn example_stream_sink() {
+    run_example("stream_sink", stream_sink::run);
+}
+
+#[test]
+fn example_poller() {
+    run_example("poller", poller::run);
 }

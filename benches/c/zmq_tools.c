@@ -15,6 +15,14 @@
  *   zmq_tools scale_dealers <connect-ep> <size> <idle-peers> <rounds>
  *   zmq_tools mem_push   <connect-ep> <size> <count> <hwm>
  *   zmq_tools stall_pull <bind-ep>    <hwm> <seconds>
+ *   zmq_tools inproc_thr <inproc-ep>  <size> <count>
+ *   zmq_tools inproc_lat <inproc-ep>  <size> <roundtrips>
+ *   zmq_tools hs_server  <bind-ep>    <connections>
+ *   zmq_tools hs_clients <connect-ep> <connections>
+ *
+ * inproc_thr / inproc_lat (issue 12) are libzmq's perf/inproc_thr and inproc_lat in
+ * one process: the main thread binds a PULL (prints the throughput) or a REP, a second
+ * thread of the same context connects a PUSH or a REQ (prints the latency).
  *
  * scale_dealers (the idle-peer scale row): <idle-peers> DEALERs connect in batches
  * of SCALE_BATCH, each sends one request and waits for its echo, then stays silent;
@@ -36,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -272,12 +281,74 @@ static int scale_dealers(const char *ep, size_t size, unsigned long idle, unsign
     return 0;
 }
 
+/* The connecting thread of inproc_thr / inproc_lat. */
+struct inproc_peer {
+    void *ctx;
+    const char *ep;
+    unsigned long size, count;
+    int lat;
+};
+
+static void *inproc_peer_main(void *arg) {
+    struct inproc_peer *a = arg;
+    void *s = open_socket(a->ctx, a->lat ? ZMQ_REQ : ZMQ_PUSH, a->ep, 0, -1, -1);
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    double start = now_us();
+    for (unsigned long i = 0; i < a->count; i++) {
+        zmq_msg_t out;
+        zmq_msg_init_size(&out, a->size);
+        memset(zmq_msg_data(&out), 0, a->size);
+        check(zmq_msg_send(&out, s, 0), "send");
+        if (a->lat)
+            recv_size(s, &msg, a->size);
+    }
+    if (a->lat) {
+        double elapsed = now_us() - start;
+        printf("message size: %d [B]\n", (int)a->size);
+        printf("roundtrip count: %d\n", (int)a->count);
+        printf("average latency: %.3f [us]\n", elapsed / (a->count * 2.0));
+    }
+    zmq_msg_close(&msg);
+    zmq_close(s);
+    return NULL;
+}
+
+static void inproc(void *ctx, const char *ep, unsigned long size, unsigned long count, int lat) {
+    void *s = open_socket(ctx, lat ? ZMQ_REP : ZMQ_PULL, ep, 1, -1, -1);
+    struct inproc_peer peer = {ctx, ep, size, count, lat};
+    pthread_t t;
+    if (pthread_create(&t, NULL, inproc_peer_main, &peer) != 0) {
+        fprintf(stderr, "zmq_tools: pthread_create failed\n");
+        exit(1);
+    }
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (lat) {
+        for (unsigned long i = 0; i < count; i++) {
+            recv_size(s, &msg, size);
+            check(zmq_msg_send(&msg, s, 0), "send");
+        }
+    } else {
+        recv_size(s, &msg, size);
+        double start = now_us();
+        for (unsigned long i = 1; i < count; i++)
+            recv_size(s, &msg, size);
+        print_thr(size, count, now_us() - start);
+    }
+    zmq_msg_close(&msg);
+    pthread_join(t, NULL);
+    zmq_close(s);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[argc - 1], "--curve") == 0) {
         curve = 1;
         argc--;
     }
-    if (argc < 5 && !(argc == 4 && strcmp(argv[1], "router") == 0)) {
+    int three = argc == 4 && (strcmp(argv[1], "router") == 0 || strcmp(argv[1], "hs_server") == 0 ||
+                              strcmp(argv[1], "hs_clients") == 0);
+    if (argc < 5 && !three) {
         fprintf(stderr, "usage: zmq_tools ROLE ENDPOINT N... [--curve]\n");
         return 1;
     }
@@ -498,6 +569,32 @@ int main(int argc, char **argv) {
         printf("sent: %lu\n", sent);
         printf("VmHWM: %lu [kB]\n", hwm_kb);
         zmq_close(s);
+    } else if (strcmp(role, "inproc_thr") == 0 || strcmp(role, "inproc_lat") == 0) {
+        inproc(ctx, ep, a, b, strcmp(role, "inproc_lat") == 0);
+    } else if (strcmp(role, "hs_server") == 0) {
+        /* REP answering one request per connection of hs_clients */
+        void *s = open_socket(ctx, ZMQ_REP, ep, 1, -1, -1);
+        zmq_msg_init(&msg);
+        for (unsigned long i = 0; i < a; i++) {
+            check(zmq_msg_recv(&msg, s, 0), "recv");
+            check(zmq_msg_send(&msg, s, 0), "send");
+        }
+        zmq_msg_close(&msg);
+        zmq_close(s);
+    } else if (strcmp(role, "hs_clients") == 0) {
+        /* a new REQ per connection: connect, handshake, one round trip, close */
+        double start = now_us();
+        zmq_msg_init(&msg);
+        for (unsigned long i = 0; i < a; i++) {
+            void *s = open_socket(ctx, ZMQ_REQ, ep, 0, -1, -1);
+            check(zmq_send(s, "x", 1, 0), "send");
+            recv_size(s, &msg, 1);
+            zmq_close(s);
+        }
+        zmq_msg_close(&msg);
+        double elapsed = now_us() - start;
+        printf("handshakes: %lu [conn/s]\n",
+               (unsigned long)((double)a / (elapsed < 1 ? 1 : elapsed) * 1e6));
     } else if (strcmp(role, "stall_pull") == 0) {
         void *s = open_socket(ctx, ZMQ_PULL, ep, 1, -1, (int)a);
         sleep((unsigned)b);

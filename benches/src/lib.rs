@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod inproc;
 pub mod raw;
 pub mod tools;
 
@@ -17,22 +18,42 @@ use std::process::Command;
 /// The C source of the libzmq baseline (all roles in one program, role = first argument).
 pub const ZMQ_TOOLS_C: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/c/zmq_tools.c");
 
+/// The C source of the libsodium baseline of `curve_crypto`.
+pub const SODIUM_BENCH_C: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/c/sodium_bench.c");
+
 /// Compiles `c/zmq_tools.c` against the system libzmq (`cc -O2 ... -lzmq`) into
 /// `out_dir/zmq_tools` and returns the path of the program. The error says how to
 /// install libzmq when the compiler or the library is missing.
 pub fn build_zmq_tools(out_dir: &Path) -> Result<PathBuf, String> {
+    build_c(out_dir, ZMQ_TOOLS_C, "zmq_tools", "zmq", "libzmq3-dev")
+}
+
+/// Compiles `c/sodium_bench.c` against the system libsodium into
+/// `out_dir/sodium_bench`, like [`build_zmq_tools`].
+pub fn build_sodium_bench(out_dir: &Path) -> Result<PathBuf, String> {
+    build_c(
+        out_dir,
+        SODIUM_BENCH_C,
+        "sodium_bench",
+        "sodium",
+        "libsodium-dev",
+    )
+}
+
+/// `cc -O2 -o out_dir/name src -llib`; the error names the Debian package `dev`.
+fn build_c(out_dir: &Path, src: &str, name: &str, lib: &str, dev: &str) -> Result<PathBuf, String> {
     std::fs::create_dir_all(out_dir).map_err(|e| format!("create {}: {e}", out_dir.display()))?;
-    let out = out_dir.join("zmq_tools");
+    let out = out_dir.join(name);
     let result = Command::new("cc")
         .args(["-O2", "-o"])
         .arg(&out)
-        .arg(ZMQ_TOOLS_C)
-        .arg("-lzmq")
+        .arg(src)
+        .arg(format!("-l{lib}"))
         .output()
-        .map_err(|e| format!("cannot run cc ({e}); install a C compiler and libzmq: apt-get install build-essential libzmq3-dev"))?;
+        .map_err(|e| format!("cannot run cc ({e}); install a C compiler and lib{lib}: apt-get install build-essential {dev}"))?;
     if !result.status.success() {
         return Err(format!(
-            "cc {ZMQ_TOOLS_C} -lzmq failed (is libzmq installed? apt-get install libzmq3-dev):\n{}",
+            "cc {src} -l{lib} failed (is lib{lib} installed? apt-get install {dev}):\n{}",
             String::from_utf8_lossy(&result.stderr)
         ));
     }

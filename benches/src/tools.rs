@@ -18,6 +18,7 @@ use ringmq_compio::CompioProactor;
 use ringmq_monoio::MonoioProactor;
 use ringmq_proactor::{BackendChoice, Proactor, Runtime};
 use ringmq_sockets::{Bytes, Context, CurveKey, Error, SocketOption};
+use ringmq_tokio::TokioProactor;
 
 /// Boxed error of the tools.
 pub type BoxError = Box<dyn StdError>;
@@ -43,15 +44,18 @@ pub enum Backend {
     Compio,
     /// The monoio adapter.
     Monoio,
+    /// The tokio adapter (current-thread runtime with a `LocalSet`).
+    Tokio,
 }
 
 impl Backend {
     /// All backends, in the order `compare` reports them.
-    pub const ALL: [Backend; 4] = [
+    pub const ALL: [Backend; 5] = [
         Backend::Uring,
         Backend::Epoll,
         Backend::Compio,
         Backend::Monoio,
+        Backend::Tokio,
     ];
 
     /// The lower-case name (`uring`, `epoll`, `compio`, `monoio`).
@@ -61,6 +65,7 @@ impl Backend {
             Backend::Epoll => "epoll",
             Backend::Compio => "compio",
             Backend::Monoio => "monoio",
+            Backend::Tokio => "tokio",
         }
     }
 
@@ -71,8 +76,9 @@ impl Backend {
             "epoll" => Ok(Backend::Epoll),
             "compio" => Ok(Backend::Compio),
             "monoio" => Ok(Backend::Monoio),
+            "tokio" => Ok(Backend::Tokio),
             _ => Err(format!(
-                "backend {s:?} is not one of uring, epoll, compio, monoio"
+                "backend {s:?} is not one of uring, epoll, compio, monoio, tokio"
             )),
         }
     }
@@ -93,6 +99,11 @@ pub struct Args {
 impl Args {
     /// Parses `std::env::args()` (flags may appear anywhere).
     pub fn from_env() -> Result<Args, String> {
+        Args::from_list(std::env::args().skip(1).collect())
+    }
+
+    /// Parses a command line without the program name.
+    pub fn from_list(list: Vec<String>) -> Result<Args, String> {
         let mut backend = match std::env::var("RINGMQ_BACKEND") {
             Ok(v) if !v.is_empty() && v != "auto" => Backend::parse(&v)?,
             _ => Backend::Uring,
@@ -102,7 +113,7 @@ impl Args {
             Ok("1") | Ok("true") | Ok("on")
         );
         let mut positional = Vec::new();
-        let mut it = std::env::args().skip(1);
+        let mut it = list.into_iter();
         while let Some(a) = it.next() {
             if a == "--curve" {
                 curve = true;
@@ -245,6 +256,22 @@ pub enum Role {
         /// SNDHWM.
         hwm: u64,
     },
+    /// REP on `ep` answering `total` requests, one per connection of
+    /// [`Role::HandshakeClients`].
+    HandshakeServer {
+        /// Bind endpoint.
+        ep: String,
+        /// Requests (connections) to serve.
+        total: u64,
+    },
+    /// `count` times in a row: a new REQ on `ep`, one 1-byte request and its reply
+    /// (so the handshake completed), close; prints `handshakes: N [conn/s]`.
+    HandshakeClients {
+        /// Connect endpoint.
+        ep: String,
+        /// Connections.
+        count: u64,
+    },
     /// PULL (RCVHWM `hwm`) on `ep` that never reads, for `secs` seconds.
     StallPull {
         /// Bind endpoint.
@@ -274,6 +301,9 @@ pub fn run(backend: Backend, curve: bool, role: Role) -> Result<(), BoxError> {
         }
         Backend::Monoio => {
             ringmq_monoio::block_on(exec(Context::new(MonoioProactor::new()), curve, role))?
+        }
+        Backend::Tokio => {
+            ringmq_tokio::block_on(exec(Context::new(TokioProactor::new()), curve, role))?
         }
     }
 }
@@ -638,6 +668,29 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
             println!("VmHWM: {} [kB]", vm_hwm_kb().unwrap_or(0));
             push.close().await;
         }
+        Role::HandshakeServer { ep, total } => {
+            let rep = ctx.rep();
+            configure(|o| rep.set_option(o), curve, true, vec![])?;
+            rep.bind(&ep)?;
+            for _ in 0..total {
+                let m = rep.recv().await?;
+                rep.send(m).await?;
+            }
+            rep.close().await;
+        }
+        Role::HandshakeClients { ep, count } => {
+            let start = Instant::now();
+            for _ in 0..count {
+                let req = ctx.req();
+                configure(|o| req.set_option(o), curve, false, vec![])?;
+                req.connect(&ep)?;
+                req.send(payload(1)).await?;
+                check_size(req.recv().await?.byte_len(), 1)?;
+                req.close().await;
+            }
+            let rate = count as f64 / start.elapsed().as_secs_f64().max(1e-9);
+            println!("handshakes: {} [conn/s]", rate as u64);
+        }
         Role::StallPull { ep, hwm, secs } => {
             let pull = ctx.pull();
             configure(
@@ -741,7 +794,7 @@ pub fn main_with(name: &str, make: fn(String, usize, u64) -> Role) {
     let result = Args::from_env().and_then(|a| {
         if a.positional.len() != 3 {
             return Err(format!(
-                "usage: {name} <endpoint> <message-size> <count> [--backend uring|epoll|compio|monoio] [--curve]"
+                "usage: {name} <endpoint> <message-size> <count> [--backend uring|epoll|compio|monoio|tokio] [--curve]"
             ));
         }
         let size = a.num(1, "message-size")? as usize;

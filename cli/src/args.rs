@@ -10,9 +10,9 @@ use ringmq_sockets::SocketType;
 /// Sending sockets read messages from stdin, receiving sockets print them on stdout:
 /// one message per line, frames separated by `|` (see --delimiter), or with --raw
 /// binary frames (per frame: 1 flag byte, 1 = more frames follow, 0 = last; a 4-byte
-/// big-endian length; the bytes). REQ, REP, DEALER, ROUTER, PAIR, XPUB and XSUB do
-/// both. ROUTER prints the peer's routing id (hex) as the first frame and takes a hex
-/// routing id as the first frame of what it sends. When stdin ends, PUSH, PUB, REQ
+/// big-endian length; the bytes). REQ, REP, DEALER, ROUTER, PAIR, XPUB, XSUB and
+/// STREAM do both. ROUTER and STREAM print the peer's routing id (hex) as the first
+/// frame and take a hex routing id as the first frame of what they send. When stdin ends, PUSH, PUB, REQ
 /// and REP exit (after lingering); the other types keep receiving until --count,
 /// --timeout or Ctrl-C.
 ///
@@ -55,6 +55,11 @@ pub enum Command {
     Pull(SocketArgs),
     /// PAIR: sends stdin messages to its one peer, prints what arrives.
     Pair(SocketArgs),
+    /// STREAM: raw TCP peers, no ZMTP. Prints `ROUTING-ID-HEX|bytes` for what a peer
+    /// sends (`ROUTING-ID-HEX|` alone when it connects and when it goes away); sends
+    /// `ROUTING-ID-HEX|bytes` to that peer, and `ROUTING-ID-HEX|` closes it. Use --raw
+    /// for binary data (the line format adds no newline to what it sends).
+    Stream(SocketArgs),
     /// Prints a new CURVE key pair in Z85 (like libzmq's curve_keygen).
     Keygen,
     /// Forwards between two sockets like zmq_proxy_steerable.
@@ -87,6 +92,7 @@ impl Command {
             Command::Push(a) => (SocketType::Push, a),
             Command::Pull(a) => (SocketType::Pull, a),
             Command::Pair(a) => (SocketType::Pair, a),
+            Command::Stream(a) => (SocketType::Stream, a),
             Command::Keygen | Command::Proxy(_) => return None,
         })
     }

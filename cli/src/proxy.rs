@@ -1,7 +1,8 @@
-//! `ringmq proxy`: zmq_proxy_steerable between two sockets.
+//! `ringmq proxy`: the library's `proxy_steerable` (zmq_proxy_steerable) between two
+//! sockets.
 
 use ringmq_proactor::Proactor;
-use ringmq_sockets::{Context, Error, Message, Socket, SocketType};
+use ringmq_sockets::{proxy, proxy_steerable, Context, Socket, SocketType};
 
 use crate::args::ProxyArgs;
 use crate::run::attach;
@@ -23,6 +24,7 @@ pub fn socket_type(name: &str) -> Option<SocketType> {
         "push" => Push,
         "pull" => Pull,
         "pair" => Pair,
+        "stream" => Stream,
         _ => return None,
     })
 }
@@ -75,30 +77,8 @@ fn open<P: Proactor>(ctx: &Context<P>, flag: &str, text: &str) -> Result<Socket<
     Ok(s)
 }
 
-fn can_recv(kind: SocketType) -> bool {
-    !matches!(kind, SocketType::Pub | SocketType::Push)
-}
-
-enum Ev {
-    Interrupted,
-    Front(Result<Message, Error>),
-    Back(Result<Message, Error>),
-    Control(Result<Message, Error>),
-}
-
-/// Counters like zmq_proxy_steerable's STATISTICS: per side messages in, bytes in,
-/// messages out, bytes out.
-#[derive(Default, Debug)]
-struct Stats([u64; 8]);
-
-impl Stats {
-    fn add(&mut self, base: usize, msg: &Message) {
-        self.0[base] += 1;
-        self.0[base + 1] += msg.byte_len() as u64;
-    }
-}
-
-/// Runs the proxy until TERMINATE or Ctrl-C.
+/// Runs the proxy ([`ringmq_sockets::proxy_steerable`], or [`ringmq_sockets::proxy`]
+/// without a control socket) until TERMINATE or Ctrl-C.
 pub async fn run<P: Proactor>(
     ctx: Context<P>,
     a: ProxyArgs,
@@ -127,91 +107,26 @@ pub async fn run<P: Proactor>(
             monitor::spawn(&p, c.monitor(), Some("control"));
         }
     }
-    let (front_in, back_in) = (can_recv(front.socket_type()), can_recv(back.socket_type()));
-    let mut stats = Stats::default();
-    let mut paused = false;
-    let outcome = loop {
-        let ev = {
-            let mut futs: Vec<BoxFut<'_, Ev>> = vec![Box::pin(async {
-                interrupt.wait(&p).await;
-                Ev::Interrupted
-            })];
-            if let Some(c) = &control {
-                futs.push(Box::pin(async { Ev::Control(c.recv().await) }));
-            }
-            if !paused {
-                if front_in {
-                    futs.push(Box::pin(async { Ev::Front(front.recv().await) }));
-                }
-                if back_in {
-                    futs.push(Box::pin(async { Ev::Back(back.recv().await) }));
-                }
-            }
-            race(futs).await
-        };
-        let (msg, from_front) = match ev {
-            Ev::Interrupted => break Outcome::Interrupted,
-            Ev::Front(r) => (r, true),
-            Ev::Back(r) => (r, false),
-            Ev::Control(r) => {
-                let msg = r.map_err(|e| Failure::new(format!("control socket: {e}")))?;
-                let cmd = msg.frames().first().cloned().unwrap_or_default();
-                let mut reply: Option<Message> = None;
-                match &cmd[..] {
-                    b"PAUSE" => paused = true,
-                    b"RESUME" => paused = false,
-                    b"TERMINATE" => {}
-                    b"STATISTICS" => {
-                        reply = Some(stats.0.iter().map(|v| v.to_ne_bytes().to_vec()).collect());
-                    }
-                    other => eprintln!(
-                        "ringmq: proxy: unknown control command {:?}",
-                        String::from_utf8_lossy(other)
-                    ),
-                }
-                let ctl = control
-                    .as_ref()
-                    .expect("control event from a control socket");
-                if reply.is_none() && ctl.socket_type() == SocketType::Rep {
-                    reply = Some(Message::from(cmd.clone()));
-                }
-                if let Some(r) = reply {
-                    if let Err(e) = ctl.try_send(r) {
-                        eprintln!("ringmq: proxy: cannot answer on the control socket: {e}");
-                    }
-                }
-                if &cmd[..] == b"TERMINATE" {
-                    break Outcome::Done;
-                }
-                continue;
-            }
-        };
-        let msg = msg.map_err(|e| Failure::new(format!("proxy receive failed: {e}")))?;
-        let (to, base_in, base_out) = if from_front {
-            (&back, 0, 6)
-        } else {
-            (&front, 4, 2)
-        };
-        stats.add(base_in, &msg);
-        if let Some(c) = &capture {
-            let _ = c.try_send(msg.clone());
-        }
-        let size_msg = msg.clone();
-        let sent = race(vec![
-            Box::pin(async { Some(to.send(msg).await) }) as BoxFut<'_, _>,
-            Box::pin(async {
-                interrupt.wait(&p).await;
-                None
-            }),
-        ])
-        .await;
-        match sent {
-            None => break Outcome::Interrupted,
-            Some(Ok(())) => stats.add(base_out, &size_msg),
-            Some(Err(e)) => {
-                return Err(Failure::new(format!("proxy send failed: {e}")));
-            }
-        }
+    let forwarded = race(vec![
+        Box::pin(async {
+            let r = match &control {
+                Some(c) => proxy_steerable(&front, &back, capture.as_ref(), c)
+                    .await
+                    .map(drop),
+                None => proxy(&front, &back, capture.as_ref()).await,
+            };
+            Some(r)
+        }) as BoxFut<'_, _>,
+        Box::pin(async {
+            interrupt.wait(&p).await;
+            None
+        }),
+    ])
+    .await;
+    let outcome = match forwarded {
+        None => Outcome::Interrupted,
+        Some(Ok(())) => Outcome::Done,
+        Some(Err(e)) => return Err(Failure::new(format!("proxy failed: {e}"))),
     };
     front.close().await;
     back.close().await;

@@ -204,7 +204,7 @@ async fn session<P: Proactor>(
         Format::Lines(a.delimiter.clone().into_bytes())
     };
     // The line format shows routing ids in hex; raw keeps them as bytes.
-    let hex_ids = kind == Router && !a.raw;
+    let hex_ids = matches!(kind, Router | Stream) && !a.raw;
     let receives = !matches!(kind, Push | Pub);
     let sends = !matches!(kind, Pull | Sub);
     let reads_stdin = sends && !(kind == Rep && a.echo);

@@ -546,3 +546,40 @@ sys.stdin.readline()
     clients.write(b"done\n");
     clients.success();
 }
+
+#[test]
+fn stream_talks_to_a_plain_tcp_client_with_hex_ids() {
+    let mut stream = Proc::ringmq(&["stream", "--bind", "tcp://127.0.0.1:*"]);
+    let ep = stream.listening();
+    let client = Proc::python(
+        r#"
+import socket, sys
+host, port = sys.argv[1].rsplit("//", 1)[1].rsplit(":", 1)
+c = socket.create_connection((host, int(port)), timeout=20)
+c.sendall(b"hello")
+got = b""
+while True:
+    data = c.recv(100)
+    if not data:
+        break
+    got += data
+print("GOT", got.decode(), flush=True)
+"#,
+        &[&ep],
+    );
+    // The connect notification, then the client's bytes, both with the peer's id.
+    let connected = stream.text_line();
+    let id = connected
+        .strip_suffix('|')
+        .unwrap_or_else(|| panic!("a notification: {connected:?}"))
+        .to_owned();
+    assert_eq!(id.len(), 10, "5 bytes in hex: {id}");
+    assert_eq!(stream.text_line(), format!("{id}|hello"));
+    // Bytes to that peer, then a zero-length frame closes it.
+    stream.write(format!("{id}|world\n{id}|\n").as_bytes());
+    assert_eq!(client.text_line(), "GOT world");
+    client.success();
+    stream.interrupt();
+    let (status, _) = stream.wait();
+    assert_eq!(status.code(), Some(130));
+}

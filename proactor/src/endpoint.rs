@@ -1,5 +1,5 @@
 //! Endpoint strings as ZeroMQ users write them: `tcp://host:port`, `ipc:///path`,
-//! `ipc://@abstract-name`.
+//! `ipc://@abstract-name`, `inproc://name`.
 //!
 //! Parsing follows libzmq: `*` as host means every interface (bind only), `*` or `0` as
 //! port asks for an ephemeral port, IPv6 literals are bracketed (`tcp://[::1]:5555`), and
@@ -19,8 +19,7 @@ use std::str::FromStr;
 /// the terminating NUL of paths or the leading NUL of abstract names).
 pub const MAX_IPC_ADDR_LEN: usize = 107;
 
-/// A parsed endpoint. More transports (inproc, udp) will join, so matches need a
-/// wildcard arm.
+/// A parsed endpoint. More transports (udp) may join, so matches need a wildcard arm.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Endpoint {
@@ -33,6 +32,9 @@ pub enum Endpoint {
     },
     /// `ipc://...`.
     Ipc(IpcAddr),
+    /// `inproc://name`: a name inside one process, handled by the socket layer (engines
+    /// refuse it with [`Endpoint::unsupported`]).
+    Inproc(String),
 }
 
 /// The host part of a TCP endpoint.
@@ -81,7 +83,7 @@ impl Endpoint {
 pub enum EndpointError {
     /// The string has no `scheme://`.
     MissingScheme,
-    /// The scheme is not `tcp` or `ipc` (the scheme is given).
+    /// The scheme is not `tcp`, `ipc` or `inproc` (the scheme is given).
     UnknownScheme(String),
     /// `tcp://` address without `:port`.
     MissingPort,
@@ -105,13 +107,15 @@ pub enum EndpointError {
     NulInIpcPath,
     /// The IPC address is longer than [`MAX_IPC_ADDR_LEN`] bytes (the length is given).
     IpcPathTooLong(usize),
+    /// `inproc://` with nothing after it.
+    EmptyInprocName,
 }
 
 impl fmt::Display for EndpointError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EndpointError::MissingScheme => {
-                f.write_str("endpoint has no scheme (tcp:// or ipc://)")
+                f.write_str("endpoint has no scheme (tcp://, ipc:// or inproc://)")
             }
             EndpointError::UnknownScheme(s) => write!(f, "unknown endpoint scheme {s:?}"),
             EndpointError::MissingPort => f.write_str("tcp endpoint has no port"),
@@ -131,6 +135,7 @@ impl fmt::Display for EndpointError {
             EndpointError::IpcPathTooLong(n) => {
                 write!(f, "ipc path is {n} bytes, the limit is {MAX_IPC_ADDR_LEN}")
             }
+            EndpointError::EmptyInprocName => f.write_str("inproc endpoint has an empty name"),
         }
     }
 }
@@ -151,6 +156,8 @@ impl FromStr for Endpoint {
         match scheme {
             "tcp" => parse_tcp(rest),
             "ipc" => parse_ipc(rest).map(Endpoint::Ipc),
+            "inproc" if rest.is_empty() => Err(EndpointError::EmptyInprocName),
+            "inproc" => Ok(Endpoint::Inproc(rest.to_owned())),
             "" => Err(EndpointError::MissingScheme),
             other => Err(EndpointError::UnknownScheme(other.to_owned())),
         }
@@ -244,6 +251,7 @@ impl fmt::Display for Endpoint {
         match self {
             Endpoint::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
             Endpoint::Ipc(addr) => write!(f, "ipc://{addr}"),
+            Endpoint::Inproc(name) => write!(f, "inproc://{name}"),
         }
     }
 }
@@ -377,6 +385,18 @@ mod tests {
         let a = ok("ipc://@name");
         assert_eq!(a, Endpoint::Ipc(IpcAddr::Abstract(b"name".to_vec())));
         assert_eq!(a.to_string(), "ipc://@name");
+    }
+
+    #[test]
+    fn inproc_forms() {
+        let n = ok("inproc://workers");
+        assert_eq!(n, Endpoint::Inproc("workers".into()));
+        assert_eq!(n.to_string(), "inproc://workers");
+        // Any text is a name, as in libzmq.
+        assert_eq!(ok("inproc://a:b/c"), Endpoint::Inproc("a:b/c".into()));
+        assert_eq!(err("inproc://"), EndpointError::EmptyInprocName);
+        let e = Endpoint::Inproc("x".into()).unsupported();
+        assert_eq!(e.kind(), io::ErrorKind::Unsupported);
     }
 
     #[test]

@@ -251,6 +251,11 @@ impl Executor {
     }
 
     /// Runs `future` to completion, running spawned tasks and the driver meanwhile.
+    /// Inside `block_on` (on the owning thread: the executor is not `Send`).
+    pub(crate) fn is_running(&self) -> bool {
+        self.running.get()
+    }
+
     pub(crate) fn block_on<F: Future>(&self, driver: &dyn Park, future: F) -> F::Output {
         assert!(
             !self.running.replace(true),
@@ -322,7 +327,7 @@ impl Executor {
             if let Err(e) = res {
                 // The driver cannot make progress: a bug or an exhausted kernel resource.
                 // Back off instead of spinning, and let timers keep firing.
-                eprintln!("ringmq: driver wait failed: {e}");
+                park_failed(&e);
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
@@ -374,4 +379,15 @@ impl Drop for Sleep<'_> {
             }
         }
     }
+}
+
+/// Logs a failed driver wait (kept out of line: `block_on`'s loop stays as lean as
+/// without logging).
+#[cold]
+#[inline(never)]
+fn park_failed(e: &std::io::Error) {
+    #[cfg(feature = "tracing")]
+    tracing::error!(error = %e, "driver wait failed; backing off 1 ms");
+    #[cfg(not(feature = "tracing"))]
+    let _ = e;
 }

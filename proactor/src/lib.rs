@@ -7,7 +7,8 @@
 //!
 //! - the built-in io_uring driver (primary),
 //! - the built-in epoll driver (fallback; completion emulated over readiness),
-//! - compio's or monoio's runtime, through the `ringmq-compio` / `ringmq-monoio` adapters.
+//! - compio's, monoio's or tokio's runtime, through the `ringmq-compio` /
+//!   `ringmq-monoio` / `ringmq-tokio` adapters.
 //!
 //! There is no global runtime and there are no hidden threads: every engine is
 //! thread-per-core, so nothing here is `Send`. The built-in [`Runtime`] drives futures
@@ -22,7 +23,7 @@
 #![warn(missing_docs)]
 
 mod buf;
-#[cfg(any(feature = "compio-buf", feature = "monoio-buf"))]
+#[cfg(any(feature = "compio-buf", feature = "monoio-buf", feature = "tokio-buf"))]
 pub mod compat;
 mod endpoint;
 mod epoll;
@@ -134,6 +135,44 @@ pub trait Proactor: Clone + 'static {
 
     /// Runs `f` as a task on this thread's executor.
     fn spawn_local<F: Future<Output = ()> + 'static>(&self, f: F);
+
+    /// Whether this engine is driving its tasks and I/O on the calling thread now.
+    /// Sockets ask before they wait, so that a socket polled where nothing drives its
+    /// engine (the built-in runtime's socket polled outside `Runtime::block_on`, for
+    /// example inside another executor) fails with an error that says so instead of
+    /// waiting forever. The default says yes.
+    fn is_driving(&self) -> bool {
+        true
+    }
+
+    /// Lets the other tasks that are ready run before the caller goes on (a reader
+    /// yields after a large read so that the application takes the messages first).
+    /// The default wakes the task and returns `Pending` once, which puts it behind the
+    /// tasks already queued; an engine whose scheduler would poll it again before the
+    /// others (tokio's `LocalSet`) overrides it.
+    fn yield_now(&self) -> impl Future<Output = ()> {
+        YieldNow(false)
+    }
+}
+
+/// The default [`Proactor::yield_now`]: pending once, with the task woken.
+#[derive(Debug)]
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
 }
 
 /// The most buffers one vectored send passes to the kernel (`IOV_MAX` on Linux).

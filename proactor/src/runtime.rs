@@ -135,7 +135,7 @@ impl Runtime {
     }
 
     /// A runtime with the given backend. `Auto` falls back to epoll when io_uring cannot be
-    /// used, and says why on stderr (once per process).
+    /// used, and says why through `tracing` (feature `tracing`; once per process).
     pub fn with_backend(choice: BackendChoice) -> io::Result<Runtime> {
         let (driver, unpark) = match choice {
             BackendChoice::Uring => {
@@ -151,13 +151,21 @@ impl Runtime {
                 Ok((d, u)) => (Driver::Uring(d), u),
                 Err(e) => {
                     if !WARNED.swap(true, Ordering::Relaxed) {
-                        eprintln!("ringmq: io_uring unavailable ({e}), using epoll");
+                        #[cfg(feature = "tracing")]
+                        tracing::warn!(error = %e, "io_uring unavailable, using epoll");
                     }
+                    #[cfg(not(feature = "tracing"))]
+                    let _ = e;
                     let (d, u) = epoll::Driver::new()?;
                     (Driver::Epoll(d), u)
                 }
             },
         };
+        #[cfg(feature = "tracing")]
+        tracing::debug!(backend = ?match driver {
+            Driver::Uring(_) => Backend::Uring,
+            Driver::Epoll(_) => Backend::Epoll,
+        }, ?choice, "runtime started");
         let core = Rc::new(Core {
             exec: Executor::new(unpark),
             driver,
@@ -376,6 +384,10 @@ impl Proactor for Native {
 
     fn spawn_local<F: Future<Output = ()> + 'static>(&self, f: F) {
         self.core.exec.spawn(Box::pin(f));
+    }
+
+    fn is_driving(&self) -> bool {
+        self.core.exec.is_running()
     }
 }
 

@@ -252,6 +252,7 @@ pub(crate) fn resolve(ep: &Endpoint) -> io::Result<Vec<SockAddr>> {
             Ok(addrs.into_iter().map(SockAddr::from_inet).collect())
         }
         Endpoint::Ipc(addr) => Ok(vec![SockAddr::from_ipc(addr)?]),
+        other => Err(other.unsupported()),
     }
 }
 
@@ -333,6 +334,7 @@ pub(crate) fn listen(ep: &Endpoint, nonblocking: bool) -> io::Result<(OwnedFd, B
                 },
             ))
         }
+        other => Err(other.unsupported()),
     }
 }
 

@@ -81,6 +81,9 @@ pub(crate) struct Conn {
     /// Messages in the write in flight (taken out of the accounting, not yet handed to
     /// the kernel). A connection that ends counts these and `uncounted` as dropped.
     in_write: Cell<u64>,
+    /// Bytes read and written so far (`Link::traffic`).
+    bytes_in: Cell<u64>,
+    bytes_out: Cell<u64>,
 }
 
 /// The writing half of a connection, shared between the writer task (which takes it
@@ -151,6 +154,7 @@ impl Conn {
                 return Ok(());
             }
             Some(Ok(n)) => {
+                self.bytes_out.set(self.bytes_out.get() + n as u64);
                 if n == chunks.iter().map(Bytes::len).sum::<usize>() {
                     self.session.borrow_mut().recycle_transmit(chunks);
                     return Ok(());
@@ -210,6 +214,10 @@ impl Conn {
 impl Link for Conn {
     fn origin(&self) -> Origin {
         self.origin
+    }
+
+    fn traffic(&self) -> (u64, u64) {
+        (self.bytes_in.get(), self.bytes_out.get())
     }
 
     /// Straight into the writer's current batch (a message copied into the batch at
@@ -301,6 +309,9 @@ pub(crate) async fn run_from<P: Proactor>(
     origin: Origin,
     peer_addr: Option<PeerAddr>,
 ) -> Outcome {
+    if shared.core.borrow().kind() == ringmq_zmtp::SocketType::Stream {
+        return crate::raw::run(shared, stream, endpoint, origin).await;
+    }
     let p = shared.proactor.clone();
     let address = match peer_addr {
         Some(PeerAddr::Tcp(a)) => a.ip().to_string(),
@@ -354,6 +365,8 @@ pub(crate) async fn run_from<P: Proactor>(
         stash: RefCell::new(Vec::new()),
         uncounted: Cell::new(0),
         in_write: Cell::new(0),
+        bytes_in: Cell::new(0),
+        bytes_out: Cell::new(0),
     });
     shared.io.borrow_mut().conns.insert(id, conn.clone());
     p.spawn_local(read_loop(shared.clone(), conn.clone(), reader));
@@ -615,6 +628,7 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
         match res {
             Ok(0) => conn.end(DisconnectReason::ClosedByPeer),
             Ok(n) => {
+                conn.bytes_in.set(conn.bytes_in.get() + n as u64);
                 if n == spare && conn.peer.get().is_some() {
                     size = READ_LARGE;
                 }
@@ -624,7 +638,7 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
                     // (epoll) would otherwise keep reading until the RCVHWM stops it:
                     // let the application take what arrived first, so the buffer's
                     // frames are dropped and `renew` can reuse it.
-                    yield_now().await;
+                    yield_now(&p).await;
                 }
             }
             Err(e) => conn.end(DisconnectReason::RecvFailed(e.into())),
@@ -725,6 +739,7 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
             // Every write-through message is in the stash or the batch now.
             conn.in_write
                 .set(conn.in_write.get() + conn.uncounted.take());
+            let bytes: usize = chunks.iter().map(Bytes::len).sum();
             conn.writing.set(true);
             let r = select(write_all(p, &mut writer, chunks), conn.wait_done()).await;
             conn.writing.set(false);
@@ -732,6 +747,7 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
             match r {
                 Either::Left(Ok(emptied)) => {
                     conn.in_write.set(0);
+                    conn.bytes_out.set(conn.bytes_out.get() + bytes as u64);
                     conn.session.borrow_mut().recycle_transmit(emptied);
                 }
                 Either::Left(Err(e)) => conn.end(DisconnectReason::SendFailed(e.into())),
@@ -786,7 +802,7 @@ fn advance_chunks(chunks: &mut Vec<Bytes>, mut n: usize) {
 
 /// Writes all chunks, in order, with vectored writes, finishing partial writes; gives
 /// back the emptied vector.
-async fn write_all<P: Proactor>(
+pub(crate) async fn write_all<P: Proactor>(
     p: &P,
     w: &mut P::Writer,
     mut chunks: Vec<Bytes>,

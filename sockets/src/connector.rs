@@ -28,7 +28,8 @@ pub(crate) async fn connect_loop<P: Proactor>(
     let first = first.max(Duration::from_millis(1));
     let mut ivl = first;
     while !stop.is_stopped() {
-        let connected = match select(p.connect(&ep), stop.wait()).await {
+        // Host names are resolved on the resolver threads, not on this loop.
+        let connected = match select(crate::resolve::connect(&p, &ep), stop.wait()).await {
             Either::Left(r) => r,
             Either::Right(()) => break,
         };

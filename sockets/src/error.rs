@@ -44,10 +44,17 @@ pub enum Error {
     HostUnreachable,
     /// The socket is closed.
     Closed,
+    /// The socket's context was terminated (libzmq's ETERM): see
+    /// [`ContextHandle::terminate`](crate::ContextHandle::terminate).
+    Terminated,
     /// A message must have at least one frame.
     EmptyMessage,
     /// `unbind` / `disconnect` of an endpoint that is not bound / connected.
     UnknownEndpoint(String),
+    /// The socket would have to wait, but nothing drives its engine on this thread: a
+    /// socket of the built-in runtime polled outside `Runtime::block_on` (for example
+    /// from a tokio `LocalSet` or another executor) would never make progress.
+    NotDriven,
 }
 
 impl fmt::Display for Error {
@@ -68,8 +75,15 @@ impl fmt::Display for Error {
             Error::TimedOut => f.write_str("operation timed out"),
             Error::HostUnreachable => f.write_str("no peer with this routing id"),
             Error::Closed => f.write_str("socket is closed"),
+            Error::Terminated => f.write_str("the socket's context was terminated"),
             Error::EmptyMessage => f.write_str("a message needs at least one frame"),
             Error::UnknownEndpoint(ep) => write!(f, "endpoint not bound or connected: {ep}"),
+            Error::NotDriven => f.write_str(
+                "the socket's runtime is not running on this thread, so nothing drives its \
+                 I/O and waiting would hang: poll sockets of the built-in runtime inside \
+                 `Runtime::block_on` (not from a tokio LocalSet or another executor); on \
+                 tokio use the `ringmq-tokio` engine or a `SocketHandle`",
+            ),
         }
     }
 }
@@ -102,7 +116,9 @@ impl From<Error> for io::Error {
             Error::TimedOut => io::ErrorKind::TimedOut,
             Error::HostUnreachable => io::ErrorKind::HostUnreachable,
             Error::Closed => io::ErrorKind::NotConnected,
+            Error::Terminated => io::ErrorKind::ConnectionAborted,
             Error::UnknownEndpoint(_) => io::ErrorKind::NotFound,
+            Error::NotDriven => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)
     }

@@ -6,7 +6,9 @@
 //! Every connection runs as two local tasks (reader and writer) around a sans-IO
 //! [`ringmq_zmtp::Session`]; `send` puts a message on a peer's queue and wakes its
 //! writer, which writes everything queued with vectored writes. Nothing here spawns a
-//! thread: sockets run on the thread of their proactor and are `!Send`.
+//! thread: sockets run on the thread of their proactor and are `!Send`. Sockets on
+//! several threads talk over `inproc://` when their Contexts share a
+//! [`ContextHandle`] (see [`Context`]).
 //!
 //! ```
 //! use ringmq_proactor::Runtime;
@@ -38,24 +40,35 @@ mod core;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod handle;
+mod inproc;
 mod link;
 mod listener;
 mod message;
 mod monitor;
 mod options;
+mod proxy;
+mod raw;
 mod reason;
+mod resolve;
 mod security;
 mod socket;
+mod stats;
+#[cfg(feature = "futures")]
+mod streams;
+mod trace;
 mod util;
 pub mod zap;
 
 pub use bytes::Bytes;
-pub use context::Context;
+pub use context::{Context, ContextHandle};
 pub use core::{Drops, Refusal};
 pub use error::Error;
+pub use handle::{BlockingSocket, HandleMonitor, RuntimeThread, SocketHandle};
 pub use message::Message;
 pub use monitor::{Monitor, MonitorEvent, MonitorEventKind, MONITOR_CAPACITY};
-pub use options::SocketOption;
+pub use options::{SocketOption, SocketOptions};
+pub use proxy::{proxy, proxy_steerable, ProxyStats, SideStats};
 pub use reason::{DisconnectReason, IoError, SecurityConfigError};
 pub use ringmq_zmtp::Metadata;
 pub use ringmq_zmtp::SocketType;
@@ -64,6 +77,7 @@ pub use security::{
 };
 pub use socket::{
     DealerSocket, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
-    RouterSocket, Socket, SubSocket, XPubSocket, XSubSocket,
+    RouterSocket, Socket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
 };
+pub use stats::{PeerStats, SocketStats};
 pub use zap::{Authenticator, ZapHandler, ZapReply, ZapRequest};

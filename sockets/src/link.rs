@@ -1,8 +1,8 @@
 //! The transport seam: what the socket needs from one connection, whatever carries it.
 //!
-//! A [`Link`] is the socket's handle on an attached connection. Today the only kind is a
-//! ZMTP session over a proactor stream (tcp, ipc: `crate::connection`); an in-process
-//! pipe fits the same trait, handing [`Message`]s over without encoding them.
+//! A [`Link`] is the socket's handle on an attached connection: a ZMTP session over a
+//! proactor stream (tcp, ipc: `crate::connection`), or one side of an in-process pipe
+//! (inproc: `crate::inproc`), which hands [`Message`]s over without encoding them.
 //!
 //! The other direction, a connection feeding the socket, goes through the shell's
 //! `Shared` (in `socket::shared`): `attach` after its handshake, `deliver` for messages,
@@ -57,4 +57,11 @@ pub(crate) trait Link {
 
     /// Nothing taken from the socket waits in the link or is being written (LINGER).
     fn is_flushed(&self) -> bool;
+
+    /// Bytes received and sent on this link so far, as its transport counts them (the
+    /// ZMTP link: bytes read and written, framing and handshake included; counted per
+    /// read and write, not per message). For `Socket::stats`.
+    fn traffic(&self) -> (u64, u64) {
+        (0, 0)
+    }
 }

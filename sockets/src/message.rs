@@ -136,8 +136,12 @@ impl Message {
     }
 
     /// Total payload bytes over all frames.
+    #[inline]
     pub fn byte_len(&self) -> usize {
-        self.frames().iter().map(Bytes::len).sum()
+        match &self.frames {
+            Frames::One(b) => b.len(),
+            Frames::Many(v) => v.iter().map(Bytes::len).sum(),
+        }
     }
 
     /// The frames as a vector.

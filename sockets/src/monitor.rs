@@ -153,6 +153,7 @@ impl Monitors {
         endpoint: &str,
         peer_routing_id: Option<Bytes>,
     ) {
+        crate::trace::monitor_event(&kind, endpoint);
         self.queues.retain(|q| q.strong_count() > 0);
         for q in &self.queues {
             let Some(q) = q.upgrade() else { continue };

@@ -657,3 +657,230 @@ mod tests {
         assert!(o.session_config(SocketType::Push).identity.is_empty());
     }
 }
+
+/// The values of a socket's options at one moment, with a typed getter for every
+/// option that can be set (`socket.options()`). Durations that libzmq spells 0 for
+/// "off" read back as set (`Duration::ZERO`). SUBSCRIBE / UNSUBSCRIBE have no getter
+/// (libzmq has none either). `Send + Sync`: handles return it too.
+///
+/// Options are read when a connection (or a connect-side peer) starts: an HWM set
+/// after `connect()` applies to the peers made afterwards, as in libzmq.
+#[derive(Clone, Debug)]
+pub struct SocketOptions {
+    o: Values,
+}
+
+/// [`Options`] without the context's ZAP slot (which is not `Send`).
+#[derive(Clone, Debug)]
+struct Values {
+    sndhwm: usize,
+    rcvhwm: usize,
+    linger: Option<Duration>,
+    routing_id: Bytes,
+    reconnect_ivl: Duration,
+    reconnect_ivl_max: Duration,
+    heartbeat_ivl: Option<Duration>,
+    heartbeat_ttl: Option<Duration>,
+    heartbeat_timeout: Option<Duration>,
+    handshake_ivl: Option<Duration>,
+    max_msg_size: Option<u64>,
+    immediate: bool,
+    conflate: bool,
+    tcp_keepalive: Option<bool>,
+    tcp_keepalive_idle: Option<Duration>,
+    tcp_keepalive_intvl: Option<Duration>,
+    tcp_keepalive_cnt: Option<u32>,
+    sndtimeo: Option<Duration>,
+    rcvtimeo: Option<Duration>,
+    req_relaxed: bool,
+    req_correlate: bool,
+    router_mandatory: bool,
+    router_handover: bool,
+    xpub_verbose: bool,
+    security: Security,
+    zap_domain: String,
+    zap_enforce_domain: bool,
+    metadata: Metadata,
+}
+
+impl Options {
+    /// The values, for [`SocketOptions`].
+    pub(crate) fn snapshot(&self) -> SocketOptions {
+        let o = self;
+        SocketOptions {
+            o: Values {
+                sndhwm: o.sndhwm,
+                rcvhwm: o.rcvhwm,
+                linger: o.linger,
+                routing_id: o.routing_id.clone(),
+                reconnect_ivl: o.reconnect_ivl,
+                reconnect_ivl_max: o.reconnect_ivl_max,
+                heartbeat_ivl: o.heartbeat_ivl,
+                heartbeat_ttl: o.heartbeat_ttl,
+                heartbeat_timeout: o.heartbeat_timeout,
+                handshake_ivl: o.handshake_ivl,
+                max_msg_size: o.max_msg_size,
+                immediate: o.immediate,
+                conflate: o.conflate,
+                tcp_keepalive: o.tcp_keepalive,
+                tcp_keepalive_idle: o.tcp_keepalive_idle,
+                tcp_keepalive_intvl: o.tcp_keepalive_intvl,
+                tcp_keepalive_cnt: o.tcp_keepalive_cnt,
+                sndtimeo: o.sndtimeo,
+                rcvtimeo: o.rcvtimeo,
+                req_relaxed: o.req_relaxed,
+                req_correlate: o.req_correlate,
+                router_mandatory: o.router_mandatory,
+                router_handover: o.router_handover,
+                xpub_verbose: o.xpub_verbose,
+                security: o.security.clone(),
+                zap_domain: o.zap_domain.clone(),
+                zap_enforce_domain: o.zap_enforce_domain,
+                metadata: o.metadata.clone(),
+            },
+        }
+    }
+}
+
+fn or_zero(d: Option<Duration>) -> Duration {
+    d.unwrap_or(Duration::ZERO)
+}
+
+impl SocketOptions {
+    /// `ZMQ_SNDHWM` (0 = unlimited).
+    pub fn sndhwm(&self) -> usize {
+        self.o.sndhwm
+    }
+    /// `ZMQ_RCVHWM` (0 = unlimited).
+    pub fn rcvhwm(&self) -> usize {
+        self.o.rcvhwm
+    }
+    /// `ZMQ_LINGER` (`None` = until delivered).
+    pub fn linger(&self) -> Option<Duration> {
+        self.o.linger
+    }
+    /// `ZMQ_ROUTING_ID` (`None` when not set).
+    pub fn routing_id(&self) -> Option<Bytes> {
+        (!self.o.routing_id.is_empty()).then(|| self.o.routing_id.clone())
+    }
+    /// `ZMQ_RECONNECT_IVL`.
+    pub fn reconnect_ivl(&self) -> Duration {
+        self.o.reconnect_ivl
+    }
+    /// `ZMQ_RECONNECT_IVL_MAX` (zero = no backoff).
+    pub fn reconnect_ivl_max(&self) -> Duration {
+        self.o.reconnect_ivl_max
+    }
+    /// `ZMQ_HEARTBEAT_IVL` (zero = no heartbeats).
+    pub fn heartbeat_ivl(&self) -> Duration {
+        or_zero(self.o.heartbeat_ivl)
+    }
+    /// `ZMQ_HEARTBEAT_TTL` (zero = none announced).
+    pub fn heartbeat_ttl(&self) -> Duration {
+        or_zero(self.o.heartbeat_ttl)
+    }
+    /// `ZMQ_HEARTBEAT_TIMEOUT` (zero = the interval).
+    pub fn heartbeat_timeout(&self) -> Duration {
+        or_zero(self.o.heartbeat_timeout)
+    }
+    /// `ZMQ_HANDSHAKE_IVL` (zero = no deadline).
+    pub fn handshake_ivl(&self) -> Duration {
+        or_zero(self.o.handshake_ivl)
+    }
+    /// `ZMQ_MAXMSGSIZE` (`None` = unlimited).
+    pub fn max_msg_size(&self) -> Option<u64> {
+        self.o.max_msg_size
+    }
+    /// `ZMQ_IMMEDIATE`.
+    pub fn immediate(&self) -> bool {
+        self.o.immediate
+    }
+    /// `ZMQ_CONFLATE`.
+    pub fn conflate(&self) -> bool {
+        self.o.conflate
+    }
+    /// `ZMQ_TCP_KEEPALIVE` (`None` = the OS default).
+    pub fn tcp_keepalive(&self) -> Option<bool> {
+        self.o.tcp_keepalive
+    }
+    /// `ZMQ_TCP_KEEPALIVE_IDLE` (`None` = the OS default).
+    pub fn tcp_keepalive_idle(&self) -> Option<Duration> {
+        self.o.tcp_keepalive_idle
+    }
+    /// `ZMQ_TCP_KEEPALIVE_INTVL` (`None` = the OS default).
+    pub fn tcp_keepalive_intvl(&self) -> Option<Duration> {
+        self.o.tcp_keepalive_intvl
+    }
+    /// `ZMQ_TCP_KEEPALIVE_CNT` (`None` = the OS default).
+    pub fn tcp_keepalive_cnt(&self) -> Option<u32> {
+        self.o.tcp_keepalive_cnt
+    }
+    /// `ZMQ_SNDTIMEO` (`None` = forever).
+    pub fn sndtimeo(&self) -> Option<Duration> {
+        self.o.sndtimeo
+    }
+    /// `ZMQ_RCVTIMEO` (`None` = forever).
+    pub fn rcvtimeo(&self) -> Option<Duration> {
+        self.o.rcvtimeo
+    }
+    /// `ZMQ_REQ_RELAXED`.
+    pub fn req_relaxed(&self) -> bool {
+        self.o.req_relaxed
+    }
+    /// `ZMQ_REQ_CORRELATE`.
+    pub fn req_correlate(&self) -> bool {
+        self.o.req_correlate
+    }
+    /// `ZMQ_ROUTER_MANDATORY`.
+    pub fn router_mandatory(&self) -> bool {
+        self.o.router_mandatory
+    }
+    /// `ZMQ_ROUTER_HANDOVER`.
+    pub fn router_handover(&self) -> bool {
+        self.o.router_handover
+    }
+    /// `ZMQ_XPUB_VERBOSE`.
+    pub fn xpub_verbose(&self) -> bool {
+        self.o.xpub_verbose
+    }
+    /// `ZMQ_PLAIN_SERVER`: PLAIN is the mechanism and this side is its server.
+    pub fn plain_server(&self) -> bool {
+        self.o.security.mechanism == MechanismKind::Plain && self.o.security.as_server
+    }
+    /// `ZMQ_PLAIN_USERNAME`.
+    pub fn plain_username(&self) -> Bytes {
+        self.o.security.plain_username.clone()
+    }
+    /// `ZMQ_PLAIN_PASSWORD`.
+    pub fn plain_password(&self) -> Bytes {
+        self.o.security.plain_password.clone()
+    }
+    /// `ZMQ_CURVE_SERVER`: CURVE is the mechanism and this side is its server.
+    pub fn curve_server(&self) -> bool {
+        self.o.security.mechanism == MechanismKind::Curve && self.o.security.as_server
+    }
+    /// `ZMQ_CURVE_PUBLICKEY` as set (not derived).
+    pub fn curve_public_key(&self) -> Option<CurveKey> {
+        self.o.security.curve_public.clone()
+    }
+    /// `ZMQ_CURVE_SECRETKEY`.
+    pub fn curve_secret_key(&self) -> Option<CurveKey> {
+        self.o.security.curve_secret.clone()
+    }
+    /// `ZMQ_CURVE_SERVERKEY`.
+    pub fn curve_server_key(&self) -> Option<CurveKey> {
+        self.o.security.curve_server_key.clone()
+    }
+    /// `ZMQ_ZAP_DOMAIN`.
+    pub fn zap_domain(&self) -> &str {
+        &self.o.zap_domain
+    }
+    /// `ZMQ_ZAP_ENFORCE_DOMAIN`.
+    pub fn zap_enforce_domain(&self) -> bool {
+        self.o.zap_enforce_domain
+    }
+    /// `ZMQ_METADATA`: the value of the property `name` set on this socket.
+    pub fn metadata(&self, name: &str) -> Option<Bytes> {
+        self.o.metadata.get(name).cloned()
+    }
+}

@@ -123,6 +123,9 @@ pub enum DisconnectReason {
     EndpointDisconnected,
     /// The socket was closed.
     SocketClosed,
+    /// STREAM: the application closed the connection by sending a zero-length frame
+    /// to it.
+    ClosedByApplication,
 }
 
 impl DisconnectReason {
@@ -165,6 +168,9 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::Unbound => f.write_str("endpoint unbound"),
             DisconnectReason::EndpointDisconnected => f.write_str("endpoint disconnected"),
             DisconnectReason::SocketClosed => f.write_str("socket closed"),
+            DisconnectReason::ClosedByApplication => {
+                f.write_str("closed by the application (zero-length STREAM frame)")
+            }
         }
     }
 }

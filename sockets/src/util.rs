@@ -63,6 +63,50 @@ impl Notify {
         *self.spare.borrow_mut() = spare;
     }
 
+    /// The poll form of `notified()` for a poller that keeps its registration in
+    /// `slot` between polls (a `Stream` or `Sink` cannot hold a `Notified`): the first
+    /// call registers and is `Pending`; a later call is `Ready` once `notify` ran since
+    /// the registration (and clears `slot`), else it updates the waker.
+    pub(crate) fn poll_wait(
+        &self,
+        slot: &Cell<Option<(u64, u64)>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        let generation = self.generation.get();
+        match slot.get() {
+            Some((g, _)) if g != generation => {
+                slot.set(None);
+                Poll::Ready(())
+            }
+            Some((_, k)) => {
+                let mut waiters = self.waiters.borrow_mut();
+                match waiters.iter_mut().find(|(key, _)| *key == k) {
+                    Some(entry) if !entry.1.will_wake(cx.waker()) => entry.1 = cx.waker().clone(),
+                    Some(_) => {}
+                    None => waiters.push((k, cx.waker().clone())),
+                }
+                Poll::Pending
+            }
+            None => {
+                let k = self.next_key.get();
+                self.next_key.set(k.wrapping_add(1));
+                self.waiters.borrow_mut().push((k, cx.waker().clone()));
+                slot.set(Some((generation, k)));
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Drops a registration made by `poll_wait`.
+    pub(crate) fn forget(&self, slot: &Cell<Option<(u64, u64)>>) {
+        if let Some((_, k)) = slot.take() {
+            let mut waiters = self.waiters.borrow_mut();
+            if let Some(pos) = waiters.iter().position(|(key, _)| *key == k) {
+                waiters.swap_remove(pos);
+            }
+        }
+    }
+
     pub(crate) fn notified(&self) -> Notified<'_> {
         Notified {
             notify: self,
@@ -251,17 +295,8 @@ pub(crate) async fn with_deadline<P: Proactor, F: Future>(
 
 /// Lets every other task that is ready run before continuing (the current task is
 /// woken at once and queued behind them).
-pub(crate) async fn yield_now() {
-    let mut yielded = false;
-    poll_fn(|cx| {
-        if yielded {
-            return Poll::Ready(());
-        }
-        yielded = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    })
-    .await;
+pub(crate) async fn yield_now<P: Proactor>(p: &P) {
+    p.yield_now().await;
 }
 
 #[cfg(test)]

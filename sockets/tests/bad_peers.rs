@@ -217,7 +217,8 @@ async fn oversized_frame_after_handshake<P: Proactor>(ctx: Context<P>) {
     let s = Served::new(&ctx).await;
     let mut bytes = greeting(3);
     bytes.extend(ready("DEALER"));
-    // A long data frame announcing 1 MB, far above MAXMSGSIZE; a few bytes of it.
+    // A long data frame announcing 1 MB, far above MAXMSGSIZE (a whole-message
+    // limit: refused at the header); a few bytes of it.
     bytes.push(0x02);
     bytes.extend(1_000_000u64.to_be_bytes());
     bytes.extend([0u8; 100]);

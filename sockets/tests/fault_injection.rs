@@ -86,6 +86,7 @@ async fn send_numbered<P: Proactor>(
     for seq in 0..n {
         s.send(Message::from(msgs.make(seq))).await.unwrap();
         if expect == Expect::MayLose {
+            // Paced (timing): messages cross many cuts and reconnections.
             sleep(p, Duration::from_millis(1)).await;
         }
     }
@@ -93,6 +94,7 @@ async fn send_numbered<P: Proactor>(
     while !done.get() {
         s.send(Message::from(msgs.make(seq))).await.unwrap();
         seq += 1;
+        // Paced (timing): traffic keeps flowing until the receiver is done.
         sleep(p, TICK).await;
     }
     seq
@@ -351,6 +353,7 @@ async fn push_restart<P: Proactor>(ctx: Context<P>) {
     for seq in 100..200 {
         push.send(Message::from(msgs.make(seq))).await.unwrap();
     }
+    // Downtime is the subject: reconnect attempts fail for a while (timing).
     sleep(&p, Duration::from_millis(50)).await;
     let pull = sock(&ctx, SocketType::Pull);
     pull.bind(&ep).unwrap();
@@ -408,9 +411,7 @@ impl Echo {
     }
 
     async fn wait_dead<P: Proactor>(&self, p: &P) {
-        while !self.dead.get() {
-            sleep(p, Duration::from_millis(1)).await;
-        }
+        wait_until(p, WAIT, "the echo server to die", || self.dead.get()).await;
     }
 }
 
@@ -432,6 +433,7 @@ async fn dealer_restart<P: Proactor>(ctx: Context<P>) {
     for seq in 100..200 {
         dealer.send(Message::from(msgs.make(seq))).await.unwrap();
     }
+    // Downtime is the subject: reconnect attempts fail for a while (timing).
     sleep(&p, Duration::from_millis(50)).await;
     let _echo = Echo::start(&ctx, SocketType::Dealer, &ep);
     recv_exactly(&dealer, msgs, 100..200, 0).await;

@@ -403,4 +403,8 @@ mod writers_at_hwm {
     fn compio() {
         crate::common::compio(super::pub_send_lets_writers_run_at_hwm)
     }
+    #[test]
+    fn tokio() {
+        crate::common::tokio(super::pub_send_lets_writers_run_at_hwm)
+    }
 }

@@ -1,5 +1,5 @@
 //! Security interop with libzmq 4.3.5 through pyzmq (`tests/peers/pyzmq_peer.py`), on
-//! every backend (`uring`, `epoll`, `compio`, `monoio` modules): CURVE and PLAIN in both roles over REQ/REP, DEALER/ROUTER,
+//! every backend (`uring`, `epoll`, `compio`, `monoio`, `tokio` modules): CURVE and PLAIN in both roles over REQ/REP, DEALER/ROUTER,
 //! PUB/SUB and PUSH/PULL, with ZAP on either side (pyzmq's `zmq.auth` on the libzmq
 //! side, [`Authenticator`] on ours), metadata both ways, and the rejection cases with
 //! the monitor event each produces. A missing peer FAILS these tests with instructions.

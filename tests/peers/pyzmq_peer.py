@@ -22,6 +22,9 @@ It binds or connects one socket, optionally secured with PLAIN or CURVE, prints
   pipeline N  (DEALER to a REP) send N requests [b"", b"<i>"] without reading, then
           read replies until none arrives for 1 s; print `GOT <count>` (pyzmq only:
           the drop comparison of sockets/tests/rep_pipelining.rs).
+  stream  (STREAM) echo each data frame to the peer it came from; print `CONNECTED`
+          at the first peer's connect notification (a zero-length frame) and `CLOSED`
+          at its disconnect notification, then exit 0 (pyzmq only).
 In echo, a ROUTER prints `FROM <routing id>` for the first message; with --echo-meta
 NAME (repeatable) each echoed message gets one more frame per NAME: the value of that
 message property (zmq_msg_gets, e.g. User-Id or X-Name), or b"<none>".
@@ -295,6 +298,19 @@ def run(s, scenario, a):
                 break
             count += 1
         print("GOT", count, flush=True)
+    elif kind == "stream":
+        peer = None
+        while True:
+            rid, data = s.recv_multipart()
+            if data == b"":
+                if peer is None:
+                    peer = rid
+                    print("CONNECTED", flush=True)
+                elif rid == peer:
+                    print("CLOSED", flush=True)
+                    return
+                continue
+            s.send_multipart([rid, data])
     elif kind == "ask":
         prefix = []
         if a.route_to is not None:

@@ -426,15 +426,25 @@ impl Session {
 
     /// Sends one message (one or more frames, MORE set on all but the last). Small
     /// frames are copied into the output batch; a frame is cloned (a reference count
-    /// increment) only when it is large enough to be written from its own buffer, or
-    /// when the mechanism encrypts.
+    /// increment) only when it is large enough to be written from its own buffer. When
+    /// the mechanism encrypts, every frame is sealed straight into the batch.
     pub fn send(&mut self, parts: &[Bytes]) -> Result<(), Error> {
         self.check_established()?;
         let Some((last, rest)) = parts.split_last() else {
             return Err(Error::EmptyMessage);
         };
         if self.wraps {
-            return self.send_owned(parts.iter().cloned());
+            // Each frame is sealed straight from the caller's buffer into the batch: no
+            // clone, no intermediate copy (PUB fan-out seals one message per subscriber
+            // this way).
+            for (i, body) in parts.iter().enumerate() {
+                let more = i + 1 < parts.len();
+                if let Err(e) = self.mechanism.wrap_into(more, false, body, &mut self.out) {
+                    self.fail(e.clone());
+                    return Err(e);
+                }
+            }
+            return Ok(());
         }
         for body in rest {
             self.out.push_frame(true, false, body);
@@ -584,8 +594,8 @@ impl Session {
     /// Queues a frame, through the mechanism's wrapping once established.
     fn push_frame(&mut self, frame: Frame) -> Result<(), Error> {
         if self.wraps && self.phase == Phase::Established {
-            let wrapped = self.mechanism.wrap(frame)?;
-            self.out.push_owned(wrapped);
+            self.mechanism
+                .wrap_into(frame.more, frame.command, &frame.body, &mut self.out)?;
         } else {
             self.out.push_owned(frame);
         }
@@ -774,7 +784,7 @@ impl Session {
         let Some(h) = FrameDecoder::peek_header(&self.recv)? else {
             return Ok(false);
         };
-        if self.wraps {
+        let frame = if self.wraps {
             // Every frame is a MESSAGE box, whose content is known only once opened:
             // it may carry the rest of the message's budget.
             if let Some(max) = self.config.max_message_size {
@@ -784,14 +794,12 @@ impl Session {
                     return Err(PeerMisbehaved::MessageTooLarge { size, max }.into());
                 }
             }
-        } else {
-            admit(&self.config, &self.partial, h)?;
-        }
-        let Some(mut frame) = FrameDecoder::take_frame(&mut self.recv, h)? else {
-            return Ok(false);
-        };
-        if self.wraps {
-            frame = self.mechanism.unwrap(frame)?;
+            // Opened in place in the receive buffer: the payload is handed out as a
+            // view of it, like an unencrypted frame's.
+            let Some(body) = FrameDecoder::take_frame_mut(&mut self.recv, h)? else {
+                return Ok(false);
+            };
+            let frame = self.mechanism.unwrap_in_place(h.more, h.command, body)?;
             if frame.command && frame.more {
                 return Err(PeerMisbehaved::CommandWithMore.into());
             }
@@ -805,7 +813,14 @@ impl Session {
                     size: frame.body.len() as u64,
                 },
             )?;
-        }
+            frame
+        } else {
+            admit(&self.config, &self.partial, h)?;
+            let Some(frame) = FrameDecoder::take_frame(&mut self.recv, h)? else {
+                return Ok(false);
+            };
+            frame
+        };
         if frame.command {
             self.handle_command(now, &frame.body)?;
             return Ok(true);

@@ -1,4 +1,5 @@
-//! The eleven ZMTP socket types, their wire names and which pairs may talk.
+//! The eleven ZMTP socket types, their wire names and which pairs may talk, plus STREAM
+//! (raw TCP, no ZMTP: it never meets a ZMTP peer).
 
 use std::fmt;
 
@@ -29,6 +30,10 @@ pub enum SocketType {
     XPub,
     /// `XSUB`
     XSub,
+    /// `STREAM`: libzmq's raw-TCP socket. It speaks no ZMTP, so it is not a wire type
+    /// ([`SocketType::ALL`], [`SocketType::from_wire`]) and is compatible with no ZMTP
+    /// peer.
+    Stream,
 }
 
 const ALL: [SocketType; 11] = [
@@ -46,7 +51,7 @@ const ALL: [SocketType; 11] = [
 ];
 
 impl SocketType {
-    /// All eleven types.
+    /// The eleven ZMTP types (not [`SocketType::Stream`]).
     pub const ALL: [SocketType; 11] = ALL;
 
     /// The wire name (`"DEALER"`).
@@ -63,6 +68,7 @@ impl SocketType {
             SocketType::Push => "PUSH",
             SocketType::XPub => "XPUB",
             SocketType::XSub => "XSUB",
+            SocketType::Stream => "STREAM",
         }
     }
 
@@ -142,5 +148,10 @@ mod tests {
         assert!(!SocketType::Pub.is_compatible(SocketType::Push));
         assert_eq!(SocketType::from_wire(b"dealer"), Some(SocketType::Dealer));
         assert_eq!(SocketType::from_wire(b"DEALERS"), None);
+        // STREAM has no ZMTP handshake: no wire name, no ZMTP peer.
+        assert_eq!(SocketType::from_wire(b"STREAM"), None);
+        assert!(SocketType::ALL
+            .iter()
+            .all(|&t| !t.is_compatible(SocketType::Stream)));
     }
 }

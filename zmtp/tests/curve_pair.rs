@@ -199,3 +199,70 @@ fn curve_message_limits() {
         }))
     );
 }
+
+/// Sealed frames are written into the output batch (no chunk per frame, large frames
+/// included), and opened frames are views of the buffer they were received in. The
+/// batch buffer is the adaptive one: small after idle, doubling while busy, given back
+/// once the output is idle again.
+#[test]
+fn curve_frames_are_sealed_into_the_batch_and_opened_in_place() {
+    let mut p = curve_pair(SocketType::Push, SocketType::Pull, None);
+    p.connect();
+    // The handshake's batches were written (the pair does not give them back): the
+    // output is idle.
+    p.client.session.recycle_transmit(Vec::new());
+    let small = Bytes::from(vec![7u8; 64]);
+    let large = Bytes::from(vec![9u8; 20_000]);
+    let burst = |p: &mut Pair| {
+        for _ in 0..100 {
+            p.client.session.send(std::slice::from_ref(&small)).unwrap();
+        }
+        p.client
+            .session
+            .send_parts(vec![small.clone(), large.clone()].into())
+            .unwrap();
+        p.client.session.poll_transmit().unwrap()
+    };
+    // From idle the batch buffer is at most 4 KiB and each next one doubles (101 boxes
+    // of 99 bytes on the wire fill the rest of the handshake's 4 KiB, one of 4 KiB and
+    // part of one of 8 KiB), and the 20,000-byte box is sealed into a buffer of its
+    // size: a few chunks for 102 frames, not one per frame.
+    let first = burst(&mut p);
+    assert!(first.chunks.len() <= 4, "{} chunks", first.chunks.len());
+    // While busy (the first batch not yet written back) the buffer has grown: all of
+    // it in one chunk, where an unencrypted 20,000-byte frame would travel as its own.
+    let t = burst(&mut p);
+    assert_eq!(t.chunks.len(), 1, "{} chunks", t.chunks.len());
+    let mut wire = bytes::BytesMut::new();
+    wire.extend_from_slice(&first.to_vec());
+    wire.extend_from_slice(&t.chunks[0]);
+    let range = wire.as_ptr() as usize..wire.as_ptr() as usize + wire.len();
+    let now = p.now;
+    p.server.session.handle_input_buf(now, wire);
+    let mut got = Vec::new();
+    while let Some(e) = p.server.session.poll_event() {
+        if let ringmq_zmtp::Event::Message(m) = e {
+            got.push(m.into_vec());
+        }
+    }
+    assert_eq!(got.len(), 202);
+    for round in got.chunks(101) {
+        assert!(round[..100].iter().all(|m| m == &vec![small.clone()]));
+        assert_eq!(round[100], vec![small.clone(), large.clone()]);
+    }
+    for part in got.iter().flatten() {
+        let at = part.as_ptr() as usize;
+        assert!(
+            range.contains(&at),
+            "a plaintext frame is a view of the receive buffer, not a copy"
+        );
+    }
+    // Both batches written, nothing queued since: the sealing buffers are released.
+    p.client.session.recycle_transmit(first.chunks);
+    p.client.session.recycle_transmit(t.chunks);
+    let idle = p.client.session.held_bytes();
+    assert!(
+        idle <= 4096 + 1024,
+        "{idle} bytes held by an idle CURVE session"
+    );
+}

@@ -7,8 +7,9 @@ mod common;
 
 use std::time::Instant;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use common::{config, Pair};
+use ringmq_zmtp::mechanism::curve::{CurveClient, CurveKeyPair, CurveServer};
 use ringmq_zmtp::mechanism::Null;
 use ringmq_zmtp::{Error, Event, PeerMisbehaved, Session, SessionConfig, SocketType};
 
@@ -26,6 +27,24 @@ fn server(limits: impl FnOnce(&mut SessionConfig)) -> Session {
     p.connect();
     assert!(p.server.session.is_established());
     p.server.session
+}
+
+/// An established CURVE DEALER client and ROUTER server, with `limits` applied to the
+/// server's configuration.
+fn curve_sessions(limits: impl FnOnce(&mut SessionConfig)) -> (Session, Session) {
+    let server_keys = CurveKeyPair::from_secret([2; 32]);
+    let client_keys = CurveKeyPair::from_secret([1; 32]);
+    let mut sc = config(SocketType::Router);
+    limits(&mut sc);
+    let mut p = Pair::new(
+        config(SocketType::Dealer),
+        Box::new(CurveClient::new(client_keys, *server_keys.public())),
+        sc,
+        Box::new(CurveServer::new(server_keys)),
+    );
+    p.connect();
+    assert!(p.server.session.is_established());
+    (p.client.session, p.server.session)
 }
 
 /// What feeding a stream did.
@@ -255,4 +274,31 @@ fn an_idle_session_releases_its_output_buffers() {
     s.recycle_transmit(t.chunks);
     let idle = s.held_bytes();
     assert!(idle <= 4096 + 1024, "{idle} bytes held by an idle session");
+}
+
+#[test]
+fn curve_boxes_of_an_endless_message_stay_within_twice_the_bytes_sent() {
+    // Each frame is a MESSAGE box opened where it lies in the receive buffer: the
+    // packing of an incomplete message applies to what was opened, so no opened frame
+    // keeps a receive buffer alive.
+    for size in [0usize, 10, 200] {
+        let (mut client, mut s) = curve_sessions(|c| c.max_message_frames = None);
+        let n = 10_000;
+        let parts = vec![Bytes::from(vec![5u8; size]); n + 1];
+        client.send(&parts).unwrap();
+        let mut wire = client.poll_transmit().unwrap().to_vec();
+        // Name, nonce, tag and flags around each body; short frames on the wire.
+        let frame = 2 + 33 + size;
+        assert_eq!(wire.len(), (n + 1) * frame);
+        // The last box never arrives.
+        wire.truncate(n * frame);
+        let read = (64 * 1024 / frame) * frame;
+        let fed = feed(&mut s, &wire, read, true);
+        assert!(fed.error.is_none() && fed.messages == 0, "{fed:?}");
+        assert_eq!(
+            fed.pinned, 0,
+            "size {size}: opened frames kept receive buffers alive"
+        );
+        assert!(fed.peak <= bound(fed.sent, read), "size {size}: {fed:?}");
+    }
 }

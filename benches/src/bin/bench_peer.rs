@@ -9,10 +9,12 @@
 //! bench_peer scale_dealers <connect-ep> <size> <idle-peers> <rounds>
 //! bench_peer mem_push <connect-ep> <size> <count> <hwm>
 //! bench_peer stall_pull <bind-ep> <hwm> <seconds>
+//! bench_peer hs_server <bind-ep> <connections>
+//! bench_peer hs_clients <connect-ep> <connections>
 //! bench_peer raw_local_lat|raw_remote_lat|raw_local_thr|raw_remote_thr <ep> <size> <count>
 //! ```
 //!
-//! Flags: `--backend uring|epoll|compio|monoio` (or `RINGMQ_BACKEND`), `--curve`.
+//! Flags: `--backend uring|epoll|compio|monoio|tokio` (or `RINGMQ_BACKEND`), `--curve`.
 //! `c/zmq_tools.c` implements the same roles (and the perf tools) on libzmq.
 
 use ringmq_bench::tools::{run, Args, Role};
@@ -92,6 +94,20 @@ fn real_main() -> Result<(), Box<dyn std::error::Error>> {
                 ep,
                 hwm: a.num(2, "hwm")?,
                 secs: a.num(3, "seconds")?,
+            }
+        }
+        "hs_server" => {
+            want(1)?;
+            Role::HandshakeServer {
+                ep,
+                total: a.num(2, "connections")?,
+            }
+        }
+        "hs_clients" => {
+            want(1)?;
+            Role::HandshakeClients {
+                ep,
+                count: a.num(2, "connections")?,
             }
         }
         raw @ ("raw_local_lat" | "raw_remote_lat" | "raw_local_thr" | "raw_remote_thr") => {

@@ -4,9 +4,10 @@
 //! [--curve] [--no-docs] [--pin] [--only ROWS]`
 //!
 //! `--only ROWS` runs only the rows named (comma-separated: `lat`, `thr`, `fan`,
-//! `router`, `mem`, `scale`), e.g. `--quick --only scale` for the idle-peer scale row
-//! alone; the markdown is printed but docs/PERFORMANCE.md and docs/throughput.svg are
-//! left alone (as with `--no-docs`), since a partial table would replace the full one.
+//! `router`, `hs`, `mem`, `scale`, `inproc`, `handles`; `hs`, the CURVE handshake rate, with
+//! `--curve` only), e.g. `--quick --only scale` for the idle-peer scale row alone; the
+//! markdown is printed but docs/PERFORMANCE.md and docs/throughput.svg are left alone
+//! (as with `--no-docs`), since a partial table would replace the full one.
 //!
 //! By default placement is left to the scheduler, the conditions under which the
 //! targets of ../shared/DESIGN.md were set. `--pin` runs the binding process on CPU 0
@@ -24,6 +25,12 @@
 //! `bench_peer raw_*` (blocking std sockets). Implementations are interleaved inside
 //! each repeat; tables show medians. The result is printed and written between the
 //! markers of docs/PERFORMANCE.md; throughput curves go to docs/throughput.svg.
+//!
+//! The inproc row (issue 12) runs in one process each: ringmq's `inproc_bench` with the
+//! two sockets on two threads (both on the backend named) or on one thread, libzmq's
+//! `zmq_tools inproc_thr` / `inproc_lat` (a second thread of the same context), and, as
+//! the same-run reference of its ratios, each implementation's TCP PUSH/PULL and
+//! REQ/REP at 64 B (two processes, as in the other rows).
 //!
 //! The scale row (issue 11) needs about 10,000 file descriptors in each of its two
 //! processes: their soft limit is raised to that through `sh -c 'ulimit -S -n N'`
@@ -49,8 +56,15 @@ const MEM_HWM: u64 = 1000;
 const MEM_SIZE: usize = 65536;
 /// Idle DEALERs of the scale row; 0 is the active peer alone, the reference.
 const SCALE_IDLE: [u64; 3] = [0, 1000, 10_000];
-/// The rows `--only` can name, in the order they run.
-const ROWS: [&str; 6] = ["lat", "thr", "fan", "router", "mem", "scale"];
+/// Connections opened one after another for the CURVE handshake rate (quick: a fifth).
+const HS_CONNECTIONS: u64 = 1000;
+/// The rows `--only` can name, in the order they run (`hs`, the CURVE handshake rate,
+/// runs with `--curve` only).
+const ROWS: [&str; 9] = [
+    "lat", "thr", "fan", "router", "hs", "mem", "scale", "inproc", "handles",
+];
+/// Message size of the inproc row.
+const INPROC_SIZE: usize = 64;
 const BEGIN: &str = "<!-- compare:begin (issue 6, written by `compare`) -->";
 const END: &str = "<!-- compare:end -->";
 
@@ -130,16 +144,9 @@ fn real_main() -> Res<()> {
             "--no-docs" => docs = false,
             "--pin" => pin = true,
             "--only" => {
-                let rows: Vec<String> = args
-                    .next()
-                    .ok_or("--only needs rows, e.g. --only scale")?
-                    .split(',')
-                    .map(|r| r.trim().to_string())
-                    .collect();
-                if let Some(r) = rows.iter().find(|r| !ROWS.contains(&r.as_str())) {
-                    return Err(format!("--only: no row {r:?} (rows: {})", ROWS.join(", ")));
-                }
-                only = Some(rows);
+                only = Some(parse_only(
+                    &args.next().ok_or("--only needs rows, e.g. --only scale")?,
+                )?);
             }
             "--repeats" => {
                 repeats = Some(
@@ -150,6 +157,13 @@ fn real_main() -> Res<()> {
             }
             other => return Err(format!("unknown argument {other:?} (see the doc comment)")),
         }
+    }
+    if !curve
+        && only
+            .as_ref()
+            .is_some_and(|rows| rows.iter().any(|r| r == "hs"))
+    {
+        return Err("--only hs: the CURVE handshake row runs with --curve only".into());
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let bin_dir = exe.parent().ok_or("no exe dir")?.to_path_buf();
@@ -193,6 +207,15 @@ fn real_main() -> Res<()> {
         eprintln!("wrote docs/PERFORMANCE.md (section between the compare markers) and docs/throughput.svg");
     }
     Ok(())
+}
+
+/// The rows of `--only ROWS` (comma-separated names of [`ROWS`]).
+fn parse_only(arg: &str) -> Res<Vec<String>> {
+    let rows: Vec<String> = arg.split(',').map(|r| r.trim().to_string()).collect();
+    if let Some(r) = rows.iter().find(|r| !ROWS.contains(&r.as_str())) {
+        return Err(format!("--only: no row {r:?} (rows: {})", ROWS.join(", ")));
+    }
+    Ok(rows)
 }
 
 /// Builds the tool binaries next to this one (`cargo run --bin compare` builds only
@@ -626,6 +649,121 @@ fn scale(cfg: &Cfg, imp: Impl, ep: &str, idle: u64, rounds: u64) -> Res<String> 
     Ok(out)
 }
 
+fn inproc_count(quick: bool) -> u64 {
+    if quick {
+        500_000
+    } else {
+        5_000_000
+    }
+}
+
+fn inproc_rounds(quick: bool) -> u64 {
+    if quick {
+        20_000
+    } else {
+        200_000
+    }
+}
+
+/// One process measuring inproc: `inproc_bench` for ringmq, `zmq_tools` for libzmq.
+fn inproc_process(cfg: &Cfg, imp: Impl, args: &[String]) -> Res<String> {
+    let mut cmd = match imp {
+        Impl::Ring(b) => {
+            let mut c = Command::new(cfg.bin_dir.join("inproc_bench"));
+            c.args(args).args(["--backend", b.name()]);
+            c
+        }
+        _ => {
+            let mut c = Command::new(&cfg.zmq_tools);
+            c.args(args);
+            c
+        }
+    };
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("RINGMQ_BACKEND");
+    finish(spawn(cmd)?, Duration::from_secs(120), "inproc")
+}
+
+/// The inproc row of one implementation: inproc on two threads (and on one thread for
+/// ringmq), then the TCP reference at the same size.
+/// Values of one measurement, each with the suffix of its result key.
+type Values = Res<Vec<(String, f64)>>;
+
+fn inproc(cfg: &Cfg, imp: Impl, eps: &mut Endpoints) -> Vec<(String, Values)> {
+    let (size, count, rounds) = (
+        INPROC_SIZE,
+        inproc_count(cfg.quick),
+        inproc_rounds(cfg.quick),
+    );
+    let thr = |out: Res<String>| {
+        Ok(vec![(
+            String::new(),
+            num(&out?, "mean throughput:", "[msg/s]")?,
+        )])
+    };
+    let lat = |out: Res<String>| {
+        Ok(vec![(
+            String::new(),
+            num(&out?, "average latency:", "[us]")?,
+        )])
+    };
+    let mut rows = Vec::new();
+    match imp {
+        Impl::Ring(b) => {
+            let two = ["--peer".to_string(), b.name().to_string()];
+            let a = [s("thr"), s(size), s(count)];
+            rows.push((
+                "inproc/thr2".into(),
+                thr(inproc_process(cfg, imp, &[&a[..], &two].concat())),
+            ));
+            rows.push(("inproc/thr1".into(), thr(inproc_process(cfg, imp, &a))));
+            let a = [s("lat"), s(size), s(rounds)];
+            rows.push((
+                "inproc/lat2".into(),
+                lat(inproc_process(cfg, imp, &[&a[..], &two].concat())),
+            ));
+        }
+        _ => {
+            let ep = s("inproc://bench");
+            rows.push((
+                "inproc/thr2".into(),
+                thr(inproc_process(
+                    cfg,
+                    imp,
+                    &[s("inproc_thr"), ep.clone(), s(size), s(count)],
+                )),
+            ));
+            rows.push((
+                "inproc/lat2".into(),
+                lat(inproc_process(
+                    cfg,
+                    imp,
+                    &[s("inproc_lat"), ep, s(size), s(rounds)],
+                )),
+            ));
+        }
+    }
+    let tcp_thr = eps.next(false).and_then(|ep| {
+        let a = vec![
+            ep.clone(),
+            s(size),
+            s(count.min(thr_count(cfg.quick, size))),
+        ];
+        let (out, _) = pair(cfg, imp, &ep, ("local_thr", a.clone()), ("remote_thr", a))?;
+        thr(Ok(out))
+    });
+    rows.push(("inproc/tcp_thr".into(), tcp_thr));
+    let tcp_lat = eps.next(false).and_then(|ep| {
+        let a = vec![ep.clone(), s(size), s(lat_rounds(cfg.quick, size))];
+        let (_, out) = pair(cfg, imp, &ep, ("local_lat", a.clone()), ("remote_lat", a))?;
+        lat(Ok(out))
+    });
+    rows.push(("inproc/tcp_lat".into(), tcp_lat));
+    rows
+}
+
 fn s(v: impl ToString) -> String {
     v.to_string()
 }
@@ -723,6 +861,23 @@ fn measure(cfg: &Cfg) -> Results {
             });
             record("router".into(), imp, rep, r);
         }
+        if cfg.curve {
+            let n = HS_CONNECTIONS / if cfg.quick { 5 } else { 1 };
+            for &imp in &cfg.impls_in("hs", false) {
+                let r = eps.next(false).and_then(|ep| {
+                    let server = ("hs_server", vec![ep.clone(), s(n)]);
+                    let (_, c) = pair(
+                        cfg,
+                        imp,
+                        &ep,
+                        server,
+                        ("hs_clients", vec![ep.clone(), s(n)]),
+                    )?;
+                    Ok(vec![(String::new(), num(&c, "handshakes:", "[conn/s]")?)])
+                });
+                record("hs".into(), imp, rep, r);
+            }
+        }
         for &imp in &cfg.impls_in("mem", false) {
             let r = eps.next(false).and_then(|ep| {
                 let mut stall = spawn(command(
@@ -769,11 +924,128 @@ fn measure(cfg: &Cfg) -> Results {
                 record(format!("scale/{idle}"), imp, rep, r);
             }
         }
+        for &imp in &cfg.impls_in("inproc", false) {
+            for (key, r) in inproc(cfg, imp, &mut eps) {
+                record(key, imp, rep, r);
+            }
+        }
+    }
+    let handle_repeats = if cfg.runs("handles") { cfg.repeats } else { 0 };
+    for rep in 0..handle_repeats {
+        // After the main rows; the three columns interleaved within each repeat.
+        for (col, r) in measure_handles(cfg, &mut eps) {
+            match r {
+                Ok(v) => results
+                    .entry((HANDLE_KEY.to_string(), col.to_string()))
+                    .or_default()
+                    .push((rep, v)),
+                Err(e) => {
+                    eprintln!("  {HANDLE_KEY} {col}: {e}");
+                    failures.push(format!("{HANDLE_KEY} {col}"));
+                }
+            }
+        }
     }
     if !failures.is_empty() {
         eprintln!("{} runs failed: {}", failures.len(), failures.join(", "));
     }
     results
+}
+
+// ---------------------------------------------------------------- handles (issue 13)
+
+const HANDLE_KEY: &str = "handle/64";
+/// The columns of the handle row: `handle_thr` role prefix and column name.
+const HANDLE_COLS: [(&str, &str); 3] = [
+    ("direct", "ringmq direct"),
+    ("handle", "ringmq handle, tokio mt"),
+    ("zmqrs", "zmq.rs, tokio mt"),
+];
+
+/// 64 B PUSH/PULL with `handle_thr`: the direct API (uring), `SocketHandle`s used from
+/// a tokio multi-thread runtime (uring runtime thread), zmq.rs on the same tokio
+/// runtime. Returns (column, msg/s) for each.
+fn measure_handles(cfg: &Cfg, eps: &mut Endpoints) -> Vec<(&'static str, Res<f64>)> {
+    let count = thr_count(cfg.quick, 64);
+    let limit = Duration::from_secs(if cfg.quick { 30 } else { 120 });
+    HANDLE_COLS
+        .iter()
+        .map(|&(mode, col)| {
+            let r = eps.next(false).and_then(|ep| {
+                let cmd = |role: &str, server: bool| {
+                    let mut c = Command::new(cfg.bin_dir.join("handle_thr"));
+                    c.args([format!("{mode}_{role}"), ep.clone(), s(64), s(count)])
+                        .args(["--backend", "uring"])
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::piped())
+                        .env_remove("RINGMQ_BACKEND");
+                    match cfg.pin {
+                        Some((sv, cl)) => pinned(c, if server { sv } else { cl }),
+                        None => c,
+                    }
+                };
+                let mut server = spawn(cmd("recv", true))?;
+                if let Err(e) = wait_listening(&ep, &mut server) {
+                    kill(server);
+                    return Err(e);
+                }
+                let client = match spawn(cmd("send", false)) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        kill(server);
+                        return Err(e);
+                    }
+                };
+                let sent = finish(client, limit, "handle_thr send");
+                let out = finish(server, limit, "handle_thr recv");
+                sent?;
+                num(&out?, "mean throughput:", "[msg/s]")
+            });
+            (col, r)
+        })
+        .collect()
+}
+
+/// The handle row: medians, and each column's paired ratio to the direct API.
+fn handles_table(md: &mut String, results: &Results) {
+    let by = |col: &str| results.get(&(HANDLE_KEY.to_string(), col.to_string()));
+    let direct = HANDLE_COLS[0].1;
+    md.push_str("| 64 B PUSH/PULL, msg/s |");
+    for (_, col) in HANDLE_COLS {
+        let _ = write!(md, " {col} |");
+    }
+    md.push_str("\n|---|");
+    for _ in HANDLE_COLS {
+        md.push_str("---:|");
+    }
+    md.push_str("\n| throughput |");
+    for (_, col) in HANDLE_COLS {
+        let Some(samples) = by(col) else {
+            md.push_str(" failed |");
+            continue;
+        };
+        let v = median(&samples.iter().map(|&(_, v)| v).collect::<Vec<_>>()).unwrap_or(0.0);
+        let paired: Vec<f64> = match by(direct) {
+            Some(d) if col != direct => samples
+                .iter()
+                .filter_map(|&(rep, v)| {
+                    let r = d.iter().find(|&&(r, _)| r == rep)?.1;
+                    (r != 0.0).then_some(v / r)
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        match median(&paired) {
+            Some(r) => {
+                let _ = write!(md, " {} ({r:.2}x direct) |", fmt_rate(v));
+            }
+            None => {
+                let _ = write!(md, " {} |", fmt_rate(v));
+            }
+        }
+    }
+    md.push_str("\n\n");
 }
 
 // ---------------------------------------------------------------- report
@@ -1065,6 +1337,17 @@ fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str
         &|v| format!("{v:.0}"),
         false,
     );
+    if cfg.curve {
+        heading(
+            &mut md,
+            cfg,
+            "hs",
+            "### CURVE handshakes (new connections/s, one after another: connect, \
+             handshake, one 1-byte REQ/REP round trip, close; higher is better)\n\n",
+        );
+        let row = [("connections/s".to_string(), "hs".to_string())];
+        table(&mut md, cfg, results, "metric", &row, &fmt_rate, false);
+    }
     heading(
         &mut md,
         cfg,
@@ -1100,6 +1383,15 @@ fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str
          (us; lower is better; in brackets: ÷ the same implementation with 0 idle)\n\n",
     );
     scale_table(&mut md, cfg, results);
+    inproc_table(&mut md, cfg, results);
+    md.push_str(
+        "### Handles: 64 B PUSH/PULL from a tokio multi-thread runtime (issue 13)\n\n\
+         `handle_thr` (uring): the direct API on the built-in runtime; `SocketHandle`s \
+         (`Send + Sync`, the sockets on a ringmq runtime thread) used from tasks of a \
+         tokio multi-thread runtime with 2 workers; zmq.rs 0.4 (crate `zeromq`) on the \
+         same tokio runtime. Ratios are paired per repeat against the direct column.\n\n",
+    );
+    handles_table(&mut md, results);
     md.push_str("### Targets\n\n");
     targets(&mut md, cfg, results);
     if cfg.runs("thr") {
@@ -1204,6 +1496,70 @@ fn per_backend(cfg: &Cfg, results: &Results, key: &str, reference: Impl) -> Stri
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn inproc_targets(md: &mut String, cfg: &Cfg, results: &Results) {
+    if !cfg.runs("inproc") {
+        return;
+    }
+    let rings: Vec<Impl> = cfg
+        .impls_in("inproc", false)
+        .into_iter()
+        .filter(|i| matches!(i, Impl::Ring(_)))
+        .collect();
+    let ratios = |key: &str, tcp: &str| -> Vec<(Impl, Option<f64>)> {
+        rings
+            .iter()
+            .map(|&i| (i, inproc_tcp_ratio(results, key, tcp, i)))
+            .collect()
+    };
+    let detail = |v: &[(Impl, Option<f64>)]| {
+        v.iter()
+            .map(|(i, r)| match r {
+                Some(r) => format!("{} {r:.2}x", i.name()),
+                None => format!("{} failed", i.name()),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let all = |v: &[(Impl, Option<f64>)], ok: &dyn Fn(f64) -> bool| {
+        (!v.is_empty() && v.iter().all(|(_, r)| r.is_some()))
+            .then(|| v.iter().flat_map(|(_, r)| *r).all(ok))
+    };
+    let write = |md: &mut String, what: &str, ok: Option<bool>, detail: String| {
+        let v = ok.map_or("not measured", verdict);
+        let _ = writeln!(md, "- {what}: **{v}** ({detail})");
+    };
+    let thr = ratios("inproc/thr2", "inproc/tcp_thr");
+    write(
+        md,
+        "inproc PUSH/PULL 64 B between two threads at 5x or more the TCP figure (every backend)",
+        all(&thr, &|r| r >= 5.0),
+        format!("inproc ÷ TCP msg/s: {}", detail(&thr)),
+    );
+    let one: Vec<(Impl, Option<f64>)> = rings
+        .iter()
+        .map(|&i| (i, get(results, "inproc/thr1", i)))
+        .collect();
+    write(
+        md,
+        "inproc PUSH/PULL 64 B between two sockets on one thread at 20 M msg/s or more (every backend)",
+        all(&one, &|v| v >= 20e6),
+        one.iter()
+            .map(|(i, v)| match v {
+                Some(v) => format!("{} {}", i.name(), fmt_rate(*v)),
+                None => format!("{} failed", i.name()),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    let lat = ratios("inproc/lat2", "inproc/tcp_lat");
+    write(
+        md,
+        "inproc REQ/REP round trip between two threads well under (at most half) the TCP round trip (every backend)",
+        all(&lat, &|r| r <= 0.5),
+        format!("inproc ÷ TCP latency: {}", detail(&lat)),
+    );
 }
 
 fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
@@ -1339,6 +1695,92 @@ fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
             .join(", ")
             + " (median / p99)",
     );
+    inproc_targets(md, cfg, results);
+}
+
+/// The inproc row: per implementation the inproc figures with their ratio to libzmq's
+/// inproc and to the same implementation's TCP figure, paired per repeat.
+fn inproc_table(md: &mut String, cfg: &Cfg, results: &Results) {
+    if !cfg.runs("inproc") {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "### inproc (issue 12): {INPROC_SIZE} B, one process (ringmq `inproc_bench`, libzmq \
+         `zmq_tools inproc_*`: a second thread of one context); TCP: two processes as above\n"
+    );
+    let impls = cfg.impls_in("inproc", false);
+    let _ = write!(md, "| measurement |");
+    for i in &impls {
+        let _ = write!(md, " {} |", i.name());
+    }
+    md.push_str("\n|---|");
+    for _ in &impls {
+        md.push_str("---:|");
+    }
+    md.push('\n');
+    let rows: [(&str, &str, Option<&str>, bool); 5] = [
+        (
+            "PUSH/PULL, two threads (msg/s)",
+            "inproc/thr2",
+            Some("inproc/tcp_thr"),
+            false,
+        ),
+        (
+            "PUSH/PULL, one thread (msg/s)",
+            "inproc/thr1",
+            Some("inproc/tcp_thr"),
+            false,
+        ),
+        ("PUSH/PULL over TCP (msg/s)", "inproc/tcp_thr", None, false),
+        (
+            "REQ/REP, two threads (half round trip, us)",
+            "inproc/lat2",
+            Some("inproc/tcp_lat"),
+            true,
+        ),
+        (
+            "REQ/REP over TCP (half round trip, us)",
+            "inproc/tcp_lat",
+            None,
+            true,
+        ),
+    ];
+    for (label, key, tcp, is_lat) in rows {
+        let _ = write!(md, "| {label} |");
+        for &i in &impls {
+            let Some(v) = get(results, key, i) else {
+                md.push_str(" - |");
+                continue;
+            };
+            let mut cell = if is_lat {
+                format!("{v:.2}")
+            } else {
+                fmt_rate(v)
+            };
+            let mut ratios = Vec::new();
+            if matches!(i, Impl::Ring(_)) {
+                if let Some(z) = ratio(results, key, i, Impl::Libzmq) {
+                    ratios.push(format!("{z:.2}x zmq"));
+                }
+            }
+            if let Some(t) = tcp.and_then(|t| inproc_tcp_ratio(results, key, t, i)) {
+                ratios.push(format!("{t:.2}x tcp"));
+            }
+            if !ratios.is_empty() {
+                let _ = write!(cell, " ({})", ratios.join(", "));
+            }
+            let _ = write!(md, " {cell} |");
+        }
+        md.push('\n');
+    }
+    md.push('\n');
+}
+
+/// `key ÷ tcp_key` of one implementation, paired per repeat.
+fn inproc_tcp_ratio(results: &Results, key: &str, tcp_key: &str, imp: Impl) -> Option<f64> {
+    let of = |k: &str| results.get(&(k.to_string(), imp.name()));
+    paired_ratio(of(key)?, of(tcp_key)?)
 }
 
 fn write_section(path: &Path, md: &str) -> Res<()> {
@@ -1552,6 +1994,12 @@ mod tests {
         assert_eq!(fmt_count(1_234_567), "1,234,567");
         assert_eq!(row_of("scale/10000/p99"), "scale");
         assert_eq!(row_of("thr/64"), "thr");
+        assert_eq!(row_of("hs"), "hs");
+        assert_eq!(
+            parse_only("hs, scale"),
+            Ok(vec!["hs".into(), "scale".into()])
+        );
+        assert!(parse_only("lat,handshake").is_err());
         // Repeat 2 has no reference and is left out; the others pair up.
         let a = [(0, 30.0), (1, 10.0), (2, 99.0), (3, 8.0)];
         let b = [(0, 10.0), (1, 5.0), (3, 4.0)];

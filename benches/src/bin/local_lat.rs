@@ -1,5 +1,5 @@
 //! `local_lat <bind-endpoint> <message-size> <roundtrip-count>`: a REP that echoes
-//! (libzmq's `perf/local_lat`). `--backend uring|epoll|compio|monoio` (or
+//! (libzmq's `perf/local_lat`). `--backend uring|epoll|compio|monoio|tokio` (or
 //! `RINGMQ_BACKEND`), `--curve` (or `RINGMQ_CURVE=1`; this side is the CURVE server).
 
 fn main() {

@@ -1,6 +1,6 @@
 //! `remote_lat <connect-endpoint> <message-size> <roundtrip-count>`: a REQ doing the
 //! round trips, printing `average latency: X [us]` (half the round trip), like libzmq's
-//! `perf/remote_lat`. `--backend uring|epoll|compio|monoio` (or `RINGMQ_BACKEND`),
+//! `perf/remote_lat`. `--backend uring|epoll|compio|monoio|tokio` (or `RINGMQ_BACKEND`),
 //! `--curve` (or `RINGMQ_CURVE=1`; the fixed test keys of `tools::CURVE_KEYS`).
 
 fn main() {

@@ -34,8 +34,10 @@ fn main() {
     let ctx = Context::new(rt.proactor());
     let start = Instant::now();
     let units = match args.first().map(String::as_str) {
-        Some("pushpull") => rt.block_on(pushpull(&ctx, num(1))),
-        Some("reqrep") => rt.block_on(reqrep(&ctx, num(1))),
+        Some("pushpull") => rt.block_on(pushpull(&ctx, TCP, num(1))),
+        Some("reqrep") => rt.block_on(reqrep(&ctx, TCP, num(1))),
+        Some("inproc-pushpull") => rt.block_on(pushpull(&ctx, INPROC, num(1))),
+        Some("inproc-reqrep") => rt.block_on(reqrep(&ctx, INPROC, num(1))),
         Some("fanout") => rt.block_on(fanout(&ctx, num(1))),
         Some("router") => rt.block_on(router(&ctx, num(1), num(2))),
         _ => usage(),
@@ -50,19 +52,25 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: socket_cost pushpull N | reqrep N | fanout N | router IDLE N");
+    eprintln!(
+        "usage: socket_cost pushpull N | reqrep N | fanout N | router IDLE N | \
+         inproc-pushpull N | inproc-reqrep N"
+    );
     std::process::exit(2)
 }
 
 type Ctx = Context<ringmq_proactor::Native>;
 
+const TCP: &str = "tcp://127.0.0.1:*";
+const INPROC: &str = "inproc://socket-cost";
+
 fn payload() -> Message {
     Message::from(Bytes::from(vec![7u8; 64]))
 }
 
-async fn pushpull(ctx: &Ctx, n: usize) -> usize {
+async fn pushpull(ctx: &Ctx, bind: &str, n: usize) -> usize {
     let pull = ctx.pull();
-    let ep = pull.bind("tcp://127.0.0.1:*").expect("bind");
+    let ep = pull.bind(bind).expect("bind");
     let push = ctx.push();
     push.connect(&ep).expect("connect");
     let send = async {
@@ -79,9 +87,9 @@ async fn pushpull(ctx: &Ctx, n: usize) -> usize {
     n
 }
 
-async fn reqrep(ctx: &Ctx, n: usize) -> usize {
+async fn reqrep(ctx: &Ctx, bind: &str, n: usize) -> usize {
     let rep = ctx.rep();
-    let ep = rep.bind("tcp://127.0.0.1:*").expect("bind");
+    let ep = rep.bind(bind).expect("bind");
     let req = ctx.req();
     req.connect(&ep).expect("connect");
     let client = async {

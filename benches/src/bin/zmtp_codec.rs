@@ -26,14 +26,21 @@
 //! - **session ping-pong**: one 64-byte message per transmit, which the writer gives
 //!   back (`recycle_transmit`) before the next one is sent: the output goes idle after
 //!   every message, as with requests and replies.
+//! - **CURVE session**: the same as session 64 B through a CURVE pair (issue 17), at
+//!   64 B, 1 KiB and 64 KiB: sealing on `send`, opening on `handle_input_buf`, both
+//!   sides counted.
+//! - **CURVE fan-out**: one message sealed for each of 10 established CURVE sessions
+//!   (`send` of the same shared frame into each, as PUB does), then each batch taken;
+//!   time per delivery (the receiving side is not included).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use ringmq_zmtp::frame::{FrameDecoder, FrameEncoder};
-use ringmq_zmtp::mechanism::Null;
-use ringmq_zmtp::{Event, Session, SessionConfig, SocketType, Transmit};
+use ringmq_zmtp::mechanism::curve::{CurveClient, CurveKeyPair, CurveServer};
+use ringmq_zmtp::mechanism::{AuthVerdict, Mechanism, Null};
+use ringmq_zmtp::{Event, Metadata, Session, SessionConfig, SocketType, Transmit};
 
 const READ_SIZE: usize = 64 * 1024;
 const WRITE_BATCH: usize = 64 * 1024;
@@ -137,51 +144,103 @@ fn decode_filled(wire: &[u8], count: usize) -> Duration {
     elapsed
 }
 
-/// Establishes a NULL PUSH/PULL pair.
-fn session_pair(now: Instant) -> (Session, Session) {
-    let mut push = Session::new(
-        SessionConfig::new(SocketType::Push),
-        Box::new(Null::new()),
-        now,
-    )
-    .expect("config");
-    let mut pull = Session::new(
-        SessionConfig::new(SocketType::Pull),
-        Box::new(Null::new()),
-        now,
-    )
-    .expect("config");
-    loop {
+/// The security of a session pair.
+#[derive(Clone, Copy)]
+enum Security {
+    Null,
+    Curve,
+}
+
+fn mechanisms(security: Security) -> (Box<dyn Mechanism>, Box<dyn Mechanism>) {
+    match security {
+        Security::Null => (Box::new(Null::new()), Box::new(Null::new())),
+        Security::Curve => {
+            let server = CurveKeyPair::from_secret([2; 32]);
+            let client = CurveClient::new(CurveKeyPair::from_secret([1; 32]), *server.public());
+            (Box::new(client), Box::new(CurveServer::new(server)))
+        }
+    }
+}
+
+/// Establishes a PUSH/PULL (or `kinds`) pair; the first side is the client.
+fn session_pair_of(
+    now: Instant,
+    security: Security,
+    kinds: (SocketType, SocketType),
+) -> (Session, Session) {
+    let (cm, sm) = mechanisms(security);
+    let mut push = Session::new(SessionConfig::new(kinds.0), cm, now).expect("config");
+    let mut pull = Session::new(SessionConfig::new(kinds.1), sm, now).expect("config");
+    let mut done = 0;
+    while done < 2 {
         let a = push.poll_transmit();
         let b = pull.poll_transmit();
-        if a.is_none() && b.is_none() {
-            break;
-        }
         if let Some(t) = a {
             pull.handle_input(now, &t.to_vec());
         }
         if let Some(t) = b {
             push.handle_input(now, &t.to_vec());
         }
-    }
-    for s in [&mut push, &mut pull] {
-        assert!(matches!(
-            s.poll_event(),
-            Some(Event::HandshakeSucceeded { .. })
-        ));
+        for s in [&mut push, &mut pull] {
+            while let Some(e) = s.poll_event() {
+                match e {
+                    Event::HandshakeSucceeded { .. } => done += 1,
+                    Event::NeedsAuth(_) => s
+                        .auth_result(
+                            now,
+                            AuthVerdict::Allow {
+                                user_id: Bytes::new(),
+                                metadata: Metadata::new(),
+                            },
+                        )
+                        .expect("auth pending"),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
     }
     (push, pull)
 }
 
-/// Moves `count` messages of `payload` from PUSH to PULL.
-fn session_run(payload: &Bytes, count: usize) -> Duration {
-    session_run_parts(std::slice::from_ref(payload), count)
+/// Seals `count` messages of `payload` for each of `subs` CURVE sessions (PUB side of
+/// a fan-out); returns the time for all of it.
+fn fan_out_run(payload: &Bytes, count: usize, subs: usize) -> Duration {
+    let now = Instant::now();
+    let mut pubs: Vec<Session> = (0..subs)
+        .map(|_| session_pair_of(now, Security::Curve, (SocketType::Sub, SocketType::Pub)).1)
+        .collect();
+    let parts = [payload.clone()];
+    let mut bytes = 0usize;
+    let start = Instant::now();
+    for _ in 0..count {
+        for p in &mut pubs {
+            p.send(&parts).expect("established");
+            if p.pending_transmit() >= WRITE_BATCH {
+                let t = p.poll_transmit().expect("queued");
+                bytes += t.len();
+                p.recycle_transmit(t.chunks);
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    black_box(bytes);
+    elapsed
 }
 
-/// Moves `count` messages of these frames from PUSH to PULL.
-fn session_run_parts(parts: &[Bytes], count: usize) -> Duration {
+/// Moves `count` messages of `payload` from PUSH to PULL over `security`.
+fn session_run_with(payload: &Bytes, count: usize, security: Security) -> Duration {
+    session_run_parts(std::slice::from_ref(payload), count, security)
+}
+
+/// Moves `count` messages of `payload` from PUSH to PULL.
+fn session_run(payload: &Bytes, count: usize) -> Duration {
+    session_run_parts(std::slice::from_ref(payload), count, Security::Null)
+}
+
+/// Moves `count` messages of these frames from PUSH to PULL over `security`.
+fn session_run_parts(parts: &[Bytes], count: usize, security: Security) -> Duration {
     let now = Instant::now();
-    let (mut push, mut pull) = session_pair(now);
+    let (mut push, mut pull) = session_pair_of(now, security, (SocketType::Push, SocketType::Pull));
     let mut received = 0usize;
     let start = Instant::now();
     let mut sent = 0;
@@ -196,6 +255,7 @@ fn session_run_parts(parts: &[Bytes], count: usize) -> Duration {
         for c in &t.chunks {
             buf.extend_from_slice(c);
         }
+        push.recycle_transmit(t.chunks);
         pull.handle_input_buf(now, buf);
         while let Some(e) = pull.poll_event() {
             match e {
@@ -215,7 +275,8 @@ fn session_run_parts(parts: &[Bytes], count: usize) -> Duration {
 /// Moves `count` messages of `payload` one per transmit, giving each transmit back.
 fn session_ping_pong(payload: &Bytes, count: usize) -> Duration {
     let now = Instant::now();
-    let (mut push, mut pull) = session_pair(now);
+    let (mut push, mut pull) =
+        session_pair_of(now, Security::Null, (SocketType::Push, SocketType::Pull));
     let parts = [payload.clone()];
     let mut received = 0usize;
     let start = Instant::now();
@@ -267,6 +328,7 @@ fn main() {
     let large_count = if quick { 2_000 } else { 20_000 };
     let small = Bytes::from(vec![0xAB; 64]);
     let large = Bytes::from(vec![0xCD; 64 * 1024]);
+    let kib = Bytes::from(vec![0xEF; 1024]);
     let small_wire = wire_of(&small, small_count);
     let envelope = [
         Bytes::from_static(b"id-42"),
@@ -323,13 +385,37 @@ fn main() {
             "NULL session 3-part msgs",
             small_count,
             69,
-            Box::new(|| session_run_parts(&envelope, small_count)),
+            Box::new(|| session_run_parts(&envelope, small_count, Security::Null)),
         ),
         (
             "NULL session ping-pong 64 B",
             small_count,
             64,
             Box::new(|| session_ping_pong(&small, small_count)),
+        ),
+        (
+            "CURVE session 64 B msgs",
+            small_count / 4,
+            64,
+            Box::new(|| session_run_with(&small, small_count / 4, Security::Curve)),
+        ),
+        (
+            "CURVE session 1 KiB msgs",
+            small_count / 10,
+            1024,
+            Box::new(|| session_run_with(&kib, small_count / 10, Security::Curve)),
+        ),
+        (
+            "CURVE session 64 KiB msgs",
+            large_count / 4,
+            large.len(),
+            Box::new(|| session_run_with(&large, large_count / 4, Security::Curve)),
+        ),
+        (
+            "CURVE fan-out 64 B x 10 subs",
+            small_count / 4,
+            64,
+            Box::new(|| fan_out_run(&small, small_count / 40, 10)),
         ),
     ];
 

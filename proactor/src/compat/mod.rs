@@ -13,6 +13,8 @@
 pub mod compio;
 #[cfg(feature = "monoio-buf")]
 pub mod monoio;
+#[cfg(feature = "tokio-buf")]
+pub mod tokio;
 
 mod park;
 

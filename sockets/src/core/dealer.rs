@@ -19,6 +19,10 @@ impl Pattern for Dealer {
         Ok(recv_fair(peers))
     }
 
+    fn sends_round_robin(&self) -> bool {
+        true
+    }
+
     fn kind(&self) -> SocketType {
         SocketType::Dealer
     }

@@ -33,6 +33,7 @@ mod push;
 mod rep;
 mod req;
 mod router;
+mod stream;
 mod subscribe;
 pub(crate) mod subscriptions;
 mod table;
@@ -47,6 +48,7 @@ use crate::message::Message;
 use crate::options::{Options, SocketOption};
 pub(crate) use peers::PeerId;
 use peers::Peers;
+pub(crate) use peers::{PeerCounters, PeerSnapshot};
 pub(crate) use table::PeerSlots;
 
 /// What the shell does with a message after [`Core::send`].
@@ -224,6 +226,12 @@ pub(crate) trait Pattern {
         true
     }
 
+    /// Whether the pattern sends round-robin ([`Peers::round_robin`]), so that the
+    /// peers keep a rotation of those with room.
+    fn sends_round_robin(&self) -> bool {
+        false
+    }
+
     /// PUB / XPUB: the peers of the last fan-out to hand the message to directly.
     fn take_fanout(&mut self) -> Vec<PeerId> {
         Vec::new()
@@ -265,17 +273,10 @@ fn pattern_for(kind: SocketType) -> Box<dyn Pattern> {
         SocketType::Push => Box::new(push::Push),
         SocketType::Pull => Box::new(pull::Pull),
         SocketType::Pair => Box::new(pair::Pair::default()),
+        SocketType::Stream => Box::new(stream::Stream::new()),
         // `SocketType` may grow; a test checks that every type has its arm.
         other => unreachable!("socket type {other} has no pattern"),
     }
-}
-
-/// Whether a socket type sends round-robin (keeps the rotation of peers with room).
-fn sends_round_robin(kind: SocketType) -> bool {
-    matches!(
-        kind,
-        SocketType::Req | SocketType::Dealer | SocketType::Push | SocketType::Pair
-    )
 }
 
 /// The socket core: options, peers, pattern. See the module documentation.
@@ -288,18 +289,29 @@ pub(crate) struct Core {
 
 impl Core {
     pub(crate) fn new(kind: SocketType, opts: Options) -> Core {
-        let mut peers = Peers::new(sends_round_robin(kind));
+        let pattern = pattern_for(kind);
+        let mut peers = Peers::new(pattern.sends_round_robin());
         peers.conflate = opts.conflate;
         Core {
             kind,
             opts,
             peers,
-            pattern: pattern_for(kind),
+            pattern,
         }
     }
 
     pub(crate) fn kind(&self) -> SocketType {
         self.kind
+    }
+
+    /// Wire bytes of a connection of `peer` that ended (see `Peers::add_traffic`).
+    pub(crate) fn add_traffic(&mut self, peer: PeerId, bytes_in: u64, bytes_out: u64) {
+        self.peers.add_traffic(peer, bytes_in, bytes_out);
+    }
+
+    /// Every peer's figures and the counters of the peers that left (`Socket::stats`).
+    pub(crate) fn snapshot(&self) -> (Vec<PeerSnapshot>, PeerCounters) {
+        self.peers.snapshot()
     }
 
     /// Number of peers (attached, connecting, or gone with unread messages).
@@ -482,6 +494,12 @@ impl Core {
     /// (in the same read): never delivered (counted as [`Drops::discarded`]).
     pub(crate) fn refused_input(&mut self, n: u64) {
         self.peers.drops.discarded += n;
+    }
+
+    /// `peer`'s link passed on `n` of the messages it took (an inproc link whose peer
+    /// socket took them): room below the SNDHWM for as many.
+    pub(crate) fn flushed_some(&mut self, peer: PeerId, n: usize) {
+        self.peers.flushed_some(peer, n);
     }
 
     /// True when no message waits in any peer's queue (links may still be writing).

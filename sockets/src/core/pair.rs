@@ -50,6 +50,10 @@ impl Pattern for Pair {
         }
     }
 
+    fn sends_round_robin(&self) -> bool {
+        true
+    }
+
     fn kind(&self) -> SocketType {
         SocketType::Pair
     }

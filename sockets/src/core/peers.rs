@@ -51,6 +51,44 @@ pub(crate) struct Peer {
     listed_in: bool,
     /// The last fan-out round that reached this peer.
     fan_out_round: u64,
+    /// Traffic of this peer (plain counters, bumped where the message is handled).
+    pub(crate) counters: PeerCounters,
+}
+
+/// Traffic counters of one peer (or of the peers that left).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PeerCounters {
+    pub(crate) msgs_in: u64,
+    pub(crate) bytes_in: u64,
+    pub(crate) msgs_out: u64,
+    pub(crate) bytes_out: u64,
+    pub(crate) dropped_hwm: u64,
+}
+
+impl PeerCounters {
+    #[inline]
+    fn count_out(&mut self) {
+        self.msgs_out += 1;
+    }
+
+    pub(crate) fn add(&mut self, o: &PeerCounters) {
+        self.msgs_in += o.msgs_in;
+        self.bytes_in += o.bytes_in;
+        self.msgs_out += o.msgs_out;
+        self.bytes_out += o.bytes_out;
+        self.dropped_hwm += o.dropped_hwm;
+    }
+}
+
+/// What the core knows of one peer, for `Socket::stats` (the shell adds the endpoint).
+#[derive(Clone, Debug)]
+pub(crate) struct PeerSnapshot {
+    pub(crate) id: PeerId,
+    pub(crate) routing_id: Option<Bytes>,
+    pub(crate) attached: bool,
+    pub(crate) queued_in: usize,
+    pub(crate) queued_out: usize,
+    pub(crate) counters: PeerCounters,
 }
 
 impl Peer {
@@ -69,6 +107,7 @@ impl Peer {
             listed_out: false,
             listed_in: false,
             fan_out_round: 0,
+            counters: PeerCounters::default(),
         }
     }
 
@@ -99,6 +138,7 @@ impl Peer {
     }
 
     /// See [`Peers::hand_over`].
+    #[inline]
     fn hand_over(
         &mut self,
         id: PeerId,
@@ -107,6 +147,7 @@ impl Peer {
         conflate: bool,
         drops: &mut Drops,
     ) -> Sent {
+        self.counters.count_out();
         if self.takes_direct(conflate) {
             // A write-through message leaves the socket at once (see `Link::offer`).
             if !write_through {
@@ -166,6 +207,8 @@ pub(crate) struct Peers {
     pub(crate) conflate: bool,
     /// Messages dropped by design.
     pub(crate) drops: Drops,
+    /// The counters of the peers that left (for the socket's totals).
+    retired: PeerCounters,
     /// What the shell must do (see [`Action`]).
     actions: Vec<Action>,
     /// Waiting receivers should look again (a message arrived, or the pattern's state
@@ -188,6 +231,7 @@ impl Peers {
             fan_out_visits: 0,
             conflate: false,
             drops: Drops::default(),
+            retired: PeerCounters::default(),
             actions: Vec::new(),
             wake_recv: false,
             wake_send: false,
@@ -295,7 +339,9 @@ impl Peers {
     }
 
     fn forget(&mut self, id: PeerId) {
-        self.map.remove(id);
+        if let Some(p) = self.map.remove(id) {
+            self.retired.add(&p.counters);
+        }
         // Stale entries are skipped when popped; compact when they pile up (peers that
         // came and went while nothing was sent or received).
         let live = 2 * self.map.len() + 32;
@@ -458,6 +504,40 @@ impl Peers {
         self.map.get(id).is_some_and(|p| !p.out.is_empty())
     }
 
+    /// Wire bytes of a connection of `id` that ended (the shell counts bytes per read
+    /// and write; the core keeps them across reconnects).
+    pub(crate) fn add_traffic(&mut self, id: PeerId, bytes_in: u64, bytes_out: u64) {
+        if let Some(p) = self.map.get_mut(id) {
+            p.counters.bytes_in += bytes_in;
+            p.counters.bytes_out += bytes_out;
+        }
+    }
+
+    /// A message for `id` was dropped because the peer is at its SNDHWM (ROUTER, REP).
+    pub(crate) fn drop_at_hwm(&mut self, id: PeerId) {
+        self.drops.hwm += 1;
+        if let Some(p) = self.map.get_mut(id) {
+            p.counters.dropped_hwm += 1;
+        }
+    }
+
+    /// Every peer's figures, and the counters of the peers that left.
+    pub(crate) fn snapshot(&self) -> (Vec<PeerSnapshot>, PeerCounters) {
+        let peers = self
+            .map
+            .iter()
+            .map(|(id, p)| PeerSnapshot {
+                id,
+                routing_id: p.routing_id.clone(),
+                attached: p.attached,
+                queued_in: p.inq.len(),
+                queued_out: p.queued(),
+                counters: p.counters,
+            })
+            .collect();
+        (peers, self.retired)
+    }
+
     /// The link of `id` took its batch out of the socket's accounting (to write it):
     /// how many messages that was.
     pub(crate) fn flushed(&mut self, id: PeerId) -> usize {
@@ -477,6 +557,24 @@ impl Peers {
         n
     }
 
+    /// The link of `id` passed on `n` of the messages it took (see
+    /// [`Peers::flushed`]); the rest still count against the SNDHWM.
+    pub(crate) fn flushed_some(&mut self, id: PeerId, n: usize) {
+        let conflate = self.conflate;
+        let Some(p) = self.map.get_mut(id) else {
+            return;
+        };
+        if n == 0 || p.unflushed == 0 {
+            return;
+        }
+        let was_full = !p.has_room(conflate);
+        p.unflushed = p.unflushed.saturating_sub(n);
+        if was_full && p.has_room(conflate) {
+            self.list_room(id);
+            self.wake_send = true;
+        }
+    }
+
     /// True when no message waits in any queue (for LINGER).
     pub(crate) fn all_sent(&self) -> bool {
         self.map.values().all(|p| p.out.is_empty())
@@ -491,6 +589,7 @@ impl Peers {
             self.drops.conflated += p.inq.len() as u64;
             p.inq.clear();
         }
+        p.counters.msgs_in += 1;
         p.inq.push_back(msg);
         if !p.listed_in {
             p.listed_in = true;
@@ -610,8 +709,10 @@ fn fan_out_one(
 ) -> bool {
     if !p.has_room(conflate) {
         drops.hwm += 1;
+        p.counters.dropped_hwm += 1;
         return false;
     }
+    p.counters.count_out();
     if p.takes_direct(conflate) {
         p.unflushed += 1;
         direct.push(id);

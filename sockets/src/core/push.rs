@@ -27,6 +27,10 @@ impl Pattern for Push {
         false
     }
 
+    fn sends_round_robin(&self) -> bool {
+        true
+    }
+
     fn kind(&self) -> SocketType {
         SocketType::Push
     }

@@ -35,7 +35,7 @@ impl Pattern for Rep {
                 if peers.has_room(peer) {
                     return Ok(peers.hand_over(peer, msg, write_through));
                 }
-                peers.drops.hwm += 1;
+                peers.drop_at_hwm(peer);
             }
             _ => peers.drops.peer_gone += 1,
         }

@@ -91,6 +91,10 @@ impl Pattern for Req {
         false
     }
 
+    fn sends_round_robin(&self) -> bool {
+        true
+    }
+
     fn kind(&self) -> SocketType {
         SocketType::Req
     }

@@ -65,7 +65,7 @@ impl Pattern for Router {
             msg.push_front(rid);
             Ok(Sent::Blocked(msg))
         } else {
-            peers.drops.hwm += 1;
+            peers.drop_at_hwm(peer);
             Ok(Sent::Done)
         }
     }

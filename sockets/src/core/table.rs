@@ -94,6 +94,19 @@ impl<T> PeerTable<T> {
         self.slots.iter().filter_map(|s| s.value.as_ref())
     }
 
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (PeerId, &T)> {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            let generation = s.generation;
+            s.value.as_ref().map(|v| {
+                let id = PeerId {
+                    slot: i as u32,
+                    generation,
+                };
+                (id, v)
+            })
+        })
+    }
+
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (PeerId, &mut T)> {
         self.slots.iter_mut().enumerate().filter_map(|(i, s)| {
             let generation = s.generation;

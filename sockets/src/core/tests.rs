@@ -231,7 +231,7 @@ fn strs(v: &[&[&str]]) -> Vec<Vec<String>> {
 
 #[test]
 fn every_socket_type_has_its_pattern() {
-    for kind in SocketType::ALL {
+    for kind in SocketType::ALL.into_iter().chain([SocketType::Stream]) {
         assert_eq!(Core::new(kind, Options::default()).pattern.kind(), kind);
     }
 }
@@ -513,6 +513,73 @@ fn router_routes_by_id_and_prefixes_received_messages() {
     assert!(h.send_str(&["nobody", "x"]));
     assert!(h.send_str(&["A"]));
     assert_eq!(h.core.drops().unroutable, 2);
+}
+
+#[test]
+fn stream_generates_ids_routes_by_them_and_waits_at_the_hwm() {
+    let mut h = Harness::with(SocketType::Stream, &[SocketOption::SndHwm(1)]);
+    // Whatever a raw peer might announce, it gets a generated id.
+    let a = h.attach_to(None, Some("ignored")).unwrap();
+    let b = h.attach();
+    let (ida, idb) = (h.core.routing_id(a).unwrap(), h.core.routing_id(b).unwrap());
+    assert_ne!(ida, idb);
+    assert!(ida.len() == 5 && ida[0] == 0);
+    h.deliver(a, &["bytes"]);
+    let got = h.core.recv().unwrap().unwrap();
+    assert_eq!(got.frames(), [ida.clone(), Bytes::from_static(b"bytes")]);
+    let to = |id: &Bytes, data: &str| {
+        let mut m = msg(&[data]);
+        m.push_front(id.clone());
+        m
+    };
+    assert!(h.send(to(&idb, "x")).unwrap());
+    assert!(
+        !h.send(to(&idb, "y")).unwrap(),
+        "full peer: blocked, not dropped"
+    );
+    h.write(b);
+    assert_eq!(h.wire(b), strs(&[&["x"]]));
+    // A zero-length frame is a message like the others (the link closes on it).
+    assert!(h.send(to(&ida, "")).unwrap());
+    h.write(a);
+    assert_eq!(h.wire(a), strs(&[&[""]]));
+    // Unknown id, or not exactly id + one data frame: errors.
+    assert!(matches!(
+        h.send(msg(&["nobody", "x"])),
+        Err(Error::HostUnreachable)
+    ));
+    let mut three = to(&ida, "x");
+    three.push_back(Bytes::from_static(b"y"));
+    assert!(matches!(h.send(three), Err(Error::InvalidState { .. })));
+    assert!(matches!(
+        h.send(msg(&["alone"])),
+        Err(Error::InvalidState { .. })
+    ));
+    assert_eq!(h.core.drops(), Drops::default());
+    // A peer that leaves takes its id along.
+    h.detach(a, true);
+    assert!(matches!(h.send(to(&ida, "x")), Err(Error::HostUnreachable)));
+}
+
+#[test]
+fn flushed_some_gives_room_for_as_many_as_were_passed_on() {
+    // An inproc link: messages count until the peer socket took them, a few at a time.
+    let mut h = Harness::with(SocketType::Push, &[SocketOption::SndHwm(3)]);
+    let a = h.attach();
+    for i in 0..3 {
+        assert!(h.send_str(&[&i.to_string()]));
+    }
+    assert!(!h.send_str(&["3"]), "SNDHWM reached");
+    h.core.flushed_some(a, 1);
+    h.run();
+    assert!(h.send_str(&["3"]), "room for one");
+    assert!(!h.send_str(&["4"]));
+    h.core.flushed_some(a, 10);
+    h.run();
+    for i in 4..7 {
+        assert!(h.send_str(&[&i.to_string()]));
+    }
+    assert!(!h.send_str(&["7"]));
 }
 
 #[test]
@@ -977,4 +1044,64 @@ fn dealer_and_router_talk_through_sessions_with_routing_ids() {
     router.send(reply);
     step_until_idle(&mut router, &mut dealer, &mut now);
     assert_eq!(frames(&dealer.core.recv().unwrap().unwrap()), ["pong"]);
+}
+
+/// Per-peer counters (`Socket::stats`): messages each way, queue depths, drops at the
+/// HWM by peer, the wire bytes of ended connections (the shell counts bytes per read
+/// and write), and totals that keep the peers that left.
+#[test]
+fn peer_counters_count_each_way_and_survive_departures() {
+    let mut h = Harness::with(SocketType::Router, &[SocketOption::SndHwm(1)]);
+    let a = h.attach_to(None, Some("A")).unwrap();
+    let b = h.attach_to(None, Some("B")).unwrap();
+    assert!(h.deliver(a, &["hello"]));
+    assert!(h.deliver(a, &["x", "yz"]));
+    assert!(h.deliver(b, &["1234"]));
+    assert!(h.send_str(&["A", "abc"]));
+    assert!(h.send_str(&["A", "dropped"]), "at A's HWM: dropped");
+    assert!(h.send_str(&["nobody", "x"]), "unroutable: dropped");
+    let find = |snap: &[PeerSnapshot], id: PeerId| {
+        snap.iter().find(|s| s.id == id).cloned().expect("listed")
+    };
+    let (snap, retired) = h.core.snapshot();
+    assert_eq!(retired, PeerCounters::default());
+    let sa = find(&snap, a);
+    assert_eq!(sa.routing_id.as_deref(), Some(&b"A"[..]));
+    assert!(sa.attached);
+    assert_eq!((sa.counters.msgs_in, sa.queued_in), (2, 2));
+    assert_eq!(sa.counters.msgs_out, 1);
+    assert_eq!((sa.queued_out, sa.counters.dropped_hwm), (1, 1));
+    let sb = find(&snap, b);
+    assert_eq!(sb.counters.msgs_in, 1);
+    assert_eq!(sb.counters.dropped_hwm, 0);
+    h.core.add_traffic(b, 100, 40);
+    h.core.add_traffic(b, 1, 2);
+    assert_eq!(h.core.drops().hwm, 1);
+    assert_eq!(h.core.drops().unroutable, 1);
+    // Reading drains the inbound queue; B leaves and its figures go to the totals.
+    assert_eq!(h.recv_all().len(), 3);
+    h.detach(b, true);
+    let (snap, retired) = h.core.snapshot();
+    assert_eq!(find(&snap, a).queued_in, 0);
+    assert!(snap.iter().all(|s| s.id != b));
+    assert_eq!(
+        (retired.msgs_in, retired.bytes_in, retired.bytes_out),
+        (1, 101, 42)
+    );
+}
+
+/// PUB counts each subscriber's copy, and the subscribers it skipped at their HWM.
+#[test]
+fn fan_out_counts_per_subscriber() {
+    let mut h = Harness::with(SocketType::Pub, &[SocketOption::SndHwm(1)]);
+    let (a, b) = (h.attach(), h.attach());
+    h.core.on_subscription(a, Bytes::from_static(b""), true);
+    h.core.on_subscription(b, Bytes::from_static(b""), true);
+    assert!(h.send_str(&["12345"]));
+    h.write(a);
+    assert!(h.send_str(&["678"]), "b is full: it misses this one");
+    let (snap, _) = h.core.snapshot();
+    let of = |id| snap.iter().find(|s| s.id == id).unwrap().counters;
+    assert_eq!((of(a).msgs_out, of(a).dropped_hwm), (2, 0));
+    assert_eq!((of(b).msgs_out, of(b).dropped_hwm), (1, 1));
 }

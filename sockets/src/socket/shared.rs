@@ -8,15 +8,19 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use ringmq_proactor::Proactor;
 
+use crate::context::{Hub, LocalCtx};
 use crate::core::{Action, Core, PeerId, PeerSlots, Refusal};
+use crate::error::Error;
 use crate::link::{Link, Origin};
 use crate::message::Message;
 use crate::monitor::{MonitorEventKind, Monitors};
 use crate::reason::DisconnectReason;
+use crate::trace::DropReport;
 use crate::util::{AbortHandle, IdMap, Notify, Stop};
 
 /// A bound endpoint.
@@ -36,6 +40,12 @@ pub(crate) struct ConnectEntry {
     /// The peer that outlives reconnects (not with IMMEDIATE, nor on ROUTER).
     pub peer: Option<PeerId>,
     pub stop: Rc<Stop>,
+}
+
+/// The socket's Context, as its shell needs it.
+pub(crate) struct CtxLink {
+    pub hub: Arc<Hub>,
+    pub local: Rc<LocalCtx>,
 }
 
 /// The socket's I/O state: endpoints, connections, monitors.
@@ -69,6 +79,13 @@ impl Io {
 /// What a socket shares with its background tasks.
 pub(crate) struct Shared<P> {
     pub proactor: P,
+    /// The socket's Context: what it shares with other threads (inproc names,
+    /// termination) and its part on this thread.
+    pub ctx: CtxLink,
+    /// The context was terminated and the socket acted on it.
+    pub ctx_terminated: Cell<bool>,
+    /// `close_shared` runs (a close or drop delivering its queue within LINGER).
+    pub lingering: Cell<bool>,
     pub core: RefCell<Core>,
     pub io: RefCell<Io>,
     /// `close` started (or the socket was dropped): no more send / recv.
@@ -83,12 +100,17 @@ pub(crate) struct Shared<P> {
     pub unyielded_sends: Cell<u32>,
     /// The actions being carried out (a reused buffer).
     actions: RefCell<Vec<Action>>,
+    /// Rate limit of the dropped-messages log.
+    drop_report: DropReport,
 }
 
 impl<P: Proactor> Shared<P> {
-    pub(crate) fn new(proactor: P, core: Core) -> Shared<P> {
+    pub(crate) fn new(proactor: P, ctx: CtxLink, core: Core) -> Shared<P> {
         Shared {
             proactor,
+            ctx,
+            ctx_terminated: Cell::new(false),
+            lingering: Cell::new(false),
             core: RefCell::new(core),
             io: RefCell::new(Io::default()),
             closing: Cell::new(false),
@@ -97,7 +119,36 @@ impl<P: Proactor> Shared<P> {
             progress: Notify::default(),
             unyielded_sends: Cell::new(0),
             actions: RefCell::new(Vec::new()),
+            drop_report: DropReport::default(),
         }
+    }
+
+    /// Calls fail: the socket is closing, or its context was terminated (maybe by
+    /// another thread, before this one acted on it).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closing.get() || self.ctx.hub.is_terminated()
+    }
+
+    /// The error of a call on a closed socket: [`Error::Terminated`] after the
+    /// context's termination, else [`Error::Closed`].
+    pub(crate) fn closed_error(&self) -> Error {
+        if self.ctx_terminated.get() || self.ctx.hub.is_terminated() {
+            Error::Terminated
+        } else {
+            Error::Closed
+        }
+    }
+
+    /// Makes sure the context's termination reaches this thread (the socket is about
+    /// to wait, or has background tasks).
+    pub(crate) fn watch_context(&self) {
+        self.ctx.local.watch(&self.proactor, &self.ctx.hub);
+    }
+
+    /// Logs dropped messages (rate-limited); called on slow paths only.
+    pub(crate) fn report_drops(&self) {
+        let drops = self.core.borrow().drops();
+        self.drop_report.check(drops, || self.proactor.now());
     }
 
     /// Reports a monitor event.
@@ -244,12 +295,13 @@ impl<P: Proactor> Shared<P> {
     /// connect-side peer that survives reconnects (`origin`).
     pub(crate) fn detach(&self, peer: PeerId, origin: Origin) {
         let terminated = self.io.borrow().terminated;
-        {
-            let mut io = self.io.borrow_mut();
-            io.links.remove(peer);
-        }
+        let link = self.io.borrow_mut().links.remove(peer);
         {
             let mut core = self.core.borrow_mut();
+            if let Some(link) = link {
+                let (bytes_in, bytes_out) = link.traffic();
+                core.add_traffic(peer, bytes_in, bytes_out);
+            }
             let keep = match origin {
                 Origin::Connect { id, .. } => {
                     !terminated
@@ -263,11 +315,23 @@ impl<P: Proactor> Shared<P> {
         self.run_core_output();
     }
 
+    /// `peer`'s link passed on `n` of the messages it was given or took (an inproc
+    /// peer took them into its socket): they no longer count against the SNDHWM.
+    pub(crate) fn flushed_some(&self, peer: PeerId, n: usize) {
+        let mut core = self.core.borrow_mut();
+        core.flushed_some(peer, n);
+        if core.has_output() {
+            drop(core);
+            self.run_core_output();
+        }
+    }
+
     /// `peer`'s link took the messages it was given or took, out of its batch: they no
     /// longer count against the SNDHWM. Returns how many.
     pub(crate) fn flushed(&self, peer: PeerId) -> usize {
         let mut core = self.core.borrow_mut();
         let n = core.flushed(peer);
+        self.drop_report.check(core.drops(), || self.proactor.now());
         if core.has_output() {
             drop(core);
             self.run_core_output();

@@ -7,12 +7,13 @@ use ringmq_proactor::Proactor;
 use ringmq_zmtp::SocketType;
 
 use super::Socket;
+use crate::context::Scope;
 use crate::core::Drops;
 use crate::error::Error;
 use crate::message::Message;
 use crate::monitor::Monitor;
-use crate::options::SocketOption;
-use crate::zap::ZapSlot;
+use crate::options::{SocketOption, SocketOptions};
+use crate::stats::SocketStats;
 
 macro_rules! typed_socket {
     ($(#[$doc:meta])* $name:ident, $kind:ident, [$($group:ident),*]) => {
@@ -31,8 +32,8 @@ macro_rules! typed_socket {
             /// The socket type of this wrapper.
             pub const TYPE: SocketType = SocketType::$kind;
 
-            pub(crate) fn new(proactor: P, zap: ZapSlot) -> Self {
-                $name { inner: Socket::new(proactor, SocketType::$kind, zap) }
+            pub(crate) fn new(proactor: P, scope: Scope) -> Self {
+                $name { inner: Socket::new(proactor, SocketType::$kind, scope) }
             }
 
             /// See [`Socket::bind`].
@@ -70,6 +71,16 @@ macro_rules! typed_socket {
                 self.inner.monitor()
             }
 
+            /// See [`Socket::options`].
+            pub fn options(&self) -> SocketOptions {
+                self.inner.options()
+            }
+
+            /// See [`Socket::stats`].
+            pub fn stats(&self) -> SocketStats {
+                self.inner.stats()
+            }
+
             /// See [`Socket::drops`].
             pub fn drops(&self) -> Drops {
                 self.inner.drops()
@@ -89,12 +100,66 @@ macro_rules! typed_socket {
             pub fn into_socket(self) -> Socket<P> {
                 self.inner
             }
+
+            /// The untyped socket, borrowed (for [`proxy`](crate::proxy)).
+            pub fn as_socket(&self) -> &Socket<P> {
+                &self.inner
+            }
+        }
+
+        impl<P: Proactor> AsRef<Socket<P>> for $name<P> {
+            fn as_ref(&self) -> &Socket<P> {
+                &self.inner
+            }
         }
 
         $(typed_socket!(@$group $name);)*
     };
     (@send $name:ident) => {
+        #[cfg(feature = "futures")]
+        impl<P: Proactor> futures_sink::Sink<Message> for $name<P> {
+            type Error = Error;
+
+            fn poll_ready(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Result<(), Error>> {
+                self.inner.poll_flush(cx)
+            }
+
+            fn start_send(self: std::pin::Pin<&mut Self>, msg: Message) -> Result<(), Error> {
+                self.inner.start_send(msg)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Result<(), Error>> {
+                self.inner.poll_flush(cx)
+            }
+
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Result<(), Error>> {
+                self.inner.poll_flush(cx)
+            }
+        }
+
         impl<P: Proactor> $name<P> {
+            /// See [`Socket::start_send`].
+            pub fn start_send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+                self.inner.start_send(msg)
+            }
+
+            /// See [`Socket::poll_flush`].
+            pub fn poll_flush(
+                &self,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Result<(), Error>> {
+                self.inner.poll_flush(cx)
+            }
+
             /// See [`Socket::send`].
             pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
                 self.inner.send(msg).await
@@ -107,7 +172,27 @@ macro_rules! typed_socket {
         }
     };
     (@recv $name:ident) => {
+        #[cfg(feature = "futures")]
+        impl<P: Proactor> futures_core::Stream for $name<P> {
+            type Item = Result<Message, Error>;
+
+            fn poll_next(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<Self::Item>> {
+                crate::streams::item(self.inner.poll_recv(cx))
+            }
+        }
+
         impl<P: Proactor> $name<P> {
+            /// See [`Socket::poll_recv`].
+            pub fn poll_recv(
+                &self,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Result<Message, Error>> {
+                self.inner.poll_recv(cx)
+            }
+
             /// See [`Socket::recv`].
             pub async fn recv(&self) -> Result<Message, Error> {
                 self.inner.recv().await
@@ -178,4 +263,10 @@ typed_socket!(
 typed_socket!(
     /// PAIR: exactly one peer at a time.
     PairSocket, Pair, [send, recv]
+);
+typed_socket!(
+    /// STREAM: raw TCP peers without ZMTP. Received messages are `[routing id, bytes]`
+    /// (a zero-length frame when a peer connects and when it goes away); a sent
+    /// message is `[routing id, bytes]`, and `[routing id, ""]` closes that peer.
+    StreamSocket, Stream, [send, recv]
 );

@@ -69,6 +69,25 @@ where
     }
 }
 
+/// tokio's current-thread runtime with a `LocalSet`, on a thread with a larger stack
+/// like monoio (debug-build futures are large).
+pub fn tokio<F, Fut>(body: F)
+where
+    F: FnOnce(Context<ringmq_tokio::TokioProactor>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
+    let t = std::thread::Builder::new()
+        .stack_size(16 << 20)
+        .spawn(move || {
+            let p = ringmq_tokio::TokioProactor::new();
+            ringmq_tokio::block_on(guard(p, body(Context::new(p)))).expect("tokio runtime");
+        })
+        .expect("spawn the tokio test thread");
+    if let Err(panic) = t.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 async fn guard<P: Proactor>(p: P, body: impl Future<Output = ()>) {
     if timeout(&p, LIMIT, body).await.is_none() {
         panic!("test body did not finish within {LIMIT:?}");
@@ -267,6 +286,9 @@ macro_rules! backend_tests {
         }
         mod monoio {
             $( #[test] fn $name() { $crate::common::monoio(super::$name) } )*
+        }
+        mod tokio {
+            $( #[test] fn $name() { $crate::common::tokio(super::$name) } )*
         }
     };
 }

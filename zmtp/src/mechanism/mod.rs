@@ -16,10 +16,11 @@
 //! the 1-byte name length, the name and the data. The session adds and strips the frame
 //! headers.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::command;
 use crate::error::{Error, PeerMisbehaved};
+use crate::frame::FrameEncoder;
 use crate::metadata::{Metadata, USER_ID};
 
 pub mod curve;
@@ -133,6 +134,41 @@ pub trait Mechanism {
     /// [`Mechanism::encrypts`].
     fn unwrap(&mut self, frame: FrameParts) -> Result<FrameParts, Error> {
         Ok(frame)
+    }
+
+    /// Wraps one outgoing frame straight into the output batch `out` (what the
+    /// session calls; the default goes through [`Mechanism::wrap`]). Only called when
+    /// [`Mechanism::encrypts`].
+    fn wrap_into(
+        &mut self,
+        more: bool,
+        command: bool,
+        body: &[u8],
+        out: &mut FrameEncoder,
+    ) -> Result<(), Error> {
+        let frame = FrameParts {
+            more,
+            command,
+            body: Bytes::copy_from_slice(body),
+        };
+        out.push_owned(self.wrap(frame)?);
+        Ok(())
+    }
+
+    /// Unwraps one received frame whose body the caller owns alone, so it can be
+    /// decrypted where it lies (what the session calls; the default goes through
+    /// [`Mechanism::unwrap`]). Only called when [`Mechanism::encrypts`].
+    fn unwrap_in_place(
+        &mut self,
+        more: bool,
+        command: bool,
+        body: BytesMut,
+    ) -> Result<FrameParts, Error> {
+        self.unwrap(FrameParts {
+            more,
+            command,
+            body: body.freeze(),
+        })
     }
 }
 

@@ -3,11 +3,17 @@
 //! Boxes travel as libzmq puts them on the wire: the 16-byte Poly1305 tag, then the
 //! XSalsa20 ciphertext (NaCl's `crypto_box` output without its 16 leading zero bytes).
 //! Callers lay out `[16 bytes for the tag][plaintext]` and seal or open in place.
+//! X25519 is curve25519-dalek's; XSalsa20-Poly1305 is [`super::nacl`].
 //!
-//! Under `cfg(fuzzing)` sealing copies the plaintext and writes an all-zero tag,
-//! opening checks that the tag is all zero, and "random" bytes are a fixed pattern, so
-//! a fuzzer can craft inputs that get past every MAC check (the idea of rustls'
-//! fuzzing crypto provider). Normal builds never compile that code.
+//! Under `cfg(fuzzing)` sealing leaves the plaintext as it is and writes an all-zero
+//! tag, opening checks that the tag is all zero, and "random" bytes are a fixed
+//! pattern, so a fuzzer can craft inputs that get past every MAC check (the idea of
+//! rustls' fuzzing crypto provider). Normal builds never compile that code.
+
+use zeroize::Zeroizing;
+
+#[cfg(not(fuzzing))]
+use super::nacl;
 
 /// Length of the Poly1305 tag in front of every box.
 pub(crate) const TAG_LEN: usize = 16;
@@ -15,8 +21,7 @@ pub(crate) const TAG_LEN: usize = 16;
 /// Fills `buf` with random bytes.
 #[cfg(not(fuzzing))]
 pub(crate) fn random_bytes(buf: &mut [u8]) {
-    use crypto_box::aead::rand_core::RngCore;
-    crypto_box::aead::OsRng.fill_bytes(buf);
+    getrandom::getrandom(buf).expect("the operating system's random number generator failed");
 }
 
 /// Fills `buf` with a fixed pattern: fuzzing runs must be reproducible.
@@ -29,51 +34,67 @@ pub(crate) fn random_bytes(buf: &mut [u8]) {
 
 /// The X25519 public key of `secret` (`crypto_scalarmult_base`).
 pub(crate) fn public_key(secret: &[u8; 32]) -> [u8; 32] {
-    crypto_box::SecretKey::from_bytes(*secret)
-        .public_key()
-        .to_bytes()
+    curve25519_dalek::MontgomeryPoint::mul_base_clamped(*secret).to_bytes()
+}
+
+/// `crypto_box_beforenm`: HSalsa20 of the X25519 shared secret, with a zero nonce.
+#[cfg(not(fuzzing))]
+fn beforenm(their_public: &[u8; 32], our_secret: &[u8; 32]) -> Zeroizing<[u8; 32]> {
+    let shared =
+        Zeroizing::new(curve25519_dalek::MontgomeryPoint(*their_public).mul_clamped(*our_secret));
+    Zeroizing::new(nacl::hsalsa20(&shared.0, &[0; 16]))
+}
+
+/// Splits `[tag][message]`; None when too short for a tag.
+fn split_box(buf: &mut [u8]) -> Option<(&mut [u8; TAG_LEN], &mut [u8])> {
+    if buf.len() < TAG_LEN {
+        return None;
+    }
+    let (tag, msg) = buf.split_at_mut(TAG_LEN);
+    Some((tag.try_into().expect("TAG_LEN bytes"), msg))
 }
 
 /// A `crypto_box` between one of our secret keys and one of the peer's public keys,
 /// with the shared key computed once (`crypto_box_beforenm`).
 pub(crate) struct PeerBox {
-    #[cfg(not(fuzzing))]
-    inner: crypto_box::SalsaBox,
+    key: Zeroizing<[u8; 32]>,
 }
 
 impl PeerBox {
     pub(crate) fn new(their_public: &[u8; 32], our_secret: &[u8; 32]) -> Self {
         #[cfg(not(fuzzing))]
-        {
-            let secret = crypto_box::SecretKey::from_bytes(*our_secret);
-            let public = crypto_box::PublicKey::from_bytes(*their_public);
-            PeerBox {
-                inner: crypto_box::SalsaBox::new(&public, &secret),
-            }
-        }
+        let key = beforenm(their_public, our_secret);
         #[cfg(fuzzing)]
-        {
+        let key = {
             let _ = (their_public, our_secret);
-            PeerBox {}
-        }
+            Zeroizing::new([0; 32])
+        };
+        PeerBox { key }
     }
 
     /// Seals `buf[TAG_LEN..]` in place and writes the tag into `buf[..TAG_LEN]`.
     pub(crate) fn seal(&self, nonce: &[u8; 24], buf: &mut [u8]) {
-        #[cfg(not(fuzzing))]
-        aead_seal(&self.inner, nonce, buf);
-        #[cfg(fuzzing)]
-        null_seal(nonce, buf);
+        SecretBox::with_key(&self.key).seal(nonce, buf);
     }
 
     /// Opens `buf` (tag, then ciphertext) in place: on success `buf[TAG_LEN..]` holds
     /// the plaintext. Returns false when the box does not open or is too short.
     #[must_use]
     pub(crate) fn open(&self, nonce: &[u8; 24], buf: &mut [u8]) -> bool {
+        SecretBox::with_key(&self.key).open(nonce, buf)
+    }
+
+    /// The box for MESSAGE nonces starting with `prefix`, under the same key.
+    pub(crate) fn message_box(&self, prefix: &'static [u8; 16]) -> MessageBox {
         #[cfg(not(fuzzing))]
-        return aead_open(&self.inner, nonce, buf);
+        return MessageBox {
+            inner: nacl::PrefixBox::new(&self.key, prefix),
+        };
         #[cfg(fuzzing)]
-        return null_open(nonce, buf);
+        {
+            let _ = prefix;
+            MessageBox {}
+        }
     }
 }
 
@@ -86,18 +107,19 @@ impl std::fmt::Debug for PeerBox {
 /// A `crypto_secretbox` under a symmetric key (the server's per-connection cookie key).
 pub(crate) struct SecretBox {
     #[cfg(not(fuzzing))]
-    inner: crypto_secretbox::XSalsa20Poly1305,
+    inner: nacl::SecretBox,
 }
 
 impl SecretBox {
     pub(crate) fn new(key: &[u8; 32]) -> Self {
+        Self::with_key(key)
+    }
+
+    fn with_key(key: &[u8; 32]) -> Self {
         #[cfg(not(fuzzing))]
-        {
-            use crypto_secretbox::KeyInit;
-            SecretBox {
-                inner: crypto_secretbox::XSalsa20Poly1305::new(key.into()),
-            }
-        }
+        return SecretBox {
+            inner: nacl::SecretBox::new(key),
+        };
         #[cfg(fuzzing)]
         {
             let _ = key;
@@ -107,19 +129,25 @@ impl SecretBox {
 
     /// Like [`PeerBox::seal`].
     pub(crate) fn seal(&self, nonce: &[u8; 24], buf: &mut [u8]) {
+        let (tag, msg) = split_box(buf).expect("the caller left room for the tag");
         #[cfg(not(fuzzing))]
-        aead_seal(&self.inner, nonce, buf);
+        {
+            *tag = self.inner.seal_in_place(nonce, msg);
+        }
         #[cfg(fuzzing)]
-        null_seal(nonce, buf);
+        null_seal(nonce, tag, msg);
     }
 
     /// Like [`PeerBox::open`].
     #[must_use]
     pub(crate) fn open(&self, nonce: &[u8; 24], buf: &mut [u8]) -> bool {
+        let Some((tag, msg)) = split_box(buf) else {
+            return false;
+        };
         #[cfg(not(fuzzing))]
-        return aead_open(&self.inner, nonce, buf);
+        return self.inner.open_in_place(nonce, msg, tag);
         #[cfg(fuzzing)]
-        return null_open(nonce, buf);
+        return null_open(nonce, tag, msg);
     }
 }
 
@@ -129,43 +157,52 @@ impl std::fmt::Debug for SecretBox {
     }
 }
 
-#[cfg(not(fuzzing))]
-fn aead_seal<A>(aead: &A, nonce: &[u8; 24], buf: &mut [u8])
-where
-    A: crypto_box::aead::AeadInPlace<NonceSize = crypto_box::aead::consts::U24>,
-{
-    let (tag, msg) = buf.split_at_mut(TAG_LEN);
-    let t = aead
-        .encrypt_in_place_detached(nonce.into(), b"", msg)
-        .expect("XSalsa20Poly1305 only fails with associated data, and we pass none");
-    tag.copy_from_slice(&t);
+/// The MESSAGE box of one direction: nonce = a fixed 16-byte prefix + the 8-byte
+/// counter, so the XSalsa20 subkey is derived once per connection and direction.
+pub(crate) struct MessageBox {
+    #[cfg(not(fuzzing))]
+    inner: nacl::PrefixBox,
 }
 
-#[cfg(not(fuzzing))]
-fn aead_open<A>(aead: &A, nonce: &[u8; 24], buf: &mut [u8]) -> bool
-where
-    A: crypto_box::aead::AeadInPlace<
-        NonceSize = crypto_box::aead::consts::U24,
-        TagSize = crypto_box::aead::consts::U16,
-    >,
-{
-    if buf.len() < TAG_LEN {
-        return false;
+impl MessageBox {
+    /// Seals `buf[TAG_LEN..]` in place under short nonce `counter`, tag in front.
+    pub(crate) fn seal(&self, counter: u64, buf: &mut [u8]) {
+        let (tag, msg) = split_box(buf).expect("the caller left room for the tag");
+        #[cfg(not(fuzzing))]
+        {
+            *tag = self.inner.seal_in_place(counter, msg);
+        }
+        #[cfg(fuzzing)]
+        null_seal(&counter, tag, msg);
     }
-    let (tag, msg) = buf.split_at_mut(TAG_LEN);
-    let tag = crypto_box::aead::generic_array::GenericArray::from_slice(tag);
-    aead.decrypt_in_place_detached(nonce.into(), b"", msg, tag)
-        .is_ok()
+
+    /// Opens `buf` (tag, then ciphertext) in place under short nonce `counter`.
+    #[must_use]
+    pub(crate) fn open(&self, counter: u64, buf: &mut [u8]) -> bool {
+        let Some((tag, msg)) = split_box(buf) else {
+            return false;
+        };
+        #[cfg(not(fuzzing))]
+        return self.inner.open_in_place(counter, msg, tag);
+        #[cfg(fuzzing)]
+        return null_open(&counter, tag, msg);
+    }
+}
+
+impl std::fmt::Debug for MessageBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MessageBox(<key>)")
+    }
 }
 
 #[cfg(fuzzing)]
-fn null_seal(_nonce: &[u8; 24], buf: &mut [u8]) {
-    buf[..TAG_LEN].fill(0);
+fn null_seal<N: ?Sized>(_nonce: &N, tag: &mut [u8; TAG_LEN], _msg: &mut [u8]) {
+    tag.fill(0);
 }
 
 #[cfg(fuzzing)]
-fn null_open(_nonce: &[u8; 24], buf: &mut [u8]) -> bool {
-    buf.len() >= TAG_LEN && buf[..TAG_LEN].iter().all(|&b| b == 0)
+fn null_open<N: ?Sized>(_nonce: &N, tag: &[u8; TAG_LEN], _msg: &mut [u8]) -> bool {
+    tag.iter().all(|&b| b == 0)
 }
 
 #[cfg(all(test, not(fuzzing)))]

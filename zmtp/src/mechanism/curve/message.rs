@@ -13,25 +13,34 @@
 //! On receive libzmq ORs the boxed flags into whatever the outer frame had; we ignore
 //! the outer flags entirely and trust only the authenticated boxed ones, so a
 //! man in the middle cannot flip MORE or COMMAND.
+//!
+//! **In place.** [`MessageCodec::wrap_into`] writes the frame header, name, nonce, tag
+//! room, flags byte and payload straight into the connection's output batch and seals
+//! them there; [`MessageCodec::unwrap_in_place`] opens the box inside the receive
+//! buffer and hands out the plaintext as a view of it. Neither allocates per frame nor
+//! copies the payload more than once (into the batch when sending, not at all when
+//! receiving).
 
 use bytes::{Buf, BufMut, BytesMut};
 
-use super::cipher::{PeerBox, TAG_LEN};
+use super::cipher::{MessageBox, PeerBox, TAG_LEN};
 use super::error::CurveError;
 use super::nonce::{self, PeerCounter, SendCounter};
+use crate::frame::FrameEncoder;
 use crate::mechanism::FrameParts;
 
 const NAME: &[u8] = b"\x07MESSAGE";
 const HEADER_LEN: usize = NAME.len() + 8;
+/// What a MESSAGE adds to a frame body: name, nonce, tag and the boxed flags byte.
+const OVERHEAD: usize = HEADER_LEN + TAG_LEN + 1;
 const FLAG_MORE: u8 = 0x01;
 const FLAG_COMMAND: u8 = 0x02;
 
 /// Wraps and unwraps frames after the handshake, for one side of one connection.
 #[derive(Debug)]
 pub(crate) struct MessageCodec {
-    shared: PeerBox,
-    send_prefix: &'static [u8; 16],
-    recv_prefix: &'static [u8; 16],
+    send_box: MessageBox,
+    recv_box: MessageBox,
     send: SendCounter,
     recv: PeerCounter,
 }
@@ -51,32 +60,35 @@ impl MessageCodec {
             (nonce::MESSAGE_FROM_SERVER, nonce::MESSAGE_FROM_CLIENT)
         };
         MessageCodec {
-            shared,
-            send_prefix,
-            recv_prefix,
+            send_box: shared.message_box(send_prefix),
+            recv_box: shared.message_box(recv_prefix),
             send,
             recv,
         }
     }
 
+    /// Boxes one frame into a MESSAGE appended to `out`, as a frame with no flags.
+    pub(crate) fn wrap_into(
+        &mut self,
+        more: bool,
+        command: bool,
+        body: &[u8],
+        out: &mut FrameEncoder,
+    ) -> Result<(), CurveError> {
+        let n = self.send.take()?;
+        let send_box = &self.send_box;
+        out.push_frame_with(false, false, OVERHEAD + body.len(), |buf| {
+            seal_message(send_box, n, flags(more, command), body, buf);
+        });
+        Ok(())
+    }
+
     /// Boxes one frame into a MESSAGE; the returned outer frame has no flags.
     pub(crate) fn wrap(&mut self, frame: FrameParts) -> Result<FrameParts, CurveError> {
         let n = self.send.take()?;
-        let mut out = BytesMut::with_capacity(HEADER_LEN + TAG_LEN + 1 + frame.body.len());
-        out.put_slice(NAME);
-        out.put_u64(n);
-        out.put_bytes(0, TAG_LEN);
-        let mut flags = 0;
-        if frame.more {
-            flags |= FLAG_MORE;
-        }
-        if frame.command {
-            flags |= FLAG_COMMAND;
-        }
-        out.put_u8(flags);
-        out.put_slice(&frame.body);
-        self.shared
-            .seal(&nonce::short(self.send_prefix, n), &mut out[HEADER_LEN..]);
+        let mut out = BytesMut::with_capacity(OVERHEAD + frame.body.len());
+        let flags = flags(frame.more, frame.command);
+        seal_message(&self.send_box, n, flags, &frame.body, &mut out);
         Ok(FrameParts {
             more: false,
             command: false,
@@ -84,32 +96,48 @@ impl MessageCodec {
         })
     }
 
-    /// Opens one MESSAGE; returns the frame it carried with its boxed flags.
-    pub(crate) fn unwrap(&mut self, frame: FrameParts) -> Result<FrameParts, CurveError> {
-        let body = &frame.body;
+    /// Opens one MESSAGE whose body the caller owns: the box is opened where it lies
+    /// and the frame it carried (with its boxed flags) is a view of the same memory.
+    pub(crate) fn unwrap_in_place(&mut self, mut body: BytesMut) -> Result<FrameParts, CurveError> {
         if !body.starts_with(NAME) {
             return Err(CurveError::NotAMessage);
         }
-        if body.len() < HEADER_LEN + TAG_LEN + 1 {
+        if body.len() < OVERHEAD {
             return Err(CurveError::MessageTooShort { len: body.len() });
         }
-        let n = nonce::read_short(body, NAME.len());
+        let n = nonce::read_short(&body, NAME.len());
         self.recv.check(n)?;
-        let mut boxed = BytesMut::from(&body[HEADER_LEN..]);
-        if !self
-            .shared
-            .open(&nonce::short(self.recv_prefix, n), &mut boxed)
-        {
+        if !self.recv_box.open(n, &mut body[HEADER_LEN..]) {
             return Err(CurveError::MessageOpenFailed);
         }
         self.recv.accept(n);
-        boxed.advance(TAG_LEN);
-        let flags = boxed[0];
-        boxed.advance(1);
+        let flags = body[HEADER_LEN + TAG_LEN];
+        body.advance(OVERHEAD);
         Ok(FrameParts {
             more: flags & FLAG_MORE != 0,
             command: flags & FLAG_COMMAND != 0,
-            body: boxed.freeze(),
+            body: body.freeze(),
         })
     }
+
+    /// Opens one MESSAGE held in shared memory (a copy is opened).
+    pub(crate) fn unwrap(&mut self, frame: FrameParts) -> Result<FrameParts, CurveError> {
+        self.unwrap_in_place(BytesMut::from(&frame.body[..]))
+    }
+}
+
+fn flags(more: bool, command: bool) -> u8 {
+    (if more { FLAG_MORE } else { 0 }) | (if command { FLAG_COMMAND } else { 0 })
+}
+
+/// Appends the body of MESSAGE number `n` to `buf`: name, nonce, then the box (tag,
+/// flags, payload) sealed where it lies.
+fn seal_message(send_box: &MessageBox, n: u64, flags: u8, body: &[u8], buf: &mut BytesMut) {
+    buf.put_slice(NAME);
+    buf.put_u64(n);
+    let at = buf.len();
+    buf.put_bytes(0, TAG_LEN);
+    buf.put_u8(flags);
+    buf.put_slice(body);
+    send_box.seal(n, &mut buf[at..]);
 }

@@ -29,6 +29,7 @@ mod error;
 mod fuzz_tests;
 mod keys;
 mod message;
+pub mod nacl;
 mod nonce;
 mod server;
 #[cfg(test)]

@@ -12,6 +12,7 @@ use super::message::MessageCodec;
 use super::nonce::{self, PeerCounter, SendCounter};
 use super::wire;
 use crate::error::Error;
+use crate::frame::FrameEncoder;
 use crate::mechanism::{AuthVerdict, Credentials, FrameParts, HandshakeStatus, Mechanism};
 use crate::metadata::{Metadata, USER_ID};
 
@@ -327,6 +328,31 @@ impl Mechanism for CurveServer {
     fn unwrap(&mut self, frame: FrameParts) -> Result<FrameParts, Error> {
         match &mut self.state {
             State::Done(codec) => Ok(codec.unwrap(frame)?),
+            _ => Err(CurveError::InvalidState { call: "unwrap" }.into()),
+        }
+    }
+
+    fn wrap_into(
+        &mut self,
+        more: bool,
+        command: bool,
+        body: &[u8],
+        out: &mut FrameEncoder,
+    ) -> Result<(), Error> {
+        match &mut self.state {
+            State::Done(codec) => Ok(codec.wrap_into(more, command, body, out)?),
+            _ => Err(CurveError::InvalidState { call: "wrap" }.into()),
+        }
+    }
+
+    fn unwrap_in_place(
+        &mut self,
+        _more: bool,
+        _command: bool,
+        body: BytesMut,
+    ) -> Result<FrameParts, Error> {
+        match &mut self.state {
+            State::Done(codec) => Ok(codec.unwrap_in_place(body)?),
             _ => Err(CurveError::InvalidState { call: "unwrap" }.into()),
         }
     }

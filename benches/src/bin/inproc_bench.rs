@@ -1,0 +1,44 @@
+//! `inproc_bench thr SIZE COUNT` / `inproc_bench lat SIZE ROUNDTRIPS`: PUSH/PULL
+//! throughput or REQ/REP latency over `inproc://` in this process (see
+//! `ringmq_bench::inproc`). `--backend B` (or `RINGMQ_BACKEND`) is the binding side's
+//! engine; `--peer B2` puts the connecting socket on a second thread running `B2`,
+//! without it both sockets share one thread.
+
+use ringmq_bench::inproc::{run, Test};
+use ringmq_bench::tools::{Args, Backend};
+
+fn main() {
+    let mut peer = None;
+    let mut rest = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--peer" {
+            peer = args
+                .next()
+                .map(|b| Backend::parse(&b).unwrap_or_else(|e| fail(&e)));
+        } else {
+            rest.push(a);
+        }
+    }
+    let args = Args::from_list(rest).unwrap_or_else(|e| fail(&e));
+    let num = |i, what| args.num(i, what).unwrap_or_else(|e| fail(&e));
+    let test = match args.positional.first().map(String::as_str) {
+        Some("thr") => Test::Thr {
+            size: num(1, "size") as usize,
+            count: num(2, "count"),
+        },
+        Some("lat") => Test::Lat {
+            size: num(1, "size") as usize,
+            rounds: num(2, "roundtrips"),
+        },
+        _ => fail("usage: inproc_bench thr|lat SIZE N [--backend B] [--peer B2]"),
+    };
+    if let Err(e) = run(test, args.backend, peer) {
+        fail(&e.to_string());
+    }
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("inproc_bench: {msg}");
+    std::process::exit(1)
+}

@@ -1,0 +1,215 @@
+//! `inproc://` measurements in one process (issue 12): PUSH/PULL throughput and REQ/REP
+//! latency between two sockets on one thread, or on two threads with a runtime each
+//! (the two threads may run different backends; their Contexts share one
+//! [`ContextHandle`]).
+//!
+//! Every message is its own allocation (`Bytes::from(vec)`), as libzmq's perf tools
+//! allocate each `zmq_msg_t`; the PULL side checks the size of each. Output lines are
+//! those of [`crate::tools::print_thr`] and [`crate::tools::print_lat`], so `compare`
+//! reads them with the same parser; throughput is timed from the first received message
+//! to the last.
+
+use std::time::Instant;
+
+use ringmq_compio::CompioProactor;
+use ringmq_monoio::MonoioProactor;
+use ringmq_proactor::{BackendChoice, Proactor, Runtime};
+use ringmq_sockets::{Bytes, Context, ContextHandle};
+use ringmq_tokio::TokioProactor;
+
+use crate::tools::{print_lat, print_thr, Backend, BoxError};
+
+/// What to measure.
+#[derive(Clone, Copy, Debug)]
+pub enum Test {
+    /// PUSH -> PULL, `count` messages of `size` bytes.
+    Thr {
+        /// Message size.
+        size: usize,
+        /// Messages.
+        count: u64,
+    },
+    /// REQ -> REP, `rounds` round trips of `size` bytes.
+    Lat {
+        /// Message size.
+        size: usize,
+        /// Round trips.
+        rounds: u64,
+    },
+}
+
+const ENDPOINT: &str = "inproc://bench";
+
+/// Runs `test` with both sockets on one thread (`peer` is `None`) or with the binding
+/// socket on a thread of `backend` and the connecting one on a second thread of `peer`.
+pub fn run(test: Test, backend: Backend, peer: Option<Backend>) -> Result<(), BoxError> {
+    let handle = ContextHandle::new();
+    let Some(peer) = peer else {
+        return on_backend(backend, &handle, Both(test));
+    };
+    let connect_handle = handle.clone();
+    let connector = std::thread::Builder::new()
+        .name("inproc-connect".into())
+        .stack_size(16 << 20)
+        .spawn(move || {
+            on_backend(peer, &connect_handle, Connecting(test)).map_err(|e| e.to_string())
+        })?;
+    let bound = on_backend(backend, &handle, Binding(test));
+    let connected = connector
+        .join()
+        .map_err(|_| "the connecting thread panicked")?;
+    bound?;
+    connected.map_err(Into::into)
+}
+
+/// One thread's part, generic over the proactor (closures cannot be).
+trait Body {
+    async fn run<P: Proactor>(self, ctx: Context<P>) -> Result<(), BoxError>;
+}
+
+/// Both sides on one thread.
+struct Both(Test);
+/// The binding socket.
+struct Binding(Test);
+/// The connecting socket.
+struct Connecting(Test);
+
+impl Body for Both {
+    async fn run<P: Proactor>(self, ctx: Context<P>) -> Result<(), BoxError> {
+        let (a, b) = join(bind_side(&ctx, self.0), connect_side(&ctx, self.0)).await;
+        a.and(b)
+    }
+}
+
+impl Body for Binding {
+    async fn run<P: Proactor>(self, ctx: Context<P>) -> Result<(), BoxError> {
+        bind_side(&ctx, self.0).await
+    }
+}
+
+impl Body for Connecting {
+    async fn run<P: Proactor>(self, ctx: Context<P>) -> Result<(), BoxError> {
+        connect_side(&ctx, self.0).await
+    }
+}
+
+/// Runs `body` on a new runtime of `backend` on this thread, in a Context joined to
+/// `handle`.
+fn on_backend(backend: Backend, handle: &ContextHandle, body: impl Body) -> Result<(), BoxError> {
+    match backend {
+        Backend::Uring | Backend::Epoll => {
+            let choice = if backend == Backend::Uring {
+                BackendChoice::Uring
+            } else {
+                BackendChoice::Epoll
+            };
+            let rt = Runtime::with_backend(choice)?;
+            let ctx = Context::with_handle(rt.proactor(), handle);
+            rt.block_on(body.run(ctx))
+        }
+        Backend::Compio => {
+            ringmq_compio::block_on(body.run(Context::with_handle(CompioProactor::new(), handle)))?
+        }
+        Backend::Monoio => {
+            ringmq_monoio::block_on(body.run(Context::with_handle(MonoioProactor::new(), handle)))?
+        }
+        Backend::Tokio => {
+            ringmq_tokio::block_on(body.run(Context::with_handle(TokioProactor::new(), handle)))?
+        }
+    }
+}
+
+fn payload(size: usize) -> Bytes {
+    Bytes::from(vec![0u8; size])
+}
+
+fn check(got: usize, size: usize) -> Result<(), BoxError> {
+    if got != size {
+        return Err(format!("message of the wrong size: {got} instead of {size}").into());
+    }
+    Ok(())
+}
+
+/// The binding side: PULL (prints the throughput) or REP.
+async fn bind_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), BoxError> {
+    match test {
+        Test::Thr { size, count } => {
+            let pull = ctx.pull();
+            pull.bind(ENDPOINT)?;
+            check(pull.recv().await?.byte_len(), size)?;
+            let start = Instant::now();
+            for _ in 1..count {
+                check(pull.recv().await?.byte_len(), size)?;
+            }
+            print_thr(size, count, start.elapsed());
+            pull.close().await;
+        }
+        Test::Lat { size, rounds } => {
+            let rep = ctx.rep();
+            rep.bind(ENDPOINT)?;
+            for _ in 0..rounds {
+                let m = rep.recv().await?;
+                check(m.byte_len(), size)?;
+                rep.send(m).await?;
+            }
+            rep.close().await;
+        }
+    }
+    Ok(())
+}
+
+/// The connecting side: PUSH, or REQ (prints the latency).
+async fn connect_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), BoxError> {
+    match test {
+        Test::Thr { size, count } => {
+            let push = ctx.push();
+            push.connect(ENDPOINT)?;
+            for _ in 0..count {
+                push.send(payload(size)).await?;
+            }
+            push.close().await;
+        }
+        Test::Lat { size, rounds } => {
+            let req = ctx.req();
+            req.connect(ENDPOINT)?;
+            let start = Instant::now();
+            for _ in 0..rounds {
+                req.send(payload(size)).await?;
+                check(req.recv().await?.byte_len(), size)?;
+            }
+            print_lat(size, rounds, start.elapsed());
+            req.close().await;
+        }
+    }
+    Ok(())
+}
+
+/// Runs two futures to completion on this task.
+async fn join<A: std::future::Future, B: std::future::Future>(
+    a: A,
+    b: B,
+) -> (A::Output, B::Output) {
+    use std::pin::pin;
+    use std::task::Poll;
+    let mut a = pin!(a);
+    let mut b = pin!(b);
+    let (mut ra, mut rb) = (None, None);
+    std::future::poll_fn(|cx| {
+        if ra.is_none() {
+            if let Poll::Ready(x) = a.as_mut().poll(cx) {
+                ra = Some(x);
+            }
+        }
+        if rb.is_none() {
+            if let Poll::Ready(y) = b.as_mut().poll(cx) {
+                rb = Some(y);
+            }
+        }
+        if ra.is_some() && rb.is_some() {
+            Poll::Ready((ra.take().expect("set"), rb.take().expect("set")))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}

@@ -1,0 +1,300 @@
+//! `SocketHandle` and `BlockingSocket`: sockets on a runtime thread, used from tokio's
+//! multi-thread runtime, plain threads and a hand-rolled poll loop.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use ringmq_sockets::{
+    BlockingSocket, Error, MonitorEventKind, RuntimeThread, SocketHandle, SocketOption, SocketType,
+};
+
+fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>() {}
+
+#[test]
+fn handles_are_send_sync_clone() {
+    assert_send_sync_clone::<SocketHandle>();
+    assert_send_sync_clone::<BlockingSocket>();
+    assert_send_sync_clone::<RuntimeThread>();
+}
+
+fn tokio_mt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// Several `tokio::spawn`ed tasks push through clones of one handle; a PULL task
+/// counts every message, per sender, in order.
+#[test]
+fn push_pull_from_spawned_tokio_tasks() {
+    const SENDERS: usize = 4;
+    const EACH: usize = 5_000;
+    let rt = RuntimeThread::builder()
+        .name("ringmq-test")
+        .spawn()
+        .unwrap();
+    assert_eq!(rt.name(), "ringmq-test");
+    let pull = rt.socket(SocketType::Pull).unwrap();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = rt.socket(SocketType::Push).unwrap();
+    push.connect(&ep).unwrap();
+    tokio_mt().block_on(async move {
+        let mut tasks = Vec::new();
+        for s in 0..SENDERS {
+            let push = push.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..EACH {
+                    push.send(format!("{s} {i}")).await.unwrap();
+                }
+            }));
+        }
+        let counter = tokio::spawn(async move {
+            let mut next = [0usize; SENDERS];
+            for _ in 0..SENDERS * EACH {
+                let m = pull.recv().await.unwrap();
+                let text = std::str::from_utf8(&m.frames()[0]).unwrap().to_owned();
+                let (s, i) = text.split_once(' ').unwrap();
+                let (s, i): (usize, usize) = (s.parse().unwrap(), i.parse().unwrap());
+                assert_eq!(i, next[s], "messages of sender {s} in order");
+                next[s] += 1;
+            }
+            next
+        });
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let next = tokio::time::timeout(Duration::from_secs(30), counter)
+            .await
+            .expect("every message arrives")
+            .unwrap();
+        assert_eq!(next, [EACH; SENDERS]);
+    });
+}
+
+/// With nobody to take them, messages pile up only to SNDHWM plus the handle's
+/// channel (and one batch of the pump): then `try_send` says `WouldBlock` and a
+/// blocking send times out.
+#[test]
+fn back_pressure_reaches_the_caller() {
+    let rt = RuntimeThread::builder().queue(16).spawn().unwrap();
+    let push = BlockingSocket::from(rt.socket(SocketType::Push).unwrap());
+    push.set_option(SocketOption::SndHwm(10)).unwrap();
+    // A connect-side peer that never connects: messages queue for it.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    push.connect(&format!("tcp://127.0.0.1:{port}")).unwrap();
+    let mut accepted = 0;
+    let start = Instant::now();
+    loop {
+        match push.try_send("x") {
+            Ok(()) => accepted += 1,
+            Err(Error::WouldBlock) => {
+                // The pump may still be moving the last messages into the socket.
+                std::thread::sleep(Duration::from_millis(20));
+                if push.try_send("x").is_err() {
+                    break;
+                }
+                accepted += 1;
+            }
+            Err(e) => panic!("unexpected {e}"),
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no back-pressure"
+        );
+    }
+    assert!(
+        (10..=10 + 16 + 64 + 1).contains(&accepted),
+        "accepted {accepted} messages: SNDHWM 10 + queue 16 + one pump batch at most"
+    );
+    let t = Instant::now();
+    let r = push.send_timeout("y", Some(Duration::from_millis(100)));
+    assert!(matches!(r, Err(Error::TimedOut)), "{r:?}");
+    assert!(t.elapsed() >= Duration::from_millis(100));
+    push.set_option(SocketOption::SndTimeo(Some(Duration::ZERO)))
+        .unwrap();
+    assert!(matches!(push.send("z"), Err(Error::WouldBlock)));
+}
+
+/// A REQ/REP pair on plain threads: errors of the socket come back per call, and
+/// timeouts apply.
+#[test]
+fn blocking_req_rep_on_threads() {
+    let rep = BlockingSocket::new(SocketType::Rep).unwrap();
+    let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
+    let req = BlockingSocket::new(SocketType::Req).unwrap();
+    assert!(matches!(
+        req.recv_timeout(Some(Duration::from_millis(10))),
+        Err(Error::InvalidState { .. })
+    ));
+    req.connect(&ep).unwrap();
+    let server = std::thread::spawn(move || {
+        for _ in 0..100 {
+            let m = rep.recv().unwrap();
+            let mut reply = m.frames()[0].to_vec();
+            reply.reverse();
+            rep.send(reply).unwrap();
+        }
+        let t = Instant::now();
+        assert!(matches!(
+            rep.recv_timeout(Some(Duration::from_millis(50))),
+            Err(Error::TimedOut)
+        ));
+        assert!(t.elapsed() >= Duration::from_millis(50));
+    });
+    for i in 0..100 {
+        req.send(format!("ab{i}")).unwrap();
+        assert!(matches!(req.send("again"), Err(Error::InvalidState { .. })));
+        let r = req.recv().unwrap();
+        let mut want = format!("ab{i}").into_bytes();
+        want.reverse();
+        assert_eq!(&r.frames()[0][..], &want[..]);
+    }
+    server.join().unwrap();
+}
+
+/// `try_recv` makes progress with nobody driving anything on the caller's side.
+#[test]
+fn try_recv_progresses_without_block_on() {
+    let rt = RuntimeThread::spawn().unwrap();
+    let pull = rt.socket(SocketType::Pull).unwrap();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = BlockingSocket::from(rt.socket(SocketType::Push).unwrap());
+    push.connect(&ep).unwrap();
+    for i in 0..10 {
+        push.send(format!("{i}")).unwrap();
+    }
+    let mut got = Vec::new();
+    let start = Instant::now();
+    while got.len() < 10 {
+        match pull.try_recv() {
+            Ok(m) => got.push(String::from_utf8(m.frames()[0].to_vec()).unwrap()),
+            Err(Error::WouldBlock) => std::thread::sleep(Duration::from_millis(1)),
+            Err(e) => panic!("{e}"),
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "try_recv made no progress"
+        );
+    }
+    assert_eq!(got, (0..10).map(|i| i.to_string()).collect::<Vec<_>>());
+}
+
+struct Noop;
+impl Wake for Noop {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// Polls `f` once, as a `select!` that another branch won would, then drops it.
+fn poll_once<F: Future>(f: F) -> Option<F::Output> {
+    let waker = Waker::from(Arc::new(Noop));
+    let mut cx = Context::from_waker(&waker);
+    match pin!(f).poll(&mut cx) {
+        Poll::Ready(x) => Some(x),
+        Poll::Pending => None,
+    }
+}
+
+/// A `recv` dropped before it completes loses nothing, streaming (PULL) and
+/// request/reply (REP) alike: every message arrives exactly once, in order.
+#[test]
+fn dropped_recv_loses_nothing() {
+    let rt = RuntimeThread::spawn().unwrap();
+    let pull = rt.socket(SocketType::Pull).unwrap();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = BlockingSocket::from(rt.socket(SocketType::Push).unwrap());
+    push.connect(&ep).unwrap();
+    const N: usize = 20_000;
+    let sender = std::thread::spawn(move || {
+        for i in 0..N {
+            push.send(i.to_string()).unwrap();
+        }
+        push
+    });
+    let mut next = 0;
+    let mut dropped = 0usize;
+    let start = Instant::now();
+    while next < N {
+        match poll_once(pull.recv()) {
+            Some(m) => {
+                assert_eq!(m.unwrap().frames()[0], next.to_string().as_bytes());
+                next += 1;
+            }
+            None => dropped += 1,
+        }
+        assert!(start.elapsed() < Duration::from_secs(30));
+    }
+    let _push = sender.join().unwrap();
+    assert!(pull.try_recv().is_err(), "nothing more than was sent");
+    assert!(dropped > 0, "some receives were dropped pending");
+
+    // REQ/REP: the REP's receive is a call on the runtime thread, abandoned when dropped.
+    let rep = rt.socket(SocketType::Rep).unwrap();
+    let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
+    let req = BlockingSocket::from(rt.socket(SocketType::Req).unwrap());
+    req.connect(&ep).unwrap();
+    let client = std::thread::spawn(move || {
+        for i in 0..200 {
+            req.send(i.to_string()).unwrap();
+            assert_eq!(req.recv().unwrap().frames()[0], i.to_string().as_bytes());
+        }
+    });
+    let rep = BlockingSocket::from(rep);
+    let mut i = 0;
+    while i < 200 {
+        match poll_once(rep.handle().recv()) {
+            Some(m) => {
+                let m = m.unwrap();
+                assert_eq!(m.frames()[0], i.to_string().as_bytes());
+                rep.send(m).unwrap();
+                i += 1;
+            }
+            None => std::thread::yield_now(),
+        }
+    }
+    client.join().unwrap();
+}
+
+/// Monitor events reach the handle; closing one clone closes the socket for all.
+#[test]
+fn monitor_and_close() {
+    let pull = SocketHandle::new(SocketType::Pull).unwrap();
+    let mon = pull.monitor().unwrap();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = BlockingSocket::new(SocketType::Push).unwrap();
+    push.connect(&ep).unwrap();
+    let blocking_pull = BlockingSocket::from(pull.clone());
+    push.send("hi").unwrap();
+    assert_eq!(blocking_pull.recv().unwrap().frames()[0], "hi");
+    let start = Instant::now();
+    let mut kinds = Vec::new();
+    while !kinds.contains(&MonitorEventKind::HandshakeSucceeded) {
+        if let Some(e) = mon.try_recv() {
+            kinds.push(e.kind);
+        } else {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{kinds:?}");
+    }
+    assert!(kinds.contains(&MonitorEventKind::Listening), "{kinds:?}");
+    blocking_pull.close();
+    assert!(
+        matches!(pull.try_recv(), Err(Error::Closed)),
+        "closed for every clone"
+    );
+    assert!(matches!(
+        blocking_pull.bind("tcp://127.0.0.1:*"),
+        Err(Error::Closed)
+    ));
+    // A streaming sender's channel refuses messages once its socket is closed.
+    push.close();
+    assert!(matches!(push.send("late"), Err(Error::Closed)));
+    assert!(matches!(push.try_send("late"), Err(Error::Closed)));
+}
