@@ -27,8 +27,9 @@ use crate::core::{Action, Core, PeerId, Sent};
 use crate::message::Message;
 use crate::options::{hwm_bound, Options, SocketOption};
 
-/// The socket types, in the order the first input byte picks them.
-const TYPES: [SocketType; 11] = [
+/// The socket types, in the order the first input byte picks them (the draft types
+/// last, so the indices of the others stay put).
+const TYPES: [SocketType; 17] = [
     SocketType::Req,
     SocketType::Rep,
     SocketType::Dealer,
@@ -40,6 +41,12 @@ const TYPES: [SocketType; 11] = [
     SocketType::Push,
     SocketType::Pull,
     SocketType::Pair,
+    SocketType::Server,
+    SocketType::Client,
+    SocketType::Scatter,
+    SocketType::Gather,
+    SocketType::Peer,
+    SocketType::Channel,
 ];
 
 /// Connections at most.
@@ -75,6 +82,9 @@ pub struct Report {
     pub received: usize,
     /// Messages the application got from `recv`.
     pub read: usize,
+    /// Messages the core took from the application's `send` (routed, queued or
+    /// dropped by design; not refused or blocked).
+    pub sent: usize,
     /// Bytes the socket wrote to its peers.
     pub written: usize,
     /// Connections that ended (errors, refusals, closes).
@@ -145,14 +155,22 @@ pub fn fuzz_socket(data: &[u8]) -> Report {
             }
             6 | 7 => {
                 let mut msg = input.message();
+                let mut to = None;
                 if kind == SocketType::Router {
                     // Address a connected peer most of the time.
                     let pick = input.byte().unwrap_or(0);
                     if let Some(rid) = h.routing_id(usize::from(pick) % SLOTS) {
                         msg.insert(0, rid);
                     }
+                } else if matches!(kind, SocketType::Server | SocketType::Peer) {
+                    // The routing id goes out of band (4 bytes as the core keeps it).
+                    let pick = input.byte().unwrap_or(0);
+                    to = h
+                        .routing_id(usize::from(pick) % SLOTS)
+                        .and_then(|rid| <[u8; 4]>::try_from(&rid[..]).ok())
+                        .map(u32::from_be_bytes);
                 }
-                h.app_send(msg);
+                h.app_send(msg, to);
             }
             8 => h.app_recv(),
             9 => {
@@ -446,10 +464,14 @@ impl Harness {
         }
     }
 
-    fn app_send(&mut self, frames: Vec<Bytes>) {
-        let Ok(sent) = self.core.send(Message::from(frames)) else {
+    fn app_send(&mut self, frames: Vec<Bytes>, to: Option<u32>) {
+        let msg = Message::from(frames).with_routing_id(to.unwrap_or(0));
+        let Ok(sent) = self.core.send(msg) else {
             return;
         };
+        if !matches!(sent, Sent::Blocked(_)) {
+            self.report.sent += 1;
+        }
         match sent {
             Sent::Direct {
                 peer,
@@ -639,11 +661,14 @@ impl Harness {
 }
 
 /// A well-behaved script for socket type `kind` (an index into the types) with the
-/// options byte `flags`: three peers connect and handshake, the application sends and
-/// each peer sends a message and reads what it got, the application reads and
-/// subscribes; then raw garbage, time, a close and a connect-side peer.
+/// options byte `flags`: three peers connect and handshake, the application sends
+/// (ROUTER, SERVER, PEER: to the peer just connected) and each peer sends a message
+/// and reads what it got, the application reads and subscribes; then raw garbage,
+/// time, a close and a connect-side peer.
 pub fn scripted(kind: u8, flags: u8) -> Vec<u8> {
-    let router = TYPES[kind as usize] == SocketType::Router;
+    let t = TYPES[kind as usize];
+    let router = t == SocketType::Router;
+    let routed = matches!(t, SocketType::Server | SocketType::Peer);
     let mut data = vec![kind, flags];
     for slot in 0..3u8 {
         let s = slot << 4;
@@ -652,14 +677,19 @@ pub fn scripted(kind: u8, flags: u8) -> Vec<u8> {
         data.extend_from_slice(&[s, slot]);
         // (`\x01`: XSUB subscribes to everything.)
         data.extend_from_slice(&[s | 6, 0, 1, 0x01]);
-        if router {
+        if router || routed {
             data.push(slot);
         }
         data.extend_from_slice(&[s | 10, s | 14]);
         // The application subscribes to everything (SUB), the peer sends
-        // ["", "abc"] (an envelope for REQ / REP), the application reads.
+        // ["", "abc"] (an envelope for REQ / REP; "abc" alone to the single-part
+        // draft types), the application reads.
         data.extend_from_slice(&[s | 9, 0, s | 10, s | 14]);
-        data.extend_from_slice(&[s | 4, 1, 0, 3, b'a', b'b', b'c', 8]);
+        if t.is_single_part() {
+            data.extend_from_slice(&[s | 4, 0, 3, b'a', b'b', b'c', 8]);
+        } else {
+            data.extend_from_slice(&[s | 4, 1, 0, 3, b'a', b'b', b'c', 8]);
+        }
     }
     // Raw garbage from slot 1, time passes, slot 2 closes, a connect-side
     // peer in slot 3, time passes.
@@ -711,12 +741,13 @@ mod tests {
             for flags in [0u8, 0x07, 0x3f, 0xff] {
                 let data = scripted(kind, flags);
                 let r = fuzz_socket(&data);
-                // PAIR admits one peer and refuses the others.
-                let peers = if TYPES[kind as usize] == SocketType::Pair {
-                    1
-                } else {
-                    3
-                };
+                // PAIR and CHANNEL admit one peer and refuse the others.
+                let peers =
+                    if matches!(TYPES[kind as usize], SocketType::Pair | SocketType::Channel) {
+                        1
+                    } else {
+                        3
+                    };
                 assert!(
                     r.attached >= peers,
                     "{:?} {flags:#x}: {r:?}",
@@ -726,13 +757,19 @@ mod tests {
                 total.received += r.received;
                 total.read += r.read;
                 total.written += r.written;
+                total.sent += r.sent;
             }
             let t = TYPES[kind as usize];
             // Types that receive data got messages, and the application read some.
-            if !matches!(t, SocketType::Pub | SocketType::Push) {
+            if !matches!(t, SocketType::Pub | SocketType::Push | SocketType::Scatter) {
                 assert!(total.received > 0 && total.read > 0, "{t:?}: {total:?}");
             }
             assert!(total.written > 0, "{t:?}: {total:?}");
+            // Types that send took the application's messages (SERVER / PEER: routed
+            // by the out-of-band id).
+            if !matches!(t, SocketType::Sub | SocketType::Pull | SocketType::Gather) {
+                assert!(total.sent > 0, "{t:?}: {total:?}");
+            }
         }
     }
 
