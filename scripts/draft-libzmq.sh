@@ -72,7 +72,11 @@ rm -rf "$work"
 mkdir -p "$work"
 chmod 755 "$work" # apt's _apt user downloads into it
 echo "==> apt-get source zeromq3 (into $work)"
-(cd "$work" && apt-get source -qq zeromq3 >/dev/null)
+# (The lists may predate the deb-src entry, or be gone: update once and retry.)
+if ! (cd "$work" && apt-get source -qq zeromq3 >/dev/null); then
+    apt-get update -qq
+    (cd "$work" && apt-get source -qq zeromq3 >/dev/null)
+fi
 src=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'zeromq3-*' | head -n1)
 [ -n "$src" ] || { echo "apt-get source zeromq3 gave no source tree" >&2; exit 1; }
 
