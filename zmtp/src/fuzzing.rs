@@ -147,6 +147,8 @@ mod model {
         Cancel(Vec<u8>),
         Ping { ttl: u16, context: Vec<u8> },
         Pong(Vec<u8>),
+        Join(Vec<u8>),
+        Leave(Vec<u8>),
         Other { name: Vec<u8>, data: Vec<u8> },
     }
 
@@ -166,6 +168,8 @@ mod model {
                     context: context.to_vec(),
                 },
                 Command::Pong(c) => Cmd::Pong(c.to_vec()),
+                Command::Join(g) => Cmd::Join(g.to_vec()),
+                Command::Leave(g) => Cmd::Leave(g.to_vec()),
                 Command::Other { name, data } => Cmd::Other {
                     name: name.to_vec(),
                     data: data.to_vec(),
@@ -205,6 +209,8 @@ mod model {
                     (b"PING", [&ttl.to_be_bytes()[..], &context].concat())
                 }
                 Cmd::Pong(c) => (b"PONG", c),
+                Cmd::Join(g) => (b"JOIN", g),
+                Cmd::Leave(g) => (b"LEAVE", g),
                 Cmd::Other { name, data } => {
                     return [&[name.len() as u8][..], &name, &data].concat();
                 }
@@ -249,6 +255,9 @@ mod model {
                 _ => return Err(PeerMisbehaved::MalformedCommand { command: "PING" }),
             },
             b"PONG" => Cmd::Pong(data.to_vec()),
+            // Any length: the RADIO's session checks the group against its limit.
+            b"JOIN" => Cmd::Join(data.to_vec()),
+            b"LEAVE" => Cmd::Leave(data.to_vec()),
             _ => Cmd::Other {
                 name: name.to_vec(),
                 data: data.to_vec(),
@@ -299,6 +308,8 @@ mod model {
             Command::Cancel(bytes(data)),
             Command::Error(bytes(&data[..data.len().min(255)])),
             Command::Pong(bytes(&data[..data.len().min(CONTEXT)])),
+            Command::Join(bytes(data)),
+            Command::Leave(bytes(data)),
         ];
         if let [hi, lo, context @ ..] = data {
             out.push(Command::Ping {

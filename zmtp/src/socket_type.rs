@@ -1,5 +1,5 @@
-//! The eleven ZMTP socket types, their wire names and which pairs may talk, plus STREAM
-//! (raw TCP, no ZMTP: it never meets a ZMTP peer).
+//! The eleven ZMTP socket types, their wire names and which pairs may talk, libzmq's
+//! draft RADIO and DISH, plus STREAM (raw TCP, no ZMTP: it never meets a ZMTP peer).
 
 use std::fmt;
 
@@ -30,11 +30,20 @@ pub enum SocketType {
     XPub,
     /// `XSUB`
     XSub,
+    /// `RADIO` (libzmq draft, RFC 48): sends single-part messages to the DISHes that
+    /// joined the message's group.
+    Radio,
+    /// `DISH` (libzmq draft, RFC 48): joins groups and receives their messages.
+    Dish,
     /// `STREAM`: libzmq's raw-TCP socket. It speaks no ZMTP, so it is not a wire type
     /// ([`SocketType::ALL`], [`SocketType::from_wire`]) and is compatible with no ZMTP
     /// peer.
     Stream,
 }
+
+/// libzmq's draft types that ringmq implements (wire names too, compatible only among
+/// themselves).
+const DRAFT: [SocketType; 2] = [SocketType::Radio, SocketType::Dish];
 
 const ALL: [SocketType; 11] = [
     SocketType::Pair,
@@ -54,6 +63,10 @@ impl SocketType {
     /// The eleven ZMTP types (not [`SocketType::Stream`]).
     pub const ALL: [SocketType; 11] = ALL;
 
+    /// The draft types of libzmq (built with `ENABLE_DRAFTS`) that ringmq implements:
+    /// RADIO and DISH.
+    pub const DRAFT: [SocketType; 2] = DRAFT;
+
     /// The wire name (`"DEALER"`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -68,6 +81,8 @@ impl SocketType {
             SocketType::Push => "PUSH",
             SocketType::XPub => "XPUB",
             SocketType::XSub => "XSUB",
+            SocketType::Radio => "RADIO",
+            SocketType::Dish => "DISH",
             SocketType::Stream => "STREAM",
         }
     }
@@ -75,6 +90,7 @@ impl SocketType {
     /// Parses a wire name, ignoring ASCII case.
     pub fn from_wire(name: &[u8]) -> Option<SocketType> {
         ALL.into_iter()
+            .chain(DRAFT)
             .find(|t| t.as_str().as_bytes().eq_ignore_ascii_case(name))
     }
 
@@ -104,6 +120,8 @@ impl SocketType {
                 | (Push, Pull)
                 | (Pull, Push)
                 | (Pair, Pair)
+                | (Radio, Dish)
+                | (Dish, Radio)
         )
     }
 
@@ -146,6 +164,16 @@ mod tests {
         }
         assert_eq!(pairs, 12);
         assert!(!SocketType::Pub.is_compatible(SocketType::Push));
+        // The draft types talk only to each other.
+        for d in SocketType::DRAFT {
+            assert_eq!(SocketType::from_wire(d.as_str().as_bytes()), Some(d));
+            assert!(SocketType::ALL.iter().all(|&t| !t.is_compatible(d)));
+        }
+        assert!(SocketType::Radio.is_compatible(SocketType::Dish));
+        assert!(SocketType::Dish.is_compatible(SocketType::Radio));
+        assert!(!SocketType::Radio.is_compatible(SocketType::Radio));
+        assert!(!SocketType::Dish.is_compatible(SocketType::Dish));
+        assert_eq!(SocketType::from_wire(b"dish"), Some(SocketType::Dish));
         assert_eq!(SocketType::from_wire(b"dealer"), Some(SocketType::Dealer));
         assert_eq!(SocketType::from_wire(b"DEALERS"), None);
         // STREAM has no ZMTP handshake: no wire name, no ZMTP peer.
