@@ -15,8 +15,8 @@ use ringmq_zmtp::SocketType;
 
 use crate::inproc::Registry;
 use crate::socket::{
-    DealerSocket, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
-    RouterSocket, Socket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
+    DealerSocket, DishSocket, PairSocket, PubSocket, PullSocket, PushSocket, RadioSocket,
+    RepSocket, ReqSocket, RouterSocket, Socket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
 };
 use crate::zap::{ZapHandler, ZapSlot};
 
@@ -360,5 +360,15 @@ impl<P: Proactor> Context<P> {
     /// A STREAM socket (raw TCP peers, no ZMTP).
     pub fn stream(&self) -> StreamSocket<P> {
         StreamSocket::new(self.proactor.clone(), self.scope())
+    }
+
+    /// A RADIO socket (libzmq draft type).
+    pub fn radio(&self) -> RadioSocket<P> {
+        RadioSocket::new(self.proactor.clone(), self.scope())
+    }
+
+    /// A DISH socket (libzmq draft type).
+    pub fn dish(&self) -> DishSocket<P> {
+        DishSocket::new(self.proactor.clone(), self.scope())
     }
 }

@@ -55,6 +55,24 @@ pub enum Error {
     /// socket of the built-in runtime polled outside `Runtime::block_on` (for example
     /// from a tokio `LocalSet` or another executor) would never make progress.
     NotDriven,
+    /// A RADIO / DISH group longer than 15 bytes (libzmq's EINVAL from
+    /// `zmq_msg_set_group`, `zmq_join`).
+    GroupTooLong {
+        /// Its length.
+        len: usize,
+    },
+    /// The socket type sends single-part messages only (RADIO, DISH; libzmq refuses
+    /// ZMQ_SNDMORE on them with EINVAL).
+    MultipartNotSupported {
+        /// The socket type.
+        socket_type: SocketType,
+    },
+    /// DISH: `join` of a group already joined, or `leave` of a group not joined
+    /// (libzmq's EINVAL).
+    GroupMembership {
+        /// True for `join`, false for `leave`.
+        join: bool,
+    },
 }
 
 impl fmt::Display for Error {
@@ -84,6 +102,16 @@ impl fmt::Display for Error {
                  `Runtime::block_on` (not from a tokio LocalSet or another executor); on \
                  tokio use the `ringmq-tokio` engine or a `SocketHandle`",
             ),
+            Error::GroupTooLong { len } => write!(
+                f,
+                "group of {len} bytes: groups are at most {} bytes",
+                ringmq_zmtp::group::MAX_GROUP_LEN
+            ),
+            Error::MultipartNotSupported { socket_type } => {
+                write!(f, "a {socket_type} socket sends single-part messages only")
+            }
+            Error::GroupMembership { join: true } => f.write_str("group already joined"),
+            Error::GroupMembership { join: false } => f.write_str("group not joined"),
         }
     }
 }
@@ -111,7 +139,11 @@ impl From<Error> for io::Error {
             Error::InvalidEndpoint(_) | Error::InvalidOption { .. } => io::ErrorKind::InvalidInput,
             Error::AddrInUse(_) => io::ErrorKind::AddrInUse,
             Error::NotSupported { .. } => io::ErrorKind::Unsupported,
-            Error::InvalidState { .. } | Error::EmptyMessage => io::ErrorKind::InvalidInput,
+            Error::InvalidState { .. }
+            | Error::EmptyMessage
+            | Error::GroupTooLong { .. }
+            | Error::MultipartNotSupported { .. }
+            | Error::GroupMembership { .. } => io::ErrorKind::InvalidInput,
             Error::WouldBlock => io::ErrorKind::WouldBlock,
             Error::TimedOut => io::ErrorKind::TimedOut,
             Error::HostUnreachable => io::ErrorKind::HostUnreachable,

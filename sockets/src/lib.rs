@@ -74,8 +74,8 @@ pub use security::{
     curve_keypair, curve_public, z85_decode, z85_encode, CurveKey, InvalidKey, Z85Error,
 };
 pub use socket::{
-    DealerSocket, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
-    RouterSocket, Socket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
+    DealerSocket, DishSocket, PairSocket, PubSocket, PullSocket, PushSocket, RadioSocket,
+    RepSocket, ReqSocket, RouterSocket, Socket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
 };
 pub use stats::{PeerStats, SocketStats};
 pub use zap::{Authenticator, ZapHandler, ZapReply, ZapRequest};

@@ -5,7 +5,10 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use ringmq_zmtp::group::MAX_GROUP_LEN;
 use ringmq_zmtp::Metadata;
+
+use crate::error::Error;
 
 /// A multipart message: one or more frames, each a [`Bytes`] (so cloning a message for
 /// PUB fan-out copies no payload). A single-frame message needs no allocation besides
@@ -15,6 +18,22 @@ pub struct Message {
     frames: Frames,
     /// The sending peer's properties, on received messages.
     peer: Option<Arc<Metadata>>,
+    /// RADIO / DISH: the group, out of band (empty when none was set).
+    group: Group,
+}
+
+/// A RADIO / DISH group held inline: groups are at most 15 bytes, so a message carries
+/// its group without an allocation.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+struct Group {
+    len: u8,
+    bytes: [u8; MAX_GROUP_LEN],
+}
+
+impl Group {
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
 }
 
 #[derive(Clone)]
@@ -28,13 +47,14 @@ impl Default for Message {
         Message {
             frames: Frames::Many(Vec::new()),
             peer: None,
+            group: Group::default(),
         }
     }
 }
 
 impl PartialEq for Message {
     fn eq(&self, other: &Self) -> bool {
-        self.frames() == other.frames()
+        self.frames() == other.frames() && self.group == other.group
     }
 }
 
@@ -43,6 +63,7 @@ impl Eq for Message {}
 impl Hash for Message {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.frames().hash(state);
+        self.group.hash(state);
     }
 }
 
@@ -70,6 +91,31 @@ impl Message {
     /// Attaches the sending peer's properties (shared by all its messages).
     pub(crate) fn set_peer(&mut self, peer: Option<Arc<Metadata>>) {
         self.peer = peer;
+    }
+
+    /// The RADIO / DISH group of the message, like libzmq's `zmq_msg_group`: empty
+    /// when none was set (a RADIO sends such a message to the group `""`).
+    pub fn group(&self) -> &[u8] {
+        self.group.as_slice()
+    }
+
+    /// Sets the group a RADIO sends the message to, like libzmq's `zmq_msg_set_group`;
+    /// at most 15 bytes ([`Error::GroupTooLong`] otherwise, and the message keeps its
+    /// group).
+    pub fn set_group(&mut self, group: impl AsRef<[u8]>) -> Result<(), Error> {
+        let group = group.as_ref();
+        if group.len() > MAX_GROUP_LEN {
+            return Err(Error::GroupTooLong { len: group.len() });
+        }
+        self.group.bytes[..group.len()].copy_from_slice(group);
+        self.group.len = group.len() as u8;
+        Ok(())
+    }
+
+    /// Builder form of [`Message::set_group`].
+    pub fn with_group(mut self, group: impl AsRef<[u8]>) -> Result<Self, Error> {
+        self.set_group(group)?;
+        Ok(self)
     }
 
     /// The frames, in order.
@@ -206,6 +252,7 @@ impl From<Bytes> for Message {
         Message {
             frames: Frames::One(b),
             peer: None,
+            group: Group::default(),
         }
     }
 }
@@ -245,6 +292,7 @@ impl From<Vec<Bytes>> for Message {
         Message {
             frames: Frames::Many(frames),
             peer: None,
+            group: Group::default(),
         }
     }
 }
@@ -255,7 +303,11 @@ impl From<ringmq_zmtp::Parts> for Message {
             Ok(b) => Frames::One(b),
             Err(parts) => Frames::Many(parts.into_vec()),
         };
-        Message { frames, peer: None }
+        Message {
+            frames,
+            peer: None,
+            group: Group::default(),
+        }
     }
 }
 
@@ -264,6 +316,7 @@ impl<T: Into<Bytes>> FromIterator<T> for Message {
         Message {
             frames: Frames::Many(iter.into_iter().map(Into::into).collect()),
             peer: None,
+            group: Group::default(),
         }
     }
 }

@@ -25,11 +25,13 @@
 //! peer up by routing id.
 
 mod dealer;
+mod dish;
 mod pair;
 pub(crate) mod peers;
 mod publish;
 mod pull;
 mod push;
+mod radio;
 mod rep;
 mod req;
 mod router;
@@ -208,6 +210,11 @@ pub(crate) trait Pattern {
         let _ = (peers, opts, peer, topic, on);
     }
 
+    /// RADIO: `peer` takes every group (a datagram link; the DISH behind it filters).
+    fn receives_everything(&mut self, peer: PeerId) {
+        let _ = peer;
+    }
+
     /// Whether connect-side peers outlive their connections (queues survive
     /// reconnects).
     fn keeps_connect_peers(&self) -> bool {
@@ -262,6 +269,8 @@ fn pattern_for(kind: SocketType) -> Box<dyn Pattern> {
         SocketType::Pull => Box::new(pull::Pull),
         SocketType::Pair => Box::new(pair::Pair::default()),
         SocketType::Stream => Box::new(stream::Stream::new()),
+        SocketType::Radio => Box::new(radio::Radio::default()),
+        SocketType::Dish => Box::new(dish::Dish::default()),
         // `SocketType` may grow; a test checks that every type has its arm.
         other => unreachable!("socket type {other} has no pattern"),
     }
@@ -336,11 +345,13 @@ impl Core {
     }
 
     /// SUB / XSUB: subscribes (counted; every subscribe is forwarded, like libzmq).
+    /// DISH: joins a group.
     pub(crate) fn subscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
         self.pattern.subscribe(&mut self.peers, topic, true)
     }
 
     /// SUB / XSUB: drops one subscription; peers hear of it when it was the last.
+    /// DISH: leaves a group.
     pub(crate) fn unsubscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
         self.pattern.subscribe(&mut self.peers, topic, false)
     }
@@ -441,6 +452,11 @@ impl Core {
     pub(crate) fn on_subscription(&mut self, peer: PeerId, topic: Bytes, on: bool) {
         self.pattern
             .peer_subscription(&mut self.peers, &self.opts, peer, topic, on);
+    }
+
+    /// RADIO: `peer` (a datagram link) takes every group.
+    pub(crate) fn receives_everything(&mut self, peer: PeerId) {
+        self.pattern.receives_everything(peer);
     }
 
     /// Whether `peer`'s link should stop reading (its inbound queue is at the RCVHWM);

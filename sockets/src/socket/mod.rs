@@ -32,8 +32,8 @@ use shared::{BindEntry, ConnectEntry, CtxLink, Shared};
 const YIELD_EVERY: u32 = 1024;
 
 pub use typed::{
-    DealerSocket, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
-    RouterSocket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
+    DealerSocket, DishSocket, PairSocket, PubSocket, PullSocket, PushSocket, RadioSocket,
+    RepSocket, ReqSocket, RouterSocket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
 };
 
 /// A ZeroMQ socket of any type, like a libzmq socket: it can bind and connect to
@@ -415,6 +415,35 @@ impl<P: Proactor> Socket<P> {
         self.shared.core.borrow_mut().unsubscribe(topic)?;
         self.shared.run_core_output();
         Ok(())
+    }
+
+    /// DISH: joins `group` (at most 15 bytes), like `zmq_join`: every peer is sent a
+    /// JOIN, and messages of the group are delivered from then on. Joining a group
+    /// twice is [`Error::GroupMembership`], as in libzmq.
+    pub fn join(&self, group: impl AsRef<[u8]>) -> Result<(), Error> {
+        self.group_membership(group.as_ref(), true)
+    }
+
+    /// DISH: leaves `group`, like `zmq_leave` (a group not joined is
+    /// [`Error::GroupMembership`]).
+    pub fn leave(&self, group: impl AsRef<[u8]>) -> Result<(), Error> {
+        self.group_membership(group.as_ref(), false)
+    }
+
+    fn group_membership(&self, group: &[u8], join: bool) -> Result<(), Error> {
+        let kind = self.socket_type();
+        if kind != SocketType::Dish {
+            let operation = if join { "join" } else { "leave" };
+            return Err(Error::NotSupported {
+                operation,
+                socket_type: kind,
+            });
+        }
+        if join {
+            self.subscribe(group)
+        } else {
+            self.unsubscribe(group)
+        }
     }
 
     /// Sends a message, waiting while the socket type's high-water mark policy says so

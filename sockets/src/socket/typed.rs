@@ -199,6 +199,19 @@ macro_rules! typed_socket {
             }
         }
     };
+    (@join $name:ident) => {
+        impl<P: Proactor> $name<P> {
+            /// See [`Socket::join`].
+            pub fn join(&self, group: impl AsRef<[u8]>) -> Result<(), Error> {
+                self.inner.join(group)
+            }
+
+            /// See [`Socket::leave`].
+            pub fn leave(&self, group: impl AsRef<[u8]>) -> Result<(), Error> {
+                self.inner.leave(group)
+            }
+        }
+    };
     (@subscribe $name:ident) => {
         impl<P: Proactor> $name<P> {
             /// See [`Socket::subscribe`].
@@ -264,4 +277,14 @@ typed_socket!(
     /// (a zero-length frame when a peer connects and when it goes away); a sent
     /// message is `[routing id, bytes]`, and `[routing id, ""]` closes that peer.
     StreamSocket, Stream, [send, recv]
+);
+typed_socket!(
+    /// RADIO (libzmq draft): sends each single-part message to the DISHes that joined
+    /// its group ([`Message::set_group`]); never blocks, drops at the SNDHWM.
+    RadioSocket, Radio, [send]
+);
+typed_socket!(
+    /// DISH (libzmq draft): receives the messages of the groups it joined, the group
+    /// out of band ([`Message::group`]).
+    DishSocket, Dish, [recv, join]
 );
