@@ -55,6 +55,7 @@ mod stats;
 #[cfg(feature = "futures")]
 mod streams;
 mod trace;
+mod udp;
 mod util;
 pub mod zap;
 
