@@ -43,7 +43,11 @@ pub(crate) fn open(ep: &Endpoint, kind: SocketType, bind: bool) -> Result<UdpSoc
         (SocketType::Dish, true) | (SocketType::Radio, false) => None,
         (SocketType::Dish, false) => Some("connect (udp://: a DISH binds)"),
         (SocketType::Radio, true) => Some("bind (udp://: a RADIO connects)"),
-        _ => Some(if bind { "bind udp://" } else { "connect udp://" }),
+        _ => Some(if bind {
+            "bind udp://"
+        } else {
+            "connect udp://"
+        }),
     };
     if let Some(operation) = wrong_use {
         return Err(Error::NotSupported {
@@ -255,7 +259,9 @@ async fn send_loop<P: Proactor>(shared: &Rc<Shared<P>>, link: &Rc<UdpLink>, mut 
             buf.clear();
             // [group, body] as the RADIO pattern routes it; anything else, or a
             // datagram over libzmq's limit, is not sent (libzmq drops it too).
-            let [group, body] = msg.frames() else { continue };
+            let [group, body] = msg.frames() else {
+                continue;
+            };
             if !encode_datagram(group, body, &mut buf) {
                 continue;
             }

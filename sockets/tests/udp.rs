@@ -53,7 +53,9 @@ async fn received_before<P: Proactor>(
 }
 
 fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    v.iter().map(|(g, b)| (g.to_string(), b.to_string())).collect()
+    v.iter()
+        .map(|(g, b)| (g.to_string(), b.to_string()))
+        .collect()
 }
 
 async fn radio_to_dish(radio: &RadioSocket<impl Proactor>, g: &str, b: &str) {
@@ -86,7 +88,11 @@ async fn unicast_delivers_joined_groups_only<P: Proactor>(ctx: Context<P>) {
     radio.send(fits).await.unwrap();
     radio.send(grouped("tv", "end")).await.unwrap();
     let m = timeout(&p, WAIT, dish.recv()).await.unwrap().unwrap();
-    assert_eq!(m.frames()[0].len(), 8189, "the largest datagram arrives whole");
+    assert_eq!(
+        m.frames()[0].len(),
+        8189,
+        "the largest datagram arrives whole"
+    );
     let m = timeout(&p, WAIT, dish.recv()).await.unwrap().unwrap();
     assert_eq!(m.frames()[0], "end");
     radio.close().await;
