@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what the interop tests need
 # (a Python venv with pyzmq from PyPI, and the system's libzmq with its headers for
-# the C peer tests/peers/libzmq_peer.c), then runs every test of the workspace.
+# the C peer tests/peers/libzmq_peer.c, and a draft-enabled libzmq built from Debian's
+# source for tests/peers/draft_peer.c), then runs every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,13 @@ if ! "$venv/bin/python" -c 'import zmq' >/dev/null 2>&1; then
 fi
 export RINGMQ_PYTHON="$PWD/$venv/bin/python"
 "$RINGMQ_PYTHON" -c 'import zmq; assert zmq.has("curve"); print("==> pyzmq", zmq.__version__, "libzmq", zmq.zmq_version())'
+
+# The draft-enabled libzmq of the draft socket types' interop tests (built once into
+# .venv-drafts/ from Debian's zeromq3 source; a rerun skips it).
+if ! ./scripts/draft-libzmq.sh .venv-drafts; then
+    echo "==> no draft-enabled libzmq: the draft interop tests will FAIL" >&2
+fi
+export RINGMQ_DRAFT_LIBZMQ="$PWD/.venv-drafts"
 
 echo "==> cargo test --workspace"
 cargo test --workspace --all-targets "$@"

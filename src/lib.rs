@@ -23,6 +23,10 @@ pub use ringmq_sockets::{
     RuntimeThread, SecurityConfigError, Socket, SocketHandle, SocketOption, SocketOptions,
     SocketStats, SocketType, StreamSocket, SubSocket, XPubSocket, XSubSocket,
 };
+// libzmq's draft types.
+pub use ringmq_sockets::{
+    ChannelSocket, ClientSocket, GatherSocket, PeerSocket, ScatterSocket, ServerSocket,
+};
 
 /// The compio adapter.
 #[cfg(feature = "compio")]

@@ -15,8 +15,12 @@ use ringmq_zmtp::SocketType;
 
 use crate::inproc::Registry;
 use crate::socket::{
-    DealerSocket, DishSocket, PairSocket, PubSocket, PullSocket, PushSocket, RadioSocket,
-    RepSocket, ReqSocket, RouterSocket, Socket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
+    ChannelSocket, ClientSocket, DishSocket, GatherSocket, PeerSocket, RadioSocket, ScatterSocket,
+    ServerSocket,
+};
+use crate::socket::{
+    DealerSocket, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
+    RouterSocket, Socket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
 };
 use crate::zap::{ZapHandler, ZapSlot};
 
@@ -362,12 +366,42 @@ impl<P: Proactor> Context<P> {
         StreamSocket::new(self.proactor.clone(), self.scope())
     }
 
-    /// A RADIO socket (libzmq draft type).
+    /// A SERVER socket (libzmq draft): replies go to the routing id of a request.
+    pub fn server(&self) -> ServerSocket<P> {
+        ServerSocket::new(self.proactor.clone(), self.scope())
+    }
+
+    /// A CLIENT socket (libzmq draft).
+    pub fn client(&self) -> ClientSocket<P> {
+        ClientSocket::new(self.proactor.clone(), self.scope())
+    }
+
+    /// A SCATTER socket (libzmq draft).
+    pub fn scatter(&self) -> ScatterSocket<P> {
+        ScatterSocket::new(self.proactor.clone(), self.scope())
+    }
+
+    /// A GATHER socket (libzmq draft).
+    pub fn gather(&self) -> GatherSocket<P> {
+        GatherSocket::new(self.proactor.clone(), self.scope())
+    }
+
+    /// A PEER socket (libzmq draft).
+    pub fn peer(&self) -> PeerSocket<P> {
+        PeerSocket::new(self.proactor.clone(), self.scope())
+    }
+
+    /// A CHANNEL socket (libzmq draft).
+    pub fn channel(&self) -> ChannelSocket<P> {
+        ChannelSocket::new(self.proactor.clone(), self.scope())
+    }
+
+    /// A RADIO socket (libzmq draft).
     pub fn radio(&self) -> RadioSocket<P> {
         RadioSocket::new(self.proactor.clone(), self.scope())
     }
 
-    /// A DISH socket (libzmq draft type).
+    /// A DISH socket (libzmq draft).
     pub fn dish(&self) -> DishSocket<P> {
         DishSocket::new(self.proactor.clone(), self.scope())
     }

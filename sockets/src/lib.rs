@@ -78,5 +78,9 @@ pub use socket::{
     DealerSocket, DishSocket, PairSocket, PubSocket, PullSocket, PushSocket, RadioSocket,
     RepSocket, ReqSocket, RouterSocket, Socket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
 };
+// libzmq's draft types.
+pub use socket::{
+    ChannelSocket, ClientSocket, GatherSocket, PeerSocket, ScatterSocket, ServerSocket,
+};
 pub use stats::{PeerStats, SocketStats};
 pub use zap::{Authenticator, ZapHandler, ZapReply, ZapRequest};

@@ -20,6 +20,8 @@ pub struct Message {
     peer: Option<Arc<Metadata>>,
     /// RADIO / DISH: the group, out of band (empty when none was set).
     group: Group,
+    /// SERVER / PEER: the peer's routing id (0: none), out of band.
+    routing_id: u32,
 }
 
 /// A RADIO / DISH group held inline: groups are at most 15 bytes, so a message carries
@@ -48,6 +50,7 @@ impl Default for Message {
             frames: Frames::Many(Vec::new()),
             peer: None,
             group: Group::default(),
+            routing_id: 0,
         }
     }
 }
@@ -116,6 +119,25 @@ impl Message {
     pub fn with_group(mut self, group: impl AsRef<[u8]>) -> Result<Self, Error> {
         self.set_group(group)?;
         Ok(self)
+    }
+
+    /// SERVER and PEER: the routing id of the peer a received message came from, and
+    /// the peer a sent one goes to, like libzmq's `zmq_msg_routing_id` (a `u32`, never
+    /// 0). `None` when unset.
+    pub fn routing_id(&self) -> Option<u32> {
+        (self.routing_id != 0).then_some(self.routing_id)
+    }
+
+    /// Sets the routing id a SERVER or PEER sends this message to (see
+    /// [`Message::routing_id`]); 0 clears it.
+    pub fn set_routing_id(&mut self, id: u32) {
+        self.routing_id = id;
+    }
+
+    /// The message with its routing id set (see [`Message::set_routing_id`]).
+    pub fn with_routing_id(mut self, id: u32) -> Self {
+        self.routing_id = id;
+        self
     }
 
     /// The frames, in order.
@@ -251,8 +273,7 @@ impl From<Bytes> for Message {
     fn from(b: Bytes) -> Self {
         Message {
             frames: Frames::One(b),
-            peer: None,
-            group: Group::default(),
+            ..Message::default()
         }
     }
 }
@@ -291,8 +312,7 @@ impl From<Vec<Bytes>> for Message {
     fn from(frames: Vec<Bytes>) -> Self {
         Message {
             frames: Frames::Many(frames),
-            peer: None,
-            group: Group::default(),
+            ..Message::default()
         }
     }
 }
@@ -305,8 +325,7 @@ impl From<ringmq_zmtp::Parts> for Message {
         };
         Message {
             frames,
-            peer: None,
-            group: Group::default(),
+            ..Message::default()
         }
     }
 }
@@ -315,8 +334,7 @@ impl<T: Into<Bytes>> FromIterator<T> for Message {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         Message {
             frames: Frames::Many(iter.into_iter().map(Into::into).collect()),
-            peer: None,
-            group: Group::default(),
+            ..Message::default()
         }
     }
 }
@@ -377,6 +395,11 @@ mod tests {
         assert_eq!(one.pop_back().unwrap(), "only");
         assert!(one.is_empty());
         assert_eq!(one.pop_front(), None);
+        let mut routed = Message::from("to").with_routing_id(7);
+        assert_eq!(routed.routing_id(), Some(7));
+        routed.set_routing_id(0);
+        assert_eq!(routed.routing_id(), None);
+        assert_eq!(Message::from("x").routing_id(), None);
         let collected: Vec<Bytes> = Message::from("it").into_iter().collect();
         assert_eq!(collected, [Bytes::from_static(b"it")]);
     }

@@ -1,5 +1,6 @@
-//! The eleven ZMTP socket types, their wire names and which pairs may talk, libzmq's
-//! draft RADIO and DISH, plus STREAM (raw TCP, no ZMTP: it never meets a ZMTP peer).
+//! The ZMTP socket types, their wire names and which pairs may talk: the eleven of RFC 37,
+//! libzmq's draft types (CLIENT / SERVER, SCATTER / GATHER, PEER, CHANNEL, RADIO / DISH),
+//! plus STREAM (raw TCP, no ZMTP: it never meets a ZMTP peer).
 
 use std::fmt;
 
@@ -30,22 +31,32 @@ pub enum SocketType {
     XPub,
     /// `XSUB`
     XSub,
-    /// `RADIO` (libzmq draft, RFC 48): sends single-part messages to the DISHes that
-    /// joined the message's group.
-    Radio,
-    /// `DISH` (libzmq draft, RFC 48): joins groups and receives their messages.
-    Dish,
     /// `STREAM`: libzmq's raw-TCP socket. It speaks no ZMTP, so it is not a wire type
     /// ([`SocketType::ALL`], [`SocketType::from_wire`]) and is compatible with no ZMTP
     /// peer.
     Stream,
+    /// `SERVER` (draft, RFC 41): single-part messages; each received one carries its
+    /// peer's `u32` routing id out of band, a reply names it.
+    Server,
+    /// `CLIENT` (draft, RFC 41): single-part messages, round-robin out, fair-queue in.
+    Client,
+    /// `SCATTER` (draft, RFC 49): single-part messages round-robin to GATHERs.
+    Scatter,
+    /// `GATHER` (draft, RFC 49): single-part messages fair-queued from SCATTERs.
+    Gather,
+    /// `PEER` (draft, RFC 51): SERVER-like routing by `u32` id among PEERs, and a
+    /// `connect_peer` that returns the id of the connected peer.
+    Peer,
+    /// `CHANNEL` (draft, RFC 51): PAIR with single-part messages.
+    Channel,
+    /// `RADIO` (draft, RFC 48): sends single-part messages to the DISHes that joined
+    /// the message's group (two frames on the wire: group, body).
+    Radio,
+    /// `DISH` (draft, RFC 48): joins groups and receives their messages.
+    Dish,
 }
 
-/// libzmq's draft types that ringmq implements (wire names too, compatible only among
-/// themselves).
-const DRAFT: [SocketType; 2] = [SocketType::Radio, SocketType::Dish];
-
-const ALL: [SocketType; 11] = [
+const ALL: [SocketType; 19] = [
     SocketType::Pair,
     SocketType::Pub,
     SocketType::Sub,
@@ -57,15 +68,20 @@ const ALL: [SocketType; 11] = [
     SocketType::Push,
     SocketType::XPub,
     SocketType::XSub,
+    SocketType::Server,
+    SocketType::Client,
+    SocketType::Scatter,
+    SocketType::Gather,
+    SocketType::Peer,
+    SocketType::Channel,
+    SocketType::Radio,
+    SocketType::Dish,
 ];
 
 impl SocketType {
-    /// The eleven ZMTP types (not [`SocketType::Stream`]).
-    pub const ALL: [SocketType; 11] = ALL;
-
-    /// The draft types of libzmq (built with `ENABLE_DRAFTS`) that ringmq implements:
-    /// RADIO and DISH.
-    pub const DRAFT: [SocketType; 2] = DRAFT;
+    /// The ZMTP types: the eleven of RFC 37, then the draft ones (not
+    /// [`SocketType::Stream`]).
+    pub const ALL: [SocketType; 19] = ALL;
 
     /// The wire name (`"DEALER"`).
     pub fn as_str(self) -> &'static str {
@@ -81,20 +97,27 @@ impl SocketType {
             SocketType::Push => "PUSH",
             SocketType::XPub => "XPUB",
             SocketType::XSub => "XSUB",
+            SocketType::Stream => "STREAM",
+            SocketType::Server => "SERVER",
+            SocketType::Client => "CLIENT",
+            SocketType::Scatter => "SCATTER",
+            SocketType::Gather => "GATHER",
+            SocketType::Peer => "PEER",
+            SocketType::Channel => "CHANNEL",
             SocketType::Radio => "RADIO",
             SocketType::Dish => "DISH",
-            SocketType::Stream => "STREAM",
         }
     }
 
     /// Parses a wire name, ignoring ASCII case.
     pub fn from_wire(name: &[u8]) -> Option<SocketType> {
         ALL.into_iter()
-            .chain(DRAFT)
             .find(|t| t.as_str().as_bytes().eq_ignore_ascii_case(name))
     }
 
-    /// True when a socket of this type may talk to a `peer` socket (RFC 37 pairs).
+    /// True when a socket of this type may talk to a `peer` socket (RFC 37 pairs, and
+    /// the draft pairs libzmq 4.3 admits: CLIENT-SERVER, SCATTER-GATHER, PEER-PEER,
+    /// CHANNEL-CHANNEL).
     pub fn is_compatible(self, peer: SocketType) -> bool {
         use SocketType::*;
         matches!(
@@ -120,6 +143,12 @@ impl SocketType {
                 | (Push, Pull)
                 | (Pull, Push)
                 | (Pair, Pair)
+                | (Client, Server)
+                | (Server, Client)
+                | (Scatter, Gather)
+                | (Gather, Scatter)
+                | (Peer, Peer)
+                | (Channel, Channel)
                 | (Radio, Dish)
                 | (Dish, Radio)
         )
@@ -132,6 +161,15 @@ impl SocketType {
             self,
             SocketType::Req | SocketType::Dealer | SocketType::Router
         )
+    }
+
+    /// True for libzmq's draft types, which carry single-part messages only (a
+    /// multipart send is refused, a multipart arrival is bad input). Not RADIO / DISH:
+    /// their messages are single-part for the application, but two frames (group,
+    /// body) on the wire.
+    pub fn is_single_part(self) -> bool {
+        use SocketType::*;
+        matches!(self, Server | Client | Scatter | Gather | Peer | Channel)
     }
 
     /// True for PUB and XPUB, which receive subscriptions.
@@ -151,7 +189,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn compatibility_is_symmetric_and_matches_the_twelve_pairs() {
+    fn compatibility_is_symmetric_and_matches_the_seventeen_pairs() {
         let mut pairs = 0;
         for a in SocketType::ALL {
             assert_eq!(SocketType::from_wire(a.as_str().as_bytes()), Some(a));
@@ -162,18 +200,22 @@ mod tests {
                 }
             }
         }
-        assert_eq!(pairs, 12);
-        assert!(!SocketType::Pub.is_compatible(SocketType::Push));
-        // The draft types talk only to each other.
-        for d in SocketType::DRAFT {
-            assert_eq!(SocketType::from_wire(d.as_str().as_bytes()), Some(d));
-            assert!(SocketType::ALL.iter().all(|&t| !t.is_compatible(d)));
-        }
+        // RFC 37's twelve, and CLIENT-SERVER, SCATTER-GATHER, PEER-PEER, CHANNEL-CHANNEL,
+        // RADIO-DISH.
+        assert_eq!(pairs, 17);
         assert!(SocketType::Radio.is_compatible(SocketType::Dish));
-        assert!(SocketType::Dish.is_compatible(SocketType::Radio));
         assert!(!SocketType::Radio.is_compatible(SocketType::Radio));
         assert!(!SocketType::Dish.is_compatible(SocketType::Dish));
+        assert!(!SocketType::Dish.is_compatible(SocketType::Pub));
         assert_eq!(SocketType::from_wire(b"dish"), Some(SocketType::Dish));
+        assert!(SocketType::Client.is_compatible(SocketType::Server));
+        assert!(!SocketType::Client.is_compatible(SocketType::Dealer));
+        assert!(!SocketType::Server.is_compatible(SocketType::Router));
+        assert!(!SocketType::Channel.is_compatible(SocketType::Pair));
+        assert!(!SocketType::Peer.is_compatible(SocketType::Server));
+        assert!(!SocketType::Scatter.is_compatible(SocketType::Pull));
+        assert_eq!(SocketType::from_wire(b"SCATTER"), Some(SocketType::Scatter));
+        assert!(!SocketType::Pub.is_compatible(SocketType::Push));
         assert_eq!(SocketType::from_wire(b"dealer"), Some(SocketType::Dealer));
         assert_eq!(SocketType::from_wire(b"DEALERS"), None);
         // STREAM has no ZMTP handshake: no wire name, no ZMTP peer.

@@ -24,9 +24,13 @@
 //! fair-queueing rotate over the peers that are ready (see [`peers`]), ROUTER looks its
 //! peer up by routing id.
 
+mod channel;
+mod client;
 mod dealer;
 mod dish;
+mod gather;
 mod pair;
+mod peer;
 pub(crate) mod peers;
 mod publish;
 mod pull;
@@ -35,6 +39,8 @@ mod radio;
 mod rep;
 mod req;
 mod router;
+mod scatter;
+mod server;
 mod stream;
 mod subscribe;
 pub(crate) mod subscriptions;
@@ -105,6 +111,11 @@ pub enum Refusal {
     HandedOver(Bytes),
     /// PAIR: the socket already has its one peer.
     PairBusy,
+    /// CHANNEL: the socket already has its one peer.
+    ChannelBusy,
+    /// A multipart message arrived on a draft socket type, which carries single-part
+    /// messages only (libzmq drops such a message silently; ringmq drops the peer).
+    Multipart(SocketType),
 }
 
 impl std::fmt::Display for Refusal {
@@ -113,6 +124,10 @@ impl std::fmt::Display for Refusal {
             Refusal::DuplicateRoutingId(_) => f.write_str("duplicate routing id"),
             Refusal::HandedOver(_) => f.write_str("routing id taken over by a new peer"),
             Refusal::PairBusy => f.write_str("PAIR socket already has a peer"),
+            Refusal::ChannelBusy => f.write_str("CHANNEL socket already has a peer"),
+            Refusal::Multipart(kind) => {
+                write!(f, "multipart message on a {kind} socket (single-part only)")
+            }
         }
     }
 }
@@ -187,6 +202,18 @@ pub(crate) trait Pattern {
     fn accepts(&mut self, peers: &mut Peers, peer: PeerId, msg: &Message) -> bool {
         let _ = (peers, peer, msg);
         true
+    }
+
+    /// A message from `peer` is kept for `recv` ([`Pattern::accepts`] said yes): attach
+    /// what travels out of band (SERVER / PEER: the routing id).
+    fn stamp(&mut self, peers: &Peers, peer: PeerId, msg: &mut Message) {
+        let _ = (peers, peer, msg);
+    }
+
+    /// `connect` created `peer` before any connection (SERVER / PEER: its routing id
+    /// is given now, so that `connect_peer` can return it).
+    fn connect_peer_added(&mut self, peers: &mut Peers, peer: PeerId) {
+        let _ = (peers, peer);
     }
 
     /// SUB / XSUB: the application (un)subscribes.
@@ -271,6 +298,12 @@ fn pattern_for(kind: SocketType) -> Box<dyn Pattern> {
         SocketType::Stream => Box::new(stream::Stream::new()),
         SocketType::Radio => Box::new(radio::Radio::default()),
         SocketType::Dish => Box::new(dish::Dish::default()),
+        SocketType::Server => Box::new(server::Server::new(SocketType::Server)),
+        SocketType::Client => Box::new(client::Client),
+        SocketType::Scatter => Box::new(scatter::Scatter),
+        SocketType::Gather => Box::new(gather::Gather),
+        SocketType::Peer => Box::new(peer::peer()),
+        SocketType::Channel => Box::new(channel::Channel::default()),
         // `SocketType` may grow; a test checks that every type has its arm.
         other => unreachable!("socket type {other} has no pattern"),
     }
@@ -336,6 +369,9 @@ impl Core {
         if msg.is_empty() {
             return Err(Error::EmptyMessage);
         }
+        if msg.len() > 1 && self.kind.is_single_part() {
+            return Err(not_supported("sending a multipart message", self.kind));
+        }
         self.pattern.send(&mut self.peers, &self.opts, msg)
     }
 
@@ -394,8 +430,12 @@ impl Core {
     /// A peer for a `connect` that exists before its connection (messages queue for
     /// it), when the socket keeps such peers.
     pub(crate) fn add_connect_peer(&mut self) -> Option<PeerId> {
-        self.keeps_connect_peers()
-            .then(|| self.peers.add(&self.opts))
+        if !self.keeps_connect_peers() {
+            return None;
+        }
+        let peer = self.peers.add(&self.opts);
+        self.pattern.connect_peer_added(&mut self.peers, peer);
+        Some(peer)
     }
 
     /// A connection finished its handshake, announcing `identity`: joins it to
@@ -440,11 +480,19 @@ impl Core {
         }
     }
 
-    /// A message arrived from `peer`. False when it was filtered out or discarded.
-    pub(crate) fn on_message(&mut self, peer: PeerId, msg: Message) -> bool {
+    /// A message arrived from `peer`. False when it was filtered out or discarded (a
+    /// multipart message on a draft type also ends the peer's connection).
+    pub(crate) fn on_message(&mut self, peer: PeerId, mut msg: Message) -> bool {
+        if msg.len() > 1 && self.kind.is_single_part() {
+            self.peers.drops.discarded += 1;
+            self.peers
+                .push_action(Action::Disconnect(peer, Refusal::Multipart(self.kind)));
+            return false;
+        }
         if !self.pattern.accepts(&mut self.peers, peer, &msg) {
             return false;
         }
+        self.pattern.stamp(&self.peers, peer, &mut msg);
         self.peers.push_input(peer, msg)
     }
 

@@ -230,8 +230,7 @@ fn strs(v: &[&[&str]]) -> Vec<Vec<String>> {
 
 #[test]
 fn every_socket_type_has_its_pattern() {
-    let all = SocketType::ALL.into_iter().chain(SocketType::DRAFT);
-    for kind in all.chain([SocketType::Stream]) {
+    for kind in SocketType::ALL.into_iter().chain([SocketType::Stream]) {
         assert_eq!(Core::new(kind, Options::default()).pattern.kind(), kind);
     }
 }
@@ -1294,4 +1293,211 @@ fn fan_out_counts_per_subscriber() {
     let of = |id| snap.iter().find(|s| s.id == id).unwrap().counters;
     assert_eq!((of(a).msgs_out, of(a).dropped_hwm), (2, 0));
     assert_eq!((of(b).msgs_out, of(b).dropped_hwm), (1, 1));
+}
+
+// ---- libzmq's draft types
+
+impl Harness {
+    /// The next message with its out-of-band routing id (0 when none).
+    fn recv_routed(&mut self) -> Option<(u32, Vec<String>)> {
+        let m = self.core.recv().expect("recv")?;
+        self.run();
+        Some((m.routing_id().unwrap_or(0), frames(&m)))
+    }
+}
+
+fn routed(id: u32, body: &str) -> Message {
+    Message::from(body).with_routing_id(id)
+}
+
+#[test]
+fn server_replies_by_routing_id_out_of_band() {
+    let mut h = Harness::new(SocketType::Server);
+    let (a, b) = (h.attach(), h.attach());
+    assert!(h.deliver(a, &["from a"]));
+    assert!(h.deliver(b, &["from b"]));
+    let (ida, body) = h.recv_routed().unwrap();
+    assert_eq!(body, ["from a"]);
+    let (idb, body) = h.recv_routed().unwrap();
+    assert_eq!(body, ["from b"]);
+    assert!(ida != 0 && idb != 0 && ida != idb, "{ida} {idb}");
+    // Replies go to the peer the id names, and nothing else.
+    assert!(h.send(routed(idb, "to b")).expect("send"));
+    assert!(h.send(routed(ida, "to a")).expect("send"));
+    h.write(a);
+    h.write(b);
+    assert_eq!(h.wire(a), strs(&[&["to a"]]));
+    assert_eq!(h.wire(b), strs(&[&["to b"]]));
+    // No id, or an id nobody has: HostUnreachable (libzmq's EHOSTUNREACH).
+    assert!(matches!(
+        h.send(msg(&["nowhere"])),
+        Err(Error::HostUnreachable)
+    ));
+    let unknown = (1..).find(|&i| i != ida && i != idb).unwrap();
+    assert!(matches!(
+        h.send(routed(unknown, "x")),
+        Err(Error::HostUnreachable)
+    ));
+    // A peer that left keeps its id on what it sent before, and is unreachable.
+    assert!(h.deliver(a, &["last words"]));
+    h.detach(a, true);
+    assert_eq!(h.recv_routed(), Some((ida, vec!["last words".to_owned()])));
+    assert!(matches!(
+        h.send(routed(ida, "late")),
+        Err(Error::HostUnreachable)
+    ));
+    // A new connection gets a new id.
+    let c = h.attach();
+    assert!(h.deliver(c, &["hi"]));
+    let (idc, _) = h.recv_routed().unwrap();
+    assert!(idc != 0 && idc != ida && idc != idb);
+}
+
+#[test]
+fn server_waits_for_a_full_peer_and_keeps_connect_side_ids() {
+    let mut h = Harness::with(SocketType::Server, &[SocketOption::SndHwm(1)]);
+    let a = h.attach();
+    assert!(h.deliver(a, &["q"]));
+    let (id, _) = h.recv_routed().unwrap();
+    assert!(h.send(routed(id, "1")).expect("send"));
+    assert!(
+        !h.send(routed(id, "2")).expect("send"),
+        "a full peer makes it wait"
+    );
+    h.write(a);
+    assert!(h.send(routed(id, "2")).expect("send"));
+    // A connect-side peer has its id from `connect` on: messages to it wait for the
+    // connection, and the id survives a reconnection.
+    let mut h = Harness::new(SocketType::Server);
+    let p = h.core.add_connect_peer().unwrap();
+    let rid = h.core.routing_id(p).expect("an id at connect");
+    let id = u32::from_be_bytes(rid[..].try_into().unwrap());
+    assert!(h.send(routed(id, "early")).expect("send"));
+    assert_eq!(h.attach_to(Some(p), None), Ok(p));
+    h.write(p);
+    assert_eq!(h.wire(p), strs(&[&["early"]]));
+    h.detach(p, false);
+    assert_eq!(h.attach_to(Some(p), None), Ok(p));
+    assert!(h.deliver(p, &["back"]));
+    assert_eq!(h.recv_routed(), Some((id, vec!["back".to_owned()])));
+}
+
+#[test]
+fn peer_gets_distinct_ids_at_connect_and_routes_like_server() {
+    let mut h = Harness::new(SocketType::Peer);
+    let (p, q) = (
+        h.core.add_connect_peer().unwrap(),
+        h.core.add_connect_peer().unwrap(),
+    );
+    let id =
+        |h: &Harness, p| u32::from_be_bytes(h.core.routing_id(p).unwrap()[..].try_into().unwrap());
+    let (idp, idq) = (id(&h, p), id(&h, q));
+    assert!(idp != 0 && idq != 0 && idp != idq);
+    h.attach_to(Some(p), None).unwrap();
+    h.attach_to(Some(q), None).unwrap();
+    assert!(h.send(routed(idq, "to q")).expect("send"));
+    h.write(p);
+    h.write(q);
+    assert!(h.wire(p).is_empty());
+    assert_eq!(h.wire(q), strs(&[&["to q"]]));
+    assert!(h.deliver(p, &["from p"]));
+    assert_eq!(h.recv_routed(), Some((idp, vec!["from p".to_owned()])));
+}
+
+#[test]
+fn client_round_robins_out_and_fair_queues_in() {
+    let mut h = Harness::new(SocketType::Client);
+    let (a, b) = (h.attach(), h.attach());
+    for i in 0..4 {
+        assert!(h.send_str(&[&i.to_string()]));
+    }
+    h.write(a);
+    h.write(b);
+    assert_eq!(h.wire(a), strs(&[&["0"], &["2"]]));
+    assert_eq!(h.wire(b), strs(&[&["1"], &["3"]]));
+    assert!(h.deliver(a, &["a1"]));
+    assert!(h.deliver(a, &["a2"]));
+    assert!(h.deliver(b, &["b1"]));
+    assert_eq!(h.recv_all(), strs(&[&["a1"], &["b1"], &["a2"]]));
+    assert_eq!(h.recv_routed(), None);
+}
+
+#[test]
+fn scatter_round_robins_and_gather_fair_queues() {
+    let mut s = Harness::new(SocketType::Scatter);
+    let (a, b) = (s.attach(), s.attach());
+    for i in 0..3 {
+        assert!(s.send_str(&[&i.to_string()]));
+    }
+    s.write(a);
+    s.write(b);
+    assert_eq!(s.wire(a), strs(&[&["0"], &["2"]]));
+    assert_eq!(s.wire(b), strs(&[&["1"]]));
+    assert!(matches!(s.recv(), Err(Error::NotSupported { .. })));
+    assert!(!s.deliver(a, &["data to a SCATTER"]));
+    assert_eq!(s.core.drops().discarded, 1);
+
+    let mut g = Harness::new(SocketType::Gather);
+    let (a, b) = (g.attach(), g.attach());
+    assert!(g.deliver(b, &["b1"]));
+    assert!(g.deliver(a, &["a1"]));
+    assert!(g.deliver(b, &["b2"]));
+    assert_eq!(g.recv_all(), strs(&[&["b1"], &["a1"], &["b2"]]));
+    assert!(matches!(
+        g.send(msg(&["x"])),
+        Err(Error::NotSupported { .. })
+    ));
+}
+
+#[test]
+fn channel_admits_one_peer_at_a_time() {
+    let mut h = Harness::new(SocketType::Channel);
+    let a = h.attach();
+    assert_eq!(h.attach_to(None, None), Err(Refusal::ChannelBusy));
+    assert!(h.send_str(&["hi"]));
+    h.write(a);
+    assert_eq!(h.wire(a), strs(&[&["hi"]]));
+    h.detach(a, true);
+    let b = h.attach();
+    assert!(h.deliver(b, &["back"]));
+    assert_eq!(h.recv_all(), strs(&[&["back"]]));
+}
+
+/// Every draft type refuses a multipart send with a clear error, and a peer that sends
+/// one loses its connection (typed), while single-part traffic goes on.
+#[test]
+fn draft_types_are_single_part() {
+    use SocketType::*;
+    for kind in [Server, Client, Scatter, Gather, Peer, Channel] {
+        let mut h = Harness::new(kind);
+        let a = h.attach();
+        if kind != Gather {
+            let err = h.send(msg(&["a", "b"])).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("sending a multipart message is not supported on a {kind} socket")
+            );
+        }
+        if kind != Scatter {
+            assert!(!h.deliver(a, &["part 1", "part 2"]), "{kind}");
+            assert_eq!(h.link(a).closed, Some(Refusal::Multipart(kind)), "{kind}");
+            assert_eq!(h.core.drops().discarded, 1);
+            assert_eq!(
+                Refusal::Multipart(kind).to_string(),
+                format!("multipart message on a {kind} socket (single-part only)")
+            );
+            let b = h.attach_to(None, None);
+            let b = match b {
+                Ok(b) => b,
+                // CHANNEL: the first peer is still attached until the shell drops it.
+                Err(Refusal::ChannelBusy) => {
+                    h.detach(a, true);
+                    h.attach()
+                }
+                Err(e) => panic!("{kind}: {e}"),
+            };
+            assert!(h.deliver(b, &["single"]), "{kind}");
+            assert_eq!(h.recv_all(), strs(&[&["single"]]), "{kind}");
+        }
+    }
 }

@@ -307,17 +307,18 @@ impl Mode {
                 pumped_send: false,
                 pumped_recv: false,
             },
-            // ROUTER's send can fail per message (ROUTER_MANDATORY); SUB cannot send.
-            Router | Sub => Mode {
+            // ROUTER's send can fail per message (ROUTER_MANDATORY), and SERVER's and
+            // PEER's (an unknown routing id); SUB and GATHER cannot send.
+            Router | Sub | Server | Peer => Mode {
                 pumped_send: false,
                 pumped_recv: true,
             },
-            // PUSH and PUB cannot receive.
-            Push | Pub => Mode {
+            // PUSH, PUB and SCATTER cannot receive.
+            Push | Pub | Scatter => Mode {
                 pumped_send: true,
                 pumped_recv: false,
             },
-            Pull => Mode {
+            Pull | Gather => Mode {
                 pumped_send: false,
                 pumped_recv: true,
             },

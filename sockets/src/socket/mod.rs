@@ -15,7 +15,7 @@ use ringmq_zmtp::SocketType;
 use crate::connector::connect_loop;
 use crate::context::Scope;
 use crate::context::Terminable;
-use crate::core::{Core, Drops, Sent};
+use crate::core::{Core, Drops, PeerId, Sent};
 use crate::error::Error;
 use crate::inproc;
 use crate::link::Origin;
@@ -34,6 +34,10 @@ const YIELD_EVERY: u32 = 1024;
 pub use typed::{
     DealerSocket, DishSocket, PairSocket, PubSocket, PullSocket, PushSocket, RadioSocket,
     RepSocket, ReqSocket, RouterSocket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
+};
+// libzmq's draft types.
+pub use typed::{
+    ChannelSocket, ClientSocket, GatherSocket, PeerSocket, ScatterSocket, ServerSocket,
 };
 
 /// A ZeroMQ socket of any type, like a libzmq socket: it can bind and connect to
@@ -240,6 +244,41 @@ impl<P: Proactor> Socket<P> {
     /// waited for). Unless IMMEDIATE is set, the peer and its
     /// queue exist from now on: messages sent to it wait until it is connected.
     pub fn connect(&self, endpoint: &str) -> Result<(), Error> {
+        self.connect_inner(endpoint).map(drop)
+    }
+
+    /// PEER: connects to `endpoint` like [`Socket::connect`] and returns the routing id
+    /// of the peer this creates, like libzmq's `zmq_connect_peer`: a message with
+    /// that id ([`Message::with_routing_id`]) waits for the connection and goes to it
+    /// (and to its reconnections). Only on PEER sockets, and not with IMMEDIATE (the
+    /// peer would not exist before its connection).
+    pub fn connect_peer(&self, endpoint: &str) -> Result<u32, Error> {
+        let kind = self.socket_type();
+        if kind != SocketType::Peer {
+            return Err(Error::NotSupported {
+                operation: "connect_peer",
+                socket_type: kind,
+            });
+        }
+        if self.shared.core.borrow().opts.immediate {
+            return Err(Error::InvalidState {
+                reason: "connect_peer needs IMMEDIATE off (the peer exists before its \
+                         connection)",
+            });
+        }
+        let peer = self
+            .connect_inner(endpoint)?
+            .expect("PEER keeps connect-side peers");
+        let rid = self.shared.core.borrow().routing_id(peer);
+        let rid = rid.and_then(|b| <[u8; 4]>::try_from(&b[..]).ok());
+        Ok(u32::from_be_bytes(
+            rid.expect("a PEER gives every connect-side peer an id"),
+        ))
+    }
+
+    /// `connect`, returning the connect-side peer it created (none with IMMEDIATE, or
+    /// on ROUTER).
+    fn connect_inner(&self, endpoint: &str) -> Result<Option<PeerId>, Error> {
         let ep: Endpoint = endpoint.parse()?;
         let shared = &self.shared;
         if shared.is_closed() {
@@ -286,7 +325,7 @@ impl<P: Proactor> Socket<P> {
                 stop,
             ));
         }
-        Ok(())
+        Ok(peer)
     }
 
     /// `bind` for `udp://`: a DISH receives on the address (a multicast group is

@@ -212,6 +212,14 @@ macro_rules! typed_socket {
             }
         }
     };
+    (@connect_peer $name:ident) => {
+        impl<P: Proactor> $name<P> {
+            /// See [`Socket::connect_peer`].
+            pub fn connect_peer(&self, endpoint: &str) -> Result<u32, Error> {
+                self.inner.connect_peer(endpoint)
+            }
+        }
+    };
     (@subscribe $name:ident) => {
         impl<P: Proactor> $name<P> {
             /// See [`Socket::subscribe`].
@@ -278,13 +286,42 @@ typed_socket!(
     /// message is `[routing id, bytes]`, and `[routing id, ""]` closes that peer.
     StreamSocket, Stream, [send, recv]
 );
+
+// libzmq's draft types: single-part messages only (a multipart send is refused).
 typed_socket!(
-    /// RADIO (libzmq draft): sends each single-part message to the DISHes that joined
-    /// its group ([`Message::set_group`]); never blocks, drops at the SNDHWM.
+    /// SERVER (draft): each received message carries its peer's routing id
+    /// ([`Message::routing_id`]); a reply names the peer with
+    /// [`Message::with_routing_id`].
+    ServerSocket, Server, [send, recv]
+);
+typed_socket!(
+    /// CLIENT (draft): round-robin out to SERVERs, fair-queue in.
+    ClientSocket, Client, [send, recv]
+);
+typed_socket!(
+    /// SCATTER (draft): sends round-robin to GATHERs.
+    ScatterSocket, Scatter, [send]
+);
+typed_socket!(
+    /// GATHER (draft): receives fair-queued from SCATTERs.
+    GatherSocket, Gather, [recv]
+);
+typed_socket!(
+    /// PEER (draft): routes by routing id like SERVER, among PEERs;
+    /// [`PeerSocket::connect_peer`] gives the id of a peer it connects to.
+    PeerSocket, Peer, [send, recv, connect_peer]
+);
+typed_socket!(
+    /// CHANNEL (draft): PAIR with single-part messages.
+    ChannelSocket, Channel, [send, recv]
+);
+typed_socket!(
+    /// RADIO (draft): sends each single-part message to the DISHes that joined its
+    /// group ([`Message::set_group`]); never blocks, drops at the SNDHWM.
     RadioSocket, Radio, [send]
 );
 typed_socket!(
-    /// DISH (libzmq draft): receives the messages of the groups it joined, the group
-    /// out of band ([`Message::group`]).
+    /// DISH (draft): receives the messages of the groups it joined, the group out of
+    /// band ([`Message::group`]).
     DishSocket, Dish, [recv, join]
 );

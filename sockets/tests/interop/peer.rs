@@ -4,6 +4,10 @@
 //! - the system's libzmq (Debian's libzmq3-dev, 4.3.4): `tests/peers/libzmq_peer.c`,
 //!   compiled once per test binary with `cc ... -lzmq` into the cargo target dir.
 //!
+//! - a draft-enabled libzmq (Debian's zeromq3 source built with `-DENABLE_DRAFTS=ON` by
+//!   `scripts/draft-libzmq.sh` into `.venv-drafts/`, or `RINGMQ_DRAFT_LIBZMQ`):
+//!   `tests/peers/draft_peer.c`, for the draft socket types (CLIENT/SERVER, ...).
+//!
 //! A missing peer FAILS the test, saying how to install it.
 
 #![allow(dead_code)] // each test file uses a different part
@@ -27,6 +31,9 @@ pub enum Impl {
     Pyzmq,
     /// The system's libzmq (4.3.4 on Debian 12) through `libzmq_peer.c`.
     Libzmq,
+    /// A draft-enabled libzmq (Debian's 4.3.4 source, `ENABLE_DRAFTS`) through
+    /// `draft_peer.c`: the draft socket types.
+    Draft,
 }
 
 /// How long a peer may take for anything (READY, a line, exiting).
@@ -37,40 +44,80 @@ const PEER_LIMIT: Duration = Duration::from_secs(30);
 pub fn libzmq_peer() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let src = pyzmq::workspace().join("tests/peers/libzmq_peer.c");
-        // The test binary lives in <target>/<profile>/deps/.
-        let exe = std::env::current_exe().expect("current_exe");
-        let dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test binary in <target>/<profile>/deps")
-            .to_path_buf();
-        let out = dir.join("libzmq_peer");
-        let tmp = dir.join(format!("libzmq_peer.{}.tmp", std::process::id()));
-        let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
-        let result = Command::new(&cc)
-            .args(["-O2", "-Wall", "-o"])
-            .arg(&tmp)
-            .arg(&src)
-            .arg("-lzmq")
-            .output();
         let hint = "the libzmq interop peer needs a C compiler and libzmq's headers: \
                     `apt-get install -y build-essential libzmq3-dev` (scripts/test.sh \
                     does it when running as root)";
-        match result {
-            Err(e) => panic!("cannot run {cc:?}: {e}; {hint}"),
-            Ok(o) if !o.status.success() => panic!(
-                "compiling {} failed ({}):\n{}\n{hint}",
-                src.display(),
-                o.status,
-                String::from_utf8_lossy(&o.stderr)
-            ),
-            Ok(_) => {}
-        }
-        // Renaming is atomic: test binaries compiling at once never see a partial file.
-        std::fs::rename(&tmp, &out).expect("move the compiled peer into place");
-        out
+        compile_peer("libzmq_peer", &["-lzmq".into()], hint)
     })
+}
+
+/// Where the draft-enabled libzmq is installed: `RINGMQ_DRAFT_LIBZMQ`, else
+/// `.venv-drafts/` in the workspace.
+pub fn draft_libzmq() -> PathBuf {
+    std::env::var_os("RINGMQ_DRAFT_LIBZMQ")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| pyzmq::workspace().join(".venv-drafts"))
+}
+
+/// The compiled draft peer (`draft_peer.c` against the draft-enabled libzmq); compiles
+/// it on first use, panicking with instructions if the library is missing.
+pub fn draft_peer() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let prefix = draft_libzmq();
+        let hint = "the draft interop peer needs the draft-enabled libzmq: run \
+                    `scripts/draft-libzmq.sh` as root (scripts/test.sh does), which builds \
+                    Debian's zeromq3 source with -DENABLE_DRAFTS=ON into .venv-drafts/";
+        assert!(
+            prefix.join("include/zmq.h").exists() && prefix.join("lib/libzmq.so").exists(),
+            "no draft-enabled libzmq in {}: {hint}",
+            prefix.display()
+        );
+        let lib = prefix.join("lib");
+        let args = [
+            "-DZMQ_BUILD_DRAFT_API".into(),
+            format!("-I{}", prefix.join("include").display()),
+            format!("-L{}", lib.display()),
+            "-lzmq".into(),
+            format!("-Wl,-rpath,{}", lib.display()),
+        ];
+        compile_peer("draft_peer", &args, hint)
+    })
+}
+
+/// Compiles `tests/peers/<name>.c` with `args` after the source into the cargo target
+/// dir, panicking with `hint` if that fails.
+fn compile_peer(name: &str, args: &[String], hint: &str) -> PathBuf {
+    let src = pyzmq::workspace().join(format!("tests/peers/{name}.c"));
+    // The test binary lives in <target>/<profile>/deps/.
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary in <target>/<profile>/deps")
+        .to_path_buf();
+    let out = dir.join(name);
+    let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
+    let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
+    let result = Command::new(&cc)
+        .args(["-O2", "-Wall", "-o"])
+        .arg(&tmp)
+        .arg(&src)
+        .args(args)
+        .output();
+    match result {
+        Err(e) => panic!("cannot run {cc:?}: {e}; {hint}"),
+        Ok(o) if !o.status.success() => panic!(
+            "compiling {} failed ({}):\n{}\n{hint}",
+            src.display(),
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Ok(_) => {}
+    }
+    // Renaming is atomic: test binaries compiling at once never see a partial file.
+    std::fs::rename(&tmp, &out).expect("move the compiled peer into place");
+    out
 }
 
 /// A running peer; killed when dropped.
@@ -94,6 +141,7 @@ impl Peer {
                 c
             }
             Impl::Libzmq => Command::new(libzmq_peer()),
+            Impl::Draft => Command::new(draft_peer()),
         };
         let mut child = cmd
             .args(args)

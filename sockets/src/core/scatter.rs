@@ -1,0 +1,36 @@
+//! SCATTER (libzmq draft, RFC 49): PUSH with single-part messages: round-robin over the
+//! GATHERs with room, waiting when every one is full. Never receives.
+
+use ringmq_zmtp::SocketType;
+
+use super::peers::{PeerId, Peers};
+use super::{not_supported, send_round_robin, Pattern, Sent};
+use crate::error::Error;
+use crate::message::Message;
+use crate::options::Options;
+
+pub(crate) struct Scatter;
+
+impl Pattern for Scatter {
+    fn send(&mut self, peers: &mut Peers, _: &Options, msg: Message) -> Result<Sent, Error> {
+        Ok(send_round_robin(peers, msg))
+    }
+
+    fn recv(&mut self, _: &mut Peers, _: &Options) -> Result<Option<Message>, Error> {
+        Err(not_supported("recv", SocketType::Scatter))
+    }
+
+    /// A GATHER never sends: data from a peer is discarded.
+    fn accepts(&mut self, peers: &mut Peers, _: PeerId, _: &Message) -> bool {
+        peers.drops.discarded += 1;
+        false
+    }
+
+    fn sends_round_robin(&self) -> bool {
+        true
+    }
+
+    fn kind(&self) -> SocketType {
+        SocketType::Scatter
+    }
+}
