@@ -55,8 +55,7 @@ pub enum Error {
     /// socket of the built-in runtime polled outside `Runtime::block_on` (for example
     /// from a tokio `LocalSet` or another executor) would never make progress.
     NotDriven,
-    /// A RADIO / DISH group longer than 15 bytes (libzmq's EINVAL from
-    /// `zmq_msg_set_group`, `zmq_join`).
+    /// A RADIO / DISH group longer than 255 bytes (libzmq's EINVAL from `zmq_join`).
     GroupTooLong {
         /// Its length.
         len: usize,

@@ -19,23 +19,9 @@ pub struct Message {
     /// The sending peer's properties, on received messages.
     peer: Option<Arc<Metadata>>,
     /// RADIO / DISH: the group, out of band (empty when none was set).
-    group: Group,
+    group: Bytes,
     /// SERVER / PEER: the peer's routing id (0: none), out of band.
     routing_id: u32,
-}
-
-/// A RADIO / DISH group held inline: groups are at most 15 bytes, so a message carries
-/// its group without an allocation.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
-struct Group {
-    len: u8,
-    bytes: [u8; MAX_GROUP_LEN],
-}
-
-impl Group {
-    fn as_slice(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
-    }
 }
 
 #[derive(Clone)]
@@ -49,7 +35,7 @@ impl Default for Message {
         Message {
             frames: Frames::Many(Vec::new()),
             peer: None,
-            group: Group::default(),
+            group: Bytes::new(),
             routing_id: 0,
         }
     }
@@ -99,20 +85,30 @@ impl Message {
     /// The RADIO / DISH group of the message, like libzmq's `zmq_msg_group`: empty
     /// when none was set (a RADIO sends such a message to the group `""`).
     pub fn group(&self) -> &[u8] {
-        self.group.as_slice()
+        &self.group
     }
 
     /// Sets the group a RADIO sends the message to, like libzmq's `zmq_msg_set_group`;
-    /// at most 15 bytes ([`Error::GroupTooLong`] otherwise, and the message keeps its
-    /// group).
+    /// at most 255 bytes ([`Error::GroupTooLong`] otherwise, and the message keeps its
+    /// group; libzmq 4.3.4 reads the first 255 bytes of a longer string instead).
     pub fn set_group(&mut self, group: impl AsRef<[u8]>) -> Result<(), Error> {
         let group = group.as_ref();
         if group.len() > MAX_GROUP_LEN {
             return Err(Error::GroupTooLong { len: group.len() });
         }
-        self.group.bytes[..group.len()].copy_from_slice(group);
-        self.group.len = group.len() as u8;
+        self.group = Bytes::copy_from_slice(group);
         Ok(())
+    }
+
+    /// Takes the group out (a RADIO puts it in a frame of its own).
+    pub(crate) fn take_group(&mut self) -> Bytes {
+        std::mem::take(&mut self.group)
+    }
+
+    /// Sets a received group without a copy (the DISH's group frame).
+    pub(crate) fn set_group_bytes(&mut self, group: Bytes) {
+        debug_assert!(group.len() <= MAX_GROUP_LEN);
+        self.group = group;
     }
 
     /// Builder form of [`Message::set_group`].

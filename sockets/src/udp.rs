@@ -6,7 +6,7 @@
 //! as in libzmq, whose RADIO treats UDP pipes as joined to everything); a DISH `bind`s
 //! a port (joining the multicast group when the address is one) and receives from any
 //! sender through one peer. JOIN / LEAVE do not travel over UDP. Datagrams that do not
-//! parse (empty, truncated, group over 15 bytes) are dropped, as libzmq drops them;
+//! parse (empty, or a group longer than the rest) are dropped, as libzmq drops them;
 //! messages whose datagram would exceed 8,192 bytes are not sent (libzmq's limit).
 //!
 //! The socket is a std `UdpSocket` made and bound here with safe std calls, then

@@ -116,9 +116,8 @@ async fn raw_datagrams_in_libzmq_format<P: Proactor>(ctx: Context<P>) {
     // Malformed datagrams are dropped; the DISH goes on.
     raw.send_to(b"", &addr).unwrap();
     raw.send_to(b"\x05gg", &addr).unwrap();
-    let mut long = vec![16u8];
-    long.extend_from_slice(&[b'g'; 16]);
-    long.extend_from_slice(b"body");
+    let mut long = vec![255u8];
+    long.extend_from_slice(&[b'g'; 200]);
     raw.send_to(&long, &addr).unwrap();
     raw.send_to(b"\x01gbody", &addr).unwrap();
     raw.send_to(b"\x01h-other", &addr).unwrap();

@@ -14,8 +14,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::PeerMisbehaved;
 
-/// The longest group, in bytes (libzmq's `ZMQ_GROUP_MAX_LENGTH`).
-pub const MAX_GROUP_LEN: usize = 15;
+/// The longest group, in bytes: libzmq's `ZMQ_GROUP_MAX_LENGTH` since 4.3.3, RFC 48's
+/// limit (it was 15 in libzmq 4.2 to 4.3.2), and what the datagram's length byte can
+/// say.
+pub const MAX_GROUP_LEN: usize = 255;
 
 /// The largest datagram libzmq's UDP engine sends or reads (`MAX_UDP_MSG`): the length
 /// byte, the group and the body together.
@@ -52,11 +54,6 @@ pub enum DatagramError {
         /// The bytes after the length byte.
         available: usize,
     },
-    /// The group is longer than [`MAX_GROUP_LEN`].
-    GroupTooLong {
-        /// Its length.
-        len: usize,
-    },
 }
 
 impl std::fmt::Display for DatagramError {
@@ -70,9 +67,6 @@ impl std::fmt::Display for DatagramError {
                 f,
                 "datagram announces a {group_len}-byte group but holds {available} bytes"
             ),
-            DatagramError::GroupTooLong { len } => {
-                write!(f, "group of {len} bytes (at most {MAX_GROUP_LEN})")
-            }
         }
     }
 }
@@ -91,9 +85,6 @@ pub fn decode_datagram(datagram: &Bytes) -> Result<(Bytes, Bytes), DatagramError
             group_len,
             available,
         });
-    }
-    if group_len > MAX_GROUP_LEN {
-        return Err(DatagramError::GroupTooLong { len: group_len });
     }
     Ok((
         datagram.slice(1..1 + group_len),
@@ -138,10 +129,10 @@ mod tests {
             Command::decode(&membership_command(false, b"")).unwrap(),
             Command::Leave(Bytes::new())
         );
-        assert_eq!(check_group(&[b'g'; 15]), Ok(()));
+        assert_eq!(check_group(&[b'g'; 255]), Ok(()));
         assert_eq!(
-            check_group(&[b'g'; 16]),
-            Err(PeerMisbehaved::GroupTooLong { len: 16 })
+            check_group(&[b'g'; 256]),
+            Err(PeerMisbehaved::GroupTooLong { len: 256 })
         );
     }
 
@@ -163,19 +154,18 @@ mod tests {
                 available: 3
             })
         );
-        let mut long = vec![16u8];
-        long.extend_from_slice(&[b'x'; 20]);
-        assert_eq!(
-            decode_datagram(&Bytes::from(long)),
-            Err(DatagramError::GroupTooLong { len: 16 })
-        );
-        // Size limits: the whole datagram fits in MAX_DATAGRAM, groups in 15 bytes.
+        // The longest group the length byte can say.
+        let mut long = vec![255u8];
+        long.extend_from_slice(&[b'x'; 256]);
+        let (g, b) = decode_datagram(&Bytes::from(long)).unwrap();
+        assert_eq!((g.len(), &b[..]), (255, &b"x"[..]));
+        // Size limits: the whole datagram fits in MAX_DATAGRAM, groups in 255 bytes.
         let mut out = BytesMut::new();
         assert!(encode_datagram(b"g", &vec![0; MAX_DATAGRAM - 2], &mut out));
         assert_eq!(out.len(), MAX_DATAGRAM);
         let mut out = BytesMut::new();
         assert!(!encode_datagram(b"g", &vec![0; MAX_DATAGRAM - 1], &mut out));
-        assert!(!encode_datagram(&[b'g'; 16], b"", &mut out));
+        assert!(!encode_datagram(&[b'g'; 256], b"", &mut out));
         assert!(out.is_empty());
     }
 }

@@ -828,16 +828,16 @@ fn join_and_leave_travel_as_commands_to_3_0_and_3_1_peers() {
 }
 
 #[test]
-fn a_join_for_a_group_over_15_bytes_fails_the_radio_session() {
+fn a_join_for_a_group_over_255_bytes_fails_the_radio_session() {
     let mut p = dish_radio(1);
-    p.client.session.subscribe(&[b'g'; 15]).unwrap();
-    p.client.session.subscribe(&[b'g'; 16]).unwrap();
+    p.client.session.subscribe(&[b'g'; 255]).unwrap();
+    p.client.session.subscribe(&[b'g'; 256]).unwrap();
     p.drive();
     let evs = p.server.take_events();
-    assert_eq!(evs[1], Event::Subscribe(Bytes::from(vec![b'g'; 15])));
+    assert_eq!(evs[1], Event::Subscribe(Bytes::from(vec![b'g'; 255])));
     assert_eq!(
         evs[2],
-        Event::Error(PeerMisbehaved::GroupTooLong { len: 16 }.into())
+        Event::Error(PeerMisbehaved::GroupTooLong { len: 256 }.into())
     );
 }
 
@@ -860,13 +860,13 @@ fn a_dish_accepts_only_group_and_body() {
     let mut p = dish_radio(1);
     p.server
         .session
-        .send(&[Bytes::from(vec![b'g'; 16]), Bytes::from_static(b"x")])
+        .send(&[Bytes::from(vec![b'g'; 256]), Bytes::from_static(b"x")])
         .unwrap();
     p.drive();
     assert_eq!(
         p.client.error(),
         Some(&Error::PeerMisbehaved(PeerMisbehaved::GroupTooLong {
-            len: 16
+            len: 256
         }))
     );
 }

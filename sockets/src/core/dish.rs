@@ -31,15 +31,16 @@ impl Pattern for Dish {
         let Some(mut msg) = recv_fair(peers) else {
             return Ok(None);
         };
-        // `accepts` let only [group, body] with a joined group (<= 15 bytes) through.
+        // `accepts` let only [group, body] with a joined group (<= 255 bytes) through.
         let group = msg.pop_front().unwrap_or_default();
-        msg.set_group(&group)?;
+        msg.set_group_bytes(group);
         Ok(Some(msg))
     }
 
     /// Only the groups joined; anything not shaped [group, body] is dropped too (a
     /// ZMTP session already refused it; an inproc peer is a RADIO and cannot send it).
     fn accepts(&mut self, peers: &mut Peers, _: PeerId, msg: &Message) -> bool {
+        // (A joined group is at most 255 bytes, so an accepted one is too.)
         let ok = msg.len() == 2 && self.groups.contains(&msg.frames()[0]);
         if !ok {
             peers.drops.discarded += 1;
@@ -47,7 +48,7 @@ impl Pattern for Dish {
         ok
     }
 
-    /// `join` (`on`) or `leave`, with libzmq's errors: a group over 15 bytes, joining
+    /// `join` (`on`) or `leave`, with libzmq's errors: a group over 255 bytes, joining
     /// twice, leaving a group not joined.
     fn subscribe(&mut self, peers: &mut Peers, group: &[u8], on: bool) -> Result<(), Error> {
         if group.len() > MAX_GROUP_LEN {

@@ -30,7 +30,7 @@ pub(crate) struct Radio {
 
 /// The form of a grouped message on a link: the group frame, then the body.
 pub(crate) fn to_wire(mut msg: Message) -> Message {
-    let group = Bytes::copy_from_slice(msg.group());
+    let group = msg.take_group();
     msg.push_front(group);
     msg
 }

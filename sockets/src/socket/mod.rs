@@ -504,7 +504,7 @@ impl<P: Proactor> Socket<P> {
         Ok(())
     }
 
-    /// DISH: joins `group` (at most 15 bytes), like `zmq_join`: every peer is sent a
+    /// DISH: joins `group` (at most 255 bytes), like `zmq_join`: every peer is sent a
     /// JOIN, and messages of the group are delivered from then on. Joining a group
     /// twice is [`Error::GroupMembership`], as in libzmq.
     pub fn join(&self, group: impl AsRef<[u8]>) -> Result<(), Error> {
