@@ -8,6 +8,9 @@ use std::time::Duration;
 #[allow(dead_code)]
 #[path = "../examples/blocking.rs"]
 mod blocking;
+#[allow(dead_code)]
+#[path = "../examples/client_server.rs"]
+mod client_server;
 #[allow(dead_code)] // `main` is for `cargo run --example`
 #[path = "../examples/curve.rs"]
 mod curve;
@@ -115,4 +118,9 @@ fn example_stream_sink() {
 #[test]
 fn example_poller() {
     run_example("poller", poller::run);
+}
+
+#[test]
+fn example_client_server() {
+    run_example("client_server", client_server::run);
 }

@@ -10,11 +10,13 @@ use ringmq_sockets::SocketType;
 /// Sending sockets read messages from stdin, receiving sockets print them on stdout:
 /// one message per line, frames separated by `|` (see --delimiter), or with --raw
 /// binary frames (per frame: 1 flag byte, 1 = more frames follow, 0 = last; a 4-byte
-/// big-endian length; the bytes). REQ, REP, DEALER, ROUTER, PAIR, XPUB, XSUB and
-/// STREAM do both. ROUTER and STREAM print the peer's routing id (hex) as the first
-/// frame and take a hex routing id as the first frame of what they send. When stdin ends, PUSH, PUB, REQ
-/// and REP exit (after lingering); the other types keep receiving until --count,
-/// --timeout or Ctrl-C.
+/// big-endian length; the bytes). REQ, REP, DEALER, ROUTER, PAIR, XPUB, XSUB,
+/// STREAM, CLIENT, SERVER, PEER and CHANNEL do both. ROUTER and STREAM print the peer's
+/// routing id (hex) as the first frame and take a hex routing id as the first frame of
+/// what they send; so do the draft types SERVER and PEER, whose routing id is a u32 (8
+/// hex digits; 4 bytes big endian with --raw). The draft types carry single-part
+/// messages only. When stdin ends, PUSH, PUB, SCATTER, REQ and REP exit (after
+/// lingering); the other types keep receiving until --count, --timeout or Ctrl-C.
 ///
 /// Exit codes: 0 done, 1 error (bad endpoint, address in use, bad key, ...), 2 bad
 /// usage, 3 --timeout expired, 130 Ctrl-C (after lingering; a second Ctrl-C exits
@@ -60,6 +62,22 @@ pub enum Command {
     /// `ROUTING-ID-HEX|bytes` to that peer, and `ROUTING-ID-HEX|` closes it. Use --raw
     /// for binary data (the line format adds no newline to what it sends).
     Stream(SocketArgs),
+    /// CLIENT (draft): sends stdin messages round-robin to SERVERs, prints what
+    /// arrives. Single-part: a line with the delimiter in it is skipped.
+    Client(SocketArgs),
+    /// SERVER (draft): prints `ROUTING-ID-HEX|body` (the u32 routing id, 8 hex
+    /// digits), sends each stdin `ROUTING-ID-HEX|body` to that peer.
+    Server(SocketArgs),
+    /// SCATTER (draft): sends stdin messages round-robin to GATHERs.
+    Scatter(SocketArgs),
+    /// GATHER (draft): prints what arrives from SCATTERs.
+    Gather(SocketArgs),
+    /// PEER (draft): like SERVER, among PEERs; each --connect reports the peer's
+    /// routing id on stderr (`ringmq: peer ROUTING-ID-HEX at EP`) so that stdin can
+    /// speak first.
+    Peer(SocketArgs),
+    /// CHANNEL (draft): PAIR with single-part messages.
+    Channel(SocketArgs),
     /// Prints a new CURVE key pair in Z85 (like libzmq's curve_keygen).
     Keygen,
     /// Forwards between two sockets like zmq_proxy_steerable.
@@ -93,6 +111,12 @@ impl Command {
             Command::Pull(a) => (SocketType::Pull, a),
             Command::Pair(a) => (SocketType::Pair, a),
             Command::Stream(a) => (SocketType::Stream, a),
+            Command::Client(a) => (SocketType::Client, a),
+            Command::Server(a) => (SocketType::Server, a),
+            Command::Scatter(a) => (SocketType::Scatter, a),
+            Command::Gather(a) => (SocketType::Gather, a),
+            Command::Peer(a) => (SocketType::Peer, a),
+            Command::Channel(a) => (SocketType::Channel, a),
             Command::Keygen | Command::Proxy(_) => return None,
         })
     }

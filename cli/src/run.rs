@@ -40,8 +40,14 @@ pub fn attach<P: Proactor>(
         }
     }
     for ep in connect {
-        s.connect(ep)
-            .map_err(|e| Failure::new(format!("cannot connect to {ep}: {e}")))?;
+        let fail = |e: Error| Failure::new(format!("cannot connect to {ep}: {e}"));
+        if s.socket_type() == SocketType::Peer {
+            // The id lets stdin speak first (libzmq's zmq_connect_peer).
+            let id = s.connect_peer(ep).map_err(fail)?;
+            eprintln!("ringmq: peer {id:08x} at {ep}");
+        } else {
+            s.connect(ep).map_err(fail)?;
+        }
     }
     Ok(())
 }
@@ -151,10 +157,12 @@ async fn session<P: Proactor>(
     };
     // The line format shows routing ids in hex; raw keeps them as bytes.
     let hex_ids = matches!(kind, Router | Stream) && !a.raw;
-    let receives = !matches!(kind, Push | Pub);
-    let sends = !matches!(kind, Pull | Sub);
+    // SERVER / PEER: the u32 routing id travels out of band; it is the first field.
+    let routed = matches!(kind, Server | Peer);
+    let receives = !matches!(kind, Push | Pub | Scatter);
+    let sends = !matches!(kind, Pull | Sub | Gather);
     let reads_stdin = sends && !(kind == Rep && a.echo);
-    let counts_sent = matches!(kind, Push | Pub | Rep);
+    let counts_sent = matches!(kind, Push | Pub | Scatter | Rep);
     let timeout = a.timeout.map(Duration::from_millis);
 
     if let Some(ms) = a.delay {
@@ -243,6 +251,17 @@ async fn session<P: Proactor>(
                 if let (Some(h), Some(first)) = (&id_hex, parts.first_mut()) {
                     *first = h.as_bytes();
                 }
+                let id_field = routed.then(|| {
+                    let id = msg.routing_id().unwrap_or(0);
+                    if a.raw {
+                        id.to_be_bytes().to_vec()
+                    } else {
+                        format!("{id:08x}").into_bytes()
+                    }
+                });
+                if let Some(f) = &id_field {
+                    parts.insert(0, f);
+                }
                 match write_message(&format, parts) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
@@ -283,7 +302,31 @@ async fn session<P: Proactor>(
                         }
                     }
                 }
-                let msg: Message = frames.into_iter().collect();
+                let mut to = None;
+                if routed {
+                    let first = frames.remove(0);
+                    match routing_id_field(&first, a.raw) {
+                        Some(id) => to = Some(id),
+                        None => {
+                            eprintln!(
+                                "ringmq: skipped a message: its first frame {:?} is not a routing id (8 hex digits at most, not 0)",
+                                String::from_utf8_lossy(&first)
+                            );
+                            continue;
+                        }
+                    }
+                }
+                if kind.is_single_part() && frames.len() != 1 {
+                    eprintln!(
+                        "ringmq: skipped a message of {} frames: {kind} messages are single-part",
+                        frames.len()
+                    );
+                    continue;
+                }
+                let mut msg: Message = frames.into_iter().collect();
+                if let Some(id) = to {
+                    msg.set_routing_id(id);
+                }
                 if let Some(o) = send(p, s, msg, interrupt).await? {
                     return Ok(o);
                 }
@@ -326,5 +369,38 @@ async fn send<P: Proactor>(
             Ok(Some(Outcome::TimedOut))
         }
         Some(Err(e)) => Err(Failure::new(format!("send failed: {e}"))),
+    }
+}
+
+/// A SERVER / PEER routing id as given on stdin: hex (8 digits at most) in the line
+/// format, 4 bytes big endian in the raw one; never 0.
+fn routing_id_field(field: &[u8], raw: bool) -> Option<u32> {
+    let id = if raw {
+        u32::from_be_bytes(field.try_into().ok()?)
+    } else {
+        let text = std::str::from_utf8(field).ok()?;
+        if text.is_empty() || text.len() > 8 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(text, 16).ok()?
+    };
+    (id != 0).then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::routing_id_field;
+
+    #[test]
+    fn routing_id_fields() {
+        assert_eq!(routing_id_field(b"6b8b4567", false), Some(0x6b8b_4567));
+        assert_eq!(routing_id_field(b"1F", false), Some(0x1f));
+        assert_eq!(routing_id_field(b"0", false), None);
+        assert_eq!(routing_id_field(b"", false), None);
+        assert_eq!(routing_id_field(b"123456789", false), None);
+        assert_eq!(routing_id_field(b"+1", false), None);
+        assert_eq!(routing_id_field(b"xyz", false), None);
+        assert_eq!(routing_id_field(&[0, 0, 1, 2], true), Some(0x102));
+        assert_eq!(routing_id_field(&[1, 2], true), None);
     }
 }

@@ -583,3 +583,60 @@ print("GOT", got.decode(), flush=True)
     let (status, _) = stream.wait();
     assert_eq!(status.code(), Some(130));
 }
+
+/// The draft types: SERVER prints and takes the u32 routing id (8 hex digits) as the
+/// first field; CLIENT is single-part; PEER reports `connect_peer`'s id on stderr and
+/// speaks first to it.
+#[test]
+fn server_and_peer_route_by_hex_ids() {
+    let mut server = Proc::ringmq(&["server", "--bind", "tcp://127.0.0.1:*"]);
+    let ep = server.listening();
+    let mut client = Proc::ringmq(&["client", "--connect", &ep, "--count", "1"]);
+    client.write(b"two|frames\nhello\n");
+    client.err_line("single-part");
+    let (id, body) = {
+        let line = server.text_line();
+        let (id, body) = line.split_once('|').expect("ID|body");
+        (id.to_owned(), body.to_owned())
+    };
+    assert_eq!(body, "hello", "the multipart line was skipped");
+    assert_eq!(id.len(), 8, "a u32 in hex: {id}");
+    server.write(format!("zz|not an id\n{id}|world\n").as_bytes());
+    server.err_line("not a routing id");
+    assert_eq!(client.text_line(), "world");
+    client.success();
+    server.interrupt();
+    assert_eq!(server.wait().0.code(), Some(130));
+
+    let mut listener = Proc::ringmq(&["peer", "--bind", "tcp://127.0.0.1:*"]);
+    let ep = listener.listening();
+    let mut dialer = Proc::ringmq(&["peer", "--connect", &ep, "--count", "1"]);
+    let said = dialer.err_line("ringmq: peer ");
+    let to = said
+        .strip_prefix("ringmq: peer ")
+        .and_then(|r| r.split(' ').next())
+        .expect("ringmq: peer ID at EP")
+        .to_owned();
+    dialer.write(format!("{to}|ping\n").as_bytes());
+    let line = listener.text_line();
+    let (back, body) = line.split_once('|').expect("ID|body");
+    assert_eq!(body, "ping");
+    listener.write(format!("{back}|pong\n").as_bytes());
+    assert_eq!(dialer.text_line(), format!("{to}|pong"));
+    dialer.success();
+    listener.interrupt();
+    assert_eq!(listener.wait().0.code(), Some(130));
+}
+
+/// SCATTER sends stdin lines to a GATHER, which prints them; GATHER takes no stdin and
+/// SCATTER prints nothing.
+#[test]
+fn scatter_to_gather() {
+    let gather = Proc::ringmq(&["gather", "--bind", "tcp://127.0.0.1:*", "--count", "3"]);
+    let ep = gather.listening();
+    let (code, out, err) = run_ringmq(&["scatter", "--connect", &ep], b"one\ntwo\nthree\n");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.is_empty());
+    let out = gather.success();
+    assert_eq!(lines(&out), ["one", "two", "three"]);
+}

@@ -298,3 +298,38 @@ fn monitor_and_close() {
     assert!(matches!(push.send("late"), Err(Error::Closed)));
     assert!(matches!(push.try_send("late"), Err(Error::Closed)));
 }
+
+/// SERVER through blocking handles: the routing id survives the cross-thread pumps
+/// both ways, and an unknown id fails that very send.
+#[test]
+fn blocking_client_server_keeps_routing_ids() {
+    let server = BlockingSocket::new(SocketType::Server).unwrap();
+    let ep = server.bind("tcp://127.0.0.1:*").unwrap();
+    let clients: Vec<BlockingSocket> = (0..2)
+        .map(|_| {
+            let c = BlockingSocket::new(SocketType::Client).unwrap();
+            c.connect(&ep).unwrap();
+            c
+        })
+        .collect();
+    for (i, c) in clients.iter().enumerate() {
+        c.send(format!("from {i}")).unwrap();
+    }
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let m = server.recv().unwrap();
+        let id = m.routing_id().expect("an id after the pump");
+        ids.push(id);
+        let reply = ringmq_sockets::Message::from(m.frames()[0].clone()).with_routing_id(id);
+        server.send(reply).unwrap();
+    }
+    for (i, c) in clients.iter().enumerate() {
+        assert_eq!(
+            c.recv().unwrap().frames()[0],
+            format!("from {i}").as_bytes()
+        );
+    }
+    let unknown = (1..).find(|i| !ids.contains(i)).unwrap();
+    let nobody = ringmq_sockets::Message::from("x").with_routing_id(unknown);
+    assert!(matches!(server.send(nobody), Err(Error::HostUnreachable)));
+}

@@ -8,8 +8,9 @@
  *   draft_peer --type TYPE (--bind EP | --connect EP) [--timeout MS] SCENARIO [N]
  *
  * TYPE is one of CLIENT SERVER SCATTER GATHER PEER CHANNEL RADIO DISH. A PEER given
- * --connect connects with zmq_connect_peer and prints `PEER <routing id in hex>`.
- * It prints `READY <endpoint>` once bound/connected, then runs the scenario:
+ * --connect connects with zmq_connect_peer.
+ * It prints `READY <endpoint>` once bound/connected (then, PEER with --connect,
+ * `PEER <routing id in hex>`), then runs the scenario:
  *   echo       send every message back (SERVER, PEER: to the routing id it came
  *              from; prints `FROM <hex routing id>` for the first) until one whose
  *              body is END (echoed too)
@@ -165,7 +166,6 @@ int main(int argc, char **argv) {
             peer_id = zmq_connect_peer(s, connect);
             if (!peer_id)
                 die("connect_peer");
-            printf("PEER %08x\n", peer_id);
         } else if (zmq_connect(s, connect) < 0)
             die("connect");
         snprintf(endpoint, sizeof endpoint, "%s", connect);
@@ -174,6 +174,8 @@ int main(int argc, char **argv) {
         if (zmq_join(s, joins[j]) < 0)
             die("join");
     printf("READY %s\n", endpoint);
+    if (peer_id)
+        printf("PEER %08x\n", peer_id);
     fflush(stdout);
 
     zmq_msg_t m;

@@ -492,6 +492,9 @@ impl Core {
         if !self.pattern.accepts(&mut self.peers, peer, &msg) {
             return false;
         }
+        // Only the receiving socket's pattern says what travels out of band (an inproc
+        // sender's message may still carry the id it was received with).
+        msg.set_routing_id(0);
         self.pattern.stamp(&self.peers, peer, &mut msg);
         self.peers.push_input(peer, msg)
     }

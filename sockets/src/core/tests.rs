@@ -1351,6 +1351,12 @@ fn server_replies_by_routing_id_out_of_band() {
     assert!(h.deliver(c, &["hi"]));
     let (idc, _) = h.recv_routed().unwrap();
     assert!(idc != 0 && idc != ida && idc != idb);
+    // An arrival's own id (an inproc sender's leftover) never shows through.
+    let mut client = Harness::new(SocketType::Client);
+    let s = client.attach();
+    assert!(client.core.on_message(s, routed(77, "reply")));
+    client.run();
+    assert_eq!(client.recv_routed(), Some((0, vec!["reply".to_owned()])));
 }
 
 #[test]

@@ -306,14 +306,18 @@ pub async fn write_all<P: Proactor>(p: &P, w: &mut P::Writer, data: Vec<u8>) {
 /// A raw ZMTP PUSH peer driven by hand: connects and completes the handshake, then
 /// returns the stream halves (so the caller decides whether it ever speaks again).
 pub async fn raw_push_peer<P: Proactor>(p: &P, ep: &str) -> (P::Reader, P::Writer, Session) {
+    raw_peer(p, ep, SocketType::Push).await
+}
+
+/// A raw ZMTP peer of socket type `kind` driven by hand (see [`raw_push_peer`]).
+pub async fn raw_peer<P: Proactor>(
+    p: &P,
+    ep: &str,
+    kind: SocketType,
+) -> (P::Reader, P::Writer, Session) {
     let stream = p.connect(&ep.parse().unwrap()).await.expect("raw connect");
     let (mut r, mut w) = p.split(stream);
-    let mut s = Session::new(
-        SessionConfig::new(SocketType::Push),
-        Box::new(Null::new()),
-        p.now(),
-    )
-    .unwrap();
+    let mut s = Session::new(SessionConfig::new(kind), Box::new(Null::new()), p.now()).unwrap();
     loop {
         if let Some(t) = s.poll_transmit() {
             write_all(p, &mut w, t.to_vec()).await;
