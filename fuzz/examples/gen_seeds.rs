@@ -136,6 +136,10 @@ fn main() {
     write(dir, "datagram", "empty-group", b"\x00body");
     write(dir, "datagram", "truncated", b"\x05ab");
     write(dir, "datagram", "longest-group", &[&[255u8][..], &[b'g'; 255], b"x"].concat());
+    // Sockets: a scripted run of every type, and raw peers crossing the limits.
+    for (name, data) in ringmq_sockets::fuzzing::seeds() {
+        write(dir, "socket", &name, &data);
+    }
 
     // Sessions: the peer's bytes without the greeting (prepended by the target, fed
     // byte by byte through the handshake) and with it (raw, fed in 97-byte pieces).
