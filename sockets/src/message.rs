@@ -18,8 +18,9 @@ pub struct Message {
     frames: Frames,
     /// The sending peer's properties, on received messages.
     peer: Option<Arc<Metadata>>,
-    /// RADIO / DISH: the group, out of band (empty when none was set).
-    group: Bytes,
+    /// RADIO / DISH: the group, out of band (none set: the empty group). Boxed so that
+    /// messages of the other types stay one pointer larger, not a `Bytes` larger.
+    group: Option<Box<Bytes>>,
     /// SERVER / PEER: the peer's routing id (0: none), out of band.
     routing_id: u32,
 }
@@ -35,7 +36,7 @@ impl Default for Message {
         Message {
             frames: Frames::Many(Vec::new()),
             peer: None,
-            group: Bytes::new(),
+            group: None,
             routing_id: 0,
         }
     }
@@ -43,7 +44,7 @@ impl Default for Message {
 
 impl PartialEq for Message {
     fn eq(&self, other: &Self) -> bool {
-        self.frames() == other.frames() && self.group == other.group
+        self.frames() == other.frames() && self.group() == other.group()
     }
 }
 
@@ -52,7 +53,7 @@ impl Eq for Message {}
 impl Hash for Message {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.frames().hash(state);
-        self.group.hash(state);
+        self.group().hash(state);
     }
 }
 
@@ -85,7 +86,7 @@ impl Message {
     /// The RADIO / DISH group of the message, like libzmq's `zmq_msg_group`: empty
     /// when none was set (a RADIO sends such a message to the group `""`).
     pub fn group(&self) -> &[u8] {
-        &self.group
+        self.group.as_deref().map_or(&[], |g| &g[..])
     }
 
     /// Sets the group a RADIO sends the message to, like libzmq's `zmq_msg_set_group`;
@@ -96,19 +97,19 @@ impl Message {
         if group.len() > MAX_GROUP_LEN {
             return Err(Error::GroupTooLong { len: group.len() });
         }
-        self.group = Bytes::copy_from_slice(group);
+        self.group = (!group.is_empty()).then(|| Box::new(Bytes::copy_from_slice(group)));
         Ok(())
     }
 
     /// Takes the group out (a RADIO puts it in a frame of its own).
     pub(crate) fn take_group(&mut self) -> Bytes {
-        std::mem::take(&mut self.group)
+        self.group.take().map(|g| *g).unwrap_or_default()
     }
 
     /// Sets a received group without a copy (the DISH's group frame).
     pub(crate) fn set_group_bytes(&mut self, group: Bytes) {
         debug_assert!(group.len() <= MAX_GROUP_LEN);
-        self.group = group;
+        self.group = (!group.is_empty()).then(|| Box::new(group));
     }
 
     /// Builder form of [`Message::set_group`].
@@ -372,6 +373,17 @@ mod tests {
         assert_eq!(m.pop_back().unwrap(), "c");
         assert_eq!(m.byte_len(), 2);
         assert_eq!(format!("{m:?}"), r#"["a", "b"]"#);
+    }
+
+    /// Out-of-band fields cost every message: the group is boxed (one pointer), the
+    /// routing id a `u32`.
+    #[test]
+    fn a_message_stays_small() {
+        assert!(
+            std::mem::size_of::<Message>() <= 56,
+            "{}",
+            std::mem::size_of::<Message>()
+        );
     }
 
     #[test]
