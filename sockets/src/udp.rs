@@ -68,7 +68,10 @@ pub(crate) fn open(ep: &Endpoint, kind: SocketType, bind: bool) -> Result<UdpSoc
     if bind {
         bind_dish(ip, *port)
     } else {
-        connect_radio(SocketAddr::new(ip.expect("checked above"), *port))
+        connect_radio(SocketAddr::new(
+            ip.expect("a connect has an IP: `*` is refused above"),
+            *port,
+        ))
     }
     .map_err(|e| match e.kind() {
         io::ErrorKind::AddrInUse => Error::AddrInUse(ep.to_string()),
@@ -183,7 +186,7 @@ impl Link for UdpLink {
     }
 }
 
-/// Starts the link of `socket` (already adopted by the engine) and its task.
+/// Starts the link of `stream` (a datagram socket the engine adopted) and its task.
 pub(crate) fn start<P: Proactor>(
     shared: &Rc<Shared<P>>,
     stream: P::Stream,
@@ -295,7 +298,7 @@ async fn recv_loop<P: Proactor>(shared: &Rc<Shared<P>>, link: &Rc<UdpLink>, mut 
         }
         // One byte more than the largest datagram libzmq sends: a longer one shows.
         let buf = Vec::with_capacity(MAX_DATAGRAM + 1);
-        let n = match select(p.recv(&mut r, buf), woken).await {
+        let (n, buf) = match select(p.recv(&mut r, buf), woken).await {
             Either::Left(BufResult(Ok(n), buf)) => (n, buf),
             Either::Left(BufResult(Err(e), _)) => {
                 link.end(DisconnectReason::RecvFailed(e.into()));
@@ -303,7 +306,6 @@ async fn recv_loop<P: Proactor>(shared: &Rc<Shared<P>>, link: &Rc<UdpLink>, mut 
             }
             Either::Right(()) => continue,
         };
-        let (n, buf) = n;
         let (i, o) = link.traffic.get();
         link.traffic.set((i + n as u64, o));
         if n > MAX_DATAGRAM {
