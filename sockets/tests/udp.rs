@@ -150,6 +150,25 @@ async fn multicast_on_loopback<P: Proactor>(ctx: Context<P>) {
     drop(two);
 }
 
+/// `udp://*:*` binds every interface on an ephemeral port; a RADIO reaches it over
+/// loopback.
+async fn wildcard_bind<P: Proactor>(ctx: Context<P>) {
+    let p = ctx.proactor().clone();
+    let dish = ctx.dish();
+    let ep = dish.bind("udp://*:*").unwrap();
+    let port = ep.strip_prefix("udp://0.0.0.0:").expect("every interface");
+    dish.join("g").unwrap();
+    let radio = ctx.radio();
+    radio.connect(&format!("udp://127.0.0.1:{port}")).unwrap();
+    let send = |g: &str, b: &str| radio.try_send(grouped(g, b)).unwrap();
+    sync(&p, send, &dish, "g").await;
+    radio_to_dish(&radio, "g", "1").await;
+    assert_eq!(
+        received_before(&p, send, &dish, "g").await,
+        pairs(&[("g", "1")])
+    );
+}
+
 async fn wrong_roles_are_refused<P: Proactor>(ctx: Context<P>) {
     let radio = ctx.radio();
     let dish = ctx.dish();
@@ -176,5 +195,6 @@ backend_tests!(
     unicast_delivers_joined_groups_only,
     raw_datagrams_in_libzmq_format,
     multicast_on_loopback,
+    wildcard_bind,
     wrong_roles_are_refused,
 );
