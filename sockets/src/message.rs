@@ -267,10 +267,12 @@ impl fmt::Debug for Message {
 }
 
 impl From<Bytes> for Message {
+    #[inline]
     fn from(b: Bytes) -> Self {
         Message {
             frames: Frames::One(b),
-            ..Message::default()
+            peer: None,
+            routing_id: 0,
         }
     }
 }
@@ -309,7 +311,8 @@ impl From<Vec<Bytes>> for Message {
     fn from(frames: Vec<Bytes>) -> Self {
         Message {
             frames: Frames::Many(frames),
-            ..Message::default()
+            peer: None,
+            routing_id: 0,
         }
     }
 }
@@ -322,7 +325,8 @@ impl From<ringmq_zmtp::Parts> for Message {
         };
         Message {
             frames,
-            ..Message::default()
+            peer: None,
+            routing_id: 0,
         }
     }
 }
@@ -331,7 +335,8 @@ impl<T: Into<Bytes>> FromIterator<T> for Message {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         Message {
             frames: Frames::Many(iter.into_iter().map(Into::into).collect()),
-            ..Message::default()
+            peer: None,
+            routing_id: 0,
         }
     }
 }

@@ -5,7 +5,10 @@ use bytes::Bytes;
 use ringmq_zmtp::SocketType;
 
 use super::peers::{PeerId, Peers};
-use super::{recv_fair, send_round_robin, Admit, Pattern, Refusal, Sent};
+use super::{
+    recv_fair, send_round_robin, single_part_arrival, single_part_send, Admit, Pattern, Refusal,
+    Sent,
+};
 use crate::error::Error;
 use crate::message::Message;
 use crate::options::Options;
@@ -18,7 +21,12 @@ pub(crate) struct Channel {
 
 impl Pattern for Channel {
     fn send(&mut self, peers: &mut Peers, _: &Options, msg: Message) -> Result<Sent, Error> {
+        single_part_send(&msg, SocketType::Channel)?;
         Ok(send_round_robin(peers, msg))
+    }
+
+    fn accepts(&mut self, peers: &mut Peers, peer: PeerId, msg: &Message) -> bool {
+        single_part_arrival(peers, peer, msg, SocketType::Channel)
     }
 
     fn recv(&mut self, peers: &mut Peers, _: &Options) -> Result<Option<Message>, Error> {

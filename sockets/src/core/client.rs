@@ -4,8 +4,8 @@
 
 use ringmq_zmtp::SocketType;
 
-use super::peers::Peers;
-use super::{recv_fair, send_round_robin, Pattern, Sent};
+use super::peers::{PeerId, Peers};
+use super::{recv_fair, send_round_robin, single_part_arrival, single_part_send, Pattern, Sent};
 use crate::error::Error;
 use crate::message::Message;
 use crate::options::Options;
@@ -14,7 +14,12 @@ pub(crate) struct Client;
 
 impl Pattern for Client {
     fn send(&mut self, peers: &mut Peers, _: &Options, msg: Message) -> Result<Sent, Error> {
+        single_part_send(&msg, SocketType::Client)?;
         Ok(send_round_robin(peers, msg))
+    }
+
+    fn accepts(&mut self, peers: &mut Peers, peer: PeerId, msg: &Message) -> bool {
+        single_part_arrival(peers, peer, msg, SocketType::Client)
     }
 
     fn recv(&mut self, peers: &mut Peers, _: &Options) -> Result<Option<Message>, Error> {

@@ -3,8 +3,8 @@
 
 use ringmq_zmtp::SocketType;
 
-use super::peers::Peers;
-use super::{not_supported, recv_fair, Pattern, Sent};
+use super::peers::{PeerId, Peers};
+use super::{not_supported, recv_fair, single_part_arrival, Pattern, Sent};
 use crate::error::Error;
 use crate::message::Message;
 use crate::options::Options;
@@ -18,6 +18,10 @@ impl Pattern for Gather {
 
     fn recv(&mut self, peers: &mut Peers, _: &Options) -> Result<Option<Message>, Error> {
         Ok(recv_fair(peers))
+    }
+
+    fn accepts(&mut self, peers: &mut Peers, peer: PeerId, msg: &Message) -> bool {
+        single_part_arrival(peers, peer, msg, SocketType::Gather)
     }
 
     fn kind(&self) -> SocketType {

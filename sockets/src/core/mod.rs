@@ -216,8 +216,9 @@ pub(crate) trait Pattern {
         true
     }
 
-    /// A message from `peer` is kept for `recv` ([`Pattern::accepts`] said yes): attach
-    /// what travels out of band (SERVER / PEER: the routing id).
+    /// SERVER / PEER: a message from `peer` is kept for `recv` ([`Pattern::accepts`]
+    /// said yes): attach what travels out of band, the routing id (replacing any the
+    /// message brought over inproc). Only called for those types.
     fn stamp(&mut self, peers: &Peers, peer: PeerId, msg: &mut Message) {
         let _ = (peers, peer, msg);
     }
@@ -324,6 +325,8 @@ fn pattern_for(kind: SocketType) -> Box<dyn Pattern> {
 /// The socket core: options, peers, pattern. See the module documentation.
 pub(crate) struct Core {
     kind: SocketType,
+    /// SERVER / PEER: arrivals get their peer's routing id ([`Pattern::stamp`]).
+    stamps: bool,
     pub(crate) opts: Options,
     peers: Peers,
     pattern: Box<dyn Pattern>,
@@ -336,6 +339,7 @@ impl Core {
         peers.conflate = opts.conflate;
         Core {
             kind,
+            stamps: matches!(kind, SocketType::Server | SocketType::Peer),
             opts,
             peers,
             pattern,
@@ -380,9 +384,6 @@ impl Core {
     pub(crate) fn send(&mut self, msg: Message) -> Result<Sent, Error> {
         if msg.is_empty() {
             return Err(Error::EmptyMessage);
-        }
-        if msg.len() > 1 && self.kind.is_single_part() {
-            return Err(not_supported("sending a multipart message", self.kind));
         }
         self.pattern.send(&mut self.peers, &self.opts, msg)
     }
@@ -500,19 +501,12 @@ impl Core {
     /// A message arrived from `peer`. False when it was filtered out or discarded (a
     /// multipart message on a draft type also ends the peer's connection).
     pub(crate) fn on_message(&mut self, peer: PeerId, mut msg: Message) -> bool {
-        if msg.len() > 1 && self.kind.is_single_part() {
-            self.peers.drops.discarded += 1;
-            self.peers
-                .push_action(Action::Disconnect(peer, Refusal::Multipart(self.kind)));
-            return false;
-        }
         if !self.pattern.accepts(&mut self.peers, peer, &msg) {
             return false;
         }
-        // Only the receiving socket's pattern says what travels out of band (an inproc
-        // sender's message may still carry the id it was received with).
-        msg.set_routing_id(0);
-        self.pattern.stamp(&self.peers, peer, &mut msg);
+        if self.stamps {
+            self.pattern.stamp(&self.peers, peer, &mut msg);
+        }
         self.peers.push_input(peer, msg)
     }
 
@@ -608,6 +602,27 @@ fn send_round_robin(peers: &mut Peers, msg: Message) -> Sent {
 /// Fair-queued receive (PULL, DEALER, PAIR, SUB, XSUB).
 fn recv_fair(peers: &mut Peers) -> Option<Message> {
     peers.next_input(false).map(|(_, m)| m)
+}
+
+/// The draft types carry single-part messages only: a multipart send is refused with a
+/// clear error (libzmq: `EINVAL`). Checked in their patterns, off the other types' path.
+fn single_part_send(msg: &Message, kind: SocketType) -> Result<(), Error> {
+    if msg.len() > 1 {
+        return Err(not_supported("sending a multipart message", kind));
+    }
+    Ok(())
+}
+
+/// A draft type's arrival: false for a multipart message, which is dropped (counted)
+/// and costs `peer` its connection (`Refusal::Multipart`; libzmq drops the message
+/// silently and keeps the connection).
+fn single_part_arrival(peers: &mut Peers, peer: PeerId, msg: &Message, kind: SocketType) -> bool {
+    if msg.len() > 1 {
+        peers.drops.discarded += 1;
+        peers.push_action(Action::Disconnect(peer, Refusal::Multipart(kind)));
+        return false;
+    }
+    true
 }
 
 fn not_supported(operation: &'static str, socket_type: SocketType) -> Error {

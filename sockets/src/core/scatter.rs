@@ -4,7 +4,9 @@
 use ringmq_zmtp::SocketType;
 
 use super::peers::{PeerId, Peers};
-use super::{not_supported, send_round_robin, Pattern, Sent};
+use super::{
+    not_supported, send_round_robin, single_part_arrival, single_part_send, Pattern, Sent,
+};
 use crate::error::Error;
 use crate::message::Message;
 use crate::options::Options;
@@ -13,6 +15,7 @@ pub(crate) struct Scatter;
 
 impl Pattern for Scatter {
     fn send(&mut self, peers: &mut Peers, _: &Options, msg: Message) -> Result<Sent, Error> {
+        single_part_send(&msg, SocketType::Scatter)?;
         Ok(send_round_robin(peers, msg))
     }
 
@@ -20,9 +23,12 @@ impl Pattern for Scatter {
         Err(not_supported("recv", SocketType::Scatter))
     }
 
-    /// A GATHER never sends: data from a peer is discarded.
-    fn accepts(&mut self, peers: &mut Peers, _: PeerId, _: &Message) -> bool {
-        peers.drops.discarded += 1;
+    /// A GATHER never sends: data from a peer is discarded (a multipart message also
+    /// costs the peer its connection, as on every draft type).
+    fn accepts(&mut self, peers: &mut Peers, peer: PeerId, msg: &Message) -> bool {
+        if single_part_arrival(peers, peer, msg, SocketType::Scatter) {
+            peers.drops.discarded += 1;
+        }
         false
     }
 

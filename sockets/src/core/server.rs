@@ -11,7 +11,7 @@ use bytes::Bytes;
 use ringmq_zmtp::SocketType;
 
 use super::peers::{PeerId, Peers};
-use super::{Admit, Pattern, Refusal, Sent};
+use super::{single_part_arrival, single_part_send, Admit, Pattern, Refusal, Sent};
 use crate::error::Error;
 use crate::message::Message;
 use crate::options::Options;
@@ -52,6 +52,7 @@ pub(crate) fn routing_id_of(peers: &Peers, peer: PeerId) -> Option<u32> {
 
 impl Pattern for Server {
     fn send(&mut self, peers: &mut Peers, _: &Options, mut msg: Message) -> Result<Sent, Error> {
+        single_part_send(&msg, self.kind)?;
         let Some(&peer) = msg.routing_id().and_then(|id| self.by_id.get(&id)) else {
             return Err(Error::HostUnreachable);
         };
@@ -67,6 +68,10 @@ impl Pattern for Server {
         // Arrivals carry their peer's id already (`Pattern::stamp`): the peer may be
         // forgotten by the time its last message is read.
         Ok(peers.next_input(false).map(|(_, msg)| msg))
+    }
+
+    fn accepts(&mut self, peers: &mut Peers, peer: PeerId, msg: &Message) -> bool {
+        single_part_arrival(peers, peer, msg, self.kind)
     }
 
     fn stamp(&mut self, peers: &Peers, peer: PeerId, msg: &mut Message) {
