@@ -60,12 +60,6 @@ pub enum Error {
         /// Its length.
         len: usize,
     },
-    /// The socket type sends single-part messages only (RADIO, DISH; libzmq refuses
-    /// ZMQ_SNDMORE on them with EINVAL).
-    MultipartNotSupported {
-        /// The socket type.
-        socket_type: SocketType,
-    },
     /// DISH: `join` of a group already joined, or `leave` of a group not joined
     /// (libzmq's EINVAL).
     GroupMembership {
@@ -106,9 +100,6 @@ impl fmt::Display for Error {
                 "group of {len} bytes: groups are at most {} bytes",
                 ringmq_zmtp::group::MAX_GROUP_LEN
             ),
-            Error::MultipartNotSupported { socket_type } => {
-                write!(f, "a {socket_type} socket sends single-part messages only")
-            }
             Error::GroupMembership { join: true } => f.write_str("group already joined"),
             Error::GroupMembership { join: false } => f.write_str("group not joined"),
         }
@@ -141,7 +132,6 @@ impl From<Error> for io::Error {
             Error::InvalidState { .. }
             | Error::EmptyMessage
             | Error::GroupTooLong { .. }
-            | Error::MultipartNotSupported { .. }
             | Error::GroupMembership { .. } => io::ErrorKind::InvalidInput,
             Error::WouldBlock => io::ErrorKind::WouldBlock,
             Error::TimedOut => io::ErrorKind::TimedOut,

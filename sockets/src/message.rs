@@ -273,6 +273,7 @@ impl From<Bytes> for Message {
             frames: Frames::One(b),
             peer: None,
             routing_id: 0,
+            group: None,
         }
     }
 }
@@ -313,6 +314,7 @@ impl From<Vec<Bytes>> for Message {
             frames: Frames::Many(frames),
             peer: None,
             routing_id: 0,
+            group: None,
         }
     }
 }
@@ -327,6 +329,7 @@ impl From<ringmq_zmtp::Parts> for Message {
             frames,
             peer: None,
             routing_id: 0,
+            group: None,
         }
     }
 }
@@ -337,6 +340,7 @@ impl<T: Into<Bytes>> FromIterator<T> for Message {
             frames: Frames::Many(iter.into_iter().map(Into::into).collect()),
             peer: None,
             routing_id: 0,
+            group: None,
         }
     }
 }

@@ -115,7 +115,8 @@ async fn api_misuse_is_refused<P: Proactor>(ctx: Context<P>) {
     let dish = ctx.dish();
     assert!(matches!(
         radio.try_send(Message::from_iter(["a", "b"])),
-        Err(Error::MultipartNotSupported {
+        Err(Error::NotSupported {
+            operation: "sending a multipart message",
             socket_type: SocketType::Radio
         })
     ));

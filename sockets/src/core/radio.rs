@@ -11,7 +11,7 @@ use ringmq_zmtp::SocketType;
 
 use super::peers::{PeerId, Peers};
 use super::subscriptions::TopicIndex;
-use super::{not_supported, Pattern, Sent};
+use super::{not_supported, single_part_send, Pattern, Sent};
 use crate::error::Error;
 use crate::message::Message;
 use crate::options::Options;
@@ -37,11 +37,7 @@ pub(crate) fn to_wire(mut msg: Message) -> Message {
 
 impl Pattern for Radio {
     fn send(&mut self, peers: &mut Peers, _: &Options, msg: Message) -> Result<Sent, Error> {
-        if msg.len() != 1 {
-            return Err(Error::MultipartNotSupported {
-                socket_type: SocketType::Radio,
-            });
-        }
+        single_part_send(&msg, SocketType::Radio)?;
         self.fanout.clear();
         let round = peers.begin_fan_out();
         let wire = to_wire(msg);

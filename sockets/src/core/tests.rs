@@ -920,7 +920,8 @@ fn radio_sends_each_group_to_its_members_only_and_drops_at_the_hwm() {
     // Single-part only; no recv; data from a peer is discarded.
     assert!(matches!(
         h.send(msg(&["a", "b"])),
-        Err(Error::MultipartNotSupported {
+        Err(Error::NotSupported {
+            operation: "sending a multipart message",
             socket_type: SocketType::Radio
         })
     ));
