@@ -50,7 +50,7 @@ type Res<T> = Result<T, String>;
 
 const LAT_SIZES: [usize; 3] = [64, 1024, 65536];
 const THR_SIZES: [usize; 8] = [8, 64, 256, 1024, 4096, 16384, 65536, 131072];
-const FAN_SUBS: [u64; 3] = [1, 10, 100];
+const FAN_SUBS: [u64; 4] = [1, 10, 100, 1000];
 const ROUTER_PEERS: u64 = 1000;
 const MEM_HWM: u64 = 1000;
 const MEM_SIZE: usize = 65536;
@@ -622,9 +622,26 @@ fn scale_repeats(quick: bool) -> usize {
     }
 }
 
+/// One run of the fan-out row: `pub` sending `count` messages of 64 B to `subs`
+/// subscribers of `subs`; returns (publisher's, subscribers') output. Each process
+/// holds a descriptor per subscriber (libzmq: two, with each socket's eventfd), so
+/// their soft limit is raised as for the scale row.
+fn fan(cfg: &Cfg, imp: Impl, ep: &str, count: u64, subs: u64) -> Res<(String, String)> {
+    let files = 2 * subs + 1024;
+    let publisher = command(cfg, imp, "pub", &[ep.into(), s(64), s(count), s(subs)]);
+    let subscribers = command(cfg, imp, "subs", &[ep.into(), s(count), s(subs)]);
+    let limit = Duration::from_secs(if cfg.quick { 30 } else { 120 });
+    pair_commands(
+        ep,
+        limit,
+        (placed(cfg, with_files(publisher, files)?, true), "pub"),
+        (placed(cfg, with_files(subscribers, files)?, false), "subs"),
+    )
+}
+
 /// One run of the scale row: `router` echoing, `scale_dealers` with `idle` silent
-/// peers and the active one; returns the DEALER side's output.
-fn scale(cfg: &Cfg, imp: Impl, ep: &str, idle: u64, rounds: u64) -> Res<String> {
+/// peers and the active one; returns (ROUTER side's, DEALER side's output).
+fn scale(cfg: &Cfg, imp: Impl, ep: &str, idle: u64, rounds: u64) -> Res<(String, String)> {
     use ringmq_bench::tools::SCALE_WARMUP;
     // The peers' connections, plus the runtime's and libzmq's own descriptors.
     let files = idle + 1024;
@@ -637,7 +654,7 @@ fn scale(cfg: &Cfg, imp: Impl, ep: &str, idle: u64, rounds: u64) -> Res<String> 
         &[ep.into(), s(64), s(idle), s(rounds)],
     );
     let limit = Duration::from_secs(if cfg.quick { 60 } else { 180 });
-    let (_, out) = pair_commands(
+    pair_commands(
         ep,
         limit,
         (placed(cfg, with_files(router, files)?, true), "router"),
@@ -645,8 +662,7 @@ fn scale(cfg: &Cfg, imp: Impl, ep: &str, idle: u64, rounds: u64) -> Res<String> 
             placed(cfg, with_files(dealers, files)?, false),
             "scale_dealers",
         ),
-    )?;
-    Ok(out)
+    )
 }
 
 fn inproc_count(quick: bool) -> u64 {
@@ -825,13 +841,7 @@ fn measure(cfg: &Cfg) -> Results {
             let count = fan_count(cfg.quick, subs);
             for &imp in &cfg.impls_in("fan", false) {
                 let r = eps.next(false).and_then(|ep| {
-                    let (p, c) = pair(
-                        cfg,
-                        imp,
-                        &ep,
-                        ("pub", vec![ep.clone(), s(64), s(count), s(subs)]),
-                        ("subs", vec![ep.clone(), s(count), s(subs)]),
-                    )?;
+                    let (p, c) = fan(cfg, imp, &ep, count, subs)?;
                     let start = num(&p, "start:", "[unix us]")?;
                     let end = num(&c, "end:", "[unix us]")?;
                     let rate = (subs * count) as f64 / ((end - start).max(1.0) / 1e6);
@@ -915,10 +925,11 @@ fn measure(cfg: &Cfg) -> Results {
         for idle in SCALE_IDLE {
             for &imp in &scale_impls {
                 let r = eps.next(false).and_then(|ep| {
-                    let out = scale(cfg, imp, &ep, idle, rounds)?;
+                    let (router, out) = scale(cfg, imp, &ep, idle, rounds)?;
                     Ok(vec![
                         ("/median".into(), num(&out, "median round trip:", "[us]")?),
                         ("/p99".into(), num(&out, "p99 round trip:", "[us]")?),
+                        ("/rss".into(), num(&router, "VmRSS:", "[kB]")?),
                     ])
                 });
                 record(format!("scale/{idle}"), imp, rep, r);
@@ -1384,14 +1395,19 @@ fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str
     );
     scale_table(&mut md, cfg, results);
     inproc_table(&mut md, cfg, results);
-    md.push_str(
+    heading(
+        &mut md,
+        cfg,
+        "handles",
         "### Handles: 64 B PUSH/PULL from a tokio multi-thread runtime (issue 13)\n\n\
          `handle_thr` (uring): the direct API on the built-in runtime; `SocketHandle`s \
          (`Send + Sync`, the sockets on a ringmq runtime thread) used from tasks of a \
          tokio multi-thread runtime with 2 workers; zmq.rs 0.4 (crate `zeromq`) on the \
          same tokio runtime. Ratios are paired per repeat against the direct column.\n\n",
     );
-    handles_table(&mut md, results);
+    if cfg.runs("handles") {
+        handles_table(&mut md, results);
+    }
     md.push_str("### Targets\n\n");
     targets(&mut md, cfg, results);
     if cfg.runs("thr") {
@@ -1452,7 +1468,32 @@ fn scale_table(md: &mut String, cfg: &Cfg, results: &Results) {
             md.push('\n');
         }
     }
-    md.push('\n');
+    // The ROUTER's resident set with every peer connected, less the same with the
+    // active peer alone, per idle DEALER.
+    let top = SCALE_IDLE[SCALE_IDLE.len() - 1];
+    let _ = write!(
+        md,
+        "| ROUTER memory per idle DEALER (RSS growth ÷ {}), KiB |",
+        fmt_count(top)
+    );
+    for &i in &impls {
+        match scale_memory_kib(results, i) {
+            None => md.push_str(" failed |"),
+            Some(v) => {
+                let _ = write!(md, " {v:.1} |");
+            }
+        }
+    }
+    md.push_str("\n\n");
+}
+
+/// RSS growth of the scale row's ROUTER from 0 to the most idle DEALERs, per DEALER
+/// (KiB), from the medians.
+fn scale_memory_kib(results: &Results, i: Impl) -> Option<f64> {
+    let top = SCALE_IDLE[SCALE_IDLE.len() - 1];
+    let base = get(results, "scale/0/rss", i)?;
+    let full = get(results, &format!("scale/{top}/rss"), i)?;
+    Some((full - base) / top as f64)
 }
 
 fn utc_now() -> String {
@@ -1626,7 +1667,7 @@ fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
     line(
         md,
         "fan",
-        "PUB/SUB fan-out ahead of libzmq at 1, 10 and 100 subscribers (best backend)",
+        "PUB/SUB fan-out ahead of libzmq at 1, 10, 100 and 1,000 subscribers (best backend)",
         fan_ok,
         fan.join(", "),
     );
@@ -1694,6 +1735,32 @@ fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
             .collect::<Vec<_>>()
             .join(", ")
             + " (median / p99)",
+    );
+    let mems: Vec<(Impl, Option<f64>)> = cfg
+        .impls_in("scale", false)
+        .into_iter()
+        .map(|i| (i, scale_memory_kib(results, i)))
+        .collect();
+    let ok = mems
+        .iter()
+        .filter(|(i, _)| matches!(i, Impl::Ring(_)))
+        .try_fold(true, |all, (_, v)| v.map(|v| all && v <= 6.0));
+    line(
+        md,
+        "scale",
+        &format!(
+            "memory per live connection (ROUTER with {} handshaken DEALERs, RSS growth ÷ N) \
+             at most 6 KiB (issue 15; every backend)",
+            fmt_count(idle)
+        ),
+        ok,
+        mems.iter()
+            .map(|(i, v)| match v {
+                Some(v) => format!("{} {v:.1} KiB", i.name()),
+                None => format!("{} failed", i.name()),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
     );
     inproc_targets(md, cfg, results);
 }
