@@ -33,6 +33,9 @@ mod pub_sub;
 #[path = "../examples/push_pull.rs"]
 mod push_pull;
 #[allow(dead_code)]
+#[path = "../examples/radio_dish.rs"]
+mod radio_dish;
+#[allow(dead_code)]
 #[path = "../examples/req_rep.rs"]
 mod req_rep;
 #[allow(dead_code)]
@@ -123,4 +126,9 @@ fn example_poller() {
 #[test]
 fn example_client_server() {
     run_example("client_server", client_server::run);
+}
+
+#[test]
+fn example_radio_dish() {
+    run_example("radio_dish", radio_dish::run);
 }

@@ -15,7 +15,8 @@ use ringmq_sockets::SocketType;
 /// routing id (hex) as the first frame and take a hex routing id as the first frame of
 /// what they send; so do the draft types SERVER and PEER, whose routing id is a u32 (8
 /// hex digits; 4 bytes big endian with --raw). The draft types carry single-part
-/// messages only. When stdin ends, PUSH, PUB, SCATTER, REQ and REP exit (after
+/// messages only; RADIO takes, and DISH prints, the group as the first field
+/// (`GROUP|body`). When stdin ends, PUSH, PUB, SCATTER, RADIO, REQ and REP exit (after
 /// lingering); the other types keep receiving until --count, --timeout or Ctrl-C.
 ///
 /// Exit codes: 0 done, 1 error (bad endpoint, address in use, bad key, ...), 2 bad
@@ -78,6 +79,12 @@ pub enum Command {
     Peer(SocketArgs),
     /// CHANNEL (draft): PAIR with single-part messages.
     Channel(SocketArgs),
+    /// RADIO (draft): sends each stdin `GROUP|body` to the DISHes that joined GROUP
+    /// (tcp://, ipc://, or udp:// to a DISH's address or multicast group).
+    Radio(SocketArgs),
+    /// DISH (draft): prints `GROUP|body` for the messages of the --join groups (bind
+    /// udp://HOST:PORT, a multicast address joins that group).
+    Dish(SocketArgs),
     /// Prints a new CURVE key pair in Z85 (like libzmq's curve_keygen).
     Keygen,
     /// Forwards between two sockets like zmq_proxy_steerable.
@@ -117,6 +124,8 @@ impl Command {
             Command::Gather(a) => (SocketType::Gather, a),
             Command::Peer(a) => (SocketType::Peer, a),
             Command::Channel(a) => (SocketType::Channel, a),
+            Command::Radio(a) => (SocketType::Radio, a),
+            Command::Dish(a) => (SocketType::Dish, a),
             Command::Keygen | Command::Proxy(_) => return None,
         })
     }
@@ -151,6 +160,9 @@ pub struct SocketArgs {
     /// subscribes to everything ("").
     #[arg(long, value_name = "TOPIC")]
     pub subscribe: Vec<String>,
+    /// DISH: join this group (at most 255 bytes); repeatable.
+    #[arg(long, value_name = "GROUP")]
+    pub join: Vec<String>,
     /// REQ/DEALER/ROUTER: the routing id sent to peers (ZMQ_ROUTING_ID), as text.
     #[arg(long, value_name = "ID")]
     pub identity: Option<String>,

@@ -125,6 +125,9 @@ pub async fn run<P: Proactor>(
     if !a.subscribe.is_empty() && !matches!(kind, SocketType::Sub | SocketType::XSub) {
         return Err(usage("--subscribe applies to sub and xsub"));
     }
+    if !a.join.is_empty() && kind != SocketType::Dish {
+        return Err(usage("--join applies to dish"));
+    }
     if a.echo && kind != SocketType::Rep {
         return Err(usage("--echo applies to rep"));
     }
@@ -175,6 +178,10 @@ pub async fn run<P: Proactor>(
                 .map_err(|e| Failure::new(e.to_string()))?;
         }
     }
+    for g in &a.join {
+        s.join(g)
+            .map_err(|e| Failure::new(format!("cannot join {g:?}: {e}")))?;
+    }
     attach(&s, &a.bind, &a.connect)?;
     if kind == SocketType::XSub {
         for t in &a.subscribe {
@@ -213,10 +220,12 @@ async fn session<P: Proactor>(
     let hex_ids = matches!(kind, Router | Stream) && !a.raw;
     // SERVER / PEER: the u32 routing id travels out of band; it is the first field.
     let routed = matches!(kind, Server | Peer);
-    let receives = !matches!(kind, Push | Pub | Scatter);
-    let sends = !matches!(kind, Pull | Sub | Gather);
+    // RADIO / DISH: the group travels out of band; it is the first field.
+    let grouped = matches!(kind, Radio | Dish);
+    let receives = !matches!(kind, Push | Pub | Scatter | Radio);
+    let sends = !matches!(kind, Pull | Sub | Gather | Dish);
     let reads_stdin = sends && !(kind == Rep && a.echo);
-    let counts_sent = matches!(kind, Push | Pub | Scatter | Rep);
+    let counts_sent = matches!(kind, Push | Pub | Scatter | Radio | Rep);
     let timeout = a.timeout.map(Duration::from_millis);
 
     if let Some(ms) = a.delay {
@@ -316,6 +325,9 @@ async fn session<P: Proactor>(
                 if let Some(f) = &id_field {
                     parts.insert(0, f);
                 }
+                if grouped {
+                    parts.insert(0, msg.group());
+                }
                 match write_message(&format, parts) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
@@ -370,6 +382,17 @@ async fn session<P: Proactor>(
                         }
                     }
                 }
+                let mut group = None;
+                if grouped {
+                    if frames.len() != 2 {
+                        eprintln!(
+                            "ringmq: skipped a message of {} frames: RADIO takes GROUP|body",
+                            frames.len()
+                        );
+                        continue;
+                    }
+                    group = Some(frames.remove(0));
+                }
                 if kind.is_single_part() && frames.len() != 1 {
                     eprintln!(
                         "ringmq: skipped a message of {} frames: {kind} messages are single-part",
@@ -380,6 +403,12 @@ async fn session<P: Proactor>(
                 let mut msg: Message = frames.into_iter().collect();
                 if let Some(id) = to {
                     msg.set_routing_id(id);
+                }
+                if let Some(g) = group {
+                    if let Err(e) = msg.set_group(&g) {
+                        eprintln!("ringmq: skipped a message: {e}");
+                        continue;
+                    }
                 }
                 if let Some(o) = send(p, s, msg, interrupt).await? {
                     return Ok(o);

@@ -640,3 +640,36 @@ fn scatter_to_gather() {
     let out = gather.success();
     assert_eq!(lines(&out), ["one", "two", "three"]);
 }
+
+/// RADIO / DISH over udp://: RADIO takes `GROUP|body`, DISH prints it for the groups
+/// it joined only; lines that are not `GROUP|body` (or whose group is over 255 bytes)
+/// are skipped with a message.
+#[test]
+fn radio_and_dish_carry_the_group_as_the_first_field() {
+    let dish = Proc::ringmq(&[
+        "dish",
+        "--bind",
+        "udp://127.0.0.1:*",
+        "--join",
+        "tv",
+        "--join",
+        "radio",
+        "--count",
+        "3",
+    ]);
+    let ep = dish.listening();
+    assert!(ep.starts_with("udp://127.0.0.1:"), "{ep}");
+    let mut radio = Proc::ringmq(&["radio", "--connect", &ep]);
+    let long = "g".repeat(256);
+    radio.write(format!("no group\n{long}|too long\nnews|never\ntv|one\n").as_bytes());
+    radio.err_line("RADIO takes GROUP|body");
+    radio.err_line("255 bytes");
+    radio.write(b"radio|two\ntv|three\n");
+    radio.close_stdin();
+    radio.success();
+    let out = dish.success();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "tv|one\nradio|two\ntv|three\n"
+    );
+}

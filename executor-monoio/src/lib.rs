@@ -241,6 +241,16 @@ impl Proactor for MonoioProactor {
         }
     }
 
+    /// The datagram socket becomes the runtime's Unix stream type: its reads and
+    /// writes (read(2) / write(2), or their io_uring forms) move one datagram each on a
+    /// UDP socket, whatever the socket family.
+    fn adopt_datagram(&self, socket: std::net::UdpSocket) -> io::Result<Stream> {
+        socket.set_nonblocking(true)?;
+        let fd = std::os::fd::OwnedFd::from(socket);
+        let s = std::os::unix::net::UnixStream::from(fd);
+        Ok(Stream(Conn::Unix(UnixStream::from_std(s)?)))
+    }
+
     fn split(&self, s: Stream) -> (Reader, Writer) {
         let (r, w) = match s.0 {
             Conn::Tcp(s) => {

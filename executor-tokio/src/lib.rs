@@ -30,6 +30,7 @@ use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net as unix;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::Poll;
 use std::time::Instant;
 
@@ -70,6 +71,42 @@ impl TokioProactor {
 enum Conn {
     Tcp(TcpStream),
     Unix(UnixStream),
+    Udp(Datagram),
+}
+
+/// A UDP socket (`udp://`) shared by its two halves: each read receives one datagram,
+/// each write sends one. (Not a Unix stream over the descriptor: tokio's stream reads
+/// take a short read for "drained" and wait for the next edge, which would strand
+/// the datagrams already queued.)
+#[derive(Clone, Debug)]
+struct Datagram(Rc<tokio::net::UdpSocket>);
+
+impl AsyncRead for Datagram {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.0.poll_recv(cx, buf)
+    }
+}
+
+impl AsyncWrite for Datagram {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.0.poll_send(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
 }
 
 /// A connected TCP or IPC stream on tokio.
@@ -81,6 +118,7 @@ impl AsRawFd for Stream {
         match &self.0 {
             Conn::Tcp(s) => s.as_raw_fd(),
             Conn::Unix(s) => s.as_raw_fd(),
+            Conn::Udp(s) => s.0.as_raw_fd(),
         }
     }
 }
@@ -113,12 +151,14 @@ impl Drop for Listener {
 enum ReadHalf {
     Tcp(tcp::OwnedReadHalf),
     Unix(tunix::OwnedReadHalf),
+    Udp(Datagram),
 }
 
 #[derive(Debug)]
 enum WriteHalf {
     Tcp(tcp::OwnedWriteHalf),
     Unix(tunix::OwnedWriteHalf),
+    Udp(Datagram),
 }
 
 /// The receiving half of a [`Stream`].
@@ -137,7 +177,7 @@ impl Drop for Writer {
         match self.0.take() {
             Some(WriteHalf::Tcp(w)) => w.forget(),
             Some(WriteHalf::Unix(w)) => w.forget(),
-            None => {}
+            Some(WriteHalf::Udp(_)) | None => {}
         }
     }
 }
@@ -147,6 +187,7 @@ impl Writer {
         match self.0.as_mut().expect("write half present until drop") {
             WriteHalf::Tcp(w) => Pin::new(w),
             WriteHalf::Unix(w) => Pin::new(w),
+            WriteHalf::Udp(w) => Pin::new(w),
         }
     }
 }
@@ -259,6 +300,13 @@ impl Proactor for TokioProactor {
         }
     }
 
+    fn adopt_datagram(&self, socket: std::net::UdpSocket) -> io::Result<Stream> {
+        in_runtime()?;
+        socket.set_nonblocking(true)?;
+        let s = tokio::net::UdpSocket::from_std(socket)?;
+        Ok(Stream(Conn::Udp(Datagram(Rc::new(s)))))
+    }
+
     fn split(&self, s: Stream) -> (Reader, Writer) {
         match s.0 {
             Conn::Tcp(s) => {
@@ -269,6 +317,10 @@ impl Proactor for TokioProactor {
                 let (r, w) = s.into_split();
                 (Reader(ReadHalf::Unix(r)), Writer(Some(WriteHalf::Unix(w))))
             }
+            Conn::Udp(s) => (
+                Reader(ReadHalf::Udp(s.clone())),
+                Writer(Some(WriteHalf::Udp(s))),
+            ),
         }
     }
 
@@ -283,6 +335,7 @@ impl Proactor for TokioProactor {
                 let half: Pin<&mut (dyn AsyncRead + Unpin)> = match &mut r.0 {
                     ReadHalf::Tcp(h) => Pin::new(h),
                     ReadHalf::Unix(h) => Pin::new(h),
+                    ReadHalf::Udp(h) => Pin::new(h),
                 };
                 match half.poll_read(cx, rb) {
                     Poll::Ready(Ok(())) => Poll::Ready(Ok(rb.filled().len())),
@@ -313,6 +366,7 @@ impl Proactor for TokioProactor {
         let res = with_iovecs(bufs, |io| match w.0.as_ref()? {
             WriteHalf::Tcp(h) => Some(h.try_write_vectored(io)),
             WriteHalf::Unix(h) => Some(h.try_write_vectored(io)),
+            WriteHalf::Udp(_) => None,
         })?;
         match res {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,

@@ -111,6 +111,31 @@ fn main() {
         b"Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID",
     );
 
+    // RADIO / DISH: JOIN and LEAVE bodies, then the frames a DISH sends after the
+    // handshake (one with a JOIN over 255 bytes), and the same raw with the handshake;
+    // UDP datagrams in libzmq's format.
+    let frame = |body: &[u8]| {
+        let mut v = vec![0x04, body.len() as u8];
+        v.extend_from_slice(body);
+        v
+    };
+    let join = |g: &[u8]| [&b"\x04JOIN"[..], g].concat();
+    let leave = |g: &[u8]| [&b"\x05LEAVE"[..], g].concat();
+    write(dir, "group_commands", "join-body", &join(b"tv"));
+    write(dir, "group_commands", "leave-body", &leave(b"tv"));
+    let stream = [frame(&join(b"tv")), frame(&leave(b"tv")), frame(&join(b""))].concat();
+    write(dir, "group_commands", "join-leave-frames", &stream);
+    let body = join(&[b'g'; 256]);
+    let mut long = vec![0x06];
+    long.extend_from_slice(&(body.len() as u64).to_be_bytes());
+    long.extend_from_slice(&body);
+    write(dir, "group_commands", "join-too-long", &long);
+    let raw = [ringmq_zmtp::fuzzing::dish_handshake(), stream].concat();
+    write(dir, "group_commands", "raw-with-handshake", &raw);
+    write(dir, "datagram", "tv-hello", b"\x02tvhello");
+    write(dir, "datagram", "empty-group", b"\x00body");
+    write(dir, "datagram", "truncated", b"\x05ab");
+    write(dir, "datagram", "longest-group", &[&[255u8][..], &[b'g'; 255], b"x"].concat());
     // Sockets: a scripted run of every type, and raw peers crossing the limits.
     for (name, data) in ringmq_sockets::fuzzing::seeds() {
         write(dir, "socket", &name, &data);

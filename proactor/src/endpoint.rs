@@ -19,7 +19,7 @@ use std::str::FromStr;
 /// the terminating NUL of paths or the leading NUL of abstract names).
 pub const MAX_IPC_ADDR_LEN: usize = 107;
 
-/// A parsed endpoint. More transports (udp) may join, so matches need a wildcard arm.
+/// A parsed endpoint. More transports may join, so matches need a wildcard arm.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Endpoint {
@@ -35,6 +35,15 @@ pub enum Endpoint {
     /// `inproc://name`: a name inside one process, handled by the socket layer (engines
     /// refuse it with [`Endpoint::unsupported`]).
     Inproc(String),
+    /// `udp://host:port`: RADIO / DISH datagrams, handled by the socket layer over
+    /// [`Proactor::adopt_datagram`](crate::Proactor::adopt_datagram) (engines refuse it
+    /// in `listen` / `connect`). The host may be a multicast group.
+    Udp {
+        /// The address to bind (`*`, a unicast or multicast address) or send to.
+        host: Host,
+        /// The port; 0 for ephemeral (bind only).
+        port: u16,
+    },
 }
 
 /// The host part of a TCP endpoint.
@@ -83,7 +92,7 @@ impl Endpoint {
 pub enum EndpointError {
     /// The string has no `scheme://`.
     MissingScheme,
-    /// The scheme is not `tcp`, `ipc` or `inproc` (the scheme is given).
+    /// The scheme is not `tcp`, `ipc`, `inproc` or `udp` (the scheme is given).
     UnknownScheme(String),
     /// `tcp://` address without `:port`.
     MissingPort,
@@ -154,7 +163,8 @@ impl FromStr for Endpoint {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (scheme, rest) = s.split_once("://").ok_or(EndpointError::MissingScheme)?;
         match scheme {
-            "tcp" => parse_tcp(rest),
+            "tcp" => parse_host_port(rest).map(|(host, port)| Endpoint::Tcp { host, port }),
+            "udp" => parse_host_port(rest).map(|(host, port)| Endpoint::Udp { host, port }),
             "ipc" => parse_ipc(rest).map(Endpoint::Ipc),
             "inproc" if rest.is_empty() => Err(EndpointError::EmptyInprocName),
             "inproc" => Ok(Endpoint::Inproc(rest.to_owned())),
@@ -164,7 +174,7 @@ impl FromStr for Endpoint {
     }
 }
 
-fn parse_tcp(rest: &str) -> Result<Endpoint, EndpointError> {
+fn parse_host_port(rest: &str) -> Result<(Host, u16), EndpointError> {
     let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
         let (addr, after) = inner
             .split_once(']')
@@ -186,7 +196,7 @@ fn parse_tcp(rest: &str) -> Result<Endpoint, EndpointError> {
         (parse_host(host)?, port)
     };
     let port = parse_port(port)?;
-    Ok(Endpoint::Tcp { host, port })
+    Ok((host, port))
 }
 
 fn parse_host(host: &str) -> Result<Host, EndpointError> {
@@ -252,6 +262,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
             Endpoint::Ipc(addr) => write!(f, "ipc://{addr}"),
             Endpoint::Inproc(name) => write!(f, "inproc://{name}"),
+            Endpoint::Udp { host, port } => write!(f, "udp://{host}:{port}"),
         }
     }
 }
@@ -376,6 +387,22 @@ mod tests {
     }
 
     #[test]
+    fn udp_forms() {
+        let m = ok("udp://239.0.0.1:5556");
+        assert_eq!(
+            m,
+            Endpoint::Udp {
+                host: Host::Ip(Ipv4Addr::new(239, 0, 0, 1).into()),
+                port: 5556
+            }
+        );
+        assert_eq!(m.to_string(), "udp://239.0.0.1:5556");
+        assert_eq!(ok("udp://*:*").to_string(), "udp://*:0");
+        assert_eq!(ok("udp://[::1]:7").to_string(), "udp://[::1]:7");
+        assert_eq!(err("udp://127.0.0.1"), EndpointError::MissingPort);
+    }
+
+    #[test]
     fn ipc_forms() {
         let p = ok("ipc:///tmp/x.sock");
         assert_eq!(p, Endpoint::Ipc(IpcAddr::Path("/tmp/x.sock".into())));
@@ -404,8 +431,8 @@ mod tests {
         assert_eq!(err("127.0.0.1:5555"), EndpointError::MissingScheme);
         assert_eq!(err("://x:1"), EndpointError::MissingScheme);
         assert_eq!(
-            err("udp://1.2.3.4:5"),
-            EndpointError::UnknownScheme("udp".into())
+            err("pgm://1.2.3.4:5"),
+            EndpointError::UnknownScheme("pgm".into())
         );
         assert_eq!(err("tcp://127.0.0.1"), EndpointError::MissingPort);
         assert_eq!(err("tcp://127.0.0.1:"), EndpointError::MissingPort);

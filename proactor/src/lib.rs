@@ -124,6 +124,20 @@ pub trait Proactor: Clone + 'static {
         None
     }
 
+    /// Adopts a bound (and, to send, connected) UDP socket as a stream whose
+    /// [`Proactor::recv`] receives one datagram at a time and whose [`Proactor::send`]
+    /// sends one datagram per call: the `udp://` transport of RADIO / DISH. Unlike a
+    /// stream, `Ok(0)` from `recv` is an empty datagram, not the end. Engines that
+    /// cannot drive datagram sockets refuse with [`io::ErrorKind::Unsupported`], which
+    /// is what the default does.
+    fn adopt_datagram(&self, socket: std::net::UdpSocket) -> io::Result<Self::Stream> {
+        drop(socket);
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this engine does not drive datagram (udp://) sockets",
+        ))
+    }
+
     /// Shuts down the sending direction; later sends on this writer fail.
     fn shutdown(&self, w: &mut Self::Writer) -> impl Future<Output = io::Result<()>>;
 

@@ -309,6 +309,15 @@ impl Proactor for Native {
         Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address")))
     }
 
+    fn adopt_datagram(&self, socket: std::net::UdpSocket) -> io::Result<Stream> {
+        // epoll needs non-blocking descriptors; io_uring's direct sends and receives
+        // pass MSG_DONTWAIT themselves, like on the streams it connects.
+        socket.set_nonblocking(matches!(self.core.driver, Driver::Epoll(_)))?;
+        Ok(Stream {
+            sock: Socket::new(std::os::fd::OwnedFd::from(socket), false),
+        })
+    }
+
     fn split(&self, s: Stream) -> (Reader, Writer) {
         (
             Reader {

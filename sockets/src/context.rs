@@ -15,7 +15,8 @@ use ringmq_zmtp::SocketType;
 
 use crate::inproc::Registry;
 use crate::socket::{
-    ChannelSocket, ClientSocket, GatherSocket, PeerSocket, ScatterSocket, ServerSocket,
+    ChannelSocket, ClientSocket, DishSocket, GatherSocket, PeerSocket, RadioSocket, ScatterSocket,
+    ServerSocket,
 };
 use crate::socket::{
     DealerSocket, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
@@ -393,5 +394,15 @@ impl<P: Proactor> Context<P> {
     /// A CHANNEL socket (libzmq draft).
     pub fn channel(&self) -> ChannelSocket<P> {
         ChannelSocket::new(self.proactor.clone(), self.scope())
+    }
+
+    /// A RADIO socket (libzmq draft).
+    pub fn radio(&self) -> RadioSocket<P> {
+        RadioSocket::new(self.proactor.clone(), self.scope())
+    }
+
+    /// A DISH socket (libzmq draft).
+    pub fn dish(&self) -> DishSocket<P> {
+        DishSocket::new(self.proactor.clone(), self.scope())
     }
 }

@@ -55,6 +55,17 @@ pub enum Error {
     /// socket of the built-in runtime polled outside `Runtime::block_on` (for example
     /// from a tokio `LocalSet` or another executor) would never make progress.
     NotDriven,
+    /// A RADIO / DISH group longer than 255 bytes (libzmq's EINVAL from `zmq_join`).
+    GroupTooLong {
+        /// Its length.
+        len: usize,
+    },
+    /// DISH: `join` of a group already joined, or `leave` of a group not joined
+    /// (libzmq's EINVAL).
+    GroupMembership {
+        /// True for `join`, false for `leave`.
+        join: bool,
+    },
 }
 
 impl fmt::Display for Error {
@@ -84,6 +95,13 @@ impl fmt::Display for Error {
                  `Runtime::block_on` (not from a tokio LocalSet or another executor); on \
                  tokio use the `ringmq-tokio` engine or a `SocketHandle`",
             ),
+            Error::GroupTooLong { len } => write!(
+                f,
+                "group of {len} bytes: groups are at most {} bytes",
+                ringmq_zmtp::group::MAX_GROUP_LEN
+            ),
+            Error::GroupMembership { join: true } => f.write_str("group already joined"),
+            Error::GroupMembership { join: false } => f.write_str("group not joined"),
         }
     }
 }
@@ -111,7 +129,10 @@ impl From<Error> for io::Error {
             Error::InvalidEndpoint(_) | Error::InvalidOption { .. } => io::ErrorKind::InvalidInput,
             Error::AddrInUse(_) => io::ErrorKind::AddrInUse,
             Error::NotSupported { .. } => io::ErrorKind::Unsupported,
-            Error::InvalidState { .. } | Error::EmptyMessage => io::ErrorKind::InvalidInput,
+            Error::InvalidState { .. }
+            | Error::EmptyMessage
+            | Error::GroupTooLong { .. }
+            | Error::GroupMembership { .. } => io::ErrorKind::InvalidInput,
             Error::WouldBlock => io::ErrorKind::WouldBlock,
             Error::TimedOut => io::ErrorKind::TimedOut,
             Error::HostUnreachable => io::ErrorKind::HostUnreachable,

@@ -29,7 +29,7 @@ use crate::options::{hwm_bound, Options, SocketOption};
 
 /// The socket types, in the order the first input byte picks them (the draft types
 /// last, so the indices of the others stay put).
-const TYPES: [SocketType; 17] = [
+const TYPES: [SocketType; 19] = [
     SocketType::Req,
     SocketType::Rep,
     SocketType::Dealer,
@@ -47,6 +47,8 @@ const TYPES: [SocketType; 17] = [
     SocketType::Gather,
     SocketType::Peer,
     SocketType::Channel,
+    SocketType::Radio,
+    SocketType::Dish,
 ];
 
 /// Connections at most.
@@ -464,8 +466,16 @@ impl Harness {
         }
     }
 
-    fn app_send(&mut self, frames: Vec<Bytes>, to: Option<u32>) {
-        let msg = Message::from(frames).with_routing_id(to.unwrap_or(0));
+    fn app_send(&mut self, mut frames: Vec<Bytes>, to: Option<u32>) {
+        // RADIO: a two-frame message is a group and a body (the group out of band).
+        let mut group = None;
+        if self.kind == SocketType::Radio && frames.len() == 2 {
+            group = Some(frames.remove(0));
+        }
+        let mut msg = Message::from(frames).with_routing_id(to.unwrap_or(0));
+        if let Some(g) = group {
+            let _ = msg.set_group(&g);
+        }
         let Ok(sent) = self.core.send(msg) else {
             return;
         };
@@ -675,6 +685,10 @@ pub fn scripted(kind: u8, flags: u8) -> Vec<u8> {
         // Open (a compatible peer picked by `slot`), the application sends
         // (ROUTER: to the peer in this slot), the writer writes.
         data.extend_from_slice(&[s, slot]);
+        if t == SocketType::Radio {
+            // The DISH peer joins the group "" (a raw JOIN command frame).
+            data.extend_from_slice(&[s | 2, 7, 0x04, 0x05, 0x04, b'J', b'O', b'I', b'N']);
+        }
         // (`\x01`: XSUB subscribes to everything.)
         data.extend_from_slice(&[s | 6, 0, 1, 0x01]);
         if router || routed {
@@ -761,13 +775,15 @@ mod tests {
             }
             let t = TYPES[kind as usize];
             // Types that receive data got messages, and the application read some.
-            if !matches!(t, SocketType::Pub | SocketType::Push | SocketType::Scatter) {
+            let sends_only = [SocketType::Pub, SocketType::Push, SocketType::Scatter];
+            if !sends_only.contains(&t) && t != SocketType::Radio {
                 assert!(total.received > 0 && total.read > 0, "{t:?}: {total:?}");
             }
             assert!(total.written > 0, "{t:?}: {total:?}");
             // Types that send took the application's messages (SERVER / PEER: routed
             // by the out-of-band id).
-            if !matches!(t, SocketType::Sub | SocketType::Pull | SocketType::Gather) {
+            let receives_only = [SocketType::Sub, SocketType::Pull, SocketType::Gather];
+            if !receives_only.contains(&t) && t != SocketType::Dish {
                 assert!(total.sent > 0, "{t:?}: {total:?}");
             }
         }

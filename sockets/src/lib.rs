@@ -57,6 +57,7 @@ mod stats;
 #[cfg(feature = "futures")]
 mod streams;
 mod trace;
+mod udp;
 mod util;
 pub mod zap;
 
@@ -76,8 +77,8 @@ pub use security::{
     curve_keypair, curve_public, z85_decode, z85_encode, CurveKey, InvalidKey, Z85Error,
 };
 pub use socket::{
-    DealerSocket, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
-    RouterSocket, Socket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
+    DealerSocket, DishSocket, PairSocket, PubSocket, PullSocket, PushSocket, RadioSocket,
+    RepSocket, ReqSocket, RouterSocket, Socket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
 };
 // libzmq's draft types.
 pub use socket::{

@@ -5,7 +5,10 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use ringmq_zmtp::group::MAX_GROUP_LEN;
 use ringmq_zmtp::Metadata;
+
+use crate::error::Error;
 
 /// A multipart message: one or more frames, each a [`Bytes`] (so cloning a message for
 /// PUB fan-out copies no payload). A single-frame message needs no allocation besides
@@ -15,6 +18,9 @@ pub struct Message {
     frames: Frames,
     /// The sending peer's properties, on received messages.
     peer: Option<Arc<Metadata>>,
+    /// RADIO / DISH: the group, out of band (none set: the empty group). Boxed so that
+    /// messages of the other types stay one pointer larger, not a `Bytes` larger.
+    group: Option<Box<Bytes>>,
     /// SERVER / PEER: the peer's routing id (0: none), out of band.
     routing_id: u32,
 }
@@ -30,6 +36,7 @@ impl Default for Message {
         Message {
             frames: Frames::Many(Vec::new()),
             peer: None,
+            group: None,
             routing_id: 0,
         }
     }
@@ -37,7 +44,7 @@ impl Default for Message {
 
 impl PartialEq for Message {
     fn eq(&self, other: &Self) -> bool {
-        self.frames() == other.frames()
+        self.frames() == other.frames() && self.group() == other.group()
     }
 }
 
@@ -46,6 +53,7 @@ impl Eq for Message {}
 impl Hash for Message {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.frames().hash(state);
+        self.group().hash(state);
     }
 }
 
@@ -73,6 +81,41 @@ impl Message {
     /// Attaches the sending peer's properties (shared by all its messages).
     pub(crate) fn set_peer(&mut self, peer: Option<Arc<Metadata>>) {
         self.peer = peer;
+    }
+
+    /// The RADIO / DISH group of the message, like libzmq's `zmq_msg_group`: empty
+    /// when none was set (a RADIO sends such a message to the group `""`).
+    pub fn group(&self) -> &[u8] {
+        self.group.as_deref().map_or(&[], |g| &g[..])
+    }
+
+    /// Sets the group a RADIO sends the message to, like libzmq's `zmq_msg_set_group`;
+    /// at most 255 bytes ([`Error::GroupTooLong`] otherwise, and the message keeps its
+    /// group; libzmq 4.3.4 reads the first 255 bytes of a longer string instead).
+    pub fn set_group(&mut self, group: impl AsRef<[u8]>) -> Result<(), Error> {
+        let group = group.as_ref();
+        if group.len() > MAX_GROUP_LEN {
+            return Err(Error::GroupTooLong { len: group.len() });
+        }
+        self.group = (!group.is_empty()).then(|| Box::new(Bytes::copy_from_slice(group)));
+        Ok(())
+    }
+
+    /// Takes the group out (a RADIO puts it in a frame of its own).
+    pub(crate) fn take_group(&mut self) -> Bytes {
+        self.group.take().map(|g| *g).unwrap_or_default()
+    }
+
+    /// Sets a received group without a copy (the DISH's group frame).
+    pub(crate) fn set_group_bytes(&mut self, group: Bytes) {
+        debug_assert!(group.len() <= MAX_GROUP_LEN);
+        self.group = (!group.is_empty()).then(|| Box::new(group));
+    }
+
+    /// Builder form of [`Message::set_group`].
+    pub fn with_group(mut self, group: impl AsRef<[u8]>) -> Result<Self, Error> {
+        self.set_group(group)?;
+        Ok(self)
     }
 
     /// SERVER and PEER: the routing id of the peer a received message came from, and
@@ -230,6 +273,7 @@ impl From<Bytes> for Message {
             frames: Frames::One(b),
             peer: None,
             routing_id: 0,
+            group: None,
         }
     }
 }
@@ -270,6 +314,7 @@ impl From<Vec<Bytes>> for Message {
             frames: Frames::Many(frames),
             peer: None,
             routing_id: 0,
+            group: None,
         }
     }
 }
@@ -284,6 +329,7 @@ impl From<ringmq_zmtp::Parts> for Message {
             frames,
             peer: None,
             routing_id: 0,
+            group: None,
         }
     }
 }
@@ -294,6 +340,7 @@ impl<T: Into<Bytes>> FromIterator<T> for Message {
             frames: Frames::Many(iter.into_iter().map(Into::into).collect()),
             peer: None,
             routing_id: 0,
+            group: None,
         }
     }
 }
@@ -335,6 +382,17 @@ mod tests {
         assert_eq!(m.pop_back().unwrap(), "c");
         assert_eq!(m.byte_len(), 2);
         assert_eq!(format!("{m:?}"), r#"["a", "b"]"#);
+    }
+
+    /// Out-of-band fields cost every message: the group is boxed (one pointer), the
+    /// routing id a `u32`.
+    #[test]
+    fn a_message_stays_small() {
+        assert!(
+            std::mem::size_of::<Message>() <= 56,
+            "{}",
+            std::mem::size_of::<Message>()
+        );
     }
 
     #[test]

@@ -131,7 +131,10 @@ pub async fn proxy_steerable<P: Proactor>(
 
 /// Whether the proxy reads from a socket of this type.
 fn receives(kind: SocketType) -> bool {
-    !matches!(kind, SocketType::Pub | SocketType::Push)
+    !matches!(
+        kind,
+        SocketType::Pub | SocketType::Push | SocketType::Scatter | SocketType::Radio
+    )
 }
 
 /// What the proxy waits for.

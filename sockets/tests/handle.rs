@@ -333,3 +333,28 @@ fn blocking_client_server_keeps_routing_ids() {
     let nobody = ringmq_sockets::Message::from("x").with_routing_id(unknown);
     assert!(matches!(server.send(nobody), Err(Error::HostUnreachable)));
 }
+
+/// RADIO / DISH through blocking handles over udp://: the group survives the
+/// cross-thread pumps, `join` goes through the handle, a group not joined never
+/// arrives.
+#[test]
+fn blocking_radio_dish_keeps_groups() {
+    let dish = BlockingSocket::new(SocketType::Dish).unwrap();
+    let ep = dish.bind("udp://127.0.0.1:*").unwrap();
+    dish.join(b"tv").unwrap();
+    let radio = BlockingSocket::new(SocketType::Radio).unwrap();
+    radio.connect(&ep).unwrap();
+    for i in 0..3 {
+        for g in ["news", "tv"] {
+            let m = ringmq_sockets::Message::from(format!("{g}-{i}"))
+                .with_group(g)
+                .unwrap();
+            radio.send(m).unwrap();
+        }
+    }
+    for i in 0..3 {
+        let m = dish.recv().unwrap();
+        assert_eq!(m.group(), b"tv");
+        assert_eq!(m.frames()[0], format!("tv-{i}").as_bytes());
+    }
+}

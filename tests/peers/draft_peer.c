@@ -19,6 +19,13 @@
  *   send N     send N numbered messages ("0", "1", ...)
  *   recv N     receive N messages, print `GOT <count> <bytes>`
  *   sendmore   check that a multipart send is refused with EINVAL; prints `REFUSED`
+ *   broadcast  RADIO: N rounds, 5 ms apart, of a message in group `news` ("news-<i>")
+ *              then one in group `tv`, or the one of --group G ("<group>-<i>")
+ *   dishrecv N DISH (joined with --join GROUP, repeatable): receive N messages, each
+ *              in a joined group with a body starting with the group; prints
+ *              `GOT <count> <group of the first>`
+ *   biggroup   DISH: check that zmq_join refuses a 256-byte group with EINVAL and takes
+ *              255 bytes; prints `REFUSED`
  * Exit status 0 means the scenario completed; a timeout exits 3, a mismatch 4.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -102,6 +109,9 @@ static size_t payloads(const char **data, size_t *len, char *big, char *b255, ch
 
 int main(int argc, char **argv) {
     const char *type = NULL, *bind = NULL, *connect = NULL;
+    const char *joins[8];
+    const char *group = "tv";
+    int njoins = 0;
     int timeout = 20000, argi = 1;
     for (; argi < argc && strncmp(argv[argi], "--", 2) == 0; argi++) {
         const char *o = argv[argi];
@@ -118,6 +128,10 @@ int main(int argc, char **argv) {
             connect = v;
         else if (strcmp(o, "--timeout") == 0)
             timeout = atoi(v);
+        else if (strcmp(o, "--group") == 0)
+            group = v;
+        else if (strcmp(o, "--join") == 0 && njoins < 8)
+            joins[njoins++] = v;
         else {
             fprintf(stderr, "draft_peer: unsupported option %s\n", o);
             return 2;
@@ -156,6 +170,9 @@ int main(int argc, char **argv) {
             die("connect");
         snprintf(endpoint, sizeof endpoint, "%s", connect);
     }
+    for (int j = 0; j < njoins; j++)
+        if (zmq_join(s, joins[j]) < 0)
+            die("join");
     printf("READY %s\n", endpoint);
     if (peer_id)
         printf("PEER %08x\n", peer_id);
@@ -224,6 +241,58 @@ int main(int argc, char **argv) {
     } else if (strcmp(scenario, "sendmore") == 0) {
         if (zmq_send(s, "part", 4, ZMQ_SNDMORE) >= 0 || zmq_errno() != EINVAL)
             mismatch("a multipart send was not refused with EINVAL");
+        printf("REFUSED\n");
+        fflush(stdout);
+    } else if (strcmp(scenario, "broadcast") == 0) {
+        for (long i = 0; i < n; i++) {
+            const char *groups[] = {"news", group};
+            for (int g = 0; g < 2; g++) {
+                char buf[300];
+                int len = snprintf(buf, sizeof buf, "%s-%ld", groups[g], i);
+                zmq_msg_init_size(&m, (size_t)len);
+                memcpy(zmq_msg_data(&m), buf, (size_t)len);
+                if (zmq_msg_set_group(&m, groups[g]) < 0)
+                    die("set_group");
+                if (zmq_msg_send(&m, s, 0) < 0)
+                    die("send");
+            }
+            struct timespec pause = {0, 5 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
+    } else if (strcmp(scenario, "dishrecv") == 0) {
+        char first[256] = "";
+        for (long i = 0; i < n; i++) {
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, s, 0) < 0)
+                die("recv");
+            const char *g = zmq_msg_group(&m);
+            int joined = 0;
+            for (int j = 0; j < njoins; j++)
+                joined |= strcmp(g, joins[j]) == 0;
+            if (!joined)
+                mismatch("a message of a group not joined");
+            size_t gl = strlen(g);
+            if (zmq_msg_size(&m) < gl || memcmp(zmq_msg_data(&m), g, gl) != 0)
+                mismatch("body does not start with its group");
+            if (i == 0)
+                snprintf(first, sizeof first, "%s", g);
+            zmq_msg_close(&m);
+        }
+        printf("GOT %ld %s\n", n, first);
+        fflush(stdout);
+    } else if (strcmp(scenario, "biggroup") == 0) {
+        /* DISH: zmq_join refuses a group over ZMQ_GROUP_MAX_LENGTH (255 since 4.3.3)
+           with EINVAL. */
+        if (t != ZMQ_DISH)
+            mismatch("biggroup needs a DISH");
+        char g[257];
+        memset(g, 'g', 256);
+        g[256] = 0;
+        if (zmq_join(s, g) >= 0 || zmq_errno() != EINVAL)
+            mismatch("a 256-byte join was not refused with EINVAL");
+        g[255] = 0;
+        if (zmq_join(s, g) < 0)
+            die("join of 255 bytes");
         printf("REFUSED\n");
         fflush(stdout);
     } else {

@@ -30,6 +30,10 @@ pub enum Command {
     },
     /// `PONG` + the PING's context.
     Pong(Bytes),
+    /// `JOIN` + group (DISH to RADIO; the length is checked by the RADIO's session).
+    Join(Bytes),
+    /// `LEAVE` + group (DISH to RADIO).
+    Leave(Bytes),
     /// Any other command (mechanism commands, or unknown ones).
     Other {
         /// The name.
@@ -112,6 +116,8 @@ impl Command {
                 }
             }
             b"PONG" => Command::Pong(data),
+            b"JOIN" => Command::Join(data),
+            b"LEAVE" => Command::Leave(data),
             _ => Command::Other { name, data },
         })
     }
@@ -130,6 +136,8 @@ impl Command {
             Command::Pong(context) => {
                 build("PONG", &[&context[..context.len().min(MAX_PING_CONTEXT)]])
             }
+            Command::Join(group) => crate::group::membership_command(true, group),
+            Command::Leave(group) => crate::group::membership_command(false, group),
             Command::Other { name, data } => {
                 let n = &name[..name.len().min(255)];
                 let mut out = BytesMut::with_capacity(1 + n.len() + data.len());

@@ -141,6 +141,18 @@ pub enum PeerMisbehaved {
         /// The value, lossily decoded.
         name: String,
     },
+    /// A RADIO / DISH group (in a JOIN, a LEAVE or a group frame) was longer than
+    /// [`MAX_GROUP_LEN`](crate::group::MAX_GROUP_LEN) bytes.
+    GroupTooLong {
+        /// Its length.
+        len: usize,
+    },
+    /// A RADIO sent a message to a DISH that was not two frames, the group then the
+    /// body.
+    MalformedGroupMessage {
+        /// The number of frames it had.
+        frames: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -225,6 +237,16 @@ impl fmt::Display for PeerMisbehaved {
             PeerMisbehaved::MissingSocketType => f.write_str("no Socket-Type in metadata"),
             PeerMisbehaved::UnknownSocketType { name } => {
                 write!(f, "unknown socket type {name:?}")
+            }
+            PeerMisbehaved::GroupTooLong { len } => {
+                write!(
+                    f,
+                    "group of {len} bytes (at most {})",
+                    crate::group::MAX_GROUP_LEN
+                )
+            }
+            PeerMisbehaved::MalformedGroupMessage { frames } => {
+                write!(f, "RADIO message of {frames} frames (need group and body)")
             }
         }
     }

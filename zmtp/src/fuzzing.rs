@@ -126,6 +126,99 @@ pub fn fuzz_command(data: &[u8]) {
     }
 }
 
+/// JOIN / LEAVE, two ways. `data` as a command body: a JOIN or LEAVE decodes to its
+/// group, encodes back to `data`, and the group check agrees with the 255-byte limit.
+/// Then `data` as the frames a DISH sends to a RADIO session after the handshake (a
+/// NULL greeting and a DISH's READY are prepended unless `data` starts with `FF`, fed
+/// in pieces of 7 bytes): every group the session reports is within the limit, and a
+/// JOIN or LEAVE over it fails the session with `GroupTooLong`.
+pub fn fuzz_group_commands(data: &[u8]) {
+    use crate::group::{check_group, membership_command, MAX_GROUP_LEN};
+    let body = Bytes::copy_from_slice(data);
+    match Command::decode(&body) {
+        Ok(Command::Join(g)) => {
+            assert_eq!(membership_command(true, &g), body);
+            assert_eq!(check_group(&g).is_ok(), g.len() <= MAX_GROUP_LEN);
+        }
+        Ok(Command::Leave(g)) => {
+            assert_eq!(membership_command(false, &g), body);
+            assert_eq!(check_group(&g).is_ok(), g.len() <= MAX_GROUP_LEN);
+        }
+        _ => {}
+    }
+    let now = Instant::now();
+    let config = SessionConfig::new(SocketType::Radio);
+    let Ok(mut radio) = Session::new(config, Box::new(Null::new()), now) else {
+        return;
+    };
+    let mut input = Vec::with_capacity(128 + data.len());
+    if data.first() != Some(&0xFF) {
+        input.extend_from_slice(&dish_handshake());
+    }
+    input.extend_from_slice(data);
+    for piece in input.chunks(7) {
+        radio.handle_input(now, piece);
+        while let Some(event) = radio.poll_event() {
+            match event {
+                Event::Subscribe(g) | Event::Cancel(g) => assert!(g.len() <= MAX_GROUP_LEN),
+                Event::Error(crate::Error::PeerMisbehaved(PeerMisbehaved::GroupTooLong {
+                    len,
+                })) => assert!(len > MAX_GROUP_LEN),
+                _ => {}
+            }
+        }
+        let _ = radio.poll_transmit();
+    }
+}
+
+/// What a DISH sends first: a ZMTP 3.1 NULL greeting and its READY.
+pub fn dish_handshake() -> Vec<u8> {
+    let mut out = BytesMut::new();
+    Greeting {
+        major: 3,
+        minor: 1,
+        mechanism: MechanismName::new(b"NULL").expect("a valid name"),
+        as_server: false,
+    }
+    .encode(&mut out);
+    let mut meta = Metadata::new();
+    meta.insert(crate::metadata::SOCKET_TYPE, Bytes::from_static(b"DISH"));
+    let ready = crate::command::with_metadata("READY", &meta);
+    let mut frames = crate::frame::FrameEncoder::new();
+    frames.push_frame(false, true, &ready);
+    let mut v = out.to_vec();
+    while let Some(t) = frames.take() {
+        v.extend_from_slice(&t.to_vec());
+    }
+    v
+}
+
+/// The UDP datagram decoder of RADIO / DISH: a datagram that parses re-encodes to
+/// itself (when within the 8,192-byte limit), and a refusal says exactly why.
+pub fn fuzz_datagram(data: &[u8]) {
+    use crate::group::{decode_datagram, encode_datagram, DatagramError, MAX_DATAGRAM};
+    let datagram = Bytes::copy_from_slice(data);
+    match decode_datagram(&datagram) {
+        Ok((group, body)) => {
+            assert_eq!(1 + group.len() + body.len(), data.len());
+            let mut out = BytesMut::new();
+            let fits = encode_datagram(&group, &body, &mut out);
+            assert_eq!(fits, data.len() <= MAX_DATAGRAM);
+            if fits {
+                assert_eq!(&out[..], data);
+            }
+        }
+        Err(DatagramError::Empty) => assert!(data.is_empty()),
+        Err(DatagramError::Truncated {
+            group_len,
+            available,
+        }) => {
+            assert_eq!(available, data.len() - 1);
+            assert!(group_len > available);
+        }
+    }
+}
+
 /// The reference model of [`fuzz_command`]: the ZMTP 3.1 command grammar (RFC 37 and
 /// RFC 23's property lists) on plain byte slices, sharing no code with the decoders.
 mod model {
@@ -147,6 +240,8 @@ mod model {
         Cancel(Vec<u8>),
         Ping { ttl: u16, context: Vec<u8> },
         Pong(Vec<u8>),
+        Join(Vec<u8>),
+        Leave(Vec<u8>),
         Other { name: Vec<u8>, data: Vec<u8> },
     }
 
@@ -166,6 +261,8 @@ mod model {
                     context: context.to_vec(),
                 },
                 Command::Pong(c) => Cmd::Pong(c.to_vec()),
+                Command::Join(g) => Cmd::Join(g.to_vec()),
+                Command::Leave(g) => Cmd::Leave(g.to_vec()),
                 Command::Other { name, data } => Cmd::Other {
                     name: name.to_vec(),
                     data: data.to_vec(),
@@ -205,6 +302,8 @@ mod model {
                     (b"PING", [&ttl.to_be_bytes()[..], &context].concat())
                 }
                 Cmd::Pong(c) => (b"PONG", c),
+                Cmd::Join(g) => (b"JOIN", g),
+                Cmd::Leave(g) => (b"LEAVE", g),
                 Cmd::Other { name, data } => {
                     return [&[name.len() as u8][..], &name, &data].concat();
                 }
@@ -249,6 +348,9 @@ mod model {
                 _ => return Err(PeerMisbehaved::MalformedCommand { command: "PING" }),
             },
             b"PONG" => Cmd::Pong(data.to_vec()),
+            // Any length: the RADIO's session checks the group against its limit.
+            b"JOIN" => Cmd::Join(data.to_vec()),
+            b"LEAVE" => Cmd::Leave(data.to_vec()),
             _ => Cmd::Other {
                 name: name.to_vec(),
                 data: data.to_vec(),
@@ -299,6 +401,8 @@ mod model {
             Command::Cancel(bytes(data)),
             Command::Error(bytes(&data[..data.len().min(255)])),
             Command::Pong(bytes(&data[..data.len().min(CONTEXT)])),
+            Command::Join(bytes(data)),
+            Command::Leave(bytes(data)),
         ];
         if let [hi, lo, context @ ..] = data {
             out.push(Command::Ping {
@@ -582,6 +686,45 @@ pub fn limit_tails() -> Vec<(&'static str, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The group seeds: a JOIN and LEAVE after `dish_handshake` reach the RADIO
+    /// session's events; a JOIN over 255 bytes fails it.
+    #[test]
+    fn group_inputs_reach_the_radio_session() {
+        let now = Instant::now();
+        let frame = |body: &Bytes| {
+            let mut e = crate::frame::FrameEncoder::new();
+            e.push_frame(false, true, body);
+            e.take().unwrap().to_vec()
+        };
+        let mut input = dish_handshake();
+        input.extend(frame(&crate::group::membership_command(true, b"tv")));
+        input.extend(frame(&crate::group::membership_command(false, b"tv")));
+        input.extend(frame(&crate::group::membership_command(true, &[b'g'; 256])));
+        let config = SessionConfig::new(SocketType::Radio);
+        let mut radio = Session::new(config, Box::new(Null::new()), now).unwrap();
+        radio.handle_input(now, &input);
+        let events: Vec<_> = std::iter::from_fn(|| radio.poll_event()).skip(1).collect();
+        assert_eq!(
+            events,
+            [
+                Event::Subscribe(Bytes::from_static(b"tv")),
+                Event::Cancel(Bytes::from_static(b"tv")),
+                Event::Error(PeerMisbehaved::GroupTooLong { len: 256 }.into()),
+            ]
+        );
+        for sample in [
+            &input[..],
+            &input[64..],
+            b"\x04JOINtv",
+            b"\x02tvbody",
+            b"\x09x",
+            b"",
+        ] {
+            fuzz_group_commands(sample);
+            fuzz_datagram(sample);
+        }
+    }
 
     #[test]
     fn entry_points_survive_garbage() {

@@ -1,5 +1,6 @@
 //! Sans-IO ZMTP 3.1 (and 3.0 peers): greeting, frames, commands, the NULL, PLAIN and
-//! CURVE security mechanisms, heartbeats, and a [`Session`] that combines them.
+//! CURVE security mechanisms, heartbeats, and a [`Session`] that combines them; the
+//! RADIO / DISH groups and their UDP datagrams ([`group`]).
 //!
 //! Nothing here does I/O, reads a clock or spawns a thread. A [`Session`] is fed the
 //! bytes received from the peer and the current time, and hands back the bytes to
@@ -38,6 +39,7 @@ pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod greeting;
+pub mod group;
 pub mod heartbeat;
 pub mod mechanism;
 pub mod metadata;

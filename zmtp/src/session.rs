@@ -114,9 +114,10 @@ pub enum Event {
     /// A whole multipart message (never partial).
     Message(Parts),
     /// The peer subscribed to a topic (3.1 command or 3.0 `01` data message; the latter
-    /// only recognised when we are PUB or XPUB).
+    /// only recognised when we are PUB or XPUB), or, when we are RADIO, joined a group
+    /// (JOIN command, group checked against its 15-byte limit).
     Subscribe(Bytes),
-    /// The peer cancelled a subscription.
+    /// The peer cancelled a subscription (RADIO: left a group with LEAVE).
     Cancel(Bytes),
     /// A server needs a verdict on these credentials: call [`Session::auth_result`].
     NeedsAuth(Credentials),
@@ -496,12 +497,14 @@ impl Session {
     }
 
     /// Subscribes to `topic` on the peer (a SUBSCRIBE command to a ZMTP 3.1 peer, a
-    /// `01` + topic message to a 3.0 peer).
+    /// `01` + topic message to a 3.0 peer). On a DISH session `topic` is a group and
+    /// this sends a JOIN command (to 3.0 peers too, as libzmq does).
     pub fn subscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
         self.subscription(true, topic)
     }
 
-    /// Cancels one subscription to `topic` (subscriptions are counted).
+    /// Cancels one subscription to `topic` (subscriptions are counted); a LEAVE command
+    /// on a DISH session.
     pub fn cancel(&mut self, topic: &[u8]) -> Result<(), Error> {
         self.subscription(false, topic)
     }
@@ -570,7 +573,9 @@ impl Session {
 
     fn subscription(&mut self, subscribe: bool, topic: &[u8]) -> Result<(), Error> {
         self.check_established()?;
-        let result = if self.negotiated_minor == 0 {
+        let result = if self.config.socket_type == SocketType::Dish {
+            self.send_command(crate::group::membership_command(subscribe, topic))
+        } else if self.negotiated_minor == 0 {
             self.push_frame(Frame {
                 more: false,
                 command: false,
@@ -829,15 +834,23 @@ impl Session {
             self.partial.push(frame.body);
         } else if self.partial.is_empty() {
             // A single-frame message: no vector to allocate.
-            self.deliver(Parts::one(frame.body));
+            self.deliver(Parts::one(frame.body))?;
         } else {
             let msg = self.partial.finish(frame.body);
-            self.deliver(msg);
+            self.deliver(msg)?;
         }
         Ok(true)
     }
 
-    fn deliver(&mut self, msg: Parts) {
+    fn deliver(&mut self, msg: Parts) -> Result<(), Error> {
+        if self.config.socket_type == SocketType::Dish {
+            // libzmq's dish_session_t refuses anything but a group frame (at most 15
+            // bytes) followed by one body frame, and so do we.
+            if msg.len() != 2 {
+                return Err(PeerMisbehaved::MalformedGroupMessage { frames: msg.len() }.into());
+            }
+            crate::group::check_group(&msg[0])?;
+        }
         if self.config.socket_type.receives_subscriptions() && msg.len() == 1 {
             if let Some(&kind @ (0 | 1)) = msg[0].first() {
                 let mut topic = msg.into_single().unwrap_or_default();
@@ -847,10 +860,11 @@ impl Session {
                 } else {
                     Event::Cancel(topic)
                 });
-                return;
+                return Ok(());
             }
         }
         self.events.push_back(Event::Message(msg));
+        Ok(())
     }
 
     fn handle_command(&mut self, now: Instant, body: &Bytes) -> Result<(), Error> {
@@ -862,6 +876,17 @@ impl Session {
             Command::Pong(_) => {}
             Command::Subscribe(topic) => self.events.push_back(Event::Subscribe(topic)),
             Command::Cancel(topic) => self.events.push_back(Event::Cancel(topic)),
+            // A DISH joining or leaving a group: only a RADIO listens (libzmq's
+            // radio_session_t), and refuses a group over 15 bytes.
+            Command::Join(group) if self.config.socket_type == SocketType::Radio => {
+                crate::group::check_group(&group)?;
+                self.events.push_back(Event::Subscribe(group));
+            }
+            Command::Leave(group) if self.config.socket_type == SocketType::Radio => {
+                crate::group::check_group(&group)?;
+                self.events.push_back(Event::Cancel(group));
+            }
+            Command::Join(_) | Command::Leave(_) => {}
             Command::Error(reason) => {
                 return Err(Error::PeerError {
                     reason: String::from_utf8_lossy(&reason).into_owned(),

@@ -1,6 +1,6 @@
 //! The ZMTP socket types, their wire names and which pairs may talk: the eleven of RFC 37,
-//! libzmq's draft types (CLIENT / SERVER, SCATTER / GATHER, PEER, CHANNEL), plus STREAM
-//! (raw TCP, no ZMTP: it never meets a ZMTP peer).
+//! libzmq's draft types (CLIENT / SERVER, SCATTER / GATHER, PEER, CHANNEL, RADIO / DISH),
+//! plus STREAM (raw TCP, no ZMTP: it never meets a ZMTP peer).
 
 use std::fmt;
 
@@ -49,9 +49,14 @@ pub enum SocketType {
     Peer,
     /// `CHANNEL` (draft, RFC 51): PAIR with single-part messages.
     Channel,
+    /// `RADIO` (draft, RFC 48): sends single-part messages to the DISHes that joined
+    /// the message's group (two frames on the wire: group, body).
+    Radio,
+    /// `DISH` (draft, RFC 48): joins groups and receives their messages.
+    Dish,
 }
 
-const ALL: [SocketType; 17] = [
+const ALL: [SocketType; 19] = [
     SocketType::Pair,
     SocketType::Pub,
     SocketType::Sub,
@@ -69,12 +74,14 @@ const ALL: [SocketType; 17] = [
     SocketType::Gather,
     SocketType::Peer,
     SocketType::Channel,
+    SocketType::Radio,
+    SocketType::Dish,
 ];
 
 impl SocketType {
     /// The ZMTP types: the eleven of RFC 37, then the draft ones (not
     /// [`SocketType::Stream`]).
-    pub const ALL: [SocketType; 17] = ALL;
+    pub const ALL: [SocketType; 19] = ALL;
 
     /// The wire name (`"DEALER"`).
     pub fn as_str(self) -> &'static str {
@@ -97,6 +104,8 @@ impl SocketType {
             SocketType::Gather => "GATHER",
             SocketType::Peer => "PEER",
             SocketType::Channel => "CHANNEL",
+            SocketType::Radio => "RADIO",
+            SocketType::Dish => "DISH",
         }
     }
 
@@ -140,6 +149,8 @@ impl SocketType {
                 | (Gather, Scatter)
                 | (Peer, Peer)
                 | (Channel, Channel)
+                | (Radio, Dish)
+                | (Dish, Radio)
         )
     }
 
@@ -153,7 +164,9 @@ impl SocketType {
     }
 
     /// True for libzmq's draft types, which carry single-part messages only (a
-    /// multipart send is refused, a multipart arrival is bad input).
+    /// multipart send is refused, a multipart arrival is bad input). Not RADIO / DISH:
+    /// their messages are single-part for the application, but two frames (group,
+    /// body) on the wire.
     pub fn is_single_part(self) -> bool {
         use SocketType::*;
         matches!(self, Server | Client | Scatter | Gather | Peer | Channel)
@@ -176,7 +189,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn compatibility_is_symmetric_and_matches_the_sixteen_pairs() {
+    fn compatibility_is_symmetric_and_matches_the_seventeen_pairs() {
         let mut pairs = 0;
         for a in SocketType::ALL {
             assert_eq!(SocketType::from_wire(a.as_str().as_bytes()), Some(a));
@@ -187,8 +200,14 @@ mod tests {
                 }
             }
         }
-        // RFC 37's twelve, and CLIENT-SERVER, SCATTER-GATHER, PEER-PEER, CHANNEL-CHANNEL.
-        assert_eq!(pairs, 16);
+        // RFC 37's twelve, and CLIENT-SERVER, SCATTER-GATHER, PEER-PEER, CHANNEL-CHANNEL,
+        // RADIO-DISH.
+        assert_eq!(pairs, 17);
+        assert!(SocketType::Radio.is_compatible(SocketType::Dish));
+        assert!(!SocketType::Radio.is_compatible(SocketType::Radio));
+        assert!(!SocketType::Dish.is_compatible(SocketType::Dish));
+        assert!(!SocketType::Dish.is_compatible(SocketType::Pub));
+        assert_eq!(SocketType::from_wire(b"dish"), Some(SocketType::Dish));
         assert!(SocketType::Client.is_compatible(SocketType::Server));
         assert!(!SocketType::Client.is_compatible(SocketType::Dealer));
         assert!(!SocketType::Server.is_compatible(SocketType::Router));

@@ -787,3 +787,86 @@ fn huge_durations_mean_never_instead_of_overflowing() {
     p.advance(Duration::from_secs(1_000_000));
     assert_eq!(p.client.error(), None);
 }
+
+fn dish_radio(minor: u8) -> Pair {
+    let mut dish = config(SocketType::Dish);
+    dish.zmtp_minor = minor;
+    let mut p = Pair::new(
+        dish,
+        Box::new(Null::new()),
+        config(SocketType::Radio),
+        Box::new(Null::new()),
+    );
+    p.connect();
+    p
+}
+
+#[test]
+fn join_and_leave_travel_as_commands_to_3_0_and_3_1_peers() {
+    for minor in [1, 0] {
+        let mut p = dish_radio(minor);
+        let before = p.client.wire.len();
+        p.client.session.subscribe(b"tv").unwrap();
+        p.client.session.cancel(b"tv").unwrap();
+        p.drive();
+        // libzmq's dish_session_t: command frames "\4JOIN" / "\5LEAVE" + group, for
+        // ZMTP 3.0 peers as well.
+        assert_eq!(
+            &p.client.wire[before..],
+            b"\x04\x07\x04JOINtv\x04\x08\x05LEAVEtv",
+            "minor {minor}"
+        );
+        let evs: Vec<_> = p.server.take_events().into_iter().skip(1).collect();
+        assert_eq!(
+            evs,
+            vec![
+                Event::Subscribe(Bytes::from_static(b"tv")),
+                Event::Cancel(Bytes::from_static(b"tv"))
+            ]
+        );
+    }
+}
+
+#[test]
+fn a_join_for_a_group_over_255_bytes_fails_the_radio_session() {
+    let mut p = dish_radio(1);
+    p.client.session.subscribe(&[b'g'; 255]).unwrap();
+    p.client.session.subscribe(&[b'g'; 256]).unwrap();
+    p.drive();
+    let evs = p.server.take_events();
+    assert_eq!(evs[1], Event::Subscribe(Bytes::from(vec![b'g'; 255])));
+    assert_eq!(
+        evs[2],
+        Event::Error(PeerMisbehaved::GroupTooLong { len: 256 }.into())
+    );
+}
+
+#[test]
+fn a_dish_accepts_only_group_and_body() {
+    // RADIO -> DISH: the server side here is the RADIO.
+    let mut p = dish_radio(1);
+    p.server.session.send(&msg(&[b"tv", b"news"])).unwrap();
+    p.drive();
+    assert_eq!(p.client.messages(), vec![msg(&[b"tv", b"news"])]);
+    assert!(p.client.error().is_none());
+    p.server.session.send(&msg(&[b"tv", b"a", b"b"])).unwrap();
+    p.drive();
+    assert_eq!(
+        p.client.error(),
+        Some(&Error::PeerMisbehaved(
+            PeerMisbehaved::MalformedGroupMessage { frames: 3 }
+        ))
+    );
+    let mut p = dish_radio(1);
+    p.server
+        .session
+        .send(&[Bytes::from(vec![b'g'; 256]), Bytes::from_static(b"x")])
+        .unwrap();
+    p.drive();
+    assert_eq!(
+        p.client.error(),
+        Some(&Error::PeerMisbehaved(PeerMisbehaved::GroupTooLong {
+            len: 256
+        }))
+    );
+}

@@ -27,6 +27,7 @@
 mod channel;
 mod client;
 mod dealer;
+mod dish;
 mod gather;
 mod pair;
 mod peer;
@@ -34,6 +35,7 @@ pub(crate) mod peers;
 mod publish;
 mod pull;
 mod push;
+mod radio;
 mod rep;
 mod req;
 mod router;
@@ -248,6 +250,11 @@ pub(crate) trait Pattern {
         let _ = (peers, opts, peer, topic, on);
     }
 
+    /// RADIO: `peer` takes every group (a datagram link; the DISH behind it filters).
+    fn receives_everything(&mut self, peer: PeerId) {
+        let _ = peer;
+    }
+
     /// Whether connect-side peers outlive their connections (queues survive
     /// reconnects).
     fn keeps_connect_peers(&self) -> bool {
@@ -302,6 +309,8 @@ fn pattern_for(kind: SocketType) -> Box<dyn Pattern> {
         SocketType::Pull => Box::new(pull::Pull),
         SocketType::Pair => Box::new(pair::Pair::default()),
         SocketType::Stream => Box::new(stream::Stream::new()),
+        SocketType::Radio => Box::new(radio::Radio::default()),
+        SocketType::Dish => Box::new(dish::Dish::default()),
         SocketType::Server => Box::new(server::Server::new(SocketType::Server)),
         SocketType::Client => Box::new(client::Client),
         SocketType::Scatter => Box::new(scatter::Scatter),
@@ -385,11 +394,13 @@ impl Core {
     }
 
     /// SUB / XSUB: subscribes (counted; every subscribe is forwarded, like libzmq).
+    /// DISH: joins a group.
     pub(crate) fn subscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
         self.pattern.subscribe(&mut self.peers, topic, true)
     }
 
     /// SUB / XSUB: drops one subscription; peers hear of it when it was the last.
+    /// DISH: leaves a group.
     pub(crate) fn unsubscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
         self.pattern.subscribe(&mut self.peers, topic, false)
     }
@@ -503,6 +514,11 @@ impl Core {
     pub(crate) fn on_subscription(&mut self, peer: PeerId, topic: Bytes, on: bool) {
         self.pattern
             .peer_subscription(&mut self.peers, &self.opts, peer, topic, on);
+    }
+
+    /// RADIO: `peer` (a datagram link) takes every group.
+    pub(crate) fn receives_everything(&mut self, peer: PeerId) {
+        self.pattern.receives_everything(peer);
     }
 
     /// Whether `peer`'s link should stop reading (its inbound queue is at the RCVHWM);

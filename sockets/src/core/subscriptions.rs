@@ -57,6 +57,11 @@ impl TopicIndex {
         true
     }
 
+    /// The peers subscribed to exactly `topic` (RADIO groups).
+    pub(crate) fn exact<'a>(&'a self, topic: &[u8]) -> impl Iterator<Item = PeerId> + 'a {
+        self.peers.get(topic).into_iter().flatten().copied()
+    }
+
     /// The peers subscribed to a prefix of `data` (a peer subscribed to several such
     /// prefixes comes once per prefix).
     pub(crate) fn matching<'a>(&'a self, data: &'a [u8]) -> impl Iterator<Item = PeerId> + 'a {

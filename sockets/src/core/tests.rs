@@ -878,6 +878,186 @@ fn peers_that_come_and_go_leave_no_stale_entries_behind() {
     assert!(room <= 32 && input <= 32, "{room} {input}");
 }
 
+fn grouped(group: &str, body: &str) -> Message {
+    Message::from(body).with_group(group).expect("short group")
+}
+
+#[test]
+fn radio_sends_each_group_to_its_members_only_and_drops_at_the_hwm() {
+    let mut h = Harness::with(SocketType::Radio, &[SocketOption::SndHwm(2)]);
+    let (a, b, c) = (h.attach(), h.attach(), h.attach());
+    h.core.on_subscription(a, Bytes::from_static(b"tv"), true);
+    h.core.on_subscription(b, Bytes::from_static(b"tv"), true);
+    h.core
+        .on_subscription(b, Bytes::from_static(b"radio"), true);
+    // A repeated JOIN changes nothing: one LEAVE undoes it.
+    h.core.on_subscription(a, Bytes::from_static(b"tv"), true);
+    assert!(h.send(grouped("tv", "1")).unwrap());
+    assert!(h.send(grouped("radio", "2")).unwrap());
+    // Exact match, not a prefix: "t" and "tv2" reach nobody.
+    assert!(h.send(grouped("t", "3")).unwrap());
+    assert!(h.send(grouped("tv2", "4")).unwrap());
+    // No group set: the group "" (libzmq's default), joined by nobody here.
+    assert!(h.send(Message::from("5")).unwrap());
+    for p in [a, b, c] {
+        h.write(p);
+    }
+    // On the link, the group travels as the first of two frames.
+    assert_eq!(h.wire(a), strs(&[&["tv", "1"]]));
+    assert_eq!(h.wire(b), strs(&[&["tv", "1"], &["radio", "2"]]));
+    assert!(h.wire(c).is_empty(), "joined nothing, got nothing");
+    // b stops writing: two fill its HWM, the third is dropped for b only.
+    for i in 0..3 {
+        assert!(h.send(grouped("tv", &format!("x{i}"))).unwrap());
+        h.write(a);
+    }
+    assert_eq!(h.core.drops().hwm, 1);
+    assert_eq!(h.wire(a).len(), 3);
+    h.core.on_subscription(a, Bytes::from_static(b"tv"), false);
+    assert!(h.send(grouped("tv", "after leave")).unwrap());
+    h.write(a);
+    assert!(h.wire(a).is_empty());
+    // Single-part only; no recv; data from a peer is discarded.
+    assert!(matches!(
+        h.send(msg(&["a", "b"])),
+        Err(Error::NotSupported {
+            operation: "sending a multipart message",
+            socket_type: SocketType::Radio
+        })
+    ));
+    assert!(matches!(h.recv(), Err(Error::NotSupported { .. })));
+    assert!(!h.deliver(a, &["data"]));
+}
+
+#[test]
+fn radio_gives_every_group_to_datagram_links_and_forgets_members_that_leave() {
+    let mut h = Harness::new(SocketType::Radio);
+    let (udp, member) = (h.attach(), h.attach());
+    h.core.receives_everything(udp);
+    h.core
+        .on_subscription(member, Bytes::from_static(b"g"), true);
+    assert!(h.send(grouped("g", "1")).unwrap());
+    assert!(h.send(grouped("other", "2")).unwrap());
+    h.write(udp);
+    h.write(member);
+    assert_eq!(h.wire(udp), strs(&[&["g", "1"], &["other", "2"]]));
+    assert_eq!(h.wire(member), strs(&[&["g", "1"]]));
+    // A member's connection ends: its groups go with it; a reconnect must JOIN again.
+    h.core.detach(member, false);
+    h.links.get_mut(&member).unwrap().wire.clear();
+    h.detach(udp, true);
+    assert!(h.send(grouped("g", "3")).unwrap());
+    let member2 = h.attach_to(Some(member), None).unwrap();
+    assert_eq!(member2, member);
+    h.write(member);
+    assert!(h.wire(member).is_empty(), "not joined since the reconnect");
+    h.core
+        .on_subscription(member, Bytes::from_static(b"g"), true);
+    assert!(h.send(grouped("g", "4")).unwrap());
+    h.write(member);
+    assert_eq!(h.wire(member), strs(&[&["g", "4"]]));
+}
+
+#[test]
+fn a_radio_fan_out_visits_the_members_of_the_group_only() {
+    let mut h = Harness::new(SocketType::Radio);
+    let peers: Vec<_> = (0..10_000)
+        .map(|i| {
+            let p = h.attach();
+            h.core
+                .on_subscription(p, Bytes::from(format!("g{i:05}")), true);
+            p
+        })
+        .collect();
+    assert!(h.send(grouped("g04242", "hello")).unwrap());
+    assert_eq!(
+        h.core.peers.fan_out_visits, 1,
+        "the index names the group's one member; 9,999 others cost nothing"
+    );
+    h.write(peers[4242]);
+    assert_eq!(h.wire(peers[4242]), strs(&[&["g04242", "hello"]]));
+}
+
+#[test]
+fn dish_joins_filters_and_delivers_the_group_out_of_band() {
+    let mut h = Harness::new(SocketType::Dish);
+    let a = h.attach();
+    h.core.subscribe(b"tv").unwrap();
+    h.run();
+    assert_eq!(h.link(a).subscriptions, [(Bytes::from_static(b"tv"), true)]);
+    // libzmq's errors: joining twice, leaving what was not joined, a long group.
+    assert!(matches!(
+        h.core.subscribe(b"tv"),
+        Err(Error::GroupMembership { join: true })
+    ));
+    assert!(matches!(
+        h.core.unsubscribe(b"radio"),
+        Err(Error::GroupMembership { join: false })
+    ));
+    assert!(matches!(
+        h.core.subscribe(&[b'g'; 256]),
+        Err(Error::GroupTooLong { len: 256 })
+    ));
+    h.core.subscribe(&[b'g'; 255]).unwrap();
+    h.run();
+    // A peer that attaches later hears every joined group.
+    let b = h.attach();
+    let mut joined: Vec<_> = h.link(b).subscriptions.clone();
+    joined.sort();
+    assert_eq!(
+        joined,
+        [
+            (Bytes::from(vec![b'g'; 255]), true),
+            (Bytes::from_static(b"tv"), true)
+        ]
+    );
+    // Only joined groups, only [group, body].
+    assert!(h.deliver(a, &["tv", "one"]));
+    assert!(!h.deliver(a, &["radio", "never"]));
+    assert!(!h.deliver(b, &["t", "prefix is not a match"]));
+    assert!(!h.deliver(b, &["tv"]));
+    assert!(!h.deliver(b, &["tv", "a", "b"]));
+    assert!(h.deliver(b, &["tv", "two"]));
+    assert_eq!(h.core.drops().discarded, 4);
+    let m = h.core.recv().unwrap().unwrap();
+    assert_eq!(
+        (m.group(), frames(&m)),
+        (&b"tv"[..], vec!["one".to_string()])
+    );
+    let m = h.core.recv().unwrap().unwrap();
+    assert_eq!(
+        (m.group(), frames(&m)),
+        (&b"tv"[..], vec!["two".to_string()])
+    );
+    assert!(h.core.recv().unwrap().is_none());
+    // Leaving stops delivery and tells every peer.
+    h.core.unsubscribe(b"tv").unwrap();
+    h.run();
+    assert_eq!(
+        h.link(a).subscriptions.last(),
+        Some(&(Bytes::from_static(b"tv"), false))
+    );
+    assert!(!h.deliver(a, &["tv", "after leave"]));
+    assert!(matches!(
+        h.send(grouped("tv", "x")),
+        Err(Error::NotSupported { .. })
+    ));
+}
+
+#[test]
+fn message_groups_are_at_most_255_bytes() {
+    let mut m = Message::from("body");
+    assert_eq!(m.group(), b"");
+    m.set_group([b'g'; 255]).unwrap();
+    assert_eq!(m.group(), &[b'g'; 255][..]);
+    assert!(matches!(
+        m.set_group([b'g'; 256]),
+        Err(Error::GroupTooLong { len: 256 })
+    ));
+    assert_eq!(m.group(), &[b'g'; 255][..], "unchanged by the refusal");
+    assert_ne!(m, Message::from("body"), "the group is part of the message");
+}
+
 // ---- two cores wired through ZMTP sessions in memory, with a virtual clock
 
 /// A core whose single connection is a real ZMTP session.
@@ -1024,6 +1204,42 @@ fn subscriptions_reach_a_zmtp_30_publisher_as_messages_and_filter() {
         publisher.send(msg(&["news.3"]));
         step_until_idle(&mut publisher, &mut subscriber, &mut now);
         assert_eq!(subscriber.core.recv().unwrap(), None);
+    }
+}
+
+#[test]
+fn radio_and_dish_talk_through_sessions_with_join_and_leave() {
+    for minor in [0, 1] {
+        let mut now = Instant::now();
+        let mut radio = Node::new(SocketType::Radio, 1, now);
+        let mut dish = Node::new(SocketType::Dish, minor, now);
+        step_until_idle(&mut radio, &mut dish, &mut now);
+        assert!(radio.peer.is_some() && dish.peer.is_some());
+        dish.core.subscribe(b"tv").unwrap();
+        dish.act();
+        step_until_idle(&mut radio, &mut dish, &mut now);
+        for (g, b) in [("tv", "1"), ("radio", "2"), ("tv", "3")] {
+            radio.send(grouped(g, b));
+        }
+        step_until_idle(&mut radio, &mut dish, &mut now);
+        let got: Vec<_> = std::iter::from_fn(|| dish.core.recv().unwrap())
+            .map(|m| (m.group().to_vec(), frames(&m)[0].clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (b"tv".to_vec(), "1".to_string()),
+                (b"tv".to_vec(), "3".into())
+            ],
+            "minor {minor}"
+        );
+        dish.core.unsubscribe(b"tv").unwrap();
+        dish.act();
+        step_until_idle(&mut radio, &mut dish, &mut now);
+        radio.send(grouped("tv", "4"));
+        step_until_idle(&mut radio, &mut dish, &mut now);
+        assert_eq!(dish.core.recv().unwrap(), None);
+        assert_eq!(radio.core.drops(), Drops::default(), "not even sent");
     }
 }
 

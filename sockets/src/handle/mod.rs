@@ -313,12 +313,12 @@ impl Mode {
                 pumped_send: false,
                 pumped_recv: true,
             },
-            // PUSH, PUB and SCATTER cannot receive.
-            Push | Pub | Scatter => Mode {
+            // PUSH, PUB, SCATTER and RADIO cannot receive.
+            Push | Pub | Scatter | Radio => Mode {
                 pumped_send: true,
                 pumped_recv: false,
             },
-            Pull | Gather => Mode {
+            Pull | Gather | Dish => Mode {
                 pumped_send: false,
                 pumped_recv: true,
             },
@@ -688,6 +688,18 @@ impl SocketHandle {
         self.call(move |s| s.unsubscribe(&t))?
     }
 
+    /// Joins a group (DISH; see [`Socket::join`]).
+    pub fn join(&self, group: &[u8]) -> Result<(), Error> {
+        let g = group.to_vec();
+        self.call(move |s| s.join(&g))?
+    }
+
+    /// Leaves a group (DISH; see [`Socket::leave`]).
+    pub fn leave(&self, group: &[u8]) -> Result<(), Error> {
+        let g = group.to_vec();
+        self.call(move |s| s.leave(&g))?
+    }
+
     /// The messages dropped by design so far, by cause (see [`Socket::drops`]).
     pub fn drops(&self) -> Result<Drops, Error> {
         self.call(|s| s.drops())
@@ -1035,6 +1047,16 @@ impl BlockingSocket {
     /// Drops one subscription (SUB).
     pub fn unsubscribe(&self, topic: &[u8]) -> Result<(), Error> {
         self.handle.unsubscribe(topic)
+    }
+
+    /// Joins a group (DISH).
+    pub fn join(&self, group: &[u8]) -> Result<(), Error> {
+        self.handle.join(group)
+    }
+
+    /// Leaves a group (DISH).
+    pub fn leave(&self, group: &[u8]) -> Result<(), Error> {
+        self.handle.leave(group)
     }
 
     /// The last endpoint bound.

@@ -32,8 +32,8 @@ use shared::{BindEntry, ConnectEntry, CtxLink, Shared};
 const YIELD_EVERY: u32 = 1024;
 
 pub use typed::{
-    DealerSocket, PairSocket, PubSocket, PullSocket, PushSocket, RepSocket, ReqSocket,
-    RouterSocket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
+    DealerSocket, DishSocket, PairSocket, PubSocket, PullSocket, PushSocket, RadioSocket,
+    RepSocket, ReqSocket, RouterSocket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
 };
 // libzmq's draft types.
 pub use typed::{
@@ -193,6 +193,9 @@ impl<P: Proactor> Socket<P> {
         if let Endpoint::Inproc(name) = &ep {
             return self.bind_inproc(name, endpoint);
         }
+        if let Endpoint::Udp { .. } = &ep {
+            return self.bind_udp(&ep, endpoint);
+        }
         let p = &shared.proactor;
         let listener = match p.listen(&ep) {
             Ok(l) => l,
@@ -288,6 +291,16 @@ impl<P: Proactor> Socket<P> {
             return Err(shared.closed_error());
         }
         shared.watch_context();
+        // A udp:// socket is made now, so a wrong address or an engine without
+        // datagram sockets fails here.
+        let datagram = match &ep {
+            Endpoint::Udp { .. } => {
+                let kind = shared.core.borrow().kind();
+                let socket = crate::udp::open(&ep, kind, false)?;
+                Some(shared.proactor.adopt_datagram(socket).map_err(Error::Io)?)
+            }
+            _ => None,
+        };
         let peer = shared.core.borrow_mut().add_connect_peer();
         let stop = Rc::new(Stop::default());
         let id = {
@@ -303,7 +316,10 @@ impl<P: Proactor> Socket<P> {
             id
         };
         shared.run_core_output();
-        if let Endpoint::Inproc(name) = ep {
+        if let Some(stream) = datagram {
+            let origin = Origin::Connect { id, peer };
+            crate::udp::start(shared, stream, origin, endpoint.to_owned());
+        } else if let Endpoint::Inproc(name) = ep {
             let task = inproc::connect_loop(shared.clone(), name, endpoint.to_owned(), id, stop);
             shared.proactor.spawn_local(task);
         } else {
@@ -316,6 +332,38 @@ impl<P: Proactor> Socket<P> {
             ));
         }
         Ok(peer)
+    }
+
+    /// `bind` for `udp://`: a DISH receives on the address (a multicast group is
+    /// joined) through one peer, whoever sends.
+    fn bind_udp(&self, ep: &Endpoint, endpoint: &str) -> Result<String, Error> {
+        let shared = &self.shared;
+        let kind = shared.core.borrow().kind();
+        let socket = crate::udp::open(ep, kind, true)?;
+        let actual = socket
+            .local_addr()
+            .map(|a| format!("udp://{a}"))
+            .unwrap_or_else(|_| endpoint.to_owned());
+        let stream = shared.proactor.adopt_datagram(socket).map_err(Error::Io)?;
+        let id = shared.io.borrow_mut().next_id();
+        // Nothing to accept: the bind's task ends at once; the link's own task ends
+        // when `unbind` or `close` closes it.
+        let (task, handle) = abortable(async {});
+        {
+            let mut io = shared.io.borrow_mut();
+            io.binds.push(BindEntry {
+                id,
+                given: endpoint.to_owned(),
+                actual: actual.clone(),
+                stop: Rc::new(Stop::default()),
+                task: handle,
+            });
+            io.last_endpoint = Some(actual.clone());
+            io.monitors.emit(MonitorEventKind::Listening, &actual, None);
+        }
+        shared.proactor.spawn_local(task);
+        crate::udp::start(shared, stream, Origin::Bind(id), actual.clone());
+        Ok(actual)
     }
 
     /// `bind` for `inproc://name`: the name is registered at once (a connect on any
@@ -460,6 +508,35 @@ impl<P: Proactor> Socket<P> {
         self.shared.core.borrow_mut().unsubscribe(topic)?;
         self.shared.run_core_output();
         Ok(())
+    }
+
+    /// DISH: joins `group` (at most 255 bytes), like `zmq_join`: every peer is sent a
+    /// JOIN, and messages of the group are delivered from then on. Joining a group
+    /// twice is [`Error::GroupMembership`], as in libzmq.
+    pub fn join(&self, group: impl AsRef<[u8]>) -> Result<(), Error> {
+        self.group_membership(group.as_ref(), true)
+    }
+
+    /// DISH: leaves `group`, like `zmq_leave` (a group not joined is
+    /// [`Error::GroupMembership`]).
+    pub fn leave(&self, group: impl AsRef<[u8]>) -> Result<(), Error> {
+        self.group_membership(group.as_ref(), false)
+    }
+
+    fn group_membership(&self, group: &[u8], join: bool) -> Result<(), Error> {
+        let kind = self.socket_type();
+        if kind != SocketType::Dish {
+            let operation = if join { "join" } else { "leave" };
+            return Err(Error::NotSupported {
+                operation,
+                socket_type: kind,
+            });
+        }
+        if join {
+            self.subscribe(group)
+        } else {
+            self.unsubscribe(group)
+        }
     }
 
     /// Sends a message, waiting while the socket type's high-water mark policy says so

@@ -204,6 +204,19 @@ macro_rules! typed_socket {
             }
         }
     };
+    (@join $name:ident) => {
+        impl<P: Proactor> $name<P> {
+            /// See [`Socket::join`].
+            pub fn join(&self, group: impl AsRef<[u8]>) -> Result<(), Error> {
+                self.inner.join(group)
+            }
+
+            /// See [`Socket::leave`].
+            pub fn leave(&self, group: impl AsRef<[u8]>) -> Result<(), Error> {
+                self.inner.leave(group)
+            }
+        }
+    };
     (@connect_peer $name:ident) => {
         impl<P: Proactor> $name<P> {
             /// See [`Socket::connect_peer`].
@@ -306,4 +319,14 @@ typed_socket!(
 typed_socket!(
     /// CHANNEL (draft): PAIR with single-part messages.
     ChannelSocket, Channel, [send, recv]
+);
+typed_socket!(
+    /// RADIO (draft): sends each single-part message to the DISHes that joined its
+    /// group ([`Message::set_group`]); never blocks, drops at the SNDHWM.
+    RadioSocket, Radio, [send]
+);
+typed_socket!(
+    /// DISH (draft): receives the messages of the groups it joined, the group out of
+    /// band ([`Message::group`]).
+    DishSocket, Dish, [recv, join]
 );
