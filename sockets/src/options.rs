@@ -81,8 +81,39 @@ pub enum SocketOption {
     RouterMandatory(bool),
     /// `ZMQ_ROUTER_HANDOVER` (ROUTER only).
     RouterHandover(bool),
-    /// `ZMQ_XPUB_VERBOSE` (XPUB only).
+    /// `ZMQ_XPUB_VERBOSE` (XPUB only): report every subscribe, not only the first of
+    /// each topic. Setting it turns XPUB_VERBOSER's unsubscribe reports off, as in
+    /// libzmq.
     XpubVerbose(bool),
+    /// `ZMQ_XPUB_VERBOSER` (XPUB only): report every subscribe and every unsubscribe
+    /// (a peer's cancel, and each of its topics when it leaves), not only the first
+    /// and the last of each topic.
+    XpubVerboser(bool),
+    /// `ZMQ_XPUB_NODROP` (PUB, XPUB): a send that would exceed some matching
+    /// subscriber's SNDHWM waits (or fails with `WouldBlock` / `TimedOut` under
+    /// SNDTIMEO) instead of dropping the message for that subscriber.
+    XpubNodrop(bool),
+    /// `ZMQ_XPUB_MANUAL` (XPUB only): peers' subscriptions are not applied; each
+    /// subscribe and cancel is passed to `recv`, and the application decides by calling
+    /// `subscribe` / `unsubscribe` on the XPUB, which apply to the peer of the last
+    /// notice read. When a peer leaves, its subscriptions are reported as cancels.
+    XpubManual(bool),
+    /// `ZMQ_XPUB_MANUAL_LAST_VALUE` (XPUB only): XPUB_MANUAL, and the first send after
+    /// a notice was read goes only to that notice's peer (a last-value cache answers
+    /// a new subscriber without repeating the value to everyone).
+    XpubManualLastValue(bool),
+    /// `ZMQ_XPUB_WELCOME_MSG` (XPUB only): a message sent to each peer when it
+    /// connects; empty = none (the default).
+    XpubWelcomeMsg(Bytes),
+    /// `ZMQ_ONLY_FIRST_SUBSCRIBE` (XPUB, XSUB): in a multi-part message only the first
+    /// frame decides whether it carries subscriptions: when it is not a subscribe or
+    /// cancel, no frame of the message is (by default every frame starting with byte
+    /// 1 or 0 is one).
+    OnlyFirstSubscribe(bool),
+    /// `ZMQ_INVERT_MATCHING` (PUB, XPUB, SUB, XSUB): PUB / XPUB send each message to
+    /// the peers with no matching subscription; SUB / XSUB receive only the messages
+    /// that match none of theirs. Both ends must set it.
+    InvertMatching(bool),
     /// `ZMQ_PLAIN_SERVER`: act as PLAIN server (true) or go back to NULL (false).
     PlainServer(bool),
     /// `ZMQ_PLAIN_USERNAME`: act as PLAIN client with this username (at most 255 bytes).
@@ -141,6 +172,13 @@ impl SocketOption {
             SocketOption::RouterMandatory(_) => "ZMQ_ROUTER_MANDATORY",
             SocketOption::RouterHandover(_) => "ZMQ_ROUTER_HANDOVER",
             SocketOption::XpubVerbose(_) => "ZMQ_XPUB_VERBOSE",
+            SocketOption::XpubVerboser(_) => "ZMQ_XPUB_VERBOSER",
+            SocketOption::XpubNodrop(_) => "ZMQ_XPUB_NODROP",
+            SocketOption::XpubManual(_) => "ZMQ_XPUB_MANUAL",
+            SocketOption::XpubManualLastValue(_) => "ZMQ_XPUB_MANUAL_LAST_VALUE",
+            SocketOption::XpubWelcomeMsg(_) => "ZMQ_XPUB_WELCOME_MSG",
+            SocketOption::OnlyFirstSubscribe(_) => "ZMQ_ONLY_FIRST_SUBSCRIBE",
+            SocketOption::InvertMatching(_) => "ZMQ_INVERT_MATCHING",
             SocketOption::PlainServer(_) => "ZMQ_PLAIN_SERVER",
             SocketOption::PlainUsername(_) => "ZMQ_PLAIN_USERNAME",
             SocketOption::PlainPassword(_) => "ZMQ_PLAIN_PASSWORD",
@@ -187,10 +225,17 @@ impl SocketOption {
         Some(match self {
             SocketOption::RoutingId(_) => &[Req, Dealer, Router],
             SocketOption::Conflate(_) => &[Push, Pull, Pub, Sub, Dealer],
-            SocketOption::Subscribe(_) | SocketOption::Unsubscribe(_) => &[Sub],
+            SocketOption::Subscribe(_) | SocketOption::Unsubscribe(_) => &[Sub, XPub],
             SocketOption::ReqRelaxed(_) | SocketOption::ReqCorrelate(_) => &[Req],
             SocketOption::RouterMandatory(_) | SocketOption::RouterHandover(_) => &[Router],
-            SocketOption::XpubVerbose(_) => &[XPub],
+            SocketOption::XpubVerbose(_)
+            | SocketOption::XpubVerboser(_)
+            | SocketOption::XpubManual(_)
+            | SocketOption::XpubManualLastValue(_)
+            | SocketOption::XpubWelcomeMsg(_) => &[XPub],
+            SocketOption::XpubNodrop(_) => &[Pub, XPub],
+            SocketOption::OnlyFirstSubscribe(_) => &[XPub, XSub],
+            SocketOption::InvertMatching(_) => &[Pub, XPub, Sub, XSub],
             _ => return None,
         })
     }
@@ -235,6 +280,13 @@ pub(crate) struct Options {
     pub router_mandatory: bool,
     pub router_handover: bool,
     pub xpub_verbose: bool,
+    pub xpub_verbose_unsubs: bool,
+    pub xpub_nodrop: bool,
+    pub xpub_manual: bool,
+    pub xpub_manual_last_value: bool,
+    pub xpub_welcome_msg: Bytes,
+    pub only_first_subscribe: bool,
+    pub invert_matching: bool,
     pub security: Security,
     pub zap_domain: String,
     pub zap_enforce_domain: bool,
@@ -294,6 +346,13 @@ impl Default for Options {
             router_mandatory: false,
             router_handover: false,
             xpub_verbose: false,
+            xpub_verbose_unsubs: false,
+            xpub_nodrop: false,
+            xpub_manual: false,
+            xpub_manual_last_value: false,
+            xpub_welcome_msg: Bytes::new(),
+            only_first_subscribe: false,
+            invert_matching: false,
             security: Security::default(),
             zap_domain: String::new(),
             zap_enforce_domain: false,
@@ -359,7 +418,23 @@ impl Options {
             SocketOption::ReqCorrelate(v) => self.req_correlate = v,
             SocketOption::RouterMandatory(v) => self.router_mandatory = v,
             SocketOption::RouterHandover(v) => self.router_handover = v,
-            SocketOption::XpubVerbose(v) => self.xpub_verbose = v,
+            SocketOption::XpubVerbose(v) => {
+                self.xpub_verbose = v;
+                self.xpub_verbose_unsubs = false;
+            }
+            SocketOption::XpubVerboser(v) => {
+                self.xpub_verbose = v;
+                self.xpub_verbose_unsubs = v;
+            }
+            SocketOption::XpubNodrop(v) => self.xpub_nodrop = v,
+            SocketOption::XpubManual(v) => self.xpub_manual = v,
+            SocketOption::XpubManualLastValue(v) => {
+                self.xpub_manual = v;
+                self.xpub_manual_last_value = v;
+            }
+            SocketOption::XpubWelcomeMsg(v) => self.xpub_welcome_msg = v,
+            SocketOption::OnlyFirstSubscribe(v) => self.only_first_subscribe = v,
+            SocketOption::InvertMatching(v) => self.invert_matching = v,
             SocketOption::PlainServer(v) => {
                 self.security.as_server = v;
                 self.security.mechanism = if v {
@@ -646,6 +721,13 @@ struct Values {
     router_mandatory: bool,
     router_handover: bool,
     xpub_verbose: bool,
+    xpub_verbose_unsubs: bool,
+    xpub_nodrop: bool,
+    xpub_manual: bool,
+    xpub_manual_last_value: bool,
+    xpub_welcome_msg: Bytes,
+    only_first_subscribe: bool,
+    invert_matching: bool,
     security: Security,
     zap_domain: String,
     zap_enforce_domain: bool,
@@ -682,6 +764,13 @@ impl Options {
                 router_mandatory: o.router_mandatory,
                 router_handover: o.router_handover,
                 xpub_verbose: o.xpub_verbose,
+                xpub_verbose_unsubs: o.xpub_verbose_unsubs,
+                xpub_nodrop: o.xpub_nodrop,
+                xpub_manual: o.xpub_manual,
+                xpub_manual_last_value: o.xpub_manual_last_value,
+                xpub_welcome_msg: o.xpub_welcome_msg.clone(),
+                only_first_subscribe: o.only_first_subscribe,
+                invert_matching: o.invert_matching,
                 security: o.security.clone(),
                 zap_domain: o.zap_domain.clone(),
                 zap_enforce_domain: o.zap_enforce_domain,
@@ -788,9 +877,38 @@ impl SocketOptions {
     pub fn router_handover(&self) -> bool {
         self.o.router_handover
     }
-    /// `ZMQ_XPUB_VERBOSE`.
+    /// `ZMQ_XPUB_VERBOSE`: every subscribe is reported (also true under
+    /// XPUB_VERBOSER).
     pub fn xpub_verbose(&self) -> bool {
         self.o.xpub_verbose
+    }
+    /// `ZMQ_XPUB_VERBOSER`: every unsubscribe is reported too.
+    pub fn xpub_verboser(&self) -> bool {
+        self.o.xpub_verbose_unsubs
+    }
+    /// `ZMQ_XPUB_NODROP`.
+    pub fn xpub_nodrop(&self) -> bool {
+        self.o.xpub_nodrop
+    }
+    /// `ZMQ_XPUB_MANUAL` (also true under XPUB_MANUAL_LAST_VALUE).
+    pub fn xpub_manual(&self) -> bool {
+        self.o.xpub_manual
+    }
+    /// `ZMQ_XPUB_MANUAL_LAST_VALUE`.
+    pub fn xpub_manual_last_value(&self) -> bool {
+        self.o.xpub_manual_last_value
+    }
+    /// `ZMQ_XPUB_WELCOME_MSG` (`None` when not set).
+    pub fn xpub_welcome_msg(&self) -> Option<Bytes> {
+        (!self.o.xpub_welcome_msg.is_empty()).then(|| self.o.xpub_welcome_msg.clone())
+    }
+    /// `ZMQ_ONLY_FIRST_SUBSCRIBE`.
+    pub fn only_first_subscribe(&self) -> bool {
+        self.o.only_first_subscribe
+    }
+    /// `ZMQ_INVERT_MATCHING`.
+    pub fn invert_matching(&self) -> bool {
+        self.o.invert_matching
     }
     /// `ZMQ_PLAIN_SERVER`: PLAIN is the mechanism and this side is its server.
     pub fn plain_server(&self) -> bool {

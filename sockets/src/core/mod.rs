@@ -166,8 +166,8 @@ pub(crate) trait Pattern {
     }
 
     /// `peer` was attached (after [`Pattern::admit`]).
-    fn attached(&mut self, peers: &mut Peers, peer: PeerId) {
-        let _ = (peers, peer);
+    fn attached(&mut self, peers: &mut Peers, opts: &Options, peer: PeerId) {
+        let _ = (peers, opts, peer);
     }
 
     /// `peer`'s connection ended (the peer itself may stay, on the connect side).
@@ -181,15 +181,29 @@ pub(crate) trait Pattern {
     }
 
     /// Whether a message that arrived from `peer` is kept for `recv` (false: filtered
-    /// out or discarded).
-    fn accepts(&mut self, peers: &mut Peers, peer: PeerId, msg: &Message) -> bool {
-        let _ = (peers, peer, msg);
+    /// out or discarded). The pattern may take frames out of it (PUB / XPUB:
+    /// subscriptions inside a multi-part message).
+    fn accepts(
+        &mut self,
+        peers: &mut Peers,
+        opts: &Options,
+        peer: PeerId,
+        msg: &mut Message,
+    ) -> bool {
+        let _ = (peers, opts, peer, msg);
         true
     }
 
-    /// SUB / XSUB: the application (un)subscribes.
-    fn subscribe(&mut self, peers: &mut Peers, topic: &[u8], on: bool) -> Result<(), Error> {
-        let _ = (peers, topic, on);
+    /// SUB: the application (un)subscribes; XPUB with XPUB_MANUAL: subscribes the peer
+    /// of the last subscription notice read.
+    fn subscribe(
+        &mut self,
+        peers: &mut Peers,
+        opts: &Options,
+        topic: &[u8],
+        on: bool,
+    ) -> Result<(), Error> {
+        let _ = (peers, opts, topic, on);
         Err(Error::NotSupported {
             operation: if on { "subscribe" } else { "unsubscribe" },
             socket_type: self.kind(),
@@ -337,12 +351,14 @@ impl Core {
 
     /// SUB / XSUB: subscribes (counted; every subscribe is forwarded, like libzmq).
     pub(crate) fn subscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
-        self.pattern.subscribe(&mut self.peers, topic, true)
+        self.pattern
+            .subscribe(&mut self.peers, &self.opts, topic, true)
     }
 
     /// SUB / XSUB: drops one subscription; peers hear of it when it was the last.
     pub(crate) fn unsubscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
-        self.pattern.subscribe(&mut self.peers, topic, false)
+        self.pattern
+            .subscribe(&mut self.peers, &self.opts, topic, false)
     }
 
     /// After [`Sent::Fanout`]: the peers to hand the message to.
@@ -406,7 +422,7 @@ impl Core {
         }
         let id = existing.unwrap_or_else(|| self.peers.add(&self.opts));
         self.peers.attach(id, admit.routing_id);
-        self.pattern.attached(&mut self.peers, id);
+        self.pattern.attached(&mut self.peers, &self.opts, id);
         Ok(id)
     }
 
@@ -430,8 +446,11 @@ impl Core {
     }
 
     /// A message arrived from `peer`. False when it was filtered out or discarded.
-    pub(crate) fn on_message(&mut self, peer: PeerId, msg: Message) -> bool {
-        if !self.pattern.accepts(&mut self.peers, peer, &msg) {
+    pub(crate) fn on_message(&mut self, peer: PeerId, mut msg: Message) -> bool {
+        if !self
+            .pattern
+            .accepts(&mut self.peers, &self.opts, peer, &mut msg)
+        {
             return false;
         }
         self.peers.push_input(peer, msg)

@@ -96,7 +96,7 @@ impl Pattern for Router {
         })
     }
 
-    fn attached(&mut self, peers: &mut Peers, peer: PeerId) {
+    fn attached(&mut self, peers: &mut Peers, _: &Options, peer: PeerId) {
         if let Some(rid) = peers.get(peer).and_then(|p| p.routing_id.clone()) {
             self.by_id.insert(rid, peer);
         }

@@ -1079,3 +1079,268 @@ fn fan_out_counts_per_subscriber() {
     assert_eq!((of(a).msgs_out, of(a).dropped_hwm), (2, 0));
     assert_eq!((of(b).msgs_out, of(b).dropped_hwm), (1, 1));
 }
+
+fn sub_(h: &mut Harness, peer: PeerId, topic: &str, on: bool) {
+    h.core
+        .on_subscription(peer, Bytes::copy_from_slice(topic.as_bytes()), on);
+    h.run();
+}
+
+#[test]
+fn xpub_verboser_reports_every_cancel_and_each_topic_of_a_leaving_peer() {
+    for verboser in [false, true] {
+        let opt = if verboser {
+            SocketOption::XpubVerboser(true)
+        } else {
+            SocketOption::XpubVerbose(true)
+        };
+        let mut h = Harness::with(SocketType::XPub, &[opt]);
+        let (a, b) = (h.attach(), h.attach());
+        sub_(&mut h, a, "t", true);
+        sub_(&mut h, b, "t", true);
+        sub_(&mut h, a, "t", false);
+        h.detach(b, true);
+        let got = h.recv_all();
+        if verboser {
+            assert_eq!(
+                got,
+                strs(&[&["\u{1}t"], &["\u{1}t"], &["\u{0}t"], &["\u{0}t"]])
+            );
+        } else {
+            // Verbose only: the cancel while b still subscribes is not reported.
+            assert_eq!(got, strs(&[&["\u{1}t"], &["\u{1}t"], &["\u{0}t"]]));
+        }
+        let o = h.core.opts.snapshot();
+        assert_eq!((o.xpub_verbose(), o.xpub_verboser()), (true, verboser));
+    }
+    // XPUB_VERBOSE after XPUB_VERBOSER turns the unsubscribe reports off (libzmq).
+    let mut h = Harness::with(
+        SocketType::XPub,
+        &[
+            SocketOption::XpubVerboser(true),
+            SocketOption::XpubVerbose(true),
+        ],
+    );
+    assert!(!h.core.opts.snapshot().xpub_verboser());
+    let (a, b) = (h.attach(), h.attach());
+    sub_(&mut h, a, "t", true);
+    sub_(&mut h, b, "t", true);
+    h.detach(a, true);
+    assert_eq!(h.recv_all(), strs(&[&["\u{1}t"], &["\u{1}t"]]));
+}
+
+#[test]
+fn xpub_manual_passes_subscriptions_to_the_application() {
+    let mut h = Harness::with(
+        SocketType::XPub,
+        &[SocketOption::XpubManual(true), SocketOption::SndHwm(0)],
+    );
+    assert!(matches!(
+        Harness::new(SocketType::XPub).core.subscribe(b"x"),
+        Err(Error::InvalidOption { .. })
+    ));
+    let (a, b) = (h.attach(), h.attach());
+    // Nothing applied until the application says so; every notice is reported.
+    sub_(&mut h, a, "news", true);
+    sub_(&mut h, b, "news", true);
+    assert!(h.send_str(&["news.0"]));
+    h.write(a);
+    h.write(b);
+    assert!(h.wire(a).is_empty() && h.wire(b).is_empty());
+    // Read a's notice, subscribe a to something else than it asked for.
+    assert_eq!(h.recv().unwrap().unwrap(), ["\u{1}news"]);
+    h.core.subscribe(b"news.sport").unwrap();
+    // b's notice: subscribe b to what it asked.
+    assert_eq!(h.recv().unwrap().unwrap(), ["\u{1}news"]);
+    h.core.subscribe(b"news").unwrap();
+    assert!(h.send_str(&["news.sport.1"]));
+    assert!(h.send_str(&["news.weather"]));
+    h.write(a);
+    h.write(b);
+    assert_eq!(h.wire(a), strs(&[&["news.sport.1"]]));
+    assert_eq!(h.wire(b), strs(&[&["news.sport.1"], &["news.weather"]]));
+    // b cancels: reported, still applied until the application unsubscribes it.
+    sub_(&mut h, b, "news", false);
+    assert!(h.send_str(&["news.2"]));
+    assert_eq!(h.recv().unwrap().unwrap(), ["\u{0}news"]);
+    h.core.unsubscribe(b"news").unwrap();
+    assert!(h.send_str(&["news.3"]));
+    h.write(b);
+    assert_eq!(h.wire(b), strs(&[&["news.2"]]));
+    // A leaving peer's own subscriptions come back as cancels, and the application's
+    // subscriptions for it go; subscribe after that notice applies to nobody.
+    sub_(&mut h, a, "x", true);
+    sub_(&mut h, a, "y", true);
+    h.detach(a, true);
+    let mut got = h.recv_all();
+    assert_eq!(got[..2], strs(&[&["\u{1}x"], &["\u{1}y"]]));
+    got.drain(..2);
+    got.sort();
+    assert_eq!(got, strs(&[&["\u{0}news"], &["\u{0}x"], &["\u{0}y"]]));
+    h.core.subscribe(b"").unwrap();
+    assert!(h.send_str(&["anything"]));
+    h.write(b);
+    assert!(h.wire(b).is_empty(), "after a departure notice: nobody");
+}
+
+#[test]
+fn xpub_manual_last_value_sends_the_next_message_to_the_new_subscriber_only() {
+    let mut h = Harness::with(SocketType::XPub, &[SocketOption::XpubManualLastValue(true)]);
+    let o = h.core.opts.snapshot();
+    assert!(o.xpub_manual() && o.xpub_manual_last_value());
+    let (a, b) = (h.attach(), h.attach());
+    for p in [a, b] {
+        sub_(&mut h, p, "t", true);
+        h.recv().unwrap().unwrap();
+        h.core.subscribe(b"t").unwrap();
+    }
+    // The first send after b's notice: the cached value for b only.
+    assert!(h.send_str(&["t", "last value"]));
+    assert!(h.send_str(&["t", "update"]));
+    h.write(a);
+    h.write(b);
+    assert_eq!(h.wire(a), strs(&[&["t", "update"]]));
+    assert_eq!(h.wire(b), strs(&[&["t", "last value"], &["t", "update"]]));
+    // XPUB_MANUAL alone sends to everyone.
+    let mut h = Harness::with(SocketType::XPub, &[SocketOption::XpubManual(true)]);
+    let (a, b) = (h.attach(), h.attach());
+    for p in [a, b] {
+        sub_(&mut h, p, "t", true);
+        h.recv().unwrap().unwrap();
+        h.core.subscribe(b"t").unwrap();
+    }
+    assert!(h.send_str(&["t"]));
+    h.write(a);
+    assert_eq!(h.wire(a).len(), 1);
+}
+
+#[test]
+fn xpub_nodrop_blocks_at_the_hwm_instead_of_dropping() {
+    for kind in [SocketType::Pub, SocketType::XPub] {
+        let mut h = Harness::with(
+            kind,
+            &[SocketOption::SndHwm(2), SocketOption::XpubNodrop(true)],
+        );
+        assert!(h.core.opts.snapshot().xpub_nodrop());
+        let (a, b, c) = (h.attach(), h.attach(), h.attach());
+        sub_(&mut h, a, "t", true);
+        sub_(&mut h, b, "t", true);
+        assert!(h.send_str(&["t1"]));
+        assert!(h.send_str(&["t2"]));
+        h.write(a);
+        // b is at its HWM: the send waits rather than dropping for b.
+        assert!(!h.send_str(&["t3"]), "{kind}");
+        let before = h.send_wakes;
+        h.write(b);
+        assert!(h.send_wakes > before, "room wakes the sender");
+        assert!(h.send_str(&["t3"]));
+        // c subscribes to nothing: being full-free it never blocks anything.
+        h.write(a);
+        h.write(b);
+        assert_eq!(h.wire(a), strs(&[&["t1"], &["t2"], &["t3"]]));
+        assert_eq!(h.wire(b), strs(&[&["t1"], &["t2"], &["t3"]]));
+        assert!(h.wire(c).is_empty());
+        assert_eq!(h.core.drops().hwm, 0);
+    }
+}
+
+#[test]
+fn xpub_welcome_msg_goes_first_to_every_new_peer() {
+    let mut h = Harness::with(
+        SocketType::XPub,
+        &[SocketOption::XpubWelcomeMsg(Bytes::from_static(b"WELCOME"))],
+    );
+    assert_eq!(
+        h.core.opts.snapshot().xpub_welcome_msg().as_deref(),
+        Some(&b"WELCOME"[..])
+    );
+    let a = h.attach();
+    sub_(&mut h, a, "", true);
+    assert!(h.send_str(&["data"]));
+    h.write(a);
+    assert_eq!(h.wire(a), strs(&[&["WELCOME"], &["data"]]));
+    // Unset (empty): none.
+    h.core
+        .set_option(SocketOption::XpubWelcomeMsg(Bytes::new()))
+        .unwrap();
+    let b = h.attach();
+    h.write(b);
+    assert!(h.wire(b).is_empty());
+}
+
+#[test]
+fn invert_matching_sends_and_receives_what_matches_nothing() {
+    for kind in [SocketType::Pub, SocketType::XPub] {
+        let mut h = Harness::with(kind, &[SocketOption::InvertMatching(true)]);
+        let (a, b, c) = (h.attach(), h.attach(), h.attach());
+        sub_(&mut h, a, "news", true);
+        sub_(&mut h, b, "sport", true);
+        assert!(h.send_str(&["news.1"]));
+        assert!(h.send_str(&["other"]));
+        for p in [a, b, c] {
+            h.write(p);
+        }
+        assert_eq!(h.wire(a), strs(&[&["other"]]));
+        assert_eq!(h.wire(b), strs(&[&["news.1"], &["other"]]));
+        assert_eq!(
+            h.wire(c),
+            strs(&[&["news.1"], &["other"]]),
+            "no subscription"
+        );
+    }
+    for kind in [SocketType::Sub, SocketType::XSub] {
+        let mut h = Harness::with(kind, &[SocketOption::InvertMatching(true)]);
+        let a = h.attach();
+        if kind == SocketType::Sub {
+            h.core.subscribe(b"news").unwrap();
+        } else {
+            h.send_str(&["\u{1}news"]);
+        }
+        assert!(!h.deliver(a, &["news.1"]));
+        assert!(h.deliver(a, &["sport"]));
+        assert_eq!(h.recv_all(), strs(&[&["sport"]]));
+    }
+}
+
+#[test]
+fn subscriptions_inside_multipart_messages_and_only_first_subscribe() {
+    for only_first in [false, true] {
+        let mut h = Harness::with(
+            SocketType::XPub,
+            &[SocketOption::OnlyFirstSubscribe(only_first)],
+        );
+        let a = h.attach();
+        // First frame a subscription: the subscription frames apply, the rest is data.
+        assert!(h.deliver(a, &["\u{1}a", "data", "\u{1}b"]));
+        // First frame data: every frame is data with ONLY_FIRST_SUBSCRIBE.
+        assert!(h.deliver(a, &["data2", "\u{1}c"]));
+        // Notices are read before data.
+        let got = h.recv_all();
+        if only_first {
+            assert_eq!(
+                got,
+                strs(&[&["\u{1}a"], &["\u{1}b"], &["data"], &["data2", "\u{1}c"]])
+            );
+        } else {
+            assert_eq!(
+                got,
+                strs(&[&["\u{1}a"], &["\u{1}b"], &["\u{1}c"], &["data"], &["data2"]])
+            );
+        }
+        // XSUB sending the same shapes.
+        let mut h = Harness::with(
+            SocketType::XSub,
+            &[SocketOption::OnlyFirstSubscribe(only_first)],
+        );
+        let p = h.attach();
+        assert!(h.send_str(&["data", "\u{1}t"]));
+        h.write(p);
+        if only_first {
+            assert_eq!(h.wire(p), strs(&[&["data", "\u{1}t"]]));
+            assert!(h.link(p).subscriptions.is_empty());
+        } else {
+            assert_eq!(h.wire(p), strs(&[&["data"]]));
+            assert_eq!(h.link(p).subscriptions, [(Bytes::from_static(b"t"), true)]);
+        }
+    }
+}

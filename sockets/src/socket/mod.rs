@@ -403,14 +403,17 @@ impl<P: Proactor> Socket<P> {
         self.shared.io.borrow_mut().monitors.add()
     }
 
-    /// Subscribes to messages whose first frame starts with `topic` (SUB only).
+    /// Subscribes to messages whose first frame starts with `topic` (SUB). On an XPUB
+    /// with XPUB_MANUAL: subscribes the peer of the last subscription notice read
+    /// (nothing when that peer left); on other XPUBs, [`Error::InvalidOption`].
     pub fn subscribe(&self, topic: &[u8]) -> Result<(), Error> {
         self.shared.core.borrow_mut().subscribe(topic)?;
         self.shared.run_core_output();
         Ok(())
     }
 
-    /// Drops one subscription to `topic` (SUB only; subscriptions are counted).
+    /// Drops one subscription to `topic` (SUB, where subscriptions are counted; XPUB
+    /// with XPUB_MANUAL, for the peer of the last notice read).
     pub fn unsubscribe(&self, topic: &[u8]) -> Result<(), Error> {
         self.shared.core.borrow_mut().unsubscribe(topic)?;
         self.shared.run_core_output();
