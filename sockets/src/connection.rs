@@ -538,6 +538,7 @@ fn on_handshake<P: Proactor>(shared: &Shared<P>, conn: &Rc<Conn>, metadata: &Met
         .get(ringmq_zmtp::metadata::IDENTITY)
         .filter(|id| !id.is_empty())
         .cloned();
+    let identity = shared.identity_for(conn.origin, identity);
     match shared.attach(conn.clone(), existing, identity) {
         Ok((peer, rid)) => {
             conn.peer.set(Some(peer));

@@ -17,6 +17,11 @@ use crate::reason::SecurityConfigError;
 use crate::security::CurveKey;
 use crate::zap::ZapSlot;
 
+/// `ZMQ_NOTIFY_CONNECT`: a [`SocketOption::RouterNotify`] bit.
+pub const NOTIFY_CONNECT: u32 = 1;
+/// `ZMQ_NOTIFY_DISCONNECT`: a [`SocketOption::RouterNotify`] bit.
+pub const NOTIFY_DISCONNECT: u32 = 2;
+
 /// A socket option and its value, named after libzmq's `ZMQ_*` options.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -114,6 +119,24 @@ pub enum SocketOption {
     /// the peers with no matching subscription; SUB / XSUB receive only the messages
     /// that match none of theirs. Both ends must set it.
     InvertMatching(bool),
+    /// `ZMQ_PROBE_ROUTER` (ROUTER, DEALER, REQ): send an empty message to each peer
+    /// when its connection starts (a ROUTER peer then learns our routing id before we
+    /// send anything).
+    ProbeRouter(bool),
+    /// `ZMQ_CONNECT_ROUTING_ID` (ROUTER, STREAM): the routing id under which the peer
+    /// of the next `connect` is known, instead of the one it announces (or a generated
+    /// one); 1 to 255 bytes. The next `connect` takes it (it reads back as `None`
+    /// after), and that endpoint's reconnections keep it. A peer with that id already
+    /// attached makes the connection refused (`DuplicateRoutingId`), or takes over
+    /// with ROUTER_HANDOVER.
+    ConnectRoutingId(Bytes),
+    /// `ZMQ_ROUTER_NOTIFY` (ROUTER): a bit mask of [`NOTIFY_CONNECT`] (receive
+    /// `[routing id, ""]` when a peer attaches) and [`NOTIFY_DISCONNECT`] (the same
+    /// when its connection ends). Default 0.
+    RouterNotify(u32),
+    /// `ZMQ_STREAM_NOTIFY` (STREAM): receive `[id, ""]` when a peer connects and when
+    /// it disconnects. Default true.
+    StreamNotify(bool),
     /// `ZMQ_PLAIN_SERVER`: act as PLAIN server (true) or go back to NULL (false).
     PlainServer(bool),
     /// `ZMQ_PLAIN_USERNAME`: act as PLAIN client with this username (at most 255 bytes).
@@ -179,6 +202,10 @@ impl SocketOption {
             SocketOption::XpubWelcomeMsg(_) => "ZMQ_XPUB_WELCOME_MSG",
             SocketOption::OnlyFirstSubscribe(_) => "ZMQ_ONLY_FIRST_SUBSCRIBE",
             SocketOption::InvertMatching(_) => "ZMQ_INVERT_MATCHING",
+            SocketOption::ProbeRouter(_) => "ZMQ_PROBE_ROUTER",
+            SocketOption::ConnectRoutingId(_) => "ZMQ_CONNECT_ROUTING_ID",
+            SocketOption::RouterNotify(_) => "ZMQ_ROUTER_NOTIFY",
+            SocketOption::StreamNotify(_) => "ZMQ_STREAM_NOTIFY",
             SocketOption::PlainServer(_) => "ZMQ_PLAIN_SERVER",
             SocketOption::PlainUsername(_) => "ZMQ_PLAIN_USERNAME",
             SocketOption::PlainPassword(_) => "ZMQ_PLAIN_PASSWORD",
@@ -234,6 +261,10 @@ impl SocketOption {
             | SocketOption::XpubManualLastValue(_)
             | SocketOption::XpubWelcomeMsg(_) => &[XPub],
             SocketOption::XpubNodrop(_) => &[Pub, XPub],
+            SocketOption::ProbeRouter(_) => &[Router, Dealer, Req],
+            SocketOption::ConnectRoutingId(_) => &[Router, Stream],
+            SocketOption::RouterNotify(_) => &[Router],
+            SocketOption::StreamNotify(_) => &[Stream],
             SocketOption::OnlyFirstSubscribe(_) => &[XPub, XSub],
             SocketOption::InvertMatching(_) => &[Pub, XPub, Sub, XSub],
             _ => return None,
@@ -287,6 +318,10 @@ pub(crate) struct Options {
     pub xpub_welcome_msg: Bytes,
     pub only_first_subscribe: bool,
     pub invert_matching: bool,
+    pub probe_router: bool,
+    pub connect_routing_id: Option<Bytes>,
+    pub router_notify: u32,
+    pub stream_notify: bool,
     pub security: Security,
     pub zap_domain: String,
     pub zap_enforce_domain: bool,
@@ -353,6 +388,10 @@ impl Default for Options {
             xpub_welcome_msg: Bytes::new(),
             only_first_subscribe: false,
             invert_matching: false,
+            probe_router: false,
+            connect_routing_id: None,
+            router_notify: 0,
+            stream_notify: true,
             security: Security::default(),
             zap_domain: String::new(),
             zap_enforce_domain: false,
@@ -435,6 +474,26 @@ impl Options {
             SocketOption::XpubWelcomeMsg(v) => self.xpub_welcome_msg = v,
             SocketOption::OnlyFirstSubscribe(v) => self.only_first_subscribe = v,
             SocketOption::InvertMatching(v) => self.invert_matching = v,
+            SocketOption::ProbeRouter(v) => self.probe_router = v,
+            SocketOption::ConnectRoutingId(id) => {
+                if id.is_empty() || id.len() > 255 {
+                    return Err(Error::InvalidOption {
+                        option: "ZMQ_CONNECT_ROUTING_ID",
+                        reason: "must be 1 to 255 bytes".into(),
+                    });
+                }
+                self.connect_routing_id = Some(id);
+            }
+            SocketOption::RouterNotify(v) => {
+                if v > NOTIFY_CONNECT | NOTIFY_DISCONNECT {
+                    return Err(Error::InvalidOption {
+                        option: "ZMQ_ROUTER_NOTIFY",
+                        reason: "a mask of NOTIFY_CONNECT (1) and NOTIFY_DISCONNECT (2)".into(),
+                    });
+                }
+                self.router_notify = v;
+            }
+            SocketOption::StreamNotify(v) => self.stream_notify = v,
             SocketOption::PlainServer(v) => {
                 self.security.as_server = v;
                 self.security.mechanism = if v {
@@ -728,6 +787,10 @@ struct Values {
     xpub_welcome_msg: Bytes,
     only_first_subscribe: bool,
     invert_matching: bool,
+    probe_router: bool,
+    connect_routing_id: Option<Bytes>,
+    router_notify: u32,
+    stream_notify: bool,
     security: Security,
     zap_domain: String,
     zap_enforce_domain: bool,
@@ -771,6 +834,10 @@ impl Options {
                 xpub_welcome_msg: o.xpub_welcome_msg.clone(),
                 only_first_subscribe: o.only_first_subscribe,
                 invert_matching: o.invert_matching,
+                probe_router: o.probe_router,
+                connect_routing_id: o.connect_routing_id.clone(),
+                router_notify: o.router_notify,
+                stream_notify: o.stream_notify,
                 security: o.security.clone(),
                 zap_domain: o.zap_domain.clone(),
                 zap_enforce_domain: o.zap_enforce_domain,
@@ -909,6 +976,23 @@ impl SocketOptions {
     /// `ZMQ_INVERT_MATCHING`.
     pub fn invert_matching(&self) -> bool {
         self.o.invert_matching
+    }
+    /// `ZMQ_PROBE_ROUTER`.
+    pub fn probe_router(&self) -> bool {
+        self.o.probe_router
+    }
+    /// `ZMQ_CONNECT_ROUTING_ID`: the id the next `connect` will take (`None` when
+    /// none is pending).
+    pub fn connect_routing_id(&self) -> Option<Bytes> {
+        self.o.connect_routing_id.clone()
+    }
+    /// `ZMQ_ROUTER_NOTIFY` (a mask of [`NOTIFY_CONNECT`] and [`NOTIFY_DISCONNECT`]).
+    pub fn router_notify(&self) -> u32 {
+        self.o.router_notify
+    }
+    /// `ZMQ_STREAM_NOTIFY`.
+    pub fn stream_notify(&self) -> bool {
+        self.o.stream_notify
     }
     /// `ZMQ_PLAIN_SERVER`: PLAIN is the mechanism and this side is its server.
     pub fn plain_server(&self) -> bool {

@@ -241,3 +241,100 @@ fn xpub_parses_multipart_subscriptions_from_libzmq_xsub() {
         assert!(finish_script(child).contains("OK"));
     });
 }
+
+const BOUND_ROUTER: &str = r#"
+import sys, zmq
+s = zmq.Context().socket(zmq.ROUTER)
+s.rcvtimeo = 10000
+s.bind("tcp://127.0.0.1:*")
+print(s.getsockopt(zmq.LAST_ENDPOINT).decode(), flush=True)
+got = s.recv_multipart()
+assert got == [b"rmq", b"ping"], got
+s.send_multipart([b"rmq", b"pong"])
+s.linger = 2000
+s.close()
+print("OK", flush=True)
+"#;
+
+/// ROUTER to a libzmq ROUTER: CONNECT_ROUTING_ID names the libzmq peer, so our side
+/// can address it first.
+#[test]
+fn connect_routing_id_to_libzmq_router() {
+    use std::io::BufRead;
+    let mut child = run_script(BOUND_ROUTER, "-");
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut ep = String::new();
+    out.read_line(&mut ep).expect("the script's endpoint");
+    run(|ctx| async move {
+        let router = ctx.router();
+        router
+            .set_option(SocketOption::RoutingId(Bytes::from_static(b"rmq")))
+            .unwrap();
+        router
+            .set_option(SocketOption::ConnectRoutingId(Bytes::from_static(b"py")))
+            .unwrap();
+        router
+            .set_option(SocketOption::RouterMandatory(true))
+            .unwrap();
+        let mon = router.monitor();
+        router.connect(ep.trim()).unwrap();
+        common::wait_handshakes(ctx.proactor(), &mon, 1).await;
+        let ping: ringmq_sockets::Message =
+            vec![Bytes::from_static(b"py"), Bytes::from_static(b"ping")].into();
+        router.send(ping).await.unwrap();
+        let got = router.recv().await.unwrap();
+        assert_eq!(got.frames(), [&b"py"[..], b"pong"]);
+        router.close().await;
+    });
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(
+        child.wait().unwrap().success() && rest.contains("OK"),
+        "{rest}"
+    );
+}
+
+const PROBED_DEALER: &str = r#"
+import sys, zmq
+s = zmq.Context().socket(zmq.DEALER)
+s.rcvtimeo = 10000
+s.setsockopt(zmq.ROUTING_ID, b"py")
+s.connect(sys.argv[1])
+got = s.recv()
+assert got == b"", got
+s.send(b"hi")
+assert s.recv() == b"bye"
+s.close(linger=0)
+print("OK", flush=True)
+"#;
+
+/// PROBE_ROUTER seen by a libzmq DEALER (an empty message first), and ROUTER_NOTIFY
+/// reporting its connection and its departure.
+#[test]
+fn probe_router_and_notify_with_libzmq_dealer() {
+    run(|ctx| async move {
+        let router = ctx.router();
+        router.set_option(SocketOption::ProbeRouter(true)).unwrap();
+        router
+            .set_option(SocketOption::RouterNotify(
+                ringmq_sockets::NOTIFY_CONNECT | ringmq_sockets::NOTIFY_DISCONNECT,
+            ))
+            .unwrap();
+        let ep = router.bind("tcp://127.0.0.1:*").unwrap();
+        let child = run_script(PROBED_DEALER, &ep);
+        let py = Bytes::from_static(b"py");
+        assert_eq!(
+            router.recv().await.unwrap().frames(),
+            [py.clone(), Bytes::new()]
+        );
+        assert_eq!(
+            router.recv().await.unwrap().frames(),
+            [py.clone(), Bytes::from_static(b"hi")]
+        );
+        let bye: ringmq_sockets::Message = vec![py.clone(), Bytes::from_static(b"bye")].into();
+        router.send(bye).await.unwrap();
+        assert_eq!(router.recv().await.unwrap().frames(), [py, Bytes::new()]);
+        router.close().await;
+        assert!(finish_script(child).contains("OK"));
+    });
+}

@@ -422,6 +422,15 @@ impl Core {
         }
         let id = existing.unwrap_or_else(|| self.peers.add(&self.opts));
         self.peers.attach(id, admit.routing_id);
+        if self.opts.probe_router
+            && matches!(
+                self.kind,
+                SocketType::Router | SocketType::Dealer | SocketType::Req
+            )
+        {
+            // PROBE_ROUTER: an empty message, before anything queued for the peer.
+            self.peers.queue_to(id, Message::from(Bytes::new()));
+        }
         self.pattern.attached(&mut self.peers, &self.opts, id);
         Ok(id)
     }

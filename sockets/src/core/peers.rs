@@ -496,15 +496,16 @@ impl Peers {
         }
     }
 
-    /// Queues `msg` for `id` whatever its SNDHWM (XPUB_WELCOME_MSG, on attach), telling
-    /// its link.
+    /// Queues `msg` for `id` before anything queued, whatever its SNDHWM
+    /// (XPUB_WELCOME_MSG and PROBE_ROUTER, on attach), telling its link.
     pub(crate) fn queue_to(&mut self, id: PeerId, msg: Message) {
-        let conflate = self.conflate;
         let Some(p) = self.map.get_mut(id) else {
             return;
         };
         p.counters.count_out();
-        if p.enqueue(msg, conflate, &mut self.drops) && p.attached {
+        let was_empty = p.out.is_empty();
+        p.out.push_front(msg);
+        if was_empty && p.attached {
             self.actions.push(Action::Output(id));
         }
     }

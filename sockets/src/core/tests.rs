@@ -492,8 +492,9 @@ fn router_routes_by_id_and_prefixes_received_messages() {
 #[test]
 fn stream_generates_ids_routes_by_them_and_waits_at_the_hwm() {
     let mut h = Harness::with(SocketType::Stream, &[SocketOption::SndHwm(1)]);
-    // Whatever a raw peer might announce, it gets a generated id.
-    let a = h.attach_to(None, Some("ignored")).unwrap();
+    // A raw peer announces nothing: it gets a generated id (the identity the shell
+    // may pass is a CONNECT_ROUTING_ID, see the test below).
+    let a = h.attach();
     let b = h.attach();
     let (ida, idb) = (h.core.routing_id(a).unwrap(), h.core.routing_id(b).unwrap());
     assert_ne!(ida, idb);
@@ -1343,4 +1344,68 @@ fn subscriptions_inside_multipart_messages_and_only_first_subscribe() {
             assert_eq!(h.link(p).subscriptions, [(Bytes::from_static(b"t"), true)]);
         }
     }
+}
+
+#[test]
+fn probe_router_sends_an_empty_message_first_on_each_connection() {
+    for kind in [SocketType::Dealer, SocketType::Req, SocketType::Router] {
+        let mut h = Harness::with(kind, &[SocketOption::ProbeRouter(true)]);
+        assert!(h.core.opts.snapshot().probe_router());
+        // A DEALER / REQ queues for its connect-side peer before the connection: the
+        // probe still goes first.
+        let early = h.core.add_connect_peer();
+        if kind == SocketType::Dealer {
+            assert!(h.send_str(&["early"]));
+        }
+        let p = h.attach_to(early, Some("peer")).unwrap();
+        h.write(p);
+        let mut want = vec![vec![String::new()]];
+        if kind == SocketType::Dealer {
+            want.push(vec!["early".to_string()]);
+        }
+        assert_eq!(h.wire(p), want, "{kind}");
+    }
+    let mut h = Harness::new(SocketType::Dealer);
+    let p = h.attach();
+    h.write(p);
+    assert!(h.wire(p).is_empty(), "off by default");
+    assert!(SocketOption::ProbeRouter(true)
+        .check(SocketType::Pub)
+        .is_err());
+}
+
+#[test]
+fn router_notify_reports_connects_and_disconnects() {
+    for mask in 0..=3u32 {
+        let mut h = Harness::with(SocketType::Router, &[SocketOption::RouterNotify(mask)]);
+        let a = h.attach_to(None, Some("a")).unwrap();
+        assert!(h.deliver(a, &["hello"]));
+        h.detach(a, true);
+        let mut want: Vec<&[&str]> = Vec::new();
+        if mask & crate::options::NOTIFY_CONNECT != 0 {
+            want.push(&["a", ""]);
+        }
+        want.push(&["a", "hello"]);
+        if mask & crate::options::NOTIFY_DISCONNECT != 0 {
+            want.push(&["a", ""]);
+        }
+        assert_eq!(h.recv_all(), strs(&want), "mask {mask}");
+        assert_eq!(h.core.opts.snapshot().router_notify(), mask);
+    }
+    let mut h = Harness::new(SocketType::Router);
+    assert!(h.core.set_option(SocketOption::RouterNotify(4)).is_err());
+}
+
+#[test]
+fn stream_takes_an_assigned_routing_id_unless_it_is_in_use() {
+    let mut h = Harness::new(SocketType::Stream);
+    let a = h.attach_to(None, Some("mine")).unwrap();
+    assert_eq!(h.core.routing_id(a).as_deref(), Some(&b"mine"[..]));
+    assert_eq!(
+        h.attach_to(None, Some("mine")),
+        Err(Refusal::DuplicateRoutingId(Bytes::from_static(b"mine")))
+    );
+    assert!(h.send_str(&["mine", "data"]));
+    h.write(a);
+    assert_eq!(h.wire(a), strs(&[&["data"]]));
 }

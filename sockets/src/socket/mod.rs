@@ -243,7 +243,10 @@ impl<P: Proactor> Socket<P> {
             return Err(shared.closed_error());
         }
         shared.watch_context();
-        let peer = shared.core.borrow_mut().add_connect_peer();
+        let (peer, routing_id) = {
+            let mut core = shared.core.borrow_mut();
+            (core.add_connect_peer(), core.opts.connect_routing_id.take())
+        };
         let stop = Rc::new(Stop::default());
         let id = {
             let mut io = shared.io.borrow_mut();
@@ -253,6 +256,7 @@ impl<P: Proactor> Socket<P> {
                 endpoint: endpoint.to_owned(),
                 peer,
                 stop: stop.clone(),
+                routing_id,
             });
             io.last_endpoint = Some(endpoint.to_owned());
             id

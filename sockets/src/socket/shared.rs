@@ -40,6 +40,8 @@ pub(crate) struct ConnectEntry {
     /// The peer that outlives reconnects (not with IMMEDIATE, nor on ROUTER).
     pub peer: Option<PeerId>,
     pub stop: Rc<Stop>,
+    /// CONNECT_ROUTING_ID taken by this connect: the id its peer is known by.
+    pub routing_id: Option<Bytes>,
 }
 
 /// The socket's Context, as its shell needs it.
@@ -271,6 +273,23 @@ impl<P: Proactor> Shared<P> {
     /// A connection finished its handshake: the core admits it as a peer (joining
     /// `existing`, its connect-side peer) or refuses it. On success the link serves the
     /// peer from now on; returns the peer and its routing id.
+    /// The identity to attach a connection of `origin` under: the connect's
+    /// CONNECT_ROUTING_ID when it took one, else `announced` (the peer's own).
+    pub(crate) fn identity_for(&self, origin: Origin, announced: Option<Bytes>) -> Option<Bytes> {
+        if let Origin::Connect { id, .. } = origin {
+            let io = self.io.borrow();
+            if let Some(rid) = io
+                .connects
+                .iter()
+                .find(|c| c.id == id)
+                .and_then(|c| c.routing_id.clone())
+            {
+                return Some(rid);
+            }
+        }
+        announced
+    }
+
     pub(crate) fn attach(
         &self,
         link: Rc<dyn Link>,
