@@ -22,6 +22,13 @@ pub const NOTIFY_CONNECT: u32 = 1;
 /// `ZMQ_NOTIFY_DISCONNECT`: a [`SocketOption::RouterNotify`] bit.
 pub const NOTIFY_DISCONNECT: u32 = 2;
 
+/// `ZMQ_RECONNECT_STOP_CONN_REFUSED`: a [`SocketOption::ReconnectStop`] bit.
+pub const RECONNECT_STOP_CONN_REFUSED: u32 = 1;
+/// `ZMQ_RECONNECT_STOP_HANDSHAKE_FAILED`: a [`SocketOption::ReconnectStop`] bit.
+pub const RECONNECT_STOP_HANDSHAKE_FAILED: u32 = 2;
+/// `ZMQ_RECONNECT_STOP_AFTER_DISCONNECT`: a [`SocketOption::ReconnectStop`] bit.
+pub const RECONNECT_STOP_AFTER_DISCONNECT: u32 = 4;
+
 /// A socket option and its value, named after libzmq's `ZMQ_*` options.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -137,6 +144,49 @@ pub enum SocketOption {
     /// `ZMQ_STREAM_NOTIFY` (STREAM): receive `[id, ""]` when a peer connects and when
     /// it disconnects. Default true.
     StreamNotify(bool),
+    /// `ZMQ_SNDBUF`: the kernel send buffer of each TCP connection, in bytes; `None`
+    /// leaves the OS default (libzmq's -1, the default).
+    SndBuf(Option<u32>),
+    /// `ZMQ_RCVBUF`: the kernel receive buffer of each TCP connection, in bytes;
+    /// `None` leaves the OS default (libzmq's -1, the default).
+    RcvBuf(Option<u32>),
+    /// `ZMQ_TOS`: the IP type-of-service byte of each TCP connection (0, the default,
+    /// leaves the OS default).
+    Tos(u8),
+    /// `ZMQ_TCP_MAXRT`: how long sent data may stay unacknowledged before the
+    /// connection is dropped (`TCP_USER_TIMEOUT` on Linux, as libzmq sets it; whole
+    /// milliseconds); zero (the default) leaves the OS default.
+    TcpMaxrt(Duration),
+    /// `ZMQ_BINDTODEVICE`: bind TCP listeners and connections to this network device
+    /// (interface or VRF); empty (the default) = none. Needs `CAP_NET_RAW`: without
+    /// it, `bind` fails with the OS error and connections end with it. A connection
+    /// is bound to the device right after it is established (its SYN follows the
+    /// normal routing), a listener right after it is bound.
+    BindToDevice(String),
+    /// `ZMQ_BACKLOG`: the accept queue length of TCP and IPC listeners. Default 100.
+    Backlog(u32),
+    /// `ZMQ_CONNECT_TIMEOUT`: a TCP connect attempt that takes longer fails (and is
+    /// retried after the reconnect interval); zero (the default) = the OS timeout.
+    ConnectTimeout(Duration),
+    /// `ZMQ_RECONNECT_STOP`: a mask of [`RECONNECT_STOP_CONN_REFUSED`] (stop
+    /// reconnecting an endpoint when a connect is refused),
+    /// [`RECONNECT_STOP_HANDSHAKE_FAILED`] (when a handshake fails) and
+    /// [`RECONNECT_STOP_AFTER_DISCONNECT`] (after `disconnect`; ringmq always stops
+    /// then). Default 0.
+    ReconnectStop(u32),
+    /// `ZMQ_HELLO_MSG` (ROUTER, DEALER): a message sent to each peer when its
+    /// connection starts (made or accepted), before anything else; empty = none.
+    HelloMsg(Bytes),
+    /// `ZMQ_DISCONNECT_MSG` (ROUTER): a message received from a peer (`[id, msg]`)
+    /// when its connection ends; empty = none.
+    DisconnectMsg(Bytes),
+    /// `ZMQ_HICCUP_MSG` (DEALER): a message received when a connection made by
+    /// `connect` breaks (it will reconnect); empty = none.
+    HiccupMsg(Bytes),
+    /// `ZMQ_IPV6`: TCP sockets may use IPv6: `tcp://*:port` binds `[::]` (dual stack:
+    /// IPv4 and IPv6 peers), and an interface name may resolve to its IPv6 address.
+    /// Default false. (Literal IPv6 addresses and names work either way.)
+    Ipv6(bool),
     /// `ZMQ_PLAIN_SERVER`: act as PLAIN server (true) or go back to NULL (false).
     PlainServer(bool),
     /// `ZMQ_PLAIN_USERNAME`: act as PLAIN client with this username (at most 255 bytes).
@@ -206,6 +256,18 @@ impl SocketOption {
             SocketOption::ConnectRoutingId(_) => "ZMQ_CONNECT_ROUTING_ID",
             SocketOption::RouterNotify(_) => "ZMQ_ROUTER_NOTIFY",
             SocketOption::StreamNotify(_) => "ZMQ_STREAM_NOTIFY",
+            SocketOption::SndBuf(_) => "ZMQ_SNDBUF",
+            SocketOption::RcvBuf(_) => "ZMQ_RCVBUF",
+            SocketOption::Tos(_) => "ZMQ_TOS",
+            SocketOption::TcpMaxrt(_) => "ZMQ_TCP_MAXRT",
+            SocketOption::BindToDevice(_) => "ZMQ_BINDTODEVICE",
+            SocketOption::Backlog(_) => "ZMQ_BACKLOG",
+            SocketOption::ConnectTimeout(_) => "ZMQ_CONNECT_TIMEOUT",
+            SocketOption::ReconnectStop(_) => "ZMQ_RECONNECT_STOP",
+            SocketOption::HelloMsg(_) => "ZMQ_HELLO_MSG",
+            SocketOption::DisconnectMsg(_) => "ZMQ_DISCONNECT_MSG",
+            SocketOption::HiccupMsg(_) => "ZMQ_HICCUP_MSG",
+            SocketOption::Ipv6(_) => "ZMQ_IPV6",
             SocketOption::PlainServer(_) => "ZMQ_PLAIN_SERVER",
             SocketOption::PlainUsername(_) => "ZMQ_PLAIN_USERNAME",
             SocketOption::PlainPassword(_) => "ZMQ_PLAIN_PASSWORD",
@@ -265,6 +327,9 @@ impl SocketOption {
             SocketOption::ConnectRoutingId(_) => &[Router, Stream],
             SocketOption::RouterNotify(_) => &[Router],
             SocketOption::StreamNotify(_) => &[Stream],
+            SocketOption::HelloMsg(_) => &[Router, Dealer],
+            SocketOption::DisconnectMsg(_) => &[Router],
+            SocketOption::HiccupMsg(_) => &[Dealer],
             SocketOption::OnlyFirstSubscribe(_) => &[XPub, XSub],
             SocketOption::InvertMatching(_) => &[Pub, XPub, Sub, XSub],
             _ => return None,
@@ -322,6 +387,18 @@ pub(crate) struct Options {
     pub connect_routing_id: Option<Bytes>,
     pub router_notify: u32,
     pub stream_notify: bool,
+    pub sndbuf: Option<u32>,
+    pub rcvbuf: Option<u32>,
+    pub tos: u8,
+    pub tcp_maxrt: Option<Duration>,
+    pub bind_to_device: String,
+    pub backlog: u32,
+    pub connect_timeout: Option<Duration>,
+    pub reconnect_stop: u32,
+    pub hello_msg: Bytes,
+    pub disconnect_msg: Bytes,
+    pub hiccup_msg: Bytes,
+    pub ipv6: bool,
     pub security: Security,
     pub zap_domain: String,
     pub zap_enforce_domain: bool,
@@ -392,6 +469,18 @@ impl Default for Options {
             connect_routing_id: None,
             router_notify: 0,
             stream_notify: true,
+            sndbuf: None,
+            rcvbuf: None,
+            tos: 0,
+            tcp_maxrt: None,
+            bind_to_device: String::new(),
+            backlog: 100,
+            connect_timeout: None,
+            reconnect_stop: 0,
+            hello_msg: Bytes::new(),
+            disconnect_msg: Bytes::new(),
+            hiccup_msg: Bytes::new(),
+            ipv6: false,
             security: Security::default(),
             zap_domain: String::new(),
             zap_enforce_domain: false,
@@ -494,6 +583,37 @@ impl Options {
                 self.router_notify = v;
             }
             SocketOption::StreamNotify(v) => self.stream_notify = v,
+            SocketOption::SndBuf(v) => self.sndbuf = v,
+            SocketOption::RcvBuf(v) => self.rcvbuf = v,
+            SocketOption::Tos(v) => self.tos = v,
+            SocketOption::TcpMaxrt(v) => self.tcp_maxrt = nonzero(v),
+            SocketOption::BindToDevice(v) => {
+                if v.len() >= 16 || v.contains('\0') {
+                    return Err(Error::InvalidOption {
+                        option: "ZMQ_BINDTODEVICE",
+                        reason: "a device name is at most 15 bytes, without NUL".into(),
+                    });
+                }
+                self.bind_to_device = v;
+            }
+            SocketOption::Backlog(v) => self.backlog = v,
+            SocketOption::ConnectTimeout(v) => self.connect_timeout = nonzero(v),
+            SocketOption::ReconnectStop(v) => {
+                let all = RECONNECT_STOP_CONN_REFUSED
+                    | RECONNECT_STOP_HANDSHAKE_FAILED
+                    | RECONNECT_STOP_AFTER_DISCONNECT;
+                if v & !all != 0 {
+                    return Err(Error::InvalidOption {
+                        option: "ZMQ_RECONNECT_STOP",
+                        reason: "a mask of the RECONNECT_STOP_* bits".into(),
+                    });
+                }
+                self.reconnect_stop = v;
+            }
+            SocketOption::HelloMsg(v) => self.hello_msg = v,
+            SocketOption::DisconnectMsg(v) => self.disconnect_msg = v,
+            SocketOption::HiccupMsg(v) => self.hiccup_msg = v,
+            SocketOption::Ipv6(v) => self.ipv6 = v,
             SocketOption::PlainServer(v) => {
                 self.security.as_server = v;
                 self.security.mechanism = if v {
@@ -587,6 +707,33 @@ impl Options {
         c.handshake_ivl = self.handshake_ivl;
         c.metadata = self.metadata.clone();
         c
+    }
+
+    /// Applies the kernel options of new TCP streams (keepalive, SNDBUF / RCVBUF, TOS,
+    /// TCP_MAXRT, BINDTODEVICE). Best effort like libzmq, except BINDTODEVICE, whose
+    /// failure (e.g. no `CAP_NET_RAW`) is returned: the connection must not go on
+    /// unbound.
+    pub(crate) fn apply_to_tcp(&self, s: &impl std::os::fd::AsRawFd) -> std::io::Result<()> {
+        use ringmq_proactor::sockopt;
+        if let Some(ka) = self.keepalive() {
+            let _ = sockopt::set_tcp_keepalive(s, &ka);
+        }
+        if let Some(b) = self.sndbuf {
+            let _ = sockopt::set_send_buffer(s, b);
+        }
+        if let Some(b) = self.rcvbuf {
+            let _ = sockopt::set_recv_buffer(s, b);
+        }
+        if self.tos != 0 {
+            let _ = sockopt::set_tos(s, self.tos);
+        }
+        if let Some(t) = self.tcp_maxrt {
+            let _ = sockopt::set_tcp_user_timeout(s, t);
+        }
+        if !self.bind_to_device.is_empty() {
+            sockopt::set_bind_to_device(s, self.bind_to_device.as_bytes())?;
+        }
+        Ok(())
     }
 
     /// The keepalive settings to apply to new TCP streams; `None` leaves the OS default.
@@ -728,6 +875,43 @@ mod tests {
     }
 
     #[test]
+    fn kernel_options_reach_the_tcp_socket() {
+        use ringmq_proactor::sockopt;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let s = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let mut o = Options::default();
+        o.set(SocketOption::SndBuf(Some(40000))).unwrap();
+        o.set(SocketOption::RcvBuf(Some(50000))).unwrap();
+        o.set(SocketOption::Tos(0x10)).unwrap();
+        o.set(SocketOption::TcpMaxrt(Duration::from_millis(1500)))
+            .unwrap();
+        let before = sockopt::tos(&s).unwrap();
+        assert_ne!(before, 0x10);
+        o.apply_to_tcp(&s).unwrap();
+        // Linux doubles the buffer sizes it was given.
+        assert_eq!(sockopt::send_buffer(&s).unwrap(), 80000);
+        assert_eq!(sockopt::recv_buffer(&s).unwrap(), 100000);
+        assert_eq!(sockopt::tos(&s).unwrap(), 0x10);
+        assert_eq!(
+            sockopt::tcp_user_timeout(&s).unwrap(),
+            Duration::from_millis(1500)
+        );
+        // BINDTODEVICE needs CAP_NET_RAW (the test suite runs as root).
+        o.set(SocketOption::BindToDevice("lo".into())).unwrap();
+        match o.apply_to_tcp(&s) {
+            Ok(()) => assert_eq!(sockopt::bind_to_device(&s).unwrap(), b"lo"),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied, "{e}"),
+        }
+        let snap = o.snapshot();
+        assert_eq!(
+            (snap.sndbuf(), snap.rcvbuf(), snap.tos(), snap.tcp_maxrt()),
+            (Some(40000), Some(50000), 0x10, Duration::from_millis(1500))
+        );
+        assert_eq!(snap.bind_to_device(), "lo");
+        assert!(o.set(SocketOption::ReconnectStop(8)).is_err());
+    }
+
+    #[test]
     fn routing_id_is_validated() {
         let mut o = Options::default();
         assert!(o
@@ -791,6 +975,18 @@ struct Values {
     connect_routing_id: Option<Bytes>,
     router_notify: u32,
     stream_notify: bool,
+    sndbuf: Option<u32>,
+    rcvbuf: Option<u32>,
+    tos: u8,
+    tcp_maxrt: Option<Duration>,
+    bind_to_device: String,
+    backlog: u32,
+    connect_timeout: Option<Duration>,
+    reconnect_stop: u32,
+    hello_msg: Bytes,
+    disconnect_msg: Bytes,
+    hiccup_msg: Bytes,
+    ipv6: bool,
     security: Security,
     zap_domain: String,
     zap_enforce_domain: bool,
@@ -838,6 +1034,18 @@ impl Options {
                 connect_routing_id: o.connect_routing_id.clone(),
                 router_notify: o.router_notify,
                 stream_notify: o.stream_notify,
+                sndbuf: o.sndbuf,
+                rcvbuf: o.rcvbuf,
+                tos: o.tos,
+                tcp_maxrt: o.tcp_maxrt,
+                bind_to_device: o.bind_to_device.clone(),
+                backlog: o.backlog,
+                connect_timeout: o.connect_timeout,
+                reconnect_stop: o.reconnect_stop,
+                hello_msg: o.hello_msg.clone(),
+                disconnect_msg: o.disconnect_msg.clone(),
+                hiccup_msg: o.hiccup_msg.clone(),
+                ipv6: o.ipv6,
                 security: o.security.clone(),
                 zap_domain: o.zap_domain.clone(),
                 zap_enforce_domain: o.zap_enforce_domain,
@@ -993,6 +1201,54 @@ impl SocketOptions {
     /// `ZMQ_STREAM_NOTIFY`.
     pub fn stream_notify(&self) -> bool {
         self.o.stream_notify
+    }
+    /// `ZMQ_SNDBUF` (`None` = the OS default).
+    pub fn sndbuf(&self) -> Option<u32> {
+        self.o.sndbuf
+    }
+    /// `ZMQ_RCVBUF` (`None` = the OS default).
+    pub fn rcvbuf(&self) -> Option<u32> {
+        self.o.rcvbuf
+    }
+    /// `ZMQ_TOS` (0 = the OS default).
+    pub fn tos(&self) -> u8 {
+        self.o.tos
+    }
+    /// `ZMQ_TCP_MAXRT` (zero = the OS default).
+    pub fn tcp_maxrt(&self) -> Duration {
+        or_zero(self.o.tcp_maxrt)
+    }
+    /// `ZMQ_BINDTODEVICE` (empty = none).
+    pub fn bind_to_device(&self) -> &str {
+        &self.o.bind_to_device
+    }
+    /// `ZMQ_BACKLOG`.
+    pub fn backlog(&self) -> u32 {
+        self.o.backlog
+    }
+    /// `ZMQ_CONNECT_TIMEOUT` (zero = the OS timeout).
+    pub fn connect_timeout(&self) -> Duration {
+        or_zero(self.o.connect_timeout)
+    }
+    /// `ZMQ_RECONNECT_STOP` (a mask of the `RECONNECT_STOP_*` bits).
+    pub fn reconnect_stop(&self) -> u32 {
+        self.o.reconnect_stop
+    }
+    /// `ZMQ_HELLO_MSG` (`None` when not set).
+    pub fn hello_msg(&self) -> Option<Bytes> {
+        (!self.o.hello_msg.is_empty()).then(|| self.o.hello_msg.clone())
+    }
+    /// `ZMQ_DISCONNECT_MSG` (`None` when not set).
+    pub fn disconnect_msg(&self) -> Option<Bytes> {
+        (!self.o.disconnect_msg.is_empty()).then(|| self.o.disconnect_msg.clone())
+    }
+    /// `ZMQ_HICCUP_MSG` (`None` when not set).
+    pub fn hiccup_msg(&self) -> Option<Bytes> {
+        (!self.o.hiccup_msg.is_empty()).then(|| self.o.hiccup_msg.clone())
+    }
+    /// `ZMQ_IPV6`.
+    pub fn ipv6(&self) -> bool {
+        self.o.ipv6
     }
     /// `ZMQ_PLAIN_SERVER`: PLAIN is the mechanism and this side is its server.
     pub fn plain_server(&self) -> bool {

@@ -338,3 +338,31 @@ fn probe_router_and_notify_with_libzmq_dealer() {
         assert!(finish_script(child).contains("OK"));
     });
 }
+
+const HELLO_DEALER: &str = r#"
+import sys, zmq
+s = zmq.Context().socket(zmq.DEALER)
+s.rcvtimeo = 10000
+s.connect(sys.argv[1])
+got = s.recv()
+assert got == b"HELLO", got
+s.send(b"thanks")
+print("OK", flush=True)
+"#;
+
+/// HELLO_MSG reaches a libzmq DEALER as its first message.
+#[test]
+fn hello_msg_to_libzmq_dealer() {
+    run(|ctx| async move {
+        let router = ctx.router();
+        router
+            .set_option(SocketOption::HelloMsg(Bytes::from_static(b"HELLO")))
+            .unwrap();
+        let ep = router.bind("tcp://127.0.0.1:*").unwrap();
+        let child = run_script(HELLO_DEALER, &ep);
+        let got = router.recv().await.unwrap();
+        assert_eq!(got.frames()[1], &b"thanks"[..]);
+        router.close().await;
+        assert!(finish_script(child).contains("OK"));
+    });
+}

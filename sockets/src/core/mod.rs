@@ -431,6 +431,13 @@ impl Core {
             // PROBE_ROUTER: an empty message, before anything queued for the peer.
             self.peers.queue_to(id, Message::from(Bytes::new()));
         }
+        if !self.opts.hello_msg.is_empty()
+            && matches!(self.kind, SocketType::Router | SocketType::Dealer)
+        {
+            // HELLO_MSG: first of all (before the probe).
+            let hello = Message::from(self.opts.hello_msg.clone());
+            self.peers.queue_to(id, hello);
+        }
         self.pattern.attached(&mut self.peers, &self.opts, id);
         Ok(id)
     }
@@ -438,6 +445,15 @@ impl Core {
     /// The routing id of `peer` (ROUTER's key, or the identity it announced).
     pub(crate) fn routing_id(&self, peer: PeerId) -> Option<Bytes> {
         self.peers.get(peer)?.routing_id.clone()
+    }
+
+    /// A connection made by `connect` broke and will be retried: DEALER with
+    /// HICCUP_MSG receives that message (before the shell detaches the peer).
+    pub(crate) fn hiccup(&mut self, peer: PeerId) {
+        if self.kind == SocketType::Dealer && !self.opts.hiccup_msg.is_empty() {
+            let msg = Message::from(self.opts.hiccup_msg.clone());
+            self.peers.push_input(peer, msg);
+        }
     }
 
     /// `peer`'s connection ended. With `remove` the peer leaves the routing set too

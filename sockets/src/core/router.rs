@@ -105,10 +105,13 @@ impl Pattern for Router {
         }
     }
 
-    /// ROUTER_NOTIFY: `[id, ""]` after what the peer sent.
+    /// ROUTER_NOTIFY: `[id, ""]` after what the peer sent; DISCONNECT_MSG: `[id, msg]`.
     fn detached(&mut self, peers: &mut Peers, opts: &Options, peer: PeerId) {
         if opts.router_notify & NOTIFY_DISCONNECT != 0 {
             peers.push_input(peer, Message::from(Bytes::new()));
+        }
+        if !opts.disconnect_msg.is_empty() {
+            peers.push_input(peer, Message::from(opts.disconnect_msg.clone()));
         }
     }
 

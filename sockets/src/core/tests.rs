@@ -1409,3 +1409,48 @@ fn stream_takes_an_assigned_routing_id_unless_it_is_in_use() {
     h.write(a);
     assert_eq!(h.wire(a), strs(&[&["data"]]));
 }
+
+#[test]
+fn hello_disconnect_and_hiccup_messages() {
+    for kind in [SocketType::Router, SocketType::Dealer] {
+        let mut h = Harness::with(
+            kind,
+            &[
+                SocketOption::HelloMsg(Bytes::from_static(b"HELLO")),
+                SocketOption::ProbeRouter(true),
+            ],
+        );
+        let early = h.core.add_connect_peer();
+        if kind == SocketType::Dealer {
+            assert!(h.send_str(&["early"]));
+        }
+        let p = h.attach_to(early, Some("p")).unwrap();
+        h.write(p);
+        let mut want: Vec<&[&str]> = vec![&["HELLO"], &[""]];
+        if kind == SocketType::Dealer {
+            want.push(&["early"]);
+        }
+        assert_eq!(h.wire(p), strs(&want), "{kind}: hello, then the probe");
+    }
+    let mut h = Harness::with(
+        SocketType::Router,
+        &[SocketOption::DisconnectMsg(Bytes::from_static(b"GONE"))],
+    );
+    let a = h.attach_to(None, Some("a")).unwrap();
+    assert!(h.deliver(a, &["last words"]));
+    h.detach(a, true);
+    assert_eq!(h.recv_all(), strs(&[&["a", "last words"], &["a", "GONE"]]));
+    let mut h = Harness::with(
+        SocketType::Dealer,
+        &[SocketOption::HiccupMsg(Bytes::from_static(b"HICCUP"))],
+    );
+    let p = h.core.add_connect_peer();
+    let p = h.attach_to(p, None).unwrap();
+    h.core.hiccup(p);
+    h.detach(p, false);
+    assert_eq!(h.recv_all(), strs(&[&["HICCUP"]]));
+    assert_eq!(
+        h.core.opts.snapshot().hiccup_msg().as_deref(),
+        Some(&b"HICCUP"[..])
+    );
+}

@@ -184,7 +184,12 @@ impl<P: Proactor> Socket<P> {
             return self.bind_inproc(name, endpoint);
         }
         let p = &shared.proactor;
-        let listener = match p.listen(&ep) {
+        let ep = bind_host(ep, shared.core.borrow().opts.ipv6);
+        let listened = p.listen(&ep).and_then(|l| {
+            configure_listener(&l, &shared.core.borrow().opts, &ep)?;
+            Ok(l)
+        });
+        let listener = match listened {
             Ok(l) => l,
             Err(e) => {
                 let in_use = e.kind() == std::io::ErrorKind::AddrInUse;
@@ -818,4 +823,59 @@ fn terminate<P: Proactor>(shared: &Shared<P>) {
     }
     shared.recv_ready.notify();
     shared.send_ready.notify();
+}
+
+/// The address a TCP bind listens on: with IPV6, `*` is `[::]` (dual stack: Linux
+/// accepts IPv4 peers there unless `net.ipv6.bindv6only` is set); a name that is a
+/// network interface (`tcp://lo:5555`, as libzmq accepts) is its address (IPv4 first;
+/// IPv6 only with IPV6).
+fn bind_host(ep: Endpoint, ipv6: bool) -> Endpoint {
+    use ringmq_proactor::Host;
+    match ep {
+        Endpoint::Tcp {
+            host: Host::Wildcard,
+            port,
+        } if ipv6 => Endpoint::Tcp {
+            host: Host::Ip(std::net::Ipv6Addr::UNSPECIFIED.into()),
+            port,
+        },
+        Endpoint::Tcp {
+            host: Host::Name(name),
+            port,
+        } => {
+            let nic = ringmq_proactor::sockopt::interface_addresses(&name)
+                .unwrap_or_default()
+                .into_iter()
+                .find(|a| ipv6 || a.is_ipv4());
+            let host = match nic {
+                Some(ip) => Host::Ip(ip),
+                None => Host::Name(name),
+            };
+            Endpoint::Tcp { host, port }
+        }
+        other => other,
+    }
+}
+
+/// BACKLOG on every listener; SNDBUF / RCVBUF (inherited by accepted streams) and
+/// BINDTODEVICE on TCP ones. Only BINDTODEVICE may fail the bind.
+fn configure_listener(
+    l: &impl std::os::fd::AsRawFd,
+    o: &crate::options::Options,
+    ep: &Endpoint,
+) -> std::io::Result<()> {
+    use ringmq_proactor::sockopt;
+    let _ = sockopt::set_backlog(l, o.backlog);
+    if matches!(ep, Endpoint::Tcp { .. }) {
+        if let Some(b) = o.sndbuf {
+            let _ = sockopt::set_send_buffer(l, b);
+        }
+        if let Some(b) = o.rcvbuf {
+            let _ = sockopt::set_recv_buffer(l, b);
+        }
+        if !o.bind_to_device.is_empty() {
+            sockopt::set_bind_to_device(l, o.bind_to_device.as_bytes())?;
+        }
+    }
+    Ok(())
 }

@@ -317,14 +317,16 @@ impl<P: Proactor> Shared<P> {
                 let (bytes_in, bytes_out) = link.traffic();
                 core.add_traffic(peer, bytes_in, bytes_out);
             }
-            let keep = match origin {
+            let reconnects = match origin {
                 Origin::Connect { id, .. } => {
-                    !terminated
-                        && core.keeps_connect_peers()
-                        && self.io.borrow().connects.iter().any(|c| c.id == id)
+                    !terminated && self.io.borrow().connects.iter().any(|c| c.id == id)
                 }
                 Origin::Bind(_) => false,
             };
+            if reconnects {
+                core.hiccup(peer);
+            }
+            let keep = reconnects && core.keeps_connect_peers();
             core.detach(peer, !keep);
         }
         self.run_core_output();
