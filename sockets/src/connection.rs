@@ -293,6 +293,20 @@ pub(crate) async fn run_from<P: Proactor>(
     if shared.core.borrow().kind() == ringmq_zmtp::SocketType::Stream {
         return crate::raw::run(shared, stream, endpoint, origin).await;
     }
+    let (reader, writer) = shared.proactor.split(stream);
+    run_halves(shared, reader, writer, endpoint, origin, peer_addr).await
+}
+
+/// [`run_from`] for a stream already split (a connect through a SOCKS5 proxy, whose
+/// handshake used the halves).
+pub(crate) async fn run_halves<P: Proactor>(
+    shared: Rc<Shared<P>>,
+    reader: P::Reader,
+    writer: P::Writer,
+    endpoint: String,
+    origin: Origin,
+    peer_addr: Option<PeerAddr>,
+) -> Outcome {
     let p = shared.proactor.clone();
     let address = match peer_addr {
         Some(PeerAddr::Tcp(a)) => a.ip().to_string(),
@@ -320,7 +334,6 @@ pub(crate) async fn run_from<P: Proactor>(
         }
     };
     let id = shared.io.borrow_mut().next_id();
-    let (reader, writer) = p.split(stream);
     let slot = Rc::new(WriterSlot {
         p: p.clone(),
         writer: RefCell::new(Some(writer)),

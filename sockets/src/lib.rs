@@ -51,6 +51,7 @@ mod reason;
 mod resolve;
 mod security;
 mod socket;
+mod socks;
 mod stats;
 #[cfg(feature = "futures")]
 mod streams;

@@ -187,6 +187,15 @@ pub enum SocketOption {
     /// IPv4 and IPv6 peers), and an interface name may resolve to its IPv6 address.
     /// Default false. (Literal IPv6 addresses and names work either way.)
     Ipv6(bool),
+    /// `ZMQ_SOCKS_PROXY`: TCP connects go through this SOCKS5 proxy (`host:port`);
+    /// the target's host name is passed to the proxy unresolved. Empty (the default)
+    /// = direct. Not for STREAM sockets.
+    SocksProxy(String),
+    /// `ZMQ_SOCKS_USERNAME`: a non-empty username selects username / password
+    /// authentication with the proxy (at most 255 bytes); empty = none.
+    SocksUsername(String),
+    /// `ZMQ_SOCKS_PASSWORD`: the password for the proxy (at most 255 bytes).
+    SocksPassword(String),
     /// `ZMQ_PLAIN_SERVER`: act as PLAIN server (true) or go back to NULL (false).
     PlainServer(bool),
     /// `ZMQ_PLAIN_USERNAME`: act as PLAIN client with this username (at most 255 bytes).
@@ -268,6 +277,9 @@ impl SocketOption {
             SocketOption::DisconnectMsg(_) => "ZMQ_DISCONNECT_MSG",
             SocketOption::HiccupMsg(_) => "ZMQ_HICCUP_MSG",
             SocketOption::Ipv6(_) => "ZMQ_IPV6",
+            SocketOption::SocksProxy(_) => "ZMQ_SOCKS_PROXY",
+            SocketOption::SocksUsername(_) => "ZMQ_SOCKS_USERNAME",
+            SocketOption::SocksPassword(_) => "ZMQ_SOCKS_PASSWORD",
             SocketOption::PlainServer(_) => "ZMQ_PLAIN_SERVER",
             SocketOption::PlainUsername(_) => "ZMQ_PLAIN_USERNAME",
             SocketOption::PlainPassword(_) => "ZMQ_PLAIN_PASSWORD",
@@ -399,6 +411,9 @@ pub(crate) struct Options {
     pub disconnect_msg: Bytes,
     pub hiccup_msg: Bytes,
     pub ipv6: bool,
+    pub socks_proxy: String,
+    pub socks_username: String,
+    pub socks_password: String,
     pub security: Security,
     pub zap_domain: String,
     pub zap_enforce_domain: bool,
@@ -481,6 +496,9 @@ impl Default for Options {
             disconnect_msg: Bytes::new(),
             hiccup_msg: Bytes::new(),
             ipv6: false,
+            socks_proxy: String::new(),
+            socks_username: String::new(),
+            socks_password: String::new(),
             security: Security::default(),
             zap_domain: String::new(),
             zap_enforce_domain: false,
@@ -614,6 +632,15 @@ impl Options {
             SocketOption::DisconnectMsg(v) => self.disconnect_msg = v,
             SocketOption::HiccupMsg(v) => self.hiccup_msg = v,
             SocketOption::Ipv6(v) => self.ipv6 = v,
+            SocketOption::SocksProxy(v) => self.socks_proxy = v,
+            SocketOption::SocksUsername(v) => {
+                check_len(&Bytes::from(v.clone()), "ZMQ_SOCKS_USERNAME")?;
+                self.socks_username = v;
+            }
+            SocketOption::SocksPassword(v) => {
+                check_len(&Bytes::from(v.clone()), "ZMQ_SOCKS_PASSWORD")?;
+                self.socks_password = v;
+            }
             SocketOption::PlainServer(v) => {
                 self.security.as_server = v;
                 self.security.mechanism = if v {
@@ -987,6 +1014,9 @@ struct Values {
     disconnect_msg: Bytes,
     hiccup_msg: Bytes,
     ipv6: bool,
+    socks_proxy: String,
+    socks_username: String,
+    socks_password: String,
     security: Security,
     zap_domain: String,
     zap_enforce_domain: bool,
@@ -1046,6 +1076,9 @@ impl Options {
                 disconnect_msg: o.disconnect_msg.clone(),
                 hiccup_msg: o.hiccup_msg.clone(),
                 ipv6: o.ipv6,
+                socks_proxy: o.socks_proxy.clone(),
+                socks_username: o.socks_username.clone(),
+                socks_password: o.socks_password.clone(),
                 security: o.security.clone(),
                 zap_domain: o.zap_domain.clone(),
                 zap_enforce_domain: o.zap_enforce_domain,
@@ -1249,6 +1282,18 @@ impl SocketOptions {
     /// `ZMQ_IPV6`.
     pub fn ipv6(&self) -> bool {
         self.o.ipv6
+    }
+    /// `ZMQ_SOCKS_PROXY` (empty = none).
+    pub fn socks_proxy(&self) -> &str {
+        &self.o.socks_proxy
+    }
+    /// `ZMQ_SOCKS_USERNAME`.
+    pub fn socks_username(&self) -> &str {
+        &self.o.socks_username
+    }
+    /// `ZMQ_SOCKS_PASSWORD`.
+    pub fn socks_password(&self) -> &str {
+        &self.o.socks_password
     }
     /// `ZMQ_PLAIN_SERVER`: PLAIN is the mechanism and this side is its server.
     pub fn plain_server(&self) -> bool {
