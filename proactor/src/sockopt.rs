@@ -269,3 +269,27 @@ pub fn interface_addresses(name: &str) -> io::Result<Vec<std::net::IpAddr>> {
     v4.extend(v6);
     Ok(v4)
 }
+
+/// Sets the priority of the socket's packets (`SO_PRIORITY`, libzmq's
+/// `ZMQ_PRIORITY`); above 6 needs `CAP_NET_ADMIN`.
+pub fn set_priority(fd: &impl AsRawFd, priority: u32) -> io::Result<()> {
+    let v = clamp_int(u64::from(priority));
+    setsockopt_int(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PRIORITY, v)
+}
+
+/// `SO_PRIORITY`.
+pub fn priority(fd: &impl AsRawFd) -> io::Result<u32> {
+    Ok(u32::try_from(getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_PRIORITY)?).unwrap_or(0))
+}
+
+/// Sets busy polling on receive (`SO_BUSY_POLL`, microseconds; libzmq's
+/// `ZMQ_BUSY_POLL` passes its value as is). Raising it needs `CAP_NET_ADMIN`.
+pub fn set_busy_poll(fd: &impl AsRawFd, micros: u32) -> io::Result<()> {
+    let v = clamp_int(u64::from(micros));
+    setsockopt_int(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_BUSY_POLL, v)
+}
+
+/// `SO_BUSY_POLL` (microseconds).
+pub fn busy_poll(fd: &impl AsRawFd) -> io::Result<u32> {
+    Ok(u32::try_from(getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_BUSY_POLL)?).unwrap_or(0))
+}

@@ -187,6 +187,18 @@ pub enum SocketOption {
     /// IPv4 and IPv6 peers), and an interface name may resolve to its IPv6 address.
     /// Default false. (Literal IPv6 addresses and names work either way.)
     Ipv6(bool),
+    /// `ZMQ_IPV4ONLY` (deprecated in libzmq): the inverse of [`SocketOption::Ipv6`].
+    Ipv4Only(bool),
+    /// `ZMQ_PRIORITY`: the priority of each TCP connection's packets (`SO_PRIORITY`;
+    /// above 6 needs `CAP_NET_ADMIN`); 0 (the default) leaves the OS default.
+    Priority(u32),
+    /// `ZMQ_BUSY_POLL`: busy polling on receive for each TCP connection
+    /// (`SO_BUSY_POLL`, the value in microseconds as libzmq passes it; raising it
+    /// needs `CAP_NET_ADMIN`); 0 (the default) leaves the OS default.
+    BusyPoll(u32),
+    /// `ZMQ_XSUB_VERBOSE_UNSUBSCRIBE` (XSUB): every unsubscribe is passed to the
+    /// peers, not only the one that drops a topic's last reference.
+    XsubVerboseUnsubscribe(bool),
     /// `ZMQ_SOCKS_PROXY`: TCP connects go through this SOCKS5 proxy (`host:port`);
     /// the target's host name is passed to the proxy unresolved. Empty (the default)
     /// = direct. Not for STREAM sockets.
@@ -277,6 +289,10 @@ impl SocketOption {
             SocketOption::DisconnectMsg(_) => "ZMQ_DISCONNECT_MSG",
             SocketOption::HiccupMsg(_) => "ZMQ_HICCUP_MSG",
             SocketOption::Ipv6(_) => "ZMQ_IPV6",
+            SocketOption::Ipv4Only(_) => "ZMQ_IPV4ONLY",
+            SocketOption::Priority(_) => "ZMQ_PRIORITY",
+            SocketOption::BusyPoll(_) => "ZMQ_BUSY_POLL",
+            SocketOption::XsubVerboseUnsubscribe(_) => "ZMQ_XSUB_VERBOSE_UNSUBSCRIBE",
             SocketOption::SocksProxy(_) => "ZMQ_SOCKS_PROXY",
             SocketOption::SocksUsername(_) => "ZMQ_SOCKS_USERNAME",
             SocketOption::SocksPassword(_) => "ZMQ_SOCKS_PASSWORD",
@@ -341,6 +357,7 @@ impl SocketOption {
             SocketOption::StreamNotify(_) => &[Stream],
             SocketOption::HelloMsg(_) => &[Router, Dealer],
             SocketOption::DisconnectMsg(_) => &[Router],
+            SocketOption::XsubVerboseUnsubscribe(_) => &[XSub],
             SocketOption::HiccupMsg(_) => &[Dealer],
             SocketOption::OnlyFirstSubscribe(_) => &[XPub, XSub],
             SocketOption::InvertMatching(_) => &[Pub, XPub, Sub, XSub],
@@ -411,6 +428,9 @@ pub(crate) struct Options {
     pub disconnect_msg: Bytes,
     pub hiccup_msg: Bytes,
     pub ipv6: bool,
+    pub priority: u32,
+    pub busy_poll: u32,
+    pub xsub_verbose_unsubs: bool,
     pub socks_proxy: String,
     pub socks_username: String,
     pub socks_password: String,
@@ -496,6 +516,9 @@ impl Default for Options {
             disconnect_msg: Bytes::new(),
             hiccup_msg: Bytes::new(),
             ipv6: false,
+            priority: 0,
+            busy_poll: 0,
+            xsub_verbose_unsubs: false,
             socks_proxy: String::new(),
             socks_username: String::new(),
             socks_password: String::new(),
@@ -632,6 +655,10 @@ impl Options {
             SocketOption::DisconnectMsg(v) => self.disconnect_msg = v,
             SocketOption::HiccupMsg(v) => self.hiccup_msg = v,
             SocketOption::Ipv6(v) => self.ipv6 = v,
+            SocketOption::Ipv4Only(v) => self.ipv6 = !v,
+            SocketOption::Priority(v) => self.priority = v,
+            SocketOption::BusyPoll(v) => self.busy_poll = v,
+            SocketOption::XsubVerboseUnsubscribe(v) => self.xsub_verbose_unsubs = v,
             SocketOption::SocksProxy(v) => self.socks_proxy = v,
             SocketOption::SocksUsername(v) => {
                 check_len(&Bytes::from(v.clone()), "ZMQ_SOCKS_USERNAME")?;
@@ -756,6 +783,12 @@ impl Options {
         }
         if let Some(t) = self.tcp_maxrt {
             let _ = sockopt::set_tcp_user_timeout(s, t);
+        }
+        if self.priority != 0 {
+            let _ = sockopt::set_priority(s, self.priority);
+        }
+        if self.busy_poll != 0 {
+            let _ = sockopt::set_busy_poll(s, self.busy_poll);
         }
         if !self.bind_to_device.is_empty() {
             sockopt::set_bind_to_device(s, self.bind_to_device.as_bytes())?;
@@ -912,6 +945,8 @@ mod tests {
         o.set(SocketOption::Tos(0x10)).unwrap();
         o.set(SocketOption::TcpMaxrt(Duration::from_millis(1500)))
             .unwrap();
+        o.set(SocketOption::Priority(5)).unwrap();
+        o.set(SocketOption::BusyPoll(50)).unwrap();
         let before = sockopt::tos(&s).unwrap();
         assert_ne!(before, 0x10);
         o.apply_to_tcp(&s).unwrap();
@@ -923,6 +958,13 @@ mod tests {
             sockopt::tcp_user_timeout(&s).unwrap(),
             Duration::from_millis(1500)
         );
+        assert_eq!(sockopt::priority(&s).unwrap(), 5);
+        // SO_BUSY_POLL needs CAP_NET_ADMIN to raise (the suite runs as root).
+        let bp = sockopt::busy_poll(&s).unwrap();
+        assert!(bp == 50 || sockopt::set_busy_poll(&s, 50).is_err(), "{bp}");
+        o.set(SocketOption::Ipv4Only(false)).unwrap();
+        assert!(o.snapshot().ipv6() && !o.snapshot().ipv4only());
+        assert_eq!(o.snapshot().mechanism(), "NULL");
         // BINDTODEVICE needs CAP_NET_RAW (the test suite runs as root).
         o.set(SocketOption::BindToDevice("lo".into())).unwrap();
         match o.apply_to_tcp(&s) {
@@ -1014,6 +1056,9 @@ struct Values {
     disconnect_msg: Bytes,
     hiccup_msg: Bytes,
     ipv6: bool,
+    priority: u32,
+    busy_poll: u32,
+    xsub_verbose_unsubs: bool,
     socks_proxy: String,
     socks_username: String,
     socks_password: String,
@@ -1076,6 +1121,9 @@ impl Options {
                 disconnect_msg: o.disconnect_msg.clone(),
                 hiccup_msg: o.hiccup_msg.clone(),
                 ipv6: o.ipv6,
+                priority: o.priority,
+                busy_poll: o.busy_poll,
+                xsub_verbose_unsubs: o.xsub_verbose_unsubs,
                 socks_proxy: o.socks_proxy.clone(),
                 socks_username: o.socks_username.clone(),
                 socks_password: o.socks_password.clone(),
@@ -1282,6 +1330,31 @@ impl SocketOptions {
     /// `ZMQ_IPV6`.
     pub fn ipv6(&self) -> bool {
         self.o.ipv6
+    }
+    /// `ZMQ_IPV4ONLY` (the inverse of `ipv6`).
+    pub fn ipv4only(&self) -> bool {
+        !self.o.ipv6
+    }
+    /// `ZMQ_PRIORITY` (0 = the OS default).
+    pub fn priority(&self) -> u32 {
+        self.o.priority
+    }
+    /// `ZMQ_BUSY_POLL` (0 = the OS default).
+    pub fn busy_poll(&self) -> u32 {
+        self.o.busy_poll
+    }
+    /// `ZMQ_XSUB_VERBOSE_UNSUBSCRIBE`.
+    pub fn xsub_verbose_unsubscribe(&self) -> bool {
+        self.o.xsub_verbose_unsubs
+    }
+    /// `ZMQ_MECHANISM` (get-only): `"NULL"`, `"PLAIN"` or `"CURVE"`, the mechanism the
+    /// security options select.
+    pub fn mechanism(&self) -> &'static str {
+        match self.o.security.mechanism {
+            MechanismKind::Null => "NULL",
+            MechanismKind::Plain => "PLAIN",
+            MechanismKind::Curve => "CURVE",
+        }
     }
     /// `ZMQ_SOCKS_PROXY` (empty = none).
     pub fn socks_proxy(&self) -> &str {

@@ -249,6 +249,12 @@ pub(crate) trait Pattern {
         false
     }
 
+    /// PUB / XPUB / SUB / XSUB: the number of distinct topics subscribed (libzmq's
+    /// `ZMQ_TOPICS_COUNT`); `None` for the other types.
+    fn topics_count(&self) -> Option<usize> {
+        None
+    }
+
     /// The socket type.
     fn kind(&self) -> SocketType;
 }
@@ -359,6 +365,14 @@ impl Core {
     pub(crate) fn unsubscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
         self.pattern
             .subscribe(&mut self.peers, &self.opts, topic, false)
+    }
+
+    /// `ZMQ_TOPICS_COUNT` (PUB, XPUB, SUB, XSUB).
+    pub(crate) fn topics_count(&self) -> Result<usize, Error> {
+        self.pattern.topics_count().ok_or(Error::NotSupported {
+            operation: "topics_count",
+            socket_type: self.kind,
+        })
     }
 
     /// After [`Sent::Fanout`]: the peers to hand the message to.

@@ -302,6 +302,10 @@ impl Pattern for Publish {
         }
     }
 
+    fn topics_count(&self) -> Option<usize> {
+        Some(self.index.len())
+    }
+
     fn take_fanout(&mut self) -> Vec<PeerId> {
         std::mem::take(&mut self.fanout)
     }

@@ -31,12 +31,13 @@ impl Subscribe {
         }
     }
 
-    fn change(&mut self, peers: &mut Peers, topic: &[u8], on: bool) {
+    /// `verbose_unsubs`: XSUB_VERBOSE_UNSUBSCRIBE, every cancel is forwarded.
+    fn change(&mut self, peers: &mut Peers, topic: &[u8], on: bool, verbose_unsubs: bool) {
         let forward = if on {
             self.topics.add(topic);
             true
         } else {
-            self.topics.remove(topic)
+            self.topics.remove(topic) || verbose_unsubs
         };
         if forward {
             peers.push_action(Action::Subscription {
@@ -65,7 +66,8 @@ impl Pattern for Subscribe {
             || !opts.only_first_subscribe && frames.iter().any(is_subscription)
         {
             for frame in msg.take_frames(is_subscription) {
-                self.change(peers, &frame[1..], frame[0] == 1);
+                let verbose = opts.xsub_verbose_unsubs;
+                self.change(peers, &frame[1..], frame[0] == 1, verbose);
             }
             if msg.is_empty() {
                 return Ok(Sent::Done);
@@ -100,7 +102,7 @@ impl Pattern for Subscribe {
             let op = if on { "subscribe" } else { "unsubscribe" };
             return Err(not_supported(op, SocketType::XSub));
         }
-        self.change(peers, topic, on);
+        self.change(peers, topic, on, false);
         Ok(())
     }
 
@@ -112,6 +114,10 @@ impl Pattern for Subscribe {
                 subscribe: true,
             });
         }
+    }
+
+    fn topics_count(&self) -> Option<usize> {
+        Some(self.topics.len())
     }
 
     fn take_fanout(&mut self) -> Vec<PeerId> {

@@ -1454,3 +1454,37 @@ fn hello_disconnect_and_hiccup_messages() {
         Some(&b"HICCUP"[..])
     );
 }
+
+#[test]
+fn xsub_verbose_unsubscribe_forwards_every_cancel() {
+    for verbose in [false, true] {
+        let mut h = Harness::with(
+            SocketType::XSub,
+            &[SocketOption::XsubVerboseUnsubscribe(verbose)],
+        );
+        let p = h.attach();
+        assert!(h.send_str(&["\u{1}t"]));
+        assert!(h.send_str(&["\u{1}t"]));
+        assert!(h.send_str(&["\u{0}t"]));
+        let cancels = h.link(p).subscriptions.iter().filter(|(_, on)| !on).count();
+        assert_eq!(cancels, usize::from(verbose), "one reference is left");
+        assert_eq!(h.core.opts.snapshot().xsub_verbose_unsubscribe(), verbose);
+    }
+}
+
+#[test]
+fn topics_count_counts_distinct_topics() {
+    let mut h = Harness::new(SocketType::XPub);
+    let (a, b) = (h.attach(), h.attach());
+    sub_(&mut h, a, "x", true);
+    sub_(&mut h, b, "x", true);
+    sub_(&mut h, b, "y", true);
+    assert_eq!(h.core.topics_count().unwrap(), 2);
+    h.detach(b, true);
+    assert_eq!(h.core.topics_count().unwrap(), 1);
+    let mut s = Harness::new(SocketType::Sub);
+    s.core.subscribe(b"a").unwrap();
+    s.core.subscribe(b"a").unwrap();
+    assert_eq!(s.core.topics_count().unwrap(), 1);
+    assert!(Harness::new(SocketType::Push).core.topics_count().is_err());
+}

@@ -407,6 +407,12 @@ impl<P: Proactor> Socket<P> {
         self.shared.core.borrow().opts.snapshot()
     }
 
+    /// `ZMQ_TOPICS_COUNT`: the number of distinct topics subscribed (PUB / XPUB: by
+    /// any peer; SUB / XSUB: by this socket); `NotSupported` on other types.
+    pub fn topics_count(&self) -> Result<usize, Error> {
+        self.shared.core.borrow().topics_count()
+    }
+
     /// A new monitor receiving this socket's events from now on.
     pub fn monitor(&self) -> Monitor {
         self.shared.io.borrow_mut().monitors.add()

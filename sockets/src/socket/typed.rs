@@ -76,6 +76,11 @@ macro_rules! typed_socket {
                 self.inner.options()
             }
 
+            /// See [`Socket::topics_count`].
+            pub fn topics_count(&self) -> Result<usize, Error> {
+                self.inner.topics_count()
+            }
+
             /// See [`Socket::stats`].
             pub fn stats(&self) -> SocketStats {
                 self.inner.stats()
