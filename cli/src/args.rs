@@ -140,9 +140,42 @@ pub struct SocketArgs {
     /// delivered, like libzmq).
     #[arg(long, value_name = "MS")]
     pub linger: Option<u64>,
-    /// Send ZMTP PINGs this often and drop peers silent for as long.
+    /// Send ZMTP PINGs this often and drop peers silent for as long
+    /// (ZMQ_HEARTBEAT_IVL).
     #[arg(long, value_name = "MS")]
     pub heartbeat: Option<u64>,
+    /// The TTL announced in our PINGs: the peer drops us when silent for longer
+    /// (ZMQ_HEARTBEAT_TTL).
+    #[arg(long, value_name = "MS", help_heading = "Limits")]
+    pub heartbeat_ttl: Option<u64>,
+    /// How long a peer may stay silent after a PING (ZMQ_HEARTBEAT_TIMEOUT; default:
+    /// the --heartbeat interval).
+    #[arg(long, value_name = "MS", help_heading = "Limits")]
+    pub heartbeat_timeout: Option<u64>,
+    /// Largest message accepted from a peer, all frames together (ZMQ_MAXMSGSIZE;
+    /// default unlimited). A peer sending more is disconnected.
+    #[arg(long, value_name = "BYTES", help_heading = "Limits")]
+    pub maxmsgsize: Option<u64>,
+    /// Most frames in one message accepted from a peer (default 65536; 0 =
+    /// unlimited). ringmq-specific.
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub max_frames: Option<u32>,
+    /// Deadline for a peer's ZMTP handshake (ZMQ_HANDSHAKE_IVL; default 30000; 0 =
+    /// none).
+    #[arg(long, value_name = "MS", help_heading = "Limits")]
+    pub handshake_ivl: Option<u64>,
+    /// Most connections accepted on the bound endpoints at once; more are closed at
+    /// accept (default and 0: unlimited). ringmq-specific.
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub max_peers: Option<usize>,
+    /// Drop a peer that takes longer than this to finish a message it started
+    /// (default and 0: never). ringmq-specific.
+    #[arg(long, value_name = "MS", help_heading = "Limits")]
+    pub partial_msg_timeout: Option<u64>,
+    /// Drop a peer that sends no message for this long (default and 0: never).
+    /// ringmq-specific.
+    #[arg(long, value_name = "MS", help_heading = "Limits")]
+    pub idle_timeout: Option<u64>,
     /// Exit after N messages: sent for PUSH/PUB, replies sent for REP, received for
     /// the others (REQ: replies).
     #[arg(long, value_name = "N")]

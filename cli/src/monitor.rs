@@ -41,6 +41,10 @@ pub fn to_json(event: &MonitorEvent, label: Option<&str>) -> String {
             extra = io(error);
             "accept_failed"
         }
+        MonitorEventKind::AcceptRefused { reason } => {
+            extra = format!(",\"reason\":{}", string(&reason.to_string()));
+            "accept_refused"
+        }
         MonitorEventKind::Connected => "connected",
         MonitorEventKind::ConnectFailed { error } => {
             extra = io(error);

@@ -108,6 +108,59 @@ enum Ev {
     Input(Input),
 }
 
+/// The limit options: heartbeat TTL and timeout, MAXMSGSIZE, the frame cap, the
+/// handshake interval, the peer cap, the partial-message and idle timeouts.
+fn limits<P: Proactor>(s: &Socket<P>, a: &SocketArgs) -> Result<(), Failure> {
+    let ms = Duration::from_millis;
+    // Zero means "none" where the option says so.
+    let nonzero = |v: u64| (v > 0).then(|| ms(v));
+    let opts = [
+        (
+            "--heartbeat-ttl",
+            a.heartbeat_ttl.map(|v| SocketOption::HeartbeatTtl(ms(v))),
+        ),
+        (
+            "--heartbeat-timeout",
+            a.heartbeat_timeout
+                .map(|v| SocketOption::HeartbeatTimeout(ms(v))),
+        ),
+        (
+            "--maxmsgsize",
+            a.maxmsgsize.map(|v| SocketOption::MaxMsgSize(Some(v))),
+        ),
+        (
+            "--max-frames",
+            a.max_frames
+                .map(|v| SocketOption::MaxFramesPerMsg((v > 0).then_some(v))),
+        ),
+        (
+            "--handshake-ivl",
+            a.handshake_ivl.map(|v| SocketOption::HandshakeIvl(ms(v))),
+        ),
+        (
+            "--max-peers",
+            a.max_peers
+                .map(|v| SocketOption::MaxPeers((v > 0).then_some(v))),
+        ),
+        (
+            "--partial-msg-timeout",
+            a.partial_msg_timeout
+                .map(|v| SocketOption::PartialMsgTimeout(nonzero(v))),
+        ),
+        (
+            "--idle-timeout",
+            a.idle_timeout
+                .map(|v| SocketOption::IdleTimeout(nonzero(v))),
+        ),
+    ];
+    for (name, o) in opts {
+        if let Some(o) = o {
+            opt(s, name, o)?;
+        }
+    }
+    Ok(())
+}
+
 /// Creates, configures and runs the socket, then closes it (lingering).
 pub async fn run<P: Proactor>(
     ctx: Context<P>,
@@ -146,6 +199,7 @@ pub async fn run<P: Proactor>(
             SocketOption::HeartbeatIvl(Duration::from_millis(ms)),
         )?;
     }
+    limits(&s, &a)?;
     let timeout = a.timeout.map(Duration::from_millis);
     if let Some(t) = timeout {
         opt(&s, "--timeout", SocketOption::SndTimeo(Some(t)))?;

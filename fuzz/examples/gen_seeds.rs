@@ -111,6 +111,11 @@ fn main() {
         b"Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID",
     );
 
+    // Sockets: a scripted run of every type, and raw peers crossing the limits.
+    for (name, data) in ringmq_sockets::fuzzing::seeds() {
+        write(dir, "socket", &name, &data);
+    }
+
     // Sessions: the peer's bytes without the greeting (prepended by the target, fed
     // byte by byte through the handshake) and with it (raw, fed in 97-byte pieces).
     let mut failures = 0;

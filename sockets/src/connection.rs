@@ -39,7 +39,10 @@ use crate::zap::{ZapReply, ZapRequest};
 /// The writer stops moving messages into the session once this many bytes wait.
 pub(crate) const BATCH_BYTES: usize = 256 * 1024;
 
-/// Receive buffer sizes: small while traffic is light, larger once reads fill it.
+/// Receive buffer sizes: tiny until the handshake succeeds (a greeting and a few short
+/// commands; a connection that never greets holds no more), small while traffic is
+/// light, larger once reads fill it.
+const READ_HANDSHAKE: usize = 512;
 const READ_SMALL: usize = 8 * 1024;
 const READ_LARGE: usize = 64 * 1024;
 
@@ -72,6 +75,12 @@ pub(crate) struct Conn {
     /// Bytes a write-through offer encoded but could not write at once; the writer task
     /// writes them before anything else.
     stash: RefCell<Vec<Bytes>>,
+    /// Write-through messages in the stash or the session, not yet taken by the writer
+    /// (they left the socket's accounting at once).
+    uncounted: Cell<u64>,
+    /// Messages in the write in flight (taken out of the accounting, not yet handed to
+    /// the kernel). A connection that ends counts these and `uncounted` as dropped.
+    in_write: Cell<u64>,
     /// Bytes read and written so far (`Link::traffic`).
     bytes_in: Cell<u64>,
     bytes_out: Cell<u64>,
@@ -154,6 +163,7 @@ impl Conn {
             }
             None => {}
         }
+        self.uncounted.set(self.uncounted.get() + 1);
         *self.stash.borrow_mut() = chunks;
         self.wake_writer.notify();
         Ok(())
@@ -214,14 +224,23 @@ impl Link for Conn {
     /// once costs no queue round trip and, when small, no reference counting), or
     /// written at once with `write_through`.
     fn offer(&self, msg: Message, write_through: bool) -> Result<(), Message> {
-        if write_through {
-            return self.write_through(msg);
-        }
+        // A write-through message on a busy connection joins the batch being written
+        // (after the stash, in order) instead of the queue.
+        let msg = match write_through {
+            true => match self.write_through(msg) {
+                Ok(()) => return Ok(()),
+                Err(msg) => msg,
+            },
+            false => msg,
+        };
         let Some(mut session) = self.session_for_offer() else {
             return Err(msg);
         };
         let r = session.send_parts(msg.into_parts());
         drop(session);
+        if write_through {
+            self.uncounted.set(self.uncounted.get() + 1);
+        }
         self.encoded(r);
         Ok(())
     }
@@ -357,6 +376,8 @@ pub(crate) async fn run_halves<P: Proactor>(
         events: RefCell::new(VecDeque::new()),
         direct: slot.clone(),
         stash: RefCell::new(Vec::new()),
+        uncounted: Cell::new(0),
+        in_write: Cell::new(0),
         bytes_in: Cell::new(0),
         bytes_out: Cell::new(0),
     });
@@ -374,6 +395,11 @@ fn finish<P: Proactor>(shared: &Shared<P>, conn: &Conn) -> Outcome {
         .unwrap_or(DisconnectReason::SocketClosed);
     let peer = conn.peer.get();
     shared.io.borrow_mut().conns.remove(&conn.id);
+    // Messages that had left the socket's accounting and were not handed to the kernel.
+    let lost = conn.uncounted.get() + conn.in_write.get();
+    if lost > 0 && peer.is_some() {
+        shared.core.borrow_mut().lost_in_flight(lost);
+    }
     let routing_id = peer.and_then(|p| shared.core.borrow().routing_id(p));
     if let Some(peer) = peer {
         shared.detach(peer, conn.origin);
@@ -429,7 +455,11 @@ fn drain_events<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>) -> bool {
                     *conn.meta.borrow_mut() = Some(peer_meta.clone());
                     meta = None;
                     if !on_handshake(shared, conn, &peer_meta) {
-                        batch.clear();
+                        let refused = batch
+                            .drain(..)
+                            .filter(|e| matches!(e, Event::Message(_)))
+                            .count();
+                        shared.core.borrow_mut().refused_input(refused as u64);
                         break 'batches;
                     }
                 }
@@ -567,10 +597,12 @@ fn on_handshake<P: Proactor>(shared: &Shared<P>, conn: &Rc<Conn>, metadata: &Met
 
 async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reader: P::Reader) {
     let p = shared.proactor.clone();
-    let mut size = READ_SMALL;
+    let mut size = READ_HANDSHAKE;
     let mut pool = Vec::with_capacity(POOL);
+    // Reading stopped at the RCVHWM: the session's input deadlines are suspended.
+    let mut held = false;
     while !conn.is_done() {
-        // Before authentication a peer holds at most one read (8 KiB) plus the
+        // Before authentication a peer holds at most one read (512 bytes) plus the
         // session's partial handshake frame (64 KiB): nothing is read while the ZAP
         // handler decides.
         if conn.authenticating.get() {
@@ -579,13 +611,25 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
         }
         if let Some(peer) = conn.peer.get() {
             if shared.core.borrow_mut().input_full(peer) {
+                if !held {
+                    held = true;
+                    conn.session.borrow_mut().hold_input_deadlines();
+                }
                 select(conn.wake_reader.notified(), conn.wait_done()).await;
                 continue;
             }
         }
+        if held {
+            held = false;
+            conn.session.borrow_mut().release_input_deadlines(p.now());
+            conn.wake_writer.notify();
+        }
         // Receive after the bytes the session could not use yet (a partial frame, for
         // which the decoder reserved room), so every frame lands contiguously and is
         // handed out as a view of this buffer.
+        if size == READ_HANDSHAKE && conn.peer.get().is_some() {
+            size = READ_SMALL;
+        }
         let mut buf = conn.session.borrow_mut().take_recv_buf();
         if buf.capacity() - buf.len() < size / 4 {
             buf = renew(buf, size, &mut pool);
@@ -676,6 +720,8 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
         .borrow_mut()
         .take()
         .expect("the writer starts in its slot");
+    // A write cut short when the connection ended: the stream may stop inside a frame.
+    let mut interrupted = false;
     while !conn.is_done() {
         let now = p.now();
         let due = conn
@@ -695,9 +741,8 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
         let tx = conn.session.borrow_mut().poll_transmit();
         if let Some(tx) = tx {
             // What the batch holds is out of the session: room below the SNDHWM.
-            if let Some(peer) = conn.peer.get() {
-                shared.flushed(peer);
-            }
+            let taken = conn.peer.get().map_or(0, |peer| shared.flushed(peer));
+            conn.in_write.set(conn.in_write.get() + taken as u64);
             if chunks.is_empty() {
                 chunks = tx.chunks;
             } else {
@@ -705,6 +750,9 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
             }
         }
         if !chunks.is_empty() {
+            // Every write-through message is in the stash or the batch now.
+            conn.in_write
+                .set(conn.in_write.get() + conn.uncounted.take());
             let bytes: usize = chunks.iter().map(Bytes::len).sum();
             conn.writing.set(true);
             let r = select(write_all(p, &mut writer, chunks), conn.wait_done()).await;
@@ -712,11 +760,12 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
             shared.progress.notify();
             match r {
                 Either::Left(Ok(emptied)) => {
+                    conn.in_write.set(0);
                     conn.bytes_out.set(conn.bytes_out.get() + bytes as u64);
-                    conn.session.borrow_mut().recycle_transmit(emptied)
+                    conn.session.borrow_mut().recycle_transmit(emptied);
                 }
                 Either::Left(Err(e)) => conn.end(DisconnectReason::SendFailed(e.into())),
-                Either::Right(()) => {}
+                Either::Right(()) => interrupted = true,
             }
             continue;
         }
@@ -735,11 +784,19 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
             .expect("only this task takes the writer out");
         conn.sleeping_until.set(None);
     }
-    // A failed session may have queued an ERROR command for the peer: best effort.
+    // A failed session may have queued an ERROR command for the peer: best effort,
+    // unless a write was cut short (what follows would be read as the rest of a frame).
     let tx = conn.session.borrow_mut().poll_transmit();
-    if let Some(tx) = tx {
+    if let (Some(tx), false) = (tx, interrupted) {
+        // The messages in it leave the accounting; counted as lost unless written.
+        let taken = conn.peer.get().map_or(0, |peer| shared.flushed(peer));
+        conn.in_write
+            .set(conn.in_write.get() + taken as u64 + conn.uncounted.take());
         let deadline = p.now() + Duration::from_millis(100);
-        let _ = with_deadline(p, Some(deadline), write_all(p, &mut writer, tx.chunks)).await;
+        let written = with_deadline(p, Some(deadline), write_all(p, &mut writer, tx.chunks)).await;
+        if let Some(Ok(_)) = written {
+            conn.in_write.set(0);
+        }
     }
     conn.stash.borrow_mut().clear();
 }

@@ -38,6 +38,8 @@ mod connector;
 mod context;
 mod core;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handle;
 mod inproc;
 mod link;

@@ -32,9 +32,11 @@ pub(crate) trait Link {
     /// its batch. Without `write_through` the message joins the link's current batch
     /// and counts against the SNDHWM until the link reports the batch taken
     /// (`flushed`). With `write_through` (REQ / REP) the link writes it at once from the
-    /// calling task and hands whatever the kernel did not take to its writer: it
-    /// leaves the socket's accounting right away. Gives the message back when the link
-    /// cannot take it now (the socket queues it and wakes the link).
+    /// calling task when the connection is idle and hands whatever the kernel did not
+    /// take to its writer; on a busy connection it joins the batch being written. Either
+    /// way it leaves the socket's accounting right away (the batch is bounded). Gives
+    /// the message back when the link cannot take it now (the socket queues it and
+    /// wakes the link).
     fn offer(&self, msg: Message, write_through: bool) -> Result<(), Message>;
 
     /// [`Link::offer`] for a message shared by several peers (fan-out), without taking

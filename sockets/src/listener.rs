@@ -6,6 +6,7 @@ use std::time::Duration;
 use ringmq_proactor::Proactor;
 
 use crate::connection;
+use crate::core::Refusal;
 use crate::link::Origin;
 use crate::monitor::MonitorEventKind;
 use crate::socket::shared::Shared;
@@ -29,6 +30,14 @@ pub(crate) async fn accept_loop<P: Proactor>(
         };
         match accepted {
             Ok((stream, addr)) => {
+                if let Some(max) = at_peer_cap(&shared) {
+                    // Closed at once: no session, no buffers, the descriptor freed.
+                    drop(stream);
+                    shared.io.borrow_mut().peers_refused += 1;
+                    let reason = Refusal::TooManyPeers { max };
+                    shared.emit(MonitorEventKind::AcceptRefused { reason }, &endpoint, None);
+                    continue;
+                }
                 shared.emit(MonitorEventKind::Accepted, &endpoint, None);
                 // Best effort, like libzmq (the listener's BINDTODEVICE already
                 // holds for what it accepts).
@@ -42,8 +51,10 @@ pub(crate) async fn accept_loop<P: Proactor>(
                     Origin::Bind(bind_id),
                     Some(addr),
                 );
+                let counted = Accepted::count(shared.clone());
                 p.spawn_local(async move {
                     conn.await;
+                    drop(counted);
                 });
             }
             Err(e) => {
@@ -58,4 +69,28 @@ pub(crate) async fn accept_loop<P: Proactor>(
     // Dropping the listener closes it (and removes an IPC socket file); `unbind` and
     // `close` already reported `Closed`.
     drop(listener);
+}
+
+/// The peer cap when the socket holds that many accepted connections.
+fn at_peer_cap<P: Proactor>(shared: &Shared<P>) -> Option<usize> {
+    let max = shared.core.borrow().opts.max_peers?;
+    (shared.io.borrow().accepted >= max).then_some(max)
+}
+
+/// One accepted connection counted against the peer cap while its task lives.
+struct Accepted<P: Proactor>(Rc<Shared<P>>);
+
+impl<P: Proactor> Accepted<P> {
+    fn count(shared: Rc<Shared<P>>) -> Self {
+        shared.io.borrow_mut().accepted += 1;
+        Accepted(shared)
+    }
+}
+
+impl<P: Proactor> Drop for Accepted<P> {
+    fn drop(&mut self) {
+        if let Ok(mut io) = self.0.io.try_borrow_mut() {
+            io.accepted -= 1;
+        }
+    }
 }

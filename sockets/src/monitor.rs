@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::core::Refusal;
 use crate::reason::{DisconnectReason, IoError};
 use crate::util::Notify;
 
@@ -33,6 +34,13 @@ pub enum MonitorEventKind {
     AcceptFailed {
         /// The error.
         error: IoError,
+    },
+    /// A connection was accepted and closed at once, without a handshake: the socket
+    /// holds its cap of accepted connections (`RINGMQ_MAX_PEERS`). No `Accepted` event
+    /// precedes it.
+    AcceptRefused {
+        /// Why ([`Refusal::TooManyPeers`](crate::Refusal::TooManyPeers)).
+        reason: Refusal,
     },
     /// An outgoing connection was established (before the ZMTP handshake).
     Connected,

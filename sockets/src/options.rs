@@ -64,6 +64,29 @@ pub enum SocketOption {
     /// [`DEFAULT_MAX_MESSAGE_FRAMES`](ringmq_zmtp::DEFAULT_MAX_MESSAGE_FRAMES)
     /// (65,536); `None` = unlimited, like libzmq.
     MaxFramesPerMsg(Option<u32>),
+    /// ringmq-specific, ZMQ has no such option: longest a peer may take to finish a
+    /// message (a frame, or a multipart message) once its first bytes arrived; one that
+    /// takes longer loses its connection with
+    /// [`PartialMessageTimeout`](ringmq_zmtp::Error::PartialMessageTimeout). The clock
+    /// stops while the socket does not read from the peer (RCVHWM). `None` (the
+    /// default, like libzmq) waits forever; zero is refused.
+    PartialMsgTimeout(Option<Duration>),
+    /// ringmq-specific, ZMQ has no such option: longest a handshaken peer may go without
+    /// sending a message (subscriptions count, heartbeats do not); one silent for
+    /// longer loses its connection with [`IdleTimeout`](ringmq_zmtp::Error::IdleTimeout).
+    /// For servers whose peers talk (REP, ROUTER, PULL); not for a PUB whose
+    /// subscribers only listen. `None` (the default, like libzmq) keeps idle peers;
+    /// zero is refused.
+    IdleTimeout(Option<Duration>),
+    /// ringmq-specific, ZMQ has no such option: most connections accepted on the
+    /// socket's binds at once (handshaking or attached). A connection over the cap is
+    /// closed as soon as it is accepted, reported as
+    /// [`MonitorEventKind::AcceptRefused`](crate::MonitorEventKind::AcceptRefused) with
+    /// [`Refusal::TooManyPeers`](crate::Refusal::TooManyPeers), and counted
+    /// ([`Socket::peers_refused`](crate::Socket::peers_refused)). Connections the
+    /// socket makes itself (`connect`) do not count. `None` (the default) is no cap;
+    /// zero is refused.
+    MaxPeers(Option<usize>),
     /// `ZMQ_IMMEDIATE`: queue messages only to connected peers.
     Immediate(bool),
     /// `ZMQ_CONFLATE`: keep only the newest message in each queue (single-part
@@ -251,6 +274,9 @@ impl SocketOption {
             SocketOption::HandshakeIvl(_) => "ZMQ_HANDSHAKE_IVL",
             SocketOption::MaxMsgSize(_) => "ZMQ_MAXMSGSIZE",
             SocketOption::MaxFramesPerMsg(_) => "RINGMQ_MAX_FRAMES_PER_MSG",
+            SocketOption::PartialMsgTimeout(_) => "RINGMQ_PARTIAL_MSG_TIMEOUT",
+            SocketOption::IdleTimeout(_) => "RINGMQ_IDLE_TIMEOUT",
+            SocketOption::MaxPeers(_) => "RINGMQ_MAX_PEERS",
             SocketOption::Immediate(_) => "ZMQ_IMMEDIATE",
             SocketOption::Conflate(_) => "ZMQ_CONFLATE",
             SocketOption::TcpKeepalive(_) => "ZMQ_TCP_KEEPALIVE",
@@ -392,6 +418,9 @@ pub(crate) struct Options {
     pub handshake_ivl: Option<Duration>,
     pub max_msg_size: Option<u64>,
     pub max_frames_per_msg: Option<u32>,
+    pub partial_msg_timeout: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
+    pub max_peers: Option<usize>,
     pub immediate: bool,
     pub conflate: bool,
     pub tcp_keepalive: Option<bool>,
@@ -480,6 +509,9 @@ impl Default for Options {
             handshake_ivl: Some(Duration::from_secs(30)),
             max_msg_size: None,
             max_frames_per_msg: Some(ringmq_zmtp::DEFAULT_MAX_MESSAGE_FRAMES),
+            partial_msg_timeout: None,
+            idle_timeout: None,
+            max_peers: None,
             immediate: false,
             conflate: false,
             tcp_keepalive: None,
@@ -575,6 +607,23 @@ impl Options {
                 });
             }
             SocketOption::MaxFramesPerMsg(v) => self.max_frames_per_msg = v,
+            SocketOption::PartialMsgTimeout(Some(d)) | SocketOption::IdleTimeout(Some(d))
+                if d.is_zero() =>
+            {
+                return Err(Error::InvalidOption {
+                    option: opt.name(),
+                    reason: "use None for no timeout".into(),
+                });
+            }
+            SocketOption::PartialMsgTimeout(v) => self.partial_msg_timeout = v,
+            SocketOption::IdleTimeout(v) => self.idle_timeout = v,
+            SocketOption::MaxPeers(Some(0)) => {
+                return Err(Error::InvalidOption {
+                    option: "RINGMQ_MAX_PEERS",
+                    reason: "use None for no cap".into(),
+                });
+            }
+            SocketOption::MaxPeers(v) => self.max_peers = v,
             SocketOption::Immediate(v) => self.immediate = v,
             SocketOption::Conflate(v) => self.conflate = v,
             SocketOption::TcpKeepalive(v) => self.tcp_keepalive = v,
@@ -759,6 +808,8 @@ impl Options {
         c.heartbeat_ttl = self.heartbeat_ttl;
         c.heartbeat_timeout = self.heartbeat_timeout;
         c.handshake_ivl = self.handshake_ivl;
+        c.partial_message_timeout = self.partial_msg_timeout;
+        c.idle_timeout = self.idle_timeout;
         c.metadata = self.metadata.clone();
         c
     }

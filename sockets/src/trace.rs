@@ -24,6 +24,9 @@ pub(crate) fn monitor_event(kind: &MonitorEventKind, endpoint: &str) {
         K::Listening => tracing::debug!(endpoint, "listening"),
         K::BindFailed { error } => tracing::warn!(endpoint, %error, "bind failed"),
         K::Accepted => tracing::debug!(endpoint, "accepted a connection"),
+        K::AcceptRefused { reason } => {
+            tracing::warn!(endpoint, %reason, "accepted connection closed at once")
+        }
         K::AcceptFailed { error } => {
             tracing::warn!(endpoint, %error, "accept failed, backing off 100 ms")
         }

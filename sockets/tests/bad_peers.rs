@@ -222,6 +222,7 @@ async fn oversized_frame_after_handshake<P: Proactor>(ctx: Context<P>) {
     bytes.push(0x02);
     bytes.extend(1_000_000u64.to_be_bytes());
     bytes.extend([0u8; 100]);
+    // MAXMSGSIZE bounds the message (the sum of its frames): refused from the header.
     let why = misbehaved(PeerMisbehaved::MessageTooLarge {
         size: 1_000_000,
         max: MAX_MSG as u64,

@@ -19,6 +19,9 @@ It binds or connects one socket, optionally secured with PLAIN or CURVE, prints
   ask     send PAYLOADS one by one and check each reply is identical (--route-to ID
           prefixes a routing id, retrying while a ROUTER does not know the peer yet;
           --delimiter prefixes an empty frame, for DEALER to REP), print `OK`.
+  pipeline N  (DEALER to a REP) send N requests [b"", b"<i>"] without reading, then
+          read replies until none arrives for 1 s; print `GOT <count>` (pyzmq only:
+          the drop comparison of sockets/tests/rep_pipelining.rs).
   stream  (STREAM) echo each data frame to the peer it came from; print `CONNECTED`
           at the first peer's connect notification (a zero-length frame) and `CLOSED`
           at its disconnect notification, then exit 0 (pyzmq only).
@@ -282,6 +285,19 @@ def run(s, scenario, a):
         for i in range(n):
             s.send_multipart([TOPICS[i % 4] + b"-%d" % i, b""])
         s.send(b"END")
+    elif kind == "pipeline":
+        n = int(scenario[1])
+        for i in range(n):
+            s.send_multipart([b"", b"%d" % i])
+        s.rcvtimeo = 1000
+        count = 0
+        while True:
+            try:
+                s.recv_multipart()
+            except zmq.Again:
+                break
+            count += 1
+        print("GOT", count, flush=True)
     elif kind == "stream":
         peer = None
         while True:

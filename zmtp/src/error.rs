@@ -45,6 +45,11 @@ pub enum Error {
     HeartbeatTimeout,
     /// Nothing arrived from the peer within the TTL its last PING announced.
     PeerTtlExpired,
+    /// A message the peer started (a frame, or a multipart message) did not arrive
+    /// whole within the partial-message timeout.
+    PartialMessageTimeout,
+    /// The peer sent no message within the idle timeout.
+    IdleTimeout,
     /// API misuse: a message or subscription was sent before the handshake completed.
     HandshakeIncomplete,
     /// API misuse: the session has already failed.
@@ -159,6 +164,10 @@ impl fmt::Display for Error {
             Error::HandshakeTimeout => f.write_str("handshake timed out"),
             Error::HeartbeatTimeout => f.write_str("peer did not answer heartbeats in time"),
             Error::PeerTtlExpired => f.write_str("peer went silent past its heartbeat TTL"),
+            Error::PartialMessageTimeout => {
+                f.write_str("peer did not finish its message within the partial-message timeout")
+            }
+            Error::IdleTimeout => f.write_str("peer sent no message within the idle timeout"),
             Error::HandshakeIncomplete => f.write_str("handshake not complete yet"),
             Error::SessionFailed => f.write_str("session already failed"),
             Error::EmptyMessage => f.write_str("a message needs at least one frame"),
@@ -238,9 +247,11 @@ impl From<CurveError> for Error {
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> Self {
         let kind = match e {
-            Error::HandshakeTimeout | Error::HeartbeatTimeout | Error::PeerTtlExpired => {
-                std::io::ErrorKind::TimedOut
-            }
+            Error::HandshakeTimeout
+            | Error::HeartbeatTimeout
+            | Error::PeerTtlExpired
+            | Error::PartialMessageTimeout
+            | Error::IdleTimeout => std::io::ErrorKind::TimedOut,
             Error::AuthDenied { .. } | Error::PeerError { .. } => {
                 std::io::ErrorKind::PermissionDenied
             }

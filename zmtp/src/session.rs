@@ -61,6 +61,17 @@ pub struct SessionConfig {
     pub heartbeat_timeout: Option<Duration>,
     /// Deadline for the whole handshake (`ZMQ_HANDSHAKE_IVL`); `None` disables it.
     pub handshake_ivl: Option<Duration>,
+    /// Longest a message may take to arrive once its first bytes did (ringmq-specific):
+    /// a peer that starts a frame or a multipart message and does not finish it in
+    /// time fails the session with [`Error::PartialMessageTimeout`]. `None` (the
+    /// default, like libzmq) waits forever. Heartbeats do not cover this: a peer can
+    /// keep a connection alive by trickling a frame one byte at a time.
+    pub partial_message_timeout: Option<Duration>,
+    /// Longest a handshaken peer may go without sending a message (ringmq-specific):
+    /// data messages, subscriptions and cancels count, PINGs and PONGs do not. A peer
+    /// silent for longer fails the session with [`Error::IdleTimeout`]. `None` (the
+    /// default, like libzmq) keeps idle peers forever.
+    pub idle_timeout: Option<Duration>,
     /// The ZMTP minor version we announce: 1 (3.1, default) or 0 (3.0).
     pub zmtp_minor: u8,
 }
@@ -79,6 +90,8 @@ impl SessionConfig {
             heartbeat_ttl: None,
             heartbeat_timeout: None,
             handshake_ivl: Some(Duration::from_secs(30)),
+            partial_message_timeout: None,
+            idle_timeout: None,
             zmtp_minor: 1,
         }
     }
@@ -154,6 +167,14 @@ pub struct Session {
     heartbeat: Heartbeat,
     /// The frames so far of a message whose last frame has not arrived.
     partial: Partial,
+    /// When the message being received must be complete
+    /// ([`SessionConfig::partial_message_timeout`]).
+    partial_deadline: Option<Instant>,
+    /// When the peer must have sent its next message ([`SessionConfig::idle_timeout`]).
+    idle_deadline: Option<Instant>,
+    /// The input deadlines are suspended: the owner stopped reading
+    /// ([`Session::hold_input_deadlines`]).
+    input_held: bool,
     peer_socket_type: Option<SocketType>,
     peer_minor: Option<u8>,
     scratch: Vec<Bytes>,
@@ -237,6 +258,9 @@ impl Session {
             events: VecDeque::new(),
             heartbeat,
             partial: Partial::default(),
+            partial_deadline: None,
+            idle_deadline: None,
+            input_held: false,
             peer_socket_type: None,
             peer_minor: None,
             scratch: Vec::new(),
@@ -288,7 +312,8 @@ impl Session {
         std::mem::take(&mut self.recv)
     }
 
-    /// Runs the timers: handshake deadline, PING interval, heartbeat timeout, peer TTL.
+    /// Runs the timers: handshake deadline, PING interval, heartbeat timeout, peer TTL,
+    /// and the partial-message and idle deadlines.
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.phase {
             Phase::Failed => {}
@@ -296,6 +321,12 @@ impl Session {
                 if self.handshake_deadline.is_some_and(|d| d <= now) {
                     self.fail(Error::HandshakeTimeout);
                 }
+            }
+            Phase::Established if self.partial_deadline.is_some_and(|d| d <= now) => {
+                self.fail(Error::PartialMessageTimeout);
+            }
+            Phase::Established if self.idle_deadline.is_some_and(|d| d <= now) => {
+                self.fail(Error::IdleTimeout);
             }
             Phase::Established => match self.heartbeat.poll(now) {
                 Err(e) => self.fail(e),
@@ -318,8 +349,47 @@ impl Session {
         match self.phase {
             Phase::Failed => None,
             Phase::Greeting | Phase::Handshake => self.handshake_deadline,
-            Phase::Established => self.heartbeat.next_deadline(),
+            Phase::Established => {
+                let hb = self.heartbeat.next_deadline();
+                if self.partial_deadline.is_none() && self.idle_deadline.is_none() {
+                    return hb;
+                }
+                [hb, self.partial_deadline, self.idle_deadline]
+                    .into_iter()
+                    .flatten()
+                    .min()
+            }
         }
+    }
+
+    /// The owner stops reading (its receive queue is full): the partial-message and
+    /// idle deadlines are suspended, since the peer cannot make progress while nothing
+    /// is read. [`Session::release_input_deadlines`] restarts them.
+    pub fn hold_input_deadlines(&mut self) {
+        self.input_held = true;
+        self.partial_deadline = None;
+        self.idle_deadline = None;
+    }
+
+    /// The owner reads again: the partial-message deadline (if a message is under way)
+    /// and the idle deadline start over from `now`.
+    pub fn release_input_deadlines(&mut self, now: Instant) {
+        if !self.input_held {
+            return;
+        }
+        self.input_held = false;
+        if self.phase != Phase::Established {
+            return;
+        }
+        if self.inside_message() {
+            self.partial_deadline = after(now, self.config.partial_message_timeout);
+        }
+        self.idle_deadline = after(now, self.config.idle_timeout);
+    }
+
+    /// Input ended inside a frame or a multipart message.
+    fn inside_message(&self) -> bool {
+        !self.recv.is_empty() || !self.partial.is_empty()
     }
 
     /// The next event, if any.
@@ -549,10 +619,13 @@ impl Session {
         self.partial.clear();
         self.heartbeat.stop();
         self.handshake_deadline = None;
+        self.partial_deadline = None;
+        self.idle_deadline = None;
         self.events.push_back(Event::Error(error));
     }
 
     fn process(&mut self, now: Instant) {
+        let events_before = self.events.len();
         loop {
             let step = match self.phase {
                 Phase::Failed => return,
@@ -572,6 +645,28 @@ impl Session {
         // The input ran out inside a message: its small frames must not keep the
         // receive buffer alive while the rest is awaited.
         self.partial.pack();
+        if self.phase == Phase::Established
+            && !self.input_held
+            && (self.config.partial_message_timeout.is_some() || self.config.idle_timeout.is_some())
+        {
+            self.input_deadlines(now, self.events.len() > events_before);
+        }
+    }
+
+    /// After input: a message under way must complete by its deadline, counted from
+    /// the input where it began (a message delivered by this input ends the previous
+    /// one); a delivered message (or subscription) moves the idle deadline.
+    fn input_deadlines(&mut self, now: Instant, delivered: bool) {
+        if self.config.partial_message_timeout.is_some() {
+            if !self.inside_message() {
+                self.partial_deadline = None;
+            } else if delivered || self.partial_deadline.is_none() {
+                self.partial_deadline = after(now, self.config.partial_message_timeout);
+            }
+        }
+        if delivered && self.config.idle_timeout.is_some() {
+            self.idle_deadline = after(now, self.config.idle_timeout);
+        }
     }
 
     /// Each step returns `Ok(true)` when it made progress and may be called again.
@@ -677,6 +772,7 @@ impl Session {
         self.peer_socket_type = Some(peer_type);
         self.handshake_deadline = None;
         self.heartbeat.start(now);
+        self.idle_deadline = after(now, self.config.idle_timeout);
         self.events.push_back(Event::HandshakeSucceeded {
             metadata,
             socket_type: peer_type,
@@ -782,6 +878,11 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// `now + d`; `None` without a duration or past the end of time.
+fn after(now: Instant, d: Option<Duration>) -> Option<Instant> {
+    d.and_then(|d| now.checked_add(d))
 }
 
 /// Whether a frame of the size `h` announces may be held after the handshake: a command

@@ -103,6 +103,12 @@ pub enum Refusal {
     HandedOver(Bytes),
     /// PAIR: the socket already has its one peer.
     PairBusy,
+    /// The socket already holds `max` accepted connections (`RINGMQ_MAX_PEERS`): the
+    /// new one is closed as soon as it is accepted, before its handshake.
+    TooManyPeers {
+        /// The cap.
+        max: usize,
+    },
 }
 
 impl std::fmt::Display for Refusal {
@@ -111,6 +117,12 @@ impl std::fmt::Display for Refusal {
             Refusal::DuplicateRoutingId(_) => f.write_str("duplicate routing id"),
             Refusal::HandedOver(_) => f.write_str("routing id taken over by a new peer"),
             Refusal::PairBusy => f.write_str("PAIR socket already has a peer"),
+            Refusal::TooManyPeers { max } => {
+                write!(
+                    f,
+                    "socket already holds its cap of {max} accepted connections"
+                )
+            }
         }
     }
 }
@@ -397,6 +409,11 @@ impl Core {
         self.peers.requeue(peer, msg, write_through)
     }
 
+    /// `(queued, received)` of `peer`, see [`Peers::queue_lens`].
+    pub(crate) fn queue_lens(&self, peer: PeerId) -> Option<(usize, usize)> {
+        self.peers.queue_lens(peer)
+    }
+
     /// Messages dropped by design so far.
     pub(crate) fn drops(&self) -> Drops {
         self.peers.drops
@@ -518,9 +535,23 @@ impl Core {
         self.peers.has_queued_output(peer)
     }
 
-    /// `peer`'s link wrote everything it took: room below the SNDHWM again.
-    pub(crate) fn flushed(&mut self, peer: PeerId) {
-        self.peers.flushed(peer);
+    /// `peer`'s link took its batch to write it: room below the SNDHWM again. Returns
+    /// how many messages left the accounting (the link counts them until written).
+    pub(crate) fn flushed(&mut self, peer: PeerId) -> usize {
+        self.peers.flushed(peer)
+    }
+
+    /// A connection ended with `n` messages that had left the socket's accounting
+    /// (taken for a write, or written through) and were not yet handed to the kernel:
+    /// dropped with it (counted as [`Drops::disconnected`]).
+    pub(crate) fn lost_in_flight(&mut self, n: u64) {
+        self.peers.drops.disconnected += n;
+    }
+
+    /// Messages that arrived on a connection the socket refused after its handshake
+    /// (in the same read): never delivered (counted as [`Drops::discarded`]).
+    pub(crate) fn refused_input(&mut self, n: u64) {
+        self.peers.drops.discarded += n;
     }
 
     /// `peer`'s link passed on `n` of the messages it took (an inproc link whose peer

@@ -121,6 +121,11 @@ impl Peer {
         self.attached
     }
 
+    /// Received messages wait to be read.
+    pub(crate) fn has_input(&self) -> bool {
+        !self.inq.is_empty()
+    }
+
     fn has_room(&self, conflate: bool) -> bool {
         !self.gone && (conflate || self.queued() < self.sndhwm)
     }
@@ -578,21 +583,23 @@ impl Peers {
         (peers, self.retired)
     }
 
-    /// The link of `id` wrote (or handed to the kernel) everything it took.
-    pub(crate) fn flushed(&mut self, id: PeerId) {
+    /// The link of `id` took its batch out of the socket's accounting (to write it):
+    /// how many messages that was.
+    pub(crate) fn flushed(&mut self, id: PeerId) -> usize {
         let conflate = self.conflate;
         let Some(p) = self.map.get_mut(id) else {
-            return;
+            return 0;
         };
         if p.unflushed == 0 {
-            return;
+            return 0;
         }
         let was_full = !p.has_room(conflate);
-        p.unflushed = 0;
+        let n = std::mem::take(&mut p.unflushed);
         if was_full && p.has_room(conflate) {
             self.list_room(id);
             self.wake_send = true;
         }
+        n
     }
 
     /// The link of `id` passed on `n` of the messages it took (see
@@ -711,6 +718,12 @@ impl Peers {
         if p.gone && p.inq.is_empty() {
             self.forget(id);
         }
+    }
+
+    /// `(queued, received)` of `id`: messages counted against its SNDHWM, and
+    /// received messages not yet read (for the fuzzing harness's bounds).
+    pub(crate) fn queue_lens(&self, id: PeerId) -> Option<(usize, usize)> {
+        self.map.get(id).map(|p| (p.queued(), p.inq.len()))
     }
 
     #[cfg(test)]

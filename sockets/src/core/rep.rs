@@ -28,8 +28,12 @@ impl Pattern for Rep {
         // A reply for a peer that left, or is at its HWM, is dropped (like libzmq).
         match peers.live(peer) {
             Some(p) if p.is_attached() => {
+                // Written at once (no writer wake-up) in strict alternation; when the
+                // peer pipelined more requests, the reply joins the link's batch like
+                // streaming output, so a burst of replies is one write, not one each.
+                let write_through = !p.has_input();
                 if peers.has_room(peer) {
-                    return Ok(peers.hand_over(peer, msg, true));
+                    return Ok(peers.hand_over(peer, msg, write_through));
                 }
                 peers.drop_at_hwm(peer);
             }

@@ -153,8 +153,9 @@ impl Harness {
                 if l.busy {
                     assert!(self.core.requeue(peer, msg, write_through));
                     self.link(peer).woken = true;
-                } else if write_through {
-                    // Written at once by the sending task.
+                } else if write_through && l.batch.is_empty() {
+                    // Written at once by the sending task (an idle link; a busy one
+                    // adds it to its batch, in order).
                     l.wire.push(msg);
                 } else {
                     l.batch.push(msg);
@@ -329,6 +330,31 @@ fn rep_strips_and_restores_envelopes() {
     h.detach(a, true);
     assert!(h.send_str(&["lost"]));
     assert_eq!(h.core.drops().peer_gone, 1);
+}
+
+#[test]
+fn rep_batches_replies_to_pipelined_requests() {
+    let mut h = Harness::new(SocketType::Rep);
+    let p = h.attach();
+    for i in 0..3 {
+        assert!(h.deliver(p, &["", &format!("q{i}")]));
+    }
+    // Two more requests wait behind the first two replies: they join the batch.
+    for i in 0..3 {
+        let req = h.recv().unwrap().unwrap();
+        assert_eq!(req, [format!("q{i}")]);
+        assert!(h.send_str(&[&format!("r{i}")]));
+        assert!(h.wire(p).is_empty(), "reply {i} waits in the batch");
+    }
+    h.write(p);
+    let got: Vec<String> = h.wire(p).into_iter().map(|m| m[1].clone()).collect();
+    assert_eq!(got, ["r0", "r1", "r2"]);
+    // Strict alternation: each reply is written at once.
+    assert!(h.deliver(p, &["", "q3"]));
+    h.recv().unwrap().unwrap();
+    assert!(h.send_str(&["r3"]));
+    assert_eq!(h.wire(p).last().unwrap()[1], "r3");
+    assert!(h.link(p).batch.is_empty());
 }
 
 #[test]

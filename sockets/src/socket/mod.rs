@@ -107,6 +107,12 @@ impl<P: Proactor> Socket<P> {
         self.shared.core.borrow().drops()
     }
 
+    /// How many connections the socket closed as soon as it accepted them because it
+    /// held its cap of accepted connections (`SocketOption::MaxPeers`), so far.
+    pub fn peers_refused(&self) -> u64 {
+        self.shared.io.borrow().peers_refused
+    }
+
     /// Traffic, queue depths and drops, in total and per peer (see [`SocketStats`]).
     pub fn stats(&self) -> SocketStats {
         let (snapshot, retired) = self.shared.core.borrow().snapshot();

@@ -63,6 +63,10 @@ pub(crate) struct Io {
     pub last_endpoint: Option<String>,
     /// Every task was told to stop.
     pub terminated: bool,
+    /// Connections accepted on the binds and still running (`RINGMQ_MAX_PEERS`).
+    pub accepted: usize,
+    /// Connections refused at accept for the peer cap, so far.
+    pub peers_refused: u64,
     next_id: u64,
 }
 
@@ -344,14 +348,15 @@ impl<P: Proactor> Shared<P> {
     }
 
     /// `peer`'s link took the messages it was given or took, out of its batch: they no
-    /// longer count against the SNDHWM.
-    pub(crate) fn flushed(&self, peer: PeerId) {
+    /// longer count against the SNDHWM. Returns how many.
+    pub(crate) fn flushed(&self, peer: PeerId) -> usize {
         let mut core = self.core.borrow_mut();
-        core.flushed(peer);
+        let n = core.flushed(peer);
         self.drop_report.check(core.drops(), || self.proactor.now());
         if core.has_output() {
             drop(core);
             self.run_core_output();
         }
+        n
     }
 }

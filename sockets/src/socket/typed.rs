@@ -91,6 +91,11 @@ macro_rules! typed_socket {
                 self.inner.drops()
             }
 
+            /// See [`Socket::peers_refused`].
+            pub fn peers_refused(&self) -> u64 {
+                self.inner.peers_refused()
+            }
+
             /// See [`Socket::close`].
             pub async fn close(self) {
                 self.inner.close().await
