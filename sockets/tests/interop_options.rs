@@ -366,3 +366,85 @@ fn hello_msg_to_libzmq_dealer() {
         assert!(finish_script(child).contains("OK"));
     });
 }
+
+const INVERT_PUB: &str = r#"
+import select, sys, time, zmq
+s = zmq.Context().socket(zmq.PUB)
+s.setsockopt(zmq.INVERT_MATCHING, 1)
+s.connect(sys.argv[1])
+end = time.time() + 20
+while not select.select([sys.stdin], [], [], 0.005)[0]:
+    assert time.time() < end, "no STOP on stdin"
+    s.send(b"a-skip")
+    s.send(b"b-keep")
+print("OK", flush=True)
+"#;
+
+/// INVERT_MATCHING on our SUB, fed by an inverted libzmq PUB: only what matches no
+/// subscription arrives.
+#[test]
+fn inverted_sub_with_libzmq_pub() {
+    run(|ctx| async move {
+        let sub = ctx.subscriber();
+        sub.set_option(SocketOption::InvertMatching(true)).unwrap();
+        sub.subscribe(b"a").unwrap();
+        let ep = sub.bind("tcp://127.0.0.1:*").unwrap();
+        let mut child = run_script(INVERT_PUB, &ep);
+        for _ in 0..10 {
+            assert_eq!(sub.recv().await.unwrap().frames()[0], &b"b-keep"[..]);
+        }
+        sub.close().await;
+        step(&mut child);
+        assert!(finish_script(child).contains("OK"));
+    });
+}
+
+const CLOSING_ROUTER: &str = r#"
+import sys, zmq
+s = zmq.Context().socket(zmq.ROUTER)
+s.rcvtimeo = 10000
+s.bind("tcp://127.0.0.1:*")
+print(s.getsockopt(zmq.LAST_ENDPOINT).decode(), flush=True)
+m = s.recv_multipart()
+s.send_multipart([m[0], b"bye"])
+s.close(linger=1000)
+print("OK", flush=True)
+"#;
+
+/// HICCUP_MSG: our DEALER's connection to a libzmq ROUTER that closes breaks, and the
+/// DEALER receives the hiccup message (after the ROUTER's last reply, when the close
+/// left it readable).
+#[test]
+fn hiccup_msg_when_a_libzmq_router_goes() {
+    use std::io::BufRead;
+    let mut child = run_script(CLOSING_ROUTER, "-");
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut ep = String::new();
+    out.read_line(&mut ep).expect("the script's endpoint");
+    run(|ctx| async move {
+        let dealer = ctx.dealer();
+        dealer
+            .set_option(SocketOption::HiccupMsg(Bytes::from_static(b"HICCUP")))
+            .unwrap();
+        // It must not reconnect to the port once freed: another test running at the
+        // same time may be listening there by then.
+        dealer
+            .set_option(SocketOption::ReconnectIvl(Duration::from_secs(60)))
+            .unwrap();
+        dealer.connect(ep.trim()).unwrap();
+        dealer.send("hi").await.unwrap();
+        // "bye" first, unless the close reset the connection before it was read.
+        let mut m = dealer.recv().await.unwrap();
+        if m.frames()[0] == b"bye"[..] {
+            m = dealer.recv().await.unwrap();
+        }
+        assert_eq!(m.frames()[0], &b"HICCUP"[..]);
+        dealer.close().await;
+    });
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(
+        child.wait().unwrap().success() && rest.contains("OK"),
+        "{rest}"
+    );
+}
