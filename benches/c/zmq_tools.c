@@ -341,6 +341,22 @@ static void inproc(void *ctx, const char *ep, unsigned long size, unsigned long 
     zmq_close(s);
 }
 
+/* A `Name: N kB` field of /proc/self/status (0 when missing). */
+static unsigned long status_kb(const char *field) {
+    unsigned long kb = 0;
+    size_t n = strlen(field);
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, field, n) == 0) {
+            kb = strtoul(line + n, NULL, 10);
+            break;
+        }
+    if (f)
+        fclose(f);
+    return kb;
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[argc - 1], "--curve") == 0) {
         curve = 1;
@@ -472,6 +488,8 @@ int main(int argc, char **argv) {
             check(zmq_msg_send(&id, s, ZMQ_SNDMORE), "send id");
             check(zmq_msg_send(&msg, s, 0), "send body");
         }
+        /* every peer is still connected: the scale row's memory per connection */
+        printf("VmRSS: %lu [kB]\n", status_kb("VmRSS:"));
         zmq_msg_close(&id);
         zmq_msg_close(&msg);
         zmq_close(s);
@@ -558,16 +576,8 @@ int main(int argc, char **argv) {
             }
             sent++;
         }
-        unsigned long hwm_kb = 0;
-        FILE *f = fopen("/proc/self/status", "r");
-        char line[256];
-        while (f && fgets(line, sizeof line, f))
-            if (sscanf(line, "VmHWM: %lu kB", &hwm_kb) == 1)
-                break;
-        if (f)
-            fclose(f);
         printf("sent: %lu\n", sent);
-        printf("VmHWM: %lu [kB]\n", hwm_kb);
+        printf("VmHWM: %lu [kB]\n", status_kb("VmHWM:"));
         zmq_close(s);
     } else if (strcmp(role, "inproc_thr") == 0 || strcmp(role, "inproc_lat") == 0) {
         inproc(ctx, ep, a, b, strcmp(role, "inproc_lat") == 0);

@@ -359,9 +359,18 @@ fn check_size(got: usize, size: usize) -> Result<(), BoxError> {
 
 /// Reads `VmHWM` (peak RSS, kB) from `/proc/self/status`.
 pub fn vm_hwm_kb() -> Option<u64> {
+    proc_status_kb("VmHWM:")
+}
+
+/// Reads `VmRSS` (resident set now, kB) from `/proc/self/status`.
+pub fn vm_rss_kb() -> Option<u64> {
+    proc_status_kb("VmRSS:")
+}
+
+fn proc_status_kb(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status.lines().find_map(|l| {
-        l.strip_prefix("VmHWM:")?
+        l.strip_prefix(field)?
             .trim()
             .strip_suffix("kB")?
             .trim()
@@ -526,6 +535,8 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
                 let m = router.recv().await?;
                 router.send(m).await?;
             }
+            // Every peer is still connected: the scale row's memory per connection.
+            println!("VmRSS: {} [kB]", vm_rss_kb().unwrap_or(0));
             router.close().await;
         }
         Role::Dealers {

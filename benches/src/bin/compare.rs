@@ -640,8 +640,8 @@ fn fan(cfg: &Cfg, imp: Impl, ep: &str, count: u64, subs: u64) -> Res<(String, St
 }
 
 /// One run of the scale row: `router` echoing, `scale_dealers` with `idle` silent
-/// peers and the active one; returns the DEALER side's output.
-fn scale(cfg: &Cfg, imp: Impl, ep: &str, idle: u64, rounds: u64) -> Res<String> {
+/// peers and the active one; returns (ROUTER side's, DEALER side's output).
+fn scale(cfg: &Cfg, imp: Impl, ep: &str, idle: u64, rounds: u64) -> Res<(String, String)> {
     use ringmq_bench::tools::SCALE_WARMUP;
     // The peers' connections, plus the runtime's and libzmq's own descriptors.
     let files = idle + 1024;
@@ -654,7 +654,7 @@ fn scale(cfg: &Cfg, imp: Impl, ep: &str, idle: u64, rounds: u64) -> Res<String> 
         &[ep.into(), s(64), s(idle), s(rounds)],
     );
     let limit = Duration::from_secs(if cfg.quick { 60 } else { 180 });
-    let (_, out) = pair_commands(
+    pair_commands(
         ep,
         limit,
         (placed(cfg, with_files(router, files)?, true), "router"),
@@ -662,8 +662,7 @@ fn scale(cfg: &Cfg, imp: Impl, ep: &str, idle: u64, rounds: u64) -> Res<String> 
             placed(cfg, with_files(dealers, files)?, false),
             "scale_dealers",
         ),
-    )?;
-    Ok(out)
+    )
 }
 
 fn inproc_count(quick: bool) -> u64 {
@@ -926,10 +925,11 @@ fn measure(cfg: &Cfg) -> Results {
         for idle in SCALE_IDLE {
             for &imp in &scale_impls {
                 let r = eps.next(false).and_then(|ep| {
-                    let out = scale(cfg, imp, &ep, idle, rounds)?;
+                    let (router, out) = scale(cfg, imp, &ep, idle, rounds)?;
                     Ok(vec![
                         ("/median".into(), num(&out, "median round trip:", "[us]")?),
                         ("/p99".into(), num(&out, "p99 round trip:", "[us]")?),
+                        ("/rss".into(), num(&router, "VmRSS:", "[kB]")?),
                     ])
                 });
                 record(format!("scale/{idle}"), imp, rep, r);
@@ -1468,7 +1468,32 @@ fn scale_table(md: &mut String, cfg: &Cfg, results: &Results) {
             md.push('\n');
         }
     }
-    md.push('\n');
+    // The ROUTER's resident set with every peer connected, less the same with the
+    // active peer alone, per idle DEALER.
+    let top = SCALE_IDLE[SCALE_IDLE.len() - 1];
+    let _ = write!(
+        md,
+        "| ROUTER memory per idle DEALER (RSS growth ÷ {}), KiB |",
+        fmt_count(top)
+    );
+    for &i in &impls {
+        match scale_memory_kib(results, i) {
+            None => md.push_str(" failed |"),
+            Some(v) => {
+                let _ = write!(md, " {v:.1} |");
+            }
+        }
+    }
+    md.push_str("\n\n");
+}
+
+/// RSS growth of the scale row's ROUTER from 0 to the most idle DEALERs, per DEALER
+/// (KiB), from the medians.
+fn scale_memory_kib(results: &Results, i: Impl) -> Option<f64> {
+    let top = SCALE_IDLE[SCALE_IDLE.len() - 1];
+    let base = get(results, "scale/0/rss", i)?;
+    let full = get(results, &format!("scale/{top}/rss"), i)?;
+    Some((full - base) / top as f64)
 }
 
 fn utc_now() -> String {
@@ -1710,6 +1735,32 @@ fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
             .collect::<Vec<_>>()
             .join(", ")
             + " (median / p99)",
+    );
+    let mems: Vec<(Impl, Option<f64>)> = cfg
+        .impls_in("scale", false)
+        .into_iter()
+        .map(|i| (i, scale_memory_kib(results, i)))
+        .collect();
+    let ok = mems
+        .iter()
+        .filter(|(i, _)| matches!(i, Impl::Ring(_)))
+        .try_fold(true, |all, (_, v)| v.map(|v| all && v <= 6.0));
+    line(
+        md,
+        "scale",
+        &format!(
+            "memory per live connection (ROUTER with {} handshaken DEALERs, RSS growth ÷ N) \
+             at most 6 KiB (issue 15; every backend)",
+            fmt_count(idle)
+        ),
+        ok,
+        mems.iter()
+            .map(|(i, v)| match v {
+                Some(v) => format!("{} {v:.1} KiB", i.name()),
+                None => format!("{} failed", i.name()),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
     );
     inproc_targets(md, cfg, results);
 }
