@@ -17,6 +17,18 @@ if ! pkg-config --exists libzmq 2>/dev/null && [ ! -e /usr/include/zmq.h ]; then
     fi
 fi
 
+# `ss` (iproute2) reads BACKLOG and the kernel buffers back in tests/connection_options.rs.
+if ! command -v ss >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "==> installing iproute2 (ss, for the kernel socket option tests)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2
+    else
+        echo "==> ss is missing: the kernel socket option tests will FAIL;" \
+            "install it with: sudo apt-get install iproute2" >&2
+    fi
+fi
+
 venv=.venv
 if ! "$venv/bin/python" -c 'import zmq' >/dev/null 2>&1; then
     echo "==> creating $venv with pyzmq (libzmq 4.3.5 with CURVE) for the interop tests"

@@ -240,9 +240,56 @@ pub struct SocketArgs {
     /// The I/O engine.
     #[arg(long, value_enum, default_value_t = Backend::Auto, alias = "runtime")]
     pub backend: Backend,
+    /// libzmq socket options.
+    #[command(flatten)]
+    pub options: OptionArgs,
     /// Security options.
     #[command(flatten)]
     pub security: SecurityArgs,
+}
+
+/// libzmq socket options a shell user reaches for.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OptionArgs {
+    /// ROUTER/STREAM: the routing id of the peer of the first --connect
+    /// (ZMQ_CONNECT_ROUTING_ID), as text.
+    #[arg(long, value_name = "ID", help_heading = "Socket options")]
+    pub connect_routing_id: Option<String>,
+    /// ROUTER/DEALER/REQ: send an empty message to each peer on connect
+    /// (ZMQ_PROBE_ROUTER).
+    #[arg(long, help_heading = "Socket options")]
+    pub probe_router: bool,
+    /// XPUB: pass subscriptions through the application (ZMQ_XPUB_MANUAL): each
+    /// notice is printed, then granted as it asks.
+    #[arg(long, help_heading = "Socket options")]
+    pub xpub_manual: bool,
+    /// XPUB: a message sent to each subscriber when it connects (ZMQ_XPUB_WELCOME_MSG).
+    #[arg(long, value_name = "TEXT", help_heading = "Socket options")]
+    pub xpub_welcome: Option<String>,
+    /// XPUB: print every subscribe (ZMQ_XPUB_VERBOSE).
+    #[arg(long, help_heading = "Socket options")]
+    pub xpub_verbose: bool,
+    /// XPUB: print every subscribe and unsubscribe (ZMQ_XPUB_VERBOSER).
+    #[arg(long, help_heading = "Socket options")]
+    pub xpub_verboser: bool,
+    /// Kernel send buffer of each TCP connection, bytes (ZMQ_SNDBUF).
+    #[arg(long, value_name = "BYTES", help_heading = "Socket options")]
+    pub sndbuf: Option<u32>,
+    /// Kernel receive buffer of each TCP connection, bytes (ZMQ_RCVBUF).
+    #[arg(long, value_name = "BYTES", help_heading = "Socket options")]
+    pub rcvbuf: Option<u32>,
+    /// tcp://*:PORT binds IPv4 and IPv6 (ZMQ_IPV6).
+    #[arg(long, help_heading = "Socket options")]
+    pub ipv6: bool,
+    /// Connect through this SOCKS5 proxy, HOST:PORT (ZMQ_SOCKS_PROXY).
+    #[arg(long, value_name = "HOST:PORT", help_heading = "Socket options")]
+    pub socks_proxy: Option<String>,
+    /// SOCKS5 username (ZMQ_SOCKS_USERNAME); with --socks-password.
+    #[arg(long, value_name = "USER", help_heading = "Socket options")]
+    pub socks_username: Option<String>,
+    /// SOCKS5 password (ZMQ_SOCKS_PASSWORD).
+    #[arg(long, value_name = "PASS", help_heading = "Socket options")]
+    pub socks_password: Option<String>,
 }
 
 /// PLAIN / CURVE / ZAP options.

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use ringmq_proactor::Proactor;
-use ringmq_sockets::{Context, Error, Message, Socket, SocketOption, SocketType};
+use ringmq_sockets::{Bytes, Context, Error, Message, Socket, SocketOption, SocketType};
 
 use crate::args::SocketArgs;
 use crate::frames::{write_message, Format, Input, StdinReader};
@@ -22,6 +22,61 @@ fn usage(message: impl Into<String>) -> Failure {
 fn opt<P: Proactor>(s: &Socket<P>, flag: &str, o: SocketOption) -> Result<(), Failure> {
     s.set_option(o)
         .map_err(|e| Failure::new(format!("{flag}: {e}")))
+}
+
+/// The `OptionArgs` flags as socket options (CONNECT_ROUTING_ID applies to the first
+/// `--connect`).
+fn apply_options<P: Proactor>(s: &Socket<P>, o: &crate::args::OptionArgs) -> Result<(), Failure> {
+    let text = |t: &String| Bytes::copy_from_slice(t.as_bytes());
+    if let Some(id) = &o.connect_routing_id {
+        opt(
+            s,
+            "--connect-routing-id",
+            SocketOption::ConnectRoutingId(text(id)),
+        )?;
+    }
+    if o.probe_router {
+        opt(s, "--probe-router", SocketOption::ProbeRouter(true))?;
+    }
+    if o.xpub_manual {
+        opt(s, "--xpub-manual", SocketOption::XpubManual(true))?;
+    }
+    if let Some(w) = &o.xpub_welcome {
+        opt(s, "--xpub-welcome", SocketOption::XpubWelcomeMsg(text(w)))?;
+    }
+    if o.xpub_verbose {
+        opt(s, "--xpub-verbose", SocketOption::XpubVerbose(true))?;
+    }
+    if o.xpub_verboser {
+        opt(s, "--xpub-verboser", SocketOption::XpubVerboser(true))?;
+    }
+    if let Some(n) = o.sndbuf {
+        opt(s, "--sndbuf", SocketOption::SndBuf(Some(n)))?;
+    }
+    if let Some(n) = o.rcvbuf {
+        opt(s, "--rcvbuf", SocketOption::RcvBuf(Some(n)))?;
+    }
+    if o.ipv6 {
+        opt(s, "--ipv6", SocketOption::Ipv6(true))?;
+    }
+    if let Some(p) = &o.socks_proxy {
+        opt(s, "--socks-proxy", SocketOption::SocksProxy(p.clone()))?;
+    }
+    if let Some(u) = &o.socks_username {
+        opt(
+            s,
+            "--socks-username",
+            SocketOption::SocksUsername(u.clone()),
+        )?;
+    }
+    if let Some(p) = &o.socks_password {
+        opt(
+            s,
+            "--socks-password",
+            SocketOption::SocksPassword(p.clone()),
+        )?;
+    }
+    Ok(())
 }
 
 /// Binds and connects `s`; a wildcard port is reported on stderr
@@ -165,6 +220,7 @@ pub async fn run<P: Proactor>(
             SocketOption::RoutingId(id.clone().into_bytes().into()),
         )?;
     }
+    apply_options(&s, &a.options)?;
     security::apply(&ctx, &s, &a.security)?;
     if a.monitor {
         monitor::spawn(&p, s.monitor(), None);
@@ -338,6 +394,17 @@ async fn session<P: Proactor>(
                 match kind {
                     Req => awaiting_reply = false,
                     Rep => owe_reply = true,
+                    // --xpub-manual: the notice was printed; grant what it asks.
+                    XPub if a.options.xpub_manual => {
+                        if let Some((&kind, topic)) = frames.first().and_then(|f| f.split_first()) {
+                            let granted = match kind {
+                                1 => s.subscribe(topic),
+                                0 => s.unsubscribe(topic),
+                                _ => Ok(()),
+                            };
+                            granted.map_err(|e| Failure::new(format!("--xpub-manual: {e}")))?;
+                        }
+                    }
                     _ => {}
                 }
                 if kind == Rep && a.echo {

@@ -673,3 +673,38 @@ fn radio_and_dish_carry_the_group_as_the_first_field() {
         "tv|one\nradio|two\ntv|three\n"
     );
 }
+
+#[test]
+fn xpub_manual_and_welcome_flags_with_a_libzmq_subscriber() {
+    let mut xpub = Proc::ringmq(&[
+        "xpub",
+        "--bind",
+        "tcp://127.0.0.1:*",
+        "--xpub-manual",
+        "--xpub-welcome",
+        "tHELLO",
+        "--sndbuf",
+        "65536",
+    ]);
+    let ep = xpub.listening();
+    let sub = Proc::python(
+        r#"
+import sys, zmq
+s = zmq.Context.instance().socket(zmq.SUB)
+s.rcvtimeo = 20000
+s.setsockopt(zmq.SUBSCRIBE, b"t")
+s.connect(sys.argv[1])
+print(s.recv().decode(), flush=True)
+print(s.recv().decode(), flush=True)
+"#,
+        &[&ep],
+    );
+    // The notice is printed, then granted by the CLI (XPUB_MANUAL).
+    assert_eq!(xpub.line(), b"\x01t");
+    xpub.write(b"t1\n");
+    assert_eq!(sub.text_line(), "tHELLO", "the welcome message first");
+    assert_eq!(sub.text_line(), "t1");
+    sub.success();
+    xpub.interrupt();
+    let _ = xpub.wait();
+}

@@ -88,6 +88,15 @@ pub struct Listener {
     park: Park<io::Result<(Stream, PeerAddr)>>,
 }
 
+impl AsRawFd for Listener {
+    fn as_raw_fd(&self) -> RawFd {
+        match &self.acceptor {
+            Acceptor::Tcp(l) => l.as_raw_fd(),
+            Acceptor::Unix(l) => l.as_raw_fd(),
+        }
+    }
+}
+
 impl Drop for Listener {
     /// Stops listening and removes the socket file of an IPC listener bound to a
     /// path, as the built-in drivers do, so the endpoint can be bound again at once.

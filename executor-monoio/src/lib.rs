@@ -93,6 +93,15 @@ pub struct Listener {
     park: Park<io::Result<(Stream, PeerAddr)>>,
 }
 
+impl AsRawFd for Listener {
+    fn as_raw_fd(&self) -> RawFd {
+        match &*self.acceptor {
+            Acceptor::Tcp(l) => l.as_raw_fd(),
+            Acceptor::Unix(l) => l.as_raw_fd(),
+        }
+    }
+}
+
 enum ReadHalf {
     Tcp(OwnedReadHalf<TcpStream>),
     Unix(OwnedReadHalf<UnixStream>),

@@ -55,8 +55,8 @@ use std::time::Instant;
 /// future is dropped loses no bytes that the application could have read (either the
 /// operation had not completed, or the driver keeps the bytes for the next `recv`).
 pub trait Proactor: Clone + 'static {
-    /// A bound TCP or IPC listening socket.
-    type Listener: 'static;
+    /// A bound TCP or IPC listening socket (its descriptor for [`sockopt`]).
+    type Listener: AsRawFd + 'static;
     /// A connected TCP or IPC stream, before it is split.
     type Stream: AsRawFd + 'static;
     /// The receiving half of a stream.

@@ -315,6 +315,20 @@ pub(crate) async fn run_from<P: Proactor>(
     if shared.core.borrow().kind() == ringmq_zmtp::SocketType::Stream {
         return crate::raw::run(shared, stream, endpoint, origin).await;
     }
+    let (reader, writer) = shared.proactor.split(stream);
+    run_halves(shared, reader, writer, endpoint, origin, peer_addr).await
+}
+
+/// [`run_from`] for a stream already split (a connect through a SOCKS5 proxy, whose
+/// handshake used the halves).
+pub(crate) async fn run_halves<P: Proactor>(
+    shared: Rc<Shared<P>>,
+    reader: P::Reader,
+    writer: P::Writer,
+    endpoint: String,
+    origin: Origin,
+    peer_addr: Option<PeerAddr>,
+) -> Outcome {
     let p = shared.proactor.clone();
     let address = match peer_addr {
         Some(PeerAddr::Tcp(a)) => a.ip().to_string(),
@@ -342,7 +356,6 @@ pub(crate) async fn run_from<P: Proactor>(
         }
     };
     let id = shared.io.borrow_mut().next_id();
-    let (reader, writer) = p.split(stream);
     let slot = Rc::new(WriterSlot {
         p: p.clone(),
         writer: RefCell::new(Some(writer)),
@@ -571,6 +584,7 @@ fn on_handshake<P: Proactor>(shared: &Shared<P>, conn: &Rc<Conn>, metadata: &Met
         .get(ringmq_zmtp::metadata::IDENTITY)
         .filter(|id| !id.is_empty())
         .cloned();
+    let identity = shared.identity_for(conn.origin, identity);
     match shared.attach(conn.clone(), existing, identity) {
         Ok((peer, rid)) => {
             conn.peer.set(Some(peer));

@@ -1,16 +1,36 @@
 //! Connected endpoints: connect, run the connection, and reconnect with exponential
-//! backoff until `disconnect` or close.
+//! backoff until `disconnect` or close, or until RECONNECT_STOP says so (a refused
+//! connect, a failed handshake). A TCP connect attempt lasts at most CONNECT_TIMEOUT;
+//! with SOCKS_PROXY it goes to the proxy, which is asked to connect to the endpoint
+//! (see `socks`) before the ZMTP connection starts.
 
+use std::io;
 use std::rc::Rc;
 use std::time::Duration;
 
-use ringmq_proactor::{sockopt, Endpoint, Proactor};
+use ringmq_proactor::{BufResult, Endpoint, Proactor};
 
 use crate::connection;
 use crate::link::Origin;
 use crate::monitor::MonitorEventKind;
+use crate::options::{RECONNECT_STOP_CONN_REFUSED, RECONNECT_STOP_HANDSHAKE_FAILED};
 use crate::socket::shared::Shared;
+use crate::socks::Socks5;
 use crate::util::{select, Either, Stop};
+
+/// What a connect attempt gives the connection.
+enum Ready<P: Proactor> {
+    Stream(P::Stream),
+    /// Through a SOCKS5 proxy: the stream was split for the proxy's handshake.
+    Halves(P::Reader, P::Writer),
+}
+
+/// SOCKS_PROXY settings of a connect.
+struct Proxy {
+    endpoint: Endpoint,
+    username: String,
+    password: String,
+}
 
 pub(crate) async fn connect_loop<P: Proactor>(
     shared: Rc<Shared<P>>,
@@ -21,20 +41,80 @@ pub(crate) async fn connect_loop<P: Proactor>(
 ) {
     let p = shared.proactor.clone();
     let tcp = matches!(ep, Endpoint::Tcp { .. });
-    let (first, max) = {
+    let (first, max, connect_timeout, stop_on, handshake_ivl, proxy) = {
         let core = shared.core.borrow();
-        (core.opts.reconnect_ivl, core.opts.reconnect_ivl_max)
+        let o = &core.opts;
+        let timeout = if tcp { o.connect_timeout } else { None };
+        let raw = core.kind() == ringmq_zmtp::SocketType::Stream;
+        let proxy = (tcp && !raw && !o.socks_proxy.is_empty()).then(|| {
+            format!("tcp://{}", o.socks_proxy)
+                .parse::<Endpoint>()
+                .map(|endpoint| Proxy {
+                    endpoint,
+                    username: o.socks_username.clone(),
+                    password: o.socks_password.clone(),
+                })
+        });
+        (
+            o.reconnect_ivl,
+            o.reconnect_ivl_max,
+            timeout,
+            o.reconnect_stop,
+            o.handshake_ivl,
+            proxy,
+        )
     };
     let first = first.max(Duration::from_millis(1));
     let mut ivl = first;
     while !stop.is_stopped() {
-        // Host names are resolved on the resolver threads, not on this loop.
-        let connected = match select(crate::resolve::connect(&p, &ep), stop.wait()).await {
+        let attempt = async {
+            let target = match &proxy {
+                Some(Ok(proxy)) => &proxy.endpoint,
+                Some(Err(e)) => {
+                    let why = format!("ZMQ_SOCKS_PROXY is not host:port: {e}");
+                    return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+                }
+                None => &ep,
+            };
+            let stream = connect_within(&p, target, connect_timeout).await?;
+            if tcp {
+                // BINDTODEVICE failing ends the attempt; the rest is best effort.
+                shared.core.borrow().opts.apply_to_tcp(&stream)?;
+            }
+            let Some(Ok(proxy)) = &proxy else {
+                return Ok(Ready::<P>::Stream(stream));
+            };
+            let Endpoint::Tcp { host, port } = &ep else {
+                unreachable!("a proxy only for TCP endpoints");
+            };
+            let hs = Socks5::new(
+                host,
+                *port,
+                proxy.username.as_bytes(),
+                proxy.password.as_bytes(),
+            )?;
+            let (mut r, mut w) = p.split(stream);
+            let handshake = socks_handshake(&p, &mut r, &mut w, hs);
+            match handshake_ivl {
+                None => handshake.await?,
+                Some(limit) => match select(handshake, p.sleep_until(p.now() + limit)).await {
+                    Either::Left(r) => r?,
+                    Either::Right(()) => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "the SOCKS5 proxy did not answer within ZMQ_HANDSHAKE_IVL",
+                        ))
+                    }
+                },
+            }
+            Ok(Ready::Halves(r, w))
+        };
+        let connected = match select(attempt, stop.wait()).await {
             Either::Left(r) => r,
             Either::Right(()) => break,
         };
         match connected {
-            Ok(stream) => {
+            Ok(ready) => {
                 shared.emit(MonitorEventKind::Connected, &endpoint, None);
                 let peer = shared
                     .io
@@ -43,23 +123,32 @@ pub(crate) async fn connect_loop<P: Proactor>(
                     .iter()
                     .find(|c| c.id == connect_id)
                     .and_then(|c| c.peer);
-                let keepalive = shared.core.borrow().opts.keepalive();
-                if let (true, Some(ka)) = (tcp, keepalive) {
-                    let _ = sockopt::set_tcp_keepalive(&stream, &ka);
-                }
                 let origin = Origin::Connect {
                     id: connect_id,
                     peer,
                 };
-                let outcome =
-                    connection::run(shared.clone(), stream, endpoint.clone(), origin).await;
+                let outcome = match ready {
+                    Ready::Stream(stream) => {
+                        connection::run(shared.clone(), stream, endpoint.clone(), origin).await
+                    }
+                    Ready::Halves(r, w) => {
+                        let (s, e) = (shared.clone(), endpoint.clone());
+                        connection::run_halves(s, r, w, e, origin, None).await
+                    }
+                };
                 if outcome.established {
                     ivl = first;
+                } else if stop_on & RECONNECT_STOP_HANDSHAKE_FAILED != 0 {
+                    break;
                 }
             }
             Err(e) => {
+                let refused = e.kind() == io::ErrorKind::ConnectionRefused;
                 let kind = MonitorEventKind::ConnectFailed { error: e.into() };
                 shared.emit(kind, &endpoint, None);
+                if refused && stop_on & RECONNECT_STOP_CONN_REFUSED != 0 {
+                    break;
+                }
             }
         }
         if stop.is_stopped() {
@@ -72,5 +161,71 @@ pub(crate) async fn connect_loop<P: Proactor>(
         if max > first {
             ivl = (ivl * 2).min(max);
         }
+    }
+}
+
+/// One connect (host names resolved on the resolver threads, not on this loop),
+/// failing with `TimedOut` after `limit` (CONNECT_TIMEOUT).
+async fn connect_within<P: Proactor>(
+    p: &P,
+    ep: &Endpoint,
+    limit: Option<Duration>,
+) -> io::Result<P::Stream> {
+    let Some(limit) = limit else {
+        return crate::resolve::connect(p, ep).await;
+    };
+    match select(
+        crate::resolve::connect(p, ep),
+        p.sleep_until(p.now() + limit),
+    )
+    .await
+    {
+        Either::Left(r) => r,
+        Either::Right(()) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("connect took longer than ZMQ_CONNECT_TIMEOUT ({limit:?})"),
+        )),
+    }
+}
+
+/// Runs a SOCKS5 handshake on the halves of a stream to the proxy, reading exactly
+/// what the handshake asks for (what follows belongs to the ZMTP connection).
+async fn socks_handshake<P: Proactor>(
+    p: &P,
+    r: &mut P::Reader,
+    w: &mut P::Writer,
+    mut hs: Socks5,
+) -> io::Result<()> {
+    loop {
+        let mut out = hs.take_output();
+        while !out.is_empty() {
+            let BufResult(res, buf) = p.send(w, out).await;
+            let n = res?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            out = buf;
+            out.drain(..n);
+        }
+        if hs.is_done() {
+            return Ok(());
+        }
+        let need = hs.wants();
+        let mut got = Vec::with_capacity(need);
+        while got.len() < need {
+            let BufResult(res, buf) = p.recv(r, Vec::with_capacity(need - got.len())).await;
+            let n = res?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the SOCKS5 proxy closed the connection",
+                ));
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        if got.len() != need {
+            return Err(io::Error::other("read past the SOCKS5 reply"));
+        }
+        hs.input(&got)?;
     }
 }

@@ -53,6 +53,7 @@ mod reason;
 mod resolve;
 mod security;
 mod socket;
+mod socks;
 mod stats;
 #[cfg(feature = "futures")]
 mod streams;
@@ -68,7 +69,10 @@ pub use error::Error;
 pub use handle::{BlockingSocket, HandleMonitor, RuntimeThread, SocketHandle};
 pub use message::Message;
 pub use monitor::{Monitor, MonitorEvent, MonitorEventKind, MONITOR_CAPACITY};
-pub use options::{SocketOption, SocketOptions};
+pub use options::{
+    SocketOption, SocketOptions, NOTIFY_CONNECT, NOTIFY_DISCONNECT,
+    RECONNECT_STOP_AFTER_DISCONNECT, RECONNECT_STOP_CONN_REFUSED, RECONNECT_STOP_HANDSHAKE_FAILED,
+};
 pub use proxy::{proxy, proxy_steerable, ProxyStats, SideStats};
 pub use reason::{DisconnectReason, IoError, SecurityConfigError};
 pub use ringmq_zmtp::Metadata;

@@ -3,7 +3,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use ringmq_proactor::{sockopt, Proactor};
+use ringmq_proactor::Proactor;
 
 use crate::connection;
 use crate::core::Refusal;
@@ -39,10 +39,10 @@ pub(crate) async fn accept_loop<P: Proactor>(
                     continue;
                 }
                 shared.emit(MonitorEventKind::Accepted, &endpoint, None);
-                let keepalive = shared.core.borrow().opts.keepalive();
-                if let (true, Some(ka)) = (tcp, keepalive) {
-                    // Best effort, like libzmq: a failure leaves the OS default.
-                    let _ = sockopt::set_tcp_keepalive(&stream, &ka);
+                // Best effort, like libzmq (the listener's BINDTODEVICE already
+                // holds for what it accepts).
+                if tcp {
+                    let _ = shared.core.borrow().opts.apply_to_tcp(&stream);
                 }
                 let conn = connection::run_from(
                     shared.clone(),

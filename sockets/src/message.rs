@@ -241,6 +241,23 @@ impl Message {
         std::mem::replace(v, rest)
     }
 
+    /// Takes out the frames for which `pred` holds, in order, keeping the others (and
+    /// the peer's properties) in place.
+    pub(crate) fn take_frames(&mut self, mut pred: impl FnMut(&Bytes) -> bool) -> Vec<Bytes> {
+        let v = self.vec_mut();
+        let mut taken = Vec::new();
+        let mut kept = Vec::with_capacity(v.len());
+        for f in v.drain(..) {
+            if pred(&f) {
+                taken.push(f);
+            } else {
+                kept.push(f);
+            }
+        }
+        *v = kept;
+        taken
+    }
+
     /// Prepends `front`, reusing its vector (one allocation at most, none when it has
     /// room: an envelope returned by [`Message::split_front`] has room for one frame).
     pub(crate) fn prepend_owned(&mut self, mut front: Vec<Bytes>) {

@@ -17,6 +17,18 @@ use crate::reason::SecurityConfigError;
 use crate::security::CurveKey;
 use crate::zap::ZapSlot;
 
+/// `ZMQ_NOTIFY_CONNECT`: a [`SocketOption::RouterNotify`] bit.
+pub const NOTIFY_CONNECT: u32 = 1;
+/// `ZMQ_NOTIFY_DISCONNECT`: a [`SocketOption::RouterNotify`] bit.
+pub const NOTIFY_DISCONNECT: u32 = 2;
+
+/// `ZMQ_RECONNECT_STOP_CONN_REFUSED`: a [`SocketOption::ReconnectStop`] bit.
+pub const RECONNECT_STOP_CONN_REFUSED: u32 = 1;
+/// `ZMQ_RECONNECT_STOP_HANDSHAKE_FAILED`: a [`SocketOption::ReconnectStop`] bit.
+pub const RECONNECT_STOP_HANDSHAKE_FAILED: u32 = 2;
+/// `ZMQ_RECONNECT_STOP_AFTER_DISCONNECT`: a [`SocketOption::ReconnectStop`] bit.
+pub const RECONNECT_STOP_AFTER_DISCONNECT: u32 = 4;
+
 /// A socket option and its value, named after libzmq's `ZMQ_*` options.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -104,8 +116,121 @@ pub enum SocketOption {
     RouterMandatory(bool),
     /// `ZMQ_ROUTER_HANDOVER` (ROUTER only).
     RouterHandover(bool),
-    /// `ZMQ_XPUB_VERBOSE` (XPUB only).
+    /// `ZMQ_XPUB_VERBOSE` (XPUB only): report every subscribe, not only the first of
+    /// each topic. Setting it turns XPUB_VERBOSER's unsubscribe reports off, as in
+    /// libzmq.
     XpubVerbose(bool),
+    /// `ZMQ_XPUB_VERBOSER` (XPUB only): report every subscribe and every unsubscribe
+    /// (a peer's cancel, and each of its topics when it leaves), not only the first
+    /// and the last of each topic.
+    XpubVerboser(bool),
+    /// `ZMQ_XPUB_NODROP` (PUB, XPUB): a send that would exceed some matching
+    /// subscriber's SNDHWM waits (or fails with `WouldBlock` / `TimedOut` under
+    /// SNDTIMEO) instead of dropping the message for that subscriber.
+    XpubNodrop(bool),
+    /// `ZMQ_XPUB_MANUAL` (XPUB only): peers' subscriptions are not applied; each
+    /// subscribe and cancel is passed to `recv`, and the application decides by calling
+    /// `subscribe` / `unsubscribe` on the XPUB, which apply to the peer of the last
+    /// notice read. When a peer leaves, its subscriptions are reported as cancels.
+    XpubManual(bool),
+    /// `ZMQ_XPUB_MANUAL_LAST_VALUE` (XPUB only): XPUB_MANUAL, and the first send after
+    /// a notice was read goes only to that notice's peer (a last-value cache answers
+    /// a new subscriber without repeating the value to everyone).
+    XpubManualLastValue(bool),
+    /// `ZMQ_XPUB_WELCOME_MSG` (XPUB only): a message sent to each peer when it
+    /// connects; empty = none (the default).
+    XpubWelcomeMsg(Bytes),
+    /// `ZMQ_ONLY_FIRST_SUBSCRIBE` (XPUB, XSUB): in a multi-part message only the first
+    /// frame decides whether it carries subscriptions: when it is not a subscribe or
+    /// cancel, no frame of the message is (by default every frame starting with byte
+    /// 1 or 0 is one).
+    OnlyFirstSubscribe(bool),
+    /// `ZMQ_INVERT_MATCHING` (PUB, XPUB, SUB, XSUB): PUB / XPUB send each message to
+    /// the peers with no matching subscription; SUB / XSUB receive only the messages
+    /// that match none of theirs. Both ends must set it.
+    InvertMatching(bool),
+    /// `ZMQ_PROBE_ROUTER` (ROUTER, DEALER, REQ): send an empty message to each peer
+    /// when its connection starts (a ROUTER peer then learns our routing id before we
+    /// send anything).
+    ProbeRouter(bool),
+    /// `ZMQ_CONNECT_ROUTING_ID` (ROUTER, STREAM): the routing id under which the peer
+    /// of the next `connect` is known, instead of the one it announces (or a generated
+    /// one); 1 to 255 bytes. The next `connect` takes it (it reads back as `None`
+    /// after), and that endpoint's reconnections keep it. A peer with that id already
+    /// attached makes the connection refused (`DuplicateRoutingId`), or takes over
+    /// with ROUTER_HANDOVER.
+    ConnectRoutingId(Bytes),
+    /// `ZMQ_ROUTER_NOTIFY` (ROUTER): a bit mask of [`NOTIFY_CONNECT`] (receive
+    /// `[routing id, ""]` when a peer attaches) and [`NOTIFY_DISCONNECT`] (the same
+    /// when its connection ends). Default 0.
+    RouterNotify(u32),
+    /// `ZMQ_STREAM_NOTIFY` (STREAM): receive `[id, ""]` when a peer connects and when
+    /// it disconnects. Default true.
+    StreamNotify(bool),
+    /// `ZMQ_SNDBUF`: the kernel send buffer of each TCP connection, in bytes; `None`
+    /// leaves the OS default (libzmq's -1, the default).
+    SndBuf(Option<u32>),
+    /// `ZMQ_RCVBUF`: the kernel receive buffer of each TCP connection, in bytes;
+    /// `None` leaves the OS default (libzmq's -1, the default).
+    RcvBuf(Option<u32>),
+    /// `ZMQ_TOS`: the IP type-of-service byte of each TCP connection (0, the default,
+    /// leaves the OS default).
+    Tos(u8),
+    /// `ZMQ_TCP_MAXRT`: how long sent data may stay unacknowledged before the
+    /// connection is dropped (`TCP_USER_TIMEOUT` on Linux, as libzmq sets it; whole
+    /// milliseconds); zero (the default) leaves the OS default.
+    TcpMaxrt(Duration),
+    /// `ZMQ_BINDTODEVICE`: bind TCP listeners and connections to this network device
+    /// (interface or VRF); empty (the default) = none. Needs `CAP_NET_RAW`: without
+    /// it, `bind` fails with the OS error and connections end with it. A connection
+    /// is bound to the device right after it is established (its SYN follows the
+    /// normal routing), a listener right after it is bound.
+    BindToDevice(String),
+    /// `ZMQ_BACKLOG`: the accept queue length of TCP and IPC listeners. Default 100.
+    Backlog(u32),
+    /// `ZMQ_CONNECT_TIMEOUT`: a TCP connect attempt that takes longer fails (and is
+    /// retried after the reconnect interval); zero (the default) = the OS timeout.
+    ConnectTimeout(Duration),
+    /// `ZMQ_RECONNECT_STOP`: a mask of [`RECONNECT_STOP_CONN_REFUSED`] (stop
+    /// reconnecting an endpoint when a connect is refused),
+    /// [`RECONNECT_STOP_HANDSHAKE_FAILED`] (when a handshake fails) and
+    /// [`RECONNECT_STOP_AFTER_DISCONNECT`] (after `disconnect`; ringmq always stops
+    /// then). Default 0.
+    ReconnectStop(u32),
+    /// `ZMQ_HELLO_MSG` (ROUTER, DEALER): a message sent to each peer when its
+    /// connection starts (made or accepted), before anything else; empty = none.
+    HelloMsg(Bytes),
+    /// `ZMQ_DISCONNECT_MSG` (ROUTER): a message received from a peer (`[id, msg]`)
+    /// when its connection ends; empty = none.
+    DisconnectMsg(Bytes),
+    /// `ZMQ_HICCUP_MSG` (DEALER): a message received when a connection made by
+    /// `connect` breaks (it will reconnect); empty = none.
+    HiccupMsg(Bytes),
+    /// `ZMQ_IPV6`: TCP sockets may use IPv6: `tcp://*:port` binds `[::]` (dual stack:
+    /// IPv4 and IPv6 peers), and an interface name may resolve to its IPv6 address.
+    /// Default false. (Literal IPv6 addresses and names work either way.)
+    Ipv6(bool),
+    /// `ZMQ_IPV4ONLY` (deprecated in libzmq): the inverse of [`SocketOption::Ipv6`].
+    Ipv4Only(bool),
+    /// `ZMQ_PRIORITY`: the priority of each TCP connection's packets (`SO_PRIORITY`;
+    /// above 6 needs `CAP_NET_ADMIN`); 0 (the default) leaves the OS default.
+    Priority(u32),
+    /// `ZMQ_BUSY_POLL`: busy polling on receive for each TCP connection
+    /// (`SO_BUSY_POLL`, the value in microseconds as libzmq passes it; raising it
+    /// needs `CAP_NET_ADMIN`); 0 (the default) leaves the OS default.
+    BusyPoll(u32),
+    /// `ZMQ_XSUB_VERBOSE_UNSUBSCRIBE` (XSUB): every unsubscribe is passed to the
+    /// peers, not only the one that drops a topic's last reference.
+    XsubVerboseUnsubscribe(bool),
+    /// `ZMQ_SOCKS_PROXY`: TCP connects go through this SOCKS5 proxy (`host:port`);
+    /// the target's host name is passed to the proxy unresolved. Empty (the default)
+    /// = direct. Not for STREAM sockets.
+    SocksProxy(String),
+    /// `ZMQ_SOCKS_USERNAME`: a non-empty username selects username / password
+    /// authentication with the proxy (at most 255 bytes); empty = none.
+    SocksUsername(String),
+    /// `ZMQ_SOCKS_PASSWORD`: the password for the proxy (at most 255 bytes).
+    SocksPassword(String),
     /// `ZMQ_PLAIN_SERVER`: act as PLAIN server (true) or go back to NULL (false).
     PlainServer(bool),
     /// `ZMQ_PLAIN_USERNAME`: act as PLAIN client with this username (at most 255 bytes).
@@ -167,6 +292,36 @@ impl SocketOption {
             SocketOption::RouterMandatory(_) => "ZMQ_ROUTER_MANDATORY",
             SocketOption::RouterHandover(_) => "ZMQ_ROUTER_HANDOVER",
             SocketOption::XpubVerbose(_) => "ZMQ_XPUB_VERBOSE",
+            SocketOption::XpubVerboser(_) => "ZMQ_XPUB_VERBOSER",
+            SocketOption::XpubNodrop(_) => "ZMQ_XPUB_NODROP",
+            SocketOption::XpubManual(_) => "ZMQ_XPUB_MANUAL",
+            SocketOption::XpubManualLastValue(_) => "ZMQ_XPUB_MANUAL_LAST_VALUE",
+            SocketOption::XpubWelcomeMsg(_) => "ZMQ_XPUB_WELCOME_MSG",
+            SocketOption::OnlyFirstSubscribe(_) => "ZMQ_ONLY_FIRST_SUBSCRIBE",
+            SocketOption::InvertMatching(_) => "ZMQ_INVERT_MATCHING",
+            SocketOption::ProbeRouter(_) => "ZMQ_PROBE_ROUTER",
+            SocketOption::ConnectRoutingId(_) => "ZMQ_CONNECT_ROUTING_ID",
+            SocketOption::RouterNotify(_) => "ZMQ_ROUTER_NOTIFY",
+            SocketOption::StreamNotify(_) => "ZMQ_STREAM_NOTIFY",
+            SocketOption::SndBuf(_) => "ZMQ_SNDBUF",
+            SocketOption::RcvBuf(_) => "ZMQ_RCVBUF",
+            SocketOption::Tos(_) => "ZMQ_TOS",
+            SocketOption::TcpMaxrt(_) => "ZMQ_TCP_MAXRT",
+            SocketOption::BindToDevice(_) => "ZMQ_BINDTODEVICE",
+            SocketOption::Backlog(_) => "ZMQ_BACKLOG",
+            SocketOption::ConnectTimeout(_) => "ZMQ_CONNECT_TIMEOUT",
+            SocketOption::ReconnectStop(_) => "ZMQ_RECONNECT_STOP",
+            SocketOption::HelloMsg(_) => "ZMQ_HELLO_MSG",
+            SocketOption::DisconnectMsg(_) => "ZMQ_DISCONNECT_MSG",
+            SocketOption::HiccupMsg(_) => "ZMQ_HICCUP_MSG",
+            SocketOption::Ipv6(_) => "ZMQ_IPV6",
+            SocketOption::Ipv4Only(_) => "ZMQ_IPV4ONLY",
+            SocketOption::Priority(_) => "ZMQ_PRIORITY",
+            SocketOption::BusyPoll(_) => "ZMQ_BUSY_POLL",
+            SocketOption::XsubVerboseUnsubscribe(_) => "ZMQ_XSUB_VERBOSE_UNSUBSCRIBE",
+            SocketOption::SocksProxy(_) => "ZMQ_SOCKS_PROXY",
+            SocketOption::SocksUsername(_) => "ZMQ_SOCKS_USERNAME",
+            SocketOption::SocksPassword(_) => "ZMQ_SOCKS_PASSWORD",
             SocketOption::PlainServer(_) => "ZMQ_PLAIN_SERVER",
             SocketOption::PlainUsername(_) => "ZMQ_PLAIN_USERNAME",
             SocketOption::PlainPassword(_) => "ZMQ_PLAIN_PASSWORD",
@@ -213,10 +368,25 @@ impl SocketOption {
         Some(match self {
             SocketOption::RoutingId(_) => &[Req, Dealer, Router],
             SocketOption::Conflate(_) => &[Push, Pull, Pub, Sub, Dealer],
-            SocketOption::Subscribe(_) | SocketOption::Unsubscribe(_) => &[Sub],
+            SocketOption::Subscribe(_) | SocketOption::Unsubscribe(_) => &[Sub, XPub],
             SocketOption::ReqRelaxed(_) | SocketOption::ReqCorrelate(_) => &[Req],
             SocketOption::RouterMandatory(_) | SocketOption::RouterHandover(_) => &[Router],
-            SocketOption::XpubVerbose(_) => &[XPub],
+            SocketOption::XpubVerbose(_)
+            | SocketOption::XpubVerboser(_)
+            | SocketOption::XpubManual(_)
+            | SocketOption::XpubManualLastValue(_)
+            | SocketOption::XpubWelcomeMsg(_) => &[XPub],
+            SocketOption::XpubNodrop(_) => &[Pub, XPub],
+            SocketOption::ProbeRouter(_) => &[Router, Dealer, Req],
+            SocketOption::ConnectRoutingId(_) => &[Router, Stream],
+            SocketOption::RouterNotify(_) => &[Router],
+            SocketOption::StreamNotify(_) => &[Stream],
+            SocketOption::HelloMsg(_) => &[Router, Dealer],
+            SocketOption::DisconnectMsg(_) => &[Router],
+            SocketOption::XsubVerboseUnsubscribe(_) => &[XSub],
+            SocketOption::HiccupMsg(_) => &[Dealer],
+            SocketOption::OnlyFirstSubscribe(_) => &[XPub, XSub],
+            SocketOption::InvertMatching(_) => &[Pub, XPub, Sub, XSub],
             _ => return None,
         })
     }
@@ -264,6 +434,35 @@ pub(crate) struct Options {
     pub router_mandatory: bool,
     pub router_handover: bool,
     pub xpub_verbose: bool,
+    pub xpub_verbose_unsubs: bool,
+    pub xpub_nodrop: bool,
+    pub xpub_manual: bool,
+    pub xpub_manual_last_value: bool,
+    pub xpub_welcome_msg: Bytes,
+    pub only_first_subscribe: bool,
+    pub invert_matching: bool,
+    pub probe_router: bool,
+    pub connect_routing_id: Option<Bytes>,
+    pub router_notify: u32,
+    pub stream_notify: bool,
+    pub sndbuf: Option<u32>,
+    pub rcvbuf: Option<u32>,
+    pub tos: u8,
+    pub tcp_maxrt: Option<Duration>,
+    pub bind_to_device: String,
+    pub backlog: u32,
+    pub connect_timeout: Option<Duration>,
+    pub reconnect_stop: u32,
+    pub hello_msg: Bytes,
+    pub disconnect_msg: Bytes,
+    pub hiccup_msg: Bytes,
+    pub ipv6: bool,
+    pub priority: u32,
+    pub busy_poll: u32,
+    pub xsub_verbose_unsubs: bool,
+    pub socks_proxy: String,
+    pub socks_username: String,
+    pub socks_password: String,
     pub security: Security,
     pub zap_domain: String,
     pub zap_enforce_domain: bool,
@@ -326,6 +525,35 @@ impl Default for Options {
             router_mandatory: false,
             router_handover: false,
             xpub_verbose: false,
+            xpub_verbose_unsubs: false,
+            xpub_nodrop: false,
+            xpub_manual: false,
+            xpub_manual_last_value: false,
+            xpub_welcome_msg: Bytes::new(),
+            only_first_subscribe: false,
+            invert_matching: false,
+            probe_router: false,
+            connect_routing_id: None,
+            router_notify: 0,
+            stream_notify: true,
+            sndbuf: None,
+            rcvbuf: None,
+            tos: 0,
+            tcp_maxrt: None,
+            bind_to_device: String::new(),
+            backlog: 100,
+            connect_timeout: None,
+            reconnect_stop: 0,
+            hello_msg: Bytes::new(),
+            disconnect_msg: Bytes::new(),
+            hiccup_msg: Bytes::new(),
+            ipv6: false,
+            priority: 0,
+            busy_poll: 0,
+            xsub_verbose_unsubs: false,
+            socks_proxy: String::new(),
+            socks_username: String::new(),
+            socks_password: String::new(),
             security: Security::default(),
             zap_domain: String::new(),
             zap_enforce_domain: false,
@@ -408,7 +636,87 @@ impl Options {
             SocketOption::ReqCorrelate(v) => self.req_correlate = v,
             SocketOption::RouterMandatory(v) => self.router_mandatory = v,
             SocketOption::RouterHandover(v) => self.router_handover = v,
-            SocketOption::XpubVerbose(v) => self.xpub_verbose = v,
+            SocketOption::XpubVerbose(v) => {
+                self.xpub_verbose = v;
+                self.xpub_verbose_unsubs = false;
+            }
+            SocketOption::XpubVerboser(v) => {
+                self.xpub_verbose = v;
+                self.xpub_verbose_unsubs = v;
+            }
+            SocketOption::XpubNodrop(v) => self.xpub_nodrop = v,
+            SocketOption::XpubManual(v) => self.xpub_manual = v,
+            SocketOption::XpubManualLastValue(v) => {
+                self.xpub_manual = v;
+                self.xpub_manual_last_value = v;
+            }
+            SocketOption::XpubWelcomeMsg(v) => self.xpub_welcome_msg = v,
+            SocketOption::OnlyFirstSubscribe(v) => self.only_first_subscribe = v,
+            SocketOption::InvertMatching(v) => self.invert_matching = v,
+            SocketOption::ProbeRouter(v) => self.probe_router = v,
+            SocketOption::ConnectRoutingId(id) => {
+                if id.is_empty() || id.len() > 255 {
+                    return Err(Error::InvalidOption {
+                        option: "ZMQ_CONNECT_ROUTING_ID",
+                        reason: "must be 1 to 255 bytes".into(),
+                    });
+                }
+                self.connect_routing_id = Some(id);
+            }
+            SocketOption::RouterNotify(v) => {
+                if v > NOTIFY_CONNECT | NOTIFY_DISCONNECT {
+                    return Err(Error::InvalidOption {
+                        option: "ZMQ_ROUTER_NOTIFY",
+                        reason: "a mask of NOTIFY_CONNECT (1) and NOTIFY_DISCONNECT (2)".into(),
+                    });
+                }
+                self.router_notify = v;
+            }
+            SocketOption::StreamNotify(v) => self.stream_notify = v,
+            SocketOption::SndBuf(v) => self.sndbuf = v,
+            SocketOption::RcvBuf(v) => self.rcvbuf = v,
+            SocketOption::Tos(v) => self.tos = v,
+            SocketOption::TcpMaxrt(v) => self.tcp_maxrt = nonzero(v),
+            SocketOption::BindToDevice(v) => {
+                if v.len() >= 16 || v.contains('\0') {
+                    return Err(Error::InvalidOption {
+                        option: "ZMQ_BINDTODEVICE",
+                        reason: "a device name is at most 15 bytes, without NUL".into(),
+                    });
+                }
+                self.bind_to_device = v;
+            }
+            SocketOption::Backlog(v) => self.backlog = v,
+            SocketOption::ConnectTimeout(v) => self.connect_timeout = nonzero(v),
+            SocketOption::ReconnectStop(v) => {
+                let all = RECONNECT_STOP_CONN_REFUSED
+                    | RECONNECT_STOP_HANDSHAKE_FAILED
+                    | RECONNECT_STOP_AFTER_DISCONNECT;
+                if v & !all != 0 {
+                    return Err(Error::InvalidOption {
+                        option: "ZMQ_RECONNECT_STOP",
+                        reason: "a mask of the RECONNECT_STOP_* bits".into(),
+                    });
+                }
+                self.reconnect_stop = v;
+            }
+            SocketOption::HelloMsg(v) => self.hello_msg = v,
+            SocketOption::DisconnectMsg(v) => self.disconnect_msg = v,
+            SocketOption::HiccupMsg(v) => self.hiccup_msg = v,
+            SocketOption::Ipv6(v) => self.ipv6 = v,
+            SocketOption::Ipv4Only(v) => self.ipv6 = !v,
+            SocketOption::Priority(v) => self.priority = v,
+            SocketOption::BusyPoll(v) => self.busy_poll = v,
+            SocketOption::XsubVerboseUnsubscribe(v) => self.xsub_verbose_unsubs = v,
+            SocketOption::SocksProxy(v) => self.socks_proxy = v,
+            SocketOption::SocksUsername(v) => {
+                check_len(&Bytes::from(v.clone()), "ZMQ_SOCKS_USERNAME")?;
+                self.socks_username = v;
+            }
+            SocketOption::SocksPassword(v) => {
+                check_len(&Bytes::from(v.clone()), "ZMQ_SOCKS_PASSWORD")?;
+                self.socks_password = v;
+            }
             SocketOption::PlainServer(v) => {
                 self.security.as_server = v;
                 self.security.mechanism = if v {
@@ -504,6 +812,39 @@ impl Options {
         c.idle_timeout = self.idle_timeout;
         c.metadata = self.metadata.clone();
         c
+    }
+
+    /// Applies the kernel options of new TCP streams (keepalive, SNDBUF / RCVBUF, TOS,
+    /// TCP_MAXRT, BINDTODEVICE). Best effort like libzmq, except BINDTODEVICE, whose
+    /// failure (e.g. no `CAP_NET_RAW`) is returned: the connection must not go on
+    /// unbound.
+    pub(crate) fn apply_to_tcp(&self, s: &impl std::os::fd::AsRawFd) -> std::io::Result<()> {
+        use ringmq_proactor::sockopt;
+        if let Some(ka) = self.keepalive() {
+            let _ = sockopt::set_tcp_keepalive(s, &ka);
+        }
+        if let Some(b) = self.sndbuf {
+            let _ = sockopt::set_send_buffer(s, b);
+        }
+        if let Some(b) = self.rcvbuf {
+            let _ = sockopt::set_recv_buffer(s, b);
+        }
+        if self.tos != 0 {
+            let _ = sockopt::set_tos(s, self.tos);
+        }
+        if let Some(t) = self.tcp_maxrt {
+            let _ = sockopt::set_tcp_user_timeout(s, t);
+        }
+        if self.priority != 0 {
+            let _ = sockopt::set_priority(s, self.priority);
+        }
+        if self.busy_poll != 0 {
+            let _ = sockopt::set_busy_poll(s, self.busy_poll);
+        }
+        if !self.bind_to_device.is_empty() {
+            sockopt::set_bind_to_device(s, self.bind_to_device.as_bytes())?;
+        }
+        Ok(())
     }
 
     /// The keepalive settings to apply to new TCP streams; `None` leaves the OS default.
@@ -645,6 +986,52 @@ mod tests {
     }
 
     #[test]
+    fn kernel_options_reach_the_tcp_socket() {
+        use ringmq_proactor::sockopt;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let s = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let mut o = Options::default();
+        o.set(SocketOption::SndBuf(Some(40000))).unwrap();
+        o.set(SocketOption::RcvBuf(Some(50000))).unwrap();
+        o.set(SocketOption::Tos(0x10)).unwrap();
+        o.set(SocketOption::TcpMaxrt(Duration::from_millis(1500)))
+            .unwrap();
+        o.set(SocketOption::Priority(5)).unwrap();
+        o.set(SocketOption::BusyPoll(50)).unwrap();
+        let before = sockopt::tos(&s).unwrap();
+        assert_ne!(before, 0x10);
+        o.apply_to_tcp(&s).unwrap();
+        // Linux doubles the buffer sizes it was given.
+        assert_eq!(sockopt::send_buffer(&s).unwrap(), 80000);
+        assert_eq!(sockopt::recv_buffer(&s).unwrap(), 100000);
+        assert_eq!(sockopt::tos(&s).unwrap(), 0x10);
+        assert_eq!(
+            sockopt::tcp_user_timeout(&s).unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(sockopt::priority(&s).unwrap(), 5);
+        // SO_BUSY_POLL needs CAP_NET_ADMIN to raise (the suite runs as root).
+        let bp = sockopt::busy_poll(&s).unwrap();
+        assert!(bp == 50 || sockopt::set_busy_poll(&s, 50).is_err(), "{bp}");
+        o.set(SocketOption::Ipv4Only(false)).unwrap();
+        assert!(o.snapshot().ipv6() && !o.snapshot().ipv4only());
+        assert_eq!(o.snapshot().mechanism(), "NULL");
+        // BINDTODEVICE needs CAP_NET_RAW (the test suite runs as root).
+        o.set(SocketOption::BindToDevice("lo".into())).unwrap();
+        match o.apply_to_tcp(&s) {
+            Ok(()) => assert_eq!(sockopt::bind_to_device(&s).unwrap(), b"lo"),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied, "{e}"),
+        }
+        let snap = o.snapshot();
+        assert_eq!(
+            (snap.sndbuf(), snap.rcvbuf(), snap.tos(), snap.tcp_maxrt()),
+            (Some(40000), Some(50000), 0x10, Duration::from_millis(1500))
+        );
+        assert_eq!(snap.bind_to_device(), "lo");
+        assert!(o.set(SocketOption::ReconnectStop(8)).is_err());
+    }
+
+    #[test]
     fn routing_id_is_validated() {
         let mut o = Options::default();
         assert!(o
@@ -697,6 +1084,35 @@ struct Values {
     router_mandatory: bool,
     router_handover: bool,
     xpub_verbose: bool,
+    xpub_verbose_unsubs: bool,
+    xpub_nodrop: bool,
+    xpub_manual: bool,
+    xpub_manual_last_value: bool,
+    xpub_welcome_msg: Bytes,
+    only_first_subscribe: bool,
+    invert_matching: bool,
+    probe_router: bool,
+    connect_routing_id: Option<Bytes>,
+    router_notify: u32,
+    stream_notify: bool,
+    sndbuf: Option<u32>,
+    rcvbuf: Option<u32>,
+    tos: u8,
+    tcp_maxrt: Option<Duration>,
+    bind_to_device: String,
+    backlog: u32,
+    connect_timeout: Option<Duration>,
+    reconnect_stop: u32,
+    hello_msg: Bytes,
+    disconnect_msg: Bytes,
+    hiccup_msg: Bytes,
+    ipv6: bool,
+    priority: u32,
+    busy_poll: u32,
+    xsub_verbose_unsubs: bool,
+    socks_proxy: String,
+    socks_username: String,
+    socks_password: String,
     security: Security,
     zap_domain: String,
     zap_enforce_domain: bool,
@@ -733,6 +1149,35 @@ impl Options {
                 router_mandatory: o.router_mandatory,
                 router_handover: o.router_handover,
                 xpub_verbose: o.xpub_verbose,
+                xpub_verbose_unsubs: o.xpub_verbose_unsubs,
+                xpub_nodrop: o.xpub_nodrop,
+                xpub_manual: o.xpub_manual,
+                xpub_manual_last_value: o.xpub_manual_last_value,
+                xpub_welcome_msg: o.xpub_welcome_msg.clone(),
+                only_first_subscribe: o.only_first_subscribe,
+                invert_matching: o.invert_matching,
+                probe_router: o.probe_router,
+                connect_routing_id: o.connect_routing_id.clone(),
+                router_notify: o.router_notify,
+                stream_notify: o.stream_notify,
+                sndbuf: o.sndbuf,
+                rcvbuf: o.rcvbuf,
+                tos: o.tos,
+                tcp_maxrt: o.tcp_maxrt,
+                bind_to_device: o.bind_to_device.clone(),
+                backlog: o.backlog,
+                connect_timeout: o.connect_timeout,
+                reconnect_stop: o.reconnect_stop,
+                hello_msg: o.hello_msg.clone(),
+                disconnect_msg: o.disconnect_msg.clone(),
+                hiccup_msg: o.hiccup_msg.clone(),
+                ipv6: o.ipv6,
+                priority: o.priority,
+                busy_poll: o.busy_poll,
+                xsub_verbose_unsubs: o.xsub_verbose_unsubs,
+                socks_proxy: o.socks_proxy.clone(),
+                socks_username: o.socks_username.clone(),
+                socks_password: o.socks_password.clone(),
                 security: o.security.clone(),
                 zap_domain: o.zap_domain.clone(),
                 zap_enforce_domain: o.zap_enforce_domain,
@@ -839,9 +1284,140 @@ impl SocketOptions {
     pub fn router_handover(&self) -> bool {
         self.o.router_handover
     }
-    /// `ZMQ_XPUB_VERBOSE`.
+    /// `ZMQ_XPUB_VERBOSE`: every subscribe is reported (also true under
+    /// XPUB_VERBOSER).
     pub fn xpub_verbose(&self) -> bool {
         self.o.xpub_verbose
+    }
+    /// `ZMQ_XPUB_VERBOSER`: every unsubscribe is reported too.
+    pub fn xpub_verboser(&self) -> bool {
+        self.o.xpub_verbose_unsubs
+    }
+    /// `ZMQ_XPUB_NODROP`.
+    pub fn xpub_nodrop(&self) -> bool {
+        self.o.xpub_nodrop
+    }
+    /// `ZMQ_XPUB_MANUAL` (also true under XPUB_MANUAL_LAST_VALUE).
+    pub fn xpub_manual(&self) -> bool {
+        self.o.xpub_manual
+    }
+    /// `ZMQ_XPUB_MANUAL_LAST_VALUE`.
+    pub fn xpub_manual_last_value(&self) -> bool {
+        self.o.xpub_manual_last_value
+    }
+    /// `ZMQ_XPUB_WELCOME_MSG` (`None` when not set).
+    pub fn xpub_welcome_msg(&self) -> Option<Bytes> {
+        (!self.o.xpub_welcome_msg.is_empty()).then(|| self.o.xpub_welcome_msg.clone())
+    }
+    /// `ZMQ_ONLY_FIRST_SUBSCRIBE`.
+    pub fn only_first_subscribe(&self) -> bool {
+        self.o.only_first_subscribe
+    }
+    /// `ZMQ_INVERT_MATCHING`.
+    pub fn invert_matching(&self) -> bool {
+        self.o.invert_matching
+    }
+    /// `ZMQ_PROBE_ROUTER`.
+    pub fn probe_router(&self) -> bool {
+        self.o.probe_router
+    }
+    /// `ZMQ_CONNECT_ROUTING_ID`: the id the next `connect` will take (`None` when
+    /// none is pending).
+    pub fn connect_routing_id(&self) -> Option<Bytes> {
+        self.o.connect_routing_id.clone()
+    }
+    /// `ZMQ_ROUTER_NOTIFY` (a mask of [`NOTIFY_CONNECT`] and [`NOTIFY_DISCONNECT`]).
+    pub fn router_notify(&self) -> u32 {
+        self.o.router_notify
+    }
+    /// `ZMQ_STREAM_NOTIFY`.
+    pub fn stream_notify(&self) -> bool {
+        self.o.stream_notify
+    }
+    /// `ZMQ_SNDBUF` (`None` = the OS default).
+    pub fn sndbuf(&self) -> Option<u32> {
+        self.o.sndbuf
+    }
+    /// `ZMQ_RCVBUF` (`None` = the OS default).
+    pub fn rcvbuf(&self) -> Option<u32> {
+        self.o.rcvbuf
+    }
+    /// `ZMQ_TOS` (0 = the OS default).
+    pub fn tos(&self) -> u8 {
+        self.o.tos
+    }
+    /// `ZMQ_TCP_MAXRT` (zero = the OS default).
+    pub fn tcp_maxrt(&self) -> Duration {
+        or_zero(self.o.tcp_maxrt)
+    }
+    /// `ZMQ_BINDTODEVICE` (empty = none).
+    pub fn bind_to_device(&self) -> &str {
+        &self.o.bind_to_device
+    }
+    /// `ZMQ_BACKLOG`.
+    pub fn backlog(&self) -> u32 {
+        self.o.backlog
+    }
+    /// `ZMQ_CONNECT_TIMEOUT` (zero = the OS timeout).
+    pub fn connect_timeout(&self) -> Duration {
+        or_zero(self.o.connect_timeout)
+    }
+    /// `ZMQ_RECONNECT_STOP` (a mask of the `RECONNECT_STOP_*` bits).
+    pub fn reconnect_stop(&self) -> u32 {
+        self.o.reconnect_stop
+    }
+    /// `ZMQ_HELLO_MSG` (`None` when not set).
+    pub fn hello_msg(&self) -> Option<Bytes> {
+        (!self.o.hello_msg.is_empty()).then(|| self.o.hello_msg.clone())
+    }
+    /// `ZMQ_DISCONNECT_MSG` (`None` when not set).
+    pub fn disconnect_msg(&self) -> Option<Bytes> {
+        (!self.o.disconnect_msg.is_empty()).then(|| self.o.disconnect_msg.clone())
+    }
+    /// `ZMQ_HICCUP_MSG` (`None` when not set).
+    pub fn hiccup_msg(&self) -> Option<Bytes> {
+        (!self.o.hiccup_msg.is_empty()).then(|| self.o.hiccup_msg.clone())
+    }
+    /// `ZMQ_IPV6`.
+    pub fn ipv6(&self) -> bool {
+        self.o.ipv6
+    }
+    /// `ZMQ_IPV4ONLY` (the inverse of `ipv6`).
+    pub fn ipv4only(&self) -> bool {
+        !self.o.ipv6
+    }
+    /// `ZMQ_PRIORITY` (0 = the OS default).
+    pub fn priority(&self) -> u32 {
+        self.o.priority
+    }
+    /// `ZMQ_BUSY_POLL` (0 = the OS default).
+    pub fn busy_poll(&self) -> u32 {
+        self.o.busy_poll
+    }
+    /// `ZMQ_XSUB_VERBOSE_UNSUBSCRIBE`.
+    pub fn xsub_verbose_unsubscribe(&self) -> bool {
+        self.o.xsub_verbose_unsubs
+    }
+    /// `ZMQ_MECHANISM` (get-only): `"NULL"`, `"PLAIN"` or `"CURVE"`, the mechanism the
+    /// security options select.
+    pub fn mechanism(&self) -> &'static str {
+        match self.o.security.mechanism {
+            MechanismKind::Null => "NULL",
+            MechanismKind::Plain => "PLAIN",
+            MechanismKind::Curve => "CURVE",
+        }
+    }
+    /// `ZMQ_SOCKS_PROXY` (empty = none).
+    pub fn socks_proxy(&self) -> &str {
+        &self.o.socks_proxy
+    }
+    /// `ZMQ_SOCKS_USERNAME`.
+    pub fn socks_username(&self) -> &str {
+        &self.o.socks_username
+    }
+    /// `ZMQ_SOCKS_PASSWORD`.
+    pub fn socks_password(&self) -> &str {
+        &self.o.socks_password
     }
     /// `ZMQ_PLAIN_SERVER`: PLAIN is the mechanism and this side is its server.
     pub fn plain_server(&self) -> bool {

@@ -3,8 +3,9 @@
 //!
 //! - The peer is attached as soon as the stream exists (there is no handshake); the
 //!   socket receives a zero-length message from it then, and another when the peer
-//!   closes the stream or it fails (STREAM's connect and disconnect notifications),
-//!   after the data before it.
+//!   closes the stream or it fails (STREAM's connect and disconnect notifications,
+//!   unless STREAM_NOTIFY is off), after the data before it. A connect that took a
+//!   CONNECT_ROUTING_ID attaches its peer under that id.
 //! - The reader hands each read to the socket as one message, up to 64 KiB, and stops
 //!   reading at the RCVHWM like the ZMTP reader.
 //! - The writer writes the data of the messages queued for the peer; a zero-length one
@@ -135,11 +136,16 @@ pub(crate) async fn run<P: Proactor>(
         bytes_out: Cell::new(0),
     });
     shared.io.borrow_mut().conns.insert(id, conn.clone());
-    match shared.attach(conn.clone(), None, None) {
+    let assigned = shared.identity_for(origin, None);
+    match shared.attach(conn.clone(), None, assigned) {
         Ok((peer, rid)) => {
             conn.peer.set(Some(peer));
             shared.emit(MonitorEventKind::HandshakeSucceeded, &conn.endpoint, rid);
-            shared.core.borrow_mut().on_message(peer, notification());
+            let mut core = shared.core.borrow_mut();
+            if core.opts.stream_notify {
+                core.on_message(peer, notification());
+            }
+            drop(core);
             shared.run_core_output();
         }
         Err(refusal) => conn.end(refusal.into()),
@@ -169,9 +175,11 @@ fn finish<P: Proactor>(shared: &Shared<P>, conn: &RawConn) -> Outcome {
                 | DisconnectReason::RecvFailed(_)
                 | DisconnectReason::SendFailed(_)
         );
-        if lost {
-            shared.core.borrow_mut().on_message(peer, notification());
+        let mut core = shared.core.borrow_mut();
+        if lost && core.opts.stream_notify {
+            core.on_message(peer, notification());
         }
+        drop(core);
         shared.detach(peer, conn.origin);
     }
     let kind = if peer.is_some() {

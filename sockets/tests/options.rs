@@ -177,7 +177,42 @@ async fn rebind_right_after_unbind_or_close<P: Proactor>(ctx: Context<P>) {
     d.bind(&ipc).unwrap();
 }
 
+/// XPUB_NODROP through real connections: a subscriber that stops reading makes the
+/// send wait (here: fail at once, SNDTIMEO 0) instead of losing messages, and every
+/// message sent arrives, in order, once it reads again.
+async fn xpub_nodrop_waits_instead_of_dropping<P: Proactor>(ctx: Context<P>) {
+    let xpub = ctx.xpub();
+    xpub.set_option(SocketOption::XpubNodrop(true)).unwrap();
+    xpub.set_option(SocketOption::SndHwm(1)).unwrap();
+    xpub.set_option(SocketOption::SndTimeo(Some(Duration::ZERO)))
+        .unwrap();
+    let ep = xpub.bind("tcp://127.0.0.1:*").unwrap();
+    let sub = ctx.subscriber();
+    sub.set_option(SocketOption::RcvHwm(1)).unwrap();
+    sub.subscribe(b"").unwrap();
+    sub.connect(&ep).unwrap();
+    assert_eq!(xpub.recv().await.unwrap().frames()[0], &b"\x01"[..]);
+    let body = vec![7u8; 256 * 1024];
+    let mut sent = 0u32;
+    loop {
+        let mut m = ringmq_sockets::Message::from(sent.to_be_bytes().to_vec());
+        m.push_back(body.clone());
+        match xpub.send(m).await {
+            Ok(()) => sent += 1,
+            Err(Error::WouldBlock) => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(sent < 4000, "never blocked: messages are being dropped");
+    }
+    for i in 0..sent {
+        let m = sub.recv().await.unwrap();
+        assert_eq!(m.frames()[0], &i.to_be_bytes()[..], "nothing lost");
+    }
+    assert_eq!(xpub.stats().drops.hwm, 0);
+}
+
 backend_tests!(
+    xpub_nodrop_waits_instead_of_dropping,
     conflate_keeps_the_newest,
     immediate_queues_only_to_connected_peers,
     reconnect_backoff_doubles_up_to_max,

@@ -25,7 +25,7 @@ impl Pattern for Channel {
         Ok(send_round_robin(peers, msg))
     }
 
-    fn accepts(&mut self, peers: &mut Peers, peer: PeerId, msg: &Message) -> bool {
+    fn accepts(&mut self, peers: &mut Peers, _: &Options, peer: PeerId, msg: &mut Message) -> bool {
         single_part_arrival(peers, peer, msg, SocketType::Channel)
     }
 
@@ -49,7 +49,7 @@ impl Pattern for Channel {
         }
     }
 
-    fn attached(&mut self, _: &mut Peers, peer: PeerId) {
+    fn attached(&mut self, _: &mut Peers, _: &Options, peer: PeerId) {
         self.attached = Some(peer);
     }
 

@@ -18,7 +18,7 @@ impl Pattern for Client {
         Ok(send_round_robin(peers, msg))
     }
 
-    fn accepts(&mut self, peers: &mut Peers, peer: PeerId, msg: &Message) -> bool {
+    fn accepts(&mut self, peers: &mut Peers, _: &Options, peer: PeerId, msg: &mut Message) -> bool {
         single_part_arrival(peers, peer, msg, SocketType::Client)
     }
 

@@ -39,7 +39,7 @@ impl Pattern for Dish {
 
     /// Only the groups joined; anything not shaped [group, body] is dropped too (a
     /// ZMTP session already refused it; an inproc peer is a RADIO and cannot send it).
-    fn accepts(&mut self, peers: &mut Peers, _: PeerId, msg: &Message) -> bool {
+    fn accepts(&mut self, peers: &mut Peers, _: &Options, _: PeerId, msg: &mut Message) -> bool {
         // (A joined group is at most 255 bytes, so an accepted one is too.)
         let ok = msg.len() == 2 && self.groups.contains(&msg.frames()[0]);
         if !ok {
@@ -50,7 +50,13 @@ impl Pattern for Dish {
 
     /// `join` (`on`) or `leave`, with libzmq's errors: a group over 255 bytes, joining
     /// twice, leaving a group not joined.
-    fn subscribe(&mut self, peers: &mut Peers, group: &[u8], on: bool) -> Result<(), Error> {
+    fn subscribe(
+        &mut self,
+        peers: &mut Peers,
+        _: &Options,
+        group: &[u8],
+        on: bool,
+    ) -> Result<(), Error> {
         if group.len() > MAX_GROUP_LEN {
             return Err(Error::GroupTooLong { len: group.len() });
         }
@@ -70,7 +76,7 @@ impl Pattern for Dish {
         Ok(())
     }
 
-    fn attached(&mut self, peers: &mut Peers, peer: PeerId) {
+    fn attached(&mut self, peers: &mut Peers, _: &Options, peer: PeerId) {
         for group in &self.groups {
             peers.push_action(Action::Subscription {
                 peer: Some(peer),

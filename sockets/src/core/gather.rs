@@ -20,7 +20,7 @@ impl Pattern for Gather {
         Ok(recv_fair(peers))
     }
 
-    fn accepts(&mut self, peers: &mut Peers, peer: PeerId, msg: &Message) -> bool {
+    fn accepts(&mut self, peers: &mut Peers, _: &Options, peer: PeerId, msg: &mut Message) -> bool {
         single_part_arrival(peers, peer, msg, SocketType::Gather)
     }
 

@@ -195,8 +195,8 @@ pub(crate) trait Pattern {
     }
 
     /// `peer` was attached (after [`Pattern::admit`]).
-    fn attached(&mut self, peers: &mut Peers, peer: PeerId) {
-        let _ = (peers, peer);
+    fn attached(&mut self, peers: &mut Peers, opts: &Options, peer: PeerId) {
+        let _ = (peers, opts, peer);
     }
 
     /// `peer`'s connection ended (the peer itself may stay, on the connect side).
@@ -210,9 +210,16 @@ pub(crate) trait Pattern {
     }
 
     /// Whether a message that arrived from `peer` is kept for `recv` (false: filtered
-    /// out or discarded).
-    fn accepts(&mut self, peers: &mut Peers, peer: PeerId, msg: &Message) -> bool {
-        let _ = (peers, peer, msg);
+    /// out or discarded). The pattern may take frames out of it (PUB / XPUB:
+    /// subscriptions inside a multi-part message).
+    fn accepts(
+        &mut self,
+        peers: &mut Peers,
+        opts: &Options,
+        peer: PeerId,
+        msg: &mut Message,
+    ) -> bool {
+        let _ = (peers, opts, peer, msg);
         true
     }
 
@@ -229,9 +236,16 @@ pub(crate) trait Pattern {
         let _ = (peers, peer);
     }
 
-    /// SUB / XSUB: the application (un)subscribes.
-    fn subscribe(&mut self, peers: &mut Peers, topic: &[u8], on: bool) -> Result<(), Error> {
-        let _ = (peers, topic, on);
+    /// SUB: the application (un)subscribes; XPUB with XPUB_MANUAL: subscribes the peer
+    /// of the last subscription notice read.
+    fn subscribe(
+        &mut self,
+        peers: &mut Peers,
+        opts: &Options,
+        topic: &[u8],
+        on: bool,
+    ) -> Result<(), Error> {
+        let _ = (peers, opts, topic, on);
         Err(Error::NotSupported {
             operation: if on { "subscribe" } else { "unsubscribe" },
             socket_type: self.kind(),
@@ -280,6 +294,12 @@ pub(crate) trait Pattern {
     /// PUB / XPUB: the last send filled some subscriber's queue to its SNDHWM.
     fn take_fanout_full(&mut self) -> bool {
         false
+    }
+
+    /// PUB / XPUB / SUB / XSUB: the number of distinct topics subscribed (libzmq's
+    /// `ZMQ_TOPICS_COUNT`); `None` for the other types.
+    fn topics_count(&self) -> Option<usize> {
+        None
     }
 
     /// The socket type.
@@ -396,13 +416,23 @@ impl Core {
     /// SUB / XSUB: subscribes (counted; every subscribe is forwarded, like libzmq).
     /// DISH: joins a group.
     pub(crate) fn subscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
-        self.pattern.subscribe(&mut self.peers, topic, true)
+        self.pattern
+            .subscribe(&mut self.peers, &self.opts, topic, true)
     }
 
     /// SUB / XSUB: drops one subscription; peers hear of it when it was the last.
     /// DISH: leaves a group.
     pub(crate) fn unsubscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
-        self.pattern.subscribe(&mut self.peers, topic, false)
+        self.pattern
+            .subscribe(&mut self.peers, &self.opts, topic, false)
+    }
+
+    /// `ZMQ_TOPICS_COUNT` (PUB, XPUB, SUB, XSUB).
+    pub(crate) fn topics_count(&self) -> Result<usize, Error> {
+        self.pattern.topics_count().ok_or(Error::NotSupported {
+            operation: "topics_count",
+            socket_type: self.kind,
+        })
     }
 
     /// After [`Sent::Fanout`]: the peers to hand the message to.
@@ -475,13 +505,38 @@ impl Core {
         }
         let id = existing.unwrap_or_else(|| self.peers.add(&self.opts));
         self.peers.attach(id, admit.routing_id);
-        self.pattern.attached(&mut self.peers, id);
+        if self.opts.probe_router
+            && matches!(
+                self.kind,
+                SocketType::Router | SocketType::Dealer | SocketType::Req
+            )
+        {
+            // PROBE_ROUTER: an empty message, before anything queued for the peer.
+            self.peers.queue_to(id, Message::from(Bytes::new()));
+        }
+        if !self.opts.hello_msg.is_empty()
+            && matches!(self.kind, SocketType::Router | SocketType::Dealer)
+        {
+            // HELLO_MSG: first of all (before the probe).
+            let hello = Message::from(self.opts.hello_msg.clone());
+            self.peers.queue_to(id, hello);
+        }
+        self.pattern.attached(&mut self.peers, &self.opts, id);
         Ok(id)
     }
 
     /// The routing id of `peer` (ROUTER's key, or the identity it announced).
     pub(crate) fn routing_id(&self, peer: PeerId) -> Option<Bytes> {
         self.peers.get(peer)?.routing_id.clone()
+    }
+
+    /// A connection made by `connect` broke and will be retried: DEALER with
+    /// HICCUP_MSG receives that message (before the shell detaches the peer).
+    pub(crate) fn hiccup(&mut self, peer: PeerId) {
+        if self.kind == SocketType::Dealer && !self.opts.hiccup_msg.is_empty() {
+            let msg = Message::from(self.opts.hiccup_msg.clone());
+            self.peers.push_input(peer, msg);
+        }
     }
 
     /// `peer`'s connection ended. With `remove` the peer leaves the routing set too
@@ -501,7 +556,10 @@ impl Core {
     /// A message arrived from `peer`. False when it was filtered out or discarded (a
     /// multipart message on a draft type also ends the peer's connection).
     pub(crate) fn on_message(&mut self, peer: PeerId, mut msg: Message) -> bool {
-        if !self.pattern.accepts(&mut self.peers, peer, &msg) {
+        if !self
+            .pattern
+            .accepts(&mut self.peers, &self.opts, peer, &mut msg)
+        {
             return false;
         }
         if self.stamps {

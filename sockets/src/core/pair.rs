@@ -40,7 +40,7 @@ impl Pattern for Pair {
         }
     }
 
-    fn attached(&mut self, _: &mut Peers, peer: PeerId) {
+    fn attached(&mut self, _: &mut Peers, _: &Options, peer: PeerId) {
         self.attached = Some(peer);
     }
 

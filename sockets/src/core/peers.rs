@@ -470,6 +470,51 @@ impl Peers {
         full
     }
 
+    /// Fan-out `round`: marks `id` as chosen without handing it anything yet; false
+    /// when it is not attached or was marked already (a general fan-out: the caller
+    /// collects its targets first, see `Publish::send`).
+    pub(crate) fn mark_fan_out(&mut self, id: PeerId, round: u64) -> bool {
+        #[cfg(test)]
+        {
+            self.fan_out_visits += 1;
+        }
+        match self.map.get_mut(id) {
+            Some(p) if p.attached && p.fan_out_round != round => {
+                p.fan_out_round = round;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Every attached peer not marked in `round` (INVERT_MATCHING: a walk over all
+    /// peers).
+    pub(crate) fn unmarked(&mut self, round: u64, into: &mut Vec<PeerId>) {
+        for (id, p) in self.map.iter_mut() {
+            #[cfg(test)]
+            {
+                self.fan_out_visits += 1;
+            }
+            if p.attached && p.fan_out_round != round {
+                into.push(id);
+            }
+        }
+    }
+
+    /// Queues `msg` for `id` before anything queued, whatever its SNDHWM
+    /// (XPUB_WELCOME_MSG and PROBE_ROUTER, on attach), telling its link.
+    pub(crate) fn queue_to(&mut self, id: PeerId, msg: Message) {
+        let Some(p) = self.map.get_mut(id) else {
+            return;
+        };
+        p.counters.count_out();
+        let was_empty = p.out.is_empty();
+        p.out.push_front(msg);
+        if was_empty && p.attached {
+            self.actions.push(Action::Output(id));
+        }
+    }
+
     /// A link could not take a message handed to it directly (`write_through` as it
     /// was handed over): it goes to the front of the peer's queue, and the link is told
     /// to take it later. False when the peer is gone (the message is dropped, counted).

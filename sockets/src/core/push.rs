@@ -22,7 +22,7 @@ impl Pattern for Push {
 
     /// A PULL never sends: data from a peer is discarded instead of filling a queue
     /// nobody reads.
-    fn accepts(&mut self, peers: &mut Peers, _: PeerId, _: &Message) -> bool {
+    fn accepts(&mut self, peers: &mut Peers, _: &Options, _: PeerId, _: &mut Message) -> bool {
         peers.drops.discarded += 1;
         false
     }

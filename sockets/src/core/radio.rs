@@ -63,7 +63,7 @@ impl Pattern for Radio {
     }
 
     /// DISHes send no data; a raw peer's is dropped (counted).
-    fn accepts(&mut self, peers: &mut Peers, _: PeerId, _: &Message) -> bool {
+    fn accepts(&mut self, peers: &mut Peers, _: &Options, _: PeerId, _: &mut Message) -> bool {
         peers.drops.discarded += 1;
         false
     }

@@ -83,7 +83,7 @@ impl Pattern for Req {
 
     /// Only the peer that was asked may answer; anything else is discarded on arrival
     /// (libzmq discards it when reading).
-    fn accepts(&mut self, peers: &mut Peers, peer: PeerId, _: &Message) -> bool {
+    fn accepts(&mut self, peers: &mut Peers, _: &Options, peer: PeerId, _: &mut Message) -> bool {
         if self.waiting_on == Some(peer) {
             return true;
         }

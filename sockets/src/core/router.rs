@@ -13,7 +13,7 @@ use super::peers::{PeerId, Peers};
 use super::{Admit, Pattern, Refusal, Sent};
 use crate::error::Error;
 use crate::message::Message;
-use crate::options::Options;
+use crate::options::{Options, NOTIFY_CONNECT, NOTIFY_DISCONNECT};
 
 pub(crate) struct Router {
     by_id: HashMap<Bytes, PeerId>,
@@ -96,9 +96,22 @@ impl Pattern for Router {
         })
     }
 
-    fn attached(&mut self, peers: &mut Peers, peer: PeerId) {
+    fn attached(&mut self, peers: &mut Peers, opts: &Options, peer: PeerId) {
         if let Some(rid) = peers.get(peer).and_then(|p| p.routing_id.clone()) {
             self.by_id.insert(rid, peer);
+        }
+        if opts.router_notify & NOTIFY_CONNECT != 0 {
+            peers.push_input(peer, Message::from(Bytes::new()));
+        }
+    }
+
+    /// ROUTER_NOTIFY: `[id, ""]` after what the peer sent; DISCONNECT_MSG: `[id, msg]`.
+    fn detached(&mut self, peers: &mut Peers, opts: &Options, peer: PeerId) {
+        if opts.router_notify & NOTIFY_DISCONNECT != 0 {
+            peers.push_input(peer, Message::from(Bytes::new()));
+        }
+        if !opts.disconnect_msg.is_empty() {
+            peers.push_input(peer, Message::from(opts.disconnect_msg.clone()));
         }
     }
 

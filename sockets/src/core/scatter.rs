@@ -25,7 +25,7 @@ impl Pattern for Scatter {
 
     /// A GATHER never sends: data from a peer is discarded (a multipart message also
     /// costs the peer its connection, as on every draft type).
-    fn accepts(&mut self, peers: &mut Peers, peer: PeerId, msg: &Message) -> bool {
+    fn accepts(&mut self, peers: &mut Peers, _: &Options, peer: PeerId, msg: &mut Message) -> bool {
         if single_part_arrival(peers, peer, msg, SocketType::Scatter) {
             peers.drops.discarded += 1;
         }

@@ -70,7 +70,7 @@ impl Pattern for Server {
         Ok(peers.next_input(false).map(|(_, msg)| msg))
     }
 
-    fn accepts(&mut self, peers: &mut Peers, peer: PeerId, msg: &Message) -> bool {
+    fn accepts(&mut self, peers: &mut Peers, _: &Options, peer: PeerId, msg: &mut Message) -> bool {
         single_part_arrival(peers, peer, msg, self.kind)
     }
 
@@ -105,7 +105,7 @@ impl Pattern for Server {
         })
     }
 
-    fn attached(&mut self, peers: &mut Peers, peer: PeerId) {
+    fn attached(&mut self, peers: &mut Peers, _: &Options, peer: PeerId) {
         if let Some(id) = routing_id_of(peers, peer) {
             self.by_id.insert(id, peer);
         }

@@ -67,21 +67,29 @@ impl Pattern for Stream {
         Ok(peers.next_input(true).map(|(_, msg)| msg))
     }
 
-    /// Raw peers announce nothing: every one gets a generated id.
+    /// Raw peers announce nothing: every one gets a generated id, unless the shell
+    /// passes the connect's CONNECT_ROUTING_ID as `assigned` (refused when taken).
     fn admit(
         &mut self,
         _: &Peers,
         _: &Options,
         _: Option<PeerId>,
-        _: Option<Bytes>,
+        assigned: Option<Bytes>,
     ) -> Result<Admit, Refusal> {
+        let routing_id = match assigned {
+            Some(id) if self.by_id.contains_key(&id) => {
+                return Err(Refusal::DuplicateRoutingId(id))
+            }
+            Some(id) => id,
+            None => self.generate(),
+        };
         Ok(Admit {
-            routing_id: Some(self.generate()),
+            routing_id: Some(routing_id),
             evict: None,
         })
     }
 
-    fn attached(&mut self, peers: &mut Peers, peer: PeerId) {
+    fn attached(&mut self, peers: &mut Peers, _: &Options, peer: PeerId) {
         if let Some(rid) = peers.get(peer).and_then(|p| p.routing_id.clone()) {
             self.by_id.insert(rid, peer);
         }

@@ -31,12 +31,13 @@ impl Subscribe {
         }
     }
 
-    fn change(&mut self, peers: &mut Peers, topic: &[u8], on: bool) {
+    /// `verbose_unsubs`: XSUB_VERBOSE_UNSUBSCRIBE, every cancel is forwarded.
+    fn change(&mut self, peers: &mut Peers, topic: &[u8], on: bool, verbose_unsubs: bool) {
         let forward = if on {
             self.topics.add(topic);
             true
         } else {
-            self.topics.remove(topic)
+            self.topics.remove(topic) || verbose_unsubs
         };
         if forward {
             peers.push_action(Action::Subscription {
@@ -48,47 +49,64 @@ impl Subscribe {
     }
 }
 
+fn is_subscription(frame: &Bytes) -> bool {
+    matches!(frame.first(), Some(0 | 1))
+}
+
 impl Pattern for Subscribe {
-    fn send(&mut self, peers: &mut Peers, _: &Options, msg: Message) -> Result<Sent, Error> {
+    /// XSUB: a frame starting with byte 1 or 0 is a subscribe or cancel, also inside a
+    /// multi-part message (like libzmq), unless ONLY_FIRST_SUBSCRIBE and the first
+    /// frame is not one; the other frames go to every peer as one message.
+    fn send(&mut self, peers: &mut Peers, opts: &Options, mut msg: Message) -> Result<Sent, Error> {
         if !self.xsub {
             return Err(not_supported("send", SocketType::Sub));
         }
-        let first = &msg.frames()[0];
-        match first.first() {
-            Some(&kind @ (0 | 1)) if msg.len() == 1 => {
-                self.change(peers, &first[1..], kind == 1);
-                Ok(Sent::Done)
+        let frames = msg.frames();
+        if is_subscription(&frames[0])
+            || !opts.only_first_subscribe && frames.iter().any(is_subscription)
+        {
+            for frame in msg.take_frames(is_subscription) {
+                let verbose = opts.xsub_verbose_unsubs;
+                self.change(peers, &frame[1..], frame[0] == 1, verbose);
             }
-            _ => {
-                self.fanout.clear();
-                peers.fan_out_all(&msg, &mut self.fanout);
-                Ok(if self.fanout.is_empty() {
-                    Sent::Done
-                } else {
-                    Sent::Fanout(msg)
-                })
+            if msg.is_empty() {
+                return Ok(Sent::Done);
             }
         }
+        self.fanout.clear();
+        peers.fan_out_all(&msg, &mut self.fanout);
+        Ok(if self.fanout.is_empty() {
+            Sent::Done
+        } else {
+            Sent::Fanout(msg)
+        })
     }
 
     fn recv(&mut self, peers: &mut Peers, _: &Options) -> Result<Option<Message>, Error> {
         Ok(recv_fair(peers))
     }
 
-    fn accepts(&mut self, _: &mut Peers, _: PeerId, msg: &Message) -> bool {
-        self.topics.matches(&msg.frames()[0])
+    /// With INVERT_MATCHING, the messages that match no subscription.
+    fn accepts(&mut self, _: &mut Peers, opts: &Options, _: PeerId, msg: &mut Message) -> bool {
+        self.topics.matches(&msg.frames()[0]) != opts.invert_matching
     }
 
-    fn subscribe(&mut self, peers: &mut Peers, topic: &[u8], on: bool) -> Result<(), Error> {
+    fn subscribe(
+        &mut self,
+        peers: &mut Peers,
+        _: &Options,
+        topic: &[u8],
+        on: bool,
+    ) -> Result<(), Error> {
         if self.xsub {
             let op = if on { "subscribe" } else { "unsubscribe" };
             return Err(not_supported(op, SocketType::XSub));
         }
-        self.change(peers, topic, on);
+        self.change(peers, topic, on, false);
         Ok(())
     }
 
-    fn attached(&mut self, peers: &mut Peers, peer: PeerId) {
+    fn attached(&mut self, peers: &mut Peers, _: &Options, peer: PeerId) {
         for topic in self.topics.topics() {
             peers.push_action(Action::Subscription {
                 peer: Some(peer),
@@ -96,6 +114,10 @@ impl Pattern for Subscribe {
                 subscribe: true,
             });
         }
+    }
+
+    fn topics_count(&self) -> Option<usize> {
+        Some(self.topics.len())
     }
 
     fn take_fanout(&mut self) -> Vec<PeerId> {

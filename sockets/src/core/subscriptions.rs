@@ -62,6 +62,11 @@ impl TopicIndex {
         self.peers.get(topic).into_iter().flatten().copied()
     }
 
+    /// The number of distinct topics with a subscriber.
+    pub(crate) fn len(&self) -> usize {
+        self.peers.len()
+    }
+
     /// The peers subscribed to a prefix of `data` (a peer subscribed to several such
     /// prefixes comes once per prefix).
     pub(crate) fn matching<'a>(&'a self, data: &'a [u8]) -> impl Iterator<Item = PeerId> + 'a {
@@ -132,6 +137,11 @@ impl Subscriptions {
             .keys()
             .take_while(|&&len| len <= data.len())
             .any(|&len| self.topics.contains_key(&data[..len]))
+    }
+
+    /// The number of distinct topics.
+    pub(crate) fn len(&self) -> usize {
+        self.topics.len()
     }
 
     /// The distinct topics.

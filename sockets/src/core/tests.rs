@@ -518,8 +518,9 @@ fn router_routes_by_id_and_prefixes_received_messages() {
 #[test]
 fn stream_generates_ids_routes_by_them_and_waits_at_the_hwm() {
     let mut h = Harness::with(SocketType::Stream, &[SocketOption::SndHwm(1)]);
-    // Whatever a raw peer might announce, it gets a generated id.
-    let a = h.attach_to(None, Some("ignored")).unwrap();
+    // A raw peer announces nothing: it gets a generated id (the identity the shell
+    // may pass is a CONNECT_ROUTING_ID, see the test below).
+    let a = h.attach();
     let b = h.attach();
     let (ida, idb) = (h.core.routing_id(a).unwrap(), h.core.routing_id(b).unwrap());
     assert_ne!(ida, idb);
@@ -1532,4 +1533,412 @@ fn draft_types_are_single_part() {
             assert_eq!(h.recv_all(), strs(&[&["single"]]), "{kind}");
         }
     }
+}
+
+fn sub_(h: &mut Harness, peer: PeerId, topic: &str, on: bool) {
+    h.core
+        .on_subscription(peer, Bytes::copy_from_slice(topic.as_bytes()), on);
+    h.run();
+}
+
+#[test]
+fn xpub_verboser_reports_every_cancel_and_each_topic_of_a_leaving_peer() {
+    for verboser in [false, true] {
+        let opt = if verboser {
+            SocketOption::XpubVerboser(true)
+        } else {
+            SocketOption::XpubVerbose(true)
+        };
+        let mut h = Harness::with(SocketType::XPub, &[opt]);
+        let (a, b) = (h.attach(), h.attach());
+        sub_(&mut h, a, "t", true);
+        sub_(&mut h, b, "t", true);
+        sub_(&mut h, a, "t", false);
+        h.detach(b, true);
+        let got = h.recv_all();
+        if verboser {
+            assert_eq!(
+                got,
+                strs(&[&["\u{1}t"], &["\u{1}t"], &["\u{0}t"], &["\u{0}t"]])
+            );
+        } else {
+            // Verbose only: the cancel while b still subscribes is not reported.
+            assert_eq!(got, strs(&[&["\u{1}t"], &["\u{1}t"], &["\u{0}t"]]));
+        }
+        let o = h.core.opts.snapshot();
+        assert_eq!((o.xpub_verbose(), o.xpub_verboser()), (true, verboser));
+    }
+    // XPUB_VERBOSE after XPUB_VERBOSER turns the unsubscribe reports off (libzmq).
+    let mut h = Harness::with(
+        SocketType::XPub,
+        &[
+            SocketOption::XpubVerboser(true),
+            SocketOption::XpubVerbose(true),
+        ],
+    );
+    assert!(!h.core.opts.snapshot().xpub_verboser());
+    let (a, b) = (h.attach(), h.attach());
+    sub_(&mut h, a, "t", true);
+    sub_(&mut h, b, "t", true);
+    h.detach(a, true);
+    assert_eq!(h.recv_all(), strs(&[&["\u{1}t"], &["\u{1}t"]]));
+}
+
+#[test]
+fn xpub_manual_passes_subscriptions_to_the_application() {
+    let mut h = Harness::with(
+        SocketType::XPub,
+        &[SocketOption::XpubManual(true), SocketOption::SndHwm(0)],
+    );
+    assert!(matches!(
+        Harness::new(SocketType::XPub).core.subscribe(b"x"),
+        Err(Error::InvalidOption { .. })
+    ));
+    let (a, b) = (h.attach(), h.attach());
+    // Nothing applied until the application says so; every notice is reported.
+    sub_(&mut h, a, "news", true);
+    sub_(&mut h, b, "news", true);
+    assert!(h.send_str(&["news.0"]));
+    h.write(a);
+    h.write(b);
+    assert!(h.wire(a).is_empty() && h.wire(b).is_empty());
+    // Read a's notice, subscribe a to something else than it asked for.
+    assert_eq!(h.recv().unwrap().unwrap(), ["\u{1}news"]);
+    h.core.subscribe(b"news.sport").unwrap();
+    // b's notice: subscribe b to what it asked.
+    assert_eq!(h.recv().unwrap().unwrap(), ["\u{1}news"]);
+    h.core.subscribe(b"news").unwrap();
+    assert!(h.send_str(&["news.sport.1"]));
+    assert!(h.send_str(&["news.weather"]));
+    h.write(a);
+    h.write(b);
+    assert_eq!(h.wire(a), strs(&[&["news.sport.1"]]));
+    assert_eq!(h.wire(b), strs(&[&["news.sport.1"], &["news.weather"]]));
+    // b cancels: reported, still applied until the application unsubscribes it.
+    sub_(&mut h, b, "news", false);
+    assert!(h.send_str(&["news.2"]));
+    assert_eq!(h.recv().unwrap().unwrap(), ["\u{0}news"]);
+    h.core.unsubscribe(b"news").unwrap();
+    assert!(h.send_str(&["news.3"]));
+    h.write(b);
+    assert_eq!(h.wire(b), strs(&[&["news.2"]]));
+    // A leaving peer's own subscriptions come back as cancels, and the application's
+    // subscriptions for it go; subscribe after that notice applies to nobody.
+    sub_(&mut h, a, "x", true);
+    sub_(&mut h, a, "y", true);
+    h.detach(a, true);
+    let mut got = h.recv_all();
+    assert_eq!(got[..2], strs(&[&["\u{1}x"], &["\u{1}y"]]));
+    got.drain(..2);
+    got.sort();
+    assert_eq!(got, strs(&[&["\u{0}news"], &["\u{0}x"], &["\u{0}y"]]));
+    h.core.subscribe(b"").unwrap();
+    assert!(h.send_str(&["anything"]));
+    h.write(b);
+    assert!(h.wire(b).is_empty(), "after a departure notice: nobody");
+}
+
+#[test]
+fn xpub_manual_last_value_sends_the_next_message_to_the_new_subscriber_only() {
+    let mut h = Harness::with(SocketType::XPub, &[SocketOption::XpubManualLastValue(true)]);
+    let o = h.core.opts.snapshot();
+    assert!(o.xpub_manual() && o.xpub_manual_last_value());
+    let (a, b) = (h.attach(), h.attach());
+    for p in [a, b] {
+        sub_(&mut h, p, "t", true);
+        h.recv().unwrap().unwrap();
+        h.core.subscribe(b"t").unwrap();
+    }
+    // The first send after b's notice: the cached value for b only.
+    assert!(h.send_str(&["t", "last value"]));
+    assert!(h.send_str(&["t", "update"]));
+    h.write(a);
+    h.write(b);
+    assert_eq!(h.wire(a), strs(&[&["t", "update"]]));
+    assert_eq!(h.wire(b), strs(&[&["t", "last value"], &["t", "update"]]));
+    // XPUB_MANUAL alone sends to everyone.
+    let mut h = Harness::with(SocketType::XPub, &[SocketOption::XpubManual(true)]);
+    let (a, b) = (h.attach(), h.attach());
+    for p in [a, b] {
+        sub_(&mut h, p, "t", true);
+        h.recv().unwrap().unwrap();
+        h.core.subscribe(b"t").unwrap();
+    }
+    assert!(h.send_str(&["t"]));
+    h.write(a);
+    assert_eq!(h.wire(a).len(), 1);
+}
+
+#[test]
+fn xpub_nodrop_blocks_at_the_hwm_instead_of_dropping() {
+    for kind in [SocketType::Pub, SocketType::XPub] {
+        let mut h = Harness::with(
+            kind,
+            &[SocketOption::SndHwm(2), SocketOption::XpubNodrop(true)],
+        );
+        assert!(h.core.opts.snapshot().xpub_nodrop());
+        let (a, b, c) = (h.attach(), h.attach(), h.attach());
+        sub_(&mut h, a, "t", true);
+        sub_(&mut h, b, "t", true);
+        assert!(h.send_str(&["t1"]));
+        assert!(h.send_str(&["t2"]));
+        h.write(a);
+        // b is at its HWM: the send waits rather than dropping for b.
+        assert!(!h.send_str(&["t3"]), "{kind}");
+        let before = h.send_wakes;
+        h.write(b);
+        assert!(h.send_wakes > before, "room wakes the sender");
+        assert!(h.send_str(&["t3"]));
+        // c subscribes to nothing: being full-free it never blocks anything.
+        h.write(a);
+        h.write(b);
+        assert_eq!(h.wire(a), strs(&[&["t1"], &["t2"], &["t3"]]));
+        assert_eq!(h.wire(b), strs(&[&["t1"], &["t2"], &["t3"]]));
+        assert!(h.wire(c).is_empty());
+        assert_eq!(h.core.drops().hwm, 0);
+    }
+}
+
+#[test]
+fn xpub_welcome_msg_goes_first_to_every_new_peer() {
+    let mut h = Harness::with(
+        SocketType::XPub,
+        &[SocketOption::XpubWelcomeMsg(Bytes::from_static(b"WELCOME"))],
+    );
+    assert_eq!(
+        h.core.opts.snapshot().xpub_welcome_msg().as_deref(),
+        Some(&b"WELCOME"[..])
+    );
+    let a = h.attach();
+    sub_(&mut h, a, "", true);
+    assert!(h.send_str(&["data"]));
+    h.write(a);
+    assert_eq!(h.wire(a), strs(&[&["WELCOME"], &["data"]]));
+    // Unset (empty): none.
+    h.core
+        .set_option(SocketOption::XpubWelcomeMsg(Bytes::new()))
+        .unwrap();
+    let b = h.attach();
+    h.write(b);
+    assert!(h.wire(b).is_empty());
+}
+
+#[test]
+fn invert_matching_sends_and_receives_what_matches_nothing() {
+    for kind in [SocketType::Pub, SocketType::XPub] {
+        let mut h = Harness::with(kind, &[SocketOption::InvertMatching(true)]);
+        let (a, b, c) = (h.attach(), h.attach(), h.attach());
+        sub_(&mut h, a, "news", true);
+        sub_(&mut h, b, "sport", true);
+        assert!(h.send_str(&["news.1"]));
+        assert!(h.send_str(&["other"]));
+        for p in [a, b, c] {
+            h.write(p);
+        }
+        assert_eq!(h.wire(a), strs(&[&["other"]]));
+        assert_eq!(h.wire(b), strs(&[&["news.1"], &["other"]]));
+        assert_eq!(
+            h.wire(c),
+            strs(&[&["news.1"], &["other"]]),
+            "no subscription"
+        );
+    }
+    for kind in [SocketType::Sub, SocketType::XSub] {
+        let mut h = Harness::with(kind, &[SocketOption::InvertMatching(true)]);
+        let a = h.attach();
+        if kind == SocketType::Sub {
+            h.core.subscribe(b"news").unwrap();
+        } else {
+            h.send_str(&["\u{1}news"]);
+        }
+        assert!(!h.deliver(a, &["news.1"]));
+        assert!(h.deliver(a, &["sport"]));
+        assert_eq!(h.recv_all(), strs(&[&["sport"]]));
+    }
+}
+
+#[test]
+fn subscriptions_inside_multipart_messages_and_only_first_subscribe() {
+    for only_first in [false, true] {
+        let mut h = Harness::with(
+            SocketType::XPub,
+            &[SocketOption::OnlyFirstSubscribe(only_first)],
+        );
+        let a = h.attach();
+        // First frame a subscription: the subscription frames apply, the rest is data.
+        assert!(h.deliver(a, &["\u{1}a", "data", "\u{1}b"]));
+        // First frame data: every frame is data with ONLY_FIRST_SUBSCRIBE.
+        assert!(h.deliver(a, &["data2", "\u{1}c"]));
+        // Notices are read before data.
+        let got = h.recv_all();
+        if only_first {
+            assert_eq!(
+                got,
+                strs(&[&["\u{1}a"], &["\u{1}b"], &["data"], &["data2", "\u{1}c"]])
+            );
+        } else {
+            assert_eq!(
+                got,
+                strs(&[&["\u{1}a"], &["\u{1}b"], &["\u{1}c"], &["data"], &["data2"]])
+            );
+        }
+        // XSUB sending the same shapes.
+        let mut h = Harness::with(
+            SocketType::XSub,
+            &[SocketOption::OnlyFirstSubscribe(only_first)],
+        );
+        let p = h.attach();
+        assert!(h.send_str(&["data", "\u{1}t"]));
+        h.write(p);
+        if only_first {
+            assert_eq!(h.wire(p), strs(&[&["data", "\u{1}t"]]));
+            assert!(h.link(p).subscriptions.is_empty());
+        } else {
+            assert_eq!(h.wire(p), strs(&[&["data"]]));
+            assert_eq!(h.link(p).subscriptions, [(Bytes::from_static(b"t"), true)]);
+        }
+    }
+}
+
+#[test]
+fn probe_router_sends_an_empty_message_first_on_each_connection() {
+    for kind in [SocketType::Dealer, SocketType::Req, SocketType::Router] {
+        let mut h = Harness::with(kind, &[SocketOption::ProbeRouter(true)]);
+        assert!(h.core.opts.snapshot().probe_router());
+        // A DEALER / REQ queues for its connect-side peer before the connection: the
+        // probe still goes first.
+        let early = h.core.add_connect_peer();
+        if kind == SocketType::Dealer {
+            assert!(h.send_str(&["early"]));
+        }
+        let p = h.attach_to(early, Some("peer")).unwrap();
+        h.write(p);
+        let mut want = vec![vec![String::new()]];
+        if kind == SocketType::Dealer {
+            want.push(vec!["early".to_string()]);
+        }
+        assert_eq!(h.wire(p), want, "{kind}");
+    }
+    let mut h = Harness::new(SocketType::Dealer);
+    let p = h.attach();
+    h.write(p);
+    assert!(h.wire(p).is_empty(), "off by default");
+    assert!(SocketOption::ProbeRouter(true)
+        .check(SocketType::Pub)
+        .is_err());
+}
+
+#[test]
+fn router_notify_reports_connects_and_disconnects() {
+    for mask in 0..=3u32 {
+        let mut h = Harness::with(SocketType::Router, &[SocketOption::RouterNotify(mask)]);
+        let a = h.attach_to(None, Some("a")).unwrap();
+        assert!(h.deliver(a, &["hello"]));
+        h.detach(a, true);
+        let mut want: Vec<&[&str]> = Vec::new();
+        if mask & crate::options::NOTIFY_CONNECT != 0 {
+            want.push(&["a", ""]);
+        }
+        want.push(&["a", "hello"]);
+        if mask & crate::options::NOTIFY_DISCONNECT != 0 {
+            want.push(&["a", ""]);
+        }
+        assert_eq!(h.recv_all(), strs(&want), "mask {mask}");
+        assert_eq!(h.core.opts.snapshot().router_notify(), mask);
+    }
+    let mut h = Harness::new(SocketType::Router);
+    assert!(h.core.set_option(SocketOption::RouterNotify(4)).is_err());
+}
+
+#[test]
+fn stream_takes_an_assigned_routing_id_unless_it_is_in_use() {
+    let mut h = Harness::new(SocketType::Stream);
+    let a = h.attach_to(None, Some("mine")).unwrap();
+    assert_eq!(h.core.routing_id(a).as_deref(), Some(&b"mine"[..]));
+    assert_eq!(
+        h.attach_to(None, Some("mine")),
+        Err(Refusal::DuplicateRoutingId(Bytes::from_static(b"mine")))
+    );
+    assert!(h.send_str(&["mine", "data"]));
+    h.write(a);
+    assert_eq!(h.wire(a), strs(&[&["data"]]));
+}
+
+#[test]
+fn hello_disconnect_and_hiccup_messages() {
+    for kind in [SocketType::Router, SocketType::Dealer] {
+        let mut h = Harness::with(
+            kind,
+            &[
+                SocketOption::HelloMsg(Bytes::from_static(b"HELLO")),
+                SocketOption::ProbeRouter(true),
+            ],
+        );
+        let early = h.core.add_connect_peer();
+        if kind == SocketType::Dealer {
+            assert!(h.send_str(&["early"]));
+        }
+        let p = h.attach_to(early, Some("p")).unwrap();
+        h.write(p);
+        let mut want: Vec<&[&str]> = vec![&["HELLO"], &[""]];
+        if kind == SocketType::Dealer {
+            want.push(&["early"]);
+        }
+        assert_eq!(h.wire(p), strs(&want), "{kind}: hello, then the probe");
+    }
+    let mut h = Harness::with(
+        SocketType::Router,
+        &[SocketOption::DisconnectMsg(Bytes::from_static(b"GONE"))],
+    );
+    let a = h.attach_to(None, Some("a")).unwrap();
+    assert!(h.deliver(a, &["last words"]));
+    h.detach(a, true);
+    assert_eq!(h.recv_all(), strs(&[&["a", "last words"], &["a", "GONE"]]));
+    let mut h = Harness::with(
+        SocketType::Dealer,
+        &[SocketOption::HiccupMsg(Bytes::from_static(b"HICCUP"))],
+    );
+    let p = h.core.add_connect_peer();
+    let p = h.attach_to(p, None).unwrap();
+    h.core.hiccup(p);
+    h.detach(p, false);
+    assert_eq!(h.recv_all(), strs(&[&["HICCUP"]]));
+    assert_eq!(
+        h.core.opts.snapshot().hiccup_msg().as_deref(),
+        Some(&b"HICCUP"[..])
+    );
+}
+
+#[test]
+fn xsub_verbose_unsubscribe_forwards_every_cancel() {
+    for verbose in [false, true] {
+        let mut h = Harness::with(
+            SocketType::XSub,
+            &[SocketOption::XsubVerboseUnsubscribe(verbose)],
+        );
+        let p = h.attach();
+        assert!(h.send_str(&["\u{1}t"]));
+        assert!(h.send_str(&["\u{1}t"]));
+        assert!(h.send_str(&["\u{0}t"]));
+        let cancels = h.link(p).subscriptions.iter().filter(|(_, on)| !on).count();
+        assert_eq!(cancels, usize::from(verbose), "one reference is left");
+        assert_eq!(h.core.opts.snapshot().xsub_verbose_unsubscribe(), verbose);
+    }
+}
+
+#[test]
+fn topics_count_counts_distinct_topics() {
+    let mut h = Harness::new(SocketType::XPub);
+    let (a, b) = (h.attach(), h.attach());
+    sub_(&mut h, a, "x", true);
+    sub_(&mut h, b, "x", true);
+    sub_(&mut h, b, "y", true);
+    assert_eq!(h.core.topics_count().unwrap(), 2);
+    h.detach(b, true);
+    assert_eq!(h.core.topics_count().unwrap(), 1);
+    let mut s = Harness::new(SocketType::Sub);
+    s.core.subscribe(b"a").unwrap();
+    s.core.subscribe(b"a").unwrap();
+    assert_eq!(s.core.topics_count().unwrap(), 1);
+    assert!(Harness::new(SocketType::Push).core.topics_count().is_err());
 }

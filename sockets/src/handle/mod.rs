@@ -676,7 +676,11 @@ impl SocketHandle {
         Ok(())
     }
 
-    /// Subscribes (SUB; see [`Socket::subscribe`]).
+    /// Subscribes (SUB; see [`Socket::subscribe`]). On an XPUB with XPUB_MANUAL it
+    /// applies to the peer of the last notice the socket's thread handed to the
+    /// handle, which may be ahead of the one the application read (the handle receives
+    /// ahead): use XPUB_MANUAL on a `Socket` when notices from several peers
+    /// interleave.
     pub fn subscribe(&self, topic: &[u8]) -> Result<(), Error> {
         let t = topic.to_vec();
         self.call(move |s| s.subscribe(&t))?

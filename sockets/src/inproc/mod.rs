@@ -413,6 +413,7 @@ fn attach<P: Proactor>(shared: &Shared<P>, conn: &Rc<InprocConn>, identity: Opti
         Origin::Connect { peer, .. } => peer,
         Origin::Bind(_) => None,
     };
+    let identity = shared.identity_for(conn.origin, identity);
     match shared.attach(conn.clone(), existing, identity) {
         Ok((peer, rid)) => {
             conn.peer.set(Some(peer));

@@ -197,7 +197,12 @@ impl<P: Proactor> Socket<P> {
             return self.bind_udp(&ep, endpoint);
         }
         let p = &shared.proactor;
-        let listener = match p.listen(&ep) {
+        let ep = bind_host(ep, shared.core.borrow().opts.ipv6);
+        let listened = p.listen(&ep).and_then(|l| {
+            configure_listener(&l, &shared.core.borrow().opts, &ep)?;
+            Ok(l)
+        });
+        let listener = match listened {
             Ok(l) => l,
             Err(e) => {
                 let in_use = e.kind() == std::io::ErrorKind::AddrInUse;
@@ -301,7 +306,10 @@ impl<P: Proactor> Socket<P> {
             }
             _ => None,
         };
-        let peer = shared.core.borrow_mut().add_connect_peer();
+        let (peer, routing_id) = {
+            let mut core = shared.core.borrow_mut();
+            (core.add_connect_peer(), core.opts.connect_routing_id.take())
+        };
         let stop = Rc::new(Stop::default());
         let id = {
             let mut io = shared.io.borrow_mut();
@@ -311,6 +319,7 @@ impl<P: Proactor> Socket<P> {
                 endpoint: endpoint.to_owned(),
                 peer,
                 stop: stop.clone(),
+                routing_id,
             });
             io.last_endpoint = Some(endpoint.to_owned());
             id
@@ -491,19 +500,28 @@ impl<P: Proactor> Socket<P> {
         self.shared.core.borrow().opts.snapshot()
     }
 
+    /// `ZMQ_TOPICS_COUNT`: the number of distinct topics subscribed (PUB / XPUB: by
+    /// any peer; SUB / XSUB: by this socket); `NotSupported` on other types.
+    pub fn topics_count(&self) -> Result<usize, Error> {
+        self.shared.core.borrow().topics_count()
+    }
+
     /// A new monitor receiving this socket's events from now on.
     pub fn monitor(&self) -> Monitor {
         self.shared.io.borrow_mut().monitors.add()
     }
 
-    /// Subscribes to messages whose first frame starts with `topic` (SUB only).
+    /// Subscribes to messages whose first frame starts with `topic` (SUB). On an XPUB
+    /// with XPUB_MANUAL: subscribes the peer of the last subscription notice read
+    /// (nothing when that peer left); on other XPUBs, [`Error::InvalidOption`].
     pub fn subscribe(&self, topic: &[u8]) -> Result<(), Error> {
         self.shared.core.borrow_mut().subscribe(topic)?;
         self.shared.run_core_output();
         Ok(())
     }
 
-    /// Drops one subscription to `topic` (SUB only; subscriptions are counted).
+    /// Drops one subscription to `topic` (SUB, where subscriptions are counted; XPUB
+    /// with XPUB_MANUAL, for the peer of the last notice read).
     pub fn unsubscribe(&self, topic: &[u8]) -> Result<(), Error> {
         self.shared.core.borrow_mut().unsubscribe(topic)?;
         self.shared.run_core_output();
@@ -933,4 +951,59 @@ fn terminate<P: Proactor>(shared: &Shared<P>) {
     }
     shared.recv_ready.notify();
     shared.send_ready.notify();
+}
+
+/// The address a TCP bind listens on: with IPV6, `*` is `[::]` (dual stack: Linux
+/// accepts IPv4 peers there unless `net.ipv6.bindv6only` is set); a name that is a
+/// network interface (`tcp://lo:5555`, as libzmq accepts) is its address (IPv4 first;
+/// IPv6 only with IPV6).
+fn bind_host(ep: Endpoint, ipv6: bool) -> Endpoint {
+    use ringmq_proactor::Host;
+    match ep {
+        Endpoint::Tcp {
+            host: Host::Wildcard,
+            port,
+        } if ipv6 => Endpoint::Tcp {
+            host: Host::Ip(std::net::Ipv6Addr::UNSPECIFIED.into()),
+            port,
+        },
+        Endpoint::Tcp {
+            host: Host::Name(name),
+            port,
+        } => {
+            let nic = ringmq_proactor::sockopt::interface_addresses(&name)
+                .unwrap_or_default()
+                .into_iter()
+                .find(|a| ipv6 || a.is_ipv4());
+            let host = match nic {
+                Some(ip) => Host::Ip(ip),
+                None => Host::Name(name),
+            };
+            Endpoint::Tcp { host, port }
+        }
+        other => other,
+    }
+}
+
+/// BACKLOG on every listener; SNDBUF / RCVBUF (inherited by accepted streams) and
+/// BINDTODEVICE on TCP ones. Only BINDTODEVICE may fail the bind.
+fn configure_listener(
+    l: &impl std::os::fd::AsRawFd,
+    o: &crate::options::Options,
+    ep: &Endpoint,
+) -> std::io::Result<()> {
+    use ringmq_proactor::sockopt;
+    let _ = sockopt::set_backlog(l, o.backlog);
+    if matches!(ep, Endpoint::Tcp { .. }) {
+        if let Some(b) = o.sndbuf {
+            let _ = sockopt::set_send_buffer(l, b);
+        }
+        if let Some(b) = o.rcvbuf {
+            let _ = sockopt::set_recv_buffer(l, b);
+        }
+        if !o.bind_to_device.is_empty() {
+            sockopt::set_bind_to_device(l, o.bind_to_device.as_bytes())?;
+        }
+    }
+    Ok(())
 }

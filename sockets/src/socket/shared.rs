@@ -40,6 +40,8 @@ pub(crate) struct ConnectEntry {
     /// The peer that outlives reconnects (not with IMMEDIATE, nor on ROUTER).
     pub peer: Option<PeerId>,
     pub stop: Rc<Stop>,
+    /// CONNECT_ROUTING_ID taken by this connect: the id its peer is known by.
+    pub routing_id: Option<Bytes>,
 }
 
 /// The socket's Context, as its shell needs it.
@@ -275,6 +277,23 @@ impl<P: Proactor> Shared<P> {
     /// A connection finished its handshake: the core admits it as a peer (joining
     /// `existing`, its connect-side peer) or refuses it. On success the link serves the
     /// peer from now on; returns the peer and its routing id.
+    /// The identity to attach a connection of `origin` under: the connect's
+    /// CONNECT_ROUTING_ID when it took one, else `announced` (the peer's own).
+    pub(crate) fn identity_for(&self, origin: Origin, announced: Option<Bytes>) -> Option<Bytes> {
+        if let Origin::Connect { id, .. } = origin {
+            let io = self.io.borrow();
+            if let Some(rid) = io
+                .connects
+                .iter()
+                .find(|c| c.id == id)
+                .and_then(|c| c.routing_id.clone())
+            {
+                return Some(rid);
+            }
+        }
+        announced
+    }
+
     pub(crate) fn attach(
         &self,
         link: Rc<dyn Link>,
@@ -302,14 +321,16 @@ impl<P: Proactor> Shared<P> {
                 let (bytes_in, bytes_out) = link.traffic();
                 core.add_traffic(peer, bytes_in, bytes_out);
             }
-            let keep = match origin {
+            let reconnects = match origin {
                 Origin::Connect { id, .. } => {
-                    !terminated
-                        && core.keeps_connect_peers()
-                        && self.io.borrow().connects.iter().any(|c| c.id == id)
+                    !terminated && self.io.borrow().connects.iter().any(|c| c.id == id)
                 }
                 Origin::Bind(_) => false,
             };
+            if reconnects {
+                core.hiccup(peer);
+            }
+            let keep = reconnects && core.keeps_connect_peers();
             core.detach(peer, !keep);
         }
         self.run_core_output();

@@ -1,5 +1,5 @@
 //! Typed sockets: thin wrappers over [`Socket`] that expose only the calls that apply
-//! to their type (no `recv` on PUB, no `send` on SUB, `subscribe` only on SUB).
+//! to their type (no `recv` on PUB, no `send` on SUB, `subscribe` only on SUB and XPUB).
 
 use std::fmt;
 
@@ -74,6 +74,11 @@ macro_rules! typed_socket {
             /// See [`Socket::options`].
             pub fn options(&self) -> SocketOptions {
                 self.inner.options()
+            }
+
+            /// See [`Socket::topics_count`].
+            pub fn topics_count(&self) -> Result<usize, Error> {
+                self.inner.topics_count()
             }
 
             /// See [`Socket::stats`].
@@ -258,7 +263,8 @@ typed_socket!(
     RouterSocket, Router, [send, recv]
 );
 typed_socket!(
-    /// PUB: sends each message to every matching subscriber; never blocks.
+    /// PUB: sends each message to every matching subscriber; never blocks (unless
+    /// XPUB_NODROP).
     PubSocket, Pub, [send]
 );
 typed_socket!(
@@ -266,8 +272,9 @@ typed_socket!(
     SubSocket, Sub, [recv, subscribe]
 );
 typed_socket!(
-    /// XPUB: PUB that also receives the subscriptions (`\x01topic` / `\x00topic`).
-    XPubSocket, XPub, [send, recv]
+    /// XPUB: PUB that also receives the subscriptions (`\x01topic` / `\x00topic`);
+    /// with XPUB_MANUAL, `subscribe` applies them.
+    XPubSocket, XPub, [send, recv, subscribe]
 );
 typed_socket!(
     /// XSUB: SUB whose subscriptions are sent as messages (`\x01topic` / `\x00topic`).
