@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use ringmq_zmtp::SocketType;
 
+use super::pair::OnePeer;
 use super::peers::{PeerId, Peers};
 use super::{
     recv_fair, send_round_robin, single_part_arrival, single_part_send, Admit, Pattern, Refusal,
@@ -15,8 +16,7 @@ use crate::options::Options;
 
 #[derive(Default)]
 pub(crate) struct Channel {
-    /// The peer whose connection is attached.
-    attached: Option<PeerId>,
+    one: OnePeer,
 }
 
 impl Pattern for Channel {
@@ -40,23 +40,15 @@ impl Pattern for Channel {
         existing: Option<PeerId>,
         identity: Option<Bytes>,
     ) -> Result<Admit, Refusal> {
-        match self.attached {
-            Some(id) if Some(id) != existing => Err(Refusal::ChannelBusy),
-            _ => Ok(Admit {
-                routing_id: identity,
-                evict: None,
-            }),
-        }
+        self.one.admit(existing, identity, Refusal::ChannelBusy)
     }
 
     fn attached(&mut self, _: &mut Peers, _: &Options, peer: PeerId) {
-        self.attached = Some(peer);
+        self.one.attached(peer);
     }
 
     fn detached(&mut self, _: &mut Peers, _: &Options, peer: PeerId) {
-        if self.attached == Some(peer) {
-            self.attached = None;
-        }
+        self.one.detached(peer);
     }
 
     fn sends_round_robin(&self) -> bool {

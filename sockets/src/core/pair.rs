@@ -11,8 +11,39 @@ use crate::options::Options;
 
 #[derive(Default)]
 pub(crate) struct Pair {
-    /// The peer whose connection is attached.
-    attached: Option<PeerId>,
+    one: OnePeer,
+}
+
+/// The one attached peer of an exclusive socket (PAIR, CHANNEL).
+#[derive(Default)]
+pub(crate) struct OnePeer(Option<PeerId>);
+
+impl OnePeer {
+    /// Admits the peer `existing` (or a new one) unless another is attached: `busy`.
+    pub(crate) fn admit(
+        &self,
+        existing: Option<PeerId>,
+        identity: Option<Bytes>,
+        busy: Refusal,
+    ) -> Result<Admit, Refusal> {
+        match self.0 {
+            Some(id) if Some(id) != existing => Err(busy),
+            _ => Ok(Admit {
+                routing_id: identity,
+                evict: None,
+            }),
+        }
+    }
+
+    pub(crate) fn attached(&mut self, peer: PeerId) {
+        self.0 = Some(peer);
+    }
+
+    pub(crate) fn detached(&mut self, peer: PeerId) {
+        if self.0 == Some(peer) {
+            self.0 = None;
+        }
+    }
 }
 
 impl Pattern for Pair {
@@ -31,23 +62,15 @@ impl Pattern for Pair {
         existing: Option<PeerId>,
         identity: Option<Bytes>,
     ) -> Result<Admit, Refusal> {
-        match self.attached {
-            Some(id) if Some(id) != existing => Err(Refusal::PairBusy),
-            _ => Ok(Admit {
-                routing_id: identity,
-                evict: None,
-            }),
-        }
+        self.one.admit(existing, identity, Refusal::PairBusy)
     }
 
     fn attached(&mut self, _: &mut Peers, _: &Options, peer: PeerId) {
-        self.attached = Some(peer);
+        self.one.attached(peer);
     }
 
     fn detached(&mut self, _: &mut Peers, _: &Options, peer: PeerId) {
-        if self.attached == Some(peer) {
-            self.attached = None;
-        }
+        self.one.detached(peer);
     }
 
     fn sends_round_robin(&self) -> bool {

@@ -16,21 +16,40 @@ use crate::message::Message;
 use crate::options::{Options, NOTIFY_CONNECT, NOTIFY_DISCONNECT};
 
 pub(crate) struct Router {
-    by_id: HashMap<Bytes, PeerId>,
-    next_generated: u32,
+    ids: RoutingIds,
 }
 
 impl Router {
     pub(crate) fn new() -> Router {
         Router {
+            ids: RoutingIds::new(),
+        }
+    }
+}
+
+/// The routing ids of a ROUTER's or STREAM's attached peers, and the ids generated for
+/// peers that bring none.
+pub(crate) struct RoutingIds {
+    by_id: HashMap<Bytes, PeerId>,
+    next_generated: u32,
+}
+
+impl RoutingIds {
+    pub(crate) fn new() -> RoutingIds {
+        RoutingIds {
             by_id: HashMap::new(),
             // libzmq starts generated ids at a random value; any start works.
             next_generated: std::process::id().wrapping_mul(2_654_435_761),
         }
     }
 
+    /// The attached peer with routing id `rid`.
+    pub(crate) fn get(&self, rid: &[u8]) -> Option<PeerId> {
+        self.by_id.get(rid).copied()
+    }
+
     /// A fresh 5-byte id starting with byte 0 (ids peers choose may not start with 0).
-    fn generate(&mut self) -> Bytes {
+    pub(crate) fn generate(&mut self) -> Bytes {
         loop {
             self.next_generated = self.next_generated.wrapping_add(1);
             let mut id = Vec::with_capacity(5);
@@ -42,13 +61,29 @@ impl Router {
             }
         }
     }
+
+    /// `peer` attached: it is found by the routing id it was admitted with.
+    pub(crate) fn attached(&mut self, peers: &Peers, peer: PeerId) {
+        if let Some(rid) = peers.get(peer).and_then(|p| p.routing_id.clone()) {
+            self.by_id.insert(rid, peer);
+        }
+    }
+
+    /// `peer` is gone: its id is free again (unless a newer peer took it over).
+    pub(crate) fn removed(&mut self, peers: &Peers, peer: PeerId) {
+        if let Some(rid) = peers.get(peer).and_then(|p| p.routing_id.as_ref()) {
+            if self.by_id.get(rid) == Some(&peer) {
+                self.by_id.remove(rid);
+            }
+        }
+    }
 }
 
 impl Pattern for Router {
     fn send(&mut self, peers: &mut Peers, opts: &Options, mut msg: Message) -> Result<Sent, Error> {
         let rid = msg.pop_front().expect("the core refuses empty messages");
         let mandatory = opts.router_mandatory;
-        let Some(&peer) = self.by_id.get(&rid) else {
+        let Some(peer) = self.ids.get(&rid) else {
             if mandatory {
                 return Err(Error::HostUnreachable);
             }
@@ -83,11 +118,11 @@ impl Pattern for Router {
     ) -> Result<Admit, Refusal> {
         let rid = match identity {
             Some(id) => id,
-            None => self.generate(),
+            None => self.ids.generate(),
         };
-        let evict = match self.by_id.get(&rid) {
+        let evict = match self.ids.get(&rid) {
             Some(_) if !opts.router_handover => return Err(Refusal::DuplicateRoutingId(rid)),
-            Some(&old) => Some(old),
+            Some(old) => Some(old),
             None => None,
         };
         Ok(Admit {
@@ -97,9 +132,7 @@ impl Pattern for Router {
     }
 
     fn attached(&mut self, peers: &mut Peers, opts: &Options, peer: PeerId) {
-        if let Some(rid) = peers.get(peer).and_then(|p| p.routing_id.clone()) {
-            self.by_id.insert(rid, peer);
-        }
+        self.ids.attached(peers, peer);
         if opts.router_notify & NOTIFY_CONNECT != 0 {
             peers.push_input(peer, Message::from(Bytes::new()));
         }
@@ -116,11 +149,7 @@ impl Pattern for Router {
     }
 
     fn removed(&mut self, peers: &mut Peers, peer: PeerId) {
-        if let Some(rid) = peers.get(peer).and_then(|p| p.routing_id.as_ref()) {
-            if self.by_id.get(rid) == Some(&peer) {
-                self.by_id.remove(rid);
-            }
-        }
+        self.ids.removed(peers, peer);
     }
 
     /// A ROUTER's peers are known by the id they announce on each connection, so they

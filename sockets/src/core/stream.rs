@@ -5,41 +5,24 @@
 //! written. An unknown id fails with `HostUnreachable`, a full peer waits, as with
 //! ROUTER_MANDATORY (libzmq's STREAM behaves the same).
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use ringmq_zmtp::SocketType;
 
 use super::peers::{PeerId, Peers};
+use super::router::RoutingIds;
 use super::{Admit, Pattern, Refusal, Sent};
 use crate::error::Error;
 use crate::message::Message;
 use crate::options::Options;
 
 pub(crate) struct Stream {
-    by_id: HashMap<Bytes, PeerId>,
-    next_generated: u32,
+    ids: RoutingIds,
 }
 
 impl Stream {
     pub(crate) fn new() -> Stream {
         Stream {
-            by_id: HashMap::new(),
-            next_generated: std::process::id().wrapping_mul(2_654_435_761),
-        }
-    }
-
-    /// A fresh 5-byte id starting with byte 0, as ROUTER generates them.
-    fn generate(&mut self) -> Bytes {
-        loop {
-            self.next_generated = self.next_generated.wrapping_add(1);
-            let mut id = Vec::with_capacity(5);
-            id.push(0);
-            id.extend_from_slice(&self.next_generated.to_be_bytes());
-            let id = Bytes::from(id);
-            if !self.by_id.contains_key(&id) {
-                return id;
-            }
+            ids: RoutingIds::new(),
         }
     }
 }
@@ -52,7 +35,7 @@ impl Pattern for Stream {
             });
         }
         let rid = msg.pop_front().expect("two frames");
-        let Some(&peer) = self.by_id.get(&rid) else {
+        let Some(peer) = self.ids.get(&rid) else {
             return Err(Error::HostUnreachable);
         };
         if peers.has_room(peer) {
@@ -77,11 +60,9 @@ impl Pattern for Stream {
         assigned: Option<Bytes>,
     ) -> Result<Admit, Refusal> {
         let routing_id = match assigned {
-            Some(id) if self.by_id.contains_key(&id) => {
-                return Err(Refusal::DuplicateRoutingId(id))
-            }
+            Some(id) if self.ids.get(&id).is_some() => return Err(Refusal::DuplicateRoutingId(id)),
             Some(id) => id,
-            None => self.generate(),
+            None => self.ids.generate(),
         };
         Ok(Admit {
             routing_id: Some(routing_id),
@@ -90,17 +71,11 @@ impl Pattern for Stream {
     }
 
     fn attached(&mut self, peers: &mut Peers, _: &Options, peer: PeerId) {
-        if let Some(rid) = peers.get(peer).and_then(|p| p.routing_id.clone()) {
-            self.by_id.insert(rid, peer);
-        }
+        self.ids.attached(peers, peer);
     }
 
     fn removed(&mut self, peers: &mut Peers, peer: PeerId) {
-        if let Some(rid) = peers.get(peer).and_then(|p| p.routing_id.as_ref()) {
-            if self.by_id.get(rid) == Some(&peer) {
-                self.by_id.remove(rid);
-            }
-        }
+        self.ids.removed(peers, peer);
     }
 
     /// Each connection is a new peer with a new id.
