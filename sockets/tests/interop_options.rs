@@ -8,17 +8,10 @@ mod pyzmq;
 
 use std::time::Duration;
 
-use ringmq_proactor::Runtime;
 use ringmq_sockets::{Bytes, Context, SocketOption};
 
 fn run<F: std::future::Future<Output = ()>>(f: impl FnOnce(Context<ringmq_proactor::Native>) -> F) {
-    let rt = Runtime::new().expect("runtime");
-    let p = rt.proactor();
-    let ctx = Context::new(p.clone());
-    let limit = Duration::from_secs(30);
-    if rt.block_on(common::timeout(&p, limit, f(ctx))).is_none() {
-        panic!("interop test did not finish within {limit:?}");
-    }
+    common::run_for(Duration::from_secs(30), f)
 }
 
 /// Runs an inline pyzmq script with `endpoint` as its argument (stdin and stdout

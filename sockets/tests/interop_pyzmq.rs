@@ -9,17 +9,10 @@ use std::io::Write;
 use std::time::Duration;
 
 use pyzmq::Peer;
-use ringmq_proactor::Runtime;
 use ringmq_sockets::{Bytes, Context, Message, MonitorEventKind};
 
 fn run<F: std::future::Future<Output = ()>>(f: impl FnOnce(Context<ringmq_proactor::Native>) -> F) {
-    let rt = Runtime::new().expect("runtime");
-    let p = rt.proactor();
-    let ctx = Context::new(p.clone());
-    let limit = Duration::from_secs(30);
-    if rt.block_on(common::timeout(&p, limit, f(ctx))).is_none() {
-        panic!("interop test did not finish within {limit:?}");
-    }
+    common::run_for(Duration::from_secs(30), f)
 }
 
 async fn wait_handshake(m: &ringmq_sockets::Monitor) {

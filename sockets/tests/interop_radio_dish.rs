@@ -14,10 +14,6 @@ use peer::{Impl, Peer};
 use ringmq_proactor::Proactor;
 use ringmq_sockets::{Context, Message};
 
-fn args(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
-
 /// libzmq RADIO -> ringmq DISH joined to `group` only: 30 messages arrive, all of
 /// `group`, although the RADIO sends a `news` message before each.
 async fn libzmq_radio_to_ringmq_dish<P: Proactor>(ctx: &Context<P>, bind: &str, group: &str) {

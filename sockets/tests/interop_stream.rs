@@ -8,18 +8,12 @@ mod peer;
 
 use std::time::Duration;
 
+use common::args;
 use peer::{Impl, Peer};
-use ringmq_proactor::Runtime;
 use ringmq_sockets::{Bytes, Context, Message, StreamSocket};
 
 fn run<F: std::future::Future<Output = ()>>(f: impl FnOnce(Context<ringmq_proactor::Native>) -> F) {
-    let rt = Runtime::new().expect("runtime");
-    let p = rt.proactor();
-    let ctx = Context::new(p.clone());
-    let limit = Duration::from_secs(30);
-    if rt.block_on(common::timeout(&p, limit, f(ctx))).is_none() {
-        panic!("interop test did not finish within {limit:?}");
-    }
+    common::run_for(Duration::from_secs(30), f)
 }
 
 /// Talks to the libzmq STREAM echo: waits for its connect notification, sends a few
@@ -42,10 +36,6 @@ async fn exchange(s: &StreamSocket<ringmq_proactor::Native>) {
     }
     let close: Message = vec![id, Bytes::new()].into();
     s.send(close).await.unwrap();
-}
-
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use peer::{Impl, Peer};
-use ringmq_proactor::{Proactor, Runtime};
+use ringmq_proactor::Proactor;
 use ringmq_sockets::{
     proxy, proxy_steerable, Bytes, Context, Error, Message, ProxyStats, SocketOption,
 };
@@ -263,17 +263,7 @@ backend_tests!(
 // ---- with libzmq peers (pyzmq), over TCP, on the built-in runtime
 
 fn run<F: std::future::Future<Output = ()>>(f: impl FnOnce(Context<ringmq_proactor::Native>) -> F) {
-    let rt = Runtime::new().expect("runtime");
-    let p = rt.proactor();
-    let ctx = Context::new(p.clone());
-    let limit = Duration::from_secs(60);
-    if rt.block_on(timeout(&p, limit, f(ctx))).is_none() {
-        panic!("interop test did not finish within {limit:?}");
-    }
-}
-
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
+    common::run_for(Duration::from_secs(60), f)
 }
 
 /// 400 messages over alpha, beta, gamma, delta from a libzmq PUB, through the proxy to

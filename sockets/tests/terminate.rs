@@ -5,80 +5,13 @@
 
 mod common;
 
-use std::future::Future;
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
+use common::threads::*;
 use common::*;
-use ringmq_proactor::{BackendChoice, Proactor, Runtime};
-use ringmq_sockets::{proxy, Context, ContextHandle, Error, MonitorEventKind, SocketOption};
-
-#[derive(Clone, Copy, Debug)]
-enum Engine {
-    Uring,
-    Epoll,
-    Compio,
-    Monoio,
-    Tokio,
-}
-
-const ENGINES: [Engine; 5] = [
-    Engine::Uring,
-    Engine::Epoll,
-    Engine::Compio,
-    Engine::Monoio,
-    Engine::Tokio,
-];
-
-/// A body for another thread, generic over its proactor.
-trait Body: Send + 'static {
-    fn run<P: Proactor>(self, ctx: Context<P>) -> impl Future<Output = ()>;
-}
-
-fn spawn_on(engine: Engine, handle: &ContextHandle, body: impl Body) -> JoinHandle<()> {
-    let handle = handle.clone();
-    std::thread::Builder::new()
-        .stack_size(16 << 20)
-        .spawn(move || match engine {
-            Engine::Uring | Engine::Epoll => {
-                let choice = match engine {
-                    Engine::Uring => BackendChoice::Uring,
-                    _ => BackendChoice::Epoll,
-                };
-                let rt = Runtime::with_backend(choice).expect("runtime");
-                rt.block_on(body.run(Context::with_handle(rt.proactor(), &handle)));
-            }
-            Engine::Compio => {
-                let p = ringmq_compio::CompioProactor::new();
-                ringmq_compio::block_on(body.run(Context::with_handle(p, &handle)))
-                    .expect("compio runtime");
-            }
-            Engine::Monoio => {
-                let p = ringmq_monoio::MonoioProactor::new();
-                ringmq_monoio::block_on(body.run(Context::with_handle(p, &handle)))
-                    .expect("monoio runtime");
-            }
-            Engine::Tokio => {
-                let p = ringmq_tokio::TokioProactor::new();
-                ringmq_tokio::block_on(body.run(Context::with_handle(p, &handle)))
-                    .expect("tokio runtime");
-            }
-        })
-        .expect("spawn a thread")
-}
-
-async fn join_threads<P: Proactor>(p: &P, threads: Vec<JoinHandle<()>>) {
-    wait_until(p, WAIT, "the threads finish", || {
-        threads.iter().all(|t| t.is_finished())
-    })
-    .await;
-    for t in threads {
-        if let Err(panic) = t.join() {
-            std::panic::resume_unwind(panic);
-        }
-    }
-}
+use ringmq_proactor::Proactor;
+use ringmq_sockets::{proxy, Context, Error, MonitorEventKind, SocketOption};
 
 /// Blocks in `recv` on a PULL (and in `send` on a full PUSH) until the context is
 /// terminated, then checks every call fails with `Terminated`; reports on `done`.

@@ -1,6 +1,8 @@
 //! Shared helpers of the socket tests: one runner per backend, timeouts, small utils.
 #![allow(dead_code)]
 
+pub mod threads;
+
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -92,6 +94,25 @@ async fn guard<P: Proactor>(p: P, body: impl Future<Output = ()>) {
     if timeout(&p, LIMIT, body).await.is_none() {
         panic!("test body did not finish within {LIMIT:?}");
     }
+}
+
+/// Runs `f` on the default built-in runtime and fails if it takes longer than `limit`
+/// (the interop tests, whose peers are other processes).
+pub fn run_for<F: Future<Output = ()>>(
+    limit: Duration,
+    f: impl FnOnce(Context<ringmq_proactor::Native>) -> F,
+) {
+    let rt = Runtime::new().expect("runtime");
+    let p = rt.proactor();
+    let ctx = Context::new(p.clone());
+    if rt.block_on(timeout(&p, limit, f(ctx))).is_none() {
+        panic!("interop test did not finish within {limit:?}");
+    }
+}
+
+/// Owned copies of a peer process's arguments.
+pub fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
 }
 
 /// Runs `f` for at most `d`.
