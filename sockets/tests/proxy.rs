@@ -386,7 +386,7 @@ fn broker_between_libzmq_clients_and_workers() {
                 .map(|_| {
                     Peer::spawn(
                         Impl::Pyzmq,
-                        &args(&["--type", "REP", "--connect", &be, "echo"]),
+                        &args(&["--type", "REP", "--connect", &be, "echo", "forever"]),
                     )
                 })
                 .collect();
@@ -404,8 +404,9 @@ fn broker_between_libzmq_clients_and_workers() {
             for c in clients {
                 c.finish(&p).await;
             }
-            // Each client's END went to one worker (round-robin); a worker that got
-            // none is still waiting, and is stopped when dropped below.
+            // The workers echo END too and keep serving (a worker that stopped at the
+            // first END would lose the requests already queued to it); they are
+            // stopped when dropped below.
             steer.send("STATISTICS").await.unwrap();
             let stats = ProxyStats::from_message(&steer.recv().await.unwrap()).unwrap();
             assert_eq!(stats.frontend.msg_in, 12, "6 payloads per client");

@@ -6,6 +6,8 @@ It binds or connects one socket, optionally secured with PLAIN or CURVE, prints
 
   echo    receive multipart messages and send each one back unchanged, until a
           message whose first or last frame is b"END" arrives (echoed too), then exit 0.
+          `echo forever` does not stop at END: a worker shared by several clients
+          behind a load balancer, stopped by killing it.
   recv N  receive N messages, print `GOT <count> <total bytes>` and exit 0.
   send N  send N numbered messages, then exit 0 (lingering until delivered).
   count   receive until a message whose first or last frame is b"END", ignoring sync
@@ -230,7 +232,11 @@ def run(s, scenario, a):
             if first and a.type == "ROUTER":
                 print("FROM", msg[0].decode(errors="replace"), flush=True)
             first = False
-            end = msg and (msg[0] == b"END" or msg[-1] == b"END")
+            end = (
+                len(scenario) < 2
+                and msg
+                and (msg[0] == b"END" or msg[-1] == b"END")
+            )
             for name in a.echo_meta:
                 try:
                     value = frames[-1].get(name)
