@@ -52,11 +52,15 @@ use crate::monitor::MonitorEvent;
 use crate::options::{SocketOption, SocketOptions};
 use crate::socket::Socket;
 use crate::stats::SocketStats;
-use crate::util::{select, with_deadline, Either, Notify, Stop};
+use crate::util::{select, with_deadline, yield_now, Either, Notify, Stop};
 
 mod pipe;
 use crate::zap::ZapHandler;
 use pipe::{Key, Pipe, PushError};
+
+/// Commands a socket's task runs in a row before letting the runtime thread's other
+/// tasks run.
+const CMD_BURST: u32 = 32;
 
 /// Messages a pump keeps in flight per direction unless the builder says otherwise.
 pub const DEFAULT_HANDLE_QUEUE: usize = 1024;
@@ -285,6 +289,7 @@ impl RuntimeThread {
                 send: send_pipe,
                 recv: recv_pipe,
                 returned: Mutex::new(VecDeque::new()),
+                pending_recv: Mutex::new(VecDeque::new()),
                 sndtimeo: AtomicTimeout::default(),
                 rcvtimeo: AtomicTimeout::default(),
             }),
@@ -400,7 +405,15 @@ async fn socket_task(
     pumps: &Pumps,
 ) {
     let mut done = None;
+    let mut run = 0u32;
     while let Some(cmd) = cmds.recv().await {
+        // The channel is ready for as long as handles keep sending: yield now and then
+        // so that the tasks these commands start (and every other socket on the
+        // thread) get to run.
+        run += 1;
+        if run % CMD_BURST == 0 {
+            yield_now(p).await;
+        }
         match cmd {
             SockCmd::Sync(f) => f(&sock),
             SockCmd::Async(f) => p.spawn_local(f(sock.clone())),
@@ -573,6 +586,11 @@ struct HandleInner {
     /// Messages a request/reply `recv` took from the socket after its caller had gone
     /// (a race with cancellation); the next `recv` returns them first.
     returned: Mutex<VecDeque<Message>>,
+    /// Request/reply receives asked of the runtime thread whose `recv` was dropped
+    /// before the answer came: the next `recv` waits on the oldest instead of asking
+    /// again, so dropped receives never pile up on the runtime thread (at most one per
+    /// `recv` in progress at once). An answer is never dropped with a message in it.
+    pending_recv: Mutex<VecDeque<Answer<Message>>>,
     sndtimeo: AtomicTimeout,
     rcvtimeo: AtomicTimeout,
 }
@@ -744,8 +762,10 @@ impl SocketHandle {
     /// handle's pipe, waiting while the pipe is full (the socket is at its
     /// SNDHWM). REQ, REP, ROUTER: completes with the socket's own result.
     ///
-    /// Cancel safety: a `send` dropped before it completes did not send its message
-    /// (it is lost with the future).
+    /// Cancel safety: a streaming `send` dropped before it completes did not send its
+    /// message (it is lost with the future). On REQ, REP, ROUTER, SERVER and PEER the
+    /// socket's send runs on the runtime thread: dropped, it is abandoned unless that
+    /// thread sent the message in the same instant.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
         let msg = msg.into();
         if msg.frames().is_empty() {
@@ -783,10 +803,10 @@ impl SocketHandle {
             Box::pin(async move {
                 let mut tx = tx;
                 // Stop sending if the caller went away: a dropped `send` must not
-                // deliver its message later.
-                let r = match select(s.send(msg), tx.closed()).await {
-                    Either::Left(r) => r,
-                    Either::Right(()) => return,
+                // deliver its message later (whether it is gone is looked at first).
+                let r = match select(tx.closed(), s.send(msg)).await {
+                    Either::Left(()) => return,
+                    Either::Right(r) => r,
                 };
                 let _ = tx.send(r);
             })
@@ -923,9 +943,10 @@ impl SocketHandle {
     /// Receives a message, waiting for one.
     ///
     /// Cancel safety: `recv` is cancel-safe. A dropped `recv` took no message: on
-    /// streaming types it waits on the pipe, on REQ / REP the socket's receive is
-    /// abandoned with it (and a message that arrived in the same instant is kept for
-    /// the next `recv`).
+    /// streaming types it waits on the pipe; on REQ / REP the receive it asked of the
+    /// runtime thread stays asked, and the next `recv` takes it over, so a `recv`
+    /// dropped in every turn of a `select!` loop costs one receive on that thread, not
+    /// one per turn.
     pub async fn recv(&self) -> Result<Message, Error> {
         if let Some(m) = self.take_returned() {
             return Ok(m);
@@ -936,7 +957,20 @@ impl SocketHandle {
                 let r = poll_fn(|cx| pipe.poll_take(cx, &mut key.key)).await;
                 r.unwrap_or(Err(Error::Closed))
             }
-            None => self.ask_recv()?.await.map_err(|_| Error::Closed)?,
+            None => {
+                let pending = self.inner.pending_recv.lock().expect("pending").pop_front();
+                let answer = match pending {
+                    Some(a) => a,
+                    None => self.ask_recv()?,
+                };
+                let mut parked = ParkOnDrop {
+                    inner: &self.inner,
+                    answer: Some(answer),
+                };
+                let r = parked.answer.as_mut().expect("set above").await;
+                parked.answer = None;
+                r.map_err(|_| Error::Closed)?
+            }
         }
     }
 
@@ -963,6 +997,25 @@ impl SocketHandle {
         let (tx, rx) = oneshot::channel();
         if self.inner.cmd.send(SockCmd::Close(tx)).is_ok() {
             let _ = rx.await;
+        }
+    }
+}
+
+/// A request/reply receive in flight; dropped before its answer came, it parks the
+/// answer for the next `recv` (see `HandleInner::pending_recv`).
+struct ParkOnDrop<'a> {
+    inner: &'a HandleInner,
+    answer: Option<Answer<Message>>,
+}
+
+impl Drop for ParkOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(a) = self.answer.take() {
+            self.inner
+                .pending_recv
+                .lock()
+                .expect("pending")
+                .push_back(a);
         }
     }
 }
@@ -1178,4 +1231,26 @@ fn block_on_timeout<T>(
 ) -> Result<T, Error> {
     let deadline = timeout.map(|d| Instant::now() + d);
     block_on_deadline(fut, deadline).unwrap_or(Err(Error::TimedOut))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::Waker;
+
+    use super::*;
+
+    /// A REP handle's receives dropped while pending, 10,000 times over: they share one
+    /// receive asked of the runtime thread instead of queueing one each there.
+    #[test]
+    fn dropped_receives_reuse_one_request() {
+        let h = SocketHandle::new(SocketType::Rep).unwrap();
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        for _ in 0..10_000 {
+            let mut f = pin!(h.recv());
+            assert!(f.as_mut().poll(&mut cx).is_pending());
+        }
+        assert_eq!(h.inner.pending_recv.lock().unwrap().len(), 1);
+    }
 }
