@@ -413,6 +413,26 @@ impl Core {
         self.pattern.recv(&mut self.peers, &self.opts)
     }
 
+    /// Up to `max` messages that are ready, appended to `out`, each as
+    /// [`Core::recv`] would give it: how many. An error before the first is returned;
+    /// after, it ends the batch (the next call meets it again: receive errors follow
+    /// the pattern's state).
+    pub(crate) fn recv_many(&mut self, out: &mut Vec<Message>, max: usize) -> Result<usize, Error> {
+        let mut n = 0;
+        while n < max {
+            match self.pattern.recv(&mut self.peers, &self.opts) {
+                Ok(Some(m)) => {
+                    out.push(m);
+                    n += 1;
+                }
+                Ok(None) => break,
+                Err(e) if n == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(n)
+    }
+
     /// SUB / XSUB: subscribes (counted; every subscribe is forwarded, like libzmq).
     /// DISH: joins a group.
     pub(crate) fn subscribe(&mut self, topic: &[u8]) -> Result<(), Error> {

@@ -613,6 +613,127 @@ impl<P: Proactor> Socket<P> {
         }
     }
 
+    /// Sends every message of `msgs`, in order, waiting for room as [`send`](Self::send)
+    /// does (SNDHWM and SNDTIMEO alike): the explicit batch API. On `Ok` every message
+    /// was taken and `msgs` is empty (its capacity is kept, to fill it again).
+    ///
+    /// The messages are routed one after another in one call: each is handed to the
+    /// pattern exactly as `send` would hand it (round-robin, fan-out, REQ's
+    /// alternation, ROUTER's addressing; a multipart message stays one message), and
+    /// goes straight into its connection's output batch while that batch has room, so
+    /// the writer is woken once for many messages. What a batch saves against as many
+    /// `send`s is the per-call work: one future, one closed check, one yield decision.
+    /// Like `send`, it lets other tasks run after [`YIELD_EVERY`] messages without a
+    /// wait, and as soon as a PUB subscriber's queue reaches its SNDHWM.
+    ///
+    /// Partial progress is never lost: on an error, the messages not yet taken stay in
+    /// `msgs`, in order. The message that failed (a REQ in the wrong state, ROUTER
+    /// mandatory routing to an unknown peer, an empty message, ...) is dropped with the
+    /// error, as `send` drops it; those before it were sent, those after it remain.
+    /// With SNDTIMEO, [`Error::WouldBlock`] / [`Error::TimedOut`] leave every message
+    /// that found no room in `msgs`.
+    ///
+    /// Cancel safety: a `send_batch` dropped while it waits leaves the messages not yet
+    /// taken in `msgs`; those taken are queued and delivered.
+    pub async fn send_batch(&self, msgs: &mut Vec<Message>) -> Result<(), Error> {
+        let p = &self.shared.proactor;
+        // Set when the first attempt finds no room (SNDTIMEO counts from then).
+        let mut deadline: Option<Option<Instant>> = None;
+        while !msgs.is_empty() {
+            let batch = self.send_batch_once(msgs, YIELD_EVERY as usize)?;
+            let mut yielded = false;
+            if batch.taken > 0 {
+                let n = self.shared.unyielded_sends.get() + batch.taken as u32;
+                if n >= YIELD_EVERY || batch.full {
+                    self.shared.unyielded_sends.set(0);
+                    self.shared.report_drops();
+                    yield_now(p).await;
+                    yielded = true;
+                } else {
+                    self.shared.unyielded_sends.set(n);
+                }
+            }
+            // Not blocked (stopped to yield), or other tasks ran since the attempt (room
+            // may have appeared unseen): try again at once.
+            if msgs.is_empty() || !batch.blocked || yielded {
+                continue;
+            }
+            self.shared.unyielded_sends.set(0);
+            let timeout = self.shared.core.borrow().opts.sndtimeo;
+            if timeout == Some(Duration::ZERO) {
+                return Err(Error::WouldBlock);
+            }
+            self.check_driven()?;
+            let deadline = *deadline.get_or_insert_with(|| timeout.map(|d| p.now() + d));
+            // A termination must be able to wake this wait.
+            self.shared.watch_context();
+            let room = self.shared.send_ready.notified();
+            if with_deadline(p, deadline, room).await.is_none() {
+                return Err(Error::TimedOut);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends as many messages of `msgs` as can be taken now, in order, without
+    /// waiting (the non-blocking [`send_batch`](Self::send_batch)), and removes them
+    /// from `msgs`: `Ok(n)` with the number taken, at least one unless `msgs` was
+    /// empty; [`Error::WouldBlock`] when none could be (`msgs` untouched). On another
+    /// error the messages before the failing one were taken, the failing one is
+    /// dropped with the error, and the rest stay in `msgs`. Never yields.
+    pub fn try_send_batch(&self, msgs: &mut Vec<Message>) -> Result<usize, Error> {
+        if msgs.is_empty() {
+            return Ok(0);
+        }
+        let batch = self.send_batch_once(msgs, usize::MAX)?;
+        if batch.taken == 0 {
+            return Err(Error::WouldBlock);
+        }
+        Ok(batch.taken)
+    }
+
+    /// Routes the messages of `msgs` from the front, each exactly as `send_once` would,
+    /// until one is blocked (it stays first in `msgs`), one fails (it is dropped, as
+    /// `send` drops it, and the error returned), `limit` were taken, or one filled a
+    /// subscriber's queue (PUB: the caller yields before going on). Removes the
+    /// messages taken from `msgs`.
+    fn send_batch_once(&self, msgs: &mut Vec<Message>, limit: usize) -> Result<Batch, Error> {
+        let shared = &*self.shared;
+        if shared.is_closed() {
+            return Err(shared.closed_error());
+        }
+        let mut batch = Batch::default();
+        let mut i = 0;
+        let mut failed = None;
+        while i < msgs.len() && batch.taken < limit {
+            match self.route(std::mem::take(&mut msgs[i])) {
+                Ok(Attempt::Sent { full }) => {
+                    i += 1;
+                    batch.taken += 1;
+                    if full {
+                        batch.full = true;
+                        break;
+                    }
+                }
+                Ok(Attempt::Blocked(m)) => {
+                    msgs[i] = m;
+                    batch.blocked = true;
+                    break;
+                }
+                Err(e) => {
+                    i += 1;
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        msgs.drain(..i);
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(batch),
+        }
+    }
+
     /// One attempt: the core routes the message (one borrow), then the shell hands it
     /// to the link(s) the core chose.
     fn send_once(&self, msg: Message) -> Result<Attempt, Error> {
@@ -620,6 +741,12 @@ impl<P: Proactor> Socket<P> {
         if shared.is_closed() {
             return Err(shared.closed_error());
         }
+        self.route(msg)
+    }
+
+    /// [`send_once`](Self::send_once) on a socket known to be open.
+    fn route(&self, msg: Message) -> Result<Attempt, Error> {
+        let shared = &*self.shared;
         let (sent, more) = {
             let mut core = shared.core.borrow_mut();
             let sent = core.send(msg)?;
@@ -760,6 +887,75 @@ impl<P: Proactor> Socket<P> {
         self.recv_once()?.ok_or(Error::WouldBlock)
     }
 
+    /// Receives up to `max` messages into `out` (appended, in order), waiting until at
+    /// least one is ready: the explicit batch receive. Returns how many were added
+    /// (`Ok(0)` only when `max` is 0). Honours RCVTIMEO like [`recv`](Self::recv).
+    ///
+    /// The messages are exactly those `max` calls of `recv` would return, in the same
+    /// order (fair-queued across peers, REQ's single reply, ROUTER's routing-id frame,
+    /// multipart messages whole), taken in one borrow of the socket with one wake-up
+    /// and one resume of the readers paused at the RCVHWM. Reusing `out` across calls
+    /// keeps its allocation. An error once some messages were taken ends the batch;
+    /// the next call reports it (the patterns' receive errors depend on the socket's
+    /// state, so they repeat).
+    ///
+    /// Cancel safety: as `recv`, cancel-safe: messages are moved into `out` only in the
+    /// poll that returns them.
+    pub async fn recv_many(&self, out: &mut Vec<Message>, max: usize) -> Result<usize, Error> {
+        if max == 0 {
+            return Ok(0);
+        }
+        let p = &self.shared.proactor;
+        let mut deadline: Option<Option<Instant>> = None;
+        loop {
+            let n = self.recv_many_once(out, max)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            let timeout = self.shared.core.borrow().opts.rcvtimeo;
+            if timeout == Some(Duration::ZERO) {
+                return Err(Error::WouldBlock);
+            }
+            self.check_driven()?;
+            let deadline = *deadline.get_or_insert_with(|| timeout.map(|d| p.now() + d));
+            self.shared.watch_context();
+            let ready = self.shared.recv_ready.notified();
+            if with_deadline(p, deadline, ready).await.is_none() {
+                return Err(Error::TimedOut);
+            }
+        }
+    }
+
+    /// Takes up to `max` messages that are ready into `out` without waiting (the
+    /// non-blocking [`recv_many`](Self::recv_many)): `Ok(n)` with at least one
+    /// (`Ok(0)` only when `max` is 0), [`Error::WouldBlock`] when none is ready.
+    pub fn try_recv_many(&self, out: &mut Vec<Message>, max: usize) -> Result<usize, Error> {
+        if max == 0 {
+            return Ok(0);
+        }
+        match self.recv_many_once(out, max)? {
+            0 => Err(Error::WouldBlock),
+            n => Ok(n),
+        }
+    }
+
+    fn recv_many_once(&self, out: &mut Vec<Message>, max: usize) -> Result<usize, Error> {
+        let shared = &*self.shared;
+        if shared.is_closed() {
+            return Err(shared.closed_error());
+        }
+        let (n, more) = {
+            let mut core = shared.core.borrow_mut();
+            let n = core.recv_many(out, max)?;
+            (n, core.has_output())
+        };
+        if more {
+            // Readers paused at the RCVHWM may resume.
+            shared.run_core_output();
+        }
+        Ok(n)
+    }
+
     fn recv_once(&self) -> Result<Option<Message>, Error> {
         let shared = &*self.shared;
         if shared.is_closed() {
@@ -830,6 +1026,17 @@ enum Attempt {
     Sent { full: bool },
     /// No peer can take the message now; here it is back.
     Blocked(Message),
+}
+
+/// The outcome of one pass of `send_batch_once` that did not fail.
+#[derive(Default)]
+struct Batch {
+    /// Messages taken (removed from the caller's vector).
+    taken: usize,
+    /// Stopped at a message no peer can take now (it is first in the vector).
+    blocked: bool,
+    /// The last message taken filled some subscriber's queue to its SNDHWM (PUB).
+    full: bool,
 }
 
 impl<P: Proactor> Drop for Socket<P> {

@@ -174,6 +174,16 @@ macro_rules! typed_socket {
             pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), Error> {
                 self.inner.try_send(msg)
             }
+
+            /// See [`Socket::send_batch`].
+            pub async fn send_batch(&self, msgs: &mut Vec<Message>) -> Result<(), Error> {
+                self.inner.send_batch(msgs).await
+            }
+
+            /// See [`Socket::try_send_batch`].
+            pub fn try_send_batch(&self, msgs: &mut Vec<Message>) -> Result<usize, Error> {
+                self.inner.try_send_batch(msgs)
+            }
         }
     };
     (@recv $name:ident) => {
@@ -206,6 +216,20 @@ macro_rules! typed_socket {
             /// See [`Socket::try_recv`].
             pub fn try_recv(&self) -> Result<Message, Error> {
                 self.inner.try_recv()
+            }
+
+            /// See [`Socket::recv_many`].
+            pub async fn recv_many(
+                &self,
+                out: &mut Vec<Message>,
+                max: usize,
+            ) -> Result<usize, Error> {
+                self.inner.recv_many(out, max).await
+            }
+
+            /// See [`Socket::try_recv_many`].
+            pub fn try_recv_many(&self, out: &mut Vec<Message>, max: usize) -> Result<usize, Error> {
+                self.inner.try_recv_many(out, max)
             }
         }
     };
