@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use ringmq_compio::CompioProactor;
 use ringmq_monoio::MonoioProactor;
 use ringmq_proactor::{BackendChoice, Proactor, Runtime};
-use ringmq_sockets::{Bytes, Context, CurveKey, Error, SocketOption};
+use ringmq_sockets::{Bytes, Context, CurveKey, Error, Message, SocketOption};
 use ringmq_tokio::TokioProactor;
 
 /// Boxed error of the tools.
@@ -92,6 +92,9 @@ pub struct Args {
     pub backend: Backend,
     /// Whether CURVE is on (binding side is the CURVE server).
     pub curve: bool,
+    /// `--batch N`: `local_thr` / `remote_thr` use the batch API (`recv_many` /
+    /// `send_batch`), N messages a call; `None`: one `recv` / `send` per message.
+    pub batch: Option<usize>,
     /// The remaining arguments, in order.
     pub positional: Vec<String>,
 }
@@ -113,10 +116,15 @@ impl Args {
             Ok("1") | Ok("true") | Ok("on")
         );
         let mut positional = Vec::new();
+        let mut batch = None;
         let mut it = list.into_iter();
         while let Some(a) = it.next() {
             if a == "--curve" {
                 curve = true;
+            } else if a == "--batch" {
+                let n = it.next().ok_or("--batch needs a number")?;
+                let n: usize = n.parse().map_err(|_| format!("--batch {n:?}: not a number"))?;
+                batch = Some(n.max(1));
             } else if a == "--backend" {
                 backend = Backend::parse(&it.next().ok_or("--backend needs a value")?)?;
             } else if let Some(v) = a.strip_prefix("--backend=") {
@@ -128,6 +136,7 @@ impl Args {
         Ok(Args {
             backend,
             curve,
+            batch,
             positional,
         })
     }
@@ -172,6 +181,28 @@ pub enum Role {
         size: usize,
         /// Messages.
         count: u64,
+    },
+    /// [`Role::LocalThr`] with the batch API: `recv_many` of up to `batch` messages.
+    LocalThrBatch {
+        /// Bind endpoint.
+        ep: String,
+        /// Message size.
+        size: usize,
+        /// Messages.
+        count: u64,
+        /// Messages per `recv_many`.
+        batch: usize,
+    },
+    /// [`Role::RemoteThr`] with the batch API: `send_batch` of `batch` messages.
+    RemoteThrBatch {
+        /// Connect endpoint.
+        ep: String,
+        /// Message size.
+        size: usize,
+        /// Messages.
+        count: u64,
+        /// Messages per `send_batch`.
+        batch: usize,
     },
     /// PUSH on `ep`: sends `count` messages, closes with linger.
     RemoteThr {
@@ -447,6 +478,50 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
             }
             print_thr(size, count, start.elapsed());
             pull.close().await;
+        }
+        Role::LocalThrBatch {
+            ep,
+            size,
+            count,
+            batch,
+        } => {
+            let pull = ctx.pull();
+            configure(|o| pull.set_option(o), curve, true, vec![])?;
+            pull.bind(&ep)?;
+            let mut out = Vec::with_capacity(batch);
+            let mut got = pull.recv_many(&mut out, 1).await? as u64;
+            check_size(out[0].byte_len(), size)?;
+            out.clear();
+            let start = Instant::now();
+            while got < count {
+                let max = batch.min((count - got) as usize);
+                got += pull.recv_many(&mut out, max).await? as u64;
+                for m in out.drain(..) {
+                    check_size(m.byte_len(), size)?;
+                }
+            }
+            print_thr(size, count, start.elapsed());
+            pull.close().await;
+        }
+        Role::RemoteThrBatch {
+            ep,
+            size,
+            count,
+            batch,
+        } => {
+            let push = ctx.push();
+            configure(|o| push.set_option(o), curve, false, vec![])?;
+            push.connect(&ep)?;
+            let data = payload(size);
+            let mut msgs = Vec::with_capacity(batch);
+            let mut sent = 0;
+            while sent < count {
+                let k = batch.min((count - sent) as usize);
+                msgs.extend((0..k).map(|_| Message::from(data.clone())));
+                push.send_batch(&mut msgs).await?;
+                sent += k as u64;
+            }
+            push.close().await;
         }
         Role::RemoteThr { ep, size, count } => {
             let push = ctx.push();
@@ -805,12 +880,28 @@ pub fn main_with(name: &str, make: fn(String, usize, u64) -> Role) {
     let result = Args::from_env().and_then(|a| {
         if a.positional.len() != 3 {
             return Err(format!(
-                "usage: {name} <endpoint> <message-size> <count> [--backend uring|epoll|compio|monoio|tokio] [--curve]"
+                "usage: {name} <endpoint> <message-size> <count> [--backend uring|epoll|compio|monoio|tokio] [--curve] [--batch N]"
             ));
         }
         let size = a.num(1, "message-size")? as usize;
         let count = a.num(2, "count")?;
-        Ok((a.backend, a.curve, make(a.positional[0].clone(), size, count)))
+        let role = match (make(a.positional[0].clone(), size, count), a.batch) {
+            (Role::LocalThr { ep, size, count }, Some(batch)) => Role::LocalThrBatch {
+                ep,
+                size,
+                count,
+                batch,
+            },
+            (Role::RemoteThr { ep, size, count }, Some(batch)) => Role::RemoteThrBatch {
+                ep,
+                size,
+                count,
+                batch,
+            },
+            (_, Some(_)) => return Err(format!("{name}: --batch applies to local_thr / remote_thr")),
+            (role, None) => role,
+        };
+        Ok((a.backend, a.curve, role))
     });
     let (backend, curve, role) = match result {
         Ok(v) => v,

@@ -4,7 +4,7 @@
 //! [--curve] [--no-docs] [--pin] [--only ROWS]`
 //!
 //! `--only ROWS` runs only the rows named (comma-separated: `lat`, `thr`, `fan`,
-//! `router`, `hs`, `mem`, `scale`, `inproc`, `handles`; `hs`, the CURVE handshake rate, with
+//! `batch`, `router`, `hs`, `mem`, `scale`, `inproc`, `handles`; `hs`, the CURVE handshake rate, with
 //! `--curve` only), e.g. `--quick --only scale` for the idle-peer scale row alone; the
 //! markdown is printed but docs/PERFORMANCE.md and docs/throughput.svg are left alone
 //! (as with `--no-docs`), since a partial table would replace the full one.
@@ -60,9 +60,13 @@ const SCALE_IDLE: [u64; 3] = [0, 1000, 10_000];
 const HS_CONNECTIONS: u64 = 1000;
 /// The rows `--only` can name, in the order they run (`hs`, the CURVE handshake rate,
 /// runs with `--curve` only).
-const ROWS: [&str; 9] = [
-    "lat", "thr", "fan", "router", "hs", "mem", "scale", "inproc", "handles",
+const ROWS: [&str; 10] = [
+    "lat", "thr", "batch", "fan", "router", "hs", "mem", "scale", "inproc", "handles",
 ];
+/// Messages per `send_batch` / at most per `recv_many` in the batch row.
+const BATCH: usize = 256;
+/// Message size of the batch row.
+const BATCH_SIZE: usize = 64;
 /// Message size of the inproc row.
 const INPROC_SIZE: usize = 64;
 const BEGIN: &str = "<!-- compare:begin (issue 6, written by `compare`) -->";
@@ -837,6 +841,36 @@ fn measure(cfg: &Cfg) -> Results {
                 record(format!("thr/{size}"), imp, rep, r);
             }
         }
+        // The batch API (issue 15): ringmq's `local_thr` / `remote_thr --batch`, and the
+        // plain API in the same repeat as its reference; libzmq and raw have no batch
+        // API: their one plain run is the reference of both lines.
+        let count = thr_count(cfg.quick, BATCH_SIZE);
+        for &imp in &cfg.impls_in("batch", true) {
+            let mut thr = |batch: bool| {
+                eps.next(false).and_then(|ep| {
+                    let mut a = vec![ep.clone(), s(BATCH_SIZE), s(count)];
+                    if batch {
+                        a.extend([s("--batch"), s(BATCH)]);
+                    }
+                    let (out, _) =
+                        pair(cfg, imp, &ep, ("local_thr", a.clone()), ("remote_thr", a))?;
+                    num(&out, "mean throughput:", "[msg/s]")
+                })
+            };
+            let key = format!("batch/{BATCH_SIZE}");
+            match imp {
+                Impl::Ring(_) => {
+                    let r = thr(true).map(|v| vec![(String::new(), v)]);
+                    record(key.clone(), imp, rep, r);
+                    let r = thr(false).map(|v| vec![(String::new(), v)]);
+                    record(format!("{key}/plain"), imp, rep, r);
+                }
+                _ => {
+                    let r = thr(false).map(|v| vec![(String::new(), v), ("/plain".into(), v)]);
+                    record(key, imp, rep, r);
+                }
+            }
+        }
         for subs in FAN_SUBS {
             let count = fan_count(cfg.quick, subs);
             for &imp in &cfg.impls_in("fan", false) {
@@ -1139,6 +1173,47 @@ fn table(
     md.push('\n');
 }
 
+/// The batch API row (issue 15): 64 B PUSH/PULL with `send_batch` / `recv_many`,
+/// the plain API of the same repeat, and libzmq and raw (no batch API: one plain run
+/// each, shown on both lines).
+fn batch_table(md: &mut String, cfg: &Cfg, results: &Results) {
+    heading(
+        md,
+        cfg,
+        "batch",
+        &format!(
+            "### PUSH/PULL {BATCH_SIZE} B with the batch API (msg/s; higher is better)\n\n\
+             ringmq: `remote_thr --batch {BATCH}` (`send_batch` of {BATCH} messages) to \
+             `local_thr --batch {BATCH}` (`recv_many` of up to {BATCH}), and the plain \
+             `send` / `recv` tools in the same repeat; libzmq and raw have no batch API \
+             (their plain run is on both lines).\n\n"
+        ),
+    );
+    let key = format!("batch/{BATCH_SIZE}");
+    let rows = [
+        ("batch API".to_string(), key.clone()),
+        ("plain API".to_string(), format!("{key}/plain")),
+    ];
+    table(md, cfg, results, "API", &rows, &fmt_rate, true);
+    if !cfg.runs("batch") {
+        return;
+    }
+    let plain = format!("{key}/plain");
+    let per: Vec<String> = cfg
+        .impls
+        .iter()
+        .filter(|i| matches!(i, Impl::Ring(_)))
+        .map(|&i| {
+            let of = |k: &str| results.get(&(k.to_string(), i.name()));
+            match of(&key).zip(of(&plain)).and_then(|(a, b)| paired_ratio(a, b)) {
+                Some(r) => format!("{} {r:.2}x", i.name()),
+                None => format!("{} not measured", i.name()),
+            }
+        })
+        .collect();
+    let _ = writeln!(md, "Batch ÷ plain API, paired per repeat: {}.\n", per.join(", "));
+}
+
 /// The row of a result key: its first component (`lat/tcp/64` is in `lat`).
 fn row_of(key: &str) -> &str {
     key.split('/').next().unwrap_or(key)
@@ -1307,6 +1382,7 @@ fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str
         &|v| format!("{v:.0}"),
         true,
     );
+    batch_table(&mut md, cfg, results);
     heading(
         &mut md,
         cfg,
@@ -1634,6 +1710,23 @@ fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
             "msg/s ratio to libzmq: {}",
             per_backend(cfg, results, key, Impl::Libzmq)
         ),
+    );
+    let key = format!("batch/{BATCH_SIZE}");
+    let best = best_ring(cfg, results, &key, false);
+    line(
+        md,
+        "batch",
+        "PUSH/PULL 64 B with the batch API at least 25 M msg/s (issue 15)",
+        best.map(|(_, v)| v >= 25e6),
+        match best {
+            Some((i, v)) => format!(
+                "best {} {} msg/s; ratio to raw: {}",
+                i.name(),
+                fmt_rate(v),
+                per_backend(cfg, results, &key, Impl::Raw)
+            ),
+            None => "no result".into(),
+        },
     );
     let mut worst: Option<(usize, f64)> = None;
     let mut all = Vec::new();

@@ -6,6 +6,8 @@
 //! (valgrind cannot follow io_uring's blocking `io_uring_enter`, so use the epoll
 //! backend under it). Workloads, each over loopback TCP on one runtime:
 //! - `pushpull N`: N 64 B messages PUSH -> PULL;
+//! - `batch-pushpull N`: the same with the batch API (`send_batch` of 256 messages,
+//!   `recv_many` of up to 256);
 //! - `reqrep N`: N 64 B request / reply round trips;
 //! - `fanout N`: N 64 B messages PUB -> 10 SUBs;
 //! - `router IDLE N`: IDLE handshaken DEALERs that stay silent, then N round trips of one
@@ -36,6 +38,7 @@ fn main() {
     let units = match args.first().map(String::as_str) {
         Some("pushpull") => rt.block_on(pushpull(&ctx, TCP, num(1))),
         Some("reqrep") => rt.block_on(reqrep(&ctx, TCP, num(1))),
+        Some("batch-pushpull") => rt.block_on(batch_pushpull(&ctx, TCP, num(1))),
         Some("inproc-pushpull") => rt.block_on(pushpull(&ctx, INPROC, num(1))),
         Some("inproc-reqrep") => rt.block_on(reqrep(&ctx, INPROC, num(1))),
         Some("fanout") => rt.block_on(fanout(&ctx, num(1))),
@@ -53,7 +56,7 @@ fn main() {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: socket_cost pushpull N | reqrep N | fanout N | router IDLE N | \
+        "usage: socket_cost pushpull N | batch-pushpull N | reqrep N | fanout N | router IDLE N | \
          inproc-pushpull N | inproc-reqrep N"
     );
     std::process::exit(2)
@@ -81,6 +84,34 @@ async fn pushpull(ctx: &Ctx, bind: &str, n: usize) -> usize {
     let recv = async {
         for _ in 0..n {
             pull.recv().await.expect("recv");
+        }
+    };
+    join(send, recv).await;
+    n
+}
+
+async fn batch_pushpull(ctx: &Ctx, bind: &str, n: usize) -> usize {
+    const BATCH: usize = 256;
+    let pull = ctx.pull();
+    let ep = pull.bind(bind).expect("bind");
+    let push = ctx.push();
+    push.connect(&ep).expect("connect");
+    let send = async {
+        let mut msgs = Vec::with_capacity(BATCH);
+        let mut sent = 0;
+        while sent < n {
+            let k = BATCH.min(n - sent);
+            msgs.extend((0..k).map(|_| payload()));
+            push.send_batch(&mut msgs).await.expect("send_batch");
+            sent += k;
+        }
+    };
+    let recv = async {
+        let mut out = Vec::with_capacity(BATCH);
+        let mut got = 0;
+        while got < n {
+            got += pull.recv_many(&mut out, BATCH).await.expect("recv_many");
+            out.clear();
         }
     };
     join(send, recv).await;

@@ -3,7 +3,7 @@
 use ringmq_zmtp::SocketType;
 
 use super::peers::Peers;
-use super::{recv_fair, send_round_robin, Pattern, Sent};
+use super::{recv_fair, recv_fair_many, send_round_robin, Pattern, Sent};
 use crate::error::Error;
 use crate::message::Message;
 use crate::options::Options;
@@ -17,6 +17,16 @@ impl Pattern for Dealer {
 
     fn recv(&mut self, peers: &mut Peers, _: &Options) -> Result<Option<Message>, Error> {
         Ok(recv_fair(peers))
+    }
+
+    fn recv_many(
+        &mut self,
+        peers: &mut Peers,
+        _: &Options,
+        out: &mut Vec<Message>,
+        max: usize,
+    ) -> Result<usize, Error> {
+        Ok(recv_fair_many(peers, out, max))
     }
 
     fn sends_round_robin(&self) -> bool {

@@ -178,6 +178,33 @@ pub(crate) trait Pattern {
     /// The next message for the application, if one is ready.
     fn recv(&mut self, peers: &mut Peers, opts: &Options) -> Result<Option<Message>, Error>;
 
+    /// Up to `max` messages, appended to `out`, exactly as that many [`Pattern::recv`]
+    /// calls would give them: how many. An error before the first is returned; after,
+    /// it ends the batch (the next call meets it again: receive errors follow the
+    /// pattern's state). Fair-queueing types move the messages of a lone peer with
+    /// input in one go ([`Peers::next_inputs`]).
+    fn recv_many(
+        &mut self,
+        peers: &mut Peers,
+        opts: &Options,
+        out: &mut Vec<Message>,
+        max: usize,
+    ) -> Result<usize, Error> {
+        let mut n = 0;
+        while n < max {
+            match self.recv(peers, opts) {
+                Ok(Some(m)) => {
+                    out.push(m);
+                    n += 1;
+                }
+                Ok(None) => break,
+                Err(e) if n == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(n)
+    }
+
     /// A connection finished its handshake: admit it (saying the routing id to record,
     /// and a peer to evict) or refuse it. `existing`: the connect-side peer it joins.
     fn admit(
@@ -414,23 +441,9 @@ impl Core {
     }
 
     /// Up to `max` messages that are ready, appended to `out`, each as
-    /// [`Core::recv`] would give it: how many. An error before the first is returned;
-    /// after, it ends the batch (the next call meets it again: receive errors follow
-    /// the pattern's state).
+    /// [`Core::recv`] would give it: how many (see [`Pattern::recv_many`]).
     pub(crate) fn recv_many(&mut self, out: &mut Vec<Message>, max: usize) -> Result<usize, Error> {
-        let mut n = 0;
-        while n < max {
-            match self.pattern.recv(&mut self.peers, &self.opts) {
-                Ok(Some(m)) => {
-                    out.push(m);
-                    n += 1;
-                }
-                Ok(None) => break,
-                Err(e) if n == 0 => return Err(e),
-                Err(_) => break,
-            }
-        }
-        Ok(n)
+        self.pattern.recv_many(&mut self.peers, &self.opts, out, max)
     }
 
     /// SUB / XSUB: subscribes (counted; every subscribe is forwarded, like libzmq).
@@ -680,6 +693,11 @@ fn send_round_robin(peers: &mut Peers, msg: Message) -> Sent {
 /// Fair-queued receive (PULL, DEALER, PAIR, SUB, XSUB).
 fn recv_fair(peers: &mut Peers) -> Option<Message> {
     peers.next_input(false).map(|(_, m)| m)
+}
+
+/// [`recv_fair`] for up to `max` messages ([`Pattern::recv_many`]).
+fn recv_fair_many(peers: &mut Peers, out: &mut Vec<Message>, max: usize) -> usize {
+    peers.next_inputs(false, out, max)
 }
 
 /// The draft types carry single-part messages only: a multipart send is refused with a

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use ringmq_zmtp::SocketType;
 
 use super::peers::{PeerId, Peers};
-use super::{recv_fair, send_round_robin, Admit, Pattern, Refusal, Sent};
+use super::{recv_fair, recv_fair_many, send_round_robin, Admit, Pattern, Refusal, Sent};
 use crate::error::Error;
 use crate::message::Message;
 use crate::options::Options;
@@ -53,6 +53,16 @@ impl Pattern for Pair {
 
     fn recv(&mut self, peers: &mut Peers, _: &Options) -> Result<Option<Message>, Error> {
         Ok(recv_fair(peers))
+    }
+
+    fn recv_many(
+        &mut self,
+        peers: &mut Peers,
+        _: &Options,
+        out: &mut Vec<Message>,
+        max: usize,
+    ) -> Result<usize, Error> {
+        Ok(recv_fair_many(peers, out, max))
     }
 
     fn admit(

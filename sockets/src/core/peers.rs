@@ -690,6 +690,57 @@ impl Peers {
         None
     }
 
+    /// Up to `max` messages in the order as many [`Peers::next_input`] calls would
+    /// give them, appended to `out`: how many. While one peer alone has input (the
+    /// rotation is then a no-op) its messages are moved in one go.
+    pub(crate) fn next_inputs(
+        &mut self,
+        with_routing_id: bool,
+        out: &mut Vec<Message>,
+        max: usize,
+    ) -> usize {
+        let mut n = 0;
+        while n < max {
+            if self.with_input.len() != 1 {
+                match self.next_input(with_routing_id) {
+                    Some((_, m)) => {
+                        out.push(m);
+                        n += 1;
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            let id = self.with_input[0];
+            let Some(p) = self.map.get_mut(id) else {
+                self.with_input.pop_front();
+                continue;
+            };
+            let k = (max - n).min(p.inq.len());
+            if with_routing_id {
+                let rid = p.routing_id.clone().unwrap_or_default();
+                out.extend(p.inq.drain(..k).map(|mut m| {
+                    m.push_front(rid.clone());
+                    m
+                }));
+            } else {
+                out.extend(p.inq.drain(..k));
+            }
+            n += k;
+            if p.inq.is_empty() {
+                p.listed_in = false;
+                self.with_input.pop_front();
+            }
+            if p.resumes_input() {
+                self.actions.push(Action::ResumeInput(id));
+            }
+            if p.gone && p.inq.is_empty() {
+                self.forget(id);
+            }
+        }
+        n
+    }
+
     /// One message from peer `id` (REQ reads only the peer it asked).
     pub(crate) fn pop_input_from(&mut self, id: PeerId) -> Option<Message> {
         let msg = self.map.get_mut(id)?.inq.pop_front()?;

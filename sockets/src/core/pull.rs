@@ -3,7 +3,7 @@
 use ringmq_zmtp::SocketType;
 
 use super::peers::Peers;
-use super::{not_supported, recv_fair, Pattern, Sent};
+use super::{not_supported, recv_fair, recv_fair_many, Pattern, Sent};
 use crate::error::Error;
 use crate::message::Message;
 use crate::options::Options;
@@ -17,6 +17,16 @@ impl Pattern for Pull {
 
     fn recv(&mut self, peers: &mut Peers, _: &Options) -> Result<Option<Message>, Error> {
         Ok(recv_fair(peers))
+    }
+
+    fn recv_many(
+        &mut self,
+        peers: &mut Peers,
+        _: &Options,
+        out: &mut Vec<Message>,
+        max: usize,
+    ) -> Result<usize, Error> {
+        Ok(recv_fair_many(peers, out, max))
     }
 
     fn kind(&self) -> SocketType {

@@ -109,6 +109,16 @@ impl Pattern for Router {
         Ok(peers.next_input(true).map(|(_, msg)| msg))
     }
 
+    fn recv_many(
+        &mut self,
+        peers: &mut Peers,
+        _: &Options,
+        out: &mut Vec<Message>,
+        max: usize,
+    ) -> Result<usize, Error> {
+        Ok(peers.next_inputs(true, out, max))
+    }
+
     fn admit(
         &mut self,
         _: &Peers,

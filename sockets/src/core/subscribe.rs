@@ -10,7 +10,7 @@ use ringmq_zmtp::SocketType;
 
 use super::peers::{PeerId, Peers};
 use super::subscriptions::Subscriptions;
-use super::{not_supported, recv_fair, Action, Pattern, Sent};
+use super::{not_supported, recv_fair, recv_fair_many, Action, Pattern, Sent};
 use crate::error::Error;
 use crate::message::Message;
 use crate::options::Options;
@@ -84,6 +84,16 @@ impl Pattern for Subscribe {
 
     fn recv(&mut self, peers: &mut Peers, _: &Options) -> Result<Option<Message>, Error> {
         Ok(recv_fair(peers))
+    }
+
+    fn recv_many(
+        &mut self,
+        peers: &mut Peers,
+        _: &Options,
+        out: &mut Vec<Message>,
+        max: usize,
+    ) -> Result<usize, Error> {
+        Ok(recv_fair_many(peers, out, max))
     }
 
     /// With INVERT_MATCHING, the messages that match no subscription.

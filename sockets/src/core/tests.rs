@@ -396,6 +396,86 @@ fn fair_queueing_takes_one_message_per_peer_in_turn() {
     assert!(h.recv_wakes > 0);
 }
 
+impl Harness {
+    /// `Socket::try_recv_many`: up to `max` messages in one call.
+    fn recv_many(&mut self, max: usize) -> Result<Vec<Vec<String>>, Error> {
+        let mut out = Vec::new();
+        self.core.recv_many(&mut out, max)?;
+        self.run();
+        Ok(out.iter().map(frames).collect())
+    }
+}
+
+/// The same arrivals on two harnesses of `kind` (peers `ids`, RCVHWM 3): one read
+/// with `recv`, one with `recv_many` of `max`; both see the same messages in the same
+/// order, and their links are resumed the same number of times.
+fn recv_many_matches_recv(kind: SocketType, max: usize) {
+    let opts = [SocketOption::RcvHwm(3)];
+    let (mut one, mut many) = (Harness::with(kind, &opts), Harness::with(kind, &opts));
+    let ids = ["A", "B", "C"];
+    let peers: Vec<(PeerId, PeerId)> = ids
+        .iter()
+        .map(|&id| {
+            let a = one.attach_to(None, Some(id)).unwrap();
+            let b = many.attach_to(None, Some(id)).unwrap();
+            (a, b)
+        })
+        .collect();
+    // Peer A has 5, B 1, C 2: a lone peer's run after the others drain.
+    let arrivals = [(0, "a1"), (0, "a2"), (1, "b1"), (0, "a3"), (2, "c1"), (0, "a4")];
+    let more = [(2, "c2"), (0, "a5")];
+    for &(p, m) in arrivals.iter().chain(&more) {
+        one.deliver(peers[p].0, &[m]);
+        many.deliver(peers[p].1, &[m]);
+        one.core.input_full(peers[p].0);
+        many.core.input_full(peers[p].1);
+    }
+    let want = one.recv_all();
+    let mut got = Vec::new();
+    loop {
+        let batch = many.recv_many(max).unwrap();
+        assert!(batch.len() <= max);
+        if batch.is_empty() {
+            break;
+        }
+        got.extend(batch);
+    }
+    assert_eq!(got, want, "{kind} in batches of {max}");
+    assert_eq!(want.len(), arrivals.len() + more.len());
+    for &(a, b) in &peers {
+        assert_eq!(one.link(a).resumed, many.link(b).resumed, "{kind}");
+    }
+}
+
+#[test]
+fn recv_many_gives_what_as_many_recvs_would() {
+    for kind in [SocketType::Pull, SocketType::Dealer, SocketType::Router] {
+        for max in [1, 2, 3, 100] {
+            recv_many_matches_recv(kind, max);
+        }
+    }
+    // A lone peer: its messages in one go, in order, and a resume once below the mark.
+    let mut h = Harness::with(SocketType::Pull, &[SocketOption::RcvHwm(2)]);
+    let a = h.attach();
+    for m in ["1", "2", "3"] {
+        h.deliver(a, &[m]);
+    }
+    assert!(h.core.input_full(a));
+    assert_eq!(h.recv_many(2).unwrap(), strs(&[&["1"], &["2"]]));
+    assert_eq!(h.link(a).resumed, 1);
+    assert_eq!(h.recv_many(10).unwrap(), strs(&[&["3"]]));
+    assert!(h.recv_many(10).unwrap().is_empty());
+    // REP takes one request, then must reply; PUSH has no receive.
+    let mut h = Harness::new(SocketType::Rep);
+    let a = h.attach();
+    h.deliver(a, &["", "q1"]);
+    h.deliver(a, &["", "q2"]);
+    assert_eq!(h.recv_many(10).unwrap(), strs(&[&["q1"]]));
+    assert!(matches!(h.recv_many(10), Err(Error::InvalidState { .. })));
+    let mut h = Harness::new(SocketType::Push);
+    assert!(matches!(h.recv_many(10), Err(Error::NotSupported { .. })));
+}
+
 #[test]
 fn rcvhwm_pauses_and_resumes_reading() {
     let mut h = Harness::with(SocketType::Pull, &[SocketOption::RcvHwm(2)]);
