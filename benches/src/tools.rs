@@ -123,7 +123,9 @@ impl Args {
                 curve = true;
             } else if a == "--batch" {
                 let n = it.next().ok_or("--batch needs a number")?;
-                let n: usize = n.parse().map_err(|_| format!("--batch {n:?}: not a number"))?;
+                let n: usize = n
+                    .parse()
+                    .map_err(|_| format!("--batch {n:?}: not a number"))?;
                 batch = Some(n.max(1));
             } else if a == "--backend" {
                 backend = Backend::parse(&it.next().ok_or("--backend needs a value")?)?;

@@ -365,3 +365,105 @@ fn blocking_radio_dish_keeps_groups() {
         assert_eq!(m.frames()[0], format!("tv-{i}").as_bytes());
     }
 }
+
+/// The batch API on handles: a tokio task sends batches through a PUSH handle, a
+/// blocking PULL takes them with `recv_many`; all arrive in order, multipart whole.
+/// Then the pipe's back-pressure with a partial batch, and a REQ batch's error.
+#[test]
+fn batch_api_on_handles() {
+    use ringmq_sockets::{Bytes, Message};
+    const N: usize = 20_000;
+    let rt = RuntimeThread::builder().queue(64).spawn().unwrap();
+    let pull = BlockingSocket::from(rt.socket(SocketType::Pull).unwrap());
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = rt.socket(SocketType::Push).unwrap();
+    push.connect(&ep).unwrap();
+    let sender = std::thread::spawn(move || {
+        tokio_mt().block_on(async move {
+            let mut msgs = Vec::new();
+            for start in (0..N).step_by(500) {
+                msgs.extend((start..start + 500).map(|i| -> Message {
+                    vec![Bytes::from(format!("{i}")), Bytes::from_static(b"tail")].into()
+                }));
+                push.send_batch(&mut msgs).await.unwrap();
+                assert!(msgs.is_empty());
+            }
+        })
+    });
+    let mut out = Vec::new();
+    let mut next = 0;
+    while next < N {
+        let got = pull.recv_many(&mut out, 100).unwrap();
+        assert!((1..=100).contains(&got));
+        for m in out.drain(..) {
+            assert_eq!(m.len(), 2, "multipart messages arrive whole");
+            assert_eq!(m.frames()[0], format!("{next}").as_bytes(), "in order");
+            assert_eq!(m.frames()[1], "tail");
+            next += 1;
+        }
+    }
+    sender.join().unwrap();
+    assert!(matches!(
+        pull.try_recv_many(&mut out, 10),
+        Err(Error::WouldBlock)
+    ));
+
+    // Nobody connected: SNDHWM 10 plus the pipe of 64 (plus what the pump holds)
+    // take part of a batch; the rest stays, in order, and a blocking batch times out.
+    let push = BlockingSocket::from(rt.socket(SocketType::Push).unwrap());
+    push.set_option(SocketOption::SndHwm(10)).unwrap();
+    push.set_option(SocketOption::Linger(Some(Duration::ZERO)))
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    push.connect(&format!("tcp://127.0.0.1:{port}")).unwrap();
+    let mut msgs: Vec<Message> = (0..1000).map(|i| Message::from(format!("{i}"))).collect();
+    let mut taken = 0;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(300) {
+        match push.try_send_batch(&mut msgs) {
+            Ok(n) => taken += n,
+            Err(Error::WouldBlock) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert!(
+        (64..1000).contains(&taken),
+        "took {taken}: at most SNDHWM + pipe + a pump batch"
+    );
+    assert_eq!(msgs.len(), 1000 - taken);
+    assert_eq!(msgs[0].frames()[0], format!("{taken}").as_bytes());
+    push.set_option(SocketOption::SndTimeo(Some(Duration::from_millis(50))))
+        .unwrap();
+    assert!(matches!(push.send_batch(&mut msgs), Err(Error::TimedOut)));
+    assert_eq!(
+        msgs.len(),
+        1000 - taken,
+        "a timed-out batch keeps its messages"
+    );
+    let mut empty = vec![Message::default()];
+    assert!(matches!(
+        push.try_send_batch(&mut empty),
+        Err(Error::EmptyMessage)
+    ));
+
+    // REQ: the second request of a batch fails on the runtime thread; the rest come
+    // back.
+    let rep = BlockingSocket::from(rt.socket(SocketType::Rep).unwrap());
+    let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
+    let req = BlockingSocket::from(rt.socket(SocketType::Req).unwrap());
+    req.connect(&ep).unwrap();
+    let mut msgs: Vec<Message> = vec!["one".into(), "two".into(), "three".into()];
+    assert!(matches!(
+        req.send_batch(&mut msgs),
+        Err(Error::InvalidState { .. })
+    ));
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].frames()[0], "three");
+    let mut out = Vec::new();
+    assert_eq!(rep.recv_many(&mut out, 10).unwrap(), 1);
+    assert_eq!(out[0].frames()[0], "one");
+}

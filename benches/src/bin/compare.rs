@@ -1205,13 +1205,20 @@ fn batch_table(md: &mut String, cfg: &Cfg, results: &Results) {
         .filter(|i| matches!(i, Impl::Ring(_)))
         .map(|&i| {
             let of = |k: &str| results.get(&(k.to_string(), i.name()));
-            match of(&key).zip(of(&plain)).and_then(|(a, b)| paired_ratio(a, b)) {
+            match of(&key)
+                .zip(of(&plain))
+                .and_then(|(a, b)| paired_ratio(a, b))
+            {
                 Some(r) => format!("{} {r:.2}x", i.name()),
                 None => format!("{} not measured", i.name()),
             }
         })
         .collect();
-    let _ = writeln!(md, "Batch ÷ plain API, paired per repeat: {}.\n", per.join(", "));
+    let _ = writeln!(
+        md,
+        "Batch ÷ plain API, paired per repeat: {}.\n",
+        per.join(", ")
+    );
 }
 
 /// The row of a result key: its first component (`lat/tcp/64` is in `lat`).

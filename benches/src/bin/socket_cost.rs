@@ -6,8 +6,10 @@
 //! (valgrind cannot follow io_uring's blocking `io_uring_enter`, so use the epoll
 //! backend under it). Workloads, each over loopback TCP on one runtime:
 //! - `pushpull N`: N 64 B messages PUSH -> PULL;
-//! - `batch-pushpull N`: the same with the batch API (`send_batch` of 256 messages,
-//!   `recv_many` of up to 256);
+//! - `shared-pushpull N`: `pushpull` with every message a view of one static payload
+//!   (no allocation per message, as in `remote_thr`);
+//! - `batch-pushpull N`: `shared-pushpull` with the batch API (`send_batch` of 256
+//!   messages, `recv_many` of up to 256);
 //! - `reqrep N`: N 64 B request / reply round trips;
 //! - `fanout N`: N 64 B messages PUB -> 10 SUBs;
 //! - `router IDLE N`: IDLE handshaken DEALERs that stay silent, then N round trips of one
@@ -39,6 +41,7 @@ fn main() {
         Some("pushpull") => rt.block_on(pushpull(&ctx, TCP, num(1))),
         Some("reqrep") => rt.block_on(reqrep(&ctx, TCP, num(1))),
         Some("batch-pushpull") => rt.block_on(batch_pushpull(&ctx, TCP, num(1))),
+        Some("shared-pushpull") => rt.block_on(shared_pushpull(&ctx, TCP, num(1))),
         Some("inproc-pushpull") => rt.block_on(pushpull(&ctx, INPROC, num(1))),
         Some("inproc-reqrep") => rt.block_on(reqrep(&ctx, INPROC, num(1))),
         Some("fanout") => rt.block_on(fanout(&ctx, num(1))),
@@ -56,7 +59,7 @@ fn main() {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: socket_cost pushpull N | batch-pushpull N | reqrep N | fanout N | router IDLE N | \
+        "usage: socket_cost pushpull N | shared-pushpull N | batch-pushpull N | reqrep N | fanout N | router IDLE N | \
          inproc-pushpull N | inproc-reqrep N"
     );
     std::process::exit(2)
@@ -90,6 +93,31 @@ async fn pushpull(ctx: &Ctx, bind: &str, n: usize) -> usize {
     n
 }
 
+/// A message viewing one static 64 B payload: no allocation, no reference count.
+fn shared_payload() -> Message {
+    static PAYLOAD: [u8; 64] = [7u8; 64];
+    Message::from(Bytes::from_static(&PAYLOAD))
+}
+
+async fn shared_pushpull(ctx: &Ctx, bind: &str, n: usize) -> usize {
+    let pull = ctx.pull();
+    let ep = pull.bind(bind).expect("bind");
+    let push = ctx.push();
+    push.connect(&ep).expect("connect");
+    let send = async {
+        for _ in 0..n {
+            push.send(shared_payload()).await.expect("send");
+        }
+    };
+    let recv = async {
+        for _ in 0..n {
+            pull.recv().await.expect("recv");
+        }
+    };
+    join(send, recv).await;
+    n
+}
+
 async fn batch_pushpull(ctx: &Ctx, bind: &str, n: usize) -> usize {
     const BATCH: usize = 256;
     let pull = ctx.pull();
@@ -101,7 +129,7 @@ async fn batch_pushpull(ctx: &Ctx, bind: &str, n: usize) -> usize {
         let mut sent = 0;
         while sent < n {
             let k = BATCH.min(n - sent);
-            msgs.extend((0..k).map(|_| payload()));
+            msgs.extend((0..k).map(|_| shared_payload()));
             push.send_batch(&mut msgs).await.expect("send_batch");
             sent += k;
         }

@@ -443,7 +443,8 @@ impl Core {
     /// Up to `max` messages that are ready, appended to `out`, each as
     /// [`Core::recv`] would give it: how many (see [`Pattern::recv_many`]).
     pub(crate) fn recv_many(&mut self, out: &mut Vec<Message>, max: usize) -> Result<usize, Error> {
-        self.pattern.recv_many(&mut self.peers, &self.opts, out, max)
+        self.pattern
+            .recv_many(&mut self.peers, &self.opts, out, max)
     }
 
     /// SUB / XSUB: subscribes (counted; every subscribe is forwarded, like libzmq).

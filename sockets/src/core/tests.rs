@@ -422,7 +422,14 @@ fn recv_many_matches_recv(kind: SocketType, max: usize) {
         })
         .collect();
     // Peer A has 5, B 1, C 2: a lone peer's run after the others drain.
-    let arrivals = [(0, "a1"), (0, "a2"), (1, "b1"), (0, "a3"), (2, "c1"), (0, "a4")];
+    let arrivals = [
+        (0, "a1"),
+        (0, "a2"),
+        (1, "b1"),
+        (0, "a3"),
+        (2, "c1"),
+        (0, "a4"),
+    ];
     let more = [(2, "c2"), (0, "a5")];
     for &(p, m) in arrivals.iter().chain(&more) {
         one.deliver(peers[p].0, &[m]);

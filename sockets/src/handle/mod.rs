@@ -547,6 +547,10 @@ pub struct SocketHandle {
 
 type Answer<T> = oneshot::Receiver<Result<T, Error>>;
 
+/// What a `send_batch` run on the runtime thread gives back: the messages it did not
+/// take, and its result.
+type BatchAnswer = (Vec<Message>, Result<(), Error>);
+
 #[derive(Default)]
 struct HandlePolling {
     recv_key: Option<u64>,
@@ -940,6 +944,173 @@ impl SocketHandle {
         }
     }
 
+    /// Sends every message of `msgs`, in order (see [`Socket::send_batch`]); on `Ok`
+    /// `msgs` is empty. Streaming types: the messages go into the handle's pipe as
+    /// many at a time as it has room for (one lock, one wake-up of the runtime
+    /// thread), waiting while it is full; the messages not yet in the pipe stay in
+    /// `msgs` if the future is dropped. REQ, REP, ROUTER, SERVER, PEER: the batch runs
+    /// on the runtime thread with the socket's own `send_batch` and its result comes
+    /// back with the messages not taken; dropped before that, those are lost with it.
+    /// An empty message fails the batch at its place (dropped with
+    /// [`Error::EmptyMessage`]; those before it were sent, those after it stay).
+    pub async fn send_batch(&self, msgs: &mut Vec<Message>) -> Result<(), Error> {
+        match &self.inner.send {
+            Some(pipe) => {
+                let mut key = Key::new(pipe);
+                poll_fn(|cx| loop {
+                    match self.push_batch(pipe, msgs)? {
+                        _ if msgs.is_empty() => return Poll::Ready(Ok(())),
+                        n if n > 0 => continue,
+                        _ => {}
+                    }
+                    match pipe.poll_room(cx, &mut key.key) {
+                        Poll::Ready(true) => continue,
+                        Poll::Ready(false) => return Poll::Ready(Err(Error::Closed)),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                })
+                .await
+            }
+            None => {
+                if msgs.is_empty() {
+                    return Ok(());
+                }
+                let (back, r) = self.ask_batch(std::mem::take(msgs))?.await?;
+                *msgs = back;
+                r
+            }
+        }
+    }
+
+    /// Sends as many messages of `msgs` as can be taken now without waiting (see
+    /// [`Socket::try_send_batch`]): `Ok(n)` with at least one (`Ok(0)` only for an
+    /// empty `msgs`), [`Error::WouldBlock`] when none fit (the pipe, or on REQ, REP,
+    /// ROUTER, SERVER and PEER the socket, a synchronous call to the runtime thread).
+    pub fn try_send_batch(&self, msgs: &mut Vec<Message>) -> Result<usize, Error> {
+        if msgs.is_empty() {
+            return Ok(0);
+        }
+        match &self.inner.send {
+            Some(pipe) => match self.push_batch(pipe, msgs)? {
+                0 => Err(Error::WouldBlock),
+                n => Ok(n),
+            },
+            None => {
+                let batch = std::mem::take(msgs);
+                let (back, r) = self.call(move |s| {
+                    let mut batch = batch;
+                    let r = s.try_send_batch(&mut batch);
+                    (batch, r)
+                })?;
+                *msgs = back;
+                r
+            }
+        }
+    }
+
+    /// Moves messages from the front of `msgs` into the send pipe, up to the first
+    /// empty one (which fails with [`Error::EmptyMessage`] when it is first): how many.
+    fn push_batch(&self, pipe: &Pipe<Message>, msgs: &mut Vec<Message>) -> Result<usize, Error> {
+        let limit = msgs
+            .iter()
+            .position(Message::is_empty)
+            .unwrap_or(msgs.len());
+        if limit == 0 {
+            msgs.remove(0);
+            return Err(Error::EmptyMessage);
+        }
+        pipe.push_some(msgs, limit).ok_or(Error::Closed)
+    }
+
+    /// Runs the socket's `send_batch` on the runtime thread with `batch`; the messages
+    /// not taken come back with the result.
+    fn ask_batch(
+        &self,
+        batch: Vec<Message>,
+    ) -> Result<impl Future<Output = Result<BatchAnswer, Error>>, Error> {
+        let (tx, rx) = oneshot::channel();
+        let cmd = SockCmd::Async(Box::new(move |s| {
+            Box::pin(async move {
+                let mut tx = tx;
+                let mut batch = batch;
+                let r = match select(tx.closed(), s.send_batch(&mut batch)).await {
+                    Either::Left(()) => return,
+                    Either::Right(r) => r,
+                };
+                let _ = tx.send((batch, r));
+            })
+        }));
+        self.inner.cmd.send(cmd).map_err(|_| Error::Closed)?;
+        Ok(async move { rx.await.map_err(|_| Error::Closed) })
+    }
+
+    /// Receives up to `max` messages into `out`, waiting for at least one (see
+    /// [`Socket::recv_many`]): how many (`Ok(0)` only when `max` is 0). Streaming
+    /// types take them from the handle's pipe under one lock; REQ and REP receive one
+    /// message per call, as their alternation allows, through [`recv`](Self::recv).
+    /// Cancel-safe like `recv`.
+    pub async fn recv_many(&self, out: &mut Vec<Message>, max: usize) -> Result<usize, Error> {
+        if max == 0 {
+            return Ok(0);
+        }
+        match &self.inner.recv {
+            Some(pipe) => {
+                let mut key = Key::new(pipe);
+                poll_fn(|cx| self.take_batch(pipe, Some(cx), &mut key.key, out, max)).await
+            }
+            None => {
+                out.push(self.recv().await?);
+                Ok(1)
+            }
+        }
+    }
+
+    /// Takes up to `max` messages that are ready into `out` without waiting:
+    /// `Ok(n)` with at least one (`Ok(0)` only when `max` is 0), [`Error::WouldBlock`]
+    /// when none is ready.
+    pub fn try_recv_many(&self, out: &mut Vec<Message>, max: usize) -> Result<usize, Error> {
+        if max == 0 {
+            return Ok(0);
+        }
+        match &self.inner.recv {
+            Some(pipe) => match self.take_batch(pipe, None, &mut None, out, max) {
+                Poll::Ready(Ok(0)) => Err(Error::WouldBlock),
+                Poll::Ready(r) => r,
+                Poll::Pending => unreachable!("a take without a context does not wait"),
+            },
+            None => {
+                out.push(self.try_recv()?);
+                Ok(1)
+            }
+        }
+    }
+
+    /// Takes messages from the receive pipe (returned ones first): an error the socket
+    /// reported ends the batch and is returned when nothing came before it.
+    fn take_batch(
+        &self,
+        pipe: &Pipe<Result<Message, Error>>,
+        cx: Option<&mut TaskContext<'_>>,
+        key: &mut Option<u64>,
+        out: &mut Vec<Message>,
+        max: usize,
+    ) -> Poll<Result<usize, Error>> {
+        if let Some(m) = self.take_returned() {
+            out.push(m);
+            return Poll::Ready(Ok(1));
+        }
+        let mut failed = None;
+        let taken = pipe.poll_take_many(cx, key, max, Result::is_err, |r| match r {
+            Ok(m) => out.push(m),
+            Err(e) => failed = Some(e),
+        });
+        Poll::Ready(match (std::task::ready!(taken), failed) {
+            (None, _) => Err(Error::Closed),
+            (Some(_), Some(e)) => Err(e),
+            (Some(n), None) => Ok(n),
+        })
+    }
+
     /// Receives a message, waiting for one.
     ///
     /// Cancel safety: `recv` is cancel-safe. A dropped `recv` took no message: on
@@ -1158,6 +1329,45 @@ impl BlockingSocket {
     /// Sends without blocking ([`Error::WouldBlock`] when there is no room).
     pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), Error> {
         self.handle.try_send(msg)
+    }
+
+    /// Sends every message of `msgs` (see [`SocketHandle::send_batch`]), blocking as
+    /// long as SNDTIMEO allows; on a timeout the messages not yet taken stay in `msgs`
+    /// (on REQ, REP, ROUTER, SERVER and PEER the socket applies SNDTIMEO itself).
+    pub fn send_batch(&self, msgs: &mut Vec<Message>) -> Result<(), Error> {
+        if self.handle.inner.send.is_none() {
+            return block_on(self.handle.send_batch(msgs));
+        }
+        let timeout = self.handle.inner.sndtimeo.get();
+        if timeout == Some(Duration::ZERO) {
+            return match self.handle.try_send_batch(msgs) {
+                Ok(_) if msgs.is_empty() => Ok(()),
+                Ok(_) => Err(Error::WouldBlock),
+                Err(e) => Err(e),
+            };
+        }
+        block_on_timeout(self.handle.send_batch(msgs), timeout)
+    }
+
+    /// Sends what can be taken of `msgs` now (see [`SocketHandle::try_send_batch`]).
+    pub fn try_send_batch(&self, msgs: &mut Vec<Message>) -> Result<usize, Error> {
+        self.handle.try_send_batch(msgs)
+    }
+
+    /// Receives up to `max` messages into `out`, blocking as long as RCVTIMEO allows
+    /// for the first (see [`SocketHandle::recv_many`]).
+    pub fn recv_many(&self, out: &mut Vec<Message>, max: usize) -> Result<usize, Error> {
+        let timeout = self.handle.inner.rcvtimeo.get();
+        if timeout == Some(Duration::ZERO) {
+            return self.handle.try_recv_many(out, max);
+        }
+        block_on_timeout(self.handle.recv_many(out, max), timeout)
+    }
+
+    /// Takes up to `max` ready messages into `out` (see
+    /// [`SocketHandle::try_recv_many`]).
+    pub fn try_recv_many(&self, out: &mut Vec<Message>, max: usize) -> Result<usize, Error> {
+        self.handle.try_recv_many(out, max)
     }
 
     /// Receives, blocking as long as RCVTIMEO allows.

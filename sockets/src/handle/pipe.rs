@@ -122,6 +122,33 @@ impl<T> Pipe<T> {
         Ok(())
     }
 
+    /// Moves items from the front of `batch`, at most `limit`, into the free places
+    /// under one lock (the handles' `send_batch`): how many; `None` when closed
+    /// (nothing moved).
+    pub(crate) fn push_some(&self, batch: &mut Vec<T>, limit: usize) -> Option<usize> {
+        let (n, takers) = {
+            let mut s = self.lock();
+            if s.closed {
+                return None;
+            }
+            let n = self
+                .cap
+                .saturating_sub(s.items.len())
+                .min(limit)
+                .min(batch.len());
+            let was_empty = s.items.is_empty();
+            s.items.extend(batch.drain(..n));
+            let takers = if was_empty && n > 0 {
+                s.takers.take()
+            } else {
+                Vec::new()
+            };
+            (n, takers)
+        };
+        wake(takers);
+        Some(n)
+    }
+
     /// Adds every item of `batch` (the queue may exceed its capacity by this batch);
     /// `false` if the pipe is closed (the batch is dropped).
     pub(crate) fn push_all(&self, batch: &mut Vec<T>) -> bool {
@@ -194,6 +221,60 @@ impl<T> Pipe<T> {
         };
         wake(givers);
         Poll::Ready(item)
+    }
+
+    /// Takes up to `max` items (at least one), each given to `put`, under one lock, stopping
+    /// before an item `stop` says must come alone unless it is the first (an error the
+    /// next take returns): `Ready(Some(n))`, or `Ready(None)` when closed and empty.
+    /// `cx` `None`: never registers, `Ready(Some(0))` when empty.
+    pub(crate) fn poll_take_many(
+        &self,
+        cx: Option<&mut Context<'_>>,
+        key: &mut Option<u64>,
+        max: usize,
+        stop: impl Fn(&T) -> bool,
+        mut put: impl FnMut(T),
+    ) -> Poll<Option<usize>> {
+        let (n, givers) = {
+            let mut s = self.lock();
+            if s.items.is_empty() {
+                if s.closed {
+                    s.takers.remove(key.take());
+                    return Poll::Ready(None);
+                }
+                return match cx {
+                    Some(cx) => {
+                        s.takers.register(key, cx.waker());
+                        Poll::Pending
+                    }
+                    None => Poll::Ready(Some(0)),
+                };
+            }
+            s.takers.remove(key.take());
+            let mut n = 0;
+            while n < max {
+                match s.items.front() {
+                    Some(item) if n > 0 && stop(item) => break,
+                    Some(_) => {}
+                    None => break,
+                }
+                let item = s.items.pop_front().expect("front seen");
+                let alone = stop(&item);
+                put(item);
+                n += 1;
+                if alone {
+                    break;
+                }
+            }
+            let givers = if s.items.len() <= self.cap / 2 {
+                s.givers.take()
+            } else {
+                Vec::new()
+            };
+            (n, givers)
+        };
+        wake(givers);
+        Poll::Ready(Some(n))
     }
 
     /// Takes one item if there is one: `Ok(Some)`, `Ok(None)` (empty), `Err(())`
