@@ -515,7 +515,14 @@ impl Core {
             self.peers.queue_to(id, Message::from(Bytes::new()));
         }
         if !self.opts.hello_msg.is_empty()
-            && matches!(self.kind, SocketType::Router | SocketType::Dealer)
+            && matches!(
+                self.kind,
+                SocketType::Router
+                    | SocketType::Dealer
+                    | SocketType::Client
+                    | SocketType::Server
+                    | SocketType::Peer
+            )
         {
             // HELLO_MSG: first of all (before the probe).
             let hello = Message::from(self.opts.hello_msg.clone());
@@ -530,11 +537,19 @@ impl Core {
         self.peers.get(peer)?.routing_id.clone()
     }
 
-    /// A connection made by `connect` broke and will be retried: DEALER with
-    /// HICCUP_MSG receives that message (before the shell detaches the peer).
+    /// A connection made by `connect` broke and will be retried: DEALER, CLIENT and
+    /// PEER with HICCUP_MSG receive that message (before the shell detaches the
+    /// peer; PEER's carries the peer's routing id, as its other arrivals do).
     pub(crate) fn hiccup(&mut self, peer: PeerId) {
-        if self.kind == SocketType::Dealer && !self.opts.hiccup_msg.is_empty() {
-            let msg = Message::from(self.opts.hiccup_msg.clone());
+        if matches!(
+            self.kind,
+            SocketType::Dealer | SocketType::Client | SocketType::Peer
+        ) && !self.opts.hiccup_msg.is_empty()
+        {
+            let mut msg = Message::from(self.opts.hiccup_msg.clone());
+            if self.stamps {
+                self.pattern.stamp(&self.peers, peer, &mut msg);
+            }
             self.peers.push_input(peer, msg);
         }
     }

@@ -1909,6 +1909,72 @@ fn hello_disconnect_and_hiccup_messages() {
     );
 }
 
+/// The draft types as libzmq 4.3.5 has them: HELLO_MSG on CLIENT, SERVER and PEER;
+/// DISCONNECT_MSG on SERVER and PEER and HICCUP_MSG on CLIENT and PEER, each with the
+/// peer's routing id where the type has them.
+#[test]
+fn hello_disconnect_and_hiccup_on_draft_types() {
+    let hello = SocketOption::HelloMsg(Bytes::from_static(b"HELLO"));
+    for kind in [SocketType::Client, SocketType::Server, SocketType::Peer] {
+        let mut h = Harness::with(kind, std::slice::from_ref(&hello));
+        let p = h.attach();
+        h.write(p);
+        assert_eq!(h.wire(p), strs(&[&["HELLO"]]), "{kind}");
+    }
+    for kind in [SocketType::Server, SocketType::Peer] {
+        let mut h = Harness::with(
+            kind,
+            &[SocketOption::DisconnectMsg(Bytes::from_static(b"GONE"))],
+        );
+        let a = h.attach();
+        assert!(h.deliver(a, &["last words"]));
+        let (id, _) = h.recv_routed().unwrap();
+        h.detach(a, true);
+        assert_eq!(
+            h.recv_routed(),
+            Some((id, vec!["GONE".to_owned()])),
+            "{kind}"
+        );
+    }
+    let mut h = Harness::with(
+        SocketType::Client,
+        &[SocketOption::HiccupMsg(Bytes::from_static(b"HICCUP"))],
+    );
+    let p = h.core.add_connect_peer().unwrap();
+    let p = h.attach_to(Some(p), None).unwrap();
+    h.core.hiccup(p);
+    h.detach(p, false);
+    assert_eq!(h.recv_all(), strs(&[&["HICCUP"]]));
+    let mut h = Harness::with(
+        SocketType::Peer,
+        &[SocketOption::HiccupMsg(Bytes::from_static(b"HICCUP"))],
+    );
+    let p = h.core.add_connect_peer().unwrap();
+    let rid = h.core.routing_id(p).unwrap();
+    let id = u32::from_be_bytes(rid[..].try_into().unwrap());
+    h.attach_to(Some(p), None).unwrap();
+    h.core.hiccup(p);
+    h.detach(p, false);
+    assert_eq!(h.recv_routed(), Some((id, vec!["HICCUP".to_owned()])));
+    // Where libzmq has no such message, the option is refused.
+    for (kind, opt) in [
+        (
+            SocketType::Client,
+            SocketOption::DisconnectMsg(Bytes::from_static(b"x")),
+        ),
+        (
+            SocketType::Server,
+            SocketOption::HiccupMsg(Bytes::from_static(b"x")),
+        ),
+        (SocketType::Push, hello.clone()),
+    ] {
+        assert!(opt.check(kind).is_err(), "{kind}");
+    }
+    for kind in [SocketType::Client, SocketType::Server, SocketType::Peer] {
+        assert!(hello.check(kind).is_ok(), "{kind}");
+    }
+}
+
 #[test]
 fn xsub_verbose_unsubscribe_forwards_every_cancel() {
     for verbose in [false, true] {
