@@ -5,6 +5,7 @@
 //! (see `socks`) before the ZMTP connection starts.
 
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -76,11 +77,14 @@ pub(crate) async fn connect_loop<P: Proactor>(
                 }
                 None => &ep,
             };
-            let stream = connect_within(&p, target, connect_timeout).await?;
-            if tcp {
-                // BINDTODEVICE failing ends the attempt; the rest is best effort.
-                shared.core.borrow().opts.apply_to_tcp(&stream)?;
-            }
+            // The kernel options go on before the SYN, as libzmq sets them (where the
+            // engine allows: `Proactor::PREPARES_BEFORE_CONNECT`). BINDTODEVICE
+            // failing ends the attempt; the rest is best effort.
+            let prepare = |fd: BorrowedFd<'_>| match tcp {
+                true => shared.core.borrow().opts.apply_to_tcp(&fd),
+                false => Ok(()),
+            };
+            let stream = connect_within(&p, target, connect_timeout, &prepare).await?;
             let Some(Ok(proxy)) = &proxy else {
                 return Ok(Ready::<P>::Stream(stream));
             };
@@ -170,12 +174,13 @@ async fn connect_within<P: Proactor>(
     p: &P,
     ep: &Endpoint,
     limit: Option<Duration>,
+    prepare: &dyn Fn(BorrowedFd<'_>) -> io::Result<()>,
 ) -> io::Result<P::Stream> {
     let Some(limit) = limit else {
-        return crate::resolve::connect(p, ep).await;
+        return crate::resolve::connect(p, ep, prepare).await;
     };
     match select(
-        crate::resolve::connect(p, ep),
+        crate::resolve::connect(p, ep, prepare),
         p.sleep_until(p.now() + limit),
     )
     .await
