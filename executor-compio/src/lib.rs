@@ -23,12 +23,12 @@
 
 use std::future::Future;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net as unix;
 use std::time::Instant;
 
 use compio::io::{AsyncRead, AsyncWrite};
-use compio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use compio::net::{TcpListener, TcpSocket, TcpStream, UnixListener, UnixStream};
 use ringmq_proactor::compat::compio::{RecvBuf, SendBuf, SendVec};
 use ringmq_proactor::compat::{Park, RecvPark};
 use ringmq_proactor::{BufResult, Endpoint, Host, IoBuf, IoBufMut, IpcAddr, PeerAddr, Proactor};
@@ -197,13 +197,38 @@ impl Proactor for CompioProactor {
     }
 
     async fn connect(&self, ep: &Endpoint) -> io::Result<Stream> {
+        self.connect_prepared(ep, &|_| Ok(())).await
+    }
+
+    const PREPARES_BEFORE_CONNECT: bool = true;
+
+    async fn connect_prepared(
+        &self,
+        ep: &Endpoint,
+        prepare: &dyn Fn(BorrowedFd<'_>) -> io::Result<()>,
+    ) -> io::Result<Stream> {
         in_runtime()?;
         match ep {
             Endpoint::Tcp { host, port } => {
-                let addrs = host.socket_addrs(*port)?;
-                let s = TcpStream::connect(&addrs[..]).await?;
-                s.set_nodelay(true)?;
-                Ok(Stream(Conn::Tcp(s)))
+                let mut last = None;
+                for addr in host.socket_addrs(*port)? {
+                    let sock = if addr.is_ipv4() {
+                        TcpSocket::new_v4().await?
+                    } else {
+                        TcpSocket::new_v6().await?
+                    };
+                    prepare(sock.as_fd())?;
+                    match sock.connect(addr).await {
+                        Ok(s) => {
+                            s.set_nodelay(true)?;
+                            return Ok(Stream(Conn::Tcp(s)));
+                        }
+                        Err(e) => last = Some(e),
+                    }
+                }
+                Err(last.unwrap_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "name resolved to no address")
+                }))
             }
             Endpoint::Ipc(IpcAddr::Path(path)) => {
                 Ok(Stream(Conn::Unix(UnixStream::connect(path).await?)))

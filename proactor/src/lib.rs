@@ -80,9 +80,8 @@ pub trait Proactor: Clone + 'static {
     fn connect(&self, ep: &Endpoint) -> impl Future<Output = io::Result<Self::Stream>>;
 
     /// Whether [`Proactor::connect_prepared`] runs its `prepare` before the
-    /// connection starts (true for the built-in drivers and tokio) or after it is
-    /// made (the default, for engines whose connect has no such hook: compio,
-    /// monoio).
+    /// connection starts (true for the built-in drivers, compio and tokio) or after
+    /// it is made (the default, for engines whose connect has no such hook: monoio).
     const PREPARES_BEFORE_CONNECT: bool = false;
 
     /// Connects like [`Proactor::connect`], running `prepare` on each new socket

@@ -223,7 +223,7 @@ async fn bind_to_device<P: Proactor>(ctx: Context<P>) {
 /// libzmq, where the engine sets options before the SYN
 /// (`Proactor::PREPARES_BEFORE_CONNECT`): a PUSH bound to a non-loopback interface
 /// cannot reach 127.0.0.1, so its connect fails. On the engines that can only set
-/// options on the connected stream (compio, monoio) the connection is made on `lo` and
+/// options on the connected stream (monoio) the connection is made on `lo` and
 /// then bound: it connects.
 async fn bind_to_device_routes_the_connect<P: Proactor>(ctx: Context<P>) {
     let p = ctx.proactor().clone();
