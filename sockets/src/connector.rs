@@ -46,8 +46,7 @@ pub(crate) async fn connect_loop<P: Proactor>(
         let core = shared.core.borrow();
         let o = &core.opts;
         let timeout = if tcp { o.connect_timeout } else { None };
-        let raw = core.kind() == ringmq_zmtp::SocketType::Stream;
-        let proxy = (tcp && !raw && !o.socks_proxy.is_empty()).then(|| {
+        let proxy = (tcp && !o.socks_proxy.is_empty()).then(|| {
             format!("tcp://{}", o.socks_proxy)
                 .parse::<Endpoint>()
                 .map(|endpoint| Proxy {
