@@ -281,6 +281,21 @@ pub(crate) trait Pattern {
         false
     }
 
+    /// ZMQ_EVENTS' POLLIN: whether `recv` would return a message now (a filtered or
+    /// malformed one may still be skipped, as in libzmq).
+    fn readable(&self, peers: &Peers) -> bool {
+        peers.has_input()
+    }
+
+    /// ZMQ_EVENTS' POLLOUT: whether `send` would take a message now without waiting.
+    /// Round-robin types: a peer has room. The routing and fan-out types are always
+    /// writable, as in libzmq (what happens to a message for a full or unknown peer is
+    /// their send's business); types that cannot send override this with false.
+    fn writable(&self, peers: &Peers, opts: &Options) -> bool {
+        let _ = opts;
+        !self.sends_round_robin() || peers.has_room_any()
+    }
+
     /// PUB / XPUB: the peers of the last fan-out to hand the message to directly.
     fn take_fanout(&mut self) -> Vec<PeerId> {
         Vec::new()
@@ -381,6 +396,14 @@ impl Core {
     }
 
     /// Number of peers (attached, connecting, or gone with unread messages).
+    /// ZMQ_EVENTS: (readable, writable), see [`Pattern::readable`].
+    pub(crate) fn events(&self) -> (bool, bool) {
+        (
+            self.pattern.readable(&self.peers),
+            self.pattern.writable(&self.peers, &self.opts),
+        )
+    }
+
     pub(crate) fn peer_count(&self) -> usize {
         self.peers.len()
     }

@@ -1975,6 +1975,66 @@ fn hello_disconnect_and_hiccup_on_draft_types() {
     }
 }
 
+/// ZMQ_EVENTS, (readable, writable), through each type's states.
+#[test]
+fn events_follow_each_types_state() {
+    let mut h = Harness::new(SocketType::Req);
+    assert_eq!(h.core.events(), (false, false), "REQ without a peer");
+    let a = h.attach();
+    assert_eq!(h.core.events(), (false, true));
+    assert!(h.send_str(&["q"]));
+    assert_eq!(h.core.events(), (false, false), "awaiting the reply");
+    h.write(a);
+    assert!(h.deliver(a, &["", "r"]));
+    assert_eq!(h.core.events(), (true, false), "the reply is in");
+    assert!(h.recv().unwrap().is_some());
+    assert_eq!(h.core.events(), (false, true));
+
+    let mut h = Harness::new(SocketType::Rep);
+    let a = h.attach();
+    assert_eq!(h.core.events(), (false, false), "REP before a request");
+    assert!(h.deliver(a, &["", "q"]));
+    assert_eq!(h.core.events(), (true, false));
+    assert!(h.recv().unwrap().is_some());
+    assert_eq!(h.core.events(), (false, true), "answering");
+    assert!(h.deliver(a, &["", "q2"]));
+    assert_eq!(
+        h.core.events(),
+        (false, true),
+        "the next request waits its turn"
+    );
+    assert!(h.send_str(&["r"]));
+    assert_eq!(h.core.events(), (true, false));
+
+    let mut h = Harness::with(SocketType::Dealer, &[SocketOption::SndHwm(1)]);
+    let a = h.attach();
+    assert_eq!(h.core.events(), (false, true));
+    assert!(h.send_str(&["1"]));
+    assert_eq!(h.core.events(), (false, false), "its only peer is full");
+    h.write(a);
+    assert_eq!(h.core.events(), (false, true));
+    assert!(h.deliver(a, &["in"]));
+    assert_eq!(h.core.events(), (true, true));
+
+    // Routing and fan-out types are always writable; those that cannot send never.
+    for (kind, writable) in [
+        (SocketType::Router, true),
+        (SocketType::Server, true),
+        (SocketType::Pub, true),
+        (SocketType::XSub, true),
+        (SocketType::Pull, false),
+        (SocketType::Sub, false),
+        (SocketType::Gather, false),
+    ] {
+        let h = Harness::new(kind);
+        assert_eq!(h.core.events(), (false, writable), "{kind}");
+    }
+    let mut h = Harness::new(SocketType::Pull);
+    let a = h.attach();
+    assert!(h.deliver(a, &["x"]));
+    assert_eq!(h.core.events(), (true, false));
+}
+
 #[test]
 fn xsub_verbose_unsubscribe_forwards_every_cancel() {
     for verbose in [false, true] {

@@ -50,7 +50,7 @@ use crate::error::Error;
 use crate::message::Message;
 use crate::monitor::MonitorEvent;
 use crate::options::{SocketOption, SocketOptions};
-use crate::socket::Socket;
+use crate::socket::{Events, Socket};
 use crate::stats::SocketStats;
 use crate::util::{select, with_deadline, yield_now, Either, Notify, Stop};
 
@@ -730,6 +730,38 @@ impl SocketHandle {
     /// The current value of every option (see [`Socket::options`]).
     pub fn options(&self) -> Result<SocketOptions, Error> {
         self.call(|s| s.options())
+    }
+
+    /// What `send` and `recv` would do now without waiting (libzmq's ZMQ_EVENTS; see
+    /// [`Events`]). Streaming directions answer from the handle's pipes: readable
+    /// when a message is in the receive pipe, writable when the send pipe has room.
+    /// REQ / REP / ROUTER / SERVER / PEER sends, and REQ / REP receives, ask the
+    /// socket on its runtime thread (a synchronous call).
+    pub fn events(&self) -> Result<Events, Error> {
+        // A message taken for a `recv` that was dropped (kept, or in a parked answer)
+        // is the next one `recv` returns.
+        let queued = !self.inner.returned.lock().expect("returned").is_empty()
+            || self
+                .inner
+                .pending_recv
+                .lock()
+                .expect("pending")
+                .front()
+                .is_some_and(|a| !a.is_empty());
+        let readable = match &self.inner.recv {
+            Some(pipe) => Some(queued || pipe.ready_to_take()),
+            None if queued => Some(true),
+            None => None,
+        };
+        let writable = self.inner.send.as_ref().map(|pipe| pipe.room() > 0);
+        if let (Some(readable), Some(writable)) = (readable, writable) {
+            return Ok(Events { readable, writable });
+        }
+        let on_socket = self.call(|s| s.events())?;
+        Ok(Events {
+            readable: readable.unwrap_or(on_socket.readable),
+            writable: writable.unwrap_or(on_socket.writable),
+        })
     }
 
     /// Traffic, queue depths and drops, in total and per peer (see
