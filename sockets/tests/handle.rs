@@ -437,3 +437,32 @@ fn events_through_handles() {
     BlockingSocket::from(push).send("x").unwrap();
     wait_events(&pull, events(true, false));
 }
+
+/// `try_recv` after a dropped REQ / REP `recv`: the parked receive holds the request,
+/// and `try_recv` returns it (it used to ask the socket, whose message the parked
+/// receive had taken, and say `WouldBlock` forever).
+#[test]
+fn try_recv_takes_a_parked_receive() {
+    let rt = RuntimeThread::spawn().unwrap();
+    let rep = rt.socket(SocketType::Rep).unwrap();
+    let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(pin!(rep.recv()).as_mut().poll(&mut cx).is_pending());
+    let req = BlockingSocket::from(rt.socket(SocketType::Req).unwrap());
+    req.connect(&ep).unwrap();
+    req.send("q").unwrap();
+    let start = Instant::now();
+    let m = loop {
+        match rep.try_recv() {
+            Ok(m) => break m,
+            Err(Error::WouldBlock) => std::thread::yield_now(),
+            Err(e) => panic!("{e}"),
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "never received");
+    };
+    assert_eq!(m.frames()[0], "q");
+    assert!(
+        matches!(rep.try_recv(), Err(Error::InvalidState { .. })),
+        "answering"
+    );
+}

@@ -877,14 +877,14 @@ impl SocketHandle {
     /// Polls for the next message (the poll form of [`recv`](Self::recv), for
     /// `Stream` and hand-written pollers); this clone keeps its registration.
     pub fn poll_recv(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<Message, Error>> {
-        if let Some(m) = self.take_returned() {
-            return Poll::Ready(Ok(m));
-        }
         match &self.inner.recv {
             Some(pipe) => pipe
                 .poll_take(cx, &mut self.polling.recv_key)
                 .map(|r| r.unwrap_or(Err(Error::Closed))),
             None => {
+                if let Some(m) = self.take_returned() {
+                    return Poll::Ready(Ok(m));
+                }
                 if self.polling.recv_answer.is_none() {
                     self.polling.recv_answer = Some(self.ask_recv()?);
                 }
@@ -980,9 +980,6 @@ impl SocketHandle {
     /// dropped in every turn of a `select!` loop costs one receive on that thread, not
     /// one per turn.
     pub async fn recv(&self) -> Result<Message, Error> {
-        if let Some(m) = self.take_returned() {
-            return Ok(m);
-        }
         match &self.inner.recv {
             Some(pipe) => {
                 let mut key = Key::new(pipe);
@@ -990,6 +987,11 @@ impl SocketHandle {
                 r.unwrap_or(Err(Error::Closed))
             }
             None => {
+                // Only request / reply receives keep messages aside (the streaming
+                // types' pipe is their queue).
+                if let Some(m) = self.take_returned() {
+                    return Ok(m);
+                }
                 let pending = self.inner.pending_recv.lock().expect("pending").pop_front();
                 let answer = match pending {
                     Some(a) => a,
@@ -1010,16 +1012,35 @@ impl SocketHandle {
     /// executor: the runtime thread keeps receiving meanwhile. (REQ / REP / ROUTER...
     /// ask the runtime thread synchronously.)
     pub fn try_recv(&self) -> Result<Message, Error> {
-        if let Some(m) = self.take_returned() {
-            return Ok(m);
-        }
         match &self.inner.recv {
             Some(pipe) => match pipe.try_take() {
                 Ok(Some(r)) => r,
                 Ok(None) => Err(Error::WouldBlock),
                 Err(()) => Err(Error::Closed),
             },
-            None => self.call(|s| s.try_recv())?,
+            None => {
+                if let Some(m) = self.take_returned() {
+                    return Ok(m);
+                }
+                // A receive parked by a dropped `recv` comes first: it may hold the
+                // message already; while it waits, it would take the next one.
+                let mut pending = self.inner.pending_recv.lock().expect("pending");
+                if let Some(answer) = pending.front_mut() {
+                    return match answer.try_recv() {
+                        Ok(r) => {
+                            pending.pop_front();
+                            r
+                        }
+                        Err(oneshot::error::TryRecvError::Empty) => Err(Error::WouldBlock),
+                        Err(oneshot::error::TryRecvError::Closed) => {
+                            pending.pop_front();
+                            Err(Error::Closed)
+                        }
+                    };
+                }
+                drop(pending);
+                self.call(|s| s.try_recv())?
+            }
         }
     }
 
