@@ -886,7 +886,12 @@ impl SocketHandle {
                     return Poll::Ready(Ok(m));
                 }
                 if self.polling.recv_answer.is_none() {
-                    self.polling.recv_answer = Some(self.ask_recv()?);
+                    // A receive parked by a dropped `recv` first.
+                    let parked = self.inner.pending_recv.lock().expect("pending").pop_front();
+                    self.polling.recv_answer = Some(match parked {
+                        Some(a) => a,
+                        None => self.ask_recv()?,
+                    });
                 }
                 let answer = self.polling.recv_answer.as_mut().expect("just set");
                 let r = std::task::ready!(Pin::new(answer).poll(cx));
