@@ -31,7 +31,9 @@ use compio::io::{AsyncRead, AsyncWrite};
 use compio::net::{TcpListener, TcpSocket, TcpStream, UnixListener, UnixStream};
 use ringmq_proactor::compat::compio::{RecvBuf, SendBuf, SendVec};
 use ringmq_proactor::compat::{Park, RecvPark};
-use ringmq_proactor::{BufResult, Endpoint, Host, IoBuf, IoBufMut, IpcAddr, PeerAddr, Proactor};
+use ringmq_proactor::{
+    connect_first, BufResult, Endpoint, Host, IoBuf, IoBufMut, IpcAddr, PeerAddr, Proactor,
+};
 
 /// Runs `fut` to completion on a new compio runtime on this thread (io_uring, or
 /// polling where io_uring is unavailable).
@@ -210,25 +212,19 @@ impl Proactor for CompioProactor {
         in_runtime()?;
         match ep {
             Endpoint::Tcp { host, port } => {
-                let mut last = None;
-                for addr in host.socket_addrs(*port)? {
+                let addrs = host.socket_addrs(*port)?;
+                let s = connect_first(addrs, |addr| async move {
                     let sock = if addr.is_ipv4() {
                         TcpSocket::new_v4().await?
                     } else {
                         TcpSocket::new_v6().await?
                     };
                     prepare(sock.as_fd())?;
-                    match sock.connect(addr).await {
-                        Ok(s) => {
-                            s.set_nodelay(true)?;
-                            return Ok(Stream(Conn::Tcp(s)));
-                        }
-                        Err(e) => last = Some(e),
-                    }
-                }
-                Err(last.unwrap_or_else(|| {
-                    io::Error::new(io::ErrorKind::InvalidInput, "name resolved to no address")
-                }))
+                    sock.connect(addr).await
+                })
+                .await?;
+                s.set_nodelay(true)?;
+                Ok(Stream(Conn::Tcp(s)))
             }
             Endpoint::Ipc(IpcAddr::Path(path)) => {
                 Ok(Stream(Conn::Unix(UnixStream::connect(path).await?)))

@@ -36,7 +36,8 @@ use std::time::Instant;
 
 use ringmq_proactor::compat::tokio::read_into_spare;
 use ringmq_proactor::{
-    BufResult, Endpoint, Host, IoBuf, IoBufMut, IpcAddr, PeerAddr, Proactor, MAX_IOVECS,
+    connect_first, BufResult, Endpoint, Host, IoBuf, IoBufMut, IpcAddr, PeerAddr, Proactor,
+    MAX_IOVECS,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{tcp, unix as tunix, TcpListener, TcpSocket, TcpStream, UnixListener, UnixStream};
@@ -300,25 +301,19 @@ impl Proactor for TokioProactor {
         in_runtime()?;
         match ep {
             Endpoint::Tcp { host, port } => {
-                let mut last = None;
-                for addr in host.socket_addrs(*port)? {
+                let addrs = host.socket_addrs(*port)?;
+                let s = connect_first(addrs, |addr| async move {
                     let sock = if addr.is_ipv4() {
                         TcpSocket::new_v4()?
                     } else {
                         TcpSocket::new_v6()?
                     };
                     prepare(sock.as_fd())?;
-                    match sock.connect(addr).await {
-                        Ok(s) => {
-                            s.set_nodelay(true)?;
-                            return Ok(Stream(Conn::Tcp(s)));
-                        }
-                        Err(e) => last = Some(e),
-                    }
-                }
-                Err(last.unwrap_or_else(|| {
-                    io::Error::new(io::ErrorKind::InvalidInput, "name resolved to no address")
-                }))
+                    sock.connect(addr).await
+                })
+                .await?;
+                s.set_nodelay(true)?;
+                Ok(Stream(Conn::Tcp(s)))
             }
             Endpoint::Ipc(IpcAddr::Path(path)) => {
                 Ok(Stream(Conn::Unix(UnixStream::connect(path).await?)))

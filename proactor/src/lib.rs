@@ -39,7 +39,9 @@ mod tests;
 mod uring;
 
 pub use buf::{BufResult, IoBuf, IoBufMut, Slice};
-pub use endpoint::{Endpoint, EndpointError, Host, IpcAddr, PeerAddr, MAX_IPC_ADDR_LEN};
+pub use endpoint::{
+    connect_first, Endpoint, EndpointError, Host, IpcAddr, PeerAddr, MAX_IPC_ADDR_LEN,
+};
 pub use net::{Listener, Reader, Stream, Writer};
 pub use runtime::{Backend, BackendChoice, Native, Runtime, BACKEND_ENV};
 

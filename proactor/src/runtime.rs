@@ -319,14 +319,8 @@ impl Proactor for Native {
     ) -> io::Result<Stream> {
         let addrs = sys::resolve(ep)?;
         let tcp = matches!(ep, Endpoint::Tcp { .. });
-        let mut last = None;
-        for addr in &addrs {
-            match self.connect_one(addr, tcp, prepare).await {
-                Ok(sock) => return Ok(Stream { sock }),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address")))
+        let sock = crate::connect_first(&addrs, |a| self.connect_one(a, tcp, prepare)).await?;
+        Ok(Stream { sock })
     }
 
     fn adopt_datagram(&self, socket: std::net::UdpSocket) -> io::Result<Stream> {

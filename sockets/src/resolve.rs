@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 
-use ringmq_proactor::{Endpoint, Host, Proactor};
+use ringmq_proactor::{connect_first, Endpoint, Host, Proactor};
 
 use crate::inproc::lock;
 
@@ -179,14 +179,10 @@ pub(crate) async fn connect<P: Proactor>(
         return p.connect_prepared(ep, prepare).await;
     };
     let addrs = Resolver::global().resolve(name, *port).await?;
-    let mut last = None;
-    for addr in addrs {
-        match p.connect_prepared(&Endpoint::from(addr), prepare).await {
-            Ok(s) => return Ok(s),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address")))
+    connect_first(addrs, |addr| async move {
+        p.connect_prepared(&Endpoint::from(addr), prepare).await
+    })
+    .await
 }
 
 #[cfg(test)]
