@@ -312,9 +312,6 @@ pub(crate) async fn run_from<P: Proactor>(
     origin: Origin,
     peer_addr: Option<PeerAddr>,
 ) -> Outcome {
-    if shared.core.borrow().kind() == ringmq_zmtp::SocketType::Stream {
-        return crate::raw::run(shared, stream, endpoint, origin).await;
-    }
     let (reader, writer) = shared.proactor.split(stream);
     run_halves(shared, reader, writer, endpoint, origin, peer_addr).await
 }
@@ -329,6 +326,9 @@ pub(crate) async fn run_halves<P: Proactor>(
     origin: Origin,
     peer_addr: Option<PeerAddr>,
 ) -> Outcome {
+    if shared.core.borrow().kind() == ringmq_zmtp::SocketType::Stream {
+        return crate::raw::run(shared, reader, writer, endpoint, origin).await;
+    }
     let p = shared.proactor.clone();
     let address = match peer_addr {
         Some(PeerAddr::Tcp(a)) => a.ip().to_string(),
