@@ -141,9 +141,12 @@ async fn blocked_batch_resumes<P: Proactor>(ctx: Context<P>) {
     let p = ctx.proactor().clone();
     let pull = ctx.pull();
     pull.set_option(SocketOption::RcvHwm(5)).unwrap();
+    // Small kernel buffers: what nobody reads cannot all wait in them.
+    pull.set_option(SocketOption::RcvBuf(Some(4096))).unwrap();
     let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
     let push = ctx.push();
     push.set_option(SocketOption::SndHwm(5)).unwrap();
+    push.set_option(SocketOption::SndBuf(Some(4096))).unwrap();
     push.connect(&ep).unwrap();
     let n = 5_000;
     let payload = Bytes::from(vec![1u8; 1000]);
@@ -154,11 +157,16 @@ async fn blocked_batch_resumes<P: Proactor>(ctx: Context<P>) {
         push.send_batch(&mut msgs).await.unwrap();
     };
     let recv = async {
-        // Nothing is read for a while: the batch must wait for room.
-        sleep(&p, Duration::from_millis(100)).await;
-        let stats = push.stats();
+        // Nothing is read until the PUSH's queue is at its SNDHWM: the batch waits.
+        wait_until(
+            &p,
+            Duration::from_secs(10),
+            "the PUSH at its SNDHWM",
+            || push.stats().queued_out >= 5,
+        )
+        .await;
         assert!(
-            stats.messages_out < n as u64,
+            push.stats().messages_out < n as u64,
             "the whole batch went out while nobody read"
         );
         let mut out = Vec::new();

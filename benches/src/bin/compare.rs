@@ -844,7 +844,9 @@ fn measure(cfg: &Cfg) -> Results {
         // The batch API (issue 15): ringmq's `local_thr` / `remote_thr --batch`, and the
         // plain API in the same repeat as its reference; libzmq and raw have no batch
         // API: their one plain run is the reference of both lines.
-        let count = thr_count(cfg.quick, BATCH_SIZE);
+        // Four times the thr row's count: at 64 B that row's runs last well under a
+        // second, too short for a steady ratio between two APIs.
+        let count = 4 * thr_count(cfg.quick, BATCH_SIZE);
         for &imp in &cfg.impls_in("batch", true) {
             let mut thr = |batch: bool| {
                 eps.next(false).and_then(|ep| {
@@ -1183,10 +1185,12 @@ fn batch_table(md: &mut String, cfg: &Cfg, results: &Results) {
         "batch",
         &format!(
             "### PUSH/PULL {BATCH_SIZE} B with the batch API (msg/s; higher is better)\n\n\
-             ringmq: `remote_thr --batch {BATCH}` (`send_batch` of {BATCH} messages) to \
+             {} messages per run. ringmq: `remote_thr --batch {BATCH}` (`send_batch` of \
+             {BATCH} messages) to \
              `local_thr --batch {BATCH}` (`recv_many` of up to {BATCH}), and the plain \
              `send` / `recv` tools in the same repeat; libzmq and raw have no batch API \
-             (their plain run is on both lines).\n\n"
+             (their plain run is on both lines).\n\n",
+            fmt_count(4 * thr_count(cfg.quick, BATCH_SIZE))
         ),
     );
     let key = format!("batch/{BATCH_SIZE}");
