@@ -630,7 +630,7 @@ impl<P: Proactor> Socket<P> {
     /// goes straight into its connection's output batch while that batch has room, so
     /// the writer is woken once for many messages. What a batch saves against as many
     /// `send`s is the per-call work: one future, one closed check, one yield decision.
-    /// Like `send`, it lets other tasks run after [`YIELD_EVERY`] messages without a
+    /// Like `send`, it lets other tasks run after 1,024 messages without a
     /// wait, and as soon as a PUB subscriber's queue reaches its SNDHWM.
     ///
     /// Partial progress is never lost: on an error, the messages not yet taken stay in
