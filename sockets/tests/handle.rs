@@ -450,6 +450,12 @@ fn batch_api_on_handles() {
         push.try_send_batch(&mut empty),
         Err(Error::EmptyMessage)
     ));
+    assert!(
+        empty.is_empty(),
+        "the empty message is dropped with the error"
+    );
+    push.send_batch(&mut empty).unwrap();
+    assert_eq!(push.try_send_batch(&mut empty).unwrap(), 0);
 
     // REQ: the second request of a batch fails on the runtime thread; the rest come
     // back.

@@ -1048,6 +1048,9 @@ impl SocketHandle {
     /// Moves messages from the front of `msgs` into the send pipe, up to the first
     /// empty one (which fails with [`Error::EmptyMessage`] when it is first): how many.
     fn push_batch(&self, pipe: &Pipe<Message>, msgs: &mut Vec<Message>) -> Result<usize, Error> {
+        if msgs.is_empty() {
+            return Ok(0);
+        }
         let limit = msgs
             .iter()
             .position(Message::is_empty)
