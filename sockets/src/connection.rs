@@ -248,6 +248,31 @@ impl Link for Conn {
         Ok(())
     }
 
+    /// The run goes into the writer's batch under one borrow of the session, up to
+    /// [`BATCH_BYTES`] waiting, with one notify of the writer.
+    fn offer_many(&self, msgs: &mut Vec<Message>) {
+        let Some(mut session) = self.session_for_offer() else {
+            return;
+        };
+        let mut n = 0;
+        let mut failed = None;
+        while n < msgs.len() && session.pending_transmit() < BATCH_BYTES {
+            let msg = std::mem::take(&mut msgs[n]);
+            n += 1;
+            if let Err(e) = session.send_parts(msg.into_parts()) {
+                failed = Some(e);
+                break;
+            }
+        }
+        drop(session);
+        msgs.drain(..n);
+        match failed {
+            Some(e) => self.end(e.into()),
+            None if n > 0 => self.wake_writer.notify(),
+            None => {}
+        }
+    }
+
     /// Small frames are copied into the batch, so no frame is cloned.
     fn offer_shared(&self, msg: &Message) -> bool {
         let Some(mut session) = self.session_for_offer() else {

@@ -39,6 +39,22 @@ pub(crate) trait Link {
     /// wakes the link).
     fn offer(&self, msg: Message, write_through: bool) -> Result<(), Message>;
 
+    /// [`Link::offer`] (not write-through) for a run of messages, in order: takes as
+    /// many as it can from the front of `msgs` and leaves the rest there.
+    fn offer_many(&self, msgs: &mut Vec<Message>) {
+        let mut n = 0;
+        while n < msgs.len() {
+            match self.offer(std::mem::take(&mut msgs[n]), false) {
+                Ok(()) => n += 1,
+                Err(msg) => {
+                    msgs[n] = msg;
+                    break;
+                }
+            }
+        }
+        msgs.drain(..n);
+    }
+
     /// [`Link::offer`] for a message shared by several peers (fan-out), without taking
     /// it: small frames are copied into the batch. False when not taken.
     fn offer_shared(&self, msg: &Message) -> bool;

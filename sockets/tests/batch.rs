@@ -91,6 +91,41 @@ async fn batch_inproc<P: Proactor>(ctx: Context<P>) {
     batch_stream(&ctx, "inproc://batch", 20_000, 37).await;
 }
 
+/// One batch far larger than the connection's output batch (256 KiB): what the
+/// session cannot take waits in the peer's queue, in order, and everything arrives in
+/// order (the tail of a run goes back to the queue last-first).
+async fn batch_over_the_output_batch<P: Proactor>(ctx: Context<P>) {
+    let pull = ctx.pull();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let mon = pull.monitor();
+    let push = ctx.push();
+    push.connect(&ep).unwrap();
+    let p = ctx.proactor().clone();
+    wait_handshakes(&p, &mon, 1).await;
+    let n = 200;
+    let body = Bytes::from(vec![9u8; 16 * 1024]);
+    let mut msgs: Vec<Message> = (0..n)
+        .map(|i| vec![Bytes::from(format!("{i}")), body.clone()].into())
+        .collect();
+    push.try_send_batch(&mut msgs).unwrap();
+    let queued = push.stats().queued_out;
+    assert!(
+        queued > 0 && msgs.is_empty(),
+        "{queued} queued, {} left: 3.2 MiB cannot all go into one output batch",
+        msgs.len()
+    );
+    let mut out = Vec::new();
+    let mut next = 0;
+    while next < n {
+        pull.recv_many(&mut out, 64).await.unwrap();
+        for m in out.drain(..) {
+            assert_eq!(m.frames()[0], format!("{next}").as_bytes(), "in order");
+            assert_eq!(m.frames()[1].len(), 16 * 1024);
+            next += 1;
+        }
+    }
+}
+
 /// A batch larger than the SNDHWM with nobody connected: `try_send_batch` takes up to
 /// the HWM and leaves the rest, in order; `send_batch` times out with SNDTIMEO and
 /// keeps every message that found no room.
@@ -419,6 +454,7 @@ async fn pub_batch_drops_at_hwm<P: Proactor>(ctx: Context<P>) {
 
 backend_tests!(
     batch_tcp,
+    batch_over_the_output_batch,
     batch_ipc,
     batch_inproc,
     batch_respects_sndhwm,

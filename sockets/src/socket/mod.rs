@@ -712,8 +712,9 @@ impl<P: Proactor> Socket<P> {
         let mut batch = Batch::default();
         let mut i = 0;
         let mut failed = None;
+        let mut run = Run::default();
         while i < msgs.len() && batch.taken < limit {
-            match self.route(std::mem::take(&mut msgs[i])) {
+            match self.route_batched(std::mem::take(&mut msgs[i]), &mut run) {
                 Ok(Attempt::Sent { full }) => {
                     i += 1;
                     batch.taken += 1;
@@ -734,6 +735,7 @@ impl<P: Proactor> Socket<P> {
                 }
             }
         }
+        run.flush(shared);
         msgs.drain(..i);
         match failed {
             Some(e) => Err(e),
@@ -753,12 +755,56 @@ impl<P: Proactor> Socket<P> {
 
     /// [`send_once`](Self::send_once) on a socket known to be open.
     fn route(&self, msg: Message) -> Result<Attempt, Error> {
-        let shared = &*self.shared;
         let (sent, more) = {
-            let mut core = shared.core.borrow_mut();
+            let mut core = self.shared.core.borrow_mut();
             let sent = core.send(msg)?;
             (sent, core.has_output())
         };
+        self.carry_out(sent, more)
+    }
+
+    /// [`route`](Self::route) in a batch: messages the core hands straight to one
+    /// peer's link are collected in `run` and offered to the link together ([`Run`]);
+    /// anything else offers the run first, so every link sees its messages in order.
+    fn route_batched(&self, msg: Message, run: &mut Run) -> Result<Attempt, Error> {
+        let shared = &*self.shared;
+        let routed = {
+            let mut core = shared.core.borrow_mut();
+            core.send(msg).map(|sent| (sent, core.has_output()))
+        };
+        match routed {
+            Ok((
+                Sent::Direct {
+                    peer,
+                    msg,
+                    write_through: false,
+                },
+                more,
+            )) => {
+                if run.peer != Some(peer) {
+                    run.flush(shared);
+                    run.peer = Some(peer);
+                }
+                run.msgs.push(msg);
+                if more {
+                    run.flush(shared);
+                    shared.run_core_output();
+                }
+                Ok(Attempt::Sent { full: false })
+            }
+            routed => {
+                run.flush(shared);
+                let (sent, more) = routed?;
+                self.carry_out(sent, more)
+            }
+        }
+    }
+
+    /// The shell's half of a send: hands the message to the link(s) the core chose
+    /// (`more`: the core has output to carry out as well).
+    #[inline]
+    fn carry_out(&self, sent: Sent, more: bool) -> Result<Attempt, Error> {
+        let shared = &*self.shared;
         let mut full = false;
         match sent {
             Sent::Direct {
@@ -1033,6 +1079,27 @@ enum Attempt {
     Sent { full: bool },
     /// No peer can take the message now; here it is back.
     Blocked(Message),
+}
+
+/// Messages of a batch that the core handed straight to `peer`'s link
+/// ([`Sent::Direct`], not write-through), not yet offered: they are offered together
+/// ([`Shared::offer_run`]: one lookup of the link, one borrow of its session, one
+/// notify of its writer) when the batch moves on to another peer, when anything else
+/// must happen first, and at the end of the pass. No task runs meanwhile, so the
+/// peer's queue stays empty and every message the core routes to it in the run is
+/// direct too.
+#[derive(Default)]
+struct Run {
+    peer: Option<PeerId>,
+    msgs: Vec<Message>,
+}
+
+impl Run {
+    fn flush<P: Proactor>(&mut self, shared: &Shared<P>) {
+        if let Some(peer) = self.peer.take() {
+            shared.offer_run(peer, &mut self.msgs);
+        }
+    }
 }
 
 /// The outcome of one pass of `send_batch_once` that did not fail.

@@ -255,6 +255,31 @@ impl<P: Proactor> Shared<P> {
         }
     }
 
+    /// [`Shared::offer`] for a run of messages routed directly to `peer`, in order
+    /// (a batch send): the link takes what it can ([`Link::offer_many`]); the rest go
+    /// back to the front of the peer's queue, in order, and the link is told. `msgs`
+    /// is left empty.
+    pub(crate) fn offer_run(&self, peer: PeerId, msgs: &mut Vec<Message>) {
+        let link = self.link(peer);
+        if let Some(link) = &link {
+            link.offer_many(msgs);
+        }
+        if msgs.is_empty() {
+            return;
+        }
+        let mut queued = false;
+        {
+            let mut core = self.core.borrow_mut();
+            // Each goes to the front: the last first keeps the order.
+            for msg in msgs.drain(..).rev() {
+                queued |= core.requeue(peer, msg, false);
+            }
+        }
+        if let (true, Some(link)) = (queued, link) {
+            link.wake_output();
+        }
+    }
+
     /// Hands a fan-out message ([`crate::core::Sent::Fanout`]) to each target the core listed, by
     /// reference; a copy is queued for a link that cannot take it now.
     pub(crate) fn fan_out(&self, msg: &Message) {
