@@ -454,18 +454,20 @@ async fn socket_task(
 async fn send_pump(sock: &Socket<Native>, pipe: &Pipe<Message>, stop: &Stop) {
     let mut batch = VecDeque::new();
     let mut key = Key::new(pipe);
-    'pump: loop {
+    loop {
         let more = poll_fn(|cx| pipe.poll_take_all(cx, &mut key.key, &mut batch));
         match select(more, stop.wait()).await {
             Either::Left(true) => {}
             Either::Left(false) | Either::Right(()) => break,
         }
-        while let Some(msg) = batch.pop_front() {
-            match select(sock.send_untimed(msg), stop.wait()).await {
-                Either::Left(Ok(())) => {}
-                _ => break 'pump,
-            }
+        // The whole take goes to the socket as one batch (no allocation either way:
+        // the deque's buffer becomes the vector's and back).
+        let mut msgs = Vec::from(std::mem::take(&mut batch));
+        match select(sock.send_batch_untimed(&mut msgs), stop.wait()).await {
+            Either::Left(Ok(())) => {}
+            _ => break,
         }
+        batch = VecDeque::from(msgs);
     }
     // Closed or stopped: the handles' next send fails with `Closed`.
     pipe.close();
@@ -475,6 +477,7 @@ async fn send_pump(sock: &Socket<Native>, pipe: &Pipe<Message>, stop: &Stop) {
 /// socket only what the pipe has room for (RCVHWM keeps applying to the rest).
 async fn recv_pump(sock: &Socket<Native>, pipe: &Pipe<Result<Message, Error>>) {
     let mut batch = Vec::new();
+    let mut taken = Vec::new();
     let mut key = Key::new(pipe);
     loop {
         if !poll_fn(|cx| pipe.poll_room(cx, &mut key.key)).await {
@@ -489,15 +492,16 @@ async fn recv_pump(sock: &Socket<Native>, pipe: &Pipe<Result<Message, Error>>) {
             }
         }
         let room = pipe.room().min(64);
-        while !ended && batch.len() < room {
-            match sock.try_recv() {
-                Ok(m) => batch.push(Ok(m)),
-                Err(Error::WouldBlock) => break,
+        if !ended && batch.len() < room {
+            match sock.try_recv_many(&mut taken, room - batch.len()) {
+                Ok(_) | Err(Error::WouldBlock) => {}
                 Err(e) => {
+                    batch.extend(taken.drain(..).map(Ok));
                     batch.push(Err(e));
                     ended = true;
                 }
             }
+            batch.extend(taken.drain(..).map(Ok));
         }
         if !pipe.push_all(&mut batch) || ended {
             break;

@@ -643,6 +643,16 @@ impl<P: Proactor> Socket<P> {
     /// Cancel safety: a `send_batch` dropped while it waits leaves the messages not yet
     /// taken in `msgs`; those taken are queued and delivered.
     pub async fn send_batch(&self, msgs: &mut Vec<Message>) -> Result<(), Error> {
+        self.send_batch_timed(msgs, true).await
+    }
+
+    /// `send_batch` without SNDTIMEO: waits for room as long as it takes (handle
+    /// pumps).
+    pub(crate) async fn send_batch_untimed(&self, msgs: &mut Vec<Message>) -> Result<(), Error> {
+        self.send_batch_timed(msgs, false).await
+    }
+
+    async fn send_batch_timed(&self, msgs: &mut Vec<Message>, timed: bool) -> Result<(), Error> {
         let p = &self.shared.proactor;
         // Set when the first attempt finds no room (SNDTIMEO counts from then).
         let mut deadline: Option<Option<Instant>> = None;
@@ -666,7 +676,10 @@ impl<P: Proactor> Socket<P> {
                 continue;
             }
             self.shared.unyielded_sends.set(0);
-            let timeout = self.shared.core.borrow().opts.sndtimeo;
+            let timeout = match timed {
+                true => self.shared.core.borrow().opts.sndtimeo,
+                false => None,
+            };
             if timeout == Some(Duration::ZERO) {
                 return Err(Error::WouldBlock);
             }
@@ -1042,23 +1055,6 @@ impl<P: Proactor> Socket<P> {
     pub(crate) async fn close_in_place(&self) {
         self.closed.set(true);
         close_shared(self.shared.clone()).await;
-    }
-
-    /// `send` without SNDTIMEO: waits for room as long as it takes (handle pumps).
-    pub(crate) async fn send_untimed(&self, mut msg: Message) -> Result<(), Error> {
-        loop {
-            let room = self.shared.send_ready.notified();
-            match self.send_once(msg)? {
-                Attempt::Sent { full } => {
-                    if full {
-                        yield_now(&self.shared.proactor).await;
-                    }
-                    return Ok(());
-                }
-                Attempt::Blocked(m) => msg = m,
-            }
-            room.await;
-        }
     }
 
     /// `recv` without RCVTIMEO: waits as long as it takes (handle pumps).
