@@ -33,7 +33,9 @@ use crate::monitor::MonitorEventKind;
 use crate::options::{mechanism_for, MechanismKind};
 use crate::reason::DisconnectReason;
 use crate::socket::shared::Shared;
-use crate::util::{select, sleep_until_opt, with_deadline, yield_now, Either, Notify};
+use crate::util::{
+    select, select_in_place, sleep_until_opt, with_deadline, yield_now, Either, Notify,
+};
 use crate::zap::{ZapReply, ZapRequest};
 
 /// The writer stops moving messages into the session once this many bytes wait.
@@ -313,7 +315,8 @@ pub(crate) async fn run_from<P: Proactor>(
     peer_addr: Option<PeerAddr>,
 ) -> Outcome {
     if shared.core.borrow().kind() == ringmq_zmtp::SocketType::Stream {
-        return crate::raw::run(shared, stream, endpoint, origin).await;
+        // Boxed: its state would otherwise size every ZMTP connection's task too.
+        return Box::pin(crate::raw::run(shared, stream, endpoint, origin)).await;
     }
     let (reader, writer) = shared.proactor.split(stream);
     run_halves(shared, reader, writer, endpoint, origin, peer_addr).await
@@ -329,13 +332,32 @@ pub(crate) async fn run_halves<P: Proactor>(
     origin: Origin,
     peer_addr: Option<PeerAddr>,
 ) -> Outcome {
+    let Some((conn, slot)) = open(&shared, writer, endpoint, origin, peer_addr) else {
+        return Outcome { established: false };
+    };
+    let p = shared.proactor.clone();
+    p.spawn_local(read_loop(shared.clone(), conn.clone(), reader));
+    write_loop(&shared, &conn, &slot).await;
+    finish(&shared, &conn)
+}
+
+/// The connection's shared state and writing half, with its session made (`None`: the
+/// socket is terminated, or the session could not be made; reported). A plain function
+/// so that nothing it builds is held in the connection task's state.
+fn open<P: Proactor>(
+    shared: &Rc<Shared<P>>,
+    writer: P::Writer,
+    endpoint: String,
+    origin: Origin,
+    peer_addr: Option<PeerAddr>,
+) -> Option<(Rc<Conn>, Rc<WriterSlot<P>>)> {
     let p = shared.proactor.clone();
     let address = match peer_addr {
         Some(PeerAddr::Tcp(a)) => a.ip().to_string(),
         _ => String::new(),
     };
     if shared.io.borrow().terminated {
-        return Outcome { established: false };
+        return None;
     }
     let made = {
         let core = shared.core.borrow();
@@ -352,7 +374,7 @@ pub(crate) async fn run_halves<P: Proactor>(
                 &endpoint,
                 None,
             );
-            return Outcome { established: false };
+            return None;
         }
     };
     let id = shared.io.borrow_mut().next_id();
@@ -385,9 +407,7 @@ pub(crate) async fn run_halves<P: Proactor>(
         bytes_out: Cell::new(0),
     });
     shared.io.borrow_mut().conns.insert(id, conn.clone());
-    p.spawn_local(read_loop(shared.clone(), conn.clone(), reader));
-    write_loop(&shared, &conn, &slot).await;
-    finish(&shared, &conn)
+    Some((conn, slot))
 }
 
 fn finish<P: Proactor>(shared: &Shared<P>, conn: &Conn) -> Outcome {
@@ -609,7 +629,8 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
         // session's partial handshake frame (64 KiB): nothing is read while the ZAP
         // handler decides.
         if conn.authenticating.get() {
-            select(conn.wake_reader.notified(), conn.wait_done()).await;
+            // `Conn::end` wakes the reader too.
+            conn.wake_reader.notified().await;
             continue;
         }
         if let Some(peer) = conn.peer.get() {
@@ -618,7 +639,7 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
                     held = true;
                     conn.session.borrow_mut().hold_input_deadlines();
                 }
-                select(conn.wake_reader.notified(), conn.wait_done()).await;
+                conn.wake_reader.notified().await;
                 continue;
             }
         }
@@ -635,7 +656,8 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
             buf = renew(buf, size, &mut pool);
         }
         let spare = buf.capacity() - buf.len();
-        let BufResult(res, buf) = match select(p.recv(&mut reader, buf), conn.wait_done()).await {
+        let recv = select_in_place!(p.recv(&mut reader, buf), conn.wait_done());
+        let BufResult(res, buf) = match recv.await {
             Either::Left(r) => r,
             Either::Right(()) => break,
         };
@@ -761,7 +783,7 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
                 .set(conn.in_write.get() + conn.uncounted.take());
             let bytes: usize = chunks.iter().map(Bytes::len).sum();
             conn.writing.set(true);
-            let r = select(write_all(p, &mut writer, chunks), conn.wait_done()).await;
+            let r = select_in_place!(write_all(p, &mut writer, chunks), conn.wait_done()).await;
             conn.writing.set(false);
             shared.progress.notify();
             match r {
@@ -775,14 +797,16 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
             }
             continue;
         }
-        let deadline = conn.session.borrow().poll_timeout();
+        let deadline = {
+            let mut session = conn.session.borrow_mut();
+            // Nothing to write: an idle connection holds no output buffer.
+            session.release_idle_output();
+            session.poll_timeout()
+        };
         conn.sleeping_until.set(deadline);
         *slot.writer.borrow_mut() = Some(writer);
-        select(
-            select(conn.wake_writer.notified(), conn.wait_done()),
-            sleep_until_opt(p, deadline),
-        )
-        .await;
+        // `Conn::end` wakes the writer too.
+        select_in_place!(conn.wake_writer.notified(), sleep_until_opt(p, deadline)).await;
         writer = slot
             .writer
             .borrow_mut()
@@ -799,7 +823,10 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
         conn.in_write
             .set(conn.in_write.get() + taken as u64 + conn.uncounted.take());
         let deadline = p.now() + Duration::from_millis(100);
-        let written = with_deadline(p, Some(deadline), write_all(p, &mut writer, tx.chunks)).await;
+        // Boxed: this runs once, at the end, and would otherwise size the task's state
+        // for the whole life of the connection.
+        let last = with_deadline(p, Some(deadline), write_all(p, &mut writer, tx.chunks));
+        let written = Box::pin(last).await;
         if let Some(Ok(_)) = written {
             conn.in_write.set(0);
         }
@@ -897,5 +924,43 @@ mod tests {
             assert_eq!(&buf[..], &[3]);
             assert!(pool.len() <= POOL);
         }
+    }
+}
+
+#[cfg(test)]
+mod sizes {
+    use super::*;
+    use std::future::Future;
+
+    fn size5<A, B, C, D, E, F: Future>(_: fn(A, B, C, D, E) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+    fn size6<A, B, C, D, E, G, F: Future>(_: fn(A, B, C, D, E, G) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+    fn size3<A, B, C, F: Future>(_: fn(A, B, C) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+    fn size4<A, B, C, D, F: Future>(_: fn(A, B, C, D) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+    fn sizes<P: Proactor>(name: &str) {
+        eprintln!(
+            "{name}: run_from {} run_halves {} raw::run {} read_loop {} conn {} session {}",
+            size5(run_from::<P>),
+            size6(run_halves::<P>),
+            size4(crate::raw::run::<P>),
+            size3(read_loop::<P>),
+            std::mem::size_of::<Conn>(),
+            std::mem::size_of::<Session>(),
+        );
+    }
+
+    #[test]
+    fn print_sizes() {
+        sizes::<ringmq_proactor::Native>("native");
+        sizes::<ringmq_compio::CompioProactor>("compio");
+        sizes::<ringmq_monoio::MonoioProactor>("monoio");
+        sizes::<ringmq_tokio::TokioProactor>("tokio");
     }
 }

@@ -270,6 +270,41 @@ pub(crate) async fn select<A: Future, B: Future>(a: A, b: B) -> Either<A::Output
     .await
 }
 
+/// [`select`] over two futures the caller pinned in place ([`select_in_place!`]): it
+/// holds two pointers. `select` itself, an `async fn`, stores each future twice in the
+/// task (as its argument and pinned), which costs a long-lived connection task hundreds
+/// of bytes for each select it waits in.
+pub(crate) struct Select<'a, A, B> {
+    pub(crate) a: Pin<&'a mut A>,
+    pub(crate) b: Pin<&'a mut B>,
+}
+
+impl<A: Future, B: Future> Future for Select<'_, A, B> {
+    type Output = Either<A::Output, B::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(x) = self.a.as_mut().poll(cx) {
+            return Poll::Ready(Either::Left(x));
+        }
+        if let Poll::Ready(y) = self.b.as_mut().poll(cx) {
+            return Poll::Ready(Either::Right(y));
+        }
+        Poll::Pending
+    }
+}
+
+/// `select_in_place!(a, b).await` is `select(a, b).await` with both futures built in
+/// the caller's own state, each stored once (see [`Select`]).
+macro_rules! select_in_place {
+    ($a:expr, $b:expr $(,)?) => {
+        $crate::util::Select {
+            a: ::std::pin::pin!($a),
+            b: ::std::pin::pin!($b),
+        }
+    };
+}
+pub(crate) use select_in_place;
+
 /// Sleeps until `deadline`, or forever when there is none.
 pub(crate) async fn sleep_until_opt<P: Proactor>(p: &P, deadline: Option<Instant>) {
     match deadline {

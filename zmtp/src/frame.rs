@@ -34,6 +34,11 @@ const BATCH_BUF: usize = 65536;
 /// connection reuses it without allocating); a larger one is released.
 const BATCH_MIN: usize = 4096;
 
+/// The first batch buffer of an encoder that holds none (new, or released by
+/// [`FrameEncoder::release_idle`]): small enough for the allocator's per-thread cache,
+/// so a connection that writes now and then allocates it cheaply each time.
+const BATCH_FIRST: usize = 1024;
+
 /// A recycled chunk vector larger than this is dropped rather than kept.
 const MAX_RECYCLED: usize = 4096;
 
@@ -276,7 +281,7 @@ pub struct FrameEncoder {
     /// An emptied chunk vector given back by [`FrameEncoder::recycle`].
     spare: Vec<Bytes>,
     pending: usize,
-    /// Size of the next batch buffer (0 stands for [`BATCH_MIN`]).
+    /// Size of the next batch buffer (0 stands for [`BATCH_FIRST`]).
     batch: usize,
     /// Capacity of the current batch buffer when it was reserved.
     alloc: usize,
@@ -372,7 +377,11 @@ impl FrameEncoder {
         if !self.inline.is_empty() {
             self.chunks.push(self.inline.split().freeze());
         }
-        let size = self.batch.max(BATCH_MIN);
+        let size = if self.batch == 0 {
+            BATCH_FIRST
+        } else {
+            self.batch
+        };
         self.inline.reserve(size.max(need));
         self.alloc = self.inline.capacity();
         self.batch = (size * 2).min(BATCH_BUF);
@@ -455,6 +464,21 @@ impl FrameEncoder {
                 self.release();
             }
         }
+    }
+
+    /// Drops every buffer when nothing is queued, for an output that went quiet (its
+    /// owner found nothing more to write and waits): an idle connection then holds no
+    /// output buffer at all. The next frame starts again from a [`BATCH_FIRST`] buffer.
+    /// A connection under load does not get here between its batches.
+    pub fn release_idle(&mut self) {
+        if self.pending != 0 {
+            return;
+        }
+        self.inline = BytesMut::new();
+        self.alloc = 0;
+        self.batch = 0;
+        self.chunks = Vec::new();
+        self.spare = Vec::new();
     }
 
     /// Drops the buffers an idle output does not need.
@@ -617,7 +641,7 @@ mod tests {
         e.recycle(t.chunks);
         let idle = e.held_bytes();
         assert!(
-            idle <= BATCH_MIN + IDLE_CHUNKS * 32,
+            idle <= BATCH_MIN + 2 * IDLE_CHUNKS * 32,
             "{idle} bytes held while idle"
         );
         // Requests and replies: one small buffer, reused, nothing allocated per message.
@@ -627,7 +651,7 @@ mod tests {
             let t = e.take().unwrap();
             ptrs.push(t.chunks[0].as_ptr() as usize);
             e.recycle(t.chunks);
-            assert!(e.held_bytes() <= BATCH_MIN + IDLE_CHUNKS * 32);
+            assert!(e.held_bytes() <= BATCH_MIN + 2 * IDLE_CHUNKS * 32);
         }
         let span = ptrs.iter().max().unwrap() - ptrs.iter().min().unwrap();
         assert!(span < BATCH_MIN, "messages were written from one buffer");
@@ -636,7 +660,34 @@ mod tests {
         let t = e.take().unwrap();
         assert_eq!(t.len(), 9 + INLINE_THRESHOLD);
         e.recycle(t.chunks);
-        assert!(e.held_bytes() <= IDLE_CHUNKS * 32, "{}", e.held_bytes());
+        assert!(e.held_bytes() <= 2 * IDLE_CHUNKS * 32, "{}", e.held_bytes());
+    }
+
+    #[test]
+    fn a_released_idle_output_holds_nothing_and_starts_small_again() {
+        let body = Bytes::from(vec![3u8; 100]);
+        let mut e = FrameEncoder::new();
+        // Not released while something waits to be written.
+        e.push_frame(false, false, &body);
+        e.release_idle();
+        assert_eq!(e.pending(), 102);
+        let t = e.take().unwrap();
+        assert_eq!(t.to_vec()[2..], body[..]);
+        e.recycle(t.chunks);
+        assert!(e.held_bytes() > 0);
+        // Idle: nothing held.
+        e.release_idle();
+        assert_eq!(e.held_bytes(), 0);
+        // The next message gets a first-size buffer, and the output works as before.
+        e.push_frame(true, false, &body);
+        e.push_frame(false, false, &Bytes::from(vec![4u8; 5000]));
+        assert!(e.held_bytes() >= 5009);
+        let t = e.take().unwrap();
+        let frames = decode_all(&FrameDecoder::new(None), &t.to_vec(), 4096).unwrap();
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0].body, body);
+        assert_eq!(frames[1].body[..], [4u8; 5000]);
+        assert_eq!(t.chunks[0].len(), 102, "the first buffer was sealed, not grown");
     }
 
     #[test]
@@ -667,7 +718,7 @@ mod tests {
     fn bodies_filled_in_place_share_the_adaptive_batch_buffer() {
         let fill = |len: usize, byte: u8| move |b: &mut BytesMut| b.put_bytes(byte, len);
         let mut e = FrameEncoder::new();
-        // From idle: the first buffer is BATCH_MIN, then each full one doubles.
+        // New: the first buffer is BATCH_FIRST, then each full one doubles.
         for _ in 0..100 {
             e.push_frame_with(false, false, 100, fill(100, 1));
         }
@@ -677,9 +728,9 @@ mod tests {
         e.push_frame_with(true, false, 40_000, fill(40_000, 2));
         e.push_frame_with(false, false, 10, fill(10, 3));
         let t = e.take().unwrap();
-        // 4 and 8 KiB for the small ones, one of its size for the large body, the next
-        // batch size for the last frame.
-        assert!(t.chunks.len() <= 4, "{} chunks", t.chunks.len());
+        // 1, 2, 4 and 8 KiB for the small ones, one of its size for the large body,
+        // the next batch size for the last frame.
+        assert!(t.chunks.len() <= 6, "{} chunks", t.chunks.len());
         let frames = decode_all(&FrameDecoder::new(None), &t.to_vec(), 4096).unwrap();
         assert_eq!(frames.len(), 102);
         assert!(frames[..100].iter().all(|f| f.body[..] == [1; 100]));
@@ -688,7 +739,7 @@ mod tests {
         // Written back with nothing queued: idle, the large buffer is released.
         e.recycle(t.chunks);
         assert!(
-            e.held_bytes() <= BATCH_MIN + IDLE_CHUNKS * 32,
+            e.held_bytes() <= BATCH_MIN + 2 * IDLE_CHUNKS * 32,
             "{}",
             e.held_bytes()
         );

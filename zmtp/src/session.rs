@@ -420,6 +420,13 @@ impl Session {
         self.out.recycle(chunks);
     }
 
+    /// Releases the output buffers while nothing waits to be written (see
+    /// [`FrameEncoder::release_idle`]): for an owner whose writer found nothing to send
+    /// and goes to sleep, so that an idle connection holds none.
+    pub fn release_idle_output(&mut self) {
+        self.out.release_idle();
+    }
+
     /// Number of bytes waiting in [`Session::poll_transmit`].
     pub fn pending_transmit(&self) -> usize {
         self.out.pending()
