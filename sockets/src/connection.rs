@@ -621,7 +621,8 @@ fn on_handshake<P: Proactor>(shared: &Shared<P>, conn: &Rc<Conn>, metadata: &Met
 async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reader: P::Reader) {
     let p = shared.proactor.clone();
     let mut size = READ_TINY;
-    let mut pool = Vec::with_capacity(POOL);
+    // Allocated once a buffer is retired (a connection with short messages never).
+    let mut pool = Vec::new();
     // Reading stopped at the RCVHWM: the session's input deadlines are suspended.
     let mut held = false;
     while !conn.is_done() {
@@ -715,6 +716,7 @@ fn renew(mut buf: BytesMut, size: usize, pool: &mut Vec<BytesMut>) -> BytesMut {
     if pool.len() == POOL {
         pool.remove(0);
     }
+    pool.reserve_exact(POOL);
     pool.push(buf);
     fresh
 }

@@ -711,7 +711,10 @@ impl Session {
         };
         self.phase = Phase::Handshake;
         let mut cmds = std::mem::take(&mut self.scratch);
-        let result = self.mechanism.start(&self.local_meta, &mut cmds);
+        // Our properties are needed only here (a mechanism keeps what it sends later):
+        // not held for the life of the connection.
+        let local_meta = std::mem::take(&mut self.local_meta);
+        let result = self.mechanism.start(&local_meta, &mut cmds);
         self.after_mechanism(now, result, cmds);
         Ok(true)
     }
@@ -780,6 +783,9 @@ impl Session {
             });
         }
         self.phase = Phase::Established;
+        // The handshake's command list is not needed any more (an established session
+        // queues its few commands without it).
+        self.scratch = Vec::new();
         self.wraps = self.mechanism.encrypts();
         self.peer_socket_type = Some(peer_type);
         self.handshake_deadline = None;
