@@ -61,7 +61,8 @@ pub(crate) struct Conn {
     pub wake_reader: Notify,
     done: Cell<bool>,
     done_notify: Notify,
-    reason: RefCell<Option<DisconnectReason>>,
+    /// Boxed: set once, at the end.
+    reason: RefCell<Option<Box<DisconnectReason>>>,
     /// The peer, once the handshake succeeded.
     pub peer: Cell<Option<PeerId>>,
     writing: Cell<bool>,
@@ -73,8 +74,6 @@ pub(crate) struct Conn {
     authenticating: Cell<bool>,
     /// The peer's properties, shared with every message it sends.
     pub meta: RefCell<Option<Arc<Metadata>>>,
-    /// The emptied event queue of the last `drain_events`, kept for its allocation.
-    events: RefCell<VecDeque<Event>>,
     /// The writing half, for [`Conn::write_through`] while the writer task does not hold it.
     direct: Rc<dyn DirectWrite>,
     /// Bytes a write-through offer encoded but could not write at once; the writer task
@@ -119,7 +118,7 @@ impl Conn {
         if self.done.replace(true) {
             return;
         }
-        *self.reason.borrow_mut() = Some(reason);
+        *self.reason.borrow_mut() = Some(Box::new(reason));
         self.done_notify.notify();
         self.wake_writer.notify();
         self.wake_reader.notify();
@@ -398,7 +397,6 @@ fn open<P: Proactor>(
         address,
         authenticating: Cell::new(false),
         meta: RefCell::new(None),
-        events: RefCell::new(VecDeque::new()),
         direct: slot.clone(),
         stash: RefCell::new(Vec::new()),
         uncounted: Cell::new(0),
@@ -415,7 +413,7 @@ fn finish<P: Proactor>(shared: &Shared<P>, conn: &Conn) -> Outcome {
         .reason
         .borrow_mut()
         .take()
-        .unwrap_or(DisconnectReason::SocketClosed);
+        .map_or(DisconnectReason::SocketClosed, |r| *r);
     let peer = conn.peer.get();
     shared.io.borrow_mut().conns.remove(&conn.id);
     // Messages that had left the socket's accounting and were not handed to the kernel.
@@ -441,13 +439,21 @@ fn finish<P: Proactor>(shared: &Shared<P>, conn: &Conn) -> Outcome {
     }
 }
 
+/// Lends the socket's spare event queue to the session about to take input, so that
+/// its events cost no allocation (`drain_events` takes the queue back).
+fn lend_events<P: Proactor>(shared: &Shared<P>, session: &mut Session) {
+    let mut spare = std::mem::take(&mut *shared.events.borrow_mut());
+    session.lend_event_queue(&mut spare);
+    *shared.events.borrow_mut() = spare;
+}
+
 /// Acts on everything the session reported; true when messages were delivered.
 ///
 /// Events are taken from the session a batch at a time, and a run of messages is
 /// handed to the core under one borrow (this runs for every message received).
 fn drain_events<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>) -> bool {
     let mut delivered = false;
-    let mut batch = std::mem::take(&mut *conn.events.borrow_mut());
+    let mut batch = std::mem::take(&mut *shared.events.borrow_mut());
     'batches: loop {
         conn.session.borrow_mut().take_events(&mut batch);
         if batch.is_empty() {
@@ -494,7 +500,14 @@ fn drain_events<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>) -> bool {
             }
         }
     }
-    *conn.events.borrow_mut() = batch;
+    // Both queues are empty now (unless a refused handshake ended the batch): the
+    // socket keeps one for the next connection (see `lend_events`), the session none.
+    let held = conn.session.borrow_mut().take_event_queue();
+    let keep = match held {
+        Some(held) if held.capacity() > batch.capacity() => held,
+        _ => batch,
+    };
+    *shared.events.borrow_mut() = keep;
     shared.run_core_output();
     // The writer must run when there is output, or when the session's timer now
     // expires earlier than the one it sleeps on (the handshake finished and
@@ -675,7 +688,10 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
                         READ_LARGE
                     };
                 }
-                conn.session.borrow_mut().handle_input_buf(p.now(), buf);
+                let mut session = conn.session.borrow_mut();
+                lend_events(&shared, &mut session);
+                session.handle_input_buf(p.now(), buf);
+                drop(session);
                 if drain_events(&shared, &conn) && n >= YIELD_AFTER_READ {
                     // A driver that completes a receive at once when data is ready
                     // (epoll) would otherwise keep reading until the RCVHWM stops it:

@@ -687,7 +687,11 @@ mod tests {
         assert_eq!(frames.len(), 2);
         assert_eq!(frames[0].body, body);
         assert_eq!(frames[1].body[..], [4u8; 5000]);
-        assert_eq!(t.chunks[0].len(), 102, "the first buffer was sealed, not grown");
+        assert_eq!(
+            t.chunks[0].len(),
+            102,
+            "the first buffer was sealed, not grown"
+        );
     }
 
     #[test]

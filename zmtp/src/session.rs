@@ -407,6 +407,25 @@ impl Session {
         std::mem::swap(&mut self.events, into);
     }
 
+    /// Lends the session an empty queue to report its next events into, when its own
+    /// is empty (else nothing happens): with [`Session::take_event_queue`], an owner of
+    /// many sessions shares one queue's allocation among them instead of each session
+    /// holding one.
+    pub fn lend_event_queue(&mut self, queue: &mut VecDeque<Event>) {
+        if self.events.is_empty() && queue.is_empty() {
+            std::mem::swap(&mut self.events, queue);
+        }
+    }
+
+    /// The session's own event queue when it is empty (for its allocation), leaving
+    /// it an unallocated one: a later event allocates again unless a queue is lent
+    /// first. `None` while events wait to be taken.
+    pub fn take_event_queue(&mut self) -> Option<VecDeque<Event>> {
+        self.events
+            .is_empty()
+            .then(|| std::mem::take(&mut self.events))
+    }
+
     /// Everything queued for the peer, as chunks for one vectored write. The caller
     /// writes all of it, in order (finishing a partial write before the next
     /// `Transmit`); the session does not track how much of it was written.
