@@ -3,6 +3,8 @@
 //! Wire form: a flags byte (bit 0 MORE, bit 1 LONG, bit 2 COMMAND, bits 3-7 zero), then
 //! the size (1 byte, or 8 bytes big-endian when LONG), then the body.
 
+use std::cell::RefCell;
+
 use bytes::{Buf, Bytes, BytesMut};
 
 pub use crate::mechanism::FrameParts as Frame;
@@ -38,6 +40,18 @@ const BATCH_MIN: usize = 4096;
 /// [`FrameEncoder::release_idle`]): small enough for the allocator's per-thread cache,
 /// so a connection that writes now and then allocates it cheaply each time.
 const BATCH_FIRST: usize = 1024;
+
+/// Most buffers kept in a thread's pool of released batch buffers (see
+/// [`FrameEncoder::release_idle`]): at most this many times [`BATCH_MIN`] bytes.
+const POOLED: usize = 16;
+
+thread_local! {
+    /// Batch buffers (with a chunk vector) given up by encoders of this thread whose
+    /// output went idle, for the next encoder that needs one: a connection that writes
+    /// now and then (a ROUTER's peer answered one at a time) reuses a buffer already
+    /// set up for sharing instead of allocating one, and its chunk vector, each time.
+    static IDLE_BUFFERS: RefCell<Vec<(BytesMut, Vec<Bytes>)>> = const { RefCell::new(Vec::new()) };
+}
 
 /// A recycled chunk vector larger than this is dropped rather than kept.
 const MAX_RECYCLED: usize = 4096;
@@ -374,6 +388,9 @@ impl FrameEncoder {
     #[cold]
     #[inline(never)]
     fn next_batch(&mut self, need: usize) {
+        if self.alloc == 0 && self.inline.is_empty() {
+            self.adopt_pooled();
+        }
         if !self.inline.is_empty() {
             self.chunks.push(self.inline.split().freeze());
         }
@@ -470,15 +487,44 @@ impl FrameEncoder {
     /// owner found nothing more to write and waits): an idle connection then holds no
     /// output buffer at all. The next frame starts again from a [`BATCH_FIRST`] buffer.
     /// A connection under load does not get here between its batches.
+    ///
+    /// A buffer of at most [`BATCH_MIN`] bytes goes to this thread's pool (up to
+    /// [`POOLED`] of them), so that connections that write now and then pass a few
+    /// buffers around instead of allocating one for every message.
     pub fn release_idle(&mut self) {
-        if self.pending != 0 {
+        if self.pending != 0 || (self.alloc == 0 && self.spare.capacity() == 0) {
             return;
         }
-        self.inline = BytesMut::new();
+        let inline = std::mem::take(&mut self.inline);
+        let mut chunks = std::mem::take(&mut self.spare);
+        if chunks.capacity() < self.chunks.capacity() {
+            chunks = std::mem::take(&mut self.chunks);
+        }
+        self.chunks = Vec::new();
+        let pooled = self.alloc > 0 && self.alloc <= BATCH_MIN && chunks.capacity() <= IDLE_CHUNKS;
         self.alloc = 0;
         self.batch = 0;
-        self.chunks = Vec::new();
-        self.spare = Vec::new();
+        if pooled {
+            chunks.clear();
+            IDLE_BUFFERS.with(|pool| {
+                let mut pool = pool.borrow_mut();
+                if pool.len() < POOLED {
+                    pool.push((inline, chunks));
+                }
+            });
+        }
+    }
+
+    /// Takes a released buffer from this thread's pool, if any (it is reused by the
+    /// `reserve` that follows when no frame cut from it is still alive).
+    fn adopt_pooled(&mut self) {
+        let Some((inline, chunks)) = IDLE_BUFFERS.with(|pool| pool.borrow_mut().pop()) else {
+            return;
+        };
+        self.inline = inline;
+        if self.chunks.capacity() == 0 {
+            self.chunks = chunks;
+        }
     }
 
     /// Drops the buffers an idle output does not need.
@@ -692,6 +738,44 @@ mod tests {
             102,
             "the first buffer was sealed, not grown"
         );
+    }
+
+    #[test]
+    fn released_buffers_pass_between_encoders_of_a_thread() {
+        let body = Bytes::from(vec![5u8; 64]);
+        let mut a = FrameEncoder::new();
+        let mut b = FrameEncoder::new();
+        a.push_frame(false, false, &body);
+        let t = a.take().unwrap();
+        let first = t.chunks[0].as_ptr();
+        a.recycle(t.chunks);
+        a.release_idle();
+        assert_eq!(a.held_bytes(), 0);
+        // Another encoder writes from the buffer `a` gave up, from its start.
+        b.push_frame(false, false, &body);
+        let t = b.take().unwrap();
+        assert_eq!(t.chunks[0].as_ptr(), first);
+        assert_eq!(t.to_vec()[2..], body[..]);
+        // While a frame cut from it is alive, a pooled buffer is not written over.
+        b.release_idle();
+        a.push_frame(false, false, &Bytes::from(vec![6u8; 64]));
+        let u = a.take().unwrap();
+        assert_ne!(u.chunks[0].as_ptr(), first);
+        assert_eq!(t.to_vec()[2..], body[..]);
+        assert_eq!(u.to_vec()[2..], [6u8; 64]);
+        // A large buffer is not pooled.
+        let mut c = FrameEncoder::new();
+        c.push_frame(false, false, &Bytes::from(vec![7u8; INLINE_THRESHOLD]));
+        let big = c.take().unwrap();
+        let big_ptr = big.chunks[0].as_ptr();
+        c.recycle(big.chunks);
+        c.release_idle();
+        let pooled = IDLE_BUFFERS.with(|p| {
+            p.borrow().iter().any(|(buf, _)| {
+                buf.as_ptr() <= big_ptr && big_ptr < buf.as_ptr().wrapping_add(INLINE_THRESHOLD + 9)
+            })
+        });
+        assert!(!pooled);
     }
 
     #[test]
