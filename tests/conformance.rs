@@ -141,6 +141,7 @@ conformance! {
         timers_in_order,
         fault_peer_reset,
         fault_connect_refused,
+        connect_prepared_hook,
         fault_send_after_shutdown,
         listener_drop_with_pending_accept,
     ],

@@ -23,15 +23,17 @@
 
 use std::future::Future;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net as unix;
 use std::time::Instant;
 
 use compio::io::{AsyncRead, AsyncWrite};
-use compio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use compio::net::{TcpListener, TcpSocket, TcpStream, UnixListener, UnixStream};
 use ringmq_proactor::compat::compio::{RecvBuf, SendBuf, SendVec};
 use ringmq_proactor::compat::{Park, RecvPark};
-use ringmq_proactor::{BufResult, Endpoint, Host, IoBuf, IoBufMut, IpcAddr, PeerAddr, Proactor};
+use ringmq_proactor::{
+    connect_first, BufResult, Endpoint, Host, IoBuf, IoBufMut, IpcAddr, PeerAddr, Proactor,
+};
 
 /// Runs `fut` to completion on a new compio runtime on this thread (io_uring, or
 /// polling where io_uring is unavailable).
@@ -197,11 +199,30 @@ impl Proactor for CompioProactor {
     }
 
     async fn connect(&self, ep: &Endpoint) -> io::Result<Stream> {
+        self.connect_prepared(ep, &|_| Ok(())).await
+    }
+
+    const PREPARES_BEFORE_CONNECT: bool = true;
+
+    async fn connect_prepared(
+        &self,
+        ep: &Endpoint,
+        prepare: &dyn Fn(BorrowedFd<'_>) -> io::Result<()>,
+    ) -> io::Result<Stream> {
         in_runtime()?;
         match ep {
             Endpoint::Tcp { host, port } => {
                 let addrs = host.socket_addrs(*port)?;
-                let s = TcpStream::connect(&addrs[..]).await?;
+                let s = connect_first(addrs, |addr| async move {
+                    let sock = if addr.is_ipv4() {
+                        TcpSocket::new_v4().await?
+                    } else {
+                        TcpSocket::new_v6().await?
+                    };
+                    prepare(sock.as_fd())?;
+                    sock.connect(addr).await
+                })
+                .await?;
                 s.set_nodelay(true)?;
                 Ok(Stream(Conn::Tcp(s)))
             }

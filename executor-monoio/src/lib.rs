@@ -34,7 +34,9 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, OwnedReadHalf, OwnedWriteHalf, S
 use monoio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use ringmq_proactor::compat::monoio::{RecvBuf, SendBuf, SendVec};
 use ringmq_proactor::compat::{Park, RecvPark};
-use ringmq_proactor::{BufResult, Endpoint, Host, IoBuf, IoBufMut, IpcAddr, PeerAddr, Proactor};
+use ringmq_proactor::{
+    connect_first, BufResult, Endpoint, Host, IoBuf, IoBufMut, IpcAddr, PeerAddr, Proactor,
+};
 
 /// Runs `fut` to completion on a new monoio runtime on this thread: the fusion driver
 /// (io_uring, or the legacy epoll driver where io_uring is unavailable) with timers.
@@ -158,14 +160,7 @@ impl std::fmt::Debug for Writer {
 }
 
 async fn connect_tcp(addrs: Vec<SocketAddr>) -> io::Result<TcpStream> {
-    let mut last = io::Error::new(io::ErrorKind::InvalidInput, "name resolved to no address");
-    for addr in addrs {
-        match TcpStream::connect_addr(addr).await {
-            Ok(s) => return Ok(s),
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
+    connect_first(addrs, TcpStream::connect_addr).await
 }
 
 impl Proactor for MonoioProactor {

@@ -27,7 +27,7 @@
 
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net as unix;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -36,10 +36,11 @@ use std::time::Instant;
 
 use ringmq_proactor::compat::tokio::read_into_spare;
 use ringmq_proactor::{
-    BufResult, Endpoint, Host, IoBuf, IoBufMut, IpcAddr, PeerAddr, Proactor, MAX_IOVECS,
+    connect_first, BufResult, Endpoint, Host, IoBuf, IoBufMut, IpcAddr, PeerAddr, Proactor,
+    MAX_IOVECS,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{tcp, unix as tunix, TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::net::{tcp, unix as tunix, TcpListener, TcpSocket, TcpStream, UnixListener, UnixStream};
 
 /// Runs `fut` to completion on a new tokio current-thread runtime (I/O and timers
 /// enabled) inside a [`LocalSet`](tokio::task::LocalSet) on this thread.
@@ -287,11 +288,30 @@ impl Proactor for TokioProactor {
     }
 
     async fn connect(&self, ep: &Endpoint) -> io::Result<Stream> {
+        self.connect_prepared(ep, &|_| Ok(())).await
+    }
+
+    const PREPARES_BEFORE_CONNECT: bool = true;
+
+    async fn connect_prepared(
+        &self,
+        ep: &Endpoint,
+        prepare: &dyn Fn(BorrowedFd<'_>) -> io::Result<()>,
+    ) -> io::Result<Stream> {
         in_runtime()?;
         match ep {
             Endpoint::Tcp { host, port } => {
                 let addrs = host.socket_addrs(*port)?;
-                let s = TcpStream::connect(&addrs[..]).await?;
+                let s = connect_first(addrs, |addr| async move {
+                    let sock = if addr.is_ipv4() {
+                        TcpSocket::new_v4()?
+                    } else {
+                        TcpSocket::new_v6()?
+                    };
+                    prepare(sock.as_fd())?;
+                    sock.connect(addr).await
+                })
+                .await?;
                 s.set_nodelay(true)?;
                 Ok(Stream(Conn::Tcp(s)))
             }

@@ -279,6 +279,28 @@ impl Host {
     }
 }
 
+/// Tries `connect` on each address in turn: the first connection made, or the last
+/// error (`InvalidInput` when there was no address). The engines' TCP connects and
+/// the sockets' resolved host names go through it.
+pub async fn connect_first<A, T, F, Fut>(
+    addrs: impl IntoIterator<Item = A>,
+    mut connect: F,
+) -> io::Result<T>
+where
+    F: FnMut(A) -> Fut,
+    Fut: std::future::Future<Output = io::Result<T>>,
+{
+    let mut last = None;
+    for addr in addrs {
+        match connect(addr).await {
+            Ok(t) => return Ok(t),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last
+        .unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to")))
+}
+
 impl IpcAddr {
     /// The std Unix socket address (a path, or a name in the abstract namespace).
     pub fn to_unix_addr(&self) -> io::Result<unix::SocketAddr> {

@@ -39,13 +39,15 @@ mod tests;
 mod uring;
 
 pub use buf::{BufResult, IoBuf, IoBufMut, Slice};
-pub use endpoint::{Endpoint, EndpointError, Host, IpcAddr, PeerAddr, MAX_IPC_ADDR_LEN};
+pub use endpoint::{
+    connect_first, Endpoint, EndpointError, Host, IpcAddr, PeerAddr, MAX_IPC_ADDR_LEN,
+};
 pub use net::{Listener, Reader, Stream, Writer};
 pub use runtime::{Backend, BackendChoice, Native, Runtime, BACKEND_ENV};
 
 use std::future::Future;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::Instant;
 
 /// A completion-based I/O engine for one thread.
@@ -78,6 +80,32 @@ pub trait Proactor: Clone + 'static {
 
     /// Connects to `ep`. TCP streams get `TCP_NODELAY`, as libzmq sets it.
     fn connect(&self, ep: &Endpoint) -> impl Future<Output = io::Result<Self::Stream>>;
+
+    /// Whether [`Proactor::connect_prepared`] runs its `prepare` before the
+    /// connection starts (true for the built-in drivers, compio and tokio) or after
+    /// it is made (the default, for engines whose connect has no such hook: monoio).
+    const PREPARES_BEFORE_CONNECT: bool = false;
+
+    /// Connects like [`Proactor::connect`], running `prepare` on each new socket
+    /// first: the socket options that must come before the SYN (SO_BINDTODEVICE
+    /// picks the route, SO_RCVBUF the window scale, IP_TOS the SYN's own class), as
+    /// libzmq sets them. An error from `prepare` fails that attempt. The default
+    /// connects, then runs `prepare` on the connected stream (see
+    /// [`Proactor::PREPARES_BEFORE_CONNECT`]).
+    fn connect_prepared(
+        &self,
+        ep: &Endpoint,
+        prepare: &dyn Fn(BorrowedFd<'_>) -> io::Result<()>,
+    ) -> impl Future<Output = io::Result<Self::Stream>> {
+        async move {
+            let s = self.connect(ep).await?;
+            // SAFETY: the descriptor belongs to `s`, which outlives the borrow (it is
+            // only used during the call).
+            let fd = unsafe { BorrowedFd::borrow_raw(s.as_raw_fd()) };
+            prepare(fd)?;
+            Ok(s)
+        }
+    }
 
     /// Splits a stream into halves that can be used by two tasks at once. The
     /// descriptor is closed when both halves are dropped.

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::rc::Rc;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -238,11 +239,20 @@ impl Native {
         self.core.exec.timers_empty()
     }
 
-    async fn connect_one(&self, addr: &sys::SockAddr, tcp: bool) -> io::Result<Rc<Socket>> {
+    async fn connect_one(
+        &self,
+        addr: &sys::SockAddr,
+        tcp: bool,
+        prepare: &dyn Fn(BorrowedFd<'_>) -> io::Result<()>,
+    ) -> io::Result<Rc<Socket>> {
         loop {
+            let uring = matches!(self.core.driver, Driver::Uring(_));
+            // epoll needs a non-blocking descriptor; io_uring's operations do not.
+            let fd = sys::socket(addr.family(), !uring)?;
+            prepare(fd.as_fd())?;
             let r = match &self.core.driver {
-                Driver::Uring(d) => d.connect(addr).await.map(|fd| Socket::new(fd, tcp)),
-                Driver::Epoll(d) => d.connect(addr, tcp).await,
+                Driver::Uring(d) => d.connect(fd, addr).await.map(|fd| Socket::new(fd, tcp)),
+                Driver::Epoll(d) => d.connect(fd, addr, tcp).await,
             };
             match r {
                 Ok(sock) => {
@@ -297,16 +307,20 @@ impl Proactor for Native {
     }
 
     async fn connect(&self, ep: &Endpoint) -> io::Result<Stream> {
+        self.connect_prepared(ep, &|_| Ok(())).await
+    }
+
+    const PREPARES_BEFORE_CONNECT: bool = true;
+
+    async fn connect_prepared(
+        &self,
+        ep: &Endpoint,
+        prepare: &dyn Fn(BorrowedFd<'_>) -> io::Result<()>,
+    ) -> io::Result<Stream> {
         let addrs = sys::resolve(ep)?;
         let tcp = matches!(ep, Endpoint::Tcp { .. });
-        let mut last = None;
-        for addr in &addrs {
-            match self.connect_one(addr, tcp).await {
-                Ok(sock) => return Ok(Stream { sock }),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address")))
+        let sock = crate::connect_first(&addrs, |a| self.connect_one(a, tcp, prepare)).await?;
+        Ok(Stream { sock })
     }
 
     fn adopt_datagram(&self, socket: std::net::UdpSocket) -> io::Result<Stream> {

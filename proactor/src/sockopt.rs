@@ -218,6 +218,16 @@ pub fn bind_to_device(fd: &impl AsRawFd) -> io::Result<Vec<u8>> {
     Ok(name[..end].to_vec())
 }
 
+/// Whether the socket has a peer (`getpeername` succeeds): false on a socket that is
+/// not connected yet.
+pub fn is_connected(fd: &impl AsRawFd) -> bool {
+    let mut sa = std::mem::MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: the pointers describe writable storage and its length; `fd` is borrowed,
+    // so it is open for the duration of the call.
+    unsafe { libc::getpeername(fd.as_raw_fd(), sa.as_mut_ptr().cast(), &mut len) == 0 }
+}
+
 /// Sets the accept queue length of a listening socket (`listen(fd, backlog)` again,
 /// which Linux allows on a listening socket: libzmq's `ZMQ_BACKLOG`).
 pub fn set_backlog(fd: &impl AsRawFd, backlog: u32) -> io::Result<()> {

@@ -312,10 +312,6 @@ pub(crate) async fn run_from<P: Proactor>(
     origin: Origin,
     peer_addr: Option<PeerAddr>,
 ) -> Outcome {
-    if shared.core.borrow().kind() == ringmq_zmtp::SocketType::Stream {
-        // Boxed: its state would otherwise size every ZMTP connection's task too.
-        return Box::pin(crate::raw::run(shared, stream, endpoint, origin)).await;
-    }
     let (reader, writer) = shared.proactor.split(stream);
     run_halves(shared, reader, writer, endpoint, origin, peer_addr).await
 }
@@ -330,6 +326,10 @@ pub(crate) async fn run_halves<P: Proactor>(
     origin: Origin,
     peer_addr: Option<PeerAddr>,
 ) -> Outcome {
+    if shared.core.borrow().kind() == ringmq_zmtp::SocketType::Stream {
+        // Boxed: its state would otherwise size every ZMTP connection's task too.
+        return Box::pin(crate::raw::run(shared, reader, writer, endpoint, origin)).await;
+    }
     let Some((conn, slot)) = open(&shared, writer, endpoint, origin, peer_addr) else {
         return Outcome { established: false };
     };

@@ -5,6 +5,7 @@
 //! (see `socks`) before the ZMTP connection starts.
 
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -45,8 +46,7 @@ pub(crate) async fn connect_loop<P: Proactor>(
         let core = shared.core.borrow();
         let o = &core.opts;
         let timeout = if tcp { o.connect_timeout } else { None };
-        let raw = core.kind() == ringmq_zmtp::SocketType::Stream;
-        let proxy = (tcp && !raw && !o.socks_proxy.is_empty()).then(|| {
+        let proxy = (tcp && !o.socks_proxy.is_empty()).then(|| {
             format!("tcp://{}", o.socks_proxy)
                 .parse::<Endpoint>()
                 .map(|endpoint| Proxy {
@@ -76,11 +76,14 @@ pub(crate) async fn connect_loop<P: Proactor>(
                 }
                 None => &ep,
             };
-            let stream = connect_within(&p, target, connect_timeout).await?;
-            if tcp {
-                // BINDTODEVICE failing ends the attempt; the rest is best effort.
-                shared.core.borrow().opts.apply_to_tcp(&stream)?;
-            }
+            // The kernel options go on before the SYN, as libzmq sets them (where the
+            // engine allows: `Proactor::PREPARES_BEFORE_CONNECT`). BINDTODEVICE
+            // failing ends the attempt; the rest is best effort.
+            let prepare = |fd: BorrowedFd<'_>| match tcp {
+                true => shared.core.borrow().opts.apply_to_tcp(&fd),
+                false => Ok(()),
+            };
+            let stream = connect_within(&p, target, connect_timeout, &prepare).await?;
             let Some(Ok(proxy)) = &proxy else {
                 return Ok(Ready::<P>::Stream(stream));
             };
@@ -170,12 +173,13 @@ async fn connect_within<P: Proactor>(
     p: &P,
     ep: &Endpoint,
     limit: Option<Duration>,
+    prepare: &dyn Fn(BorrowedFd<'_>) -> io::Result<()>,
 ) -> io::Result<P::Stream> {
     let Some(limit) = limit else {
-        return crate::resolve::connect(p, ep).await;
+        return crate::resolve::connect(p, ep, prepare).await;
     };
     match select(
-        crate::resolve::connect(p, ep),
+        crate::resolve::connect(p, ep, prepare),
         p.sleep_until(p.now() + limit),
     )
     .await

@@ -81,7 +81,7 @@ pub use security::{
     curve_keypair, curve_public, z85_decode, z85_encode, CurveKey, InvalidKey, Z85Error,
 };
 pub use socket::{
-    DealerSocket, DishSocket, PairSocket, PubSocket, PullSocket, PushSocket, RadioSocket,
+    DealerSocket, DishSocket, Events, PairSocket, PubSocket, PullSocket, PushSocket, RadioSocket,
     RepSocket, ReqSocket, RouterSocket, Socket, StreamSocket, SubSocket, XPubSocket, XSubSocket,
 };
 // libzmq's draft types.

@@ -197,14 +197,16 @@ pub enum SocketOption {
     /// [`RECONNECT_STOP_AFTER_DISCONNECT`] (after `disconnect`; ringmq always stops
     /// then). Default 0.
     ReconnectStop(u32),
-    /// `ZMQ_HELLO_MSG` (ROUTER, DEALER): a message sent to each peer when its
+    /// `ZMQ_HELLO_MSG` (ROUTER, DEALER, CLIENT, SERVER, PEER): a message sent to each peer when its
     /// connection starts (made or accepted), before anything else; empty = none.
     HelloMsg(Bytes),
-    /// `ZMQ_DISCONNECT_MSG` (ROUTER): a message received from a peer (`[id, msg]`)
-    /// when its connection ends; empty = none.
+    /// `ZMQ_DISCONNECT_MSG` (ROUTER, SERVER, PEER): a message received from a peer
+    /// when its connection ends (ROUTER: `[id, msg]`; SERVER, PEER: `msg` with the
+    /// peer's routing id); empty = none.
     DisconnectMsg(Bytes),
-    /// `ZMQ_HICCUP_MSG` (DEALER): a message received when a connection made by
-    /// `connect` breaks (it will reconnect); empty = none.
+    /// `ZMQ_HICCUP_MSG` (DEALER, CLIENT, PEER): a message received when a connection
+    /// made by `connect` breaks (it will reconnect); PEER's carries the peer's routing
+    /// id. Empty = none.
     HiccupMsg(Bytes),
     /// `ZMQ_IPV6`: TCP sockets may use IPv6: `tcp://*:port` binds `[::]` (dual stack:
     /// IPv4 and IPv6 peers), and an interface name may resolve to its IPv6 address.
@@ -381,10 +383,10 @@ impl SocketOption {
             SocketOption::ConnectRoutingId(_) => &[Router, Stream],
             SocketOption::RouterNotify(_) => &[Router],
             SocketOption::StreamNotify(_) => &[Stream],
-            SocketOption::HelloMsg(_) => &[Router, Dealer],
-            SocketOption::DisconnectMsg(_) => &[Router],
+            SocketOption::HelloMsg(_) => &[Router, Dealer, Client, Server, Peer],
+            SocketOption::DisconnectMsg(_) => &[Router, Server, Peer],
             SocketOption::XsubVerboseUnsubscribe(_) => &[XSub],
-            SocketOption::HiccupMsg(_) => &[Dealer],
+            SocketOption::HiccupMsg(_) => &[Dealer, Client, Peer],
             SocketOption::OnlyFirstSubscribe(_) => &[XPub, XSub],
             SocketOption::InvertMatching(_) => &[Pub, XPub, Sub, XSub],
             _ => return None,

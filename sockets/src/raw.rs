@@ -109,10 +109,12 @@ fn notification() -> Message {
     Message::from(Bytes::new())
 }
 
-/// Runs one raw connection until it ends.
+/// Runs one raw connection until it ends, on its halves (split by the caller: a
+/// connect through a SOCKS5 proxy used them for the proxy's handshake).
 pub(crate) async fn run<P: Proactor>(
     shared: Rc<Shared<P>>,
-    stream: P::Stream,
+    reader: P::Reader,
+    mut writer: P::Writer,
     endpoint: String,
     origin: Origin,
 ) -> Outcome {
@@ -150,7 +152,6 @@ pub(crate) async fn run<P: Proactor>(
         }
         Err(refusal) => conn.end(refusal.into()),
     }
-    let (reader, mut writer) = p.split(stream);
     p.spawn_local(read_loop(shared.clone(), conn.clone(), reader));
     write_loop(&shared, &conn, &mut writer).await;
     finish(&shared, &conn)

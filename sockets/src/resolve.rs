@@ -10,11 +10,12 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::BorrowedFd;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 
-use ringmq_proactor::{Endpoint, Host, Proactor};
+use ringmq_proactor::{connect_first, Endpoint, Host, Proactor};
 
 use crate::inproc::lock;
 
@@ -162,26 +163,26 @@ impl Future for Lookup {
     }
 }
 
-/// `p.connect(ep)`, with a host name resolved on the resolver first and each of its
-/// addresses tried in turn (the last error is returned). IP literals, `ipc://` and
-/// the rest go to the proactor at once.
-pub(crate) async fn connect<P: Proactor>(p: &P, ep: &Endpoint) -> io::Result<P::Stream> {
+/// `p.connect_prepared(ep, prepare)`, with a host name resolved on the resolver first
+/// and each of its addresses tried in turn (the last error is returned). IP literals,
+/// `ipc://` and the rest go to the proactor at once.
+pub(crate) async fn connect<P: Proactor>(
+    p: &P,
+    ep: &Endpoint,
+    prepare: &dyn Fn(BorrowedFd<'_>) -> io::Result<()>,
+) -> io::Result<P::Stream> {
     let Endpoint::Tcp {
         host: Host::Name(name),
         port,
     } = ep
     else {
-        return p.connect(ep).await;
+        return p.connect_prepared(ep, prepare).await;
     };
     let addrs = Resolver::global().resolve(name, *port).await?;
-    let mut last = None;
-    for addr in addrs {
-        match p.connect(&Endpoint::from(addr)).await {
-            Ok(s) => return Ok(s),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address")))
+    connect_first(addrs, |addr| async move {
+        p.connect_prepared(&Endpoint::from(addr), prepare).await
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -219,6 +219,56 @@ async fn bind_to_device<P: Proactor>(ctx: Context<P>) {
         .is_err());
 }
 
+/// BINDTODEVICE on a connecting socket picks the route of the connect itself, as in
+/// libzmq, where the engine sets options before the SYN
+/// (`Proactor::PREPARES_BEFORE_CONNECT`): a PUSH bound to a non-loopback interface
+/// cannot reach 127.0.0.1, so its connect fails. On the engines that can only set
+/// options on the connected stream (monoio) the connection is made on `lo` and
+/// then bound: it connects.
+async fn bind_to_device_routes_the_connect<P: Proactor>(ctx: Context<P>) {
+    let p = ctx.proactor().clone();
+    let Some(nic) = non_loopback_interface() else {
+        eprintln!("no non-loopback interface is up here: nothing to route around");
+        return;
+    };
+    let pull = ctx.pull();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = ctx.push();
+    push.set_option(SocketOption::BindToDevice(nic.clone()))
+        .unwrap();
+    push.set_option(SocketOption::ConnectTimeout(Duration::from_millis(300)))
+        .unwrap();
+    let mon = push.monitor();
+    push.connect(&ep).unwrap();
+    let e = wait_event(&p, &mon, |e| {
+        matches!(
+            e.kind,
+            MonitorEventKind::ConnectFailed { .. } | MonitorEventKind::Connected
+        )
+    })
+    .await;
+    if P::PREPARES_BEFORE_CONNECT {
+        assert!(
+            matches!(e.kind, MonitorEventKind::ConnectFailed { .. }),
+            "bound to {nic} before connecting, 127.0.0.1 is out of reach: {e:?}"
+        );
+    } else {
+        assert!(matches!(e.kind, MonitorEventKind::Connected), "{e:?}");
+    }
+}
+
+/// The name of an interface other than `lo` that is up, if any.
+fn non_loopback_interface() -> Option<String> {
+    let dir = std::fs::read_dir("/sys/class/net").ok()?;
+    dir.filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "lo")
+        .find(|n| {
+            std::fs::read_to_string(format!("/sys/class/net/{n}/operstate"))
+                .is_ok_and(|s| s.trim() == "up")
+        })
+}
+
 /// IPV6: `tcp://*` binds both stacks, so IPv4 and IPv6 peers reach it; an interface
 /// name binds that interface's address.
 async fn ipv6_dual_stack_and_interface_names<P: Proactor>(ctx: Context<P>) {
@@ -260,5 +310,6 @@ backend_tests!(
     hello_disconnect_and_hiccup,
     backlog_and_kernel_buffers,
     bind_to_device,
+    bind_to_device_routes_the_connect,
     ipv6_dual_stack_and_interface_names,
 );

@@ -8,7 +8,8 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use ringmq_sockets::{
-    BlockingSocket, Error, MonitorEventKind, RuntimeThread, SocketHandle, SocketOption, SocketType,
+    BlockingSocket, Error, Events, MonitorEventKind, RuntimeThread, SocketHandle, SocketOption,
+    SocketType,
 };
 
 fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>() {}
@@ -364,4 +365,104 @@ fn blocking_radio_dish_keeps_groups() {
         assert_eq!(m.group(), b"tv");
         assert_eq!(m.frames()[0], format!("tv-{i}").as_bytes());
     }
+}
+
+/// Waits (at most 10 s) until `events` says `want`.
+fn wait_events(h: &SocketHandle, want: Events) {
+    let start = Instant::now();
+    loop {
+        let now = h.events().unwrap();
+        if now == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{now:?}, want {want:?}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+fn events(readable: bool, writable: bool) -> Events {
+    Events { readable, writable }
+}
+
+/// ZMQ_EVENTS through handles: REQ / REP ask their socket, streaming types answer
+/// from their pipes; a message kept from a dropped `recv` counts as readable.
+#[test]
+fn events_through_handles() {
+    let rt = RuntimeThread::spawn().unwrap();
+    let rep = rt.socket(SocketType::Rep).unwrap();
+    let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
+    assert_eq!(rep.events().unwrap(), events(false, false));
+    let req = rt.socket(SocketType::Req).unwrap();
+    req.connect(&ep).unwrap();
+    wait_events(&req, events(false, true));
+    BlockingSocket::from(req.clone()).send("q").unwrap();
+    assert_eq!(
+        req.events().unwrap(),
+        events(false, false),
+        "awaiting the reply"
+    );
+    wait_events(&rep, events(true, false));
+    let brep = BlockingSocket::from(rep.clone());
+    assert_eq!(brep.recv().unwrap().frames()[0], "q");
+    assert_eq!(rep.events().unwrap(), events(false, true), "answering");
+    brep.send("r").unwrap();
+    wait_events(&req, events(true, false));
+    // A dropped receive parks its answer; the reply in it is readable. (The runtime
+    // thread answers after the first poll, unless it beats this thread to it.)
+    let mut cx = Context::from_waker(Waker::noop());
+    let first = pin!(req.recv()).as_mut().poll(&mut cx);
+    let reply = match first {
+        Poll::Ready(m) => m.unwrap(),
+        Poll::Pending => {
+            wait_events(&req, events(true, false));
+            BlockingSocket::from(req.clone()).recv().unwrap()
+        }
+    };
+    assert_eq!(reply.frames()[0], "r");
+    assert_eq!(req.events().unwrap(), events(false, true));
+
+    let pull = rt.socket(SocketType::Pull).unwrap();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = rt.socket(SocketType::Push).unwrap();
+    push.connect(&ep).unwrap();
+    assert_eq!(
+        push.events().unwrap(),
+        events(false, true),
+        "room in the pipe"
+    );
+    assert_eq!(pull.events().unwrap(), events(false, false));
+    BlockingSocket::from(push).send("x").unwrap();
+    wait_events(&pull, events(true, false));
+}
+
+/// `try_recv` after a dropped REQ / REP `recv`: the parked receive holds the request,
+/// and `try_recv` returns it (it used to ask the socket, whose message the parked
+/// receive had taken, and say `WouldBlock` forever).
+#[test]
+fn try_recv_takes_a_parked_receive() {
+    let rt = RuntimeThread::spawn().unwrap();
+    let rep = rt.socket(SocketType::Rep).unwrap();
+    let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(pin!(rep.recv()).as_mut().poll(&mut cx).is_pending());
+    let req = BlockingSocket::from(rt.socket(SocketType::Req).unwrap());
+    req.connect(&ep).unwrap();
+    req.send("q").unwrap();
+    let start = Instant::now();
+    let m = loop {
+        match rep.try_recv() {
+            Ok(m) => break m,
+            Err(Error::WouldBlock) => std::thread::yield_now(),
+            Err(e) => panic!("{e}"),
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "never received");
+    };
+    assert_eq!(m.frames()[0], "q");
+    assert!(
+        matches!(rep.try_recv(), Err(Error::InvalidState { .. })),
+        "answering"
+    );
 }

@@ -10,7 +10,8 @@
 //! - SCATTER-GATHER: 1,000 messages counted exactly, with their byte total;
 //! - PEER-PEER: the connecting side uses `connect_peer`'s id to speak first, the bound
 //!   side answers the id each message came with;
-//! - CHANNEL-CHANNEL.
+//! - CHANNEL-CHANNEL;
+//! - HELLO_MSG and DISCONNECT_MSG on CLIENT-SERVER, ringmq as either side.
 
 mod common;
 #[path = "interop/peer.rs"]
@@ -19,7 +20,7 @@ mod peer;
 use bytes::Bytes;
 use peer::{Impl, Peer};
 use ringmq_proactor::Native;
-use ringmq_sockets::{Context, Message, Socket, SocketType};
+use ringmq_sockets::{Context, Message, Socket, SocketOption, SocketType};
 
 /// The standard single-part payloads of `ask` (the same in `draft_peer.c`).
 fn payloads() -> Vec<Bytes> {
@@ -269,5 +270,68 @@ fn draft_peer_talks_to_itself() {
         client.line(&p, "OK").await;
         client.finish(&p).await;
         server.finish(&p).await;
+    });
+}
+
+/// HELLO_MSG and DISCONNECT_MSG on CLIENT / SERVER, ringmq as the SERVER: it greets
+/// libzmq's CLIENT, hears the CLIENT's hello, and when the CLIENT leaves its
+/// DISCONNECT_MSG arrives with the routing id the hello had.
+#[test]
+fn hello_and_disconnect_messages_server_tcp() {
+    common::uring(|ctx| async move {
+        let p = ctx.proactor().clone();
+        let s = ctx.server().into_socket();
+        s.set_option(SocketOption::HelloMsg(Bytes::from_static(b"SHELLO")))
+            .unwrap();
+        s.set_option(SocketOption::DisconnectMsg(Bytes::from_static(b"GONE")))
+            .unwrap();
+        let ep = s.bind("tcp://127.0.0.1:*").unwrap();
+        let args = ["--type", "CLIENT", "--connect", &ep];
+        let mut peer = Peer::spawn(
+            Impl::Draft,
+            &[&args[..], &["--hello", "CHELLO", "recv", "1"]]
+                .concat()
+                .into_iter()
+                .map(String::from)
+                .collect::<Vec<_>>(),
+        );
+        let hello = s.recv().await.unwrap();
+        assert_eq!(hello.frames(), ["CHELLO"]);
+        let id = hello.routing_id().expect("a routing id");
+        assert_eq!(peer.line(&p, "GOT").await, "GOT 1 6", "our hello");
+        peer.finish(&p).await;
+        let gone = s.recv().await.unwrap();
+        assert_eq!(gone.frames(), ["GONE"]);
+        assert_eq!(gone.routing_id(), Some(id));
+    });
+}
+
+/// The same with libzmq as the SERVER: it hears ringmq's CLIENT's hello and, when the
+/// CLIENT closes, its own DISCONNECT_MSG; the CLIENT hears the SERVER's hello.
+#[test]
+fn hello_and_disconnect_messages_client_tcp() {
+    common::uring(|ctx| async move {
+        let p = ctx.proactor().clone();
+        let ep = format!("tcp://127.0.0.1:{}", common::free_port());
+        let args = ["--type", "SERVER", "--bind", &ep];
+        let mut peer = Peer::spawn(
+            Impl::Draft,
+            &[
+                &args[..],
+                &["--hello", "SHELLO", "--disconnect-msg", "GONE", "recv", "2"],
+            ]
+            .concat()
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>(),
+        );
+        let c = ctx.client().into_socket();
+        c.set_option(SocketOption::HelloMsg(Bytes::from_static(b"CHELLO")))
+            .unwrap();
+        c.connect(&peer.endpoint).unwrap();
+        assert_eq!(c.recv().await.unwrap().frames(), ["SHELLO"]);
+        c.close().await;
+        assert_eq!(peer.line(&p, "GOT").await, "GOT 2 10", "CHELLO, then GONE");
+        peer.finish(&p).await;
     });
 }

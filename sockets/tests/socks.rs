@@ -1,6 +1,6 @@
 //! SOCKS_PROXY / SOCKS_USERNAME / SOCKS_PASSWORD on every backend, through a small
 //! SOCKS5 server on loopback (threads over std sockets) that checks the handshake,
-//! records each request and relays the bytes.
+//! records each request and relays the bytes; ZMTP sockets and STREAM.
 
 mod common;
 
@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use ringmq_proactor::Proactor;
-use ringmq_sockets::{Context, Message, MonitorEventKind, SocketOption};
+use ringmq_sockets::{Bytes, Context, Message, MonitorEventKind, SocketOption};
 
 /// What a client asked the proxy for: (address type, host, port, username).
 type Request = (u8, String, u16, Option<String>);
@@ -165,4 +165,47 @@ async fn connects_through_a_socks5_proxy<P: Proactor>(ctx: Context<P>) {
         .is_err());
 }
 
-backend_tests!(connects_through_a_socks5_proxy);
+/// A STREAM socket through the proxy: after the proxy's handshake the bytes are the
+/// application's own both ways (no ZMTP greeting reaches the raw server).
+async fn stream_through_a_socks5_proxy<P: Proactor>(ctx: Context<P>) {
+    let target = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = target.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = target.accept().unwrap();
+        let mut first = [0u8; 5];
+        s.read_exact(&mut first).unwrap();
+        s.write_all(b"200 OK").unwrap();
+        first
+    });
+    let (proxy, seen) = socks_server(None);
+    let client = ctx.stream();
+    client.set_option(SocketOption::SocksProxy(proxy)).unwrap();
+    client.connect(&format!("tcp://127.0.0.1:{port}")).unwrap();
+    let note = client.recv().await.unwrap();
+    assert_eq!(note.len(), 2);
+    assert!(note.frames()[1].is_empty(), "the connect notification");
+    let id = note.frames()[0].clone();
+    let request: Message = vec![id.clone(), Bytes::from_static(b"GET /")].into();
+    client.send(request).await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < 6 {
+        let m = client.recv().await.unwrap();
+        assert_eq!(m.frames()[0], id);
+        got.extend_from_slice(&m.frames()[1]);
+    }
+    assert_eq!(got, b"200 OK");
+    assert_eq!(
+        &server.join().unwrap(),
+        b"GET /",
+        "raw bytes, not a ZMTP greeting"
+    );
+    assert_eq!(
+        seen.lock().unwrap()[0],
+        (1, "127.0.0.1".to_string(), port, None)
+    );
+}
+
+backend_tests!(
+    connects_through_a_socks5_proxy,
+    stream_through_a_socks5_proxy
+);

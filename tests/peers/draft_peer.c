@@ -8,7 +8,8 @@
  *   draft_peer --type TYPE (--bind EP | --connect EP) [--timeout MS] SCENARIO [N]
  *
  * TYPE is one of CLIENT SERVER SCATTER GATHER PEER CHANNEL RADIO DISH. A PEER given
- * --connect connects with zmq_connect_peer.
+ * --connect connects with zmq_connect_peer. --hello MSG and --disconnect-msg MSG set
+ * ZMQ_HELLO_MSG and ZMQ_DISCONNECT_MSG.
  * It prints `READY <endpoint>` once bound/connected (then, PEER with --connect,
  * `PEER <routing id in hex>`), then runs the scenario:
  *   echo       send every message back (SERVER, PEER: to the routing id it came
@@ -111,6 +112,7 @@ int main(int argc, char **argv) {
     const char *type = NULL, *bind = NULL, *connect = NULL;
     const char *joins[8];
     const char *group = "tv";
+    const char *hello = NULL, *disconnect_msg = NULL;
     int njoins = 0;
     int timeout = 20000, argi = 1;
     for (; argi < argc && strncmp(argv[argi], "--", 2) == 0; argi++) {
@@ -130,6 +132,10 @@ int main(int argc, char **argv) {
             timeout = atoi(v);
         else if (strcmp(o, "--group") == 0)
             group = v;
+        else if (strcmp(o, "--hello") == 0)
+            hello = v;
+        else if (strcmp(o, "--disconnect-msg") == 0)
+            disconnect_msg = v;
         else if (strcmp(o, "--join") == 0 && njoins < 8)
             joins[njoins++] = v;
         else {
@@ -153,6 +159,11 @@ int main(int argc, char **argv) {
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
     zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
+    if (hello && zmq_setsockopt(s, ZMQ_HELLO_MSG, hello, strlen(hello)) < 0)
+        die("ZMQ_HELLO_MSG");
+    if (disconnect_msg &&
+        zmq_setsockopt(s, ZMQ_DISCONNECT_MSG, disconnect_msg, strlen(disconnect_msg)) < 0)
+        die("ZMQ_DISCONNECT_MSG");
 
     char endpoint[512];
     uint32_t peer_id = 0;

@@ -354,6 +354,43 @@ pub async fn fault_connect_refused<P: Proactor>(p: P) {
     assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err}");
 }
 
+/// `connect_prepared` runs its hook on the socket before the connection starts where
+/// the engine says so (and after it otherwise); what the hook sets stays on the
+/// stream, and an error from the hook fails the connect.
+pub async fn connect_prepared_hook<P: Proactor>(p: P) {
+    use ringmq_proactor::sockopt;
+    let l = Rc::new(p.listen(&tcp_ep()).expect("listen"));
+    let ep = p.listener_endpoint(&l).expect("listener_endpoint");
+    let accepting = spawn_result(&p, {
+        let (p, l) = (p.clone(), l.clone());
+        async move { p.accept(&l).await.map(drop) }
+    });
+    let before = Cell::new(None);
+    let s = p
+        .connect_prepared(&ep, &|fd| {
+            before.set(Some(!sockopt::is_connected(&fd)));
+            sockopt::set_tos(&fd, 0x10)
+        })
+        .await
+        .expect("connect_prepared");
+    assert_eq!(
+        before.get(),
+        Some(P::PREPARES_BEFORE_CONNECT),
+        "the hook ran, before the connection exactly when the engine says so"
+    );
+    assert!(sockopt::is_connected(&s));
+    assert_eq!(sockopt::tos(&s).expect("tos"), 0x10, "set by the hook");
+    accepting.await.expect("accept");
+    let Err(err) = p
+        .connect_prepared(&ep, &|_| Err(io::Error::other("refused by the hook")))
+        .await
+    else {
+        panic!("a failing hook fails the connect");
+    };
+    assert_eq!(err.to_string(), "refused by the hook");
+    drop(l);
+}
+
 /// A send after shutting down the sending half fails; the peer sees end of stream.
 pub async fn fault_send_after_shutdown<P: Proactor>(p: P) {
     let (client, server) = pair(&p, &tcp_ep()).await;

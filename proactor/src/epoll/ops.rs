@@ -2,6 +2,7 @@
 //! `WouldBlock`.
 
 use std::io;
+use std::os::fd::OwnedFd;
 use std::rc::Rc;
 
 use super::Driver;
@@ -54,8 +55,14 @@ impl Driver {
         Ok(Socket::new(unsafe { own_fd(fd) }, listener.tcp))
     }
 
-    pub(crate) async fn connect(&self, addr: &SockAddr, tcp: bool) -> io::Result<Rc<Socket>> {
-        let sock = Socket::new(sys::socket(addr.family(), true)?, tcp);
+    /// Connects `fd`, a new non-blocking socket of `addr`'s family.
+    pub(crate) async fn connect(
+        &self,
+        fd: OwnedFd,
+        addr: &SockAddr,
+        tcp: bool,
+    ) -> io::Result<Rc<Socket>> {
+        let sock = Socket::new(fd, tcp);
         // SAFETY: the pointer and length describe an initialised socket address.
         let r = cvt(unsafe { libc::connect(sock.raw(), addr.as_ptr(), addr.len) });
         match r {

@@ -12,7 +12,7 @@ use super::op::{Op, Orphan};
 use super::Driver;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::net::Socket;
-use crate::sys::{self, cvt_res, own_fd, MsgBuf, SockAddr};
+use crate::sys::{cvt_res, own_fd, MsgBuf, SockAddr};
 use crate::MAX_IO_LEN;
 
 struct AcceptData(#[allow(dead_code)] Rc<Socket>);
@@ -154,8 +154,8 @@ impl Driver {
         Ok(unsafe { own_fd(fd as i32) })
     }
 
-    pub(crate) async fn connect(&self, addr: &SockAddr) -> io::Result<OwnedFd> {
-        let fd = sys::socket(addr.family(), false)?;
+    /// Connects `fd`, a new socket of `addr`'s family.
+    pub(crate) async fn connect(&self, fd: OwnedFd, addr: &SockAddr) -> io::Result<OwnedFd> {
         let raw = fd.as_raw_fd();
         let data = ConnectData {
             fd,

@@ -27,6 +27,11 @@ impl Pattern for Dish {
         Err(not_supported("send", SocketType::Dish))
     }
 
+    /// It cannot send.
+    fn writable(&self, _: &Peers, _: &Options) -> bool {
+        false
+    }
+
     fn recv(&mut self, peers: &mut Peers, _: &Options) -> Result<Option<Message>, Error> {
         let Some(mut msg) = recv_fair(peers) else {
             return Ok(None);

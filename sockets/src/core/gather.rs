@@ -16,6 +16,11 @@ impl Pattern for Gather {
         Err(not_supported("send", SocketType::Gather))
     }
 
+    /// It cannot send.
+    fn writable(&self, _: &Peers, _: &Options) -> bool {
+        false
+    }
+
     fn recv(&mut self, peers: &mut Peers, _: &Options) -> Result<Option<Message>, Error> {
         Ok(recv_fair(peers))
     }

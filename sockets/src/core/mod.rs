@@ -281,6 +281,21 @@ pub(crate) trait Pattern {
         false
     }
 
+    /// ZMQ_EVENTS' POLLIN: whether `recv` would return a message now (a filtered or
+    /// malformed one may still be skipped, as in libzmq).
+    fn readable(&self, peers: &Peers) -> bool {
+        peers.has_input()
+    }
+
+    /// ZMQ_EVENTS' POLLOUT: whether `send` would take a message now without waiting.
+    /// Round-robin types: a peer has room. The routing and fan-out types are always
+    /// writable, as in libzmq (what happens to a message for a full or unknown peer is
+    /// their send's business); types that cannot send override this with false.
+    fn writable(&self, peers: &Peers, opts: &Options) -> bool {
+        let _ = opts;
+        !self.sends_round_robin() || peers.has_room_any()
+    }
+
     /// PUB / XPUB: the peers of the last fan-out to hand the message to directly.
     fn take_fanout(&mut self) -> Vec<PeerId> {
         Vec::new()
@@ -381,6 +396,14 @@ impl Core {
     }
 
     /// Number of peers (attached, connecting, or gone with unread messages).
+    /// ZMQ_EVENTS: (readable, writable), see [`Pattern::readable`].
+    pub(crate) fn events(&self) -> (bool, bool) {
+        (
+            self.pattern.readable(&self.peers),
+            self.pattern.writable(&self.peers, &self.opts),
+        )
+    }
+
     pub(crate) fn peer_count(&self) -> usize {
         self.peers.len()
     }
@@ -515,7 +538,14 @@ impl Core {
             self.peers.queue_to(id, Message::from(Bytes::new()));
         }
         if !self.opts.hello_msg.is_empty()
-            && matches!(self.kind, SocketType::Router | SocketType::Dealer)
+            && matches!(
+                self.kind,
+                SocketType::Router
+                    | SocketType::Dealer
+                    | SocketType::Client
+                    | SocketType::Server
+                    | SocketType::Peer
+            )
         {
             // HELLO_MSG: first of all (before the probe).
             let hello = Message::from(self.opts.hello_msg.clone());
@@ -530,11 +560,19 @@ impl Core {
         self.peers.get(peer)?.routing_id.clone()
     }
 
-    /// A connection made by `connect` broke and will be retried: DEALER with
-    /// HICCUP_MSG receives that message (before the shell detaches the peer).
+    /// A connection made by `connect` broke and will be retried: DEALER, CLIENT and
+    /// PEER with HICCUP_MSG receive that message (before the shell detaches the
+    /// peer; PEER's carries the peer's routing id, as its other arrivals do).
     pub(crate) fn hiccup(&mut self, peer: PeerId) {
-        if self.kind == SocketType::Dealer && !self.opts.hiccup_msg.is_empty() {
-            let msg = Message::from(self.opts.hiccup_msg.clone());
+        if matches!(
+            self.kind,
+            SocketType::Dealer | SocketType::Client | SocketType::Peer
+        ) && !self.opts.hiccup_msg.is_empty()
+        {
+            let mut msg = Message::from(self.opts.hiccup_msg.clone());
+            if self.stamps {
+                self.pattern.stamp(&self.peers, peer, &mut msg);
+            }
             self.peers.push_input(peer, msg);
         }
     }

@@ -373,6 +373,27 @@ impl Peers {
         self.map.get(id).is_some_and(|p| p.has_room(self.conflate))
     }
 
+    /// Whether a peer in the round-robin rotation has room (stale entries are skipped;
+    /// they sit at the front, so this is O(1) but for those).
+    pub(crate) fn has_room_any(&self) -> bool {
+        let conflate = self.conflate;
+        self.with_room
+            .iter()
+            .any(|&id| self.map.get(id).is_some_and(|p| p.has_room(conflate)))
+    }
+
+    /// Whether [`Peers::next_input`] would give a message.
+    pub(crate) fn has_input(&self) -> bool {
+        self.with_input
+            .iter()
+            .any(|&id| self.map.get(id).is_some_and(|p| !p.inq.is_empty()))
+    }
+
+    /// Whether peer `id` has a message received.
+    pub(crate) fn has_input_from(&self, id: PeerId) -> bool {
+        self.map.get(id).is_some_and(|p| !p.inq.is_empty())
+    }
+
     /// Round-robin: hands `msg` to the next peer with room, which goes to the back of
     /// the rotation if it still has room. Gives the message back when no peer has room.
     pub(crate) fn round_robin(

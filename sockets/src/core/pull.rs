@@ -15,6 +15,11 @@ impl Pattern for Pull {
         Err(not_supported("send", SocketType::Pull))
     }
 
+    /// It cannot send.
+    fn writable(&self, _: &Peers, _: &Options) -> bool {
+        false
+    }
+
     fn recv(&mut self, peers: &mut Peers, _: &Options) -> Result<Option<Message>, Error> {
         Ok(recv_fair(peers))
     }

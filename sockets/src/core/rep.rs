@@ -42,6 +42,16 @@ impl Pattern for Rep {
         Ok(Sent::Done)
     }
 
+    /// A request is read only once the last one was answered.
+    fn readable(&self, peers: &Peers) -> bool {
+        self.answering.is_none() && peers.has_input()
+    }
+
+    /// Only a reply to the request being answered can be sent.
+    fn writable(&self, _: &Peers, _: &Options) -> bool {
+        self.answering.is_some()
+    }
+
     fn recv(&mut self, peers: &mut Peers, _: &Options) -> Result<Option<Message>, Error> {
         if self.answering.is_some() {
             return Err(Error::InvalidState {

@@ -56,6 +56,17 @@ impl Pattern for Req {
         }
     }
 
+    /// A reply can only come from the peer asked.
+    fn readable(&self, peers: &Peers) -> bool {
+        self.waiting_on.is_some_and(|id| peers.has_input_from(id))
+    }
+
+    /// A request goes out once the last reply came (or with REQ_RELAXED) and a peer
+    /// has room.
+    fn writable(&self, peers: &Peers, opts: &Options) -> bool {
+        (self.waiting_on.is_none() || opts.req_relaxed) && peers.has_room_any()
+    }
+
     fn recv(&mut self, peers: &mut Peers, opts: &Options) -> Result<Option<Message>, Error> {
         let Some(asked) = self.waiting_on else {
             return Err(Error::InvalidState {

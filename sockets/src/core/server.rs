@@ -111,6 +111,15 @@ impl Pattern for Server {
         }
     }
 
+    /// DISCONNECT_MSG: the message, with the peer's routing id, after what it sent.
+    fn detached(&mut self, peers: &mut Peers, opts: &Options, peer: PeerId) {
+        if !opts.disconnect_msg.is_empty() {
+            let mut msg = Message::from(opts.disconnect_msg.clone());
+            msg.set_routing_id(routing_id_of(peers, peer).unwrap_or(0));
+            peers.push_input(peer, msg);
+        }
+    }
+
     fn removed(&mut self, peers: &mut Peers, peer: PeerId) {
         if let Some(id) = routing_id_of(peers, peer) {
             if self.by_id.get(&id) == Some(&peer) {

@@ -82,6 +82,11 @@ impl Pattern for Subscribe {
         })
     }
 
+    /// SUB cannot send; XSUB sends subscriptions, always taken.
+    fn writable(&self, _: &Peers, _: &Options) -> bool {
+        self.xsub
+    }
+
     fn recv(&mut self, peers: &mut Peers, _: &Options) -> Result<Option<Message>, Error> {
         Ok(recv_fair(peers))
     }

@@ -1909,6 +1909,132 @@ fn hello_disconnect_and_hiccup_messages() {
     );
 }
 
+/// The draft types as libzmq 4.3.5 has them: HELLO_MSG on CLIENT, SERVER and PEER;
+/// DISCONNECT_MSG on SERVER and PEER and HICCUP_MSG on CLIENT and PEER, each with the
+/// peer's routing id where the type has them.
+#[test]
+fn hello_disconnect_and_hiccup_on_draft_types() {
+    let hello = SocketOption::HelloMsg(Bytes::from_static(b"HELLO"));
+    for kind in [SocketType::Client, SocketType::Server, SocketType::Peer] {
+        let mut h = Harness::with(kind, std::slice::from_ref(&hello));
+        let p = h.attach();
+        h.write(p);
+        assert_eq!(h.wire(p), strs(&[&["HELLO"]]), "{kind}");
+    }
+    for kind in [SocketType::Server, SocketType::Peer] {
+        let mut h = Harness::with(
+            kind,
+            &[SocketOption::DisconnectMsg(Bytes::from_static(b"GONE"))],
+        );
+        let a = h.attach();
+        assert!(h.deliver(a, &["last words"]));
+        let (id, _) = h.recv_routed().unwrap();
+        h.detach(a, true);
+        assert_eq!(
+            h.recv_routed(),
+            Some((id, vec!["GONE".to_owned()])),
+            "{kind}"
+        );
+    }
+    let mut h = Harness::with(
+        SocketType::Client,
+        &[SocketOption::HiccupMsg(Bytes::from_static(b"HICCUP"))],
+    );
+    let p = h.core.add_connect_peer().unwrap();
+    let p = h.attach_to(Some(p), None).unwrap();
+    h.core.hiccup(p);
+    h.detach(p, false);
+    assert_eq!(h.recv_all(), strs(&[&["HICCUP"]]));
+    let mut h = Harness::with(
+        SocketType::Peer,
+        &[SocketOption::HiccupMsg(Bytes::from_static(b"HICCUP"))],
+    );
+    let p = h.core.add_connect_peer().unwrap();
+    let rid = h.core.routing_id(p).unwrap();
+    let id = u32::from_be_bytes(rid[..].try_into().unwrap());
+    h.attach_to(Some(p), None).unwrap();
+    h.core.hiccup(p);
+    h.detach(p, false);
+    assert_eq!(h.recv_routed(), Some((id, vec!["HICCUP".to_owned()])));
+    // Where libzmq has no such message, the option is refused.
+    for (kind, opt) in [
+        (
+            SocketType::Client,
+            SocketOption::DisconnectMsg(Bytes::from_static(b"x")),
+        ),
+        (
+            SocketType::Server,
+            SocketOption::HiccupMsg(Bytes::from_static(b"x")),
+        ),
+        (SocketType::Push, hello.clone()),
+    ] {
+        assert!(opt.check(kind).is_err(), "{kind}");
+    }
+    for kind in [SocketType::Client, SocketType::Server, SocketType::Peer] {
+        assert!(hello.check(kind).is_ok(), "{kind}");
+    }
+}
+
+/// ZMQ_EVENTS, (readable, writable), through each type's states.
+#[test]
+fn events_follow_each_types_state() {
+    let mut h = Harness::new(SocketType::Req);
+    assert_eq!(h.core.events(), (false, false), "REQ without a peer");
+    let a = h.attach();
+    assert_eq!(h.core.events(), (false, true));
+    assert!(h.send_str(&["q"]));
+    assert_eq!(h.core.events(), (false, false), "awaiting the reply");
+    h.write(a);
+    assert!(h.deliver(a, &["", "r"]));
+    assert_eq!(h.core.events(), (true, false), "the reply is in");
+    assert!(h.recv().unwrap().is_some());
+    assert_eq!(h.core.events(), (false, true));
+
+    let mut h = Harness::new(SocketType::Rep);
+    let a = h.attach();
+    assert_eq!(h.core.events(), (false, false), "REP before a request");
+    assert!(h.deliver(a, &["", "q"]));
+    assert_eq!(h.core.events(), (true, false));
+    assert!(h.recv().unwrap().is_some());
+    assert_eq!(h.core.events(), (false, true), "answering");
+    assert!(h.deliver(a, &["", "q2"]));
+    assert_eq!(
+        h.core.events(),
+        (false, true),
+        "the next request waits its turn"
+    );
+    assert!(h.send_str(&["r"]));
+    assert_eq!(h.core.events(), (true, false));
+
+    let mut h = Harness::with(SocketType::Dealer, &[SocketOption::SndHwm(1)]);
+    let a = h.attach();
+    assert_eq!(h.core.events(), (false, true));
+    assert!(h.send_str(&["1"]));
+    assert_eq!(h.core.events(), (false, false), "its only peer is full");
+    h.write(a);
+    assert_eq!(h.core.events(), (false, true));
+    assert!(h.deliver(a, &["in"]));
+    assert_eq!(h.core.events(), (true, true));
+
+    // Routing and fan-out types are always writable; those that cannot send never.
+    for (kind, writable) in [
+        (SocketType::Router, true),
+        (SocketType::Server, true),
+        (SocketType::Pub, true),
+        (SocketType::XSub, true),
+        (SocketType::Pull, false),
+        (SocketType::Sub, false),
+        (SocketType::Gather, false),
+    ] {
+        let h = Harness::new(kind);
+        assert_eq!(h.core.events(), (false, writable), "{kind}");
+    }
+    let mut h = Harness::new(SocketType::Pull);
+    let a = h.attach();
+    assert!(h.deliver(a, &["x"]));
+    assert_eq!(h.core.events(), (true, false));
+}
+
 #[test]
 fn xsub_verbose_unsubscribe_forwards_every_cancel() {
     for verbose in [false, true] {

@@ -50,7 +50,7 @@ use crate::error::Error;
 use crate::message::Message;
 use crate::monitor::MonitorEvent;
 use crate::options::{SocketOption, SocketOptions};
-use crate::socket::Socket;
+use crate::socket::{Events, Socket};
 use crate::stats::SocketStats;
 use crate::util::{select, with_deadline, yield_now, Either, Notify, Stop};
 
@@ -732,6 +732,38 @@ impl SocketHandle {
         self.call(|s| s.options())
     }
 
+    /// What `send` and `recv` would do now without waiting (libzmq's ZMQ_EVENTS; see
+    /// [`Events`]). Streaming directions answer from the handle's pipes: readable
+    /// when a message is in the receive pipe, writable when the send pipe has room.
+    /// REQ / REP / ROUTER / SERVER / PEER sends, and REQ / REP receives, ask the
+    /// socket on its runtime thread (a synchronous call).
+    pub fn events(&self) -> Result<Events, Error> {
+        // A message taken for a `recv` that was dropped (kept, or in a parked answer)
+        // is the next one `recv` returns.
+        let queued = !self.inner.returned.lock().expect("returned").is_empty()
+            || self
+                .inner
+                .pending_recv
+                .lock()
+                .expect("pending")
+                .front()
+                .is_some_and(|a| !a.is_empty());
+        let readable = match &self.inner.recv {
+            Some(pipe) => Some(queued || pipe.ready_to_take()),
+            None if queued => Some(true),
+            None => None,
+        };
+        let writable = self.inner.send.as_ref().map(|pipe| pipe.room() > 0);
+        if let (Some(readable), Some(writable)) = (readable, writable) {
+            return Ok(Events { readable, writable });
+        }
+        let on_socket = self.call(|s| s.events())?;
+        Ok(Events {
+            readable: readable.unwrap_or(on_socket.readable),
+            writable: writable.unwrap_or(on_socket.writable),
+        })
+    }
+
     /// Traffic, queue depths and drops, in total and per peer (see
     /// [`Socket::stats`]). Messages in the handle's pipes are not counted.
     pub fn stats(&self) -> Result<SocketStats, Error> {
@@ -845,16 +877,21 @@ impl SocketHandle {
     /// Polls for the next message (the poll form of [`recv`](Self::recv), for
     /// `Stream` and hand-written pollers); this clone keeps its registration.
     pub fn poll_recv(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<Message, Error>> {
-        if let Some(m) = self.take_returned() {
-            return Poll::Ready(Ok(m));
-        }
         match &self.inner.recv {
             Some(pipe) => pipe
                 .poll_take(cx, &mut self.polling.recv_key)
                 .map(|r| r.unwrap_or(Err(Error::Closed))),
             None => {
+                if let Some(m) = self.take_returned() {
+                    return Poll::Ready(Ok(m));
+                }
                 if self.polling.recv_answer.is_none() {
-                    self.polling.recv_answer = Some(self.ask_recv()?);
+                    // A receive parked by a dropped `recv` first.
+                    let parked = self.inner.pending_recv.lock().expect("pending").pop_front();
+                    self.polling.recv_answer = Some(match parked {
+                        Some(a) => a,
+                        None => self.ask_recv()?,
+                    });
                 }
                 let answer = self.polling.recv_answer.as_mut().expect("just set");
                 let r = std::task::ready!(Pin::new(answer).poll(cx));
@@ -948,9 +985,6 @@ impl SocketHandle {
     /// dropped in every turn of a `select!` loop costs one receive on that thread, not
     /// one per turn.
     pub async fn recv(&self) -> Result<Message, Error> {
-        if let Some(m) = self.take_returned() {
-            return Ok(m);
-        }
         match &self.inner.recv {
             Some(pipe) => {
                 let mut key = Key::new(pipe);
@@ -958,6 +992,11 @@ impl SocketHandle {
                 r.unwrap_or(Err(Error::Closed))
             }
             None => {
+                // Only request / reply receives keep messages aside (the streaming
+                // types' pipe is their queue).
+                if let Some(m) = self.take_returned() {
+                    return Ok(m);
+                }
                 let pending = self.inner.pending_recv.lock().expect("pending").pop_front();
                 let answer = match pending {
                     Some(a) => a,
@@ -978,16 +1017,35 @@ impl SocketHandle {
     /// executor: the runtime thread keeps receiving meanwhile. (REQ / REP / ROUTER...
     /// ask the runtime thread synchronously.)
     pub fn try_recv(&self) -> Result<Message, Error> {
-        if let Some(m) = self.take_returned() {
-            return Ok(m);
-        }
         match &self.inner.recv {
             Some(pipe) => match pipe.try_take() {
                 Ok(Some(r)) => r,
                 Ok(None) => Err(Error::WouldBlock),
                 Err(()) => Err(Error::Closed),
             },
-            None => self.call(|s| s.try_recv())?,
+            None => {
+                if let Some(m) = self.take_returned() {
+                    return Ok(m);
+                }
+                // A receive parked by a dropped `recv` comes first: it may hold the
+                // message already; while it waits, it would take the next one.
+                let mut pending = self.inner.pending_recv.lock().expect("pending");
+                if let Some(answer) = pending.front_mut() {
+                    return match answer.try_recv() {
+                        Ok(r) => {
+                            pending.pop_front();
+                            r
+                        }
+                        Err(oneshot::error::TryRecvError::Empty) => Err(Error::WouldBlock),
+                        Err(oneshot::error::TryRecvError::Closed) => {
+                            pending.pop_front();
+                            Err(Error::Closed)
+                        }
+                    };
+                }
+                drop(pending);
+                self.call(|s| s.try_recv())?
+            }
         }
     }
 

@@ -158,6 +158,13 @@ impl<T> Pipe<T> {
         Poll::Pending
     }
 
+    /// Whether an item is waiting (a take would not wait; closed counts too, since a
+    /// take then returns at once).
+    pub(crate) fn ready_to_take(&self) -> bool {
+        let s = self.lock();
+        !s.items.is_empty() || s.closed
+    }
+
     /// Free places now (0 when full or closed).
     pub(crate) fn room(&self) -> usize {
         let s = self.lock();

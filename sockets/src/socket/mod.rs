@@ -506,6 +506,13 @@ impl<P: Proactor> Socket<P> {
         self.shared.core.borrow().topics_count()
     }
 
+    /// What `send` and `recv` would do now without waiting: libzmq's ZMQ_EVENTS
+    /// (POLLIN / POLLOUT) for programs that poll instead of awaiting (see [`Events`]).
+    pub fn events(&self) -> Events {
+        let (readable, writable) = self.shared.core.borrow().events();
+        Events { readable, writable }
+    }
+
     /// A new monitor receiving this socket's events from now on.
     pub fn monitor(&self) -> Monitor {
         self.shared.io.borrow_mut().monitors.add()
@@ -1006,4 +1013,19 @@ fn configure_listener(
         }
     }
     Ok(())
+}
+
+/// What `send` and `recv` would do now without waiting, as libzmq's ZMQ_EVENTS says
+/// with POLLIN / POLLOUT. From [`Socket::events`] and
+/// [`SocketHandle::events`](crate::SocketHandle::events).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Events {
+    /// A `recv` would return a message now (POLLIN). REQ: the reply has come; REP: a
+    /// request is waiting and the last one was answered.
+    pub readable: bool,
+    /// A `send` would take a message now (POLLOUT). Round-robin types: a peer has
+    /// room; ROUTER, SERVER, PEER, STREAM, PUB, XPUB, RADIO, XSUB: always, as in
+    /// libzmq; REQ: no reply is awaited (or REQ_RELAXED) and a peer has room; REP: a
+    /// request is being answered; types that cannot send: never.
+    pub writable: bool,
 }

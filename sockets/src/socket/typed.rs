@@ -86,6 +86,11 @@ macro_rules! typed_socket {
                 self.inner.stats()
             }
 
+            /// See [`Socket::events`].
+            pub fn events(&self) -> crate::Events {
+                self.inner.events()
+            }
+
             /// See [`Socket::drops`].
             pub fn drops(&self) -> Drops {
                 self.inner.drops()
