@@ -438,12 +438,14 @@ fn finish<P: Proactor>(shared: &Shared<P>, conn: &Conn) -> Outcome {
     }
 }
 
-/// Lends the socket's spare event queue to the session about to take input, so that
-/// its events cost no allocation (`drain_events` takes the queue back).
-fn lend_events<P: Proactor>(shared: &Shared<P>, session: &mut Session) {
+/// Hands received bytes to the session, with the socket's spare event queue lent to
+/// it so that its events cost no allocation (`drain_events` takes the queue back).
+fn take_input<P: Proactor>(shared: &Shared<P>, conn: &Conn, buf: BytesMut) {
+    let mut session = conn.session.borrow_mut();
     let mut spare = std::mem::take(&mut *shared.events.borrow_mut());
     session.lend_event_queue(&mut spare);
     *shared.events.borrow_mut() = spare;
+    session.handle_input_buf(shared.proactor.now(), buf);
 }
 
 /// Acts on everything the session reported; true when messages were delivered.
@@ -500,7 +502,7 @@ fn drain_events<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>) -> bool {
         }
     }
     // Both queues are empty now (unless a refused handshake ended the batch): the
-    // socket keeps one for the next connection (see `lend_events`), the session none.
+    // socket keeps one for the next connection (see `take_input`), the session none.
     let held = conn.session.borrow_mut().take_event_queue();
     let keep = match held {
         Some(held) if held.capacity() > batch.capacity() => held,
@@ -687,10 +689,7 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
                         READ_LARGE
                     };
                 }
-                let mut session = conn.session.borrow_mut();
-                lend_events(&shared, &mut session);
-                session.handle_input_buf(p.now(), buf);
-                drop(session);
+                take_input(&shared, &conn, buf);
                 if drain_events(&shared, &conn) && n >= YIELD_AFTER_READ {
                     // A driver that completes a receive at once when data is ready
                     // (epoll) would otherwise keep reading until the RCVHWM stops it:

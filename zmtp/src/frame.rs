@@ -485,12 +485,12 @@ impl FrameEncoder {
 
     /// Drops every buffer when nothing is queued, for an output that went quiet (its
     /// owner found nothing more to write and waits): an idle connection then holds no
-    /// output buffer at all. The next frame starts again from a [`BATCH_FIRST`] buffer.
+    /// output buffer at all. The next frame starts again from a 1 KiB buffer.
     /// A connection under load does not get here between its batches.
     ///
-    /// A buffer of at most [`BATCH_MIN`] bytes goes to this thread's pool (up to
-    /// [`POOLED`] of them), so that connections that write now and then pass a few
-    /// buffers around instead of allocating one for every message.
+    /// A buffer of at most 4 KiB goes to this thread's pool (up to 16 of them), so
+    /// that connections that write now and then pass a few buffers around instead of
+    /// allocating one for every message.
     pub fn release_idle(&mut self) {
         if self.pending != 0 || (self.alloc == 0 && self.spare.capacity() == 0) {
             return;
