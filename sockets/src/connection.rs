@@ -16,7 +16,6 @@
 //! Any protocol or I/O error ends only this connection.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -33,7 +32,9 @@ use crate::monitor::MonitorEventKind;
 use crate::options::{mechanism_for, MechanismKind};
 use crate::reason::DisconnectReason;
 use crate::socket::shared::Shared;
-use crate::util::{select, sleep_until_opt, with_deadline, yield_now, Either, Notify};
+use crate::util::{
+    select, select_in_place, sleep_until_opt, with_deadline, yield_now, Either, Notify,
+};
 use crate::zap::{ZapReply, ZapRequest};
 
 /// The writer stops moving messages into the session once this many bytes wait.
@@ -59,7 +60,8 @@ pub(crate) struct Conn {
     pub wake_reader: Notify,
     done: Cell<bool>,
     done_notify: Notify,
-    reason: RefCell<Option<DisconnectReason>>,
+    /// Boxed: set once, at the end.
+    reason: RefCell<Option<Box<DisconnectReason>>>,
     /// The peer, once the handshake succeeded.
     pub peer: Cell<Option<PeerId>>,
     writing: Cell<bool>,
@@ -71,8 +73,6 @@ pub(crate) struct Conn {
     authenticating: Cell<bool>,
     /// The peer's properties, shared with every message it sends.
     pub meta: RefCell<Option<Arc<Metadata>>>,
-    /// The emptied event queue of the last `drain_events`, kept for its allocation.
-    events: RefCell<VecDeque<Event>>,
     /// The writing half, for [`Conn::write_through`] while the writer task does not hold it.
     direct: Rc<dyn DirectWrite>,
     /// Bytes a write-through offer encoded but could not write at once; the writer task
@@ -117,7 +117,7 @@ impl Conn {
         if self.done.replace(true) {
             return;
         }
-        *self.reason.borrow_mut() = Some(reason);
+        *self.reason.borrow_mut() = Some(Box::new(reason));
         self.done_notify.notify();
         self.wake_writer.notify();
         self.wake_reader.notify();
@@ -352,15 +352,35 @@ pub(crate) async fn run_halves<P: Proactor>(
     peer_addr: Option<PeerAddr>,
 ) -> Outcome {
     if shared.core.borrow().kind() == ringmq_zmtp::SocketType::Stream {
-        return crate::raw::run(shared, reader, writer, endpoint, origin).await;
+        // Boxed: its state would otherwise size every ZMTP connection's task too.
+        return Box::pin(crate::raw::run(shared, reader, writer, endpoint, origin)).await;
     }
+    let Some((conn, slot)) = open(&shared, writer, endpoint, origin, peer_addr) else {
+        return Outcome { established: false };
+    };
+    let p = shared.proactor.clone();
+    p.spawn_local(read_loop(shared.clone(), conn.clone(), reader));
+    write_loop(&shared, &conn, &slot).await;
+    finish(&shared, &conn)
+}
+
+/// The connection's shared state and writing half, with its session made (`None`: the
+/// socket is terminated, or the session could not be made; reported). A plain function
+/// so that nothing it builds is held in the connection task's state.
+fn open<P: Proactor>(
+    shared: &Rc<Shared<P>>,
+    writer: P::Writer,
+    endpoint: String,
+    origin: Origin,
+    peer_addr: Option<PeerAddr>,
+) -> Option<(Rc<Conn>, Rc<WriterSlot<P>>)> {
     let p = shared.proactor.clone();
     let address = match peer_addr {
         Some(PeerAddr::Tcp(a)) => a.ip().to_string(),
         _ => String::new(),
     };
     if shared.io.borrow().terminated {
-        return Outcome { established: false };
+        return None;
     }
     let made = {
         let core = shared.core.borrow();
@@ -377,7 +397,7 @@ pub(crate) async fn run_halves<P: Proactor>(
                 &endpoint,
                 None,
             );
-            return Outcome { established: false };
+            return None;
         }
     };
     let id = shared.io.borrow_mut().next_id();
@@ -401,7 +421,6 @@ pub(crate) async fn run_halves<P: Proactor>(
         address,
         authenticating: Cell::new(false),
         meta: RefCell::new(None),
-        events: RefCell::new(VecDeque::new()),
         direct: slot.clone(),
         stash: RefCell::new(Vec::new()),
         uncounted: Cell::new(0),
@@ -410,9 +429,7 @@ pub(crate) async fn run_halves<P: Proactor>(
         bytes_out: Cell::new(0),
     });
     shared.io.borrow_mut().conns.insert(id, conn.clone());
-    p.spawn_local(read_loop(shared.clone(), conn.clone(), reader));
-    write_loop(&shared, &conn, &slot).await;
-    finish(&shared, &conn)
+    Some((conn, slot))
 }
 
 fn finish<P: Proactor>(shared: &Shared<P>, conn: &Conn) -> Outcome {
@@ -420,7 +437,7 @@ fn finish<P: Proactor>(shared: &Shared<P>, conn: &Conn) -> Outcome {
         .reason
         .borrow_mut()
         .take()
-        .unwrap_or(DisconnectReason::SocketClosed);
+        .map_or(DisconnectReason::SocketClosed, |r| *r);
     let peer = conn.peer.get();
     shared.io.borrow_mut().conns.remove(&conn.id);
     // Messages that had left the socket's accounting and were not handed to the kernel.
@@ -446,13 +463,23 @@ fn finish<P: Proactor>(shared: &Shared<P>, conn: &Conn) -> Outcome {
     }
 }
 
+/// Hands received bytes to the session, with the socket's spare event queue lent to
+/// it so that its events cost no allocation (`drain_events` takes the queue back).
+fn take_input<P: Proactor>(shared: &Shared<P>, conn: &Conn, buf: BytesMut) {
+    let mut session = conn.session.borrow_mut();
+    let mut spare = std::mem::take(&mut *shared.events.borrow_mut());
+    session.lend_event_queue(&mut spare);
+    *shared.events.borrow_mut() = spare;
+    session.handle_input_buf(shared.proactor.now(), buf);
+}
+
 /// Acts on everything the session reported; true when messages were delivered.
 ///
 /// Events are taken from the session a batch at a time, and a run of messages is
 /// handed to the core under one borrow (this runs for every message received).
 fn drain_events<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>) -> bool {
     let mut delivered = false;
-    let mut batch = std::mem::take(&mut *conn.events.borrow_mut());
+    let mut batch = std::mem::take(&mut *shared.events.borrow_mut());
     'batches: loop {
         conn.session.borrow_mut().take_events(&mut batch);
         if batch.is_empty() {
@@ -499,7 +526,14 @@ fn drain_events<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>) -> bool {
             }
         }
     }
-    *conn.events.borrow_mut() = batch;
+    // Both queues are empty now (unless a refused handshake ended the batch): the
+    // socket keeps one for the next connection (see `take_input`), the session none.
+    let held = conn.session.borrow_mut().take_event_queue();
+    let keep = match held {
+        Some(held) if held.capacity() > batch.capacity() => held,
+        _ => batch,
+    };
+    *shared.events.borrow_mut() = keep;
     shared.run_core_output();
     // The writer must run when there is output, or when the session's timer now
     // expires earlier than the one it sleeps on (the handshake finished and
@@ -626,7 +660,8 @@ fn on_handshake<P: Proactor>(shared: &Shared<P>, conn: &Rc<Conn>, metadata: &Met
 async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reader: P::Reader) {
     let p = shared.proactor.clone();
     let mut size = READ_TINY;
-    let mut pool = Vec::with_capacity(POOL);
+    // Allocated once a buffer is retired (a connection with short messages never).
+    let mut pool = Vec::new();
     // Reading stopped at the RCVHWM: the session's input deadlines are suspended.
     let mut held = false;
     while !conn.is_done() {
@@ -634,7 +669,8 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
         // session's partial handshake frame (64 KiB): nothing is read while the ZAP
         // handler decides.
         if conn.authenticating.get() {
-            select(conn.wake_reader.notified(), conn.wait_done()).await;
+            // `Conn::end` wakes the reader too.
+            conn.wake_reader.notified().await;
             continue;
         }
         if let Some(peer) = conn.peer.get() {
@@ -643,7 +679,7 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
                     held = true;
                     conn.session.borrow_mut().hold_input_deadlines();
                 }
-                select(conn.wake_reader.notified(), conn.wait_done()).await;
+                conn.wake_reader.notified().await;
                 continue;
             }
         }
@@ -660,7 +696,8 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
             buf = renew(buf, size, &mut pool);
         }
         let spare = buf.capacity() - buf.len();
-        let BufResult(res, buf) = match select(p.recv(&mut reader, buf), conn.wait_done()).await {
+        let recv = select_in_place!(p.recv(&mut reader, buf), conn.wait_done());
+        let BufResult(res, buf) = match recv.await {
             Either::Left(r) => r,
             Either::Right(()) => break,
         };
@@ -677,7 +714,7 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
                         READ_LARGE
                     };
                 }
-                conn.session.borrow_mut().handle_input_buf(p.now(), buf);
+                take_input(&shared, &conn, buf);
                 if drain_events(&shared, &conn) && n >= YIELD_AFTER_READ {
                     // A driver that completes a receive at once when data is ready
                     // (epoll) would otherwise keep reading until the RCVHWM stops it:
@@ -718,6 +755,7 @@ fn renew(mut buf: BytesMut, size: usize, pool: &mut Vec<BytesMut>) -> BytesMut {
     if pool.len() == POOL {
         pool.remove(0);
     }
+    pool.reserve_exact(POOL);
     pool.push(buf);
     fresh
 }
@@ -786,7 +824,7 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
                 .set(conn.in_write.get() + conn.uncounted.take());
             let bytes: usize = chunks.iter().map(Bytes::len).sum();
             conn.writing.set(true);
-            let r = select(write_all(p, &mut writer, chunks), conn.wait_done()).await;
+            let r = select_in_place!(write_all(p, &mut writer, chunks), conn.wait_done()).await;
             conn.writing.set(false);
             shared.progress.notify();
             match r {
@@ -800,14 +838,16 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
             }
             continue;
         }
-        let deadline = conn.session.borrow().poll_timeout();
+        let deadline = {
+            let mut session = conn.session.borrow_mut();
+            // Nothing to write: an idle connection holds no output buffer.
+            session.release_idle_output();
+            session.poll_timeout()
+        };
         conn.sleeping_until.set(deadline);
         *slot.writer.borrow_mut() = Some(writer);
-        select(
-            select(conn.wake_writer.notified(), conn.wait_done()),
-            sleep_until_opt(p, deadline),
-        )
-        .await;
+        // `Conn::end` wakes the writer too.
+        select_in_place!(conn.wake_writer.notified(), sleep_until_opt(p, deadline)).await;
         writer = slot
             .writer
             .borrow_mut()
@@ -824,7 +864,10 @@ async fn write_loop<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>, slot: 
         conn.in_write
             .set(conn.in_write.get() + taken as u64 + conn.uncounted.take());
         let deadline = p.now() + Duration::from_millis(100);
-        let written = with_deadline(p, Some(deadline), write_all(p, &mut writer, tx.chunks)).await;
+        // Boxed: this runs once, at the end, and would otherwise size the task's state
+        // for the whole life of the connection.
+        let last = with_deadline(p, Some(deadline), write_all(p, &mut writer, tx.chunks));
+        let written = Box::pin(last).await;
         if let Some(Ok(_)) = written {
             conn.in_write.set(0);
         }
@@ -922,5 +965,47 @@ mod tests {
             assert_eq!(&buf[..], &[3]);
             assert!(pool.len() <= POOL);
         }
+    }
+}
+
+#[cfg(test)]
+mod sizes {
+    //! A connection's two tasks and its shared state live as long as the connection:
+    //! their sizes are most of what an idle peer costs (docs/PERFORMANCE.md, "Memory
+    //! per connection"). These bounds catch a large future or field creeping back in
+    //! (a future stored twice, an engine's timer inline, a state built across an await).
+    use super::*;
+    use std::future::Future;
+
+    fn size3<A, B, C, F: Future>(_: fn(A, B, C) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+    fn size5<A, B, C, D, E, F: Future>(_: fn(A, B, C, D, E) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    fn check<P: Proactor>(engine: &str) {
+        let task = size5(run_from::<P>);
+        let reader = size3(read_loop::<P>);
+        let conn = std::mem::size_of::<Conn>();
+        eprintln!("{engine}: connection task {task} B, reader {reader} B, Conn {conn} B");
+        // Debug-build sizes on this tree: 744-936, 368-544 and 1176 bytes.
+        assert!(
+            task <= 1200,
+            "{engine}: the connection's future is {task} bytes"
+        );
+        assert!(
+            reader <= 700,
+            "{engine}: the reader's future is {reader} bytes"
+        );
+        assert!(conn <= 1280, "{engine}: Conn is {conn} bytes");
+    }
+
+    #[test]
+    fn connection_state_stays_small_on_every_engine() {
+        check::<ringmq_proactor::Native>("native");
+        check::<ringmq_compio::CompioProactor>("compio");
+        check::<ringmq_monoio::MonoioProactor>("monoio");
+        check::<ringmq_tokio::TokioProactor>("tokio");
     }
 }

@@ -3,6 +3,8 @@
 //! Wire form: a flags byte (bit 0 MORE, bit 1 LONG, bit 2 COMMAND, bits 3-7 zero), then
 //! the size (1 byte, or 8 bytes big-endian when LONG), then the body.
 
+use std::cell::RefCell;
+
 use bytes::{Buf, Bytes, BytesMut};
 
 pub use crate::mechanism::FrameParts as Frame;
@@ -33,6 +35,23 @@ const BATCH_BUF: usize = 65536;
 /// up to [`BATCH_BUF`]. A buffer this small is kept while idle (a request / reply
 /// connection reuses it without allocating); a larger one is released.
 const BATCH_MIN: usize = 4096;
+
+/// The first batch buffer of an encoder that holds none (new, or released by
+/// [`FrameEncoder::release_idle`]): small enough for the allocator's per-thread cache,
+/// so a connection that writes now and then allocates it cheaply each time.
+const BATCH_FIRST: usize = 1024;
+
+/// Most buffers kept in a thread's pool of released batch buffers (see
+/// [`FrameEncoder::release_idle`]): at most this many times [`BATCH_MIN`] bytes.
+const POOLED: usize = 16;
+
+thread_local! {
+    /// Batch buffers (with a chunk vector) given up by encoders of this thread whose
+    /// output went idle, for the next encoder that needs one: a connection that writes
+    /// now and then (a ROUTER's peer answered one at a time) reuses a buffer already
+    /// set up for sharing instead of allocating one, and its chunk vector, each time.
+    static IDLE_BUFFERS: RefCell<Vec<(BytesMut, Vec<Bytes>)>> = const { RefCell::new(Vec::new()) };
+}
 
 /// A recycled chunk vector larger than this is dropped rather than kept.
 const MAX_RECYCLED: usize = 4096;
@@ -276,7 +295,7 @@ pub struct FrameEncoder {
     /// An emptied chunk vector given back by [`FrameEncoder::recycle`].
     spare: Vec<Bytes>,
     pending: usize,
-    /// Size of the next batch buffer (0 stands for [`BATCH_MIN`]).
+    /// Size of the next batch buffer (0 stands for [`BATCH_FIRST`]).
     batch: usize,
     /// Capacity of the current batch buffer when it was reserved.
     alloc: usize,
@@ -369,10 +388,17 @@ impl FrameEncoder {
     #[cold]
     #[inline(never)]
     fn next_batch(&mut self, need: usize) {
+        if self.alloc == 0 && self.inline.is_empty() {
+            self.adopt_pooled();
+        }
         if !self.inline.is_empty() {
             self.chunks.push(self.inline.split().freeze());
         }
-        let size = self.batch.max(BATCH_MIN);
+        let size = if self.batch == 0 {
+            BATCH_FIRST
+        } else {
+            self.batch
+        };
         self.inline.reserve(size.max(need));
         self.alloc = self.inline.capacity();
         self.batch = (size * 2).min(BATCH_BUF);
@@ -454,6 +480,50 @@ impl FrameEncoder {
             {
                 self.release();
             }
+        }
+    }
+
+    /// Drops every buffer when nothing is queued, for an output that went quiet (its
+    /// owner found nothing more to write and waits): an idle connection then holds no
+    /// output buffer at all. The next frame starts again from a 1 KiB buffer.
+    /// A connection under load does not get here between its batches.
+    ///
+    /// A buffer of at most 4 KiB goes to this thread's pool (up to 16 of them), so
+    /// that connections that write now and then pass a few buffers around instead of
+    /// allocating one for every message.
+    pub fn release_idle(&mut self) {
+        if self.pending != 0 || (self.alloc == 0 && self.spare.capacity() == 0) {
+            return;
+        }
+        let inline = std::mem::take(&mut self.inline);
+        let mut chunks = std::mem::take(&mut self.spare);
+        if chunks.capacity() < self.chunks.capacity() {
+            chunks = std::mem::take(&mut self.chunks);
+        }
+        self.chunks = Vec::new();
+        let pooled = self.alloc > 0 && self.alloc <= BATCH_MIN && chunks.capacity() <= IDLE_CHUNKS;
+        self.alloc = 0;
+        self.batch = 0;
+        if pooled {
+            chunks.clear();
+            IDLE_BUFFERS.with(|pool| {
+                let mut pool = pool.borrow_mut();
+                if pool.len() < POOLED {
+                    pool.push((inline, chunks));
+                }
+            });
+        }
+    }
+
+    /// Takes a released buffer from this thread's pool, if any (it is reused by the
+    /// `reserve` that follows when no frame cut from it is still alive).
+    fn adopt_pooled(&mut self) {
+        let Some((inline, chunks)) = IDLE_BUFFERS.with(|pool| pool.borrow_mut().pop()) else {
+            return;
+        };
+        self.inline = inline;
+        if self.chunks.capacity() == 0 {
+            self.chunks = chunks;
         }
     }
 
@@ -617,7 +687,7 @@ mod tests {
         e.recycle(t.chunks);
         let idle = e.held_bytes();
         assert!(
-            idle <= BATCH_MIN + IDLE_CHUNKS * 32,
+            idle <= BATCH_MIN + 2 * IDLE_CHUNKS * 32,
             "{idle} bytes held while idle"
         );
         // Requests and replies: one small buffer, reused, nothing allocated per message.
@@ -627,7 +697,7 @@ mod tests {
             let t = e.take().unwrap();
             ptrs.push(t.chunks[0].as_ptr() as usize);
             e.recycle(t.chunks);
-            assert!(e.held_bytes() <= BATCH_MIN + IDLE_CHUNKS * 32);
+            assert!(e.held_bytes() <= BATCH_MIN + 2 * IDLE_CHUNKS * 32);
         }
         let span = ptrs.iter().max().unwrap() - ptrs.iter().min().unwrap();
         assert!(span < BATCH_MIN, "messages were written from one buffer");
@@ -636,7 +706,76 @@ mod tests {
         let t = e.take().unwrap();
         assert_eq!(t.len(), 9 + INLINE_THRESHOLD);
         e.recycle(t.chunks);
-        assert!(e.held_bytes() <= IDLE_CHUNKS * 32, "{}", e.held_bytes());
+        assert!(e.held_bytes() <= 2 * IDLE_CHUNKS * 32, "{}", e.held_bytes());
+    }
+
+    #[test]
+    fn a_released_idle_output_holds_nothing_and_starts_small_again() {
+        let body = Bytes::from(vec![3u8; 100]);
+        let mut e = FrameEncoder::new();
+        // Not released while something waits to be written.
+        e.push_frame(false, false, &body);
+        e.release_idle();
+        assert_eq!(e.pending(), 102);
+        let t = e.take().unwrap();
+        assert_eq!(t.to_vec()[2..], body[..]);
+        e.recycle(t.chunks);
+        assert!(e.held_bytes() > 0);
+        // Idle: nothing held.
+        e.release_idle();
+        assert_eq!(e.held_bytes(), 0);
+        // The next message gets a first-size buffer, and the output works as before.
+        e.push_frame(true, false, &body);
+        e.push_frame(false, false, &Bytes::from(vec![4u8; 5000]));
+        assert!(e.held_bytes() >= 5009);
+        let t = e.take().unwrap();
+        let frames = decode_all(&FrameDecoder::new(None), &t.to_vec(), 4096).unwrap();
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0].body, body);
+        assert_eq!(frames[1].body[..], [4u8; 5000]);
+        assert_eq!(
+            t.chunks[0].len(),
+            102,
+            "the first buffer was sealed, not grown"
+        );
+    }
+
+    #[test]
+    fn released_buffers_pass_between_encoders_of_a_thread() {
+        let body = Bytes::from(vec![5u8; 64]);
+        let mut a = FrameEncoder::new();
+        let mut b = FrameEncoder::new();
+        a.push_frame(false, false, &body);
+        let t = a.take().unwrap();
+        let first = t.chunks[0].as_ptr();
+        a.recycle(t.chunks);
+        a.release_idle();
+        assert_eq!(a.held_bytes(), 0);
+        // Another encoder writes from the buffer `a` gave up, from its start.
+        b.push_frame(false, false, &body);
+        let t = b.take().unwrap();
+        assert_eq!(t.chunks[0].as_ptr(), first);
+        assert_eq!(t.to_vec()[2..], body[..]);
+        // While a frame cut from it is alive, a pooled buffer is not written over.
+        b.release_idle();
+        a.push_frame(false, false, &Bytes::from(vec![6u8; 64]));
+        let u = a.take().unwrap();
+        assert_ne!(u.chunks[0].as_ptr(), first);
+        assert_eq!(t.to_vec()[2..], body[..]);
+        assert_eq!(u.to_vec()[2..], [6u8; 64]);
+        // A large buffer is not pooled.
+        let mut c = FrameEncoder::new();
+        c.push_frame(false, false, &Bytes::from(vec![7u8; INLINE_THRESHOLD]));
+        let big = c.take().unwrap();
+        let big_ptr = big.chunks[0].as_ptr();
+        c.recycle(big.chunks);
+        c.release_idle();
+        let pooled = IDLE_BUFFERS.with(|p| {
+            p.borrow().iter().any(|(buf, _)| {
+                buf.as_ptr() <= big_ptr && big_ptr < buf.as_ptr().wrapping_add(INLINE_THRESHOLD + 9)
+            })
+        });
+        assert!(!pooled);
     }
 
     #[test]
@@ -667,7 +806,7 @@ mod tests {
     fn bodies_filled_in_place_share_the_adaptive_batch_buffer() {
         let fill = |len: usize, byte: u8| move |b: &mut BytesMut| b.put_bytes(byte, len);
         let mut e = FrameEncoder::new();
-        // From idle: the first buffer is BATCH_MIN, then each full one doubles.
+        // New: the first buffer is BATCH_FIRST, then each full one doubles.
         for _ in 0..100 {
             e.push_frame_with(false, false, 100, fill(100, 1));
         }
@@ -677,9 +816,9 @@ mod tests {
         e.push_frame_with(true, false, 40_000, fill(40_000, 2));
         e.push_frame_with(false, false, 10, fill(10, 3));
         let t = e.take().unwrap();
-        // 4 and 8 KiB for the small ones, one of its size for the large body, the next
-        // batch size for the last frame.
-        assert!(t.chunks.len() <= 4, "{} chunks", t.chunks.len());
+        // 1, 2, 4 and 8 KiB for the small ones, one of its size for the large body,
+        // the next batch size for the last frame.
+        assert!(t.chunks.len() <= 6, "{} chunks", t.chunks.len());
         let frames = decode_all(&FrameDecoder::new(None), &t.to_vec(), 4096).unwrap();
         assert_eq!(frames.len(), 102);
         assert!(frames[..100].iter().all(|f| f.body[..] == [1; 100]));
@@ -688,7 +827,7 @@ mod tests {
         // Written back with nothing queued: idle, the large buffer is released.
         e.recycle(t.chunks);
         assert!(
-            e.held_bytes() <= BATCH_MIN + IDLE_CHUNKS * 32,
+            e.held_bytes() <= BATCH_MIN + 2 * IDLE_CHUNKS * 32,
             "{}",
             e.held_bytes()
         );

@@ -108,6 +108,8 @@ impl Metadata {
             props.push((name, data.slice(at..at + value_len)));
             at += value_len;
         }
+        // Held for the life of the connection: no spare room.
+        props.shrink_to_fit();
         Ok(Metadata { props })
     }
 }

@@ -407,6 +407,25 @@ impl Session {
         std::mem::swap(&mut self.events, into);
     }
 
+    /// Lends the session an empty queue to report its next events into, when its own
+    /// is empty (else nothing happens): with [`Session::take_event_queue`], an owner of
+    /// many sessions shares one queue's allocation among them instead of each session
+    /// holding one.
+    pub fn lend_event_queue(&mut self, queue: &mut VecDeque<Event>) {
+        if self.events.is_empty() && queue.is_empty() {
+            std::mem::swap(&mut self.events, queue);
+        }
+    }
+
+    /// The session's own event queue when it is empty (for its allocation), leaving
+    /// it an unallocated one: a later event allocates again unless a queue is lent
+    /// first. `None` while events wait to be taken.
+    pub fn take_event_queue(&mut self) -> Option<VecDeque<Event>> {
+        self.events
+            .is_empty()
+            .then(|| std::mem::take(&mut self.events))
+    }
+
     /// Everything queued for the peer, as chunks for one vectored write. The caller
     /// writes all of it, in order (finishing a partial write before the next
     /// `Transmit`); the session does not track how much of it was written.
@@ -418,6 +437,13 @@ impl Session {
     /// reuses its allocation (optional).
     pub fn recycle_transmit(&mut self, chunks: Vec<Bytes>) {
         self.out.recycle(chunks);
+    }
+
+    /// Releases the output buffers while nothing waits to be written (see
+    /// [`FrameEncoder::release_idle`]): for an owner whose writer found nothing to send
+    /// and goes to sleep, so that an idle connection holds none.
+    pub fn release_idle_output(&mut self) {
+        self.out.release_idle();
     }
 
     /// Number of bytes waiting in [`Session::poll_transmit`].
@@ -704,7 +730,10 @@ impl Session {
         };
         self.phase = Phase::Handshake;
         let mut cmds = std::mem::take(&mut self.scratch);
-        let result = self.mechanism.start(&self.local_meta, &mut cmds);
+        // Our properties are needed only here (a mechanism keeps what it sends later):
+        // not held for the life of the connection.
+        let local_meta = std::mem::take(&mut self.local_meta);
+        let result = self.mechanism.start(&local_meta, &mut cmds);
         self.after_mechanism(now, result, cmds);
         Ok(true)
     }
@@ -773,6 +802,9 @@ impl Session {
             });
         }
         self.phase = Phase::Established;
+        // The handshake's command list is not needed any more (an established session
+        // queues its few commands without it).
+        self.scratch = Vec::new();
         self.wraps = self.mechanism.encrypts();
         self.peer_socket_type = Some(peer_type);
         self.handshake_deadline = None;

@@ -7,6 +7,7 @@
 //! ends, then the link acts.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -102,6 +103,10 @@ pub(crate) struct Shared<P> {
     pub unyielded_sends: Cell<u32>,
     /// The actions being carried out (a reused buffer).
     actions: RefCell<Vec<Action>>,
+    /// The emptied event queue of the last connection that reported events: lent to
+    /// the next one (`connection::drain_events`), so that the connections of a socket
+    /// share one allocation instead of holding one each.
+    pub events: RefCell<VecDeque<ringmq_zmtp::Event>>,
     /// Rate limit of the dropped-messages log.
     drop_report: DropReport,
 }
@@ -121,6 +126,7 @@ impl<P: Proactor> Shared<P> {
             progress: Notify::default(),
             unyielded_sends: Cell::new(0),
             actions: RefCell::new(Vec::new()),
+            events: RefCell::new(VecDeque::new()),
             drop_report: DropReport::default(),
         }
     }
