@@ -33,6 +33,11 @@ impl Pattern for Dealer {
         true
     }
 
+    /// No filter: arrivals are queued in runs.
+    fn accepts_all(&self) -> bool {
+        true
+    }
+
     fn kind(&self) -> SocketType {
         SocketType::Dealer
     }

@@ -250,6 +250,12 @@ pub(crate) trait Pattern {
         true
     }
 
+    /// Whether [`Pattern::accepts`] keeps every message unchanged (it is not
+    /// overridden): arrivals may then be queued in runs ([`Core::on_messages`]).
+    fn accepts_all(&self) -> bool {
+        false
+    }
+
     /// SERVER / PEER: a message from `peer` is kept for `recv` ([`Pattern::accepts`]
     /// said yes): attach what travels out of band, the routing id (replacing any the
     /// message brought over inproc). Only called for those types.
@@ -623,6 +629,25 @@ impl Core {
             self.pattern.removed(&mut self.peers, peer);
             self.peers.remove(peer);
         }
+    }
+
+    /// How many more messages `peer`'s inbound queue takes before its RCVHWM; at 0
+    /// its link is marked paused, as by [`Core::input_full`].
+    pub(crate) fn input_room(&mut self, peer: PeerId) -> usize {
+        self.peers.input_room(peer)
+    }
+
+    /// A run of messages arrived from `peer`, in order (at most [`Core::input_room`]
+    /// of them): each is handled as [`Core::on_message`] would, in one look-up of the
+    /// peer when the pattern keeps every message as it is ([`Pattern::accepts_all`]).
+    pub(crate) fn on_messages(&mut self, peer: PeerId, msgs: impl Iterator<Item = Message>) {
+        if self.stamps || !self.pattern.accepts_all() {
+            for msg in msgs {
+                self.on_message(peer, msg);
+            }
+            return;
+        }
+        self.peers.push_inputs(peer, msgs);
     }
 
     /// A message arrived from `peer`. False when it was filtered out or discarded (a

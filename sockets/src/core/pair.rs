@@ -87,6 +87,11 @@ impl Pattern for Pair {
         true
     }
 
+    /// No filter: arrivals are queued in runs.
+    fn accepts_all(&self) -> bool {
+        true
+    }
+
     fn kind(&self) -> SocketType {
         SocketType::Pair
     }

@@ -665,6 +665,52 @@ impl Peers {
         true
     }
 
+    /// [`Peers::push_input`] for a run of messages from `id`, in order, with one
+    /// look-up of the peer and one listing for fair-queueing. The caller took no more
+    /// than [`Peers::input_room`] (the RCVHWM is not checked here, as in
+    /// `push_input`).
+    pub(crate) fn push_inputs(&mut self, id: PeerId, msgs: impl Iterator<Item = Message>) {
+        let Some(p) = self.map.get_mut(id) else {
+            return;
+        };
+        let before = p.counters.msgs_in;
+        if self.conflate {
+            for msg in msgs {
+                self.drops.conflated += p.inq.len() as u64;
+                p.inq.clear();
+                p.counters.msgs_in += 1;
+                p.inq.push_back(msg);
+            }
+        } else {
+            for msg in msgs {
+                p.counters.msgs_in += 1;
+                p.inq.push_back(msg);
+            }
+        }
+        if p.counters.msgs_in == before {
+            return;
+        }
+        if !p.listed_in {
+            p.listed_in = true;
+            self.with_input.push_back(id);
+        }
+        self.wake_recv = true;
+    }
+
+    /// How many more messages `id`'s inbound queue takes before its RCVHWM (none for
+    /// an unknown peer: its messages are dropped as `push_input` drops them); at 0 the
+    /// link is marked paused, as by [`Peers::input_full`].
+    pub(crate) fn input_room(&mut self, id: PeerId) -> usize {
+        match self.map.get_mut(id) {
+            Some(p) if p.inq.len() >= p.rcvhwm => {
+                p.input_paused = true;
+                0
+            }
+            Some(p) => p.rcvhwm - p.inq.len(),
+            None => usize::MAX,
+        }
+    }
+
     /// Whether the link of `id` should stop reading (RCVHWM reached); marks it paused
     /// so that reading resumes ([`Action::ResumeInput`]) once the queue drains.
     pub(crate) fn input_full(&mut self, id: PeerId) -> bool {

@@ -34,6 +34,11 @@ impl Pattern for Pull {
         Ok(recv_fair_many(peers, out, max))
     }
 
+    /// No filter: arrivals are queued in runs.
+    fn accepts_all(&self) -> bool {
+        true
+    }
+
     fn kind(&self) -> SocketType {
         SocketType::Pull
     }

@@ -484,6 +484,55 @@ fn recv_many_gives_what_as_many_recvs_would() {
 }
 
 #[test]
+fn a_run_of_arrivals_is_handled_as_as_many_on_messages() {
+    // The inproc link hands runs to `Core::on_messages`: the same queue, order,
+    // counters and drops as one `on_message` per message, with or without CONFLATE,
+    // on the types that queue runs (PULL, DEALER, PAIR) and those that filter (SUB).
+    let cases: &[(SocketType, &[SocketOption])] = &[
+        (SocketType::Pull, &[]),
+        (SocketType::Dealer, &[]),
+        (SocketType::Pair, &[]),
+        (SocketType::Pull, &[SocketOption::Conflate(true)]),
+        (SocketType::Sub, &[]),
+    ];
+    for &(kind, opts) in cases {
+        let mut one = Harness::with(kind, opts);
+        let mut run = Harness::with(kind, opts);
+        if kind == SocketType::Sub {
+            one.core.subscribe(b"a").unwrap();
+            run.core.subscribe(b"a").unwrap();
+        }
+        let (a1, ar) = (one.attach(), run.attach());
+        let batch = ["a1", "b2", "a3", "a4"];
+        for m in batch {
+            one.deliver(a1, &[m]);
+        }
+        run.core.on_messages(ar, batch.iter().map(|m| msg(&[m])));
+        run.run();
+        assert_eq!(run.recv_wakes, 1, "{kind:?}: one wake-up for the run");
+        assert_eq!(one.core.drops(), run.core.drops(), "{kind:?}");
+        let (s1, sr) = (one.core.snapshot().0, run.core.snapshot().0);
+        assert_eq!(s1[0].counters, sr[0].counters, "{kind:?}");
+        assert_eq!(one.recv_all(), run.recv_all(), "{kind:?}");
+    }
+    // The room before the RCVHWM, and a full queue pauses the link as `input_full`.
+    let mut h = Harness::with(SocketType::Pull, &[SocketOption::RcvHwm(3)]);
+    let a = h.attach();
+    assert_eq!(h.core.input_room(a), 3);
+    h.core
+        .on_messages(a, ["1", "2", "3"].iter().map(|m| msg(&[m])));
+    h.run();
+    assert_eq!(h.core.input_room(a), 0);
+    assert_eq!(h.recv().unwrap().unwrap(), ["1"]);
+    assert_eq!(
+        h.link(a).resumed,
+        1,
+        "paused at 0 room, resumed below the mark"
+    );
+    assert_eq!(h.core.input_room(a), 1);
+}
+
+#[test]
 fn rcvhwm_pauses_and_resumes_reading() {
     let mut h = Harness::with(SocketType::Pull, &[SocketOption::RcvHwm(2)]);
     let a = h.attach();

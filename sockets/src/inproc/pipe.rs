@@ -137,8 +137,21 @@ impl Pipe {
     }
 
     /// Moves everything waiting for `side` to the back of `into`; `spare` is an empty
-    /// vector whose allocation is swapped into the lane.
+    /// vector whose allocation is swapped into the lane. When `into` is empty (the
+    /// usual case: the last batch was delivered whole) the lane's vector becomes `into`
+    /// as it is (`VecDeque::from(Vec)` keeps the buffer), and `into`'s empty buffer
+    /// goes back to the lane: no item is moved one by one.
     pub(crate) fn take(&self, side: Side, into: &mut VecDeque<Item>, spare: &mut Vec<Item>) {
+        if into.is_empty() {
+            // Empty, so the conversion moves nothing and keeps the allocation.
+            let mut swapped: Vec<Item> = std::mem::take(into).into();
+            {
+                let mut lane = lock(&self.lanes[side as usize].items);
+                std::mem::swap(&mut *lane, &mut swapped);
+            }
+            *into = VecDeque::from(swapped);
+            return;
+        }
         {
             let mut lane = lock(&self.lanes[side as usize].items);
             if lane.is_empty() {

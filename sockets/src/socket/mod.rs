@@ -572,30 +572,42 @@ impl<P: Proactor> Socket<P> {
     /// was not queued anywhere); once it returned `Ok`, the message is queued and is
     /// delivered whatever happens to the caller.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
-        let mut msg = msg.into();
+        // The first attempt inline; the waiting loop is a boxed future of its own, so
+        // that the future of a `send` that does not wait (the usual case) stays small:
+        // it is created, moved and dropped once per message, and the waits (a timer, a
+        // notification) would make it several times larger.
+        match self.send_once(msg.into())? {
+            Attempt::Sent { full } => {
+                self.after_sent(full).await;
+                Ok(())
+            }
+            Attempt::Blocked(m) => Box::pin(self.send_waiting(m)).await,
+        }
+    }
+
+    /// After a send that did not wait: a send that never waits (PUB) would otherwise
+    /// queue everything before any writer runs: every so many sends, and whenever a
+    /// peer's queue just reached its SNDHWM (the next message would be dropped for it),
+    /// let the writers (and readers) run, so I/O overlaps with the sending loop.
+    /// `try_send` never yields.
+    async fn after_sent(&self, full: bool) {
+        let n = self.shared.unyielded_sends.get() + 1;
+        if n >= YIELD_EVERY || full {
+            self.shared.unyielded_sends.set(0);
+            self.shared.report_drops();
+            yield_now(&self.shared.proactor).await;
+        } else {
+            self.shared.unyielded_sends.set(n);
+        }
+    }
+
+    /// `send` once its first attempt found no room: waits for room (SNDTIMEO counts
+    /// from now) and tries again.
+    async fn send_waiting(&self, mut msg: Message) -> Result<(), Error> {
         let p = &self.shared.proactor;
-        // Set when the first attempt finds no room (SNDTIMEO counts from then).
+        // Set at the first wait.
         let mut deadline: Option<Option<Instant>> = None;
         loop {
-            match self.send_once(msg)? {
-                Attempt::Sent { full } => {
-                    // A send that never waits (PUB) would otherwise queue everything
-                    // before any writer runs: every so many sends, and whenever a peer's
-                    // queue just reached its SNDHWM (the next message would be dropped
-                    // for it), let the writers (and readers) run, so I/O overlaps with
-                    // the sending loop. `try_send` never yields.
-                    let n = self.shared.unyielded_sends.get() + 1;
-                    if n >= YIELD_EVERY || full {
-                        self.shared.unyielded_sends.set(0);
-                        self.shared.report_drops();
-                        yield_now(&self.shared.proactor).await;
-                    } else {
-                        self.shared.unyielded_sends.set(n);
-                    }
-                    return Ok(());
-                }
-                Attempt::Blocked(m) => msg = m,
-            }
             self.shared.unyielded_sends.set(0);
             let timeout = self.shared.core.borrow().opts.sndtimeo;
             if timeout == Some(Duration::ZERO) {
@@ -608,6 +620,13 @@ impl<P: Proactor> Socket<P> {
             let room = self.shared.send_ready.notified();
             if with_deadline(p, deadline, room).await.is_none() {
                 return Err(Error::TimedOut);
+            }
+            match self.send_once(msg)? {
+                Attempt::Sent { full } => {
+                    self.after_sent(full).await;
+                    return Ok(());
+                }
+                Attempt::Blocked(m) => msg = m,
             }
         }
     }
@@ -773,6 +792,11 @@ impl<P: Proactor> Socket<P> {
             let sent = core.send(msg)?;
             (sent, core.has_output())
         };
+        if let (Sent::Done, false) = (&sent, more) {
+            // Queued behind messages its link already knows of: nothing to carry out
+            // (most sends of a busy socket).
+            return Ok(Attempt::Sent { full: false });
+        }
         self.carry_out(sent, more)
     }
 
@@ -847,13 +871,21 @@ impl<P: Proactor> Socket<P> {
     /// other branch won) loses nothing; measured through 100,000 such `select`s
     /// (`tests/streams.rs`).
     pub async fn recv(&self) -> Result<Message, Error> {
+        // As in `send`: the waiting loop is boxed, off the path of a message that is
+        // ready.
+        match self.recv_once()? {
+            Some(m) => Ok(m),
+            None => Box::pin(self.recv_waiting()).await,
+        }
+    }
+
+    /// `recv` once its first attempt found nothing: waits (RCVTIMEO counts from now)
+    /// and tries again.
+    async fn recv_waiting(&self) -> Result<Message, Error> {
         let p = &self.shared.proactor;
-        // Set when the first attempt finds nothing (RCVTIMEO counts from then).
+        // Set at the first wait.
         let mut deadline: Option<Option<Instant>> = None;
         loop {
-            if let Some(m) = self.recv_once()? {
-                return Ok(m);
-            }
             let timeout = self.shared.core.borrow().opts.rcvtimeo;
             if timeout == Some(Duration::ZERO) {
                 return Err(Error::WouldBlock);
@@ -864,6 +896,9 @@ impl<P: Proactor> Socket<P> {
             let ready = self.shared.recv_ready.notified();
             if with_deadline(p, deadline, ready).await.is_none() {
                 return Err(Error::TimedOut);
+            }
+            if let Some(m) = self.recv_once()? {
+                return Ok(m);
             }
         }
     }

@@ -170,9 +170,13 @@ macro_rules! typed_socket {
                 self.inner.poll_flush(cx)
             }
 
-            /// See [`Socket::send`].
-            pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
-                self.inner.send(msg).await
+            /// See [`Socket::send`]. (Returns `Socket::send`'s future itself: an
+            /// `async fn` wrapper would add a state machine per message.)
+            pub fn send(
+                &self,
+                msg: impl Into<Message>,
+            ) -> impl std::future::Future<Output = Result<(), Error>> + '_ {
+                self.inner.send(msg.into())
             }
 
             /// See [`Socket::try_send`].
@@ -213,9 +217,10 @@ macro_rules! typed_socket {
                 self.inner.poll_recv(cx)
             }
 
-            /// See [`Socket::recv`].
-            pub async fn recv(&self) -> Result<Message, Error> {
-                self.inner.recv().await
+            /// See [`Socket::recv`]. (Returns `Socket::recv`'s future itself, as
+            /// `send` does.)
+            pub fn recv(&self) -> impl std::future::Future<Output = Result<Message, Error>> + '_ {
+                self.inner.recv()
             }
 
             /// See [`Socket::try_recv`].
