@@ -748,15 +748,12 @@ impl Core {
 
 /// Round-robin send with `write_through` as the only choice (PUSH, DEALER, PAIR).
 fn send_round_robin(peers: &mut Peers, msg: Message) -> Sent {
-    match peers.round_robin(msg, false) {
-        Ok((_, sent)) => sent,
-        Err(msg) => Sent::Blocked(msg),
-    }
+    peers.round_robin_sent(msg)
 }
 
 /// Fair-queued receive (PULL, DEALER, PAIR, SUB, XSUB).
 fn recv_fair(peers: &mut Peers) -> Option<Message> {
-    peers.next_input(false).map(|(_, m)| m)
+    peers.next_input_msg()
 }
 
 /// [`recv_fair`] for up to `max` messages ([`Pattern::recv_many`]).

@@ -401,6 +401,24 @@ impl Peers {
         msg: Message,
         write_through: bool,
     ) -> Result<(PeerId, Sent), Message> {
+        self.round_robin_inline(msg, write_through)
+    }
+
+    /// [`Peers::round_robin`] without the peer (PUSH, DEALER, PAIR): `Sent::Blocked`
+    /// when no peer has room. Inlined, so no intermediate result is built and moved.
+    pub(crate) fn round_robin_sent(&mut self, msg: Message) -> Sent {
+        match self.round_robin_inline(msg, false) {
+            Ok((_, sent)) => sent,
+            Err(msg) => Sent::Blocked(msg),
+        }
+    }
+
+    #[inline(always)]
+    fn round_robin_inline(
+        &mut self,
+        msg: Message,
+        write_through: bool,
+    ) -> Result<(PeerId, Sent), Message> {
         let conflate = self.conflate;
         while let Some(&id) = self.with_room.front() {
             let Some(p) = self.map.get_mut(id).filter(|p| p.has_room(conflate)) else {
@@ -727,6 +745,17 @@ impl Peers {
     /// of the rotation if it has more. `with_routing_id` puts the peer's routing id in
     /// front of the message (ROUTER).
     pub(crate) fn next_input(&mut self, with_routing_id: bool) -> Option<(PeerId, Message)> {
+        self.next_input_inline(with_routing_id)
+    }
+
+    /// [`Peers::next_input`] without the peer and the routing id (PULL, DEALER, PAIR,
+    /// SUB, XSUB). Inlined, so no intermediate result is built and moved.
+    pub(crate) fn next_input_msg(&mut self) -> Option<Message> {
+        self.next_input_inline(false).map(|(_, m)| m)
+    }
+
+    #[inline(always)]
+    fn next_input_inline(&mut self, with_routing_id: bool) -> Option<(PeerId, Message)> {
         while let Some(&id) = self.with_input.front() {
             let Some(p) = self.map.get_mut(id) else {
                 self.with_input.pop_front();
