@@ -1555,32 +1555,33 @@ fn scale_table(md: &mut String, cfg: &Cfg, results: &Results) {
             md.push('\n');
         }
     }
-    // The ROUTER's resident set with every peer connected, less the same with the
-    // active peer alone, per idle DEALER.
-    let top = SCALE_IDLE[SCALE_IDLE.len() - 1];
-    let _ = write!(
-        md,
-        "| ROUTER memory per idle DEALER (RSS growth ÷ {}), KiB |",
-        fmt_count(top)
-    );
-    for &i in &impls {
-        match scale_memory_kib(results, i) {
-            None => md.push_str(" failed |"),
-            Some(v) => {
-                let _ = write!(md, " {v:.1} |");
+    // The ROUTER's resident set with N peers connected, less the same with the active
+    // peer alone, per idle DEALER, at each N.
+    for &n in &SCALE_IDLE[1..] {
+        let _ = write!(
+            md,
+            "| ROUTER memory per idle DEALER (RSS growth ÷ {}), KiB |",
+            fmt_count(n)
+        );
+        for &i in &impls {
+            match scale_memory_kib(results, i, n) {
+                None => md.push_str(" failed |"),
+                Some(v) => {
+                    let _ = write!(md, " {v:.1} |");
+                }
             }
         }
+        md.push('\n');
     }
-    md.push_str("\n\n");
+    md.push('\n');
 }
 
-/// RSS growth of the scale row's ROUTER from 0 to the most idle DEALERs, per DEALER
-/// (KiB), from the medians.
-fn scale_memory_kib(results: &Results, i: Impl) -> Option<f64> {
-    let top = SCALE_IDLE[SCALE_IDLE.len() - 1];
+/// RSS growth of the scale row's ROUTER from 0 to `n` idle DEALERs, per DEALER (KiB),
+/// from the medians.
+fn scale_memory_kib(results: &Results, i: Impl, n: u64) -> Option<f64> {
     let base = get(results, "scale/0/rss", i)?;
-    let full = get(results, &format!("scale/{top}/rss"), i)?;
-    Some((full - base) / top as f64)
+    let full = get(results, &format!("scale/{n}/rss"), i)?;
+    Some((full - base) / n as f64)
 }
 
 fn utc_now() -> String {
@@ -1840,27 +1841,47 @@ fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
             .join(", ")
             + " (median / p99)",
     );
-    let mems: Vec<(Impl, Option<f64>)> = cfg
+    // Per implementation, the figure at each N of the row (1,000 and 10,000).
+    let mems: Vec<(Impl, Option<Vec<f64>>)> = cfg
         .impls_in("scale", false)
         .into_iter()
-        .map(|i| (i, scale_memory_kib(results, i)))
+        .map(|i| {
+            let at_each = SCALE_IDLE[1..]
+                .iter()
+                .map(|&n| scale_memory_kib(results, i, n))
+                .collect();
+            (i, at_each)
+        })
         .collect();
     let ok = mems
         .iter()
         .filter(|(i, _)| matches!(i, Impl::Ring(_)))
-        .try_fold(true, |all, (_, v)| v.map(|v| all && v <= 6.0));
+        .try_fold(true, |all, (_, v)| {
+            v.as_ref().map(|v| all && v.iter().all(|&k| k <= 6.0))
+        });
+    let levels = SCALE_IDLE[1..]
+        .iter()
+        .map(|&n| fmt_count(n))
+        .collect::<Vec<_>>()
+        .join(" and ");
     line(
         md,
         "scale",
         &format!(
-            "memory per live connection (ROUTER with {} handshaken DEALERs, RSS growth ÷ N) \
-             at most 6 KiB (issue 15; every backend)",
-            fmt_count(idle)
+            "memory per live connection (ROUTER with {levels} handshaken DEALERs, RSS growth \
+             ÷ N) at most 6 KiB at each (issue 15; every backend)"
         ),
         ok,
         mems.iter()
             .map(|(i, v)| match v {
-                Some(v) => format!("{} {v:.1} KiB", i.name()),
+                Some(v) => format!(
+                    "{} {} KiB",
+                    i.name(),
+                    v.iter()
+                        .map(|k| format!("{k:.1}"))
+                        .collect::<Vec<_>>()
+                        .join(" / ")
+                ),
                 None => format!("{} failed", i.name()),
             })
             .collect::<Vec<_>>()
