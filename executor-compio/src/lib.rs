@@ -69,10 +69,7 @@ pub struct Stream(Conn);
 
 impl AsRawFd for Stream {
     fn as_raw_fd(&self) -> RawFd {
-        match &self.0 {
-            Conn::Tcp(s) => s.as_raw_fd(),
-            Conn::Unix(s) => s.as_raw_fd(),
-        }
+        self.0.fd()
     }
 }
 
@@ -127,6 +124,19 @@ pub struct Reader {
 #[derive(Debug)]
 pub struct Writer {
     conn: Conn,
+    /// An asynchronous send is in flight, or was abandoned in flight (its future
+    /// dropped: compio may still complete it). The direct write of
+    /// [`Proactor::try_send_vectored`] stays off then, so it never overtakes bytes.
+    busy: bool,
+}
+
+impl Conn {
+    fn fd(&self) -> RawFd {
+        match self {
+            Conn::Tcp(s) => s.as_raw_fd(),
+            Conn::Unix(s) => s.as_raw_fd(),
+        }
+    }
 }
 
 /// compio panics when its sockets are created outside a runtime; say so as an error.
@@ -254,7 +264,13 @@ impl Proactor for CompioProactor {
             conn: s.0.clone(),
             park: RecvPark::default(),
         };
-        (reader, Writer { conn: s.0 })
+        (
+            reader,
+            Writer {
+                conn: s.0,
+                busy: false,
+            },
+        )
     }
 
     fn recv<B: IoBufMut>(
@@ -272,11 +288,18 @@ impl Proactor for CompioProactor {
         })
     }
 
+    /// Writes directly when the socket can take bytes at once (see
+    /// [`Proactor::send_vectored`] below); otherwise through the runtime.
     async fn send<B: IoBuf>(&self, w: &mut Writer, buf: B) -> BufResult<usize, B> {
+        if let Some(res) = self.try_send_vectored(w, std::slice::from_ref(&buf)) {
+            return BufResult(res, buf);
+        }
+        w.busy = true;
         let compio::BufResult(res, buf) = match &mut w.conn {
             Conn::Tcp(s) => s.write(SendBuf(buf)).await,
             Conn::Unix(s) => s.write(SendBuf(buf)).await,
         };
+        w.busy = false;
         BufResult(res, buf.0)
     }
 
@@ -285,11 +308,31 @@ impl Proactor for CompioProactor {
         w: &mut Writer,
         bufs: Vec<B>,
     ) -> BufResult<usize, Vec<B>> {
+        // A non-blocking `sendmsg` first, as the built-in drivers do: a socket that can
+        // take the bytes costs no operation of the runtime and no wake-up of this task.
+        // It completes within this poll, so a dropped future leaves nothing in flight.
+        if let Some(res) = self.try_send_vectored(w, &bufs) {
+            return BufResult(res, bufs);
+        }
+        w.busy = true;
         let compio::BufResult(res, bufs) = match &mut w.conn {
             Conn::Tcp(s) => s.write_vectored(SendVec(bufs)).await,
             Conn::Unix(s) => s.write_vectored(SendVec(bufs)).await,
         };
+        w.busy = false;
         BufResult(res, bufs.0)
+    }
+
+    /// One non-blocking `sendmsg` on the stream's descriptor, unless an asynchronous
+    /// send is (or may still be) in flight on this writer.
+    fn try_send_vectored<B: IoBuf>(&self, w: &mut Writer, bufs: &[B]) -> Option<io::Result<usize>> {
+        if w.busy {
+            return None;
+        }
+        if bufs.is_empty() {
+            return Some(Ok(0));
+        }
+        ringmq_proactor::compat::try_send_vectored(&w.conn.fd(), bufs)
     }
 
     async fn shutdown(&self, w: &mut Writer) -> io::Result<()> {

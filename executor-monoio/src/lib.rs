@@ -151,6 +151,14 @@ impl std::fmt::Debug for Reader {
 /// The sending half of a [`Stream`].
 pub struct Writer {
     half: WriteHalf,
+    /// The stream's descriptor, for the direct write of
+    /// [`Proactor::try_send_vectored`]. It stays open as long as `half`, which shares
+    /// the stream (monoio closes it when the last half is dropped).
+    fd: RawFd,
+    /// An asynchronous send is in flight, or was abandoned in flight (its future
+    /// dropped: the operation may still complete). The direct write stays off then,
+    /// so it never overtakes bytes.
+    busy: bool,
 }
 
 impl std::fmt::Debug for Writer {
@@ -256,6 +264,7 @@ impl Proactor for MonoioProactor {
     }
 
     fn split(&self, s: Stream) -> (Reader, Writer) {
+        let fd = s.as_raw_fd();
         let (r, w) = match s.0 {
             Conn::Tcp(s) => {
                 let (r, w) = s.into_split();
@@ -270,7 +279,14 @@ impl Proactor for MonoioProactor {
             half: Rc::new(Cell::new(Some(r))),
             park: RecvPark::default(),
         };
-        (reader, Writer { half: w })
+        (
+            reader,
+            Writer {
+                half: w,
+                fd,
+                busy: false,
+            },
+        )
     }
 
     fn recv<B: IoBufMut>(
@@ -293,11 +309,18 @@ impl Proactor for MonoioProactor {
         })
     }
 
+    /// Writes directly when the socket can take bytes at once (see
+    /// [`Proactor::send_vectored`] below); otherwise through the runtime.
     async fn send<B: IoBuf>(&self, w: &mut Writer, buf: B) -> BufResult<usize, B> {
+        if let Some(res) = self.try_send_vectored(w, std::slice::from_ref(&buf)) {
+            return BufResult(res, buf);
+        }
+        w.busy = true;
         let (res, buf) = match &mut w.half {
             WriteHalf::Tcp(h) => h.write(SendBuf(buf)).await,
             WriteHalf::Unix(h) => h.write(SendBuf(buf)).await,
         };
+        w.busy = false;
         BufResult(res, buf.0)
     }
 
@@ -306,11 +329,31 @@ impl Proactor for MonoioProactor {
         w: &mut Writer,
         bufs: Vec<B>,
     ) -> BufResult<usize, Vec<B>> {
+        // A non-blocking `sendmsg` first, as the built-in drivers do: a socket that can
+        // take the bytes costs no operation of the runtime and no wake-up of this task.
+        // It completes within this poll, so a dropped future leaves nothing in flight.
+        if let Some(res) = self.try_send_vectored(w, &bufs) {
+            return BufResult(res, bufs);
+        }
+        w.busy = true;
         let (res, bufs) = match &mut w.half {
             WriteHalf::Tcp(h) => h.writev(SendVec::new(bufs)).await,
             WriteHalf::Unix(h) => h.writev(SendVec::new(bufs)).await,
         };
+        w.busy = false;
         BufResult(res, bufs.into_inner())
+    }
+
+    /// One non-blocking `sendmsg` on the stream's descriptor, unless an asynchronous
+    /// send is (or may still be) in flight on this writer.
+    fn try_send_vectored<B: IoBuf>(&self, w: &mut Writer, bufs: &[B]) -> Option<io::Result<usize>> {
+        if w.busy {
+            return None;
+        }
+        if bufs.is_empty() {
+            return Some(Ok(0));
+        }
+        ringmq_proactor::compat::try_send_vectored(&w.fd, bufs)
     }
 
     async fn shutdown(&self, w: &mut Writer) -> io::Result<()> {

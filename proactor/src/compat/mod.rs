@@ -16,6 +16,8 @@ pub mod monoio;
 #[cfg(feature = "tokio-buf")]
 pub mod tokio;
 
+mod direct;
 mod park;
 
+pub use direct::try_send_vectored;
 pub use park::{Park, RecvPark};
