@@ -604,23 +604,10 @@ impl<P: Proactor> Socket<P> {
     /// `send` once its first attempt found no room: waits for room (SNDTIMEO counts
     /// from now) and tries again.
     async fn send_waiting(&self, mut msg: Message) -> Result<(), Error> {
-        let p = &self.shared.proactor;
         // Set at the first wait.
         let mut deadline: Option<Option<Instant>> = None;
         loop {
-            self.shared.unyielded_sends.set(0);
-            let timeout = self.shared.core.borrow().opts.sndtimeo;
-            if timeout == Some(Duration::ZERO) {
-                return Err(Error::WouldBlock);
-            }
-            self.check_driven()?;
-            let deadline = *deadline.get_or_insert_with(|| timeout.map(|d| p.now() + d));
-            // A termination must be able to wake this wait.
-            self.shared.watch_context();
-            let room = self.shared.send_ready.notified();
-            if with_deadline(p, deadline, room).await.is_none() {
-                return Err(Error::TimedOut);
-            }
+            self.wait_for_room(&mut deadline, true).await?;
             match self.send_once(msg)? {
                 Attempt::Sent { full } => {
                     self.after_sent(full).await;
@@ -694,24 +681,37 @@ impl<P: Proactor> Socket<P> {
             if msgs.is_empty() || !batch.blocked || yielded {
                 continue;
             }
-            self.shared.unyielded_sends.set(0);
-            let timeout = match timed {
-                true => self.shared.core.borrow().opts.sndtimeo,
-                false => None,
-            };
-            if timeout == Some(Duration::ZERO) {
-                return Err(Error::WouldBlock);
-            }
-            self.check_driven()?;
-            let deadline = *deadline.get_or_insert_with(|| timeout.map(|d| p.now() + d));
-            // A termination must be able to wake this wait.
-            self.shared.watch_context();
-            let room = self.shared.send_ready.notified();
-            if with_deadline(p, deadline, room).await.is_none() {
-                return Err(Error::TimedOut);
-            }
+            self.wait_for_room(&mut deadline, timed).await?;
         }
         Ok(())
+    }
+
+    /// Waits until a send may find room (woken by the socket), within SNDTIMEO when
+    /// `timed`, counted from the first wait of the call (`deadline`, set then):
+    /// [`Error::WouldBlock`] at SNDTIMEO 0, [`Error::TimedOut`] once it passed.
+    async fn wait_for_room(
+        &self,
+        deadline: &mut Option<Option<Instant>>,
+        timed: bool,
+    ) -> Result<(), Error> {
+        let p = &self.shared.proactor;
+        self.shared.unyielded_sends.set(0);
+        let timeout = match timed {
+            true => self.shared.core.borrow().opts.sndtimeo,
+            false => None,
+        };
+        if timeout == Some(Duration::ZERO) {
+            return Err(Error::WouldBlock);
+        }
+        self.check_driven()?;
+        let deadline = *deadline.get_or_insert_with(|| timeout.map(|d| p.now() + d));
+        // A termination must be able to wake this wait.
+        self.shared.watch_context();
+        let room = self.shared.send_ready.notified();
+        match with_deadline(p, deadline, room).await {
+            Some(()) => Ok(()),
+            None => Err(Error::TimedOut),
+        }
     }
 
     /// Sends as many messages of `msgs` as can be taken now, in order, without
