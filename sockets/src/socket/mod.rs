@@ -882,21 +882,10 @@ impl<P: Proactor> Socket<P> {
     /// `recv` once its first attempt found nothing: waits (RCVTIMEO counts from now)
     /// and tries again.
     async fn recv_waiting(&self) -> Result<Message, Error> {
-        let p = &self.shared.proactor;
         // Set at the first wait.
         let mut deadline: Option<Option<Instant>> = None;
         loop {
-            let timeout = self.shared.core.borrow().opts.rcvtimeo;
-            if timeout == Some(Duration::ZERO) {
-                return Err(Error::WouldBlock);
-            }
-            self.check_driven()?;
-            let deadline = *deadline.get_or_insert_with(|| timeout.map(|d| p.now() + d));
-            self.shared.watch_context();
-            let ready = self.shared.recv_ready.notified();
-            if with_deadline(p, deadline, ready).await.is_none() {
-                return Err(Error::TimedOut);
-            }
+            self.wait_for_input(&mut deadline).await?;
             if let Some(m) = self.recv_once()? {
                 return Ok(m);
             }
@@ -1006,24 +995,33 @@ impl<P: Proactor> Socket<P> {
         if max == 0 {
             return Ok(0);
         }
-        let p = &self.shared.proactor;
         let mut deadline: Option<Option<Instant>> = None;
         loop {
             let n = self.recv_many_once(out, max)?;
             if n > 0 {
                 return Ok(n);
             }
-            let timeout = self.shared.core.borrow().opts.rcvtimeo;
-            if timeout == Some(Duration::ZERO) {
-                return Err(Error::WouldBlock);
-            }
-            self.check_driven()?;
-            let deadline = *deadline.get_or_insert_with(|| timeout.map(|d| p.now() + d));
-            self.shared.watch_context();
-            let ready = self.shared.recv_ready.notified();
-            if with_deadline(p, deadline, ready).await.is_none() {
-                return Err(Error::TimedOut);
-            }
+            self.wait_for_input(&mut deadline).await?;
+        }
+    }
+
+    /// Waits until a receive may find a message (woken by the socket), within
+    /// RCVTIMEO counted from the first wait of the call (`deadline`, set then):
+    /// [`Error::WouldBlock`] at RCVTIMEO 0, [`Error::TimedOut`] once it passed.
+    async fn wait_for_input(&self, deadline: &mut Option<Option<Instant>>) -> Result<(), Error> {
+        let p = &self.shared.proactor;
+        let timeout = self.shared.core.borrow().opts.rcvtimeo;
+        if timeout == Some(Duration::ZERO) {
+            return Err(Error::WouldBlock);
+        }
+        self.check_driven()?;
+        let deadline = *deadline.get_or_insert_with(|| timeout.map(|d| p.now() + d));
+        // A termination must be able to wake this wait.
+        self.shared.watch_context();
+        let ready = self.shared.recv_ready.notified();
+        match with_deadline(p, deadline, ready).await {
+            Some(()) => Ok(()),
+            None => Err(Error::TimedOut),
         }
     }
 
