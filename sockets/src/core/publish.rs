@@ -279,7 +279,7 @@ impl Pattern for Publish {
         let Some(p) = peers.get(peer) else {
             return;
         };
-        let lost: Vec<Bytes> = p.subs.topics().cloned().collect();
+        let lost: Vec<Bytes> = p.subs.topics();
         let mine = self.manual.remove(&peer);
         if opts.xpub_manual && self.xpub {
             let mine = mine.unwrap_or_default();
@@ -287,7 +287,7 @@ impl Pattern for Publish {
                 self.index.remove(&topic, peer);
             }
             for topic in mine.topics() {
-                self.notice(peers, 0, topic, None);
+                self.notice(peers, 0, &topic, None);
             }
         } else {
             for topic in lost {
