@@ -589,7 +589,9 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
                     Ok(())
                 }));
             }
-            for r in JoinAll::new(tasks).await {
+            // Each SUB is a task of its own, woken only for its own messages (a
+            // `JoinAll` polls every SUB at each wake-up: O(subscribers) per message).
+            for r in join_spawned(ctx.proactor(), tasks).await {
                 r?;
             }
             let start = first.borrow().ok_or("no message received")?;
@@ -833,6 +835,46 @@ pub fn print_scale(all: &mut [Duration]) {
 
 /// A boxed local future.
 type Task<T> = Pin<Box<dyn Future<Output = T>>>;
+
+/// What the tasks of [`join_spawned`] share with the waiting one.
+struct Joined<T> {
+    outputs: RefCell<Vec<Option<T>>>,
+    left: std::cell::Cell<usize>,
+    waiter: RefCell<Option<std::task::Waker>>,
+}
+
+/// Runs each future as a task of its own on `p` and waits for them all: outputs in
+/// order. Unlike [`JoinAll`], a task is polled only when it is woken.
+async fn join_spawned<P: Proactor, T: 'static>(p: &P, futures: Vec<Task<T>>) -> Vec<T> {
+    let joined = Rc::new(Joined {
+        outputs: RefCell::new(futures.iter().map(|_| None).collect()),
+        left: std::cell::Cell::new(futures.len()),
+        waiter: RefCell::new(None),
+    });
+    for (i, f) in futures.into_iter().enumerate() {
+        let joined = joined.clone();
+        p.spawn_local(async move {
+            let v = f.await;
+            joined.outputs.borrow_mut()[i] = Some(v);
+            joined.left.set(joined.left.get() - 1);
+            if joined.left.get() == 0 {
+                if let Some(w) = joined.waiter.borrow_mut().take() {
+                    w.wake();
+                }
+            }
+        });
+    }
+    std::future::poll_fn(|cx| {
+        if joined.left.get() == 0 {
+            return Poll::Ready(());
+        }
+        *joined.waiter.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    })
+    .await;
+    let outputs = std::mem::take(&mut *joined.outputs.borrow_mut());
+    outputs.into_iter().flatten().collect()
+}
 
 /// Polls every future to completion on the current task; outputs in input order.
 struct JoinAll<T> {

@@ -124,8 +124,10 @@ impl Pattern for Publish {
         }
         let round = peers.begin_fan_out();
         let mut full = false;
-        for peer in self.index.matching(&msg.frames()[0]) {
-            full |= peers.fan_out_to(peer, &msg, round, &mut self.fanout);
+        for list in self.index.matching_lists(&msg.frames()[0]) {
+            for &peer in list {
+                full |= peers.fan_out_to(peer, &msg, round, &mut self.fanout);
+            }
         }
         self.fanout_full = full;
         Ok(if self.fanout.is_empty() {

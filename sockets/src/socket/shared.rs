@@ -109,6 +109,8 @@ pub(crate) struct Shared<P> {
     pub events: RefCell<VecDeque<ringmq_zmtp::Event>>,
     /// Rate limit of the dropped-messages log.
     drop_report: DropReport,
+    /// A fan-out's message encoded once for all its targets (a reused buffer).
+    wire: RefCell<Vec<u8>>,
 }
 
 impl<P: Proactor> Shared<P> {
@@ -128,6 +130,7 @@ impl<P: Proactor> Shared<P> {
             actions: RefCell::new(Vec::new()),
             events: RefCell::new(VecDeque::new()),
             drop_report: DropReport::default(),
+            wire: RefCell::new(Vec::new()),
         }
     }
 
@@ -286,13 +289,23 @@ impl<P: Proactor> Shared<P> {
         }
     }
 
-    /// Hands a fan-out message ([`crate::core::Sent::Fanout`]) to each target the core listed, by
-    /// reference; a copy is queued for a link that cannot take it now.
+    /// Hands a fan-out message ([`crate::core::Sent::Fanout`]) to each target the core
+    /// listed, by reference; a copy is queued for a link that cannot take it now. A
+    /// small message for several targets is encoded once
+    /// ([`ringmq_zmtp::frame::encode_message`]) and the same bytes are copied into each
+    /// ZMTP link's batch ([`Link::offer_encoded`]).
     pub(crate) fn fan_out(&self, msg: &Message) {
         let targets = self.core.borrow_mut().take_fanout();
+        let mut wire = std::mem::take(&mut *self.wire.borrow_mut());
+        let encoded =
+            targets.len() > 1 && ringmq_zmtp::frame::encode_message(msg.frames(), &mut wire);
         for &peer in &targets {
             let link = self.link(peer);
-            if link.as_ref().is_some_and(|l| l.offer_shared(msg)) {
+            let taken = link.as_ref().is_some_and(|l| match encoded {
+                true => l.offer_encoded(msg, &wire),
+                false => l.offer_shared(msg),
+            });
+            if taken {
                 continue;
             }
             let queued = self.core.borrow_mut().requeue(peer, msg.clone(), false);
@@ -301,6 +314,7 @@ impl<P: Proactor> Shared<P> {
             }
         }
         self.core.borrow_mut().restore_fanout(targets);
+        *self.wire.borrow_mut() = wire;
     }
 
     // ---- what connections tell the socket
