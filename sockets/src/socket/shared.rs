@@ -24,6 +24,11 @@ use crate::reason::DisconnectReason;
 use crate::trace::DropReport;
 use crate::util::{AbortHandle, IdMap, Notify, Stop};
 
+/// The longest message a fan-out to a single target encodes once before copying it
+/// into the batch (callgrind, PUB to one SUB, 64 B: 931 instructions per message
+/// against 957 encoding into the batch directly).
+const ENCODE_ONE_MAX: usize = 1024;
+
 /// A bound endpoint.
 pub(crate) struct BindEntry {
     pub id: u64,
@@ -291,14 +296,20 @@ impl<P: Proactor> Shared<P> {
 
     /// Hands a fan-out message ([`crate::core::Sent::Fanout`]) to each target the core
     /// listed, by reference; a copy is queued for a link that cannot take it now. A
-    /// small message for several targets is encoded once
+    /// small message is encoded once
     /// ([`ringmq_zmtp::frame::encode_message`]) and the same bytes are copied into each
     /// ZMTP link's batch ([`Link::offer_encoded`]).
     pub(crate) fn fan_out(&self, msg: &Message) {
         let targets = self.core.borrow_mut().take_fanout();
         let mut wire = std::mem::take(&mut *self.wire.borrow_mut());
-        let encoded =
-            targets.len() > 1 && ringmq_zmtp::frame::encode_message(msg.frames(), &mut wire);
+        // For one target, encoding first pays only for a short message (a longer one
+        // would be copied twice).
+        let worth = match targets.len() {
+            0 => false,
+            1 => msg.byte_len() <= ENCODE_ONE_MAX,
+            _ => true,
+        };
+        let encoded = worth && ringmq_zmtp::frame::encode_message(msg.frames(), &mut wire);
         for &peer in &targets {
             let link = self.link(peer);
             let taken = link.as_ref().is_some_and(|l| match encoded {
