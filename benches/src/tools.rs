@@ -92,8 +92,9 @@ pub struct Args {
     pub backend: Backend,
     /// Whether CURVE is on (binding side is the CURVE server).
     pub curve: bool,
-    /// `--batch N`: `local_thr` / `remote_thr` use the batch API (`recv_many` /
-    /// `send_batch`), N messages a call; `None`: one `recv` / `send` per message.
+    /// `--batch N`: `local_thr` / `remote_thr` (and `bench_peer subs`) use the batch
+    /// API (`recv_many` / `send_batch`), N messages a call; `None`: one `recv` / `send`
+    /// per message.
     pub batch: Option<usize>,
     /// The remaining arguments, in order.
     pub positional: Vec<String>,
@@ -238,6 +239,9 @@ pub enum Role {
         count: u64,
         /// Subscribers.
         subs: u64,
+        /// `--batch N`: each SUB receives with `recv_many` of up to N messages;
+        /// `None`: one `recv` per message (the `fan` row of `compare`).
+        batch: Option<usize>,
     },
     /// ROUTER on `ep` echoing until it answered `total` requests.
     Router {
@@ -563,7 +567,12 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
             }
             xpub.close().await;
         }
-        Role::Subs { ep, count, subs } => {
+        Role::Subs {
+            ep,
+            count,
+            subs,
+            batch,
+        } => {
             let first: Rc<RefCell<Option<Instant>>> = Rc::new(RefCell::new(None));
             let mut tasks: Vec<Task<Result<(), Error>>> = Vec::new();
             for _ in 0..subs {
@@ -578,8 +587,20 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
                 sub.connect(&ep)?;
                 let first = first.clone();
                 tasks.push(Box::pin(async move {
-                    for _ in 0..count {
-                        sub.recv().await?;
+                    let mut out = Vec::with_capacity(batch.unwrap_or(0));
+                    let mut got = 0;
+                    while got < count {
+                        match batch {
+                            Some(b) => {
+                                let max = b.min((count - got) as usize);
+                                got += sub.recv_many(&mut out, max).await? as u64;
+                                out.clear();
+                            }
+                            None => {
+                                sub.recv().await?;
+                                got += 1;
+                            }
+                        }
                         let mut f = first.borrow_mut();
                         if f.is_none() {
                             *f = Some(Instant::now());
