@@ -6,6 +6,11 @@
 //! `user_data` is the slot index. A future dropped while its operation is in flight moves
 //! its buffers and descriptors into the slot ([`Slot::Orphan`]) and asks the kernel to
 //! cancel; they are released only when the completion arrives.
+//!
+//! A zero-copy send completes twice: its result (with `IORING_CQE_F_MORE`), then a
+//! notification (`IORING_CQE_F_NOTIF`) once the kernel no longer reads its pages. The
+//! slot keeps its key in between, holding what the kernel may still read
+//! ([`op::Orphan::until_notification`]), so no other operation reuses the key.
 
 mod op;
 mod ops;
@@ -86,9 +91,11 @@ enum Slot {
     /// Submitted; the future waits (with its latest waker, once polled).
     Waiting(Option<Waker>),
     /// Completed with this result and these CQE flags; the future has not collected it
-    /// yet.
+    /// yet. `IORING_CQE_F_MORE` in the flags: a notification is still to come (cleared
+    /// when it arrives first).
     Done(i32, u32),
     /// The future was dropped; its buffers and descriptors wait here for the completion.
+    /// Also what a zero-copy send keeps alive between its result and its notification.
     Orphan(Box<dyn op::OrphanDyn>),
 }
 
