@@ -1240,3 +1240,41 @@ fn send_zc_switch() {
         assert_eq!(p.send_zc_stats(), crate::SendZcStats::default());
     }
 }
+
+/// The notification arrives before the future collects the send's result (the future
+/// is not polled meanwhile): the slot notes it, and the buffers go back at once with
+/// nothing left parked.
+#[test]
+fn uring_zero_copy_notification_before_the_result_is_collected() {
+    const BIG: usize = 64 << 10;
+    let rt = Runtime::with_backend(BackendChoice::Uring).expect("io_uring");
+    let p = rt.proactor();
+    let (_r, mut w, peer) = zc_pair(&rt);
+    let reader = std::thread::spawn(move || {
+        let mut peer = peer;
+        let mut got = vec![0u8; BIG];
+        peer.read_exact(&mut got).unwrap();
+        got
+    });
+    let big = bytes::Bytes::from((0..BIG).map(zc_pattern).collect::<Vec<_>>());
+    rt.block_on(async {
+        let mut f = Box::pin(p.send_vectored(&mut w, vec![big.clone()]));
+        assert!(poll_once(f.as_mut()).await.is_none(), "submitted, not done");
+        // Run the ring without polling the send: result and notification both come.
+        wait_for(&p, "the notification", || {
+            p.send_zc_stats().notifications == 1
+        })
+        .await;
+        assert!(!big.is_unique(), "the future still owns its buffers");
+        let crate::BufResult(res, back) = f.await;
+        assert_eq!(res.expect("zero-copy send"), BIG);
+        drop(back);
+        assert!(
+            big.is_unique(),
+            "nothing parked after a notification already seen"
+        );
+        assert_eq!(p.send_zc_stats().sends, 1);
+    });
+    let got = reader.join().unwrap();
+    assert!(got.iter().enumerate().all(|(i, b)| *b == zc_pattern(i)));
+}
