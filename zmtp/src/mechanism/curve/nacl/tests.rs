@@ -223,6 +223,11 @@ proptest! {
         counter in prop_oneof![any::<u64>(), (0xFFFF_FFF0u64..0x1_0000_0010)],
     ) {
         let s = Salsa20::new(&key, &nonce);
+        if let Some(kernel) = super::salsa20::kernel_x8() {
+            let mut eight = s.wide_scalar(counter).to_vec();
+            eight.extend_from_slice(&s.wide_scalar(counter.wrapping_add(4)));
+            prop_assert_eq!(s.wide_x8(kernel, counter).to_vec(), eight);
+        }
         let wide: [u8; WIDE] = s.wide(counter);
         prop_assert_eq!(wide.to_vec(), s.wide_scalar(counter).to_vec());
         prop_assert_eq!(s.block(counter).to_vec(), s.block_scalar(counter).to_vec());
