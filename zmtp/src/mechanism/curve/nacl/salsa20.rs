@@ -188,10 +188,15 @@ impl Salsa20 {
     }
 
     /// XORs the keystream from the start of block `counter` into `data`.
-    pub(crate) fn xor(&self, mut counter: u64, data: &mut [u8]) {
+    pub(crate) fn xor(&self, counter: u64, data: &mut [u8]) {
+        self.xor_with(kernel_x8(), counter, data);
+    }
+
+    /// [`Salsa20::xor`] with the AVX2 kernel given (or none: SSE2 / portable only).
+    pub(crate) fn xor_with(&self, x8: Option<Salsa20X8>, mut counter: u64, data: &mut [u8]) {
         let mut data = data;
         if data.len() >= SALSA20_X8_BYTES {
-            if let Some(kernel) = kernel_x8() {
+            if let Some(kernel) = x8 {
                 let mut x8 = data.chunks_exact_mut(SALSA20_X8_BYTES);
                 for chunk in &mut x8 {
                     xor_into(chunk, &self.wide_x8(kernel, counter));

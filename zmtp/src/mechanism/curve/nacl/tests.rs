@@ -217,6 +217,21 @@ proptest! {
     }
 
     #[test]
+    fn keystream_is_the_same_with_and_without_the_avx2_kernel(
+        key in any::<[u8; 32]>(),
+        nonce in any::<[u8; 8]>(),
+        counter in prop_oneof![any::<u64>(), (0xFFFF_FFF0u64..0x1_0000_0010)],
+        data in prop::collection::vec(any::<u8>(), 0..3000),
+    ) {
+        let s = Salsa20::new(&key, &nonce);
+        let mut without = data.clone();
+        s.xor_with(None, counter, &mut without);
+        let mut with = data;
+        s.xor(counter, &mut with);
+        prop_assert_eq!(with, without);
+    }
+
+    #[test]
     fn simd_keystream_equals_scalar_blocks(
         key in any::<[u8; 32]>(),
         nonce in any::<[u8; 8]>(),
