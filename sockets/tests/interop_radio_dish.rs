@@ -20,13 +20,6 @@ async fn libzmq_radio_to_ringmq_dish<P: Proactor>(ctx: &Context<P>, bind: &str, 
     let p = ctx.proactor().clone();
     let dish = ctx.dish();
     let ep = dish.bind(bind).unwrap();
-    // With an interface prefix the RADIO must name the interface too (the bound
-    // endpoint does not): it connects to what was bound.
-    let ep = if bind.contains(';') {
-        bind.to_owned()
-    } else {
-        ep
-    };
     dish.join(group).unwrap();
     let _radio = Peer::spawn(
         Impl::Draft,

@@ -207,7 +207,9 @@ impl Driver {
         let mut ring = self.ring.borrow_mut();
         loop {
             // SAFETY: every SQE built by this driver points into memory owned by its op
-            // slot (or the driver), which stays alive until the completion is reaped.
+            // slot (or the driver), which stays alive until the completion is reaped;
+            // a zero-copy send's buffers stay alive (second handles parked in its slot)
+            // until its notification is reaped.
             if unsafe { ring.submission().push(&sqe) }.is_ok() {
                 return;
             }

@@ -372,9 +372,17 @@ impl<P: Proactor> Socket<P> {
         let shared = &self.shared;
         let kind = shared.core.borrow().kind();
         let socket = crate::udp::bind(ep, kind)?;
+        // The real port, and the interface prefix given (a RADIO connecting to what
+        // `bind` returns names the same interface).
+        let prefix = match ep {
+            Endpoint::Udp {
+                interface: Some(i), ..
+            } => format!("{i};"),
+            _ => String::new(),
+        };
         let actual = socket
             .local_addr()
-            .map(|a| format!("udp://{a}"))
+            .map(|a| format!("udp://{prefix}{a}"))
             .unwrap_or_else(|_| endpoint.to_owned());
         let stream = shared.proactor.adopt_datagram(socket).map_err(Error::Io)?;
         let id = shared.io.borrow_mut().next_id();
