@@ -264,6 +264,35 @@ async fn interface_chooses_the_network<P: Proactor>(ctx: Context<P>) {
     );
 }
 
+/// IPv6 multicast names its interface (by index, from the name): a DISH and a RADIO on
+/// `IFACE;[ff05::...]` meet through it (loopback has no IPv6 multicast route, so this
+/// takes the other interface, if it has an IPv6 address).
+async fn ipv6_multicast_through_an_interface<P: Proactor>(ctx: Context<P>) {
+    let nic = other_interface().filter(|n| {
+        ringmq_proactor::sockopt::interface_addresses(n)
+            .is_ok_and(|a| a.iter().any(|a| a.is_ipv6()))
+    });
+    let Some(nic) = nic else {
+        eprintln!("no interface besides lo with IPv6: no IPv6 multicast route here");
+        return;
+    };
+    let p = ctx.proactor().clone();
+    let ep = format!("udp://{nic};[ff05::4243]:{}", free_port());
+    let dish = ctx.dish();
+    assert_eq!(dish.bind(&ep).unwrap(), ep);
+    dish.join("six").unwrap();
+    let radio = ctx.radio();
+    radio.set_option(SocketOption::MulticastHops(2)).unwrap();
+    radio.connect(&ep).unwrap();
+    let send = |g: &str, b: &str| radio.try_send(grouped(g, b)).unwrap();
+    sync(&p, send, &dish, "six").await;
+    radio_to_dish(&radio, "six", "v6").await;
+    assert_eq!(
+        received_before(&p, send, &dish, "six").await,
+        pairs(&[("six", "v6")])
+    );
+}
+
 /// A RADIO connects to a host name, looked up off the event loop.
 async fn radio_connects_to_a_host_name<P: Proactor>(ctx: Context<P>) {
     let p = ctx.proactor().clone();
@@ -354,6 +383,7 @@ backend_tests!(
     wrong_roles_are_refused,
     interface_prefix_on_loopback,
     interface_chooses_the_network,
+    ipv6_multicast_through_an_interface,
     radio_connects_to_a_host_name,
     unresolvable_udp_name_is_retried,
     multicast_hops_option,
