@@ -155,18 +155,25 @@ fn cross_thread_wake() {
         let slot: Arc<std::sync::Mutex<Option<Waker>>> = Arc::default();
         let fired = Arc::new(AtomicUsize::new(0));
         let (slot2, fired2) = (slot.clone(), fired.clone());
+        // Started before the thread, so that the thread's 50 ms are inside it however
+        // late this thread runs again.
+        let start = Instant::now();
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(50));
             fired2.store(1, Ordering::SeqCst);
-            slot2.lock().unwrap().take().expect("waker stored").wake();
+            // Normally the block_on below has stored its waker long ago. If it has not
+            // polled yet (a very loaded machine), its first poll sees `fired` instead.
+            if let Some(w) = slot2.lock().unwrap().take() {
+                w.wake();
+            }
         });
-        let start = Instant::now();
-        // No timer and no I/O: only the cross-thread wake can end this block_on.
+        // No timer and no I/O: only the cross-thread wake can end this block_on. The
+        // waker is stored before `fired` is read, so a wake cannot fall in between.
         rt.block_on(poll_fn(|cx| {
+            *slot.lock().unwrap() = Some(cx.waker().clone());
             if fired.load(Ordering::SeqCst) == 1 {
                 Poll::Ready(())
             } else {
-                *slot.lock().unwrap() = Some(cx.waker().clone());
                 Poll::Pending
             }
         }));
