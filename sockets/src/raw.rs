@@ -251,7 +251,7 @@ async fn write_loop<P: Proactor>(
                         return false;
                     };
                     bytes += data.len();
-                    chunks.push(data);
+                    chunks.push(data.into_bytes());
                     bytes < BATCH_BYTES
                 });
             }

@@ -10,6 +10,7 @@ use bytes::{Buf, Bytes, BytesMut};
 pub use crate::mechanism::FrameParts as Frame;
 
 use crate::error::{Error, PeerMisbehaved};
+use crate::parts::{FrameBody, FRAME_INLINE_MAX};
 
 /// MORE flag bit.
 pub const FLAG_MORE: u8 = 0x01;
@@ -244,13 +245,39 @@ impl FrameDecoder {
         // Cannot overflow: the size is at most `isize::MAX - 9`.
         let total = h.size as usize + header;
         if buf.len() < total {
-            // Room for the rest of this frame, so it lands contiguously; growing with
-            // what arrived, because the size is the peer's word only.
-            let missing = (total - buf.len()).min(buf.len().max(RESERVE_MIN));
-            buf.reserve(missing);
+            Self::wait_for(buf, total);
             return Ok(None);
         }
         Ok(Some(buf.split_to(total)))
+    }
+
+    /// Reserves room for the rest of a `total`-byte frame, so it lands contiguously;
+    /// growing with what arrived, because the size is the peer's word only.
+    fn wait_for(buf: &mut BytesMut, total: usize) {
+        let missing = (total - buf.len()).min(buf.len().max(RESERVE_MIN));
+        buf.reserve(missing);
+    }
+
+    /// Like [`FrameDecoder::take_frame`] for a frame of at most [`FRAME_INLINE_MAX`]
+    /// bytes, whose body is copied out of `buf` into an inline [`crate::Frame`]: no
+    /// view of the receive buffer, so no reference count increment now and decrement
+    /// when the frame is dropped.
+    #[inline]
+    pub fn take_small(buf: &mut BytesMut, h: FrameHeader) -> Option<crate::Frame> {
+        assert!(
+            h.size <= FRAME_INLINE_MAX as u64,
+            "take_small: {} bytes",
+            h.size
+        );
+        let header = h.len();
+        let total = h.size as usize + header;
+        if buf.len() < total {
+            Self::wait_for(buf, total);
+            return None;
+        }
+        let body = crate::Frame::copy_from_slice(&buf[header..total]);
+        buf.advance(total);
+        Some(body)
     }
 }
 
@@ -329,6 +356,35 @@ impl FrameEncoder {
             self.inline.extend_from_slice(&body);
         } else {
             self.chunks.push(body);
+        }
+    }
+
+    /// Appends one frame from a body given by reference: copied into the batch buffer
+    /// when small, else its [`Bytes`] cloned as a chunk (a reference count increment;
+    /// an inline [`crate::Frame`] is never that large).
+    #[inline]
+    pub fn push_body_ref<B: FrameBody>(&mut self, more: bool, command: bool, body: &B) {
+        if self.push_header(more, command, body.len()) {
+            self.inline.extend_from_slice(body);
+        } else {
+            let chunk = body
+                .shared()
+                .unwrap_or_else(|| Bytes::copy_from_slice(body));
+            self.chunks.push(chunk);
+        }
+    }
+
+    /// Appends one frame, taking its body: an inline [`crate::Frame`] is copied into the
+    /// batch buffer (no reference count anywhere), a shared one goes as
+    /// [`FrameEncoder::push_frame_owned`].
+    #[inline]
+    pub fn push_body(&mut self, more: bool, command: bool, body: crate::Frame) {
+        if body.is_inline() {
+            let copied = self.push_header(more, command, body.len());
+            debug_assert!(copied, "an inline frame is below INLINE_THRESHOLD");
+            self.inline.extend_from_slice(&body);
+        } else {
+            self.push_frame_owned(more, command, body.into_bytes());
         }
     }
 

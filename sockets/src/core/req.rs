@@ -2,8 +2,7 @@
 //! request id with REQ_CORRELATE), then takes exactly one reply from the peer it asked.
 //! Send and receive strictly alternate unless REQ_RELAXED.
 
-use bytes::Bytes;
-use ringmq_zmtp::SocketType;
+use ringmq_zmtp::{Frame, SocketType};
 
 use super::peers::{PeerId, Peers};
 use super::{Pattern, Sent};
@@ -31,9 +30,9 @@ impl Pattern for Req {
         let mut envelope = Vec::with_capacity(2 + body_len);
         let request_id = self.request_id.wrapping_add(1);
         if opts.req_correlate {
-            envelope.push(Bytes::copy_from_slice(&request_id.to_be_bytes()));
+            envelope.push(Frame::copy_from_slice(&request_id.to_be_bytes()));
         }
-        envelope.push(Bytes::new());
+        envelope.push(Frame::new());
         msg.prepend_owned(envelope);
         match peers.round_robin(msg, true) {
             Ok((peer, sent)) => {
