@@ -3,8 +3,9 @@
 //! (the two threads may run different backends; their Contexts share one
 //! [`ContextHandle`]).
 //!
-//! Every message is its own allocation (`Bytes::from(vec)`), as libzmq's perf tools
-//! allocate each `zmq_msg_t`; the PULL side checks the size of each. Output lines are
+//! Every message is built from its own `Vec` (`Message::from(vec)`: held inline when
+//! small, as libzmq's perf tools' `zmq_msg_t` of up to 33 bytes, else the vector's
+//! buffer, as libzmq allocates a larger one); the PULL side checks the size of each. Output lines are
 //! those of [`crate::tools::print_thr`] and [`crate::tools::print_lat`], so `compare`
 //! reads them with the same parser; throughput is timed from the first received message
 //! to the last.
@@ -14,7 +15,7 @@ use std::time::Instant;
 use ringmq_compio::CompioProactor;
 use ringmq_monoio::MonoioProactor;
 use ringmq_proactor::{BackendChoice, Proactor, Runtime};
-use ringmq_sockets::{Bytes, Context, ContextHandle};
+use ringmq_sockets::{Context, ContextHandle, Message};
 use ringmq_tokio::TokioProactor;
 
 use crate::tools::{print_lat, print_thr, Backend, BoxError};
@@ -119,8 +120,8 @@ fn on_backend(backend: Backend, handle: &ContextHandle, body: impl Body) -> Resu
     }
 }
 
-fn payload(size: usize) -> Bytes {
-    Bytes::from(vec![0u8; size])
+fn payload(size: usize) -> Message {
+    Message::from(vec![0u8; size])
 }
 
 fn check(got: usize, size: usize) -> Result<(), BoxError> {

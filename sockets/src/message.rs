@@ -319,6 +319,15 @@ impl From<Bytes> for Message {
     }
 }
 
+/// A one-frame message: copied inline when small (no reference count), else sharing
+/// the buffer (a reference count increment); for a payload sent repeatedly.
+impl From<&Bytes> for Message {
+    #[inline]
+    fn from(b: &Bytes) -> Self {
+        Frame::from(b).into()
+    }
+}
+
 /// A one-frame message; inline when small.
 impl From<&str> for Message {
     #[inline]
@@ -469,6 +478,7 @@ mod tests {
             assert!(m.frames()[0].is_inline(), "{m:?}");
         }
         assert!(!Message::from(Bytes::from_static(b"x")).frames()[0].is_inline());
+        assert!(Message::from(&Bytes::from_static(b"x")).frames()[0].is_inline());
         let large = vec![5u8; crate::FRAME_INLINE_MAX + 1];
         let at = large.as_ptr();
         let m = Message::from(large);

@@ -158,6 +158,19 @@ impl From<Bytes> for Frame {
     }
 }
 
+impl From<&Bytes> for Frame {
+    /// Copied inline when small (no reference count), else a clone (one increment):
+    /// the cheapest frame of a payload the caller keeps, such as one sent repeatedly.
+    #[inline]
+    fn from(b: &Bytes) -> Self {
+        if b.len() <= FRAME_INLINE_MAX {
+            Frame::copy_from_slice(b)
+        } else {
+            Frame(Body::Shared(b.clone()))
+        }
+    }
+}
+
 impl From<Vec<u8>> for Frame {
     /// Copied inline when small (the vector is freed), else the vector's buffer.
     #[inline]
@@ -477,6 +490,9 @@ mod tests {
         assert_eq!(Frame::from_static(b"hi"), "hi");
         assert!(Frame::from_static(b"hi").is_inline());
         assert_eq!(Bytes::from(Frame::from("hi")), given);
+        assert!(Frame::from(&given).is_inline(), "a borrowed small Bytes is copied");
+        let big = Bytes::from(vec![1u8; 100]);
+        assert_eq!(Frame::from(&big).as_ptr(), big.as_ptr(), "a large one shared");
         assert_eq!(Frame::new().len(), 0);
         assert_eq!(
             format!("{:?}", Frame::from(&b"a\"\n\x01"[..])),
