@@ -275,7 +275,14 @@ impl FrameDecoder {
             Self::wait_for(buf, total);
             return None;
         }
-        let body = crate::Frame::copy_from_slice(&buf[header..total]);
+        let body = match buf.get(header..header + FRAME_INLINE_MAX) {
+            // Usually the receive buffer holds more than this frame: a copy of fixed size.
+            Some(window) => {
+                let window = window.try_into().expect("FRAME_INLINE_MAX bytes");
+                crate::Frame::from_window(window, h.size as usize)
+            }
+            None => crate::Frame::copy_from_slice(&buf[header..total]),
+        };
         buf.advance(total);
         Some(body)
     }
@@ -636,6 +643,37 @@ mod tests {
         let frames = decode_all(&FrameDecoder::new(None), &wire, 1000).unwrap();
         assert_eq!(frames.len(), 2);
         assert!(frames[0].more && !frames[1].more);
+    }
+
+    /// Small frames are copied inline whether the buffer holds a whole window after
+    /// them or ends with them, and show only their own bytes; an incomplete one waits.
+    #[test]
+    fn take_small_with_and_without_a_window_behind() {
+        let mut e = FrameEncoder::new();
+        let bodies: Vec<Vec<u8>> = (0..=FRAME_INLINE_MAX)
+            .step_by(7)
+            .chain([FRAME_INLINE_MAX])
+            .map(|n| (0..n).map(|i| i as u8 ^ n as u8).collect())
+            .collect();
+        for b in &bodies {
+            e.push_body(true, false, crate::Frame::from(&b[..]));
+        }
+        let wire = e.take().unwrap().to_vec();
+        let mut buf = BytesMut::from(&wire[..]);
+        for (i, b) in bodies.iter().enumerate() {
+            let h = FrameDecoder::peek_header(&buf).unwrap().unwrap();
+            let behind = buf.len() - h.len() - b.len();
+            let f = FrameDecoder::take_small(&mut buf, h).unwrap();
+            assert!(f.is_inline());
+            assert_eq!(f, b[..], "frame {i} ({behind} bytes behind it)");
+            assert_eq!(f.clone(), crate::Frame::copy_from_slice(b));
+        }
+        assert!(buf.is_empty());
+        let mut part = BytesMut::from(&[0x00, 5, b'a', b'b'][..]);
+        let h = FrameDecoder::peek_header(&part).unwrap().unwrap();
+        assert!(FrameDecoder::take_small(&mut part, h).is_none());
+        part.extend_from_slice(b"cde");
+        assert_eq!(FrameDecoder::take_small(&mut part, h).unwrap(), "abcde");
     }
 
     #[test]

@@ -61,6 +61,15 @@ impl Frame {
         }
     }
 
+    /// The first `len` bytes of `window` as an inline frame: a copy of fixed size (no
+    /// length-dependent copy, no zeroing); the bytes of `window` past `len` are held
+    /// but never shown.
+    #[inline]
+    pub(crate) fn from_window(window: &[u8; FRAME_INLINE_MAX], len: usize) -> Self {
+        assert!(len <= FRAME_INLINE_MAX);
+        Frame(Body::Inline(len as u8, *window))
+    }
+
     /// A frame of static data: inline when it fits, else a [`Bytes::from_static`] (no
     /// copy, no reference count).
     #[inline]
@@ -490,9 +499,16 @@ mod tests {
         assert_eq!(Frame::from_static(b"hi"), "hi");
         assert!(Frame::from_static(b"hi").is_inline());
         assert_eq!(Bytes::from(Frame::from("hi")), given);
-        assert!(Frame::from(&given).is_inline(), "a borrowed small Bytes is copied");
+        assert!(
+            Frame::from(&given).is_inline(),
+            "a borrowed small Bytes is copied"
+        );
         let big = Bytes::from(vec![1u8; 100]);
-        assert_eq!(Frame::from(&big).as_ptr(), big.as_ptr(), "a large one shared");
+        assert_eq!(
+            Frame::from(&big).as_ptr(),
+            big.as_ptr(),
+            "a large one shared"
+        );
         assert_eq!(Frame::new().len(), 0);
         assert_eq!(
             format!("{:?}", Frame::from(&b"a\"\n\x01"[..])),
