@@ -30,6 +30,7 @@ mod epoll;
 mod executor;
 mod net;
 mod runtime;
+pub mod simd;
 pub mod sockopt;
 mod sys;
 #[cfg(feature = "test-util")]

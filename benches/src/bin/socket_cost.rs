@@ -17,6 +17,9 @@
 //! - `router IDLE N`: IDLE handshaken DEALERs that stay silent, then N round trips of one
 //!   more DEALER with the ROUTER echoing.
 //!
+//! With `RINGMQ_COST_CURVE=1` every TCP connection runs CURVE (the binding socket is the
+//! server), for the cost the mechanism adds per message.
+//!
 //! Compare two builds by running both at two values of N and taking the difference
 //! (start-up cancels out): the marginal instructions per message. Prints the wall time
 //! too, which is only meaningful on a quiet machine.
@@ -27,7 +30,7 @@ use std::task::Poll;
 use std::time::Instant;
 
 use ringmq_proactor::Runtime;
-use ringmq_sockets::{Bytes, Context, Message, MonitorEventKind, SocketOption};
+use ringmq_sockets::{Bytes, Context, CurveKey, Message, MonitorEventKind, SocketOption};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -70,6 +73,41 @@ fn usage() -> ! {
 }
 
 type Ctx = Context<ringmq_proactor::Native>;
+type Sock = ringmq_sockets::Socket<ringmq_proactor::Native>;
+
+/// The CURVE keys of `RINGMQ_COST_CURVE=1` runs: (server public, server secret).
+fn curve_keys() -> Option<&'static (CurveKey, CurveKey)> {
+    static KEYS: std::sync::OnceLock<Option<(CurveKey, CurveKey)>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        (std::env::var("RINGMQ_COST_CURVE").as_deref() == Ok("1")).then(CurveKey::generate_pair)
+    })
+    .as_ref()
+}
+
+/// Makes `s` the CURVE server of its connections when CURVE is on.
+fn secure_server(s: &impl AsRef<Sock>) {
+    let s = s.as_ref();
+    if let Some((_, secret)) = curve_keys() {
+        s.set_option(SocketOption::CurveServer(true))
+            .expect("curve");
+        s.set_option(SocketOption::CurveSecretKey(secret.clone()))
+            .expect("curve");
+    }
+}
+
+/// Makes `s` a CURVE client of the server when CURVE is on.
+fn secure_client(s: &impl AsRef<Sock>) {
+    let s = s.as_ref();
+    if let Some((public, _)) = curve_keys() {
+        let (cp, cs) = CurveKey::generate_pair();
+        s.set_option(SocketOption::CurveServerKey(public.clone()))
+            .expect("curve");
+        s.set_option(SocketOption::CurvePublicKey(cp))
+            .expect("curve");
+        s.set_option(SocketOption::CurveSecretKey(cs))
+            .expect("curve");
+    }
+}
 
 const TCP: &str = "tcp://127.0.0.1:*";
 const INPROC: &str = "inproc://socket-cost";
@@ -80,8 +118,10 @@ fn payload() -> Message {
 
 async fn pushpull(ctx: &Ctx, bind: &str, n: usize) -> usize {
     let pull = ctx.pull();
+    secure_server(&pull);
     let ep = pull.bind(bind).expect("bind");
     let push = ctx.push();
+    secure_client(&push);
     push.connect(&ep).expect("connect");
     let send = async {
         for _ in 0..n {
@@ -105,8 +145,10 @@ fn shared_payload() -> Message {
 
 async fn shared_pushpull(ctx: &Ctx, bind: &str, n: usize) -> usize {
     let pull = ctx.pull();
+    secure_server(&pull);
     let ep = pull.bind(bind).expect("bind");
     let push = ctx.push();
+    secure_client(&push);
     push.connect(&ep).expect("connect");
     let send = async {
         for _ in 0..n {
@@ -145,8 +187,10 @@ async fn slice_pushpull(ctx: &Ctx, bind: &str, n: usize) -> usize {
 async fn batch_pushpull(ctx: &Ctx, bind: &str, n: usize) -> usize {
     const BATCH: usize = 256;
     let pull = ctx.pull();
+    secure_server(&pull);
     let ep = pull.bind(bind).expect("bind");
     let push = ctx.push();
+    secure_client(&push);
     push.connect(&ep).expect("connect");
     let send = async {
         let mut msgs = Vec::with_capacity(BATCH);
@@ -172,8 +216,10 @@ async fn batch_pushpull(ctx: &Ctx, bind: &str, n: usize) -> usize {
 
 async fn reqrep(ctx: &Ctx, bind: &str, n: usize) -> usize {
     let rep = ctx.rep();
+    secure_server(&rep);
     let ep = rep.bind(bind).expect("bind");
     let req = ctx.req();
+    secure_client(&req);
     req.connect(&ep).expect("connect");
     let client = async {
         for _ in 0..n {
@@ -194,6 +240,7 @@ async fn reqrep(ctx: &Ctx, bind: &str, n: usize) -> usize {
 async fn fanout(ctx: &Ctx, n: usize) -> usize {
     const SUBS: usize = 10;
     let publisher = ctx.xpub();
+    secure_server(&publisher);
     publisher.set_option(SocketOption::SndHwm(0)).expect("hwm");
     publisher
         .set_option(SocketOption::XpubVerbose(true))
@@ -202,6 +249,7 @@ async fn fanout(ctx: &Ctx, n: usize) -> usize {
     let subs: Vec<_> = (0..SUBS)
         .map(|_| {
             let s = ctx.subscriber();
+            secure_client(&s);
             s.set_option(SocketOption::RcvHwm(0)).expect("hwm");
             s.subscribe(b"").expect("subscribe");
             s.connect(&ep).expect("connect");
@@ -231,11 +279,13 @@ async fn fanout(ctx: &Ctx, n: usize) -> usize {
 
 async fn router(ctx: &Ctx, idle: usize, n: usize) -> usize {
     let router = ctx.router();
+    secure_server(&router);
     let mon = router.monitor();
     let ep = router.bind("tcp://127.0.0.1:*").expect("bind");
     let idle_dealers: Vec<_> = (0..idle)
         .map(|_| {
             let d = ctx.dealer();
+            secure_client(&d);
             d.connect(&ep).expect("connect");
             d
         })
@@ -248,6 +298,7 @@ async fn router(ctx: &Ctx, idle: usize, n: usize) -> usize {
         }
     }
     let active = ctx.dealer();
+    secure_client(&active);
     active.connect(&ep).expect("connect");
     let client = async {
         for _ in 0..n {

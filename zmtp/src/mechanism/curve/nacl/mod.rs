@@ -5,17 +5,16 @@
 //! `cipher.rs`. Boxes are detached: the caller keeps the 16-byte tag where the wire
 //! format wants it, and the ciphertext has the plaintext's length.
 //!
-//! - Salsa20 runs four blocks at once with SSE2 on x86_64 (`safe_arch`, no `unsafe`
-//!   here; single blocks along the diagonals), eight with AVX2 when the build enables
-//!   it, and one block at a time in portable code elsewhere; Poly1305 is portable
-//!   64-bit code.
+//! - Salsa20 runs eight blocks at once with AVX2 where the CPU has it (detected at run
+//!   time; the kernel is `ringmq_proactor::simd`'s, the crate that holds the project's
+//!   `unsafe`), four with SSE2 on other x86_64 CPUs (`safe_arch`, no `unsafe` here;
+//!   single blocks along the diagonals), and one block at a time in portable code
+//!   elsewhere; Poly1305 is portable 64-bit code.
 //! - [`PrefixBox`] caches the HSalsa20 subkey of a 16-byte nonce prefix: CURVE's
 //!   MESSAGE nonces are a fixed prefix per direction plus an 8-byte counter, so a
 //!   connection derives its subkeys once instead of once per message (libsodium's
 //!   `crypto_box_afternm` derives it on every call).
 
-#[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
-mod avx2;
 mod poly1305;
 mod salsa20;
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]

@@ -1,8 +1,15 @@
 //! Salsa20/20 and HSalsa20, the stream cipher of NaCl's boxes (XSalsa20 = HSalsa20 to
 //! derive a subkey from the first 16 nonce bytes, then Salsa20 with the last 8).
 //!
-//! Keystream comes one 64-byte block at a time from portable scalar code, or four
-//! blocks at a time from [`super::sse2`] on x86_64, where SSE2 is part of the baseline.
+//! Keystream comes one 64-byte block at a time from portable scalar code, four blocks
+//! at a time from [`super::sse2`] on x86_64, where SSE2 is part of the baseline, and
+//! eight at a time from the AVX2 kernel of `ringmq_proactor::simd` when the CPU has
+//! AVX2 (detected at run time; the kernel lives there because calling it takes
+//! `unsafe`, which this crate does not allow itself).
+
+use std::sync::OnceLock;
+
+use ringmq_proactor::simd::{Salsa20X8, SALSA20_X8_BYTES};
 
 /// "expand 32-byte k"
 const SIGMA: [u32; 4] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574];
@@ -10,14 +17,15 @@ const SIGMA: [u32; 4] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574];
 /// Bytes per Salsa20 block.
 pub(crate) const BLOCK: usize = 64;
 
-/// Bytes the wide (SIMD) keystream function produces per call: eight blocks with
-/// AVX2 (when the build enables it), four otherwise.
-#[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
-pub(crate) const WIDE: usize = 8 * BLOCK;
-/// Bytes the wide (SIMD) keystream function produces per call: eight blocks with
-/// AVX2 (when the build enables it), four otherwise.
-#[cfg(not(all(target_arch = "x86_64", target_feature = "avx2")))]
+/// Bytes the wide keystream function of this crate produces per call: four blocks
+/// (SSE2 on x86_64, one block at a time elsewhere).
 pub(crate) const WIDE: usize = 4 * BLOCK;
+
+/// The AVX2 kernel when this CPU has it (looked up once).
+pub(crate) fn kernel_x8() -> Option<Salsa20X8> {
+    static KERNEL: OnceLock<Option<Salsa20X8>> = OnceLock::new();
+    *KERNEL.get_or_init(ringmq_proactor::simd::salsa20_x8)
+}
 
 fn le32(b: &[u8]) -> u32 {
     u32::from_le_bytes([b[0], b[1], b[2], b[3]])
@@ -156,18 +164,17 @@ impl Salsa20 {
         out
     }
 
-    /// Keystream blocks `counter` to `counter + 3` (at once with SIMD).
+    /// Keystream blocks `counter` to `counter + 3` (at once with SSE2).
     pub(crate) fn wide(&self, counter: u64) -> [u8; WIDE] {
-        #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
-        return super::avx2::blocks8(&self.at(counter));
-        #[cfg(all(
-            target_arch = "x86_64",
-            target_feature = "sse2",
-            not(target_feature = "avx2")
-        ))]
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
         return super::sse2::blocks4(&self.at(counter));
         #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
         return self.wide_scalar(counter);
+    }
+
+    /// Keystream blocks `counter` to `counter + 7` from `kernel`.
+    pub(crate) fn wide_x8(&self, kernel: Salsa20X8, counter: u64) -> [u8; SALSA20_X8_BYTES] {
+        kernel(&self.at(counter))
     }
 
     /// [`Salsa20::wide`] one block at a time (the portable path, and its reference).
@@ -181,7 +188,23 @@ impl Salsa20 {
     }
 
     /// XORs the keystream from the start of block `counter` into `data`.
-    pub(crate) fn xor(&self, mut counter: u64, data: &mut [u8]) {
+    pub(crate) fn xor(&self, counter: u64, data: &mut [u8]) {
+        self.xor_with(kernel_x8(), counter, data);
+    }
+
+    /// [`Salsa20::xor`] with the AVX2 kernel given (or none: SSE2 / portable only).
+    pub(crate) fn xor_with(&self, x8: Option<Salsa20X8>, mut counter: u64, data: &mut [u8]) {
+        let mut data = data;
+        if data.len() >= SALSA20_X8_BYTES {
+            if let Some(kernel) = x8 {
+                let mut x8 = data.chunks_exact_mut(SALSA20_X8_BYTES);
+                for chunk in &mut x8 {
+                    xor_into(chunk, &self.wide_x8(kernel, counter));
+                    counter = counter.wrapping_add((SALSA20_X8_BYTES / BLOCK) as u64);
+                }
+                data = x8.into_remainder();
+            }
+        }
         let mut wide = data.chunks_exact_mut(WIDE);
         for chunk in &mut wide {
             xor_into(chunk, &self.wide(counter));

@@ -43,7 +43,6 @@ fn quarter(x: &mut [m128i; 16], a: usize, b: usize, c: usize, d: usize) {
 
 /// Blocks `input`'s counter to counter + 3 of the keystream of `input` (a Salsa20 input
 /// matrix), in block order.
-#[cfg_attr(target_feature = "avx2", allow(dead_code))]
 pub(crate) fn blocks4(input: &[u32; 16]) -> [u8; 4 * BLOCK] {
     let counter = u64::from(input[8]) | u64::from(input[9]) << 32;
     let mut start = [m128i::default(); 16];

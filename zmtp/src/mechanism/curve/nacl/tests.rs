@@ -217,12 +217,32 @@ proptest! {
     }
 
     #[test]
+    fn keystream_is_the_same_with_and_without_the_avx2_kernel(
+        key in any::<[u8; 32]>(),
+        nonce in any::<[u8; 8]>(),
+        counter in prop_oneof![any::<u64>(), (0xFFFF_FFF0u64..0x1_0000_0010)],
+        data in prop::collection::vec(any::<u8>(), 0..3000),
+    ) {
+        let s = Salsa20::new(&key, &nonce);
+        let mut without = data.clone();
+        s.xor_with(None, counter, &mut without);
+        let mut with = data;
+        s.xor(counter, &mut with);
+        prop_assert_eq!(with, without);
+    }
+
+    #[test]
     fn simd_keystream_equals_scalar_blocks(
         key in any::<[u8; 32]>(),
         nonce in any::<[u8; 8]>(),
         counter in prop_oneof![any::<u64>(), (0xFFFF_FFF0u64..0x1_0000_0010)],
     ) {
         let s = Salsa20::new(&key, &nonce);
+        if let Some(kernel) = super::salsa20::kernel_x8() {
+            let mut eight = s.wide_scalar(counter).to_vec();
+            eight.extend_from_slice(&s.wide_scalar(counter.wrapping_add(4)));
+            prop_assert_eq!(s.wide_x8(kernel, counter).to_vec(), eight);
+        }
         let wide: [u8; WIDE] = s.wide(counter);
         prop_assert_eq!(wide.to_vec(), s.wide_scalar(counter).to_vec());
         prop_assert_eq!(s.block(counter).to_vec(), s.block_scalar(counter).to_vec());
