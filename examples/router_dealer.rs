@@ -4,7 +4,7 @@
 //! `cargo run --example router_dealer`
 
 use ringmq::proactor::{Proactor, Runtime};
-use ringmq::{Bytes, Context, Frame, SocketOption};
+use ringmq::{Bytes, Context, SocketOption};
 
 const CLIENTS: [&str; 2] = ["alice", "bob"];
 const REQUESTS_EACH: usize = 2;
@@ -31,7 +31,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
                 "router got {body:?} from {:?}",
                 String::from_utf8_lossy(&id)
             );
-            let reply = Frame::from(format!("done: {body}"));
+            let reply = Bytes::from(format!("done: {body}"));
             router.send(vec![id, reply]).await.expect("reply");
         }
         router.close().await;

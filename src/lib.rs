@@ -18,11 +18,10 @@ pub use ringmq_sockets::{
 pub use ringmq_sockets::{proxy, proxy_steerable, ProxyStats, SideStats};
 pub use ringmq_sockets::{
     BlockingSocket, Bytes, Context, ContextHandle, DealerSocket, DisconnectReason, DishSocket,
-    Drops, Error, Events, Frame, IoError, Message, Monitor, MonitorEvent, MonitorEventKind,
-    PairSocket, PeerStats, PubSocket, PullSocket, PushSocket, RadioSocket, Refusal, RepSocket,
-    ReqSocket, RouterSocket, RuntimeThread, SecurityConfigError, Socket, SocketHandle,
-    SocketOption, SocketOptions, SocketStats, SocketType, StreamSocket, SubSocket, XPubSocket,
-    XSubSocket,
+    Drops, Error, Events, IoError, Message, Monitor, MonitorEvent, MonitorEventKind, PairSocket,
+    PeerStats, PubSocket, PullSocket, PushSocket, RadioSocket, Refusal, RepSocket, ReqSocket,
+    RouterSocket, RuntimeThread, SecurityConfigError, Socket, SocketHandle, SocketOption,
+    SocketOptions, SocketStats, SocketType, StreamSocket, SubSocket, XPubSocket, XSubSocket,
 };
 // libzmq's draft types.
 pub use ringmq_sockets::{

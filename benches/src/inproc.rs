@@ -3,10 +3,8 @@
 //! (the two threads may run different backends; their Contexts share one
 //! [`ContextHandle`]).
 //!
-//! Every message is built anew: up to `FRAME_INLINE_MAX` bytes copied into the message
-//! (held inline, no allocation, as libzmq's perf tools' `zmq_msg_t` of up to 33
-//! bytes), larger ones from their own `Vec` (as libzmq allocates each larger
-//! `zmq_msg_t`); the PULL side checks the size of each. Output lines are
+//! Every message is its own allocation (`Bytes::from(vec)`), as libzmq's perf tools
+//! allocate each `zmq_msg_t`; the PULL side checks the size of each. Output lines are
 //! those of [`crate::tools::print_thr`] and [`crate::tools::print_lat`], so `compare`
 //! reads them with the same parser; throughput is timed from the first received message
 //! to the last.
@@ -16,7 +14,7 @@ use std::time::Instant;
 use ringmq_compio::CompioProactor;
 use ringmq_monoio::MonoioProactor;
 use ringmq_proactor::{BackendChoice, Proactor, Runtime};
-use ringmq_sockets::{Context, ContextHandle, Message, FRAME_INLINE_MAX};
+use ringmq_sockets::{Bytes, Context, ContextHandle};
 use ringmq_tokio::TokioProactor;
 
 use crate::tools::{print_lat, print_thr, Backend, BoxError};
@@ -121,12 +119,8 @@ fn on_backend(backend: Backend, handle: &ContextHandle, body: impl Body) -> Resu
     }
 }
 
-fn payload(size: usize) -> Message {
-    if size <= FRAME_INLINE_MAX {
-        Message::from(&[0u8; FRAME_INLINE_MAX][..size])
-    } else {
-        Message::from(vec![0u8; size])
-    }
+fn payload(size: usize) -> Bytes {
+    Bytes::from(vec![0u8; size])
 }
 
 fn check(got: usize, size: usize) -> Result<(), BoxError> {

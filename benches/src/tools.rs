@@ -459,7 +459,7 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
             let data = payload(size);
             let start = Instant::now();
             for _ in 0..rounds {
-                req.send(&data).await?;
+                req.send(data.clone()).await?;
                 let m = req.recv().await?;
                 check_size(m.byte_len(), size)?;
             }
@@ -519,7 +519,7 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
             let mut sent = 0;
             while sent < count {
                 let k = batch.min((count - sent) as usize);
-                msgs.extend((0..k).map(|_| Message::from(&data)));
+                msgs.extend((0..k).map(|_| Message::from(data.clone())));
                 push.send_batch(&mut msgs).await?;
                 sent += k as u64;
             }
@@ -531,7 +531,7 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
             push.connect(&ep)?;
             let data = payload(size);
             for _ in 0..count {
-                push.send(&data).await?;
+                push.send(data.clone()).await?;
             }
             push.close().await;
         }
@@ -559,7 +559,7 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
             println!("start: {} [unix us]", unix_us());
             let data = payload(size);
             for _ in 0..count {
-                xpub.send(&data).await?;
+                xpub.send(data.clone()).await?;
             }
             xpub.close().await;
         }
@@ -656,7 +656,7 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
                         let mut lat = Vec::with_capacity(rounds as usize);
                         for _ in 0..rounds {
                             let t = Instant::now();
-                            d.send(&data).await?;
+                            d.send(data.clone()).await?;
                             d.recv().await?;
                             lat.push(t.elapsed());
                         }
@@ -714,7 +714,7 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
             let mut lat = Vec::with_capacity(rounds as usize);
             for i in 0..SCALE_WARMUP + rounds {
                 let t = Instant::now();
-                d.send(&data).await?;
+                d.send(data.clone()).await?;
                 check_size(d.recv().await?.byte_len(), size)?;
                 if i >= SCALE_WARMUP {
                     lat.push(t.elapsed());

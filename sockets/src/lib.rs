@@ -75,8 +75,8 @@ pub use options::{
 };
 pub use proxy::{proxy, proxy_steerable, ProxyStats, SideStats};
 pub use reason::{DisconnectReason, IoError, SecurityConfigError};
+pub use ringmq_zmtp::Metadata;
 pub use ringmq_zmtp::SocketType;
-pub use ringmq_zmtp::{Frame, Metadata, FRAME_INLINE_MAX};
 pub use security::{
     curve_keypair, curve_public, z85_decode, z85_encode, CurveKey, InvalidKey, Z85Error,
 };

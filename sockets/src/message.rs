@@ -1,4 +1,4 @@
-//! Multipart messages of [`Frame`]s.
+//! Multipart messages over [`Bytes`].
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -6,21 +6,18 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ringmq_zmtp::group::MAX_GROUP_LEN;
-use ringmq_zmtp::{Frame, Metadata};
+use ringmq_zmtp::Metadata;
 
 use crate::error::Error;
 
-/// A multipart message: one or more [`Frame`]s. A frame of up to
-/// [`FRAME_INLINE_MAX`](crate::FRAME_INLINE_MAX) bytes is held inside the message (no
-/// allocation, no atomic reference count to create, clone or drop it); a larger one, or
-/// one given as [`Bytes`], is a [`Bytes`] (so cloning a message for PUB fan-out copies
-/// no large payload). A single-frame message needs no allocation besides its payload,
-/// and none at all when the payload is small.
+/// A multipart message: one or more frames, each a [`Bytes`] (so cloning a message for
+/// PUB fan-out copies no payload). A single-frame message needs no allocation besides
+/// its payload.
 ///
 /// Received messages carry their peer's properties only when the receiving socket has
 /// [`SocketOption::PeerMetadata`](crate::SocketOption::PeerMetadata) set (see
-/// [`Message::peer_metadata`]): attaching them costs an atomic reference count per
-/// message.
+/// [`Message::peer_metadata`]): attaching them costs an atomic reference count
+/// increment and decrement per message.
 #[derive(Clone)]
 pub struct Message {
     frames: Frames,
@@ -28,16 +25,16 @@ pub struct Message {
     /// `SocketOption::PeerMetadata` set.
     peer: Option<Arc<Metadata>>,
     /// RADIO / DISH: the group, out of band (none set: the empty group). Boxed so that
-    /// messages of the other types stay one pointer larger, not a `Frame` larger.
-    group: Option<Box<Frame>>,
+    /// messages of the other types stay one pointer larger, not a `Bytes` larger.
+    group: Option<Box<Bytes>>,
     /// SERVER / PEER: the peer's routing id (0: none), out of band.
     routing_id: u32,
 }
 
 #[derive(Clone)]
 enum Frames {
-    One(Frame),
-    Many(Vec<Frame>),
+    One(Bytes),
+    Many(Vec<Bytes>),
 }
 
 impl Default for Message {
@@ -112,17 +109,17 @@ impl Message {
         if group.len() > MAX_GROUP_LEN {
             return Err(Error::GroupTooLong { len: group.len() });
         }
-        self.group = (!group.is_empty()).then(|| Box::new(Frame::copy_from_slice(group)));
+        self.group = (!group.is_empty()).then(|| Box::new(Bytes::copy_from_slice(group)));
         Ok(())
     }
 
     /// Takes the group out (a RADIO puts it in a frame of its own).
-    pub(crate) fn take_group(&mut self) -> Frame {
+    pub(crate) fn take_group(&mut self) -> Bytes {
         self.group.take().map(|g| *g).unwrap_or_default()
     }
 
     /// Sets a received group without a copy (the DISH's group frame).
-    pub(crate) fn set_group_frame(&mut self, group: Frame) {
+    pub(crate) fn set_group_bytes(&mut self, group: Bytes) {
         debug_assert!(group.len() <= MAX_GROUP_LEN);
         self.group = (!group.is_empty()).then(|| Box::new(group));
     }
@@ -152,9 +149,8 @@ impl Message {
         self
     }
 
-    /// The frames, in order (each derefs to `[u8]`).
-    #[inline]
-    pub fn frames(&self) -> &[Frame] {
+    /// The frames, in order.
+    pub fn frames(&self) -> &[Bytes] {
         match &self.frames {
             Frames::One(b) => std::slice::from_ref(b),
             Frames::Many(v) => v,
@@ -172,12 +168,12 @@ impl Message {
     }
 
     /// The frame at `index`.
-    pub fn get(&self, index: usize) -> Option<&Frame> {
+    pub fn get(&self, index: usize) -> Option<&Bytes> {
         self.frames().get(index)
     }
 
     /// The frames as a vector, for editing.
-    fn vec_mut(&mut self) -> &mut Vec<Frame> {
+    fn vec_mut(&mut self) -> &mut Vec<Bytes> {
         if let Frames::One(b) = &mut self.frames {
             let b = std::mem::take(b);
             self.frames = Frames::Many(vec![b]);
@@ -188,8 +184,8 @@ impl Message {
         }
     }
 
-    /// Appends a frame (inline when small, see [`Frame`]).
-    pub fn push_back(&mut self, frame: impl Into<Frame>) {
+    /// Appends a frame.
+    pub fn push_back(&mut self, frame: impl Into<Bytes>) {
         match &mut self.frames {
             Frames::Many(v) if v.is_empty() => self.frames = Frames::One(frame.into()),
             _ => self.vec_mut().push(frame.into()),
@@ -197,12 +193,12 @@ impl Message {
     }
 
     /// Prepends a frame.
-    pub fn push_front(&mut self, frame: impl Into<Frame>) {
+    pub fn push_front(&mut self, frame: impl Into<Bytes>) {
         self.vec_mut().insert(0, frame.into());
     }
 
     /// Removes and returns the first frame.
-    pub fn pop_front(&mut self) -> Option<Frame> {
+    pub fn pop_front(&mut self) -> Option<Bytes> {
         let v = self.vec_mut();
         if v.is_empty() {
             None
@@ -212,7 +208,7 @@ impl Message {
     }
 
     /// Removes and returns the last frame.
-    pub fn pop_back(&mut self) -> Option<Frame> {
+    pub fn pop_back(&mut self) -> Option<Bytes> {
         self.vec_mut().pop()
     }
 
@@ -221,12 +217,12 @@ impl Message {
     pub fn byte_len(&self) -> usize {
         match &self.frames {
             Frames::One(b) => b.len(),
-            Frames::Many(v) => v.iter().map(|f| f.len()).sum(),
+            Frames::Many(v) => v.iter().map(Bytes::len).sum(),
         }
     }
 
     /// The frames as a vector.
-    pub fn into_frames(self) -> Vec<Frame> {
+    pub fn into_frames(self) -> Vec<Bytes> {
         match self.frames {
             Frames::One(b) => vec![b],
             Frames::Many(v) => v,
@@ -245,7 +241,7 @@ impl Message {
     /// Keeps the frames from `at` on, returning the ones before. When one frame is
     /// left (a REQ / REP envelope split off a body) the vector stays with the returned
     /// frames and nothing is allocated.
-    pub(crate) fn split_front(&mut self, at: usize) -> Vec<Frame> {
+    pub(crate) fn split_front(&mut self, at: usize) -> Vec<Bytes> {
         let v = self.vec_mut();
         if at + 1 == v.len() {
             let last = v.pop().expect("at + 1 frames");
@@ -259,7 +255,7 @@ impl Message {
 
     /// Takes out the frames for which `pred` holds, in order, keeping the others (and
     /// the peer's properties) in place.
-    pub(crate) fn take_frames(&mut self, mut pred: impl FnMut(&Frame) -> bool) -> Vec<Frame> {
+    pub(crate) fn take_frames(&mut self, mut pred: impl FnMut(&Bytes) -> bool) -> Vec<Bytes> {
         let v = self.vec_mut();
         let mut taken = Vec::new();
         let mut kept = Vec::with_capacity(v.len());
@@ -276,7 +272,7 @@ impl Message {
 
     /// Prepends `front`, reusing its vector (one allocation at most, none when it has
     /// room: an envelope returned by [`Message::split_front`] has room for one frame).
-    pub(crate) fn prepend_owned(&mut self, mut front: Vec<Frame>) {
+    pub(crate) fn prepend_owned(&mut self, mut front: Vec<Bytes>) {
         match std::mem::replace(&mut self.frames, Frames::Many(Vec::new())) {
             Frames::One(b) => front.push(b),
             Frames::Many(mut v) => front.append(&mut v),
@@ -299,11 +295,11 @@ impl fmt::Debug for Message {
     }
 }
 
-impl From<Frame> for Message {
+impl From<Bytes> for Message {
     #[inline]
-    fn from(f: Frame) -> Self {
+    fn from(b: Bytes) -> Self {
         Message {
-            frames: Frames::One(f),
+            frames: Frames::One(b),
             peer: None,
             routing_id: 0,
             group: None,
@@ -311,65 +307,38 @@ impl From<Frame> for Message {
     }
 }
 
-/// A one-frame message holding the [`Bytes`] as it is (no copy, whatever its size).
-impl From<Bytes> for Message {
-    #[inline]
-    fn from(b: Bytes) -> Self {
-        Frame::from(b).into()
-    }
-}
-
-/// A one-frame message: copied inline when small (no reference count), else sharing
-/// the buffer (a reference count increment); for a payload sent repeatedly.
-impl From<&Bytes> for Message {
-    #[inline]
-    fn from(b: &Bytes) -> Self {
-        Frame::from(b).into()
-    }
-}
-
-/// A one-frame message; inline when small.
 impl From<&str> for Message {
-    #[inline]
     fn from(s: &str) -> Self {
-        Frame::from(s).into()
+        Bytes::copy_from_slice(s.as_bytes()).into()
     }
 }
 
-/// A one-frame message; inline when small.
 impl From<String> for Message {
     fn from(s: String) -> Self {
-        Frame::from(s).into()
+        Bytes::from(s).into()
     }
 }
 
-/// A one-frame message; inline when small.
 impl From<&[u8]> for Message {
-    #[inline]
     fn from(s: &[u8]) -> Self {
-        Frame::from(s).into()
+        Bytes::copy_from_slice(s).into()
     }
 }
 
-/// A one-frame message; inline when small.
 impl<const N: usize> From<&[u8; N]> for Message {
-    #[inline]
     fn from(s: &[u8; N]) -> Self {
-        Frame::from(s).into()
+        Bytes::copy_from_slice(s).into()
     }
 }
 
-/// A one-frame message; inline when small (the vector is freed), else the vector's
-/// buffer.
 impl From<Vec<u8>> for Message {
-    #[inline]
     fn from(v: Vec<u8>) -> Self {
-        Frame::from(v).into()
+        Bytes::from(v).into()
     }
 }
 
-impl From<Vec<Frame>> for Message {
-    fn from(frames: Vec<Frame>) -> Self {
+impl From<Vec<Bytes>> for Message {
+    fn from(frames: Vec<Bytes>) -> Self {
         Message {
             frames: Frames::Many(frames),
             peer: None,
@@ -379,15 +348,7 @@ impl From<Vec<Frame>> for Message {
     }
 }
 
-/// Each [`Bytes`] a frame held as it is.
-impl From<Vec<Bytes>> for Message {
-    fn from(frames: Vec<Bytes>) -> Self {
-        frames.into_iter().collect()
-    }
-}
-
 impl From<ringmq_zmtp::Parts> for Message {
-    #[inline]
     fn from(parts: ringmq_zmtp::Parts) -> Self {
         let frames = match parts.into_single() {
             Ok(b) => Frames::One(b),
@@ -402,7 +363,7 @@ impl From<ringmq_zmtp::Parts> for Message {
     }
 }
 
-impl<T: Into<Frame>> FromIterator<T> for Message {
+impl<T: Into<Bytes>> FromIterator<T> for Message {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         Message {
             frames: Frames::Many(iter.into_iter().map(Into::into).collect()),
@@ -414,16 +375,16 @@ impl<T: Into<Frame>> FromIterator<T> for Message {
 }
 
 impl IntoIterator for Message {
-    type Item = Frame;
-    type IntoIter = std::vec::IntoIter<Frame>;
+    type Item = Bytes;
+    type IntoIter = std::vec::IntoIter<Bytes>;
     fn into_iter(self) -> Self::IntoIter {
         self.into_frames().into_iter()
     }
 }
 
 impl<'a> IntoIterator for &'a Message {
-    type Item = &'a Frame;
-    type IntoIter = std::slice::Iter<'a, Frame>;
+    type Item = &'a Bytes;
+    type IntoIter = std::slice::Iter<'a, Bytes>;
     fn into_iter(self) -> Self::IntoIter {
         self.frames().iter()
     }
@@ -453,46 +414,14 @@ mod tests {
     }
 
     /// Out-of-band fields cost every message: the group is boxed (one pointer), the
-    /// routing id a `u32`; a single frame is held inline (72 bytes, see [`Frame`]).
+    /// routing id a `u32`.
     #[test]
     fn a_message_stays_small() {
         assert!(
-            std::mem::size_of::<Message>() <= 96,
+            std::mem::size_of::<Message>() <= 56,
             "{}",
             std::mem::size_of::<Message>()
         );
-    }
-
-    /// Small payloads are held inline however the message is built, except from a
-    /// `Bytes`, which is kept as it is (zero-copy); large ones are never copied twice.
-    #[test]
-    fn small_frames_are_inline() {
-        let small = [5u8; crate::FRAME_INLINE_MAX];
-        for m in [
-            Message::from(&small),
-            Message::from(&small[..]),
-            Message::from(small.to_vec()),
-            Message::from("text"),
-            Message::from(String::from("text")),
-        ] {
-            assert!(m.frames()[0].is_inline(), "{m:?}");
-        }
-        assert!(!Message::from(Bytes::from_static(b"x")).frames()[0].is_inline());
-        assert!(Message::from(&Bytes::from_static(b"x")).frames()[0].is_inline());
-        let large = vec![5u8; crate::FRAME_INLINE_MAX + 1];
-        let at = large.as_ptr();
-        let m = Message::from(large);
-        assert!(!m.frames()[0].is_inline());
-        assert_eq!(
-            m.frames()[0].as_ptr(),
-            at,
-            "the vector's buffer, not a copy"
-        );
-        let mut m = Message::from("a");
-        m.push_back(&b"b"[..]);
-        m.push_front(Bytes::from_static(b"id"));
-        assert_eq!(m.frames(), [&b"id"[..], b"a", b"b"]);
-        assert!(m.frames()[1].is_inline() && m.frames()[2].is_inline());
     }
 
     #[test]
@@ -517,7 +446,7 @@ mod tests {
         routed.set_routing_id(0);
         assert_eq!(routed.routing_id(), None);
         assert_eq!(Message::from("x").routing_id(), None);
-        let collected: Vec<Frame> = Message::from("it").into_iter().collect();
+        let collected: Vec<Bytes> = Message::from("it").into_iter().collect();
         assert_eq!(collected, [Bytes::from_static(b"it")]);
     }
 }

@@ -251,7 +251,7 @@ async fn write_loop<P: Proactor>(
                         return false;
                     };
                     bytes += data.len();
-                    chunks.push(data.into_bytes());
+                    chunks.push(data);
                     bytes < BATCH_BYTES
                 });
             }

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use common::*;
 use ringmq_proactor::Proactor;
 use ringmq_sockets::{
-    Context, DisconnectReason, Error, Frame, Message, MonitorEventKind, Refusal, SocketOption,
+    Context, DisconnectReason, Error, Message, MonitorEventKind, Refusal, SocketOption,
 };
 
 /// No connection ended: no end event is waiting on `mon`.
@@ -288,7 +288,7 @@ async fn a_peer_cap_of_ten_with_a_hundred_clients<P: Proactor>(ctx: Context<P>) 
         router
             .send(Message::from(vec![
                 m.frames()[0].clone(),
-                Frame::from("hi"),
+                Bytes::from("hi"),
             ]))
             .await
             .unwrap();

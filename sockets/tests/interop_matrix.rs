@@ -165,8 +165,7 @@ fn payloads() -> Vec<Vec<Bytes>> {
 /// Frame lengths and equality, without printing 16 MiB on failure.
 fn assert_frames(got: &Message, want: &[Bytes], what: &str) {
     let lens = |f: &[Bytes]| f.iter().map(Bytes::len).collect::<Vec<_>>();
-    let got_lens = got.frames().iter().map(|f| f.len()).collect::<Vec<_>>();
-    assert_eq!(got_lens, lens(want), "{what}: frame lengths");
+    assert_eq!(lens(got.frames()), lens(want), "{what}: frame lengths");
     for (i, (g, w)) in got.frames().iter().zip(want).enumerate() {
         if g.len() <= 64 {
             assert_eq!(g, w, "{what}: frame {i}");
@@ -339,7 +338,7 @@ fn ringmq_publishes(cfg: Cfg, publisher: SocketType, subscriber: SocketType, tr:
             // The subscriber left: XPUB reports the cancel of each of its topics.
             let mut notices = Vec::new();
             for _ in SUBS {
-                notices.push(s.recv().await.unwrap().frames()[0].to_bytes());
+                notices.push(s.recv().await.unwrap().frames()[0].clone());
             }
             notices.sort();
             let mut want: Vec<Bytes> = SUBS
@@ -397,7 +396,7 @@ fn xpub_sees_unsubscribe(cfg: Cfg, subscriber: SocketType, tr: Tr) {
         probe_until_synced(&p, &s, &mut peer).await;
         let mut notices = Vec::new();
         while notices.last() != Some(&Bytes::from_static(b"\x00gamma")) {
-            notices.push(s.recv().await.unwrap().frames()[0].to_bytes());
+            notices.push(s.recv().await.unwrap().frames()[0].clone());
         }
         assert_eq!(notices.len(), SUBS.len() + 1, "{notices:?}");
         for i in 0..PUBLISHED {

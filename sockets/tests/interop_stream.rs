@@ -22,7 +22,7 @@ fn run<F: std::future::Future<Output = ()>>(f: impl FnOnce(Context<ringmq_proact
 async fn exchange(s: &StreamSocket<ringmq_proactor::Native>) {
     let first = s.recv().await.unwrap();
     assert!(first.frames()[1].is_empty(), "connect notification first");
-    let id = first.frames()[0].to_bytes();
+    let id = first.frames()[0].clone();
     for payload in [&b"ping"[..], b"with\0nul", &[7u8; 100_000][..]] {
         let m: Message = vec![id.clone(), Bytes::copy_from_slice(payload)].into();
         s.send(m).await.unwrap();

@@ -174,7 +174,7 @@ async fn dealer_router_identities<P: Proactor>(ctx: Context<P>) {
             b"from anon" => {
                 assert_eq!(id.len(), 5, "generated ids are 5 bytes");
                 assert_eq!(id[0], 0, "generated ids start with byte 0");
-                anon_id = Some(id.to_bytes());
+                anon_id = Some(id.clone());
             }
             other => panic!("unexpected {other:?}"),
         }

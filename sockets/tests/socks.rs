@@ -184,7 +184,7 @@ async fn stream_through_a_socks5_proxy<P: Proactor>(ctx: Context<P>) {
     let note = client.recv().await.unwrap();
     assert_eq!(note.len(), 2);
     assert!(note.frames()[1].is_empty(), "the connect notification");
-    let id = note.frames()[0].to_bytes();
+    let id = note.frames()[0].clone();
     let request: Message = vec![id.clone(), Bytes::from_static(b"GET /")].into();
     client.send(request).await.unwrap();
     let mut got = Vec::new();

@@ -55,7 +55,7 @@ async fn notification<P: Proactor>(s: &ringmq_sockets::StreamSocket<P>) -> Bytes
     let m = s.recv().await.unwrap();
     assert_eq!(m.len(), 2);
     assert!(m.frames()[1].is_empty(), "a zero-length notification");
-    m.frames()[0].to_bytes()
+    m.frames()[0].clone()
 }
 
 async fn bound_stream_serves_raw_clients<P: Proactor>(ctx: Context<P>) {

@@ -10,7 +10,6 @@ use bytes::{Buf, Bytes, BytesMut};
 pub use crate::mechanism::FrameParts as Frame;
 
 use crate::error::{Error, PeerMisbehaved};
-use crate::parts::{FrameBody, FRAME_INLINE_MAX};
 
 /// MORE flag bit.
 pub const FLAG_MORE: u8 = 0x01;
@@ -245,46 +244,13 @@ impl FrameDecoder {
         // Cannot overflow: the size is at most `isize::MAX - 9`.
         let total = h.size as usize + header;
         if buf.len() < total {
-            Self::wait_for(buf, total);
+            // Room for the rest of this frame, so it lands contiguously; growing with
+            // what arrived, because the size is the peer's word only.
+            let missing = (total - buf.len()).min(buf.len().max(RESERVE_MIN));
+            buf.reserve(missing);
             return Ok(None);
         }
         Ok(Some(buf.split_to(total)))
-    }
-
-    /// Reserves room for the rest of a `total`-byte frame, so it lands contiguously;
-    /// growing with what arrived, because the size is the peer's word only.
-    fn wait_for(buf: &mut BytesMut, total: usize) {
-        let missing = (total - buf.len()).min(buf.len().max(RESERVE_MIN));
-        buf.reserve(missing);
-    }
-
-    /// Like [`FrameDecoder::take_frame`] for a frame of at most [`FRAME_INLINE_MAX`]
-    /// bytes, whose body is copied out of `buf` into an inline [`crate::Frame`]: no
-    /// view of the receive buffer, so no reference count increment now and decrement
-    /// when the frame is dropped.
-    #[inline]
-    pub fn take_small(buf: &mut BytesMut, h: FrameHeader) -> Option<crate::Frame> {
-        assert!(
-            h.size <= FRAME_INLINE_MAX as u64,
-            "take_small: {} bytes",
-            h.size
-        );
-        let header = h.len();
-        let total = h.size as usize + header;
-        if buf.len() < total {
-            Self::wait_for(buf, total);
-            return None;
-        }
-        let body = match buf.get(header..header + FRAME_INLINE_MAX) {
-            // Usually the receive buffer holds more than this frame: a copy of fixed size.
-            Some(window) => {
-                let window = window.try_into().expect("FRAME_INLINE_MAX bytes");
-                crate::Frame::from_window(window, h.size as usize)
-            }
-            None => crate::Frame::copy_from_slice(&buf[header..total]),
-        };
-        buf.advance(total);
-        Some(body)
     }
 }
 
@@ -363,35 +329,6 @@ impl FrameEncoder {
             self.inline.extend_from_slice(&body);
         } else {
             self.chunks.push(body);
-        }
-    }
-
-    /// Appends one frame from a body given by reference: copied into the batch buffer
-    /// when small, else its [`Bytes`] cloned as a chunk (a reference count increment;
-    /// an inline [`crate::Frame`] is never that large).
-    #[inline]
-    pub fn push_body_ref<B: FrameBody>(&mut self, more: bool, command: bool, body: &B) {
-        if self.push_header(more, command, body.len()) {
-            self.inline.extend_from_slice(body);
-        } else {
-            let chunk = body
-                .shared()
-                .unwrap_or_else(|| Bytes::copy_from_slice(body));
-            self.chunks.push(chunk);
-        }
-    }
-
-    /// Appends one frame, taking its body: an inline [`crate::Frame`] is copied into the
-    /// batch buffer (no reference count anywhere), a shared one goes as
-    /// [`FrameEncoder::push_frame_owned`].
-    #[inline]
-    pub fn push_body(&mut self, more: bool, command: bool, body: crate::Frame) {
-        if body.is_inline() {
-            let copied = self.push_header(more, command, body.len());
-            debug_assert!(copied, "an inline frame is below INLINE_THRESHOLD");
-            self.inline.extend_from_slice(&body);
-        } else {
-            self.push_frame_owned(more, command, body.into_bytes());
         }
     }
 
@@ -643,37 +580,6 @@ mod tests {
         let frames = decode_all(&FrameDecoder::new(None), &wire, 1000).unwrap();
         assert_eq!(frames.len(), 2);
         assert!(frames[0].more && !frames[1].more);
-    }
-
-    /// Small frames are copied inline whether the buffer holds a whole window after
-    /// them or ends with them, and show only their own bytes; an incomplete one waits.
-    #[test]
-    fn take_small_with_and_without_a_window_behind() {
-        let mut e = FrameEncoder::new();
-        let bodies: Vec<Vec<u8>> = (0..=FRAME_INLINE_MAX)
-            .step_by(7)
-            .chain([FRAME_INLINE_MAX])
-            .map(|n| (0..n).map(|i| i as u8 ^ n as u8).collect())
-            .collect();
-        for b in &bodies {
-            e.push_body(true, false, crate::Frame::from(&b[..]));
-        }
-        let wire = e.take().unwrap().to_vec();
-        let mut buf = BytesMut::from(&wire[..]);
-        for (i, b) in bodies.iter().enumerate() {
-            let h = FrameDecoder::peek_header(&buf).unwrap().unwrap();
-            let behind = buf.len() - h.len() - b.len();
-            let f = FrameDecoder::take_small(&mut buf, h).unwrap();
-            assert!(f.is_inline());
-            assert_eq!(f, b[..], "frame {i} ({behind} bytes behind it)");
-            assert_eq!(f.clone(), crate::Frame::copy_from_slice(b));
-        }
-        assert!(buf.is_empty());
-        let mut part = BytesMut::from(&[0x00, 5, b'a', b'b'][..]);
-        let h = FrameDecoder::peek_header(&part).unwrap().unwrap();
-        assert!(FrameDecoder::take_small(&mut part, h).is_none());
-        part.extend_from_slice(b"cde");
-        assert_eq!(FrameDecoder::take_small(&mut part, h).unwrap(), "abcde");
     }
 
     #[test]

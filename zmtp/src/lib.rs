@@ -53,6 +53,6 @@ pub use error::{Error, PeerMisbehaved};
 pub use frame::Transmit;
 pub use mechanism::{AuthVerdict, Credentials, Mechanism};
 pub use metadata::Metadata;
-pub use parts::{Frame, FrameBody, Parts, FRAME_INLINE_MAX};
+pub use parts::Parts;
 pub use session::{Event, Session, SessionConfig, DEFAULT_MAX_MESSAGE_FRAMES};
 pub use socket_type::SocketType;

@@ -10,7 +10,7 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use crate::parts::{Frame, Parts, FRAME_INLINE_MAX};
+use crate::parts::Parts;
 
 /// Frames smaller than this are copied when packed; larger ones stay views. A frame of
 /// at least this size is at least half of a 64 KiB receive buffer, and a buffer grown
@@ -31,11 +31,11 @@ const VIEW: u64 = 1;
 #[derive(Debug, Default)]
 pub(crate) struct Partial {
     /// The latest frames, in order, as decoded.
-    fresh: Vec<Frame>,
+    fresh: Vec<Bytes>,
     /// The frames before `fresh`, as records.
     packed: BytesMut,
     /// The large frames referred to by view records, in order.
-    views: Vec<Frame>,
+    views: Vec<Bytes>,
     frames: usize,
     bytes: u64,
 }
@@ -56,7 +56,7 @@ impl Partial {
     }
 
     /// Adds a frame that has MORE set.
-    pub(crate) fn push(&mut self, body: Frame) {
+    pub(crate) fn push(&mut self, body: Bytes) {
         self.frames += 1;
         self.bytes += body.len() as u64;
         self.fresh.push(body);
@@ -96,7 +96,7 @@ impl Partial {
     }
 
     /// Completes the message with its last frame and leaves `self` empty.
-    pub(crate) fn finish(&mut self, last: Frame) -> Parts {
+    pub(crate) fn finish(&mut self, last: Bytes) -> Parts {
         if self.packed.is_empty() {
             // All frames arrived in one input: hand the views over as they are.
             self.fresh.push(last);
@@ -114,13 +114,8 @@ impl Partial {
                 out.push(views.next().expect("a view record has its frame"));
             } else {
                 let len = (record >> 1) as usize;
-                // Small frames inline (an empty slice would be `Bytes::new()` too: it
-                // keeps nothing alive).
-                out.push(if len <= FRAME_INLINE_MAX {
-                    Frame::copy_from_slice(&store[at..at + len])
-                } else {
-                    store.slice(at..at + len).into()
-                });
+                // An empty slice is `Bytes::new()`: it keeps nothing alive.
+                out.push(store.slice(at..at + len));
                 at += len;
             }
         }
@@ -135,13 +130,12 @@ impl Partial {
     /// it keeps alive is at most about twice that, see [`COPY_MAX`]).
     pub(crate) fn held_bytes(&self) -> usize {
         self.packed.capacity()
-            + (self.fresh.capacity() + self.views.capacity()) * std::mem::size_of::<Frame>()
+            + (self.fresh.capacity() + self.views.capacity()) * std::mem::size_of::<Bytes>()
             + self
                 .fresh
                 .iter()
                 .chain(&self.views)
-                .filter(|f| !f.is_inline())
-                .map(|f| f.len())
+                .map(Bytes::len)
                 .sum::<usize>()
     }
 
@@ -189,10 +183,10 @@ mod tests {
     fn unpacked_message_is_handed_over_as_views() {
         let buf = Bytes::from_static(b"abcdef");
         let mut p = Partial::default();
-        p.push(Frame::from(buf.slice(0..2)));
-        p.push(Frame::from(buf.slice(2..2)));
+        p.push(buf.slice(0..2));
+        p.push(buf.slice(2..2));
         assert_eq!((p.frames(), p.bytes()), (2, 2));
-        let m = p.finish(Frame::from(buf.slice(3..6)));
+        let m = p.finish(buf.slice(3..6));
         assert_eq!(m[0].as_ptr(), buf.as_ptr());
         assert_eq!(frames(m), [&b"ab"[..], b"", b"def"]);
         assert!(p.is_empty() && p.bytes() == 0);
@@ -203,16 +197,16 @@ mod tests {
         let large = Bytes::from(vec![7u8; COPY_MAX]);
         let mid = Bytes::from(vec![5u8; 300]);
         let mut p = Partial::default();
-        p.push(Frame::from(Bytes::from_static(b"a")));
-        p.push(Frame::from(Bytes::new()));
-        p.push(Frame::from(large.clone()));
+        p.push(Bytes::from_static(b"a"));
+        p.push(Bytes::new());
+        p.push(large.clone());
         p.pack();
-        p.push(Frame::from(mid.clone()));
+        p.push(mid.clone());
         p.pack();
-        p.push(Frame::from(Bytes::from_static(b"fresh")));
+        p.push(Bytes::from_static(b"fresh"));
         assert_eq!(p.frames(), 5);
         assert_eq!(p.bytes(), (1 + COPY_MAX + 300 + 5) as u64);
-        let m = p.finish(Frame::from(Bytes::from_static(b"end")));
+        let m = p.finish(Bytes::from_static(b"end"));
         assert_eq!(m.len(), 6);
         assert_eq!(m[2].as_ptr(), large.as_ptr(), "large frame not copied");
         assert_ne!(m[3].as_ptr(), mid.as_ptr(), "small frame copied");
@@ -229,12 +223,9 @@ mod tests {
         );
         assert!(p.is_empty());
         // Reusable after finishing.
-        p.push(Frame::from(Bytes::from_static(b"x")));
+        p.push(Bytes::from_static(b"x"));
         p.pack();
-        assert_eq!(
-            frames(p.finish(Frame::from(Bytes::new()))),
-            [b"x".to_vec(), vec![]]
-        );
+        assert_eq!(frames(p.finish(Bytes::new())), [b"x".to_vec(), vec![]]);
     }
 
     #[test]
@@ -242,13 +233,13 @@ mod tests {
         let recv = Bytes::from(vec![1u8; 1000]);
         let weak = recv.clone();
         let mut p = Partial::default();
-        p.push(Frame::from(recv.slice(0..0)));
-        p.push(Frame::from(recv.slice(10..20)));
+        p.push(recv.slice(0..0));
+        p.push(recv.slice(10..20));
         drop(recv);
         p.pack();
         // Only `weak` still refers to the receive buffer.
         assert!(weak.is_unique());
-        let m = p.finish(Frame::from(Bytes::new()));
+        let m = p.finish(Bytes::new());
         assert_eq!(frames(m), [vec![], vec![1u8; 10], vec![]]);
     }
 
@@ -256,14 +247,14 @@ mod tests {
     fn many_frames_are_packed_without_waiting_for_the_end_of_input() {
         let mut p = Partial::default();
         for _ in 0..FRESH_MAX * 3 + 1 {
-            p.push(Frame::from(Bytes::new()));
+            p.push(Bytes::new());
         }
         assert!(p.fresh.len() < FRESH_MAX);
         // One byte per empty frame: half its size on the wire.
         assert_eq!(p.packed.len(), FRESH_MAX * 3);
-        let m = p.finish(Frame::from(Bytes::from_static(b"z")));
+        let m = p.finish(Bytes::from_static(b"z"));
         assert_eq!(m.len(), FRESH_MAX * 3 + 2);
-        assert!(m[..FRESH_MAX * 3 + 1].iter().all(|f| f.is_empty()));
+        assert!(m[..FRESH_MAX * 3 + 1].iter().all(Bytes::is_empty));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::heartbeat::Heartbeat;
 use crate::mechanism::{AuthVerdict, Credentials, HandshakeStatus, Mechanism};
 use crate::metadata::{Metadata, IDENTITY, SOCKET_TYPE};
 use crate::partial::Partial;
-use crate::parts::{FrameBody, Parts, FRAME_INLINE_MAX};
+use crate::parts::Parts;
 use crate::socket_type::SocketType;
 
 /// Largest command frame accepted before the handshake completes: bounds the memory an
@@ -455,7 +455,7 @@ impl Session {
     /// frames are copied into the output batch; a frame is cloned (a reference count
     /// increment) only when it is large enough to be written from its own buffer. When
     /// the mechanism encrypts, every frame is sealed straight into the batch.
-    pub fn send<B: FrameBody>(&mut self, parts: &[B]) -> Result<(), Error> {
+    pub fn send(&mut self, parts: &[Bytes]) -> Result<(), Error> {
         self.check_established()?;
         let Some((last, rest)) = parts.split_last() else {
             return Err(Error::EmptyMessage);
@@ -474,27 +474,27 @@ impl Session {
             return Ok(());
         }
         for body in rest {
-            self.out.push_body_ref(true, false, body);
+            self.out.push_frame(true, false, body);
         }
-        self.out.push_body_ref(false, false, last);
+        self.out.push_frame(false, false, last);
         Ok(())
     }
 
-    /// Like [`Session::send`], taking the frames: an inline frame is copied into the
-    /// batch with no reference count at all, a large one is written from its own buffer
-    /// without a reference count increment (and decrement when the caller drops it).
-    pub fn send_owned(
-        &mut self,
-        parts: impl IntoIterator<Item = crate::Frame>,
-    ) -> Result<(), Error> {
+    /// Like [`Session::send`], taking the frames: saves a reference count increment
+    /// and decrement per frame when the caller has no further use for them.
+    pub fn send_owned(&mut self, parts: impl IntoIterator<Item = Bytes>) -> Result<(), Error> {
         self.check_established()?;
         let mut parts = parts.into_iter().peekable();
         if parts.peek().is_none() {
             return Err(Error::EmptyMessage);
         }
         while let Some(body) = parts.next() {
-            let more = parts.peek().is_some();
-            if let Err(e) = self.push_data(more, body) {
+            let frame = Frame {
+                more: parts.peek().is_some(),
+                command: false,
+                body,
+            };
+            if let Err(e) = self.push_frame(frame) {
                 self.fail(e.clone());
                 return Err(e);
             }
@@ -504,14 +504,18 @@ impl Session {
 
     /// Like [`Session::send_owned`] for frames already gathered as [`Parts`]: the
     /// common single-frame message is one push, without iterator adapters.
-    #[inline]
     pub fn send_parts(&mut self, parts: Parts) -> Result<(), Error> {
         let body = match parts.into_single() {
             Ok(body) => body,
             Err(parts) => return self.send_owned(parts.into_vec()),
         };
         self.check_established()?;
-        if let Err(e) = self.push_data(false, body) {
+        let frame = Frame {
+            more: false,
+            command: false,
+            body,
+        };
+        if let Err(e) = self.push_frame(frame) {
             self.fail(e.clone());
             return Err(e);
         }
@@ -625,18 +629,6 @@ impl Session {
                 .wrap_into(frame.more, frame.command, &frame.body, &mut self.out)?;
         } else {
             self.out.push_owned(frame);
-        }
-        Ok(())
-    }
-
-    /// Queues one data frame of an established session.
-    #[inline]
-    fn push_data(&mut self, more: bool, body: crate::Frame) -> Result<(), Error> {
-        if self.wraps {
-            self.mechanism
-                .wrap_into(more, false, &body, &mut self.out)?;
-        } else {
-            self.out.push_body(more, false, body);
         }
         Ok(())
     }
@@ -861,14 +853,6 @@ impl Session {
             frame
         } else {
             admit(&self.config, &self.partial, h)?;
-            if !h.command && h.size <= FRAME_INLINE_MAX as u64 {
-                // A small data frame is copied out: no reference count on the buffer.
-                let Some(body) = FrameDecoder::take_small(&mut self.recv, h) else {
-                    return Ok(false);
-                };
-                self.on_data(h.more, body)?;
-                return Ok(true);
-            }
             let Some(frame) = FrameDecoder::take_frame(&mut self.recv, h)? else {
                 return Ok(false);
             };
@@ -878,23 +862,16 @@ impl Session {
             self.handle_command(now, &frame.body)?;
             return Ok(true);
         }
-        self.on_data(frame.more, frame.body.into())?;
-        Ok(true)
-    }
-
-    /// A data frame arrived.
-    #[inline]
-    fn on_data(&mut self, more: bool, body: crate::Frame) -> Result<(), Error> {
-        if more {
-            self.partial.push(body);
-            Ok(())
+        if frame.more {
+            self.partial.push(frame.body);
         } else if self.partial.is_empty() {
             // A single-frame message: no vector to allocate.
-            self.deliver(Parts::one(body))
+            self.deliver(Parts::one(frame.body))?;
         } else {
-            let msg = self.partial.finish(body);
-            self.deliver(msg)
+            let msg = self.partial.finish(frame.body);
+            self.deliver(msg)?;
         }
+        Ok(true)
     }
 
     fn deliver(&mut self, msg: Parts) -> Result<(), Error> {
@@ -908,7 +885,7 @@ impl Session {
         }
         if self.config.socket_type.receives_subscriptions() && msg.len() == 1 {
             if let Some(&kind @ (0 | 1)) = msg[0].first() {
-                let mut topic = msg.into_single().unwrap_or_default().into_bytes();
+                let mut topic = msg.into_single().unwrap_or_default();
                 topic.advance(1);
                 self.events.push_back(if kind == 1 {
                     Event::Subscribe(topic)

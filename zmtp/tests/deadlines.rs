@@ -6,8 +6,6 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::Bytes;
-
 use common::{config, Pair};
 use ringmq_zmtp::mechanism::Null;
 use ringmq_zmtp::{Error, SocketType};
@@ -124,7 +122,7 @@ fn a_silent_peer_fails_the_idle_deadline() {
     assert_eq!(p.server.session.poll_timeout(), Some(start + 2000 * MS));
     // Messages move it.
     p.advance(1500 * MS);
-    p.client.session.send(&[Bytes::from_static(b"hi")]).unwrap();
+    p.client.session.send(&[b"hi".as_slice().into()]).unwrap();
     p.drive();
     assert_eq!(p.server.messages().len(), 1);
     p.advance(1999 * MS);

@@ -346,7 +346,7 @@ fn take_events_hands_over_everything_in_order() {
         [
             Event::Message(vec![Bytes::from_static(b"x")].into()),
             Event::Message(vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")].into()),
-            Event::Message(Parts::one(Bytes::from_static(b"yz").into())),
+            Event::Message(Parts::one(Bytes::from_static(b"yz"))),
         ]
     );
     // The emptied queue goes back in and the next events land in order again.

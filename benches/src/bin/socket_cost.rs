@@ -8,8 +8,9 @@
 //! - `pushpull N`: N 64 B messages PUSH -> PULL;
 //! - `shared-pushpull N`: `pushpull` with every message a view of one static payload
 //!   (no allocation per message, as in `remote_thr`);
-//! - `slice-pushpull N`: `pushpull` with every message built from a `&[u8]` (a copy:
-//!   held inline in the message since small frames are, an allocation before);
+//! - `slice-pushpull N`: `pushpull` with every message built from a `&[u8]` (a copy
+//!   into a new `Bytes`, an allocation per message; the workload a `Message` holding
+//!   small frames inline would serve, docs/PERFORMANCE.md);
 //! - `batch-pushpull N`: `shared-pushpull` with the batch API (`send_batch` of 256
 //!   messages, `recv_many` of up to 256);
 //! - `reqrep N`: N 64 B request / reply round trips;

@@ -38,7 +38,7 @@ impl Pattern for Dish {
         };
         // `accepts` let only [group, body] with a joined group (<= 255 bytes) through.
         let group = msg.pop_front().unwrap_or_default();
-        msg.set_group_frame(group);
+        msg.set_group_bytes(group);
         Ok(Some(msg))
     }
 
@@ -46,7 +46,7 @@ impl Pattern for Dish {
     /// ZMTP session already refused it; an inproc peer is a RADIO and cannot send it).
     fn accepts(&mut self, peers: &mut Peers, _: &Options, _: PeerId, msg: &mut Message) -> bool {
         // (A joined group is at most 255 bytes, so an accepted one is too.)
-        let ok = msg.len() == 2 && self.groups.contains(&msg.frames()[0][..]);
+        let ok = msg.len() == 2 && self.groups.contains(&msg.frames()[0]);
         if !ok {
             peers.drops.discarded += 1;
         }

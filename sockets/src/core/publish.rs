@@ -14,8 +14,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use bytes::Bytes;
-use ringmq_zmtp::{Frame, SocketType};
+use bytes::{Buf, Bytes};
+use ringmq_zmtp::SocketType;
 
 use super::peers::{PeerId, Peers};
 use super::subscriptions::{Subscriptions, TopicIndex};
@@ -111,7 +111,7 @@ pub(crate) fn notice(kind: u8, topic: &[u8]) -> Message {
     Message::from(v)
 }
 
-fn is_subscription(frame: &Frame) -> bool {
+fn is_subscription(frame: &Bytes) -> bool {
     matches!(frame.first(), Some(0 | 1))
 }
 
@@ -166,8 +166,8 @@ impl Pattern for Publish {
         {
             for mut topic in msg.take_frames(is_subscription) {
                 let on = topic[0] == 1;
-                topic.split_off_front(1);
-                self.peer_subscription(peers, opts, peer, topic.into_bytes(), on);
+                topic.advance(1);
+                self.peer_subscription(peers, opts, peer, topic, on);
             }
             if msg.is_empty() {
                 return false;

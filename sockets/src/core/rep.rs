@@ -2,7 +2,8 @@
 //! including the first empty one), and sends each reply with that envelope back to the
 //! peer the request came from. Receive and send strictly alternate.
 
-use ringmq_zmtp::{Frame, SocketType};
+use bytes::Bytes;
+use ringmq_zmtp::SocketType;
 
 use super::peers::{PeerId, Peers};
 use super::{Pattern, Sent};
@@ -13,7 +14,7 @@ use crate::options::Options;
 #[derive(Default)]
 pub(crate) struct Rep {
     /// The peer and envelope of the request being answered.
-    answering: Option<(PeerId, Vec<Frame>)>,
+    answering: Option<(PeerId, Vec<Bytes>)>,
 }
 
 impl Pattern for Rep {
@@ -59,7 +60,7 @@ impl Pattern for Rep {
         }
         while let Some((peer, mut msg)) = peers.next_input(false) {
             // A request without the delimiter is malformed and dropped, like libzmq.
-            let Some(pos) = msg.frames().iter().position(|f| f.is_empty()) else {
+            let Some(pos) = msg.frames().iter().position(Bytes::is_empty) else {
                 peers.drops.discarded += 1;
                 continue;
             };

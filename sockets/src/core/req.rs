@@ -2,7 +2,8 @@
 //! request id with REQ_CORRELATE), then takes exactly one reply from the peer it asked.
 //! Send and receive strictly alternate unless REQ_RELAXED.
 
-use ringmq_zmtp::{Frame, SocketType};
+use bytes::Bytes;
+use ringmq_zmtp::SocketType;
 
 use super::peers::{PeerId, Peers};
 use super::{Pattern, Sent};
@@ -30,9 +31,9 @@ impl Pattern for Req {
         let mut envelope = Vec::with_capacity(2 + body_len);
         let request_id = self.request_id.wrapping_add(1);
         if opts.req_correlate {
-            envelope.push(Frame::copy_from_slice(&request_id.to_be_bytes()));
+            envelope.push(Bytes::copy_from_slice(&request_id.to_be_bytes()));
         }
-        envelope.push(Frame::new());
+        envelope.push(Bytes::new());
         msg.prepend_owned(envelope);
         match peers.round_robin(msg, true) {
             Ok((peer, sent)) => {

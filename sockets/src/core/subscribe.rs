@@ -6,7 +6,7 @@
 //! messages (`\x01topic`, `\x00topic`), and sends any other message to every peer.
 
 use bytes::Bytes;
-use ringmq_zmtp::{Frame, SocketType};
+use ringmq_zmtp::SocketType;
 
 use super::peers::{PeerId, Peers};
 use super::subscriptions::Subscriptions;
@@ -49,7 +49,7 @@ impl Subscribe {
     }
 }
 
-fn is_subscription(frame: &Frame) -> bool {
+fn is_subscription(frame: &Bytes) -> bool {
     matches!(frame.first(), Some(0 | 1))
 }
 

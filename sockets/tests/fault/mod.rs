@@ -5,7 +5,6 @@
 pub mod proxy;
 
 use bytes::Bytes;
-use ringmq_sockets::Frame;
 
 /// The environment variable that replays a run: the seed it printed.
 pub const SEED_ENV: &str = "RINGMQ_FAULT_SEED";
@@ -109,17 +108,18 @@ impl Messages {
 
     /// The number of a received message, after checking it is exactly message `seq` as
     /// made: any difference is a corrupted or partially delivered message.
-    pub fn check(&self, frames: &[Frame]) -> Result<u64, String> {
+    pub fn check(&self, frames: &[Bytes]) -> Result<u64, String> {
         if frames.len() < 3 || frames[0] != "msg" || frames[1].len() != 8 {
             return Err(format!("not a numbered message: {} frames", frames.len()));
         }
         let seq = u64::from_be_bytes(frames[1][..].try_into().expect("8 bytes"));
         let expected = self.make(seq);
         if frames != expected.as_slice() {
-            let sizes = frames.iter().map(|f| f.len()).collect::<Vec<_>>();
+            let sizes = |m: &[Bytes]| m.iter().map(Bytes::len).collect::<Vec<_>>();
             return Err(format!(
-                "message {seq} corrupted: frame sizes {sizes:?}, expected {:?}",
-                expected.iter().map(Bytes::len).collect::<Vec<_>>()
+                "message {seq} corrupted: frame sizes {:?}, expected {:?}",
+                sizes(frames),
+                sizes(&expected)
             ));
         }
         Ok(seq)

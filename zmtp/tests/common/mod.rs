@@ -34,7 +34,7 @@ impl Side {
     }
 
     /// Messages received so far.
-    pub fn messages(&self) -> Vec<Vec<ringmq_zmtp::Frame>> {
+    pub fn messages(&self) -> Vec<Vec<Bytes>> {
         self.events
             .iter()
             .filter_map(|e| match e {
