@@ -92,8 +92,9 @@ pub struct Args {
     pub backend: Backend,
     /// Whether CURVE is on (binding side is the CURVE server).
     pub curve: bool,
-    /// `--batch N`: `local_thr` / `remote_thr` use the batch API (`recv_many` /
-    /// `send_batch`), N messages a call; `None`: one `recv` / `send` per message.
+    /// `--batch N`: `local_thr` / `remote_thr` (and `bench_peer subs`) use the batch
+    /// API (`recv_many` / `send_batch`), N messages a call; `None`: one `recv` / `send`
+    /// per message.
     pub batch: Option<usize>,
     /// The remaining arguments, in order.
     pub positional: Vec<String>,
@@ -238,6 +239,9 @@ pub enum Role {
         count: u64,
         /// Subscribers.
         subs: u64,
+        /// `--batch N`: each SUB receives with `recv_many` of up to N messages;
+        /// `None`: one `recv` per message (the `fan` row of `compare`).
+        batch: Option<usize>,
     },
     /// ROUTER on `ep` echoing until it answered `total` requests.
     Router {
@@ -563,7 +567,12 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
             }
             xpub.close().await;
         }
-        Role::Subs { ep, count, subs } => {
+        Role::Subs {
+            ep,
+            count,
+            subs,
+            batch,
+        } => {
             let first: Rc<RefCell<Option<Instant>>> = Rc::new(RefCell::new(None));
             let mut tasks: Vec<Task<Result<(), Error>>> = Vec::new();
             for _ in 0..subs {
@@ -578,8 +587,20 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
                 sub.connect(&ep)?;
                 let first = first.clone();
                 tasks.push(Box::pin(async move {
-                    for _ in 0..count {
-                        sub.recv().await?;
+                    let mut out = Vec::with_capacity(batch.unwrap_or(0));
+                    let mut got = 0;
+                    while got < count {
+                        match batch {
+                            Some(b) => {
+                                let max = b.min((count - got) as usize);
+                                got += sub.recv_many(&mut out, max).await? as u64;
+                                out.clear();
+                            }
+                            None => {
+                                sub.recv().await?;
+                                got += 1;
+                            }
+                        }
                         let mut f = first.borrow_mut();
                         if f.is_none() {
                             *f = Some(Instant::now());
@@ -589,7 +610,9 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
                     Ok(())
                 }));
             }
-            for r in JoinAll::new(tasks).await {
+            // Each SUB is a task of its own, woken only for its own messages (a
+            // `JoinAll` polls every SUB at each wake-up: O(subscribers) per message).
+            for r in join_spawned(ctx.proactor(), tasks).await {
                 r?;
             }
             let start = first.borrow().ok_or("no message received")?;
@@ -833,6 +856,46 @@ pub fn print_scale(all: &mut [Duration]) {
 
 /// A boxed local future.
 type Task<T> = Pin<Box<dyn Future<Output = T>>>;
+
+/// What the tasks of [`join_spawned`] share with the waiting one.
+struct Joined<T> {
+    outputs: RefCell<Vec<Option<T>>>,
+    left: std::cell::Cell<usize>,
+    waiter: RefCell<Option<std::task::Waker>>,
+}
+
+/// Runs each future as a task of its own on `p` and waits for them all: outputs in
+/// order. Unlike [`JoinAll`], a task is polled only when it is woken.
+async fn join_spawned<P: Proactor, T: 'static>(p: &P, futures: Vec<Task<T>>) -> Vec<T> {
+    let joined = Rc::new(Joined {
+        outputs: RefCell::new(futures.iter().map(|_| None).collect()),
+        left: std::cell::Cell::new(futures.len()),
+        waiter: RefCell::new(None),
+    });
+    for (i, f) in futures.into_iter().enumerate() {
+        let joined = joined.clone();
+        p.spawn_local(async move {
+            let v = f.await;
+            joined.outputs.borrow_mut()[i] = Some(v);
+            joined.left.set(joined.left.get() - 1);
+            if joined.left.get() == 0 {
+                if let Some(w) = joined.waiter.borrow_mut().take() {
+                    w.wake();
+                }
+            }
+        });
+    }
+    std::future::poll_fn(|cx| {
+        if joined.left.get() == 0 {
+            return Poll::Ready(());
+        }
+        *joined.waiter.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    })
+    .await;
+    let outputs = std::mem::take(&mut *joined.outputs.borrow_mut());
+    outputs.into_iter().flatten().collect()
+}
 
 /// Polls every future to completion on the current task; outputs in input order.
 struct JoinAll<T> {

@@ -46,6 +46,20 @@ pub unsafe trait IoBuf: Unpin + 'static {
     {
         Slice::new(self, range)
     }
+    /// A second handle to the same bytes that keeps them alive and unchanged for as long
+    /// as it lives (a reference-counted or static buffer), or `None` when the buffer
+    /// cannot be shared, which is what the default says.
+    ///
+    /// Zero-copy sends need it: the kernel reads the pages of such a send until its
+    /// notification arrives, after the send itself has completed and handed the buffer
+    /// back (see `Native::set_send_zc`). Implementations must return a handle whose
+    /// bytes nobody can modify while either handle lives.
+    fn share(&self) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 /// A buffer the kernel can fill: receives *append* into the spare capacity
@@ -105,6 +119,13 @@ unsafe impl<B: IoBuf> IoBuf for Slice<B> {
     fn buf_len(&self) -> usize {
         self.end - self.begin
     }
+    fn share(&self) -> Option<Self> {
+        Some(Slice {
+            buf: self.buf.share()?,
+            begin: self.begin,
+            end: self.end,
+        })
+    }
 }
 
 // SAFETY: a Vec's heap storage does not move when the Vec is moved.
@@ -149,6 +170,11 @@ unsafe impl IoBuf for bytes::Bytes {
     fn buf_len(&self) -> usize {
         self.len()
     }
+    /// A clone: `Bytes` are immutable, and shared storage is never handed out as
+    /// mutable (`try_into_mut` needs the only handle).
+    fn share(&self) -> Option<Self> {
+        Some(self.clone())
+    }
 }
 
 // SAFETY: `BytesMut` storage is on the heap and does not move with the handle.
@@ -182,5 +208,8 @@ unsafe impl IoBuf for &'static [u8] {
     }
     fn buf_len(&self) -> usize {
         self.len()
+    }
+    fn share(&self) -> Option<Self> {
+        Some(*self)
     }
 }

@@ -35,11 +35,17 @@ pub enum Endpoint {
     /// `inproc://name`: a name inside one process, handled by the socket layer (engines
     /// refuse it with [`Endpoint::unsupported`]).
     Inproc(String),
-    /// `udp://host:port`: RADIO / DISH datagrams, handled by the socket layer over
+    /// `udp://host:port` or `udp://iface;group:port`: RADIO / DISH datagrams, handled
+    /// by the socket layer over
     /// [`Proactor::adopt_datagram`](crate::Proactor::adopt_datagram) (engines refuse it
     /// in `listen` / `connect`). The host may be a multicast group.
     Udp {
-        /// The address to bind (`*`, a unicast or multicast address) or send to.
+        /// The multicast interface, libzmq's `iface;` prefix: `*`, an IP address (the
+        /// interface's, `127.0.0.1;239.0.0.1:5555`) or a network interface name
+        /// (`eth0;239.0.0.1:5555`). Only before a multicast group.
+        interface: Option<Host>,
+        /// The address to bind (`*`, a unicast or multicast address, an interface name)
+        /// or send to (an address or a host name).
         host: Host,
         /// The port; 0 for ephemeral (bind only).
         port: u16,
@@ -118,6 +124,12 @@ pub enum EndpointError {
     IpcPathTooLong(usize),
     /// `inproc://` with nothing after it.
     EmptyInprocName,
+    /// The interface before `;` in a `udp://` endpoint is empty, a multicast address
+    /// or not an interface name (the text is given).
+    InvalidInterface(String),
+    /// A `udp://` endpoint names an interface (`iface;`) but its address is not a
+    /// multicast group.
+    InterfaceWithoutMulticast,
 }
 
 impl fmt::Display for EndpointError {
@@ -145,6 +157,13 @@ impl fmt::Display for EndpointError {
                 write!(f, "ipc path is {n} bytes, the limit is {MAX_IPC_ADDR_LEN}")
             }
             EndpointError::EmptyInprocName => f.write_str("inproc endpoint has an empty name"),
+            EndpointError::InvalidInterface(i) => write!(
+                f,
+                "invalid udp interface {i:?} (expected *, a unicast address or an interface name)"
+            ),
+            EndpointError::InterfaceWithoutMulticast => {
+                f.write_str("a udp interface (iface;) goes only before a multicast group address")
+            }
         }
     }
 }
@@ -164,7 +183,7 @@ impl FromStr for Endpoint {
         let (scheme, rest) = s.split_once("://").ok_or(EndpointError::MissingScheme)?;
         match scheme {
             "tcp" => parse_host_port(rest).map(|(host, port)| Endpoint::Tcp { host, port }),
-            "udp" => parse_host_port(rest).map(|(host, port)| Endpoint::Udp { host, port }),
+            "udp" => parse_udp(rest),
             "ipc" => parse_ipc(rest).map(Endpoint::Ipc),
             "inproc" if rest.is_empty() => Err(EndpointError::EmptyInprocName),
             "inproc" => Ok(Endpoint::Inproc(rest.to_owned())),
@@ -197,6 +216,54 @@ fn parse_host_port(rest: &str) -> Result<(Host, u16), EndpointError> {
     };
     let port = parse_port(port)?;
     Ok((host, port))
+}
+
+/// `udp://[iface;]host:port`. As in libzmq, the last `;` ends the interface, and an
+/// interface is allowed only before a multicast group.
+fn parse_udp(rest: &str) -> Result<Endpoint, EndpointError> {
+    let (interface, target) = match rest.rsplit_once(';') {
+        Some((iface, target)) => (Some(parse_interface(iface)?), target),
+        None => (None, rest),
+    };
+    let (host, port) = parse_host_port(target)?;
+    if interface.is_some() && !matches!(host, Host::Ip(ip) if ip.is_multicast()) {
+        return Err(EndpointError::InterfaceWithoutMulticast);
+    }
+    Ok(Endpoint::Udp {
+        interface,
+        host,
+        port,
+    })
+}
+
+/// The interface of a `udp://` endpoint: `*`, a unicast address (IPv6 bracketed or
+/// not) or an interface name (Linux allows at most 15 bytes; no DNS here).
+fn parse_interface(iface: &str) -> Result<Host, EndpointError> {
+    let invalid = || EndpointError::InvalidInterface(iface.to_owned());
+    if iface == "*" {
+        return Ok(Host::Wildcard);
+    }
+    let bare = iface
+        .strip_prefix('[')
+        .and_then(|i| i.strip_suffix(']'))
+        .unwrap_or(iface);
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return if ip.is_multicast() {
+            Err(invalid())
+        } else {
+            Ok(Host::Ip(ip))
+        };
+    }
+    let valid_name = !iface.is_empty()
+        && iface.len() <= 15
+        && iface
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b':' | b';' | b'[' | b']'));
+    if valid_name {
+        Ok(Host::Name(iface.to_owned()))
+    } else {
+        Err(invalid())
+    }
 }
 
 fn parse_host(host: &str) -> Result<Host, EndpointError> {
@@ -262,7 +329,16 @@ impl fmt::Display for Endpoint {
             Endpoint::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
             Endpoint::Ipc(addr) => write!(f, "ipc://{addr}"),
             Endpoint::Inproc(name) => write!(f, "inproc://{name}"),
-            Endpoint::Udp { host, port } => write!(f, "udp://{host}:{port}"),
+            Endpoint::Udp {
+                interface: Some(iface),
+                host,
+                port,
+            } => write!(f, "udp://{iface};{host}:{port}"),
+            Endpoint::Udp {
+                interface: None,
+                host,
+                port,
+            } => write!(f, "udp://{host}:{port}"),
         }
     }
 }
@@ -414,6 +490,7 @@ mod tests {
         assert_eq!(
             m,
             Endpoint::Udp {
+                interface: None,
                 host: Host::Ip(Ipv4Addr::new(239, 0, 0, 1).into()),
                 port: 5556
             }
@@ -422,6 +499,84 @@ mod tests {
         assert_eq!(ok("udp://*:*").to_string(), "udp://*:0");
         assert_eq!(ok("udp://[::1]:7").to_string(), "udp://[::1]:7");
         assert_eq!(err("udp://127.0.0.1"), EndpointError::MissingPort);
+        assert_eq!(
+            ok("udp://example.org:9"),
+            Endpoint::Udp {
+                interface: None,
+                host: Host::Name("example.org".into()),
+                port: 9
+            }
+        );
+    }
+
+    #[test]
+    fn udp_interface_prefix() {
+        let group = Host::Ip(Ipv4Addr::new(239, 0, 0, 1).into());
+        let with = |iface: Host| Endpoint::Udp {
+            interface: Some(iface),
+            host: group.clone(),
+            port: 5555,
+        };
+        let cases = [
+            ("udp://eth0;239.0.0.1:5555", with(Host::Name("eth0".into()))),
+            (
+                "udp://127.0.0.1;239.0.0.1:5555",
+                with(Host::Ip(Ipv4Addr::LOCALHOST.into())),
+            ),
+            ("udp://*;239.0.0.1:5555", with(Host::Wildcard)),
+            (
+                "udp://[::1];239.0.0.1:5555",
+                with(Host::Ip(Ipv6Addr::LOCALHOST.into())),
+            ),
+        ];
+        for (text, want) in cases {
+            let got = ok(text);
+            assert_eq!(got, want, "{text}");
+            // Display gives the same endpoint back.
+            assert_eq!(ok(&got.to_string()), got, "{text}");
+        }
+        assert_eq!(
+            ok("udp://127.0.0.1;239.0.0.1:5555").to_string(),
+            "udp://127.0.0.1;239.0.0.1:5555"
+        );
+        // A bare IPv6 interface is unambiguous before `;`; printed bracketed.
+        let v6 = ok("udp://fe80::1;[ff02::1]:5555");
+        assert_eq!(v6.to_string(), "udp://[fe80::1];[ff02::1]:5555");
+        // The last `;` ends the interface (libzmq's strrchr).
+        assert_eq!(
+            err("udp://a;b;239.0.0.1:1"),
+            EndpointError::InvalidInterface("a;b".into())
+        );
+        assert_eq!(
+            err("udp://;239.0.0.1:1"),
+            EndpointError::InvalidInterface("".into())
+        );
+        assert_eq!(
+            err("udp://239.1.1.1;239.0.0.1:1"),
+            EndpointError::InvalidInterface("239.1.1.1".into())
+        );
+        assert_eq!(
+            err("udp://averyveryverylongname;239.0.0.1:1"),
+            EndpointError::InvalidInterface("averyveryverylongname".into())
+        );
+        assert_eq!(
+            err("udp://eth0;127.0.0.1:1"),
+            EndpointError::InterfaceWithoutMulticast
+        );
+        assert_eq!(
+            err("udp://eth0;*:1"),
+            EndpointError::InterfaceWithoutMulticast
+        );
+        assert_eq!(
+            err("udp://eth0;example.org:1"),
+            EndpointError::InterfaceWithoutMulticast
+        );
+        assert_eq!(err("udp://eth0;239.0.0.1"), EndpointError::MissingPort);
+        // Not in tcp:// (libzmq's tcp `source;` form is not supported).
+        assert!(matches!(
+            err("tcp://eth0;127.0.0.1:1"),
+            EndpointError::InvalidHost(_)
+        ));
     }
 
     #[test]

@@ -44,7 +44,10 @@ pub use endpoint::{
     connect_first, Endpoint, EndpointError, Host, IpcAddr, PeerAddr, MAX_IPC_ADDR_LEN,
 };
 pub use net::{Listener, Reader, Stream, Writer};
-pub use runtime::{Backend, BackendChoice, Native, Runtime, BACKEND_ENV};
+pub use runtime::{
+    Backend, BackendChoice, Native, Runtime, SendZcStats, BACKEND_ENV, SEND_ZC_DEFAULT_THRESHOLD,
+    SEND_ZC_ENV,
+};
 
 use std::future::Future;
 use std::io;

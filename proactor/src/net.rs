@@ -35,6 +35,9 @@ pub(crate) struct Socket {
     /// The last io_uring `recv` left bytes in the socket (`IORING_CQE_F_SOCK_NONEMPTY`,
     /// or a direct read that filled the buffer): the next one reads directly.
     pub(crate) recv_nonempty: Cell<bool>,
+    /// The kernel refused a zero-copy send on this socket (`EOPNOTSUPP`: a Unix
+    /// socket, `EINVAL`): its sends copy from now on.
+    pub(crate) zc_refused: Cell<bool>,
 }
 
 impl Socket {
@@ -49,6 +52,7 @@ impl Socket {
             sends_in_flight: Cell::new(0),
             send_blocked: Cell::new(false),
             recv_nonempty: Cell::new(false),
+            zc_refused: Cell::new(false),
         })
     }
 

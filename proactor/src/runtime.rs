@@ -18,6 +18,56 @@ use crate::{epoll, sys, uring, Proactor};
 /// The environment variable that [`Runtime::new`] reads: `uring`, `epoll` or `auto`.
 pub const BACKEND_ENV: &str = "RINGMQ_BACKEND";
 
+/// The environment variable that sets the zero-copy sends of each new io_uring
+/// [`Runtime`] (see [`Native::set_send_zc`]): `off` (or `0`, or unset: the default),
+/// `on` (buffers of [`SEND_ZC_DEFAULT_THRESHOLD`] bytes and up), or a threshold in
+/// bytes.
+pub const SEND_ZC_ENV: &str = "RINGMQ_SEND_ZC";
+
+/// The threshold `RINGMQ_SEND_ZC=on` means: 16 KiB.
+pub const SEND_ZC_DEFAULT_THRESHOLD: usize = 16 * 1024;
+
+/// The zero-copy threshold named by the value of `RINGMQ_SEND_ZC` (absent: off).
+fn send_zc_from_env(value: Option<std::ffi::OsString>) -> io::Result<Option<usize>> {
+    let Some(v) = value else {
+        return Ok(None);
+    };
+    let bad = || {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{SEND_ZC_ENV}={v:?} is not one of on, off or a size in bytes"),
+        )
+    };
+    match v
+        .to_str()
+        .ok_or_else(bad)?
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "" | "off" | "0" => Ok(None),
+        "on" => Ok(Some(SEND_ZC_DEFAULT_THRESHOLD)),
+        n => n.parse().map(Some).map_err(|_| bad()),
+    }
+}
+
+/// What the zero-copy sends of a runtime did ([`Native::send_zc_stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SendZcStats {
+    /// `IORING_OP_SENDMSG_ZC` operations submitted and not refused (dropped ones
+    /// included).
+    pub sends: u64,
+    /// Notifications received: the kernel released the pages of a send.
+    pub notifications: u64,
+    /// Notifications saying that the kernel copied the data after all (loopback does;
+    /// counted where the kernel reports it, 6.2 and later).
+    pub copied: u64,
+    /// Sends refused by the kernel (`EOPNOTSUPP` on Unix sockets, `EINVAL`) and made
+    /// again with a copy; the socket copies from then on.
+    pub refused: u64,
+}
+
 /// Which driver a [`Runtime`] should use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum BackendChoice {
@@ -137,7 +187,11 @@ impl Runtime {
 
     /// A runtime with the given backend. `Auto` falls back to epoll when io_uring cannot be
     /// used, and says why through `tracing` (feature `tracing`; once per process).
+    ///
+    /// The io_uring driver's zero-copy sends start as `RINGMQ_SEND_ZC` says (off when it
+    /// is unset; a bad value is an `InvalidInput` error); see [`Native::set_send_zc`].
     pub fn with_backend(choice: BackendChoice) -> io::Result<Runtime> {
+        let send_zc = send_zc_from_env(std::env::var_os(SEND_ZC_ENV))?;
         let (driver, unpark) = match choice {
             BackendChoice::Uring => {
                 let (d, u) = uring::Driver::new()
@@ -167,6 +221,9 @@ impl Runtime {
             Driver::Uring(_) => Backend::Uring,
             Driver::Epoll(_) => Backend::Epoll,
         }, ?choice, "runtime started");
+        if let Driver::Uring(d) = &driver {
+            d.set_send_zc(send_zc);
+        }
         let core = Rc::new(Core {
             exec: Executor::new(unpark),
             driver,
@@ -231,6 +288,34 @@ impl Native {
         match self.core.driver {
             Driver::Uring(_) => Backend::Uring,
             Driver::Epoll(_) => Backend::Epoll,
+        }
+    }
+
+    /// Zero-copy sends (io_uring only; off unless `RINGMQ_SEND_ZC` says otherwise): a
+    /// vectored send holding a buffer of at least `threshold` bytes goes through
+    /// `IORING_OP_SENDMSG_ZC` (kernel 6.1), so the kernel sends from the buffers' own
+    /// pages instead of copying them into the socket; `None` turns it off. The send
+    /// completes when the data is queued; the buffers stay alive (a second handle, see
+    /// [`IoBuf::share`]) until the kernel's notification says it no longer reads them,
+    /// after the peer acknowledged the data. Buffers that cannot be shared, and sockets
+    /// where the kernel refuses (Unix sockets), are copied as usual. Only the built-in
+    /// io_uring driver has the option.
+    ///
+    /// Returns whether zero-copy sends are available: `false` on epoll and on kernels
+    /// without the operation, where the setting has no effect. On loopback the kernel
+    /// copies the data on delivery anyway (see docs/PERFORMANCE.md for what it measured).
+    pub fn set_send_zc(&self, threshold: Option<usize>) -> bool {
+        match &self.core.driver {
+            Driver::Uring(d) => d.set_send_zc(threshold),
+            Driver::Epoll(_) => false,
+        }
+    }
+
+    /// What zero-copy sends did so far on this runtime (all zero on epoll).
+    pub fn send_zc_stats(&self) -> SendZcStats {
+        match &self.core.driver {
+            Driver::Uring(d) => d.send_zc_stats(),
+            Driver::Epoll(_) => SendZcStats::default(),
         }
     }
 
@@ -432,5 +517,24 @@ mod tests {
         let e = choice_from_env(Some("poll".into())).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
         assert!(e.to_string().contains("RINGMQ_BACKEND=\"poll\""), "{e}");
+    }
+
+    #[test]
+    fn send_zc_env_values() {
+        assert_eq!(send_zc_from_env(None).unwrap(), None);
+        for off in ["", "off", "OFF", "0"] {
+            assert_eq!(send_zc_from_env(Some(off.into())).unwrap(), None, "{off}");
+        }
+        assert_eq!(
+            send_zc_from_env(Some("on".into())).unwrap(),
+            Some(SEND_ZC_DEFAULT_THRESHOLD)
+        );
+        assert_eq!(
+            send_zc_from_env(Some(" 65536 ".into())).unwrap(),
+            Some(65536)
+        );
+        let e = send_zc_from_env(Some("16k".into())).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("RINGMQ_SEND_ZC=\"16k\""), "{e}");
     }
 }

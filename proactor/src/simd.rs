@@ -11,6 +11,24 @@
 /// Bytes of keystream [`salsa20_x8`]'s kernel produces per call: eight 64-byte blocks.
 pub const SALSA20_X8_BYTES: usize = 512;
 
+/// Salsa20's double round: the eight quarter rounds, column round then row round, as
+/// calls `$quarter($x, a, b, c, d)` with constant word indices. The one schedule of
+/// every Salsa20 path (this module's kernel, and `ringmq-zmtp`'s SSE2 and portable
+/// ones); a macro, so each path keeps constant indices and its own `quarter`.
+#[macro_export]
+macro_rules! salsa20_double_round {
+    ($quarter:ident, $x:expr) => {
+        $quarter($x, 0, 4, 8, 12);
+        $quarter($x, 5, 9, 13, 1);
+        $quarter($x, 10, 14, 2, 6);
+        $quarter($x, 15, 3, 7, 11);
+        $quarter($x, 0, 1, 2, 3);
+        $quarter($x, 5, 6, 7, 4);
+        $quarter($x, 10, 11, 8, 9);
+        $quarter($x, 15, 12, 13, 14);
+    };
+}
+
 /// A kernel computing keystream blocks `counter` to `counter + 7` of a Salsa20 input
 /// matrix (words 8 and 9 hold the 64-bit block counter), in block order.
 pub type Salsa20X8 = fn(&[u32; 16]) -> [u8; SALSA20_X8_BYTES];
@@ -81,14 +99,7 @@ mod avx2 {
         start[9] = _mm256_setr_epi32(hi(0), hi(1), hi(2), hi(3), hi(4), hi(5), hi(6), hi(7));
         let mut x = start;
         for _ in 0..10 {
-            quarter(&mut x, 0, 4, 8, 12);
-            quarter(&mut x, 5, 9, 13, 1);
-            quarter(&mut x, 10, 14, 2, 6);
-            quarter(&mut x, 15, 3, 7, 11);
-            quarter(&mut x, 0, 1, 2, 3);
-            quarter(&mut x, 5, 6, 7, 4);
-            quarter(&mut x, 10, 11, 8, 9);
-            quarter(&mut x, 15, 12, 13, 14);
+            crate::salsa20_double_round!(quarter, &mut x);
         }
         let mut out = [0u8; SALSA20_X8_BYTES];
         for group in 0..4 {

@@ -280,6 +280,91 @@ pub fn interface_addresses(name: &str) -> io::Result<Vec<std::net::IpAddr>> {
     Ok(v4)
 }
 
+/// The index of the network interface `name` (`if_nametoindex`); `NotFound` when no
+/// interface has that name. For IPv6 multicast, which names interfaces by index.
+pub fn interface_index(name: &str) -> io::Result<u32> {
+    let c = std::ffi::CString::new(name)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in interface name"))?;
+    // SAFETY: `c` is a NUL-terminated string alive for the call.
+    match unsafe { libc::if_nametoindex(c.as_ptr()) } {
+        0 => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no network interface named {name:?}"),
+        )),
+        i => Ok(i),
+    }
+}
+
+/// Sends the socket's IPv4 multicast datagrams through the interface with address
+/// `iface` (`IP_MULTICAST_IF`, as libzmq does for `udp://iface;group:port`).
+pub fn set_multicast_interface_v4(fd: &impl AsRawFd, iface: std::net::Ipv4Addr) -> io::Result<()> {
+    let addr = libc::in_addr {
+        s_addr: u32::from(iface).to_be(),
+    };
+    // SAFETY: the pointer and length describe a live in_addr.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_IF,
+            (&addr as *const libc::in_addr).cast(),
+            std::mem::size_of::<libc::in_addr>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}
+
+/// Sends the socket's IPv6 multicast datagrams through interface `index`
+/// (`IPV6_MULTICAST_IF`; 0: the kernel's choice).
+pub fn set_multicast_interface_v6(fd: &impl AsRawFd, index: u32) -> io::Result<()> {
+    let v = clamp_int(u64::from(index));
+    setsockopt_int(
+        fd.as_raw_fd(),
+        libc::IPPROTO_IPV6,
+        libc::IPV6_MULTICAST_IF,
+        v,
+    )
+}
+
+/// The hop limit of the socket's IPv6 multicast datagrams (`IPV6_MULTICAST_HOPS`,
+/// libzmq's `ZMQ_MULTICAST_HOPS` on IPv6; IPv4 has std's `set_multicast_ttl_v4`).
+pub fn set_multicast_hops_v6(fd: &impl AsRawFd, hops: u32) -> io::Result<()> {
+    let v = clamp_int(u64::from(hops));
+    setsockopt_int(
+        fd.as_raw_fd(),
+        libc::IPPROTO_IPV6,
+        libc::IPV6_MULTICAST_HOPS,
+        v,
+    )
+}
+
+/// The hop limit of the socket's IPv6 multicast datagrams.
+pub fn multicast_hops_v6(fd: &impl AsRawFd) -> io::Result<u32> {
+    Ok(u32::try_from(getsockopt_int(
+        fd,
+        libc::IPPROTO_IPV6,
+        libc::IPV6_MULTICAST_HOPS,
+    )?)
+    .unwrap_or(0))
+}
+
+/// The address set by [`set_multicast_interface_v4`] (`0.0.0.0`: none).
+pub fn multicast_interface_v4(fd: &impl AsRawFd) -> io::Result<std::net::Ipv4Addr> {
+    let mut addr = libc::in_addr { s_addr: 0 };
+    let mut len = std::mem::size_of::<libc::in_addr>() as libc::socklen_t;
+    // SAFETY: the pointers describe a writable in_addr and its length.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_IF,
+            (&mut addr as *mut libc::in_addr).cast(),
+            &mut len,
+        )
+    })?;
+    Ok(std::net::Ipv4Addr::from(u32::from_be(addr.s_addr)))
+}
+
 /// Sets the priority of the socket's packets (`SO_PRIORITY`, libzmq's
 /// `ZMQ_PRIORITY`); above 6 needs `CAP_NET_ADMIN`.
 pub fn set_priority(fd: &impl AsRawFd, priority: u32) -> io::Result<()> {

@@ -155,18 +155,25 @@ fn cross_thread_wake() {
         let slot: Arc<std::sync::Mutex<Option<Waker>>> = Arc::default();
         let fired = Arc::new(AtomicUsize::new(0));
         let (slot2, fired2) = (slot.clone(), fired.clone());
+        // Started before the thread, so that the thread's 50 ms are inside it however
+        // late this thread runs again.
+        let start = Instant::now();
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(50));
             fired2.store(1, Ordering::SeqCst);
-            slot2.lock().unwrap().take().expect("waker stored").wake();
+            // Normally the block_on below has stored its waker long ago. If it has not
+            // polled yet (a very loaded machine), its first poll sees `fired` instead.
+            if let Some(w) = slot2.lock().unwrap().take() {
+                w.wake();
+            }
         });
-        let start = Instant::now();
-        // No timer and no I/O: only the cross-thread wake can end this block_on.
+        // No timer and no I/O: only the cross-thread wake can end this block_on. The
+        // waker is stored before `fired` is read, so a wake cannot fall in between.
         rt.block_on(poll_fn(|cx| {
+            *slot.lock().unwrap() = Some(cx.waker().clone());
             if fired.load(Ordering::SeqCst) == 1 {
                 Poll::Ready(())
             } else {
-                *slot.lock().unwrap() = Some(cx.waker().clone());
                 Poll::Pending
             }
         }));
@@ -1005,4 +1012,276 @@ fn recv_into_huge_spare_capacity() {
             });
         }
     }
+}
+
+/// A TCP connection for the zero-copy tests: our io_uring writer (zero-copy from 16
+/// KiB on, a send buffer of about 400 KiB) and a blocking std peer with a small receive
+/// buffer (set on the listener, so the window is small from the handshake on). Also the
+/// reader half of our side, which must stay alive with the writer.
+fn zc_pair(rt: &Runtime) -> (crate::Reader, crate::Writer, std::net::TcpStream) {
+    let p = rt.proactor();
+    assert!(
+        p.set_send_zc(Some(crate::SEND_ZC_DEFAULT_THRESHOLD)),
+        "the test machine's kernel (6.1 or later) has IORING_OP_SENDMSG_ZC"
+    );
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    crate::sockopt::set_recv_buffer(&l, 16 << 10).unwrap();
+    let port = l.local_addr().unwrap().port();
+    let s = rt
+        .block_on(p.connect(&ep(&format!("tcp://127.0.0.1:{port}"))))
+        .expect("connect");
+    crate::sockopt::set_send_buffer(&s, 256 << 10).unwrap();
+    let (peer, _) = l.accept().unwrap();
+    let (r, w) = p.split(s);
+    (r, w, peer)
+}
+
+fn zc_pattern(i: usize) -> u8 {
+    (i % 241) as u8
+}
+
+/// Fills the peer's receive window with `n` bytes of copying (small) sends, so that
+/// what is sent next waits untransmitted in our send buffer until the peer reads.
+async fn zc_fill_window(p: &Native, w: &mut crate::Writer, n: usize) {
+    let mut off = 0;
+    while off < n {
+        let chunk: Vec<bytes::Bytes> = (0..4)
+            .map(|k| {
+                let start = off + k * 2048;
+                bytes::Bytes::from((start..start + 2048).map(zc_pattern).collect::<Vec<_>>())
+            })
+            .collect();
+        let crate::BufResult(res, _) = p.send_vectored(w, chunk).await;
+        assert_eq!(res.expect("send"), 8192, "room in the send buffer");
+        off += 8192;
+    }
+}
+
+async fn wait_for(p: &Native, what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if done() {
+            return;
+        }
+        sleep_ms(p, 10).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// A zero-copy send completes once its data is queued, but its buffers stay alive in
+/// the driver until the notification, which comes only after the peer read (and
+/// acknowledged) the data; the stream arrives intact.
+#[test]
+fn uring_zero_copy_send_holds_buffers_until_notification() {
+    const FILL: usize = 128 << 10;
+    const BIG: usize = 64 << 10;
+    let rt = Runtime::with_backend(BackendChoice::Uring).expect("io_uring");
+    let p = rt.proactor();
+    let (_r, mut w, peer) = zc_pair(&rt);
+    let big = bytes::Bytes::from(
+        (FILL + 10..FILL + 10 + BIG)
+            .map(zc_pattern)
+            .collect::<Vec<_>>(),
+    );
+    let head = bytes::Bytes::from((FILL..FILL + 10).map(zc_pattern).collect::<Vec<_>>());
+    rt.block_on(async {
+        zc_fill_window(&p, &mut w, FILL).await;
+        assert_eq!(p.send_zc_stats().sends, 0, "small buffers are copied");
+        let crate::BufResult(res, back) = p
+            .send_vectored(&mut w, vec![head.clone(), big.clone()])
+            .await;
+        assert_eq!(res.expect("zero-copy send"), BIG + 10);
+        drop(back);
+        let s = p.send_zc_stats();
+        assert_eq!((s.sends, s.notifications, s.refused), (1, 0, 0), "{s:?}");
+        // The peer has not read: the data waits in our send buffer, and the driver
+        // keeps a handle on both buffers of the send.
+        sleep_ms(&p, 20).await;
+        assert_eq!(p.send_zc_stats().notifications, 0);
+        assert!(!big.is_unique() && !head.is_unique(), "buffers held");
+    });
+    let total = FILL + 10 + BIG;
+    let reader = std::thread::spawn(move || {
+        let mut peer = peer;
+        let mut got = vec![0u8; total];
+        peer.read_exact(&mut got).unwrap();
+        got
+    });
+    rt.block_on(async {
+        wait_for(&p, "the notification", || {
+            p.send_zc_stats().notifications == 1
+        })
+        .await;
+    });
+    assert!(
+        big.is_unique() && head.is_unique(),
+        "released by the notification"
+    );
+    let got = reader.join().unwrap();
+    let bad = got
+        .iter()
+        .enumerate()
+        .position(|(i, b)| *b != zc_pattern(i));
+    assert_eq!(bad, None, "first wrong byte");
+}
+
+/// A zero-copy send whose future is dropped while it waits for room in the kernel, and
+/// one whose data is queued when the peer goes away without reading: both keep their
+/// buffers until the notification, which the peer's reset brings.
+#[test]
+fn uring_zero_copy_send_dropped_or_peer_gone_releases_after_notification() {
+    const BIG: usize = 64 << 10;
+    let rt = Runtime::with_backend(BackendChoice::Uring).expect("io_uring");
+    let p = rt.proactor();
+    let (_r, mut w, peer) = zc_pair(&rt);
+    let queued = bytes::Bytes::from(vec![7u8; BIG]);
+    let dropped = bytes::Bytes::from(vec![8u8; BIG]);
+    rt.block_on(async {
+        zc_fill_window(&p, &mut w, 64 << 10).await;
+        let crate::BufResult(res, _) = p.send_vectored(&mut w, vec![queued.clone()]).await;
+        assert_eq!(res.expect("zero-copy send"), BIG);
+        // Fill our send buffer with zero-copy sends until one has to wait.
+        let mut fillers = Vec::new();
+        loop {
+            let b = bytes::Bytes::from(vec![9u8; BIG]);
+            let mut f = pin!(p.send_vectored(&mut w, vec![b.clone()]));
+            fillers.push(b);
+            match poll_once(f.as_mut()).await {
+                Some(crate::BufResult(res, _)) => {
+                    res.expect("send");
+                }
+                None => break,
+            }
+            // Completed at once: give the kernel the next one.
+            assert!(fillers.len() < 1000, "the send buffer never filled");
+        }
+        // The last filler waits in the kernel: drop it there.
+        let last = fillers.pop().expect("one filler waits");
+        drop(last);
+        let mut f = Box::pin(p.send_vectored(&mut w, vec![dropped.clone()]));
+        assert!(poll_once(f.as_mut()).await.is_none(), "waits for room");
+        drop(f);
+        sleep_ms(&p, 20).await;
+        assert!(!queued.is_unique(), "queued data held");
+        assert!(!dropped.is_unique(), "the dropped send's buffer is held");
+    });
+    // The peer closes with unread data: a reset, which frees our send queue.
+    drop(peer);
+    rt.block_on(async {
+        wait_for(&p, "the buffers' release", || {
+            queued.is_unique() && dropped.is_unique()
+        })
+        .await;
+        let s = p.send_zc_stats();
+        assert!(s.sends >= 3, "{s:?}");
+        assert_eq!(
+            s.notifications, s.sends,
+            "{s:?}: one per send, dropped ones too"
+        );
+    });
+}
+
+/// Unix sockets refuse zero-copy sends: the send is made again with a copy (nothing
+/// lost or doubled), the socket is marked, and later sends copy at once.
+#[test]
+fn uring_zero_copy_refused_falls_back_to_copying() {
+    const BIG: usize = 64 << 10;
+    let rt = Runtime::with_backend(BackendChoice::Uring).expect("io_uring");
+    let p = rt.proactor();
+    assert!(p.set_send_zc(Some(16 << 10)));
+    let name = format!("ipc://@ringmq-zc-refused-{}", std::process::id());
+    let l = p.listen(&ep(&name)).unwrap();
+    let got = rt.block_on(async {
+        let (accepted, connected) = join2(p.accept(&l), p.connect(&ep(&name))).await;
+        let (mut r, _w) = p.split(accepted.expect("accept").0);
+        let (_r2, mut w) = p.split(connected.expect("connect"));
+        let data = bytes::Bytes::from((0..BIG).map(zc_pattern).collect::<Vec<_>>());
+        let send = async {
+            for _ in 0..2 {
+                let mut rest = vec![data.clone()];
+                while !rest.is_empty() {
+                    let crate::BufResult(res, back) = p.send_vectored(&mut w, rest).await;
+                    let n = res.expect("send");
+                    rest = back;
+                    let mut first = rest.remove(0);
+                    bytes::Buf::advance(&mut first, n);
+                    if !first.is_empty() {
+                        rest.insert(0, first);
+                    }
+                }
+            }
+        };
+        let (_, got) = join2(send, recv_exact(&p, &mut r, 2 * BIG)).await;
+        got
+    });
+    let s = p.send_zc_stats();
+    assert_eq!((s.sends, s.refused), (0, 1), "{s:?}");
+    assert_eq!(got.len(), 2 * BIG);
+    let bad = got
+        .iter()
+        .enumerate()
+        .position(|(i, b)| *b != zc_pattern(i % BIG));
+    assert_eq!(bad, None, "first wrong byte");
+}
+
+/// The switch: off by default (without `RINGMQ_SEND_ZC`), and on epoll not available.
+#[test]
+fn send_zc_switch() {
+    let rt = Runtime::with_backend(BackendChoice::Epoll).expect("epoll");
+    assert!(!rt.proactor().set_send_zc(Some(1)));
+    if std::env::var_os(crate::SEND_ZC_ENV).is_none() {
+        let rt = Runtime::with_backend(BackendChoice::Uring).expect("io_uring");
+        let p = rt.proactor();
+        let (_r, mut w, mut peer) = {
+            let (r, w, peer) = zc_pair(&rt);
+            assert!(p.set_send_zc(None));
+            (r, w, peer)
+        };
+        rt.block_on(async {
+            let crate::BufResult(res, _) = p
+                .send_vectored(&mut w, vec![bytes::Bytes::from(vec![1u8; 64 << 10])])
+                .await;
+            assert_eq!(res.expect("send"), 64 << 10);
+        });
+        let mut got = vec![0u8; 64 << 10];
+        peer.read_exact(&mut got).unwrap();
+        assert_eq!(p.send_zc_stats(), crate::SendZcStats::default());
+    }
+}
+
+/// The notification arrives before the future collects the send's result (the future
+/// is not polled meanwhile): the slot notes it, and the buffers go back at once with
+/// nothing left parked.
+#[test]
+fn uring_zero_copy_notification_before_the_result_is_collected() {
+    const BIG: usize = 64 << 10;
+    let rt = Runtime::with_backend(BackendChoice::Uring).expect("io_uring");
+    let p = rt.proactor();
+    let (_r, mut w, peer) = zc_pair(&rt);
+    let reader = std::thread::spawn(move || {
+        let mut peer = peer;
+        let mut got = vec![0u8; BIG];
+        peer.read_exact(&mut got).unwrap();
+        got
+    });
+    let big = bytes::Bytes::from((0..BIG).map(zc_pattern).collect::<Vec<_>>());
+    rt.block_on(async {
+        let mut f = Box::pin(p.send_vectored(&mut w, vec![big.clone()]));
+        assert!(poll_once(f.as_mut()).await.is_none(), "submitted, not done");
+        // Run the ring without polling the send: result and notification both come.
+        wait_for(&p, "the notification", || {
+            p.send_zc_stats().notifications == 1
+        })
+        .await;
+        assert!(!big.is_unique(), "the future still owns its buffers");
+        let crate::BufResult(res, back) = f.await;
+        assert_eq!(res.expect("zero-copy send"), BIG);
+        drop(back);
+        assert!(
+            big.is_unique(),
+            "nothing parked after a notification already seen"
+        );
+        assert_eq!(p.send_zc_stats().sends, 1);
+    });
+    let got = reader.join().unwrap();
+    assert!(got.iter().enumerate().all(|(i, b)| *b == zc_pattern(i)));
 }

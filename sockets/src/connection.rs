@@ -284,6 +284,28 @@ impl Link for Conn {
         true
     }
 
+    /// The bytes are copied into the batch (or the message encoded, when the mechanism
+    /// encrypts). The writer is woken only when the batch was empty: otherwise whoever
+    /// put the first bytes in it since the writer last took its output woke it.
+    fn offer_encoded(&self, msg: &Message, wire: &[u8]) -> bool {
+        let Some(mut session) = self.session_for_offer() else {
+            return false;
+        };
+        let idle = session.pending_transmit() == 0;
+        if let Ok(true) = session.send_encoded(wire) {
+            drop(session);
+            if idle {
+                self.wake_writer.notify();
+            }
+            return true;
+        }
+        // Encrypted (or a failed session, which fails this send too).
+        let r = session.send(msg.frames());
+        drop(session);
+        self.encoded(r);
+        true
+    }
+
     fn wake_output(&self) {
         self.wake_writer.notify();
     }

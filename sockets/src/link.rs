@@ -59,6 +59,15 @@ pub(crate) trait Link {
     /// it: small frames are copied into the batch. False when not taken.
     fn offer_shared(&self, msg: &Message) -> bool;
 
+    /// [`Link::offer_shared`] with the message already encoded as ZMTP frames (`wire`,
+    /// from [`ringmq_zmtp::frame::encode_message`]): a fan-out encodes a small message
+    /// once for all its targets. A ZMTP link copies `wire` into its batch unless its
+    /// mechanism encrypts; the others take `msg`.
+    fn offer_encoded(&self, msg: &Message, wire: &[u8]) -> bool {
+        let _ = wire;
+        self.offer_shared(msg)
+    }
+
     /// Messages wait in the socket's queue for this peer: take them when possible.
     fn wake_output(&self);
 

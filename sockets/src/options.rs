@@ -188,6 +188,10 @@ pub enum SocketOption {
     BindToDevice(String),
     /// `ZMQ_BACKLOG`: the accept queue length of TCP and IPC listeners. Default 100.
     Backlog(u32),
+    /// `ZMQ_MULTICAST_HOPS`: the time to live (IPv4) or hop limit (IPv6) of the
+    /// multicast datagrams a RADIO sends over `udp://`, 1 to 255. Default 1 (the local
+    /// network only), as in libzmq. Applies to later `connect`s.
+    MulticastHops(u32),
     /// `ZMQ_CONNECT_TIMEOUT`: a TCP connect attempt that takes longer fails (and is
     /// retried after the reconnect interval); zero (the default) = the OS timeout.
     ConnectTimeout(Duration),
@@ -321,6 +325,7 @@ impl SocketOption {
             SocketOption::TcpMaxrt(_) => "ZMQ_TCP_MAXRT",
             SocketOption::BindToDevice(_) => "ZMQ_BINDTODEVICE",
             SocketOption::Backlog(_) => "ZMQ_BACKLOG",
+            SocketOption::MulticastHops(_) => "ZMQ_MULTICAST_HOPS",
             SocketOption::ConnectTimeout(_) => "ZMQ_CONNECT_TIMEOUT",
             SocketOption::ReconnectStop(_) => "ZMQ_RECONNECT_STOP",
             SocketOption::HelloMsg(_) => "ZMQ_HELLO_MSG",
@@ -464,6 +469,7 @@ pub(crate) struct Options {
     pub tcp_maxrt: Option<Duration>,
     pub bind_to_device: String,
     pub backlog: u32,
+    pub multicast_hops: u32,
     pub connect_timeout: Option<Duration>,
     pub reconnect_stop: u32,
     pub hello_msg: Bytes,
@@ -557,6 +563,7 @@ impl Default for Options {
             tcp_maxrt: None,
             bind_to_device: String::new(),
             backlog: 100,
+            multicast_hops: 1,
             connect_timeout: None,
             reconnect_stop: 0,
             hello_msg: Bytes::new(),
@@ -703,6 +710,15 @@ impl Options {
                 self.bind_to_device = v;
             }
             SocketOption::Backlog(v) => self.backlog = v,
+            SocketOption::MulticastHops(v) => {
+                if !(1..=255).contains(&v) {
+                    return Err(Error::InvalidOption {
+                        option: "ZMQ_MULTICAST_HOPS",
+                        reason: "1 to 255 hops".into(),
+                    });
+                }
+                self.multicast_hops = v;
+            }
             SocketOption::ConnectTimeout(v) => self.connect_timeout = nonzero(v),
             SocketOption::ReconnectStop(v) => {
                 let all = RECONNECT_STOP_CONN_REFUSED
@@ -1118,6 +1134,7 @@ struct Values {
     tcp_maxrt: Option<Duration>,
     bind_to_device: String,
     backlog: u32,
+    multicast_hops: u32,
     connect_timeout: Option<Duration>,
     reconnect_stop: u32,
     hello_msg: Bytes,
@@ -1184,6 +1201,7 @@ impl Options {
                 tcp_maxrt: o.tcp_maxrt,
                 bind_to_device: o.bind_to_device.clone(),
                 backlog: o.backlog,
+                multicast_hops: o.multicast_hops,
                 connect_timeout: o.connect_timeout,
                 reconnect_stop: o.reconnect_stop,
                 hello_msg: o.hello_msg.clone(),
@@ -1376,6 +1394,10 @@ impl SocketOptions {
     /// `ZMQ_BACKLOG`.
     pub fn backlog(&self) -> u32 {
         self.o.backlog
+    }
+    /// `ZMQ_MULTICAST_HOPS`.
+    pub fn multicast_hops(&self) -> u32 {
+        self.o.multicast_hops
     }
     /// `ZMQ_CONNECT_TIMEOUT` (zero = the OS timeout).
     pub fn connect_timeout(&self) -> Duration {

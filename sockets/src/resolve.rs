@@ -142,6 +142,11 @@ impl Resolver {
     }
 }
 
+/// Looks `name` up on the process's resolver threads.
+pub(crate) fn lookup(name: &str, port: u16) -> Lookup {
+    Resolver::global().resolve(name, port)
+}
+
 /// A lookup in progress; completes with its addresses.
 pub(crate) struct Lookup {
     slot: Arc<Mutex<Slot>>,

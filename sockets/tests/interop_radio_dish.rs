@@ -1,6 +1,6 @@
 //! RADIO / DISH against a draft-enabled libzmq (`tests/peers/draft_peer.c`, see
 //! `interop/peer.rs`), ringmq in both roles, over TCP and UDP (unicast and loopback
-//! multicast). Each row interleaves a group the DISH did not join, which must never be
+//! multicast, also with libzmq's `iface;` prefix). Each row interleaves a group the DISH did not join, which must never be
 //! delivered. A missing library or peer FAILS the tests.
 
 mod common;
@@ -100,6 +100,13 @@ async fn radio_dish_with_libzmq<P: Proactor>(ctx: Context<P>) {
     ringmq_radio_to_libzmq_dish(&ctx, &udp(), long).await;
     let group = format!("udp://239.255.43.2:{}", free_port());
     ringmq_radio_to_libzmq_dish(&ctx, &group, "tv").await;
+    // libzmq's interface prefix, by address and by name, both ways.
+    let on_lo = format!("udp://127.0.0.1;239.255.43.3:{}", free_port());
+    libzmq_radio_to_ringmq_dish(&ctx, &on_lo, "tv").await;
+    let on_lo = format!("udp://lo;239.255.43.4:{}", free_port());
+    ringmq_radio_to_libzmq_dish(&ctx, &on_lo, "tv").await;
+    let on_lo = format!("udp://lo;239.255.43.5:{}", free_port());
+    libzmq_radio_to_ringmq_dish(&ctx, &on_lo, "tv").await;
 }
 
 /// An oversized group: libzmq's `zmq_join` refuses one over 255 bytes with EINVAL

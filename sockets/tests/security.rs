@@ -106,6 +106,48 @@ async fn curve_reqrep_with_allow_list_and_metadata<P: Proactor>(ctx: Context<P>)
     }
 }
 
+/// A fan-out under CURVE: each subscriber's copy is sealed with its own keys (the
+/// publisher's encode-once path leaves encrypted links to the per-peer encoding), so
+/// every subscriber reads every message, single- and multi-frame.
+async fn curve_fan_out_seals_each_subscribers_copy<P: Proactor>(ctx: Context<P>) {
+    let (spub, ssec) = CurveKey::generate_pair();
+    let xpub = ctx.socket(SocketType::XPub);
+    set(&xpub, curve_server(&ssec));
+    xpub.set_option(SocketOption::XpubVerbose(true)).unwrap();
+    let ep = xpub.bind("tcp://127.0.0.1:*").unwrap();
+    let mut subs = Vec::new();
+    for _ in 0..3 {
+        let (cpub, csec) = CurveKey::generate_pair();
+        let sub = ctx.socket(SocketType::Sub);
+        set(&sub, curve_client(&cpub, &csec, &spub));
+        sub.subscribe(b"").unwrap();
+        sub.connect(&ep).unwrap();
+        subs.push(sub);
+    }
+    for _ in 0..3 {
+        let notice = xpub.recv().await.unwrap();
+        assert_eq!(notice.frames()[0], &b"\x01"[..]);
+    }
+    let sent: Vec<Vec<Vec<u8>>> = (0..20u8)
+        .map(|i| match i % 3 {
+            0 => vec![vec![i; 64]],
+            1 => vec![b"topic".to_vec(), vec![i; 300]],
+            _ => vec![vec![i; 1]],
+        })
+        .collect();
+    for m in &sent {
+        let frames: Vec<Bytes> = m.iter().map(|f| Bytes::from(f.clone())).collect();
+        xpub.send(Message::from(frames)).await.unwrap();
+    }
+    for sub in &subs {
+        for m in &sent {
+            let got = sub.recv().await.unwrap();
+            let got: Vec<Vec<u8>> = got.frames().iter().map(|f| f.to_vec()).collect();
+            assert_eq!(&got, m);
+        }
+    }
+}
+
 async fn curve_unknown_client_key_is_denied<P: Proactor>(ctx: Context<P>) {
     let p = ctx.proactor().clone();
     let (spub, ssec) = CurveKey::generate_pair();
@@ -801,6 +843,7 @@ async fn peer_metadata_only_when_asked<P: Proactor>(ctx: Context<P>) {
 backend_tests!(
     peer_metadata_only_when_asked,
     curve_reqrep_with_allow_list_and_metadata,
+    curve_fan_out_seals_each_subscribers_copy,
     curve_unknown_client_key_is_denied,
     curve_wrong_server_key_fails,
     curve_without_handler_accepts_any_key_unless_enforced,

@@ -282,6 +282,44 @@ impl Transmit {
     }
 }
 
+/// The most bytes [`encode_message`] encodes: larger messages are not worth encoding
+/// once for several peers (each peer's batch copies them all the same, and a frame
+/// above [`INLINE_THRESHOLD`] travels as its own chunk instead).
+pub const ENCODE_ONCE_MAX: usize = 16 * 1024;
+
+/// Encodes one message's frames (MORE on all but the last), headers and bodies, into
+/// `out` (cleared first) exactly as [`FrameEncoder`] writes them unencrypted, for
+/// [`FrameEncoder::push_encoded`]: a publisher encodes a small message once and copies
+/// the same bytes into each subscriber's batch. False (and `out` left empty) when the
+/// message is empty, has a frame above [`INLINE_THRESHOLD`] or would take more than
+/// [`ENCODE_ONCE_MAX`] bytes.
+pub fn encode_message<B: std::ops::Deref<Target = [u8]>>(parts: &[B], out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let mut total = 0usize;
+    for body in parts {
+        if body.len() > INLINE_THRESHOLD {
+            return false;
+        }
+        total += body.len() + if body.len() <= 255 { 2 } else { 9 };
+    }
+    if parts.is_empty() || total > ENCODE_ONCE_MAX {
+        return false;
+    }
+    out.reserve(total);
+    let last = parts.len() - 1;
+    for (i, body) in parts.iter().enumerate() {
+        let flags = if i < last { FLAG_MORE } else { 0 };
+        if body.len() <= 255 {
+            out.extend_from_slice(&[flags, body.len() as u8]);
+        } else {
+            out.push(flags | FLAG_LONG);
+            out.extend_from_slice(&(body.len() as u64).to_be_bytes());
+        }
+        out.extend_from_slice(body);
+    }
+    true
+}
+
 /// Batching frame encoder: headers and small payloads are appended to one buffer, large
 /// payloads are kept as their own `Bytes` chunk.
 ///
@@ -330,6 +368,15 @@ impl FrameEncoder {
         } else {
             self.chunks.push(body);
         }
+    }
+
+    /// Appends frames already encoded by [`encode_message`], copied into the batch
+    /// buffer as they are.
+    #[inline]
+    pub fn push_encoded(&mut self, wire: &[u8]) {
+        self.make_room(wire.len());
+        self.inline.extend_from_slice(wire);
+        self.pending += wire.len();
     }
 
     /// Appends a frame whose `len`-byte body `fill` writes into the batch buffer
@@ -567,6 +614,37 @@ mod tests {
         }
         assert!(buf.is_empty(), "leftover bytes");
         Ok(frames)
+    }
+
+    #[test]
+    fn a_message_encoded_once_is_what_the_encoder_writes() {
+        let parts = [
+            Bytes::from_static(b"topic"),
+            Bytes::from(vec![7u8; 300]),
+            Bytes::new(),
+            Bytes::from(vec![9u8; 64]),
+        ];
+        let mut wire = Vec::new();
+        assert!(encode_message(&parts, &mut wire));
+        let mut e = FrameEncoder::new();
+        for (i, p) in parts.iter().enumerate() {
+            e.push_frame(i + 1 < parts.len(), false, p);
+        }
+        assert_eq!(wire, e.take().unwrap().to_vec());
+        let mut copied = FrameEncoder::new();
+        copied.push_encoded(&wire);
+        copied.push_encoded(&wire);
+        assert_eq!(copied.pending(), 2 * wire.len());
+        assert_eq!(
+            copied.take().unwrap().to_vec(),
+            [&wire[..], &wire[..]].concat()
+        );
+        // Too large, or nothing: left to the per-peer encoding.
+        let big = [Bytes::from(vec![1u8; INLINE_THRESHOLD + 1])];
+        assert!(!encode_message(&big, &mut wire) && wire.is_empty());
+        let many = vec![Bytes::from(vec![1u8; 4096]); 5];
+        assert!(!encode_message(&many, &mut wire));
+        assert!(!encode_message::<Bytes>(&[], &mut wire));
     }
 
     #[test]

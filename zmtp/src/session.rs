@@ -480,6 +480,20 @@ impl Session {
         Ok(())
     }
 
+    /// Sends one message already encoded by [`crate::frame::encode_message`]: its bytes
+    /// are copied into the output batch as they are (a publisher encodes a small
+    /// message once for all its subscribers). `Ok(false)`, nothing sent, when the
+    /// mechanism encrypts: each peer seals with its own keys, use [`Session::send`].
+    #[inline]
+    pub fn send_encoded(&mut self, wire: &[u8]) -> Result<bool, Error> {
+        self.check_established()?;
+        if self.wraps {
+            return Ok(false);
+        }
+        self.out.push_encoded(wire);
+        Ok(true)
+    }
+
     /// Like [`Session::send`], taking the frames: saves a reference count increment
     /// and decrement per frame when the caller has no further use for them.
     pub fn send_owned(&mut self, parts: impl IntoIterator<Item = Bytes>) -> Result<(), Error> {

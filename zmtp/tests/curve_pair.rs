@@ -266,3 +266,22 @@ fn curve_frames_are_sealed_into_the_batch_and_opened_in_place() {
         "{idle} bytes held by an idle CURVE session"
     );
 }
+
+#[test]
+fn curve_takes_no_message_encoded_once() {
+    let mut p = curve_pair(SocketType::Pub, SocketType::Sub, None);
+    p.connect();
+    let m = msg(&[b"news", b"body"]);
+    let mut wire = Vec::new();
+    assert!(ringmq_zmtp::frame::encode_message(&m, &mut wire));
+    let before = p.client.session.pending_transmit();
+    assert_eq!(
+        p.client.session.send_encoded(&wire),
+        Ok(false),
+        "each peer seals with its own keys"
+    );
+    assert_eq!(p.client.session.pending_transmit(), before);
+    p.client.session.send(&m).unwrap();
+    p.drive();
+    assert_eq!(p.server.messages(), vec![m]);
+}

@@ -870,3 +870,18 @@ fn a_dish_accepts_only_group_and_body() {
         }))
     );
 }
+
+#[test]
+fn a_message_encoded_once_arrives_like_a_sent_one() {
+    let mut p = Pair::null();
+    p.connect();
+    let m = msg(&[b"topic", b"", b"body"]);
+    let mut wire = Vec::new();
+    assert!(ringmq_zmtp::frame::encode_message(&m, &mut wire));
+    assert_eq!(p.client.session.send_encoded(&wire), Ok(true));
+    p.client.session.send(&m).unwrap();
+    assert_eq!(p.client.session.send_encoded(&wire), Ok(true));
+    p.drive();
+    assert_eq!(p.server.messages(), vec![m.clone(), m.clone(), m]);
+    assert!(p.server.error().is_none());
+}

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! bench_peer pub <bind-ep> <size> <count> <subscribers>
-//! bench_peer subs <connect-ep> <count> <subscribers>
+//! bench_peer subs <connect-ep> <count> <subscribers> [--batch N]
 //! bench_peer router <bind-ep> <total-requests>
 //! bench_peer dealers <connect-ep> <size> <peers> <rounds>
 //! bench_peer scale_dealers <connect-ep> <size> <idle-peers> <rounds>
@@ -14,7 +14,8 @@
 //! bench_peer raw_local_lat|raw_remote_lat|raw_local_thr|raw_remote_thr <ep> <size> <count>
 //! ```
 //!
-//! Flags: `--backend uring|epoll|compio|monoio|tokio` (or `RINGMQ_BACKEND`), `--curve`.
+//! Flags: `--backend uring|epoll|compio|monoio|tokio` (or `RINGMQ_BACKEND`), `--curve`;
+//! `subs --batch N`: each SUB receives with `recv_many` of up to N messages.
 //! `c/zmq_tools.c` implements the same roles (and the perf tools) on libzmq.
 
 use ringmq_bench::tools::{run, Args, Role};
@@ -52,6 +53,7 @@ fn real_main() -> Result<(), Box<dyn std::error::Error>> {
                 ep,
                 count: a.num(2, "count")?,
                 subs: a.num(3, "subscribers")?,
+                batch: a.batch,
             }
         }
         "router" => {

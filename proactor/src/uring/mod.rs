@@ -6,6 +6,11 @@
 //! `user_data` is the slot index. A future dropped while its operation is in flight moves
 //! its buffers and descriptors into the slot ([`Slot::Orphan`]) and asks the kernel to
 //! cancel; they are released only when the completion arrives.
+//!
+//! A zero-copy send completes twice: its result (with `IORING_CQE_F_MORE`), then a
+//! notification (`IORING_CQE_F_NOTIF`) once the kernel no longer reads its pages. The
+//! slot keeps its key in between, holding what the kernel may still read
+//! ([`op::Orphan::until_notification`]), so no other operation reuses the key.
 
 mod op;
 mod ops;
@@ -18,10 +23,11 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
 
-use io_uring::{opcode, types, IoUring};
+use io_uring::{cqueue, opcode, types, IoUring};
 use slab::Slab;
 
 use crate::executor::{Park, Unpark};
+use crate::runtime::SendZcStats;
 use crate::sys::{cvt, own_fd};
 
 /// `user_data` of the eventfd read that wakes a parked driver.
@@ -34,14 +40,62 @@ const ENTRIES: u32 = 256;
 /// `IORING_ENTER_GETEVENTS` (the io-uring crate keeps its copy private).
 const ENTER_GETEVENTS: u32 = 1;
 
+/// `IORING_CQE_F_MORE`: another completion with the same `user_data` follows (the
+/// io-uring crate tests it with `cqueue::more` but keeps the bit private).
+const CQE_F_MORE: u32 = 1 << 1;
+
+/// `IORING_NOTIF_USAGE_ZC_COPIED`: in a zero-copy notification's result, the kernel
+/// copied the data after all (asked for with [`SEND_ZC_REPORT_USAGE`]).
+const NOTIF_USAGE_ZC_COPIED: u32 = 1 << 31;
+
+/// `IORING_SEND_ZC_REPORT_USAGE` (kernel 6.2): notifications say whether the data was
+/// copied.
+const SEND_ZC_REPORT_USAGE: u16 = 1 << 3;
+
+/// Zero-copy sends of a driver: the switch, what the kernel allows, and the counts.
+pub(crate) struct SendZc {
+    /// Vectored sends holding a buffer of at least this many bytes go through
+    /// `IORING_OP_SENDMSG_ZC`; `None`: never.
+    threshold: Cell<Option<usize>>,
+    /// The kernel knows `IORING_OP_SENDMSG_ZC` (6.1; probed once).
+    supported: bool,
+    /// Sends ask for [`SEND_ZC_REPORT_USAGE`] (cleared when a kernel refuses it).
+    report_usage: Cell<bool>,
+    stats: Cell<SendZcStats>,
+}
+
+impl SendZc {
+    fn note_notification(&self, res: i32) {
+        let mut s = self.stats.get();
+        s.notifications += 1;
+        if res as u32 & NOTIF_USAGE_ZC_COPIED != 0 {
+            s.copied += 1;
+        }
+        self.stats.set(s);
+    }
+
+    fn count(&self, f: impl FnOnce(&mut SendZcStats)) {
+        let mut s = self.stats.get();
+        f(&mut s);
+        self.stats.set(s);
+    }
+
+    /// The threshold, when zero-copy sends are on and possible.
+    fn threshold(&self) -> Option<usize> {
+        self.threshold.get().filter(|_| self.supported)
+    }
+}
+
 /// The state of one operation in the op slab.
 enum Slot {
     /// Submitted; the future waits (with its latest waker, once polled).
     Waiting(Option<Waker>),
     /// Completed with this result and these CQE flags; the future has not collected it
-    /// yet.
+    /// yet. `IORING_CQE_F_MORE` in the flags: a notification is still to come (cleared
+    /// when it arrives first).
     Done(i32, u32),
     /// The future was dropped; its buffers and descriptors wait here for the completion.
+    /// Also what a zero-copy send keeps alive between its result and its notification.
     Orphan(Box<dyn op::OrphanDyn>),
 }
 
@@ -88,6 +142,7 @@ pub(crate) struct Driver {
     /// Receives are submitted with `IORING_RECVSEND_POLL_FIRST` (cleared if the kernel
     /// rejects it).
     poll_first: Cell<bool>,
+    zc: SendZc,
 }
 
 impl Driver {
@@ -102,6 +157,10 @@ impl Driver {
             ));
         }
         let eventfd = Arc::new(EventFd::new()?);
+        let mut probe = io_uring::Probe::new();
+        // A kernel that cannot say (before 5.6) has no zero-copy sends either.
+        let zc_supported = ring.submitter().register_probe(&mut probe).is_ok()
+            && probe.is_supported(opcode::SendMsgZc::CODE);
         let driver = Driver {
             ring: RefCell::new(ring),
             ops: RefCell::new(Slab::with_capacity(64)),
@@ -109,9 +168,26 @@ impl Driver {
             wake_buf: Box::new(UnsafeCell::new(0)),
             wake_armed: Cell::new(false),
             poll_first: Cell::new(true),
+            zc: SendZc {
+                threshold: Cell::new(None),
+                supported: zc_supported,
+                report_usage: Cell::new(true),
+                stats: Cell::new(SendZcStats::default()),
+            },
         };
         driver.probe()?;
         Ok((driver, Box::new(eventfd)))
+    }
+
+    /// Turns zero-copy vectored sends on (for sends holding a buffer of at least
+    /// `threshold` bytes) or off; whether the kernel has them.
+    pub(crate) fn set_send_zc(&self, threshold: Option<usize>) -> bool {
+        self.zc.threshold.set(threshold);
+        self.zc.supported
+    }
+
+    pub(crate) fn send_zc_stats(&self) -> SendZcStats {
+        self.zc.stats.get()
     }
 
     fn probe(&self) -> io::Result<()> {
@@ -131,7 +207,9 @@ impl Driver {
         let mut ring = self.ring.borrow_mut();
         loop {
             // SAFETY: every SQE built by this driver points into memory owned by its op
-            // slot (or the driver), which stays alive until the completion is reaped.
+            // slot (or the driver), which stays alive until the completion is reaped;
+            // a zero-copy send's buffers stay alive (second handles parked in its slot)
+            // until its notification is reaped.
             if unsafe { ring.submission().push(&sqe) }.is_ok() {
                 return;
             }
@@ -172,20 +250,36 @@ impl Driver {
                 IGNORE => {}
                 key => {
                     let key = key as usize;
+                    if cqueue::notif(flags) {
+                        self.zc.note_notification(res);
+                    }
                     let Some(slot) = ops.get_mut(key) else {
                         continue;
                     };
-                    match std::mem::replace(slot, Slot::Done(res, flags)) {
+                    match slot {
                         Slot::Waiting(w) => {
+                            let w = w.take();
+                            *slot = Slot::Done(res, flags);
                             if let Some(w) = w {
                                 w.wake();
                             }
                         }
-                        Slot::Orphan(data) => {
-                            ops.remove(key);
-                            orphans.push((data, res));
+                        Slot::Done(_, first) => {
+                            // The notification of a zero-copy send whose result the
+                            // future has not collected yet: nothing more follows.
+                            if cqueue::notif(flags) {
+                                *first &= !CQE_F_MORE;
+                            }
                         }
-                        Slot::Done(..) => {}
+                        Slot::Orphan(_) if cqueue::more(flags) => {
+                            // A zero-copy send's result: its data stays parked until
+                            // the notification.
+                        }
+                        Slot::Orphan(_) => {
+                            if let Slot::Orphan(data) = ops.remove(key) {
+                                orphans.push((data, res));
+                            }
+                        }
                     }
                 }
             }

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use io_uring::cqueue::more;
 use io_uring::squeue::Entry;
 
 use super::{Driver, Slot};
@@ -20,7 +21,15 @@ pub(crate) trait Orphan: 'static {
     {
         let _ = res;
     }
+    /// The operation completed with `IORING_CQE_F_MORE` (a zero-copy send: a
+    /// notification follows when the kernel no longer reads the pages): what must stay
+    /// alive until then. The rest goes back to the future's caller.
+    fn until_notification(&mut self) -> Box<dyn OrphanDyn> {
+        Box::new(())
+    }
 }
+
+impl Orphan for () {}
 
 /// Object-safe form of [`Orphan::finish`], for data parked in the slab.
 pub(crate) trait OrphanDyn {
@@ -70,14 +79,22 @@ impl<T: Orphan> Future for Op<'_, T> {
         let this = &mut *self;
         let mut ops = this.driver.ops.borrow_mut();
         match ops.get_mut(this.key) {
-            Some(Slot::Done(res, flags)) => {
-                let (res, flags) = (*res, *flags);
-                ops.remove(this.key);
-                drop(ops);
-                let data = this
+            Some(slot @ Slot::Done(..)) => {
+                let Slot::Done(res, flags) = *slot else {
+                    unreachable!()
+                };
+                let mut data = this
                     .data
                     .take()
                     .expect("an Op is not polled after it completed");
+                if more(flags) {
+                    // A notification follows with this key: the slot stays taken, and
+                    // holds what the kernel may still read.
+                    *slot = Slot::Orphan(data.until_notification());
+                } else {
+                    ops.remove(this.key);
+                }
+                drop(ops);
                 Poll::Ready((res, flags, data))
             }
             Some(Slot::Waiting(w)) => {
@@ -99,8 +116,15 @@ impl<T: Orphan> Drop for Op<'_, T> {
         };
         let mut ops = self.driver.ops.borrow_mut();
         match ops.get_mut(self.key) {
-            Some(Slot::Done(res, _)) => {
-                let res = *res;
+            Some(slot @ Slot::Done(..)) => {
+                let Slot::Done(res, flags) = *slot else {
+                    unreachable!()
+                };
+                if more(flags) {
+                    // Completed, but its notification is still to come.
+                    *slot = Slot::Orphan(Box::new(data));
+                    return;
+                }
                 ops.remove(self.key);
                 drop(ops);
                 data.finish(res);

@@ -8,8 +8,8 @@ use std::task::Poll;
 
 use io_uring::{opcode, types};
 
-use super::op::{Op, Orphan};
-use super::Driver;
+use super::op::{Op, Orphan, OrphanDyn};
+use super::{Driver, SEND_ZC_REPORT_USAGE};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::net::Socket;
 use crate::sys::{cvt_res, own_fd, MsgBuf, SockAddr};
@@ -92,6 +92,36 @@ struct SendMsgData<B> {
     guard: SendGuard,
 }
 impl<B: IoBuf> Orphan for SendMsgData<B> {}
+
+/// A zero-copy vectored send: `keep` holds second handles ([`IoBuf::share`]) of `bufs`,
+/// parked in the slot from the result until the notification, while `bufs` go back to
+/// the caller with the result.
+struct SendMsgZcData<B> {
+    bufs: Vec<B>,
+    keep: Vec<B>,
+    msg: Box<MsgBuf>,
+    #[allow(dead_code)]
+    guard: SendGuard,
+}
+
+impl<B: IoBuf> Orphan for SendMsgZcData<B> {
+    fn until_notification(&mut self) -> Box<dyn OrphanDyn> {
+        Box::new(Kept(std::mem::take(&mut self.keep)))
+    }
+}
+
+/// Second handles of the buffers one vectored send passes to the kernel, if they all
+/// have one.
+fn share_all<B: IoBuf>(bufs: &[B]) -> Option<Vec<B>> {
+    bufs.iter()
+        .take(crate::MAX_IOVECS)
+        .map(IoBuf::share)
+        .collect()
+}
+
+/// Buffers the kernel may still read, released by the notification.
+struct Kept<B>(#[allow(dead_code)] Vec<B>);
+impl<B: IoBuf> Orphan for Kept<B> {}
 
 /// What a direct, non-blocking send attempt decided.
 enum Direct {
@@ -322,6 +352,10 @@ impl Driver {
         cache: &mut Option<Box<MsgBuf>>,
         bufs: &[B],
     ) -> Option<io::Result<usize>> {
+        if self.zero_copy(sock, bufs) {
+            // Only through the ring: a direct send copies.
+            return None;
+        }
         let fd = sock.raw();
         let direct = MsgBuf::with_filled(cache, bufs, |msg| {
             try_direct(sock, || {
@@ -340,11 +374,26 @@ impl Driver {
         &self,
         sock: &Rc<Socket>,
         cache: &mut Option<Box<MsgBuf>>,
-        bufs: Vec<B>,
+        mut bufs: Vec<B>,
     ) -> BufResult<usize, Vec<B>> {
         let mut msg = cache.take().unwrap_or_default();
         msg.fill(&bufs);
         let fd = sock.raw();
+        if self.zero_copy(sock, &bufs) {
+            if let Some(keep) = share_all(&bufs) {
+                match self.send_msg_zc(sock, msg, bufs, keep).await {
+                    Ok((r, msg)) => {
+                        *cache = Some(msg);
+                        return r;
+                    }
+                    // Refused: copy instead.
+                    Err((m, b)) => {
+                        msg = m;
+                        bufs = b;
+                    }
+                }
+            }
+        }
         let direct = try_direct(sock, || {
             // SAFETY: the header points at iovecs describing buffers owned by `bufs`,
             // which outlive the call.
@@ -370,5 +419,79 @@ impl Driver {
         note_ring_send(sock, &res, total);
         *cache = Some(data.msg);
         BufResult(res, data.bufs)
+    }
+
+    /// Whether a vectored send of `bufs` on `sock` goes zero-copy: the switch is on, the
+    /// kernel has the operation and did not refuse it on this socket, and one buffer
+    /// reaches the threshold.
+    fn zero_copy<B: IoBuf>(&self, sock: &Socket, bufs: &[B]) -> bool {
+        match self.zc.threshold() {
+            Some(t) if !sock.zc_refused.get() => bufs
+                .iter()
+                .take(crate::MAX_IOVECS)
+                .any(|b| b.buf_len() >= t),
+            _ => false,
+        }
+    }
+
+    /// One `IORING_OP_SENDMSG_ZC`; its result comes back as soon as the kernel has
+    /// queued the data, while `keep` waits in the op slot for the notification. A
+    /// refusal (`EOPNOTSUPP`, `EINVAL`: nothing was sent) marks the socket and gives the
+    /// header and buffers back for a copying send.
+    #[allow(clippy::type_complexity)]
+    async fn send_msg_zc<B: IoBuf>(
+        &self,
+        sock: &Rc<Socket>,
+        msg: Box<MsgBuf>,
+        bufs: Vec<B>,
+        keep: Vec<B>,
+    ) -> Result<(BufResult<usize, Vec<B>>, Box<MsgBuf>), (Box<MsgBuf>, Vec<B>)> {
+        let fd = sock.raw();
+        let total = msg.total_len();
+        let mut data = SendMsgZcData {
+            bufs,
+            keep,
+            msg,
+            guard: SendGuard::new(sock),
+        };
+        loop {
+            let report = self.zc.report_usage.get();
+            self.zc.count(|s| s.sends += 1);
+            let (res, _, mut d) = Op::submit(self, data, |d| {
+                opcode::SendMsgZc::new(types::Fd(fd), &d.msg.msg)
+                    .flags(libc::MSG_NOSIGNAL as u32)
+                    .ioprio(if report { SEND_ZC_REPORT_USAGE } else { 0 })
+                    .build()
+            })
+            .await;
+            match res {
+                // A kernel before 6.2 does not know the usage report.
+                e if e == -libc::EINVAL && report => {
+                    self.zc.report_usage.set(false);
+                    self.zc.count(|s| s.sends -= 1);
+                    if d.keep.is_empty() {
+                        // Parked for a notification: share again.
+                        match share_all(&d.bufs) {
+                            Some(k) => d.keep = k,
+                            None => return Err((d.msg, d.bufs)),
+                        }
+                    }
+                    data = d;
+                }
+                e if e == -libc::EINVAL || e == -libc::EOPNOTSUPP => {
+                    sock.zc_refused.set(true);
+                    self.zc.count(|s| {
+                        s.sends -= 1;
+                        s.refused += 1;
+                    });
+                    return Err((d.msg, d.bufs));
+                }
+                _ => {
+                    let res = cvt_res(res);
+                    note_ring_send(sock, &res, total);
+                    return Ok((BufResult(res, d.bufs), d.msg));
+                }
+            }
+        }
     }
 }

@@ -124,8 +124,10 @@ impl Pattern for Publish {
         }
         let round = peers.begin_fan_out();
         let mut full = false;
-        for peer in self.index.matching(&msg.frames()[0]) {
-            full |= peers.fan_out_to(peer, &msg, round, &mut self.fanout);
+        for list in self.index.matching_lists(&msg.frames()[0]) {
+            for &peer in list {
+                full |= peers.fan_out_to(peer, &msg, round, &mut self.fanout);
+            }
         }
         self.fanout_full = full;
         Ok(if self.fanout.is_empty() {
@@ -279,7 +281,7 @@ impl Pattern for Publish {
         let Some(p) = peers.get(peer) else {
             return;
         };
-        let lost: Vec<Bytes> = p.subs.topics().cloned().collect();
+        let lost: Vec<Bytes> = p.subs.topics();
         let mine = self.manual.remove(&peer);
         if opts.xpub_manual && self.xpub {
             let mine = mine.unwrap_or_default();
@@ -287,7 +289,7 @@ impl Pattern for Publish {
                 self.index.remove(&topic, peer);
             }
             for topic in mine.topics() {
-                self.notice(peers, 0, topic, None);
+                self.notice(peers, 0, &topic, None);
             }
         } else {
             for topic in lost {

@@ -103,7 +103,7 @@ impl Pattern for Radio {
         let Some(p) = peers.get(peer) else {
             return;
         };
-        let groups: Vec<Bytes> = p.subs.topics().cloned().collect();
+        let groups: Vec<Bytes> = p.subs.topics();
         for group in groups {
             self.index.remove(&group, peer);
         }

@@ -125,7 +125,7 @@ impl Pattern for Subscribe {
         for topic in self.topics.topics() {
             peers.push_action(Action::Subscription {
                 peer: Some(peer),
-                topic: topic.clone(),
+                topic,
                 subscribe: true,
             });
         }

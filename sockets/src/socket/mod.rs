@@ -297,12 +297,19 @@ impl<P: Proactor> Socket<P> {
         }
         shared.watch_context();
         // A udp:// socket is made now, so a wrong address or an engine without
-        // datagram sockets fails here.
+        // datagram sockets fails here (a host name is looked up in the background).
         let datagram = match &ep {
             Endpoint::Udp { .. } => {
-                let kind = shared.core.borrow().kind();
-                let socket = crate::udp::open(&ep, kind, false)?;
-                Some(shared.proactor.adopt_datagram(socket).map_err(Error::Io)?)
+                let (kind, hops) = {
+                    let core = shared.core.borrow();
+                    (core.kind(), core.opts.multicast_hops)
+                };
+                Some(match crate::udp::connect(&ep, kind, hops)? {
+                    crate::udp::Radio::Ready(socket) => {
+                        Ok(shared.proactor.adopt_datagram(socket).map_err(Error::Io)?)
+                    }
+                    crate::udp::Radio::Resolve { name, port } => Err((name, port)),
+                })
             }
             _ => None,
         };
@@ -325,9 +332,25 @@ impl<P: Proactor> Socket<P> {
             id
         };
         shared.run_core_output();
-        if let Some(stream) = datagram {
+        if let Some(datagram) = datagram {
             let origin = Origin::Connect { id, peer };
-            crate::udp::start(shared, stream, origin, endpoint.to_owned());
+            match datagram {
+                Ok(stream) => crate::udp::start(shared, stream, origin, endpoint.to_owned()),
+                Err((name, port)) => {
+                    let Endpoint::Udp { interface, .. } = ep else {
+                        unreachable!("a datagram link comes from a udp:// endpoint")
+                    };
+                    shared.proactor.spawn_local(crate::udp::resolve_and_start(
+                        shared.clone(),
+                        name,
+                        port,
+                        interface,
+                        endpoint.to_owned(),
+                        origin,
+                        stop,
+                    ));
+                }
+            }
         } else if let Endpoint::Inproc(name) = ep {
             let task = inproc::connect_loop(shared.clone(), name, endpoint.to_owned(), id, stop);
             shared.proactor.spawn_local(task);
@@ -348,10 +371,18 @@ impl<P: Proactor> Socket<P> {
     fn bind_udp(&self, ep: &Endpoint, endpoint: &str) -> Result<String, Error> {
         let shared = &self.shared;
         let kind = shared.core.borrow().kind();
-        let socket = crate::udp::open(ep, kind, true)?;
+        let socket = crate::udp::bind(ep, kind)?;
+        // The real port, and the interface prefix given (a RADIO connecting to what
+        // `bind` returns names the same interface).
+        let prefix = match ep {
+            Endpoint::Udp {
+                interface: Some(i), ..
+            } => format!("{i};"),
+            _ => String::new(),
+        };
         let actual = socket
             .local_addr()
-            .map(|a| format!("udp://{a}"))
+            .map(|a| format!("udp://{prefix}{a}"))
             .unwrap_or_else(|_| endpoint.to_owned());
         let stream = shared.proactor.adopt_datagram(socket).map_err(Error::Io)?;
         let id = shared.io.borrow_mut().next_id();

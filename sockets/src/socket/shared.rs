@@ -24,6 +24,11 @@ use crate::reason::DisconnectReason;
 use crate::trace::DropReport;
 use crate::util::{AbortHandle, IdMap, Notify, Stop};
 
+/// The longest message a fan-out to a single target encodes once before copying it
+/// into the batch (callgrind, PUB to one SUB, 64 B: 931-943 instructions per message
+/// against 957 encoding into the batch directly).
+const ENCODE_ONE_MAX: usize = 1024;
+
 /// A bound endpoint.
 pub(crate) struct BindEntry {
     pub id: u64,
@@ -109,6 +114,8 @@ pub(crate) struct Shared<P> {
     pub events: RefCell<VecDeque<ringmq_zmtp::Event>>,
     /// Rate limit of the dropped-messages log.
     drop_report: DropReport,
+    /// A fan-out's message encoded once for all its targets (a reused buffer).
+    wire: RefCell<Vec<u8>>,
 }
 
 impl<P: Proactor> Shared<P> {
@@ -128,6 +135,7 @@ impl<P: Proactor> Shared<P> {
             actions: RefCell::new(Vec::new()),
             events: RefCell::new(VecDeque::new()),
             drop_report: DropReport::default(),
+            wire: RefCell::new(Vec::new()),
         }
     }
 
@@ -286,13 +294,29 @@ impl<P: Proactor> Shared<P> {
         }
     }
 
-    /// Hands a fan-out message ([`crate::core::Sent::Fanout`]) to each target the core listed, by
-    /// reference; a copy is queued for a link that cannot take it now.
+    /// Hands a fan-out message ([`crate::core::Sent::Fanout`]) to each target the core
+    /// listed, by reference; a copy is queued for a link that cannot take it now. A
+    /// small message is encoded once
+    /// ([`ringmq_zmtp::frame::encode_message`]) and the same bytes are copied into each
+    /// ZMTP link's batch ([`Link::offer_encoded`]).
     pub(crate) fn fan_out(&self, msg: &Message) {
         let targets = self.core.borrow_mut().take_fanout();
+        let mut wire = std::mem::take(&mut *self.wire.borrow_mut());
+        // For one target, encoding first pays only for a short message (a longer one
+        // would be copied twice).
+        let worth = match targets.len() {
+            0 => false,
+            1 => msg.byte_len() <= ENCODE_ONE_MAX,
+            _ => true,
+        };
+        let encoded = worth && ringmq_zmtp::frame::encode_message(msg.frames(), &mut wire);
         for &peer in &targets {
             let link = self.link(peer);
-            if link.as_ref().is_some_and(|l| l.offer_shared(msg)) {
+            let taken = link.as_ref().is_some_and(|l| match encoded {
+                true => l.offer_encoded(msg, &wire),
+                false => l.offer_shared(msg),
+            });
+            if taken {
                 continue;
             }
             let queued = self.core.borrow_mut().requeue(peer, msg.clone(), false);
@@ -301,6 +325,7 @@ impl<P: Proactor> Shared<P> {
             }
         }
         self.core.borrow_mut().restore_fanout(targets);
+        *self.wire.borrow_mut() = wire;
     }
 
     // ---- what connections tell the socket

@@ -74,14 +74,7 @@ fn quarter(x: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize) {
 #[inline(always)]
 fn rounds(x: &mut [u32; 16]) {
     for _ in 0..10 {
-        quarter(x, 0, 4, 8, 12);
-        quarter(x, 5, 9, 13, 1);
-        quarter(x, 10, 14, 2, 6);
-        quarter(x, 15, 3, 7, 11);
-        quarter(x, 0, 1, 2, 3);
-        quarter(x, 5, 6, 7, 4);
-        quarter(x, 10, 11, 8, 9);
-        quarter(x, 15, 12, 13, 14);
+        ringmq_proactor::salsa20_double_round!(quarter, x);
     }
 }
 

@@ -57,14 +57,7 @@ pub(crate) fn blocks4(input: &[u32; 16]) -> [u8; 4 * BLOCK] {
     start[9] = m128i::from(hi);
     let mut x = start;
     for _ in 0..10 {
-        quarter(&mut x, 0, 4, 8, 12);
-        quarter(&mut x, 5, 9, 13, 1);
-        quarter(&mut x, 10, 14, 2, 6);
-        quarter(&mut x, 15, 3, 7, 11);
-        quarter(&mut x, 0, 1, 2, 3);
-        quarter(&mut x, 5, 6, 7, 4);
-        quarter(&mut x, 10, 11, 8, 9);
-        quarter(&mut x, 15, 12, 13, 14);
+        ringmq_proactor::salsa20_double_round!(quarter, &mut x);
     }
     let mut out = [0u8; 4 * BLOCK];
     for group in 0..4 {
