@@ -36,6 +36,8 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
         let endpoint = publisher.bind("tcp://127.0.0.1:*")?;
 
         let sub = ctx.subscriber();
+        // Received messages carry the publisher's properties only when asked for.
+        sub.set_option(SocketOption::PeerMetadata(true))?;
         sub.set_option(SocketOption::CurveServerKey(server_public.clone()))?;
         sub.set_option(SocketOption::CurvePublicKey(client_public.clone()))?;
         sub.set_option(SocketOption::CurveSecretKey(client_secret))?;

@@ -516,9 +516,18 @@ fn drain_events<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>) -> bool {
                     continue;
                 };
                 let mut msg = Message::from(parts);
-                let meta = meta.get_or_insert_with(|| conn.meta.borrow().clone());
-                msg.set_peer(meta.clone());
                 let core = core.get_or_insert_with(|| shared.core.borrow_mut());
+                // The connection's properties, once per run, and only when asked for:
+                // attached to each message they cost an atomic increment and decrement.
+                let meta = meta.get_or_insert_with(|| {
+                    core.opts
+                        .peer_metadata
+                        .then(|| conn.meta.borrow().clone())
+                        .flatten()
+                });
+                if meta.is_some() {
+                    msg.set_peer(meta.clone());
+                }
                 delivered |= core.on_message(peer, msg);
                 continue;
             }

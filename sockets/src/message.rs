@@ -13,10 +13,16 @@ use crate::error::Error;
 /// A multipart message: one or more frames, each a [`Bytes`] (so cloning a message for
 /// PUB fan-out copies no payload). A single-frame message needs no allocation besides
 /// its payload.
+///
+/// Received messages carry their peer's properties only when the receiving socket has
+/// [`SocketOption::PeerMetadata`](crate::SocketOption::PeerMetadata) set (see
+/// [`Message::peer_metadata`]): attaching them costs an atomic reference count
+/// increment and decrement per message.
 #[derive(Clone)]
 pub struct Message {
     frames: Frames,
-    /// The sending peer's properties, on received messages.
+    /// The sending peer's properties, on messages received with
+    /// `SocketOption::PeerMetadata` set.
     peer: Option<Arc<Metadata>>,
     /// RADIO / DISH: the group, out of band (none set: the empty group). Boxed so that
     /// messages of the other types stay one pointer larger, not a `Bytes` larger.
@@ -67,7 +73,13 @@ impl Message {
     /// `zmq_msg_gets`: its READY / INITIATE properties (`Socket-Type`, `Identity`, the
     /// `X-` properties it set with `ZMQ_METADATA`), `Peer-Address` (TCP, bind side:
     /// the IP address), and on an authenticating server `User-Id` plus the ZAP reply's
-    /// metadata. `None` on messages that were not received from a peer.
+    /// metadata.
+    ///
+    /// `None` unless the receiving socket had
+    /// [`SocketOption::PeerMetadata`](crate::SocketOption::PeerMetadata) set when the
+    /// message arrived (off by default: each message would hold a reference to its
+    /// connection's properties, an atomic increment and decrement per message), and on
+    /// messages not received from a TCP / IPC peer (built ones, inproc).
     pub fn peer_metadata(&self) -> Option<&Metadata> {
         self.peer.as_deref()
     }

@@ -262,6 +262,16 @@ pub enum SocketOption {
     /// `ZMQ_METADATA`: a property sent to peers in READY / INITIATE. The name must start
     /// with `X-` (libzmq's `"X-name:value"`); setting a name again replaces its value.
     Metadata(String, Bytes),
+    /// `RINGMQ_PEER_METADATA` (no libzmq equivalent): attach the sending peer's
+    /// properties to every received message, for [`Message::peer_metadata`] and
+    /// [`Message::peer_property`] (libzmq's `zmq_msg_gets`). Off by default: each message
+    /// would hold a reference to its connection's shared properties, an atomic increment
+    /// and decrement per message. Applies to messages taken off a connection after it is
+    /// set (not to those already queued in the socket).
+    ///
+    /// [`Message::peer_metadata`]: crate::Message::peer_metadata
+    /// [`Message::peer_property`]: crate::Message::peer_property
+    PeerMetadata(bool),
 }
 
 impl SocketOption {
@@ -339,6 +349,7 @@ impl SocketOption {
             SocketOption::ZapDomain(_) => "ZMQ_ZAP_DOMAIN",
             SocketOption::ZapEnforceDomain(_) => "ZMQ_ZAP_ENFORCE_DOMAIN",
             SocketOption::Metadata(..) => "ZMQ_METADATA",
+            SocketOption::PeerMetadata(_) => "RINGMQ_PEER_METADATA",
         }
     }
 
@@ -475,6 +486,8 @@ pub(crate) struct Options {
     pub zap_domain: String,
     pub zap_enforce_domain: bool,
     pub metadata: Metadata,
+    /// `SocketOption::PeerMetadata`.
+    pub peer_metadata: bool,
     /// The context's ZAP handler slot.
     pub zap: ZapSlot,
 }
@@ -567,6 +580,7 @@ impl Default for Options {
             zap_domain: String::new(),
             zap_enforce_domain: false,
             metadata: Metadata::new(),
+            peer_metadata: false,
             zap: ZapSlot::default(),
         }
     }
@@ -786,6 +800,7 @@ impl Options {
                 self.zap_domain = d;
             }
             SocketOption::ZapEnforceDomain(v) => self.zap_enforce_domain = v,
+            SocketOption::PeerMetadata(v) => self.peer_metadata = v,
             SocketOption::Metadata(name, value) => {
                 let reserved = ["socket-type", "identity", "resource", "user-id"];
                 if name.len() < 3
@@ -1136,6 +1151,7 @@ struct Values {
     zap_domain: String,
     zap_enforce_domain: bool,
     metadata: Metadata,
+    peer_metadata: bool,
 }
 
 impl Options {
@@ -1202,6 +1218,7 @@ impl Options {
                 zap_domain: o.zap_domain.clone(),
                 zap_enforce_domain: o.zap_enforce_domain,
                 metadata: o.metadata.clone(),
+                peer_metadata: o.peer_metadata,
             },
         }
     }
@@ -1478,6 +1495,10 @@ impl SocketOptions {
     /// `ZMQ_ZAP_ENFORCE_DOMAIN`.
     pub fn zap_enforce_domain(&self) -> bool {
         self.o.zap_enforce_domain
+    }
+    /// `RINGMQ_PEER_METADATA` (see [`SocketOption::PeerMetadata`]).
+    pub fn peer_metadata(&self) -> bool {
+        self.o.peer_metadata
     }
     /// `ZMQ_METADATA`: the value of the property `name` set on this socket.
     pub fn metadata(&self, name: &str) -> Option<Bytes> {

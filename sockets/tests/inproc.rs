@@ -31,6 +31,8 @@ fn frames(m: &Message) -> Vec<Vec<u8>> {
 
 async fn push_pull_in_order_without_copies<P: Proactor>(ctx: Context<P>) {
     let pull = ctx.pull();
+    // Even when asked for, inproc peers carry no metadata (checked below).
+    pull.set_option(SocketOption::PeerMetadata(true)).unwrap();
     assert_eq!(pull.bind("inproc://pp").unwrap(), "inproc://pp");
     assert_eq!(pull.last_endpoint().as_deref(), Some("inproc://pp"));
     let push = ctx.push();

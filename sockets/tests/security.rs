@@ -79,11 +79,13 @@ async fn curve_reqrep_with_allow_list_and_metadata<P: Proactor>(ctx: Context<P>)
     auth.allow_curve_key(&cpub);
     ctx.set_zap_handler(auth.clone());
     let rep = ctx.socket(SocketType::Rep);
+    rep.set_option(SocketOption::PeerMetadata(true)).unwrap();
     set(&rep, curve_server(&ssec));
     rep.set_option(SocketOption::Metadata("X-Role".into(), "server".into()))
         .unwrap();
     let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
     let req = ctx.socket(SocketType::Req);
+    req.set_option(SocketOption::PeerMetadata(true)).unwrap();
     set(&req, curve_client(&cpub, &csec, &spub));
     req.set_option(SocketOption::Metadata("X-Name".into(), "alice".into()))
         .unwrap();
@@ -210,6 +212,7 @@ async fn curve_without_handler_accepts_any_key_unless_enforced<P: Proactor>(ctx:
     let (cpub, csec) = CurveKey::generate_pair();
     assert!(!ctx.has_zap_handler());
     let pull = ctx.socket(SocketType::Pull);
+    pull.set_option(SocketOption::PeerMetadata(true)).unwrap();
     set(&pull, curve_server(&ssec));
     let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
     let push = ctx.socket(SocketType::Push);
@@ -219,6 +222,11 @@ async fn curve_without_handler_accepts_any_key_unless_enforced<P: Proactor>(ctx:
     let m = pull.recv().await.unwrap();
     assert_eq!(m.frames()[0], "open door");
     assert_eq!(prop(&m, "User-Id"), None);
+    assert_eq!(
+        prop(&m, "Socket-Type"),
+        Some(&b"PUSH"[..]),
+        "metadata attached"
+    );
 
     let strict = ctx.socket(SocketType::Pull);
     set(&strict, curve_server(&ssec));
@@ -243,6 +251,7 @@ async fn plain_with_zap_accepts_and_refuses<P: Proactor>(ctx: Context<P>) {
     auth.add_plain_user("admin", "secret");
     ctx.set_zap_handler(auth);
     let router = ctx.socket(SocketType::Router);
+    router.set_option(SocketOption::PeerMetadata(true)).unwrap();
     router.set_option(SocketOption::PlainServer(true)).unwrap();
     let smon = router.monitor();
     let ep = router.bind("tcp://127.0.0.1:*").unwrap();
@@ -324,6 +333,7 @@ async fn zap_status_codes_300_and_500<P: Proactor>(ctx: Context<P>) {
     let (spub, ssec) = CurveKey::generate_pair();
     let (cpub, csec) = CurveKey::generate_pair();
     let pull = ctx.socket(SocketType::Pull);
+    pull.set_option(SocketOption::PeerMetadata(true)).unwrap();
     set(&pull, curve_server(&ssec));
     pull.set_option(SocketOption::ZapDomain("test".into()))
         .unwrap();
@@ -802,7 +812,36 @@ async fn curve_options_are_checked<P: Proactor>(ctx: Context<P>) {
     }
 }
 
+/// Peer metadata is attached to received messages only while `PeerMetadata` is set
+/// (an atomic reference count per message otherwise saved).
+async fn peer_metadata_only_when_asked<P: Proactor>(ctx: Context<P>) {
+    let pull = ctx.socket(SocketType::Pull);
+    assert!(!pull.options().peer_metadata(), "off by default");
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = ctx.socket(SocketType::Push);
+    push.set_option(SocketOption::Metadata("X-Who".into(), "me".into()))
+        .unwrap();
+    push.connect(&ep).unwrap();
+    push.send("a").await.unwrap();
+    let m = pull.recv().await.unwrap();
+    assert_eq!(m.frames()[0], "a");
+    assert!(m.peer_metadata().is_none(), "not asked for");
+    pull.set_option(SocketOption::PeerMetadata(true)).unwrap();
+    assert!(pull.options().peer_metadata());
+    push.send("b").await.unwrap();
+    let m = pull.recv().await.unwrap();
+    assert_eq!(m.frames()[0], "b");
+    assert_eq!(prop(&m, "X-Who"), Some(&b"me"[..]));
+    assert_eq!(prop(&m, "Socket-Type"), Some(&b"PUSH"[..]));
+    pull.set_option(SocketOption::PeerMetadata(false)).unwrap();
+    push.send("c").await.unwrap();
+    let m = pull.recv().await.unwrap();
+    assert_eq!(m.frames()[0], "c");
+    assert!(m.peer_metadata().is_none(), "off again");
+}
+
 backend_tests!(
+    peer_metadata_only_when_asked,
     curve_reqrep_with_allow_list_and_metadata,
     curve_fan_out_seals_each_subscribers_copy,
     curve_unknown_client_key_is_denied,

@@ -168,6 +168,7 @@ async fn curve_req_to_libzmq_rep_with_zap_allow_list<P: Proactor>(ctx: Context<P
     )
     .await;
     let req = ctx.socket(SocketType::Req);
+    req.set_option(SocketOption::PeerMetadata(true)).unwrap();
     set(&req, curve_client(&k));
     req.set_option(SocketOption::Metadata("X-Name".into(), "alice".into()))
         .unwrap();
@@ -192,6 +193,7 @@ async fn curve_libzmq_dealer_to_ringmq_router_with_our_zap<P: Proactor>(ctx: Con
     auth.allow_curve_key(&k.cpub);
     ctx.set_zap_handler(auth);
     let router = ctx.socket(SocketType::Router);
+    router.set_option(SocketOption::PeerMetadata(true)).unwrap();
     set(&router, curve_server(&k));
     // The monitor exists before the peer starts: the runtime keeps running (and may
     // finish the handshake) while the peer starts.
@@ -375,6 +377,7 @@ async fn curve_push_pull_both_ways<P: Proactor>(ctx: Context<P>) {
     auth.allow_curve_key(&k.cpub);
     ctx.set_zap_handler(auth);
     let pull = ctx.socket(SocketType::Pull);
+    pull.set_option(SocketOption::PeerMetadata(true)).unwrap();
     set(&pull, curve_server(&k));
     let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
     let peer = spawn_with(
@@ -430,6 +433,7 @@ async fn plain_libzmq_dealer_to_ringmq_router_with_our_zap<P: Proactor>(ctx: Con
     auth.add_plain_user("admin", "secret");
     ctx.set_zap_handler(auth);
     let router = ctx.socket(SocketType::Router);
+    router.set_option(SocketOption::PeerMetadata(true)).unwrap();
     router.set_option(SocketOption::PlainServer(true)).unwrap();
     let ep = router.bind("tcp://127.0.0.1:*").unwrap();
     let mon = router.monitor();
@@ -502,6 +506,7 @@ async fn plain_pub_sub_and_push_pull<P: Proactor>(ctx: Context<P>) {
 
     // libzmq pushes as PLAIN client into our PLAIN server.
     let pull = ctx.socket(SocketType::Pull);
+    pull.set_option(SocketOption::PeerMetadata(true)).unwrap();
     pull.set_option(SocketOption::PlainServer(true)).unwrap();
     let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
     let peer = spawn(
@@ -891,6 +896,7 @@ async fn curve_libzmq_req_to_ringmq_rep_and_dealer_to_libzmq_router<P: Proactor>
     auth.allow_curve_key(&k.cpub);
     ctx.set_zap_handler(auth);
     let rep = ctx.socket(SocketType::Rep);
+    rep.set_option(SocketOption::PeerMetadata(true)).unwrap();
     set(&rep, curve_server(&k));
     let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
     // `ask` sends the standard payloads (up to 16 MiB) and checks each echo.
@@ -919,6 +925,7 @@ async fn curve_libzmq_req_to_ringmq_rep_and_dealer_to_libzmq_router<P: Proactor>
     )
     .await;
     let dealer = ctx.socket(SocketType::Dealer);
+    dealer.set_option(SocketOption::PeerMetadata(true)).unwrap();
     set(&dealer, curve_client(&k));
     dealer.connect(&peer.endpoint).unwrap();
     dealer_asks(&dealer).await;
@@ -931,6 +938,7 @@ async fn plain_libzmq_req_to_ringmq_rep_and_dealer_to_libzmq_router<P: Proactor>
     auth.add_plain_user("admin", "secret");
     ctx.set_zap_handler(auth);
     let rep = ctx.socket(SocketType::Rep);
+    rep.set_option(SocketOption::PeerMetadata(true)).unwrap();
     rep.set_option(SocketOption::PlainServer(true)).unwrap();
     let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
     let mut peer = spawn(
@@ -971,6 +979,7 @@ async fn plain_libzmq_req_to_ringmq_rep_and_dealer_to_libzmq_router<P: Proactor>
     )
     .await;
     let dealer = ctx.socket(SocketType::Dealer);
+    dealer.set_option(SocketOption::PeerMetadata(true)).unwrap();
     set(&dealer, plain_client("admin", "secret"));
     dealer.connect(&peer.endpoint).unwrap();
     dealer_asks(&dealer).await;

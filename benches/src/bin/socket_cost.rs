@@ -8,6 +8,9 @@
 //! - `pushpull N`: N 64 B messages PUSH -> PULL;
 //! - `shared-pushpull N`: `pushpull` with every message a view of one static payload
 //!   (no allocation per message, as in `remote_thr`);
+//! - `slice-pushpull N`: `pushpull` with every message built from a `&[u8]` (a copy
+//!   into a new `Bytes`, an allocation per message; the workload a `Message` holding
+//!   small frames inline would serve, docs/PERFORMANCE.md);
 //! - `batch-pushpull N`: `shared-pushpull` with the batch API (`send_batch` of 256
 //!   messages, `recv_many` of up to 256);
 //! - `reqrep N`: N 64 B request / reply round trips;
@@ -45,6 +48,8 @@ fn main() {
         Some("reqrep") => rt.block_on(reqrep(&ctx, TCP, num(1))),
         Some("batch-pushpull") => rt.block_on(batch_pushpull(&ctx, TCP, num(1))),
         Some("shared-pushpull") => rt.block_on(shared_pushpull(&ctx, TCP, num(1))),
+        Some("slice-pushpull") => rt.block_on(slice_pushpull(&ctx, TCP, num(1))),
+        Some("inproc-slice-pushpull") => rt.block_on(slice_pushpull(&ctx, INPROC, num(1))),
         Some("inproc-pushpull") => rt.block_on(pushpull(&ctx, INPROC, num(1))),
         Some("inproc-reqrep") => rt.block_on(reqrep(&ctx, INPROC, num(1))),
         Some("fanout") => rt.block_on(fanout(&ctx, num(1))),
@@ -62,8 +67,8 @@ fn main() {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: socket_cost pushpull N | shared-pushpull N | batch-pushpull N | reqrep N | fanout N | router IDLE N | \
-         inproc-pushpull N | inproc-reqrep N"
+        "usage: socket_cost pushpull N | shared-pushpull N | slice-pushpull N | batch-pushpull N | reqrep N | \
+         fanout N | router IDLE N | inproc-pushpull N | inproc-slice-pushpull N | inproc-reqrep N"
     );
     std::process::exit(2)
 }
@@ -149,6 +154,26 @@ async fn shared_pushpull(ctx: &Ctx, bind: &str, n: usize) -> usize {
     let send = async {
         for _ in 0..n {
             push.send(shared_payload()).await.expect("send");
+        }
+    };
+    let recv = async {
+        for _ in 0..n {
+            pull.recv().await.expect("recv");
+        }
+    };
+    join(send, recv).await;
+    n
+}
+
+async fn slice_pushpull(ctx: &Ctx, bind: &str, n: usize) -> usize {
+    static PAYLOAD: [u8; 64] = [7u8; 64];
+    let pull = ctx.pull();
+    let ep = pull.bind(bind).expect("bind");
+    let push = ctx.push();
+    push.connect(&ep).expect("connect");
+    let send = async {
+        for _ in 0..n {
+            push.send(Message::from(&PAYLOAD[..])).await.expect("send");
         }
     };
     let recv = async {
