@@ -66,19 +66,26 @@ fn invalid(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg)
 }
 
-/// The socket of a DISH's `bind`: on the address (joining it when it is a multicast
-/// group, on the endpoint's interface if it names one), on every interface for `*`, or
-/// on the address of a network interface named as the host (`udp://lo:5555`, as
-/// libzmq allows; host names are not looked up for a bind, as in libzmq).
-pub(crate) fn bind(ep: &Endpoint, kind: SocketType) -> Result<UdpSocket, Error> {
+/// The interface, host and port of a `udp://` endpoint (`bind` and `connect` are called
+/// for those only).
+fn udp_parts(ep: &Endpoint) -> (&Option<Host>, &Host, &u16) {
     let Endpoint::Udp {
         interface,
         host,
         port,
     } = ep
     else {
-        unreachable!("udp::bind is called for udp:// endpoints only")
+        unreachable!("udp::bind and udp::connect are called for udp:// endpoints only")
     };
+    (interface, host, port)
+}
+
+/// The socket of a DISH's `bind`: on the address (joining it when it is a multicast
+/// group, on the endpoint's interface if it names one), on every interface for `*`, or
+/// on the address of a network interface named as the host (`udp://lo:5555`, as
+/// libzmq allows; host names are not looked up for a bind, as in libzmq).
+pub(crate) fn bind(ep: &Endpoint, kind: SocketType) -> Result<UdpSocket, Error> {
+    let (interface, host, port) = udp_parts(ep);
     check_role(kind, true)?;
     let ip = match host {
         Host::Wildcard => None,
@@ -172,14 +179,7 @@ pub(crate) enum Radio {
 /// The RADIO's side of `connect`: its socket for an address (`*` is refused), or the
 /// name to look up first.
 pub(crate) fn connect(ep: &Endpoint, kind: SocketType, hops: u32) -> Result<Radio, Error> {
-    let Endpoint::Udp {
-        interface,
-        host,
-        port,
-    } = ep
-    else {
-        unreachable!("udp::connect is called for udp:// endpoints only")
-    };
+    let (interface, host, port) = udp_parts(ep);
     check_role(kind, false)?;
     match host {
         Host::Ip(ip) => connect_radio(SocketAddr::new(*ip, *port), interface.as_ref(), hops)
