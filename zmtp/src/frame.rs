@@ -282,6 +282,29 @@ impl Transmit {
     }
 }
 
+/// Length of the header of a frame of `len` bytes: the short form up to 255 bytes, the
+/// long one above.
+#[inline(always)]
+fn header_len(len: usize) -> usize {
+    if len <= 255 {
+        2
+    } else {
+        9
+    }
+}
+
+/// The header of a frame of `len` bytes with `flags` (MORE, COMMAND; LONG is added
+/// when needed): its bytes, of which the first [`header_len`] are used.
+#[inline(always)]
+fn header(flags: u8, len: usize) -> [u8; 9] {
+    let mut header = [flags, len as u8, 0, 0, 0, 0, 0, 0, 0];
+    if len > 255 {
+        header[0] |= FLAG_LONG;
+        header[1..].copy_from_slice(&(len as u64).to_be_bytes());
+    }
+    header
+}
+
 /// The most bytes [`encode_message`] encodes: larger messages are not worth encoding
 /// once for several peers (each peer's batch copies them all the same, and a frame
 /// above [`INLINE_THRESHOLD`] travels as its own chunk instead).
@@ -300,7 +323,7 @@ pub fn encode_message<B: std::ops::Deref<Target = [u8]>>(parts: &[B], out: &mut 
         if body.len() > INLINE_THRESHOLD {
             return false;
         }
-        total += body.len() + if body.len() <= 255 { 2 } else { 9 };
+        total += header_len(body.len()) + body.len();
     }
     if parts.is_empty() || total > ENCODE_ONCE_MAX {
         return false;
@@ -309,12 +332,7 @@ pub fn encode_message<B: std::ops::Deref<Target = [u8]>>(parts: &[B], out: &mut 
     let last = parts.len() - 1;
     for (i, body) in parts.iter().enumerate() {
         let flags = if i < last { FLAG_MORE } else { 0 };
-        if body.len() <= 255 {
-            out.extend_from_slice(&[flags, body.len() as u8]);
-        } else {
-            out.push(flags | FLAG_LONG);
-            out.extend_from_slice(&(body.len() as u64).to_be_bytes());
-        }
+        out.extend_from_slice(&header(flags, body.len())[..header_len(body.len())]);
         out.extend_from_slice(body);
     }
     true
@@ -462,15 +480,11 @@ impl FrameEncoder {
             flags |= FLAG_COMMAND;
         }
         if len <= 255 {
-            self.inline.extend_from_slice(&[flags, len as u8]);
-            self.pending += 2;
+            self.inline.extend_from_slice(&header(flags, len)[..2]);
         } else {
-            let mut header = [flags | FLAG_LONG, 0, 0, 0, 0, 0, 0, 0, 0];
-            header[1..].copy_from_slice(&(len as u64).to_be_bytes());
-            self.inline.extend_from_slice(&header);
-            self.pending += 9;
+            self.inline.extend_from_slice(&header(flags, len));
         }
-        self.pending += len;
+        self.pending += header_len(len) + len;
     }
 
     /// Appends a frame given as parts.
