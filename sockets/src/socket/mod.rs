@@ -25,7 +25,7 @@ use crate::monitor::{Monitor, MonitorEventKind};
 use crate::options::{Options, SocketOption, SocketOptions};
 use crate::reason::DisconnectReason;
 use crate::stats::{PeerStats, SocketStats};
-use crate::util::{abortable, with_deadline, yield_now, Stop};
+use crate::util::{abortable, with_deadline, yield_now, Notify, Stop};
 use shared::{BindEntry, ConnectEntry, CtxLink, Shared};
 
 /// `send` lets other tasks run after this many sends in a row that did not wait.
@@ -725,24 +725,13 @@ impl<P: Proactor> Socket<P> {
         deadline: &mut Option<Option<Instant>>,
         timed: bool,
     ) -> Result<(), Error> {
-        let p = &self.shared.proactor;
         self.shared.unyielded_sends.set(0);
         let timeout = match timed {
             true => self.shared.core.borrow().opts.sndtimeo,
             false => None,
         };
-        if timeout == Some(Duration::ZERO) {
-            return Err(Error::WouldBlock);
-        }
-        self.check_driven()?;
-        let deadline = *deadline.get_or_insert_with(|| timeout.map(|d| p.now() + d));
-        // A termination must be able to wake this wait.
-        self.shared.watch_context();
-        let room = self.shared.send_ready.notified();
-        match with_deadline(p, deadline, room).await {
-            Some(()) => Ok(()),
-            None => Err(Error::TimedOut),
-        }
+        self.wait_on(&self.shared.send_ready, timeout, deadline)
+            .await
     }
 
     /// Sends as many messages of `msgs` as can be taken now, in order, without
@@ -1040,17 +1029,30 @@ impl<P: Proactor> Socket<P> {
     /// RCVTIMEO counted from the first wait of the call (`deadline`, set then):
     /// [`Error::WouldBlock`] at RCVTIMEO 0, [`Error::TimedOut`] once it passed.
     async fn wait_for_input(&self, deadline: &mut Option<Option<Instant>>) -> Result<(), Error> {
-        let p = &self.shared.proactor;
         let timeout = self.shared.core.borrow().opts.rcvtimeo;
+        self.wait_on(&self.shared.recv_ready, timeout, deadline)
+            .await
+    }
+
+    /// The wait of [`wait_for_room`](Self::wait_for_room) and
+    /// [`wait_for_input`](Self::wait_for_input): until `ready` is notified, within
+    /// `timeout` counted from the first wait of the call (`deadline`, set then);
+    /// [`Error::WouldBlock`] at a zero timeout, [`Error::TimedOut`] once it passed.
+    async fn wait_on(
+        &self,
+        ready: &Notify,
+        timeout: Option<Duration>,
+        deadline: &mut Option<Option<Instant>>,
+    ) -> Result<(), Error> {
         if timeout == Some(Duration::ZERO) {
             return Err(Error::WouldBlock);
         }
         self.check_driven()?;
+        let p = &self.shared.proactor;
         let deadline = *deadline.get_or_insert_with(|| timeout.map(|d| p.now() + d));
         // A termination must be able to wake this wait.
         self.shared.watch_context();
-        let ready = self.shared.recv_ready.notified();
-        match with_deadline(p, deadline, ready).await {
+        match with_deadline(p, deadline, ready.notified()).await {
             Some(()) => Ok(()),
             None => Err(Error::TimedOut),
         }
