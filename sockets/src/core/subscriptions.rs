@@ -114,21 +114,26 @@ impl<V> PrefixTrie<V> {
         self.len
     }
 
-    /// The value of exactly `key`.
-    pub(crate) fn get(&self, key: &[u8]) -> Option<&V> {
+    /// The node of exactly `key` (it may hold no value), with its parent and the first
+    /// byte of its edge (the root's are `(0, 0)`).
+    fn find(&self, key: &[u8]) -> Option<(u32, (u32, u8))> {
         self.nodes.first()?;
+        let mut parent = (0u32, 0u8);
         let mut id = 0u32;
         let mut rest = key;
-        loop {
-            let node = &self.nodes[id as usize];
-            let Some(&b) = rest.first() else {
-                return node.value.as_ref();
-            };
-            let child = node.child(b)?;
-            let label = &self.nodes[child as usize].label;
-            rest = rest.strip_prefix(&**label)?;
+        while let Some(&b) = rest.first() {
+            let child = self.nodes[id as usize].child(b)?;
+            rest = rest.strip_prefix(&*self.nodes[child as usize].label)?;
+            parent = (id, b);
             id = child;
         }
+        Some((id, parent))
+    }
+
+    /// The value of exactly `key`.
+    pub(crate) fn get(&self, key: &[u8]) -> Option<&V> {
+        let (id, _) = self.find(key)?;
+        self.nodes[id as usize].value.as_ref()
     }
 
     /// The value of `key`, made with `make` if there is none; true when made.
@@ -178,19 +183,7 @@ impl<V> PrefixTrie<V> {
     /// Applies `f` to the value of exactly `key`, if any; when `f` returns true the key
     /// is removed. Returns `None` when the key is absent, else what `f` returned.
     pub(crate) fn update(&mut self, key: &[u8], f: impl FnOnce(&mut V) -> bool) -> Option<bool> {
-        // The node's parent and the first byte of the node's edge.
-        let mut parent = (0u32, 0u8);
-        if self.nodes.is_empty() {
-            return None;
-        }
-        let mut id = 0u32;
-        let mut rest = key;
-        while let Some(&b) = rest.first() {
-            let child = self.nodes[id as usize].child(b)?;
-            rest = rest.strip_prefix(&*self.nodes[child as usize].label)?;
-            parent = (id, b);
-            id = child;
-        }
+        let (id, (parent, b)) = self.find(key)?;
         let remove = f(self.nodes[id as usize].value.as_mut()?);
         if !remove {
             return Some(false);
@@ -200,7 +193,6 @@ impl<V> PrefixTrie<V> {
         if id == 0 {
             return Some(true);
         }
-        let (parent, b) = parent;
         match self.nodes[id as usize].children.len() {
             0 => {
                 self.nodes[parent as usize].remove_child(b);
@@ -240,33 +232,14 @@ impl<V> PrefixTrie<V> {
     }
 
     /// True when some key is a prefix of `data`: the root's value (the empty key)
-    /// answers at once, else a walk down that stops at the first key.
+    /// answers at once, else the walk of [`PrefixTrie::prefixes`] stops at the first key.
     #[inline]
     pub(crate) fn has_prefix_of(&self, data: &[u8]) -> bool {
         match self.nodes.first() {
             None => false,
             Some(root) if root.value.is_some() => true,
-            Some(_) => self.has_longer_prefix_of(data),
+            Some(_) => self.prefixes(data).next().is_some(),
         }
-    }
-
-    fn has_longer_prefix_of(&self, data: &[u8]) -> bool {
-        let mut node = &self.nodes[0];
-        let mut rest = data;
-        while let Some(&b) = rest.first() {
-            let Some(child) = node.child(b) else {
-                return false;
-            };
-            node = &self.nodes[child as usize];
-            let Some(after) = rest.strip_prefix(&*node.label) else {
-                return false;
-            };
-            if node.value.is_some() {
-                return true;
-            }
-            rest = after;
-        }
-        false
     }
 
     /// Every key, in byte order (shorter first).
