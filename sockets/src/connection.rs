@@ -299,11 +299,10 @@ impl Link for Conn {
             }
             return true;
         }
-        // Encrypted (or a failed session, which fails this send too).
-        let r = session.send(msg.frames());
+        // Encrypted (or a failed session, which fails this send too): sealed for this
+        // peer as any shared message.
         drop(session);
-        self.encoded(r);
-        true
+        self.offer_shared(msg)
     }
 
     fn wake_output(&self) {
