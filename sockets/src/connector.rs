@@ -157,14 +157,31 @@ pub(crate) async fn connect_loop<P: Proactor>(
         if stop.is_stopped() {
             break;
         }
-        let kind = MonitorEventKind::ConnectRetried { interval: ivl };
-        shared.emit(kind, &endpoint, None);
-        let wake = p.now() + ivl;
-        select(p.sleep_until(wake), stop.wait()).await;
+        retry_after(&shared, &endpoint, ivl, &stop).await;
         if max > first {
             ivl = (ivl * 2).min(max);
         }
     }
+}
+
+/// Reports the next attempt to connect `endpoint` (`ConnectRetried`) and waits `ivl`
+/// for it; false when `stop` ended the wait first.
+pub(crate) async fn retry_after<P: Proactor>(
+    shared: &Shared<P>,
+    endpoint: &str,
+    ivl: Duration,
+    stop: &Stop,
+) -> bool {
+    let p = &shared.proactor;
+    shared.emit(
+        MonitorEventKind::ConnectRetried { interval: ivl },
+        endpoint,
+        None,
+    );
+    matches!(
+        select(p.sleep_until(p.now() + ivl), stop.wait()).await,
+        Either::Left(())
+    )
 }
 
 /// One connect (host names resolved on the resolver threads, not on this loop),

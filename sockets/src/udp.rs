@@ -282,9 +282,7 @@ pub(crate) async fn resolve_and_start<P: Proactor>(
                 let kind = MonitorEventKind::ConnectFailed { error: e.into() };
                 shared.emit(kind, &endpoint, None);
                 let ivl = ivl.max(Duration::from_millis(1));
-                let kind = MonitorEventKind::ConnectRetried { interval: ivl };
-                shared.emit(kind, &endpoint, None);
-                if let Either::Right(()) = select(p.sleep_until(p.now() + ivl), stop.wait()).await {
+                if !crate::connector::retry_after(&shared, &endpoint, ivl, &stop).await {
                     return;
                 }
             }
