@@ -44,13 +44,13 @@ fn main() {
     let ctx = Context::new(rt.proactor());
     let start = Instant::now();
     let units = match args.first().map(String::as_str) {
-        Some("pushpull") => rt.block_on(pushpull(&ctx, TCP, num(1))),
+        Some("pushpull") => rt.block_on(pushpull(&ctx, TCP, num(1), payload)),
         Some("reqrep") => rt.block_on(reqrep(&ctx, TCP, num(1))),
         Some("batch-pushpull") => rt.block_on(batch_pushpull(&ctx, TCP, num(1))),
-        Some("shared-pushpull") => rt.block_on(shared_pushpull(&ctx, TCP, num(1))),
-        Some("slice-pushpull") => rt.block_on(slice_pushpull(&ctx, TCP, num(1))),
-        Some("inproc-slice-pushpull") => rt.block_on(slice_pushpull(&ctx, INPROC, num(1))),
-        Some("inproc-pushpull") => rt.block_on(pushpull(&ctx, INPROC, num(1))),
+        Some("shared-pushpull") => rt.block_on(pushpull(&ctx, TCP, num(1), shared_payload)),
+        Some("slice-pushpull") => rt.block_on(pushpull(&ctx, TCP, num(1), slice_payload)),
+        Some("inproc-slice-pushpull") => rt.block_on(pushpull(&ctx, INPROC, num(1), slice_payload)),
+        Some("inproc-pushpull") => rt.block_on(pushpull(&ctx, INPROC, num(1), payload)),
         Some("inproc-reqrep") => rt.block_on(reqrep(&ctx, INPROC, num(1))),
         Some("fanout") => rt.block_on(fanout(&ctx, num(1))),
         Some("router") => rt.block_on(router(&ctx, num(1), num(2))),
@@ -117,7 +117,8 @@ fn payload() -> Message {
     Message::from(Bytes::from(vec![7u8; 64]))
 }
 
-async fn pushpull(ctx: &Ctx, bind: &str, n: usize) -> usize {
+/// `n` messages made by `make`, PUSH -> PULL.
+async fn pushpull(ctx: &Ctx, bind: &str, n: usize, make: impl Fn() -> Message) -> usize {
     let pull = ctx.pull();
     secure_server(&pull);
     let ep = pull.bind(bind).expect("bind");
@@ -126,7 +127,7 @@ async fn pushpull(ctx: &Ctx, bind: &str, n: usize) -> usize {
     push.connect(&ep).expect("connect");
     let send = async {
         for _ in 0..n {
-            push.send(payload()).await.expect("send");
+            push.send(make()).await.expect("send");
         }
     };
     let recv = async {
@@ -144,45 +145,10 @@ fn shared_payload() -> Message {
     Message::from(Bytes::from_static(&PAYLOAD))
 }
 
-async fn shared_pushpull(ctx: &Ctx, bind: &str, n: usize) -> usize {
-    let pull = ctx.pull();
-    secure_server(&pull);
-    let ep = pull.bind(bind).expect("bind");
-    let push = ctx.push();
-    secure_client(&push);
-    push.connect(&ep).expect("connect");
-    let send = async {
-        for _ in 0..n {
-            push.send(shared_payload()).await.expect("send");
-        }
-    };
-    let recv = async {
-        for _ in 0..n {
-            pull.recv().await.expect("recv");
-        }
-    };
-    join(send, recv).await;
-    n
-}
-
-async fn slice_pushpull(ctx: &Ctx, bind: &str, n: usize) -> usize {
+/// A message built from a 64 B `&[u8]` (a copy of the slice).
+fn slice_payload() -> Message {
     static PAYLOAD: [u8; 64] = [7u8; 64];
-    let pull = ctx.pull();
-    let ep = pull.bind(bind).expect("bind");
-    let push = ctx.push();
-    push.connect(&ep).expect("connect");
-    let send = async {
-        for _ in 0..n {
-            push.send(Message::from(&PAYLOAD[..])).await.expect("send");
-        }
-    };
-    let recv = async {
-        for _ in 0..n {
-            pull.recv().await.expect("recv");
-        }
-    };
-    join(send, recv).await;
-    n
+    Message::from(&PAYLOAD[..])
 }
 
 async fn batch_pushpull(ctx: &Ctx, bind: &str, n: usize) -> usize {
