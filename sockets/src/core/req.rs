@@ -17,6 +17,19 @@ pub(crate) struct Req {
     waiting_on: Option<PeerId>,
     /// The id of the last request (REQ_CORRELATE).
     request_id: u32,
+    /// An empty frame vector kept from the last reply's envelope, reused for the next
+    /// request's, so that a round trip allocates no vector on this side.
+    spare: Vec<Bytes>,
+}
+
+impl Req {
+    /// Keeps `frames`'s vector, emptied, for the next request's envelope.
+    fn keep_spare(&mut self, mut frames: Vec<Bytes>) {
+        frames.clear();
+        if frames.capacity() > self.spare.capacity() {
+            self.spare = frames;
+        }
+    }
 }
 
 impl Pattern for Req {
@@ -27,8 +40,11 @@ impl Pattern for Req {
             });
         }
         let body_len = msg.len();
-        // Room for the whole message, so prepending allocates once.
-        let mut envelope = Vec::with_capacity(2 + body_len);
+        // Room for the whole message, so prepending allocates once at most.
+        let mut envelope = std::mem::take(&mut self.spare);
+        if envelope.capacity() < 2 + body_len {
+            envelope = Vec::with_capacity(2 + body_len);
+        }
         let request_id = self.request_id.wrapping_add(1);
         if opts.req_correlate {
             envelope.push(Bytes::copy_from_slice(&request_id.to_be_bytes()));
@@ -50,7 +66,7 @@ impl Pattern for Req {
                 Ok(sent)
             }
             Err(mut msg) => {
-                let _ = msg.split_front(msg.len() - body_len);
+                self.keep_spare(msg.split_front(msg.len() - body_len));
                 Ok(Sent::Blocked(msg))
             }
         }
@@ -85,7 +101,13 @@ impl Pattern for Req {
                 peers.drops.discarded += 1;
                 continue;
             }
-            let _ = msg.pop_front();
+            if msg.len() == 2 {
+                // The usual one-frame reply: the body alone stays in the message, and
+                // the envelope's vector serves the next request.
+                self.keep_spare(msg.split_front(1));
+            } else {
+                let _ = msg.pop_front();
+            }
             self.waiting_on = None;
             return Ok(Some(msg));
         }
