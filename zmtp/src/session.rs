@@ -862,6 +862,9 @@ impl Session {
         sink: &mut impl Deliver,
         delivered: &mut bool,
     ) -> Result<bool, Error> {
+        if !self.wraps && self.partial.is_empty() {
+            self.single_frames(sink, delivered)?;
+        }
         let Some(h) = FrameDecoder::peek_header(&self.recv)? else {
             return Ok(false);
         };
@@ -916,6 +919,36 @@ impl Session {
             self.deliver(msg, sink, delivered)?;
         }
         Ok(true)
+    }
+
+    /// The fast path of [`Session::step_established`] for what a stream of small
+    /// messages is made of: whole single-frame data messages with a short header
+    /// (flags byte 0), taken in one loop, under the same limits (`admit`). Stops at
+    /// anything else (a command, MORE, a long frame, an incomplete frame), which the
+    /// general path takes.
+    #[inline]
+    fn single_frames(
+        &mut self,
+        sink: &mut impl Deliver,
+        delivered: &mut bool,
+    ) -> Result<(), Error> {
+        while let [0, size, ..] = self.recv[..] {
+            let h = FrameHeader {
+                more: false,
+                command: false,
+                long: false,
+                size: u64::from(size),
+            };
+            if self.recv.len() < h.len() + usize::from(size) {
+                break;
+            }
+            admit(&self.config, &self.partial, h)?;
+            let Some(frame) = FrameDecoder::take_frame(&mut self.recv, h)? else {
+                break;
+            };
+            self.deliver(Parts::one(frame.body), sink, delivered)?;
+        }
+        Ok(())
     }
 
     #[inline]
