@@ -925,13 +925,18 @@ impl Session {
     /// messages is made of: whole single-frame data messages with a short header
     /// (flags byte 0), taken in one loop, under the same limits (`admit`). Stops at
     /// anything else (a command, MORE, a long frame, an incomplete frame), which the
-    /// general path takes.
+    /// general path takes. Not for the types whose messages `deliver` looks into
+    /// (DISH; PUB, XPUB: subscriptions as messages).
     #[inline]
     fn single_frames(
         &mut self,
         sink: &mut impl Deliver,
         delivered: &mut bool,
     ) -> Result<(), Error> {
+        let kind = self.config.socket_type;
+        if kind == SocketType::Dish || kind.receives_subscriptions() {
+            return Ok(());
+        }
         while let [0, size, ..] = self.recv[..] {
             let h = FrameHeader {
                 more: false,
@@ -946,7 +951,8 @@ impl Session {
             let Some(frame) = FrameDecoder::take_frame(&mut self.recv, h)? else {
                 break;
             };
-            self.deliver(Parts::one(frame.body), sink, delivered)?;
+            *delivered = true;
+            sink.deliver(&mut self.events, Parts::one(frame.body));
         }
         Ok(())
     }
