@@ -944,15 +944,17 @@ impl Session {
                 long: false,
                 size: u64::from(size),
             };
-            if self.recv.len() < h.len() + usize::from(size) {
+            let total = h.len() + usize::from(size);
+            if self.recv.len() < total {
                 break;
             }
             admit(&self.config, &self.partial, h)?;
-            let Some(frame) = FrameDecoder::take_frame(&mut self.recv, h)? else {
-                break;
-            };
+            // Whole (checked above) and far below `MAX_HOLDABLE`: split off as
+            // `FrameDecoder::take_frame` would, header skipped on the frozen view.
+            let mut body = self.recv.split_to(total).freeze();
+            body.advance(h.len());
             *delivered = true;
-            sink.deliver(&mut self.events, Parts::one(frame.body));
+            sink.deliver(&mut self.events, Parts::one(body));
         }
         Ok(())
     }
