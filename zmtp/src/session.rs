@@ -139,7 +139,9 @@ enum Phase {
 /// Call order:
 /// 1. [`Session::new`] with the current time; it queues our greeting's signature.
 /// 2. Whenever bytes arrive: [`Session::handle_input`] (or [`Session::handle_input_buf`]
-///    to hand over a filled `BytesMut` without a copy).
+///    to hand over a filled `BytesMut` without a copy, or
+///    [`Session::handle_input_buf_with`] to also take the messages as they are decoded
+///    instead of as [`Event::Message`]).
 /// 3. When the deadline from [`Session::poll_timeout`] passes:
 ///    [`Session::handle_timeout`].
 /// 4. After each of these calls (and after `send`, `subscribe`, `cancel`,
