@@ -486,12 +486,49 @@ fn finish<P: Proactor>(shared: &Shared<P>, conn: &Conn) -> Outcome {
 
 /// Hands received bytes to the session, with the socket's spare event queue lent to
 /// it so that its events cost no allocation (`drain_events` takes the queue back).
-fn take_input<P: Proactor>(shared: &Shared<P>, conn: &Conn, buf: BytesMut) {
+///
+/// Once the connection is attached, each message the session decodes goes straight into
+/// the socket's inbound queue for the peer (under one borrow of the core for the whole
+/// read), unless an event (a subscription, an error) waits before it: then it follows
+/// that event through `drain_events`. True when messages were delivered.
+fn take_input<P: Proactor>(shared: &Shared<P>, conn: &Conn, buf: BytesMut) -> bool {
     let mut session = conn.session.borrow_mut();
     let mut spare = std::mem::take(&mut *shared.events.borrow_mut());
     session.lend_event_queue(&mut spare);
     *shared.events.borrow_mut() = spare;
-    session.handle_input_buf(shared.proactor.now(), buf);
+    let now = shared.proactor.now();
+    let Some(peer) = conn.peer.get() else {
+        session.handle_input_buf(now, buf);
+        return false;
+    };
+    let mut core = shared.core.borrow_mut();
+    // The connection's properties, only when asked for: attached to each message they
+    // cost an atomic increment and decrement.
+    let meta = core
+        .opts
+        .peer_metadata
+        .then(|| conn.meta.borrow().clone())
+        .flatten();
+    let mut delivered = false;
+    let message = |parts| {
+        let mut msg = Message::from(parts);
+        if meta.is_some() {
+            msg.set_peer(meta.clone());
+        }
+        msg
+    };
+    // PULL, DEALER, PAIR: one look-up of the peer's queue for the whole read.
+    if let Some(mut run) = core.input_run(peer) {
+        session.handle_input_buf_with(now, buf, |parts| {
+            delivered = true;
+            run.push(message(parts));
+        });
+        return delivered;
+    }
+    session.handle_input_buf_with(now, buf, |parts| {
+        delivered |= core.on_message(peer, message(parts));
+    });
+    delivered
 }
 
 /// Acts on everything the session reported; true when messages were delivered.
@@ -744,8 +781,8 @@ async fn read_loop<P: Proactor>(shared: Rc<Shared<P>>, conn: Rc<Conn>, mut reade
                         READ_LARGE
                     };
                 }
-                take_input(&shared, &conn, buf);
-                if drain_events(&shared, &conn) && n >= YIELD_AFTER_READ {
+                let delivered = take_input(&shared, &conn, buf);
+                if (drain_events(&shared, &conn) || delivered) && n >= YIELD_AFTER_READ {
                     // A driver that completes a receive at once when data is ready
                     // (epoll) would otherwise keep reading until the RCVHWM stops it:
                     // let the application take what arrived first, so the buffer's

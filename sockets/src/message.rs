@@ -349,6 +349,7 @@ impl From<Vec<Bytes>> for Message {
 }
 
 impl From<ringmq_zmtp::Parts> for Message {
+    #[inline]
     fn from(parts: ringmq_zmtp::Parts) -> Self {
         let frames = match parts.into_single() {
             Ok(b) => Frames::One(b),

@@ -204,7 +204,7 @@ impl FrameDecoder {
     /// Takes the frame whose header `h` ([`FrameDecoder::peek_header`] of the same
     /// bytes) is at the front of `buf`, or returns `Ok(None)` and reserves room for the
     /// rest when the body is incomplete. A size above [`MAX_HOLDABLE`] is refused.
-    #[inline]
+    #[inline(always)]
     pub fn take_frame(buf: &mut BytesMut, h: FrameHeader) -> Result<Option<Frame>, Error> {
         let Some(frame) = Self::split_frame(buf, h)? else {
             return Ok(None);
@@ -235,7 +235,7 @@ impl FrameDecoder {
     /// Splits the whole frame of header `h` (header included, once: one split per
     /// frame) off the front of `buf`, or reserves room for the rest and returns
     /// `Ok(None)` when the body is incomplete. A size above [`MAX_HOLDABLE`] is refused.
-    #[inline]
+    #[inline(always)]
     fn split_frame(buf: &mut BytesMut, h: FrameHeader) -> Result<Option<BytesMut>, Error> {
         if h.size > MAX_HOLDABLE {
             return Err(PeerMisbehaved::FrameTooLargeToHold { size: h.size }.into());

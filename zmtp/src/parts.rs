@@ -28,11 +28,13 @@ impl Default for Repr {
 
 impl Parts {
     /// A one-frame message.
+    #[inline]
     pub fn one(frame: Bytes) -> Self {
         Parts(Repr::One(frame))
     }
 
     /// The frames as a vector (allocates for a single frame).
+    #[inline]
     pub fn into_vec(self) -> Vec<Bytes> {
         match self.0 {
             Repr::One(b) => vec![b],
@@ -41,6 +43,7 @@ impl Parts {
     }
 
     /// The single frame of a one-frame message; the parts back otherwise.
+    #[inline]
     pub fn into_single(self) -> Result<Bytes, Parts> {
         match self.0 {
             Repr::One(b) => Ok(b),
@@ -53,6 +56,7 @@ impl Parts {
 impl Deref for Parts {
     type Target = [Bytes];
 
+    #[inline]
     fn deref(&self) -> &[Bytes] {
         match &self.0 {
             Repr::One(b) => std::slice::from_ref(b),
@@ -62,6 +66,7 @@ impl Deref for Parts {
 }
 
 impl From<Vec<Bytes>> for Parts {
+    #[inline]
     fn from(v: Vec<Bytes>) -> Self {
         Parts(Repr::Many(v))
     }

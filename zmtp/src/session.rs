@@ -139,7 +139,9 @@ enum Phase {
 /// Call order:
 /// 1. [`Session::new`] with the current time; it queues our greeting's signature.
 /// 2. Whenever bytes arrive: [`Session::handle_input`] (or [`Session::handle_input_buf`]
-///    to hand over a filled `BytesMut` without a copy).
+///    to hand over a filled `BytesMut` without a copy, or
+///    [`Session::handle_input_buf_with`] to also take the messages as they are decoded
+///    instead of as [`Event::Message`]).
 /// 3. When the deadline from [`Session::poll_timeout`] passes:
 ///    [`Session::handle_timeout`].
 /// 4. After each of these calls (and after `send`, `subscribe`, `cancel`,
@@ -279,7 +281,7 @@ impl Session {
             self.recv.reserve(data.len().max(RECV_CHUNK));
         }
         self.recv.extend_from_slice(data);
-        self.process(now);
+        self.process(now, &mut Queue);
         if self.recv.is_empty() {
             // Nothing of a frame pending: keep no buffer while the peer is quiet.
             self.recv = BytesMut::new();
@@ -300,7 +302,31 @@ impl Session {
         } else {
             self.recv.unsplit(data);
         }
-        self.process(now);
+        self.process(now, &mut Queue);
+    }
+
+    /// [`Session::handle_input_buf`] that hands each whole message to `on_message` as
+    /// soon as it is decoded, instead of queueing an [`Event::Message`], while no other
+    /// event waits: the order of messages and events is the same as through
+    /// [`Session::poll_event`] (once an event is queued, the messages after it are
+    /// queued behind it). For an owner that acts on messages at once: each skips the
+    /// event queue's push and pop.
+    pub fn handle_input_buf_with(
+        &mut self,
+        now: Instant,
+        data: BytesMut,
+        on_message: impl FnMut(Parts),
+    ) {
+        if self.phase == Phase::Failed || data.is_empty() {
+            return;
+        }
+        self.heartbeat.on_traffic();
+        if self.recv.is_empty() {
+            self.recv = data;
+        } else {
+            self.recv.unsplit(data);
+        }
+        self.process(now, &mut Direct(on_message));
     }
 
     /// Takes the input the session could not use yet (the start of a frame) out of it,
@@ -564,7 +590,7 @@ impl Session {
         let result = self.mechanism.auth_result(verdict, &mut cmds);
         self.after_mechanism(now, result, cmds);
         if self.phase != Phase::Failed {
-            self.process(now);
+            self.process(now, &mut Queue);
         }
         Ok(())
     }
@@ -669,14 +695,15 @@ impl Session {
         self.events.push_back(Event::Error(error));
     }
 
-    fn process(&mut self, now: Instant) {
+    fn process(&mut self, now: Instant, sink: &mut impl Deliver) {
         let events_before = self.events.len();
+        let mut delivered = false;
         loop {
             let step = match self.phase {
                 Phase::Failed => return,
                 Phase::Greeting => self.step_greeting(now),
                 Phase::Handshake => self.step_handshake(now),
-                Phase::Established => self.step_established(now),
+                Phase::Established => self.step_established(now, sink, &mut delivered),
             };
             match step {
                 Ok(true) => {}
@@ -694,7 +721,7 @@ impl Session {
             && !self.input_held
             && (self.config.partial_message_timeout.is_some() || self.config.idle_timeout.is_some())
         {
-            self.input_deadlines(now, self.events.len() > events_before);
+            self.input_deadlines(now, delivered || self.events.len() > events_before);
         }
     }
 
@@ -831,7 +858,15 @@ impl Session {
         });
     }
 
-    fn step_established(&mut self, now: Instant) -> Result<bool, Error> {
+    fn step_established(
+        &mut self,
+        now: Instant,
+        sink: &mut impl Deliver,
+        delivered: &mut bool,
+    ) -> Result<bool, Error> {
+        if !self.wraps && self.partial.is_empty() {
+            self.single_frames(sink, delivered)?;
+        }
         let Some(h) = FrameDecoder::peek_header(&self.recv)? else {
             return Ok(false);
         };
@@ -880,15 +915,59 @@ impl Session {
             self.partial.push(frame.body);
         } else if self.partial.is_empty() {
             // A single-frame message: no vector to allocate.
-            self.deliver(Parts::one(frame.body))?;
+            self.deliver(Parts::one(frame.body), sink, delivered)?;
         } else {
             let msg = self.partial.finish(frame.body);
-            self.deliver(msg)?;
+            self.deliver(msg, sink, delivered)?;
         }
         Ok(true)
     }
 
-    fn deliver(&mut self, msg: Parts) -> Result<(), Error> {
+    /// The fast path of [`Session::step_established`] for what a stream of small
+    /// messages is made of: whole single-frame data messages with a short header
+    /// (flags byte 0), taken in one loop, under the same limits (`admit`). Stops at
+    /// anything else (a command, MORE, a long frame, an incomplete frame), which the
+    /// general path takes. Not for the types whose messages `deliver` looks into
+    /// (DISH; PUB, XPUB: subscriptions as messages).
+    #[inline]
+    fn single_frames(
+        &mut self,
+        sink: &mut impl Deliver,
+        delivered: &mut bool,
+    ) -> Result<(), Error> {
+        let kind = self.config.socket_type;
+        if kind == SocketType::Dish || kind.receives_subscriptions() {
+            return Ok(());
+        }
+        while let [0, size, ..] = self.recv[..] {
+            let h = FrameHeader {
+                more: false,
+                command: false,
+                long: false,
+                size: u64::from(size),
+            };
+            let total = h.len() + usize::from(size);
+            if self.recv.len() < total {
+                break;
+            }
+            admit(&self.config, &self.partial, h)?;
+            // Whole (checked above) and far below `MAX_HOLDABLE`: split off as
+            // `FrameDecoder::take_frame` would, header skipped on the frozen view.
+            let mut body = self.recv.split_to(total).freeze();
+            body.advance(h.len());
+            *delivered = true;
+            sink.deliver(&mut self.events, Parts::one(body));
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn deliver(
+        &mut self,
+        msg: Parts,
+        sink: &mut impl Deliver,
+        delivered: &mut bool,
+    ) -> Result<(), Error> {
         if self.config.socket_type == SocketType::Dish {
             // libzmq's dish_session_t refuses anything but a group frame (at most 15
             // bytes) followed by one body frame, and so do we.
@@ -909,7 +988,8 @@ impl Session {
                 return Ok(());
             }
         }
-        self.events.push_back(Event::Message(msg));
+        *delivered = true;
+        sink.deliver(&mut self.events, msg);
         Ok(())
     }
 
@@ -948,6 +1028,36 @@ impl Session {
             Command::Other { .. } => {}
         }
         Ok(())
+    }
+}
+
+/// Where an established session puts a decoded message.
+trait Deliver {
+    fn deliver(&mut self, events: &mut VecDeque<Event>, msg: Parts);
+}
+
+/// Into the event queue.
+struct Queue;
+
+impl Deliver for Queue {
+    #[inline]
+    fn deliver(&mut self, events: &mut VecDeque<Event>, msg: Parts) {
+        events.push_back(Event::Message(msg));
+    }
+}
+
+/// Straight to the owner while no event waits before it (see
+/// [`Session::handle_input_buf_with`]).
+struct Direct<F>(F);
+
+impl<F: FnMut(Parts)> Deliver for Direct<F> {
+    #[inline]
+    fn deliver(&mut self, events: &mut VecDeque<Event>, msg: Parts) {
+        if events.is_empty() {
+            (self.0)(msg);
+        } else {
+            events.push_back(Event::Message(msg));
+        }
     }
 }
 

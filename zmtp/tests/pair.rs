@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use common::{config, msg, Pair};
 use proptest::prelude::*;
 use ringmq_zmtp::mechanism::{AuthVerdict, Credentials, Null, PlainClient, PlainServer};
@@ -884,4 +884,96 @@ fn a_message_encoded_once_arrives_like_a_sent_one() {
     p.drive();
     assert_eq!(p.server.messages(), vec![m.clone(), m.clone(), m]);
     assert!(p.server.error().is_none());
+}
+
+/// Everything the client transmitted since it connected, fed to the server in one
+/// `handle_input_buf_with`: the messages handed over directly, then the events.
+fn feed_direct(p: &mut Pair) -> (Vec<Vec<Bytes>>, Vec<Event>) {
+    let wire = p.client.session.poll_transmit().expect("output").to_vec();
+    let mut direct = Vec::new();
+    p.server
+        .session
+        .handle_input_buf_with(p.now, BytesMut::from(&wire[..]), |m| {
+            direct.push(m.to_vec())
+        });
+    let mut events = Vec::new();
+    while let Some(e) = p.server.session.poll_event() {
+        events.push(e);
+    }
+    (direct, events)
+}
+
+#[test]
+fn messages_handed_over_directly_keep_their_order_with_other_frames() {
+    let mut p = Pair::null();
+    p.connect();
+    let large = Bytes::from(vec![7u8; 300]);
+    let sent = vec![
+        msg(&[b"a"]),
+        msg(&[b"b", b"c"]),
+        vec![large.clone()],
+        msg(&[b""]),
+        vec![Bytes::from_static(b"d"), large],
+        msg(&[b"e"]),
+    ];
+    for m in &sent {
+        p.client.session.send(m).unwrap();
+    }
+    let (direct, events) = feed_direct(&mut p);
+    assert_eq!(direct, sent);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
+fn messages_after_an_event_are_queued_behind_it() {
+    let mut p = Pair::new(
+        config(SocketType::XSub),
+        Box::new(Null::new()),
+        config(SocketType::XPub),
+        Box::new(Null::new()),
+    );
+    p.connect();
+    p.server.take_events();
+    p.client.session.send(&msg(&[b"first"])).unwrap();
+    p.client.session.subscribe(b"news").unwrap();
+    p.client.session.send(&msg(&[b"second"])).unwrap();
+    p.client.session.send(&msg(&[b"third", b"part"])).unwrap();
+    let (direct, events) = feed_direct(&mut p);
+    assert_eq!(direct, vec![msg(&[b"first"])]);
+    assert_eq!(
+        events,
+        vec![
+            Event::Subscribe(Bytes::from_static(b"news")),
+            Event::Message(msg(&[b"second"]).into()),
+            Event::Message(msg(&[b"third", b"part"]).into()),
+        ]
+    );
+}
+
+#[test]
+fn the_single_frame_fast_path_keeps_the_message_size_limit() {
+    let mut sc = config(SocketType::Router);
+    sc.max_message_size = Some(10);
+    let mut p = Pair::new(
+        config(SocketType::Dealer),
+        Box::new(Null::new()),
+        sc,
+        Box::new(Null::new()),
+    );
+    p.connect();
+    p.server.take_events();
+    p.client.session.send(&msg(&[b"0123456789"])).unwrap();
+    p.client.session.send(&msg(&[b"0123456789A"])).unwrap();
+    p.client.session.send(&msg(&[b"never"])).unwrap();
+    let (direct, events) = feed_direct(&mut p);
+    assert_eq!(direct, vec![msg(&[b"0123456789"])]);
+    assert!(
+        matches!(
+            events.as_slice(),
+            [Event::Error(Error::PeerMisbehaved(
+                PeerMisbehaved::MessageTooLarge { size: 11, max: 10 }
+            ))]
+        ),
+        "{events:?}"
+    );
 }

@@ -650,6 +650,18 @@ impl Core {
         self.peers.push_inputs(peer, msgs);
     }
 
+    /// For a run of messages arriving from `peer` one at a time: a handle that queues
+    /// each as [`Core::on_message`] would, with one look-up of the peer, when the
+    /// pattern keeps every message as it is ([`Pattern::accepts_all`]) and does not
+    /// stamp them; `None` otherwise (call `on_message` for each), or for an unknown
+    /// peer, or under CONFLATE.
+    pub(crate) fn input_run(&mut self, peer: PeerId) -> Option<peers::InputRun<'_>> {
+        if self.stamps || !self.pattern.accepts_all() {
+            return None;
+        }
+        self.peers.input_run(peer)
+    }
+
     /// A message arrived from `peer`. False when it was filtered out or discarded (a
     /// multipart message on a draft type also ends the peer's connection).
     pub(crate) fn on_message(&mut self, peer: PeerId, mut msg: Message) -> bool {

@@ -715,6 +715,24 @@ impl Peers {
         self.wake_recv = true;
     }
 
+    /// A run of messages from `id` to queue one by one with one look-up of the peer and
+    /// one listing for fair-queueing (when the run ends): [`Peers::push_input`] for each,
+    /// for a caller that receives them one at a time. `None` for an unknown peer (its
+    /// messages are dropped, as `push_input` drops them) and under CONFLATE.
+    pub(crate) fn input_run(&mut self, id: PeerId) -> Option<InputRun<'_>> {
+        if self.conflate {
+            return None;
+        }
+        let peer = self.map.get_mut(id)?;
+        Some(InputRun {
+            peer,
+            id,
+            with_input: &mut self.with_input,
+            wake_recv: &mut self.wake_recv,
+            queued: 0,
+        })
+    }
+
     /// How many more messages `id`'s inbound queue takes before its RCVHWM (none for
     /// an unknown peer: its messages are dropped as `push_input` drops them); at 0 the
     /// link is marked paused, as by [`Peers::input_full`].
@@ -912,4 +930,38 @@ fn fan_out_one(
         actions.push(Action::Output(id));
     }
     !conflate && p.queued() >= p.sndhwm
+}
+
+/// See [`Peers::input_run`]: the messages join the peer's inbound queue as they are
+/// pushed; its counters, the fair-queueing list and the receivers' wake-up are updated
+/// when the run is dropped.
+pub(crate) struct InputRun<'a> {
+    peer: &'a mut Peer,
+    id: PeerId,
+    with_input: &'a mut VecDeque<PeerId>,
+    wake_recv: &'a mut bool,
+    queued: u64,
+}
+
+impl InputRun<'_> {
+    /// Queues one message (the RCVHWM is not checked here, as in `push_input`).
+    #[inline]
+    pub(crate) fn push(&mut self, msg: Message) {
+        self.peer.inq.push_back(msg);
+        self.queued += 1;
+    }
+}
+
+impl Drop for InputRun<'_> {
+    fn drop(&mut self) {
+        if self.queued == 0 {
+            return;
+        }
+        self.peer.counters.msgs_in += self.queued;
+        if !self.peer.listed_in {
+            self.peer.listed_in = true;
+            self.with_input.push_back(self.id);
+        }
+        *self.wake_recv = true;
+    }
 }

@@ -533,6 +533,57 @@ fn a_run_of_arrivals_is_handled_as_as_many_on_messages() {
 }
 
 #[test]
+fn an_input_run_queues_as_on_message_does() {
+    // The TCP link pushes each decoded message through `Core::input_run` when the
+    // pattern keeps all (PULL, DEALER, PAIR): same queue, order, counters and one
+    // fair-queueing listing as `on_message` each; `None` where messages are filtered,
+    // stamped or conflated, and for an unknown peer.
+    for kind in [SocketType::Pull, SocketType::Dealer, SocketType::Pair] {
+        let mut one = Harness::new(kind);
+        let mut run = Harness::new(kind);
+        let (a1, ar) = (one.attach(), run.attach());
+        let batch = ["1", "2", "3"];
+        for m in batch {
+            one.deliver(a1, &[m]);
+        }
+        {
+            let mut r = run.core.input_run(ar).expect("a run");
+            for m in batch {
+                r.push(msg(&[m]));
+            }
+        }
+        // An empty run changes nothing.
+        drop(run.core.input_run(ar));
+        run.run();
+        assert_eq!(run.recv_wakes, 1, "{kind:?}: one wake-up for the run");
+        let (s1, sr) = (one.core.snapshot().0, run.core.snapshot().0);
+        assert_eq!(s1[0].counters, sr[0].counters, "{kind:?}");
+        assert_eq!(one.recv_all(), run.recv_all(), "{kind:?}");
+    }
+    // Two peers' runs are fair-queued as their single messages are.
+    let mut h = Harness::new(SocketType::Pull);
+    let (a, b) = (h.attach(), h.attach());
+    for (peer, msgs) in [(a, ["a1", "a2"]), (b, ["b1", "b2"])] {
+        let mut r = h.core.input_run(peer).expect("a run");
+        for m in msgs {
+            r.push(msg(&[m]));
+        }
+    }
+    h.run();
+    assert_eq!(h.recv_all(), strs(&[&["a1"], &["b1"], &["a2"], &["b2"]]));
+    let mut sub = Harness::new(SocketType::Sub);
+    let s = sub.attach();
+    assert!(sub.core.input_run(s).is_none(), "SUB filters");
+    let mut conflate = Harness::with(SocketType::Pull, &[SocketOption::Conflate(true)]);
+    let c = conflate.attach();
+    assert!(conflate.core.input_run(c).is_none(), "CONFLATE keeps one");
+    let mut gone = Harness::new(SocketType::Pull);
+    let g = gone.attach();
+    gone.core.detach(g, true);
+    assert!(gone.core.input_run(g).is_none(), "unknown peer");
+}
+
+#[test]
 fn rcvhwm_pauses_and_resumes_reading() {
     let mut h = Harness::with(SocketType::Pull, &[SocketOption::RcvHwm(2)]);
     let a = h.attach();

@@ -152,11 +152,20 @@ impl Pair {
             return true;
         }
         for (i, piece) in bytes.chunks(chunk.max(1)).enumerate() {
-            // Alternate the two input paths.
-            if i % 2 == 0 {
-                to.session.handle_input(now, piece);
-            } else {
-                to.session.handle_input_buf(now, BytesMut::from(piece));
+            // Rotate through the three input paths.
+            match i % 3 {
+                0 => to.session.handle_input(now, piece),
+                1 => to.session.handle_input_buf(now, BytesMut::from(piece)),
+                _ => {
+                    // A message is handed over directly only while no event waits in
+                    // the session (events of earlier pieces are still queued): it
+                    // belongs right after what `events` holds now.
+                    let events = &mut to.events;
+                    to.session
+                        .handle_input_buf_with(now, BytesMut::from(piece), |m| {
+                            events.push(Event::Message(m))
+                        });
+                }
             }
         }
         true
