@@ -168,6 +168,24 @@ impl Link for InprocConn {
         Ok(())
     }
 
+    /// A batch send's run of messages for this peer goes into the pipe at once, behind
+    /// the batch the pump has not moved yet: one lock and one wake-up of the peer for
+    /// the run, each message moved once, straight into the pipe's vector; they never
+    /// enter the socket's queue. They count against
+    /// the SNDHWM until the peer took them into its socket, as those the pump moves
+    /// (the core counted them as taken by the link when it handed them over).
+    fn offer_many(&self, msgs: &mut Vec<Message>) {
+        if self.done.get() || self.peer.get().is_none() {
+            return;
+        }
+        self.flush_hello();
+        let mut out = self.outbox.borrow_mut();
+        self.pipe.push_with(self.side.other(), |lane| {
+            lane.append(&mut out);
+            lane.extend(msgs.drain(..).map(|msg| Item::Msg(msg, true)));
+        });
+    }
+
     /// A fan-out message joins the batch by reference (a `Bytes` reference count per
     /// frame, no copy).
     fn offer_shared(&self, msg: &Message) -> bool {
