@@ -739,10 +739,9 @@ impl Peers {
                 p.inq.push_back(msg);
             }
         } else {
-            for msg in msgs {
-                p.counters.msgs_in += 1;
-                p.inq.push_back(msg);
-            }
+            let len = p.inq.len();
+            p.inq.extend(msgs);
+            p.counters.msgs_in += (p.inq.len() - len) as u64;
         }
         if p.counters.msgs_in == before {
             return;
