@@ -38,6 +38,9 @@ pub(crate) struct Socket {
     /// The kernel refused a zero-copy send on this socket (`EOPNOTSUPP`: a Unix
     /// socket, `EINVAL`): its sends copy from now on.
     pub(crate) zc_refused: Cell<bool>,
+    /// A `udp://` socket (`adopt_datagram`): a short `recv` is a small datagram, not
+    /// an emptied stream.
+    pub(crate) datagram: Cell<bool>,
 }
 
 impl Socket {
@@ -53,6 +56,7 @@ impl Socket {
             send_blocked: Cell::new(false),
             recv_nonempty: Cell::new(false),
             zc_refused: Cell::new(false),
+            datagram: Cell::new(false),
         })
     }
 

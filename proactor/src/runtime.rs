@@ -319,6 +319,15 @@ impl Native {
         }
     }
 
+    /// epoll: reads that failed with `WouldBlock` so far (`None` on io_uring).
+    #[cfg(test)]
+    pub(crate) fn epoll_read_would_block(&self) -> Option<u64> {
+        match &self.core.driver {
+            Driver::Epoll(d) => Some(d.read_would_block.get()),
+            Driver::Uring(_) => None,
+        }
+    }
+
     #[cfg(test)]
     pub(crate) fn core_timers_empty(&self) -> bool {
         self.core.exec.timers_empty()
@@ -412,9 +421,9 @@ impl Proactor for Native {
         // epoll needs non-blocking descriptors; io_uring's direct sends and receives
         // pass MSG_DONTWAIT themselves, like on the streams it connects.
         socket.set_nonblocking(matches!(self.core.driver, Driver::Epoll(_)))?;
-        Ok(Stream {
-            sock: Socket::new(std::os::fd::OwnedFd::from(socket), false),
-        })
+        let sock = Socket::new(std::os::fd::OwnedFd::from(socket), false);
+        sock.datagram.set(true);
+        Ok(Stream { sock })
     }
 
     fn split(&self, s: Stream) -> (Reader, Writer) {

@@ -11,6 +11,13 @@
 //! the timeout rounded up to milliseconds where that is missing) instead of a timerfd
 //! re-armed every wait, and the unparker's eventfd is registered edge-triggered once, so
 //! it needs neither a re-arm nor a read after an ordinary wait.
+//!
+//! A stream `recv` that returned fewer bytes than it asked for emptied the socket, so
+//! the next one waits for the next edge instead of trying first: in a ping-pong that
+//! try would fail with EAGAIN every time (a fourth system call per message where a
+//! blocking peer makes two). Any edge that reports the socket readable, closed or in
+//! error clears that state, and once the peer's close was reported the driver always
+//! tries first (a later end of stream raises no new edge).
 
 mod ops;
 
@@ -43,11 +50,17 @@ const INTEREST: u32 = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc:
 const READABLE: u32 =
     (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLPRI) as u32;
 const WRITABLE: u32 = (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) as u32;
+/// Events after which a short read no longer means "wait for the next edge".
+const CLOSED: u32 = (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32;
 
 #[derive(Default)]
 struct Waiters {
     read: Vec<Waker>,
     write: Vec<Waker>,
+    /// A short stream read emptied the socket and no readable edge came since.
+    drained: bool,
+    /// An edge reported the peer's close (or an error or hang-up): never `drained`.
+    closed: bool,
 }
 
 struct Inner {
@@ -72,6 +85,9 @@ pub(crate) struct Driver {
     woken: RefCell<Vec<Waker>>,
     /// `epoll_pwait2` failed with ENOSYS (or a filter's EPERM): use `epoll_wait`.
     no_pwait2: Cell<bool>,
+    /// Reads that failed with `WouldBlock` (tests check that short reads avoid them).
+    #[cfg(test)]
+    pub(crate) read_would_block: Cell<u64>,
 }
 
 /// A descriptor's membership in the poller; removed on drop (before the descriptor is
@@ -120,6 +136,8 @@ impl Driver {
             events: RefCell::new(Vec::with_capacity(EVENTS)),
             woken: RefCell::new(Vec::new()),
             no_pwait2: Cell::new(false),
+            #[cfg(test)]
+            read_would_block: Cell::new(0),
         };
         Ok((driver, Box::new(eventfd)))
     }
@@ -202,6 +220,30 @@ impl Driver {
         }
     }
 
+    /// A stream read of `sock` returned fewer bytes than asked: it emptied the socket.
+    /// Only a registered socket is marked (its edges clear the mark); an unregistered
+    /// one is tried first as before.
+    fn mark_drained(&self, sock: &Socket) {
+        if let Some(r) = &*sock.reg.borrow() {
+            if let Some(w) = self.inner.regs.borrow_mut().get_mut(r.key) {
+                w.drained = !w.closed;
+            }
+        }
+    }
+
+    /// Whether the last stream read of `sock` emptied it and no edge came since.
+    fn is_drained(&self, sock: &Socket) -> bool {
+        match &*sock.reg.borrow() {
+            Some(r) => self
+                .inner
+                .regs
+                .borrow()
+                .get(r.key)
+                .is_some_and(|w| w.drained),
+            None => false,
+        }
+    }
+
     fn register(&self, sock: &Socket) -> io::Result<usize> {
         if let Some(r) = &*sock.reg.borrow() {
             return Ok(r.key);
@@ -275,6 +317,8 @@ impl Park for Driver {
                 }
                 if let Some(w) = regs.get_mut(key as usize) {
                     if bits & READABLE != 0 {
+                        w.drained = false;
+                        w.closed |= bits & CLOSED != 0;
                         woken.append(&mut w.read);
                     }
                     if bits & WRITABLE != 0 {

@@ -29,7 +29,13 @@ impl Driver {
     ) -> io::Result<T> {
         loop {
             match call() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.ready(sock, write).await?,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    #[cfg(test)]
+                    if !write {
+                        self.read_would_block.set(self.read_would_block.get() + 1);
+                    }
+                    self.ready(sock, write).await?
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 r => return r,
             }
@@ -103,6 +109,12 @@ impl Driver {
         // SAFETY: `start <= capacity`, so the pointer stays inside the allocation.
         let ptr = unsafe { buf.as_buf_mut_ptr().add(start) };
         let fd = sock.raw();
+        // The last read emptied the stream: the data this one wants comes with an edge.
+        if self.is_drained(sock) {
+            if let Err(e) = self.ready(sock, false).await {
+                return BufResult(Err(e), buf);
+            }
+        }
         let r = self
             .retry(sock, false, || {
                 // SAFETY: `ptr` points to `spare` writable bytes owned by `buf`, which
@@ -113,6 +125,10 @@ impl Driver {
         if let Ok(n) = r {
             // SAFETY: recv initialised `n <= spare` bytes after `start`.
             unsafe { buf.set_buf_len(start + n) };
+            // A datagram is short by nature; a stream read short emptied the socket.
+            if n > 0 && n < spare && !sock.datagram.get() {
+                self.mark_drained(sock);
+            }
         }
         BufResult(r, buf)
     }
