@@ -1,5 +1,6 @@
-//! `inproc://` measurements in one process (issue 12): PUSH/PULL throughput and REQ/REP
-//! latency between two sockets on one thread, or on two threads with a runtime each
+//! `inproc://` measurements in one process (issue 12): PUSH/PULL throughput (with the
+//! plain `send` / `recv` or with the batch API) and REQ/REP latency between two sockets
+//! on one thread, or on two threads with a runtime each
 //! (the two threads may run different backends; their Contexts share one
 //! [`ContextHandle`]).
 //!
@@ -14,7 +15,7 @@ use std::time::Instant;
 use ringmq_compio::CompioProactor;
 use ringmq_monoio::MonoioProactor;
 use ringmq_proactor::{BackendChoice, Proactor, Runtime};
-use ringmq_sockets::{Bytes, Context, ContextHandle};
+use ringmq_sockets::{Bytes, Context, ContextHandle, Message};
 use ringmq_tokio::TokioProactor;
 
 use crate::tools::{print_lat, print_thr, Backend, BoxError};
@@ -24,6 +25,14 @@ use crate::tools::{print_lat, print_thr, Backend, BoxError};
 pub enum Test {
     /// PUSH -> PULL, `count` messages of `size` bytes.
     Thr {
+        /// Message size.
+        size: usize,
+        /// Messages.
+        count: u64,
+    },
+    /// [`Test::Thr`] with the batch API: `send_batch` of [`BATCH`] messages, `recv_many`
+    /// of up to [`BATCH`].
+    Batch {
         /// Message size.
         size: usize,
         /// Messages.
@@ -39,6 +48,10 @@ pub enum Test {
 }
 
 const ENDPOINT: &str = "inproc://bench";
+
+/// Messages per `send_batch` / at most per `recv_many` of [`Test::Batch`] (as in
+/// `compare`'s batch row).
+pub const BATCH: usize = 256;
 
 /// Runs `test` with both sockets on one thread (`peer` is `None`) or with the binding
 /// socket on a thread of `backend` and the connecting one on a second thread of `peer`.
@@ -144,6 +157,24 @@ async fn bind_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), BoxE
             print_thr(size, count, start.elapsed());
             pull.close().await;
         }
+        Test::Batch { size, count } => {
+            let pull = ctx.pull();
+            pull.bind(ENDPOINT)?;
+            let mut out = Vec::with_capacity(BATCH);
+            let mut got = pull.recv_many(&mut out, BATCH).await? as u64;
+            let start = Instant::now();
+            while got < count {
+                for m in out.drain(..) {
+                    check(m.byte_len(), size)?;
+                }
+                got += pull.recv_many(&mut out, BATCH).await? as u64;
+            }
+            for m in out.drain(..) {
+                check(m.byte_len(), size)?;
+            }
+            print_thr(size, count, start.elapsed());
+            pull.close().await;
+        }
         Test::Lat { size, rounds } => {
             let rep = ctx.rep();
             rep.bind(ENDPOINT)?;
@@ -166,6 +197,19 @@ async fn connect_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), B
             push.connect(ENDPOINT)?;
             for _ in 0..count {
                 push.send(payload(size)).await?;
+            }
+            push.close().await;
+        }
+        Test::Batch { size, count } => {
+            let push = ctx.push();
+            push.connect(ENDPOINT)?;
+            let mut msgs = Vec::with_capacity(BATCH);
+            let mut sent = 0;
+            while sent < count {
+                let k = BATCH.min((count - sent) as usize);
+                msgs.extend((0..k).map(|_| Message::from(payload(size))));
+                push.send_batch(&mut msgs).await?;
+                sent += k as u64;
             }
             push.close().await;
         }

@@ -303,6 +303,119 @@ async fn hwm_is_the_sum_of_both_sides<P: Proactor>(ctx: Context<P>) {
     assert_eq!(frames(&pull.recv().await.unwrap()), vec![b"more".to_vec()]);
 }
 
+/// The batch API over inproc keeps the pipe's HWM (SNDHWM + RCVHWM): a batch handed
+/// to the pipe in runs stops there, in order, nothing dropped, multipart messages
+/// whole; what was left goes once there is room.
+async fn batch_hwm_is_the_sum_of_both_sides<P: Proactor>(ctx: Context<P>) {
+    let pull = ctx.pull();
+    pull.set_option(SocketOption::RcvHwm(7)).unwrap();
+    pull.bind("inproc://batch-hwm").unwrap();
+    let push = ctx.push();
+    push.set_option(SocketOption::SndHwm(5)).unwrap();
+    push.set_option(SocketOption::SndTimeo(Some(Duration::from_millis(200))))
+        .unwrap();
+    let mon = push.monitor();
+    push.connect("inproc://batch-hwm").unwrap();
+    wait_handshakes(ctx.proactor(), &mon, 1).await;
+    let numbered = |i: u8| match i % 3 {
+        0 => msg(&[&[i], b"", b"tail"]),
+        _ => msg(&[&[i]]),
+    };
+    let mut msgs: Vec<Message> = (0..30).map(numbered).collect();
+    // Without waiting: the SNDHWM, in one run.
+    assert_eq!(push.try_send_batch(&mut msgs).unwrap(), 5);
+    assert_eq!(msgs.len(), 25);
+    // Waiting: the pumps move the first five into the PULL, room for five more, then
+    // two (RCVHWM 7), then none: the wait times out with the rest still in `msgs`.
+    assert!(matches!(
+        push.send_batch(&mut msgs).await,
+        Err(Error::TimedOut)
+    ));
+    assert_eq!(msgs.len(), 30 - 12, "SNDHWM + RCVHWM taken");
+    assert_eq!(frames(&msgs[0]), frames(&numbered(12)), "the rest in order");
+    assert_eq!(push.drops(), Default::default());
+    let check = |m: &Message, i: u8| assert_eq!(frames(m), frames(&numbered(i)), "{i}");
+    let mut out = Vec::new();
+    let mut next = 0u8;
+    while next < 12 {
+        pull.recv_many(&mut out, 100).await.unwrap();
+        for m in out.drain(..) {
+            check(&m, next);
+            next += 1;
+        }
+    }
+    // Read while sending: the rest follows, in order.
+    join(async { push.send_batch(&mut msgs).await.unwrap() }, async {
+        while next < 30 {
+            pull.recv_many(&mut out, 100).await.unwrap();
+            for m in out.drain(..) {
+                check(&m, next);
+                next += 1;
+            }
+        }
+    })
+    .await;
+    assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));
+    assert_eq!(push.drops(), Default::default());
+    assert_eq!(pull.drops(), Default::default());
+}
+
+/// A batch from a PUSH with two inproc peers is still round-robin (the run of one
+/// peer applies only to a single peer), and a DEALER / PAIR batch arrives whole.
+async fn batch_round_robin_and_pairs<P: Proactor>(ctx: Context<P>) {
+    let push = ctx.push();
+    push.bind("inproc://batch-rr").unwrap();
+    let mon = push.monitor();
+    let a = ctx.pull();
+    a.connect("inproc://batch-rr").unwrap();
+    let b = ctx.pull();
+    b.connect("inproc://batch-rr").unwrap();
+    wait_handshakes(ctx.proactor(), &mon, 2).await;
+    let mut msgs: Vec<Message> = (0..100u8).map(|i| msg(&[&[i]])).collect();
+    push.send_batch(&mut msgs).await.unwrap();
+    let mut got = [Vec::new(), Vec::new()];
+    for (k, pull) in [&a, &b].into_iter().enumerate() {
+        let mut out = Vec::new();
+        while got[k].len() < 50 {
+            pull.recv_many(&mut out, 100).await.unwrap();
+            got[k].extend(out.drain(..).map(|m| m.frames()[0][0]));
+        }
+        assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)), "50 each");
+    }
+    let mut all: Vec<u8> = got.concat();
+    all.sort_unstable();
+    assert_eq!(all, (0..100).collect::<Vec<u8>>());
+    for g in &got {
+        assert!(g.windows(2).all(|w| w[1] == w[0] + 2), "alternating: {g:?}");
+    }
+    for (kind, ep) in [
+        (SocketType::Dealer, "inproc://batch-dealer"),
+        (SocketType::Pair, "inproc://batch-pair"),
+    ] {
+        let (x, y) = (ctx.socket(kind), ctx.socket(kind));
+        x.bind(ep).unwrap();
+        y.connect(ep).unwrap();
+        let mut msgs: Vec<Message> = (0..1000u32)
+            .map(|i| msg(&[&i.to_be_bytes(), b"second frame"]))
+            .collect();
+        let mut out = Vec::new();
+        let mut next = 0u32;
+        join(async { y.send_batch(&mut msgs).await.unwrap() }, async {
+            while next < 1000 {
+                x.recv_many(&mut out, 64).await.unwrap();
+                for m in out.drain(..) {
+                    assert_eq!(
+                        frames(&m),
+                        vec![next.to_be_bytes().to_vec(), b"second frame".to_vec()]
+                    );
+                    next += 1;
+                }
+            }
+        })
+        .await;
+    }
+}
+
 async fn monitor_events_and_disconnect<P: Proactor>(ctx: Context<P>) {
     let p = ctx.proactor();
     let pull = ctx.pull();
@@ -562,6 +675,62 @@ impl Body for Pusher {
     }
 }
 
+/// [`Pusher`] with the batch API: batches of 100, messages `tag, i`.
+struct BatchPusher {
+    n: u32,
+    tag: u8,
+}
+
+impl Body for BatchPusher {
+    async fn run<P: Proactor>(self, ctx: Context<P>) {
+        let push = ctx.push();
+        push.set_option(SocketOption::SndHwm(30)).unwrap();
+        push.connect("inproc://batch-sink").unwrap();
+        let mut msgs = Vec::new();
+        let mut i = 0;
+        while i < self.n {
+            let end = (i + 100).min(self.n);
+            msgs.extend((i..end).map(|i| msg(&[&[self.tag], &i.to_be_bytes()])));
+            push.send_batch(&mut msgs).await.unwrap();
+            i = end;
+        }
+        push.close().await;
+    }
+}
+
+/// Batches from every engine's thread into one PULL read with `recv_many`: every
+/// message arrives, in order per sender (small HWMs keep the senders waiting for room
+/// that this thread gives).
+async fn batch_from_every_engine<P: Proactor>(ctx: Context<P>) {
+    const N: u32 = 20_000;
+    let pull = ctx.pull();
+    pull.set_option(SocketOption::RcvHwm(10)).unwrap();
+    pull.bind("inproc://batch-sink").unwrap();
+    let threads: Vec<_> = ENGINES
+        .iter()
+        .enumerate()
+        .map(|(i, &e)| spawn_on(e, &ctx.handle(), BatchPusher { n: N, tag: i as u8 }))
+        .collect();
+    let mut next = [0u32; ENGINES.len()];
+    let mut out = Vec::new();
+    let mut got = 0;
+    while got < N as usize * ENGINES.len() {
+        got += pull.recv_many(&mut out, 256).await.unwrap();
+        for m in out.drain(..) {
+            let tag = m.frames()[0][0] as usize;
+            assert_eq!(
+                m.frames()[1][..],
+                next[tag].to_be_bytes(),
+                "in order per sender"
+            );
+            next[tag] += 1;
+        }
+    }
+    assert!(next.iter().all(|&n| n == N));
+    join_threads(ctx.proactor(), threads).await;
+    assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));
+}
+
 async fn pull_from_every_engine<P: Proactor>(ctx: Context<P>) {
     const N: u32 = 20_000;
     let pull = ctx.pull();
@@ -677,6 +846,8 @@ backend_tests!(
     xpub_xsub_notices,
     pair_is_exclusive,
     hwm_is_the_sum_of_both_sides,
+    batch_hwm_is_the_sum_of_both_sides,
+    batch_round_robin_and_pairs,
     monitor_events_and_disconnect,
     duplicate_bind_and_rebind,
     incompatible_types_are_refused,
@@ -686,6 +857,7 @@ backend_tests!(
     disconnect_drops_the_queue,
     router_with_workers_on_every_engine,
     pull_from_every_engine,
+    batch_from_every_engine,
     pub_sub_across_threads,
 );
 

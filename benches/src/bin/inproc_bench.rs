@@ -1,5 +1,6 @@
-//! `inproc_bench thr SIZE COUNT` / `inproc_bench lat SIZE ROUNDTRIPS`: PUSH/PULL
-//! throughput or REQ/REP latency over `inproc://` in this process (see
+//! `inproc_bench thr SIZE COUNT` / `inproc_bench batch SIZE COUNT` / `inproc_bench lat
+//! SIZE ROUNDTRIPS`: PUSH/PULL throughput (`batch`: with `send_batch` / `recv_many` of
+//! 256) or REQ/REP latency over `inproc://` in this process (see
 //! `ringmq_bench::inproc`). `--backend B` (or `RINGMQ_BACKEND`) is the binding side's
 //! engine; `--peer B2` puts the connecting socket on a second thread running `B2`,
 //! without it both sockets share one thread.
@@ -27,11 +28,15 @@ fn main() {
             size: num(1, "size") as usize,
             count: num(2, "count"),
         },
+        Some("batch") => Test::Batch {
+            size: num(1, "size") as usize,
+            count: num(2, "count"),
+        },
         Some("lat") => Test::Lat {
             size: num(1, "size") as usize,
             rounds: num(2, "roundtrips"),
         },
-        _ => fail("usage: inproc_bench thr|lat SIZE N [--backend B] [--peer B2]"),
+        _ => fail("usage: inproc_bench thr|batch|lat SIZE N [--backend B] [--peer B2]"),
     };
     if let Err(e) = run(test, args.backend, peer) {
         fail(&e.to_string());

@@ -14,6 +14,9 @@
 //! - `batch-pushpull N`: `shared-pushpull` with the batch API (`send_batch` of 256
 //!   messages, `recv_many` of up to 256);
 //! - `reqrep N`: N 64 B request / reply round trips;
+//! - `inproc-pushpull N`, `inproc-slice-pushpull N`, `inproc-batch-pushpull N`,
+//!   `inproc-reqrep N`: the same workloads over `inproc://` (both sockets on the one
+//!   thread);
 //! - `fanout N`: N 64 B messages PUB -> 10 SUBs;
 //! - `router IDLE N`: IDLE handshaken DEALERs that stay silent, then N round trips of one
 //!   more DEALER with the ROUTER echoing.
@@ -52,6 +55,7 @@ fn main() {
         Some("inproc-slice-pushpull") => rt.block_on(pushpull(&ctx, INPROC, num(1), slice_payload)),
         Some("inproc-pushpull") => rt.block_on(pushpull(&ctx, INPROC, num(1), payload)),
         Some("inproc-reqrep") => rt.block_on(reqrep(&ctx, INPROC, num(1))),
+        Some("inproc-batch-pushpull") => rt.block_on(batch_pushpull(&ctx, INPROC, num(1))),
         Some("fanout") => rt.block_on(fanout(&ctx, num(1))),
         Some("router") => rt.block_on(router(&ctx, num(1), num(2))),
         _ => usage(),
@@ -68,7 +72,8 @@ fn main() {
 fn usage() -> ! {
     eprintln!(
         "usage: socket_cost pushpull N | shared-pushpull N | slice-pushpull N | batch-pushpull N | reqrep N | \
-         fanout N | router IDLE N | inproc-pushpull N | inproc-slice-pushpull N | inproc-reqrep N"
+         fanout N | router IDLE N | inproc-pushpull N | inproc-slice-pushpull N | inproc-reqrep N | \
+         inproc-batch-pushpull N"
     );
     std::process::exit(2)
 }

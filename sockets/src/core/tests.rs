@@ -2255,3 +2255,51 @@ fn topics_count_counts_distinct_topics() {
     assert_eq!(s.core.topics_count().unwrap(), 1);
     assert!(Harness::new(SocketType::Push).core.topics_count().is_err());
 }
+
+#[test]
+fn a_send_run_counts_as_many_round_robin_sends() {
+    // `Core::send_run` (a batch's run to one peer) counts the messages as that many
+    // `send`s handed straight to the link would: up to the SNDHWM, then the peer
+    // leaves the rotation and the next send is blocked; only PUSH, DEALER and PAIR,
+    // only with one peer in the rotation, never past a queue or with CONFLATE.
+    for kind in [SocketType::Push, SocketType::Dealer, SocketType::Pair] {
+        let mut h = Harness::with(kind, &[SocketOption::SndHwm(5)]);
+        assert_eq!(h.core.send_run(3), None, "{kind:?}: no peer yet");
+        let a = h.attach();
+        assert_eq!(h.core.send_run(3), Some((a, 3)), "{kind:?}");
+        assert_eq!(h.core.send_run(10), Some((a, 2)), "{kind:?}: the room left");
+        assert_eq!(h.core.send_run(1), None, "{kind:?}: full");
+        assert!(
+            !h.send(msg(&["x"])).unwrap(),
+            "{kind:?}: blocked at the SNDHWM"
+        );
+        let s = h.core.snapshot().0;
+        assert_eq!(
+            (s[0].queued_out, s[0].counters.msgs_out),
+            (5, 5),
+            "{kind:?}"
+        );
+        // The link passed them on: room again, and the peer is back in the rotation.
+        h.core.flushed_some(a, 5);
+        assert_eq!(h.core.send_run(1), Some((a, 1)), "{kind:?}");
+    }
+    // Two peers: round-robin goes message by message.
+    let mut h = Harness::new(SocketType::Push);
+    h.attach();
+    h.attach();
+    assert_eq!(h.core.send_run(4), None);
+    // A queue before the run (a busy link), CONFLATE, and the other types: none.
+    let mut h = Harness::new(SocketType::Push);
+    let a = h.attach();
+    h.link(a).busy = true;
+    assert!(h.send(msg(&["queued"])).unwrap());
+    assert_eq!(h.core.send_run(2), None, "behind a queue");
+    let mut h = Harness::with(SocketType::Push, &[SocketOption::Conflate(true)]);
+    h.attach();
+    assert_eq!(h.core.send_run(2), None, "CONFLATE");
+    for kind in [SocketType::Req, SocketType::Client, SocketType::Pub] {
+        let mut h = Harness::new(kind);
+        h.attach();
+        assert_eq!(h.core.send_run(2), None, "{kind:?}");
+    }
+}

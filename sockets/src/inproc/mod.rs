@@ -168,6 +168,24 @@ impl Link for InprocConn {
         Ok(())
     }
 
+    /// A batch send's run of messages for this peer goes into the pipe at once, behind
+    /// the batch the pump has not moved yet: one lock and one wake-up of the peer for
+    /// the run, each message moved once, straight into the pipe's vector; they never
+    /// enter the socket's queue. They count against
+    /// the SNDHWM until the peer took them into its socket, as those the pump moves
+    /// (the core counted them as taken by the link when it handed them over).
+    fn offer_many(&self, msgs: &mut Vec<Message>) {
+        if self.done.get() || self.peer.get().is_none() {
+            return;
+        }
+        self.flush_hello();
+        let mut out = self.outbox.borrow_mut();
+        self.pipe.push_with(self.side.other(), |lane| {
+            lane.append(&mut out);
+            lane.extend(msgs.drain(..).map(|msg| Item::Msg(msg, true)));
+        });
+    }
+
     /// A fan-out message joins the batch by reference (a `Bytes` reference count per
     /// frame, no copy).
     fn offer_shared(&self, msg: &Message) -> bool {
@@ -455,42 +473,47 @@ fn deliver<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<InprocConn>) {
             .take(conn.side, &mut inbox, &mut conn.spare.borrow_mut());
         // Borrowed for a run of messages, released before anything else.
         let mut core = None;
-        while let Some(item) = inbox.pop_front() {
-            match item {
-                Item::Msg(msg, counted) => {
-                    let Some(peer) = conn.peer.get() else {
-                        continue;
-                    };
-                    let core = core.get_or_insert_with(|| shared.core.borrow_mut());
-                    let room = core.input_room(peer);
-                    if room == 0 {
-                        inbox.push_front(Item::Msg(msg, counted));
-                        break;
-                    }
-                    // This message and the messages right behind it, up to the RCVHWM,
-                    // go into the socket as one run.
-                    let more = inbox
-                        .iter()
-                        .take(room - 1)
-                        .take_while(|i| matches!(i, Item::Msg(..)))
-                        .count();
-                    let run = std::iter::once(Item::Msg(msg, counted)).chain(inbox.drain(..more));
-                    core.on_messages(
-                        peer,
-                        run.filter_map(|item| match item {
-                            Item::Msg(mut msg, counted) => {
-                                taken += u64::from(counted);
-                                // Metadata of an earlier hop (a forwarded message) does
-                                // not describe this peer; inproc peers carry none.
-                                if msg.peer_metadata().is_some() {
-                                    msg.set_peer(None);
-                                }
-                                Some(msg)
-                            }
-                            _ => None,
-                        }),
-                    );
+        loop {
+            if let Some(Item::Msg(..)) = inbox.front() {
+                let Some(peer) = conn.peer.get() else {
+                    inbox.pop_front();
+                    continue;
+                };
+                let core = core.get_or_insert_with(|| shared.core.borrow_mut());
+                let room = core.input_room(peer);
+                if room == 0 {
+                    break;
                 }
+                // The messages at the front, up to the RCVHWM, go into the socket as
+                // one run.
+                let run = inbox
+                    .iter()
+                    .take(room)
+                    .take_while(|i| matches!(i, Item::Msg(..)))
+                    .count();
+                core.on_messages(
+                    peer,
+                    inbox.drain(..run).filter_map(|item| match item {
+                        Item::Msg(mut msg, counted) => {
+                            taken += u64::from(counted);
+                            // Metadata of an earlier hop (a forwarded message) does
+                            // not describe this peer; inproc peers carry none.
+                            if msg.peer_metadata().is_some() {
+                                msg.set_peer(None);
+                            }
+                            Some(msg)
+                        }
+                        _ => None,
+                    }),
+                );
+                continue;
+            }
+            let Some(item) = inbox.pop_front() else {
+                break;
+            };
+            match item {
+                // Taken by the arm above.
+                Item::Msg(..) => {}
                 Item::Subscription(topic, on) => {
                     drop(core.take());
                     if let Some(peer) = conn.peer.get() {

@@ -130,6 +130,21 @@ impl Pipe {
         self.signals[to as usize].raise();
     }
 
+    /// Lets `fill` append to the lane towards `to` under its lock, then wakes that side
+    /// if anything was added: items written straight into the lane's vector, with no
+    /// batch of the writer's own to move them from.
+    pub(crate) fn push_with(&self, to: Side, fill: impl FnOnce(&mut Vec<Item>)) {
+        let added = {
+            let mut lane = lock(&self.lanes[to as usize].items);
+            let before = lane.len();
+            fill(&mut lane);
+            lane.len() != before
+        };
+        if added {
+            self.signals[to as usize].raise();
+        }
+    }
+
     /// Appends one item to the lane towards `to` and wakes that side.
     pub(crate) fn push_one(&self, to: Side, item: Item) {
         lock(&self.lanes[to as usize].items).push(item);
