@@ -31,10 +31,6 @@ impl Pattern for Push {
         true
     }
 
-    fn sends_runs(&self) -> bool {
-        true
-    }
-
     fn kind(&self) -> SocketType {
         SocketType::Push
     }
