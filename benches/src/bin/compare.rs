@@ -563,7 +563,13 @@ fn pair_commands(
         }
     };
     let client_out = finish(c, limit, client.1);
-    let server_out = finish(s, limit, server.1);
+    // A client that failed leaves the server waiting for it: a short grace, not the
+    // whole limit again.
+    let server_limit = match client_out {
+        Ok(_) => limit,
+        Err(_) => limit.min(Duration::from_secs(5)),
+    };
+    let server_out = finish(s, server_limit, server.1);
     cleanup(ep);
     Ok((server_out?, client_out?))
 }
