@@ -293,16 +293,7 @@ impl Session {
     /// What is left of it (the start of a frame, and the spare capacity) stays in the
     /// session until the caller takes it back with [`Session::take_recv_buf`].
     pub fn handle_input_buf(&mut self, now: Instant, data: BytesMut) {
-        if self.phase == Phase::Failed || data.is_empty() {
-            return;
-        }
-        self.heartbeat.on_traffic();
-        if self.recv.is_empty() {
-            self.recv = data;
-        } else {
-            self.recv.unsplit(data);
-        }
-        self.process(now, &mut Queue);
+        self.feed(now, data, &mut Queue);
     }
 
     /// [`Session::handle_input_buf`] that hands each whole message to `on_message` as
@@ -317,6 +308,13 @@ impl Session {
         data: BytesMut,
         on_message: impl FnMut(Parts),
     ) {
+        self.feed(now, data, &mut Direct(on_message));
+    }
+
+    /// Appends `data` to what is left of earlier input (adopting it when nothing is)
+    /// and decodes, handing messages to `sink`.
+    #[inline]
+    fn feed(&mut self, now: Instant, data: BytesMut, sink: &mut impl Deliver) {
         if self.phase == Phase::Failed || data.is_empty() {
             return;
         }
@@ -326,7 +324,7 @@ impl Session {
         } else {
             self.recv.unsplit(data);
         }
-        self.process(now, &mut Direct(on_message));
+        self.process(now, sink);
     }
 
     /// Takes the input the session could not use yet (the start of a frame) out of it,
