@@ -7,7 +7,6 @@ mod common;
 use std::time::Duration;
 
 use common::{config, Pair};
-use ringmq_zmtp::mechanism::Null;
 use ringmq_zmtp::{Error, SocketType};
 
 const MS: Duration = Duration::from_millis(1);
@@ -22,12 +21,7 @@ fn pair(partial: Option<u64>, idle: Option<u64>, server_type: SocketType) -> Pai
     } else {
         SocketType::Dealer
     };
-    let mut p = Pair::new(
-        config(client_type),
-        Box::new(Null::new()),
-        sc,
-        Box::new(Null::new()),
-    );
+    let mut p = Pair::null_of(config(client_type), sc);
     p.connect();
     p
 }
@@ -139,7 +133,7 @@ fn heartbeats_keep_a_connection_alive_but_not_from_the_idle_deadline() {
     sc.idle_timeout = Some(Duration::from_secs(1));
     let mut cc = config(SocketType::Dealer);
     cc.heartbeat_ivl = Some(100 * MS);
-    let mut p = Pair::new(cc, Box::new(Null::new()), sc, Box::new(Null::new()));
+    let mut p = Pair::null_of(cc, sc);
     p.connect();
     let pinged = p.client.wire.len();
     p.advance(999 * MS);

@@ -10,7 +10,6 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use common::{config, Pair};
 use ringmq_zmtp::mechanism::curve::{CurveClient, CurveKeyPair, CurveServer};
-use ringmq_zmtp::mechanism::Null;
 use ringmq_zmtp::{Error, Event, PeerMisbehaved, Session, SessionConfig, SocketType};
 
 /// An established ROUTER session (the server of a NULL pair), with `limits` applied to
@@ -18,12 +17,7 @@ use ringmq_zmtp::{Error, Event, PeerMisbehaved, Session, SessionConfig, SocketTy
 fn server(limits: impl FnOnce(&mut SessionConfig)) -> Session {
     let mut sc = config(SocketType::Router);
     limits(&mut sc);
-    let mut p = Pair::new(
-        config(SocketType::Dealer),
-        Box::new(Null::new()),
-        sc,
-        Box::new(Null::new()),
-    );
+    let mut p = Pair::null_of(config(SocketType::Dealer), sc);
     p.connect();
     assert!(p.server.session.is_established());
     p.server.session

@@ -16,12 +16,7 @@ fn null_handshake_reports_peer_type_version_and_metadata() {
     let mut cc = config(SocketType::Dealer);
     cc.identity = Bytes::from_static(b"client-1");
     cc.metadata.insert("X-Color", Bytes::from_static(b"blue"));
-    let mut p = Pair::new(
-        cc,
-        Box::new(Null::new()),
-        config(SocketType::Router),
-        Box::new(Null::new()),
-    );
+    let mut p = Pair::null_of(cc, config(SocketType::Router));
     p.connect();
     let Some(Event::HandshakeSucceeded {
         metadata,
@@ -259,12 +254,7 @@ fn mechanism_mismatch_fails_both_sides() {
 
 #[test]
 fn incompatible_socket_types_send_error_and_fail() {
-    let mut p = Pair::new(
-        config(SocketType::Push),
-        Box::new(Null::new()),
-        config(SocketType::Pub),
-        Box::new(Null::new()),
-    );
+    let mut p = Pair::null_of(config(SocketType::Push), config(SocketType::Pub));
     p.drive();
     assert_eq!(
         p.client.error(),
@@ -291,12 +281,7 @@ fn incompatible_socket_types_send_error_and_fail() {
 fn every_compatible_pair_connects() {
     for a in SocketType::ALL {
         for b in SocketType::ALL {
-            let mut p = Pair::new(
-                config(a),
-                Box::new(Null::new()),
-                config(b),
-                Box::new(Null::new()),
-            );
+            let mut p = Pair::null_of(config(a), config(b));
             p.drive();
             assert_eq!(
                 p.client.session.is_established(),
@@ -310,12 +295,7 @@ fn every_compatible_pair_connects() {
 fn pub_sub(sub_minor: u8) -> Pair {
     let mut sc = config(SocketType::Sub);
     sc.zmtp_minor = sub_minor;
-    let mut p = Pair::new(
-        sc,
-        Box::new(Null::new()),
-        config(SocketType::Pub),
-        Box::new(Null::new()),
-    );
+    let mut p = Pair::null_of(sc, config(SocketType::Pub));
     p.connect();
     p
 }
@@ -365,12 +345,7 @@ fn subscriptions_to_a_3_0_peer_travel_as_data_frames() {
 
 #[test]
 fn pub_accepts_the_3_0_form_from_a_3_1_peer_and_xpub_passes_other_messages() {
-    let mut p = Pair::new(
-        config(SocketType::XSub),
-        Box::new(Null::new()),
-        config(SocketType::XPub),
-        Box::new(Null::new()),
-    );
+    let mut p = Pair::null_of(config(SocketType::XSub), config(SocketType::XPub));
     p.connect();
     p.client.session.send(&msg(&[b"\x01news"])).unwrap();
     p.client.session.send(&msg(&[b"\x02other"])).unwrap();
@@ -396,12 +371,7 @@ fn heartbeat_pair(ivl: u64, ttl: Option<u64>, client_minor: u8) -> Pair {
     cc.heartbeat_ivl = Some(Duration::from_secs(ivl));
     cc.heartbeat_ttl = ttl.map(Duration::from_secs);
     cc.zmtp_minor = client_minor;
-    let mut p = Pair::new(
-        cc,
-        Box::new(Null::new()),
-        config(SocketType::Router),
-        Box::new(Null::new()),
-    );
+    let mut p = Pair::null_of(cc, config(SocketType::Router));
     p.connect();
     p
 }
@@ -444,12 +414,7 @@ fn heartbeat_timeout_option_overrides_the_interval() {
     let mut cc = config(SocketType::Dealer);
     cc.heartbeat_ivl = Some(Duration::from_secs(1));
     cc.heartbeat_timeout = Some(Duration::from_secs(5));
-    let mut p = Pair::new(
-        cc,
-        Box::new(Null::new()),
-        config(SocketType::Router),
-        Box::new(Null::new()),
-    );
+    let mut p = Pair::null_of(cc, config(SocketType::Router));
     p.connect();
     p.server.silent = true;
     p.advance(Duration::from_millis(5999));
@@ -491,12 +456,7 @@ fn the_peers_ttl_is_honoured() {
 fn handshake_timeout() {
     let mut sc = config(SocketType::Router);
     sc.handshake_ivl = Some(Duration::from_secs(2));
-    let mut p = Pair::new(
-        config(SocketType::Dealer),
-        Box::new(Null::new()),
-        sc,
-        Box::new(Null::new()),
-    );
+    let mut p = Pair::null_of(config(SocketType::Dealer), sc);
     p.client.silent = true;
     p.drive();
     assert_eq!(
@@ -517,12 +477,7 @@ fn limited_pair(max_size: Option<u64>, max_frames: Option<u32>, chunk: usize) ->
     let mut sc = config(SocketType::Router);
     sc.max_message_size = max_size;
     sc.max_message_frames = max_frames;
-    let mut p = Pair::new(
-        config(SocketType::Dealer),
-        Box::new(Null::new()),
-        sc,
-        Box::new(Null::new()),
-    );
+    let mut p = Pair::null_of(config(SocketType::Dealer), sc);
     p.chunk = chunk;
     p.connect();
     p
@@ -777,12 +732,7 @@ fn huge_durations_mean_never_instead_of_overflowing() {
     cc.heartbeat_ivl = Some(Duration::MAX);
     cc.heartbeat_ttl = Some(Duration::MAX);
     cc.handshake_ivl = Some(Duration::MAX);
-    let mut p = Pair::new(
-        cc,
-        Box::new(Null::new()),
-        config(SocketType::Router),
-        Box::new(Null::new()),
-    );
+    let mut p = Pair::null_of(cc, config(SocketType::Router));
     p.connect();
     p.advance(Duration::from_secs(1_000_000));
     assert_eq!(p.client.error(), None);
@@ -791,12 +741,7 @@ fn huge_durations_mean_never_instead_of_overflowing() {
 fn dish_radio(minor: u8) -> Pair {
     let mut dish = config(SocketType::Dish);
     dish.zmtp_minor = minor;
-    let mut p = Pair::new(
-        dish,
-        Box::new(Null::new()),
-        config(SocketType::Radio),
-        Box::new(Null::new()),
-    );
+    let mut p = Pair::null_of(dish, config(SocketType::Radio));
     p.connect();
     p
 }
@@ -926,12 +871,7 @@ fn messages_handed_over_directly_keep_their_order_with_other_frames() {
 
 #[test]
 fn messages_after_an_event_are_queued_behind_it() {
-    let mut p = Pair::new(
-        config(SocketType::XSub),
-        Box::new(Null::new()),
-        config(SocketType::XPub),
-        Box::new(Null::new()),
-    );
+    let mut p = Pair::null_of(config(SocketType::XSub), config(SocketType::XPub));
     p.connect();
     p.server.take_events();
     p.client.session.send(&msg(&[b"first"])).unwrap();
@@ -954,12 +894,7 @@ fn messages_after_an_event_are_queued_behind_it() {
 fn the_single_frame_fast_path_keeps_the_message_size_limit() {
     let mut sc = config(SocketType::Router);
     sc.max_message_size = Some(10);
-    let mut p = Pair::new(
-        config(SocketType::Dealer),
-        Box::new(Null::new()),
-        sc,
-        Box::new(Null::new()),
-    );
+    let mut p = Pair::null_of(config(SocketType::Dealer), sc);
     p.connect();
     p.server.take_events();
     p.client.session.send(&msg(&[b"0123456789"])).unwrap();

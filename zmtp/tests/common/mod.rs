@@ -124,6 +124,16 @@ impl Pair {
         Self::with(Box::new(Null::new()), Box::new(Null::new()))
     }
 
+    /// A NULL pair with these configurations.
+    pub fn null_of(client_cfg: SessionConfig, server_cfg: SessionConfig) -> Pair {
+        Self::new(
+            client_cfg,
+            Box::new(Null::new()),
+            server_cfg,
+            Box::new(Null::new()),
+        )
+    }
+
     fn pump_events(side: &mut Side, now: Instant) -> bool {
         let mut any = false;
         while let Some(event) = side.session.poll_event() {
