@@ -675,6 +675,28 @@ impl Body for Pusher {
     }
 }
 
+/// The next number expected from each engine's sender: messages `tag, i` arrive in
+/// order per tag.
+#[derive(Default)]
+struct InOrder([u32; ENGINES.len()]);
+
+impl InOrder {
+    fn check(&mut self, m: &Message) {
+        let tag = m.frames()[0][0] as usize;
+        assert_eq!(
+            m.frames()[1][..],
+            self.0[tag].to_be_bytes(),
+            "in order per sender"
+        );
+        self.0[tag] += 1;
+    }
+
+    /// Every sender's `n` messages arrived.
+    fn assert_all(&self, n: u32) {
+        assert!(self.0.iter().all(|&got| got == n), "{:?}", self.0);
+    }
+}
+
 /// [`Pusher`] with the batch API: batches of 100, messages `tag, i`.
 struct BatchPusher {
     n: u32,
@@ -711,22 +733,14 @@ async fn batch_from_every_engine<P: Proactor>(ctx: Context<P>) {
         .enumerate()
         .map(|(i, &e)| spawn_on(e, &ctx.handle(), BatchPusher { n: N, tag: i as u8 }))
         .collect();
-    let mut next = [0u32; ENGINES.len()];
+    let mut next = InOrder::default();
     let mut out = Vec::new();
     let mut got = 0;
     while got < N as usize * ENGINES.len() {
         got += pull.recv_many(&mut out, 256).await.unwrap();
-        for m in out.drain(..) {
-            let tag = m.frames()[0][0] as usize;
-            assert_eq!(
-                m.frames()[1][..],
-                next[tag].to_be_bytes(),
-                "in order per sender"
-            );
-            next[tag] += 1;
-        }
+        out.drain(..).for_each(|m| next.check(&m));
     }
-    assert!(next.iter().all(|&n| n == N));
+    next.assert_all(N);
     join_threads(ctx.proactor(), threads).await;
     assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));
 }
@@ -742,18 +756,11 @@ async fn pull_from_every_engine<P: Proactor>(ctx: Context<P>) {
         .enumerate()
         .map(|(i, &e)| spawn_on(e, &ctx.handle(), Pusher { n: N, tag: i as u8 }))
         .collect();
-    let mut next = [0u32; ENGINES.len()];
+    let mut next = InOrder::default();
     for _ in 0..N as usize * ENGINES.len() {
-        let m = pull.recv().await.unwrap();
-        let tag = m.frames()[0][0] as usize;
-        assert_eq!(
-            m.frames()[1][..],
-            next[tag].to_be_bytes(),
-            "in order per sender"
-        );
-        next[tag] += 1;
+        next.check(&pull.recv().await.unwrap());
     }
-    assert!(next.iter().all(|&n| n == N));
+    next.assert_all(N);
     join_threads(ctx.proactor(), threads).await;
     assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));
 }
