@@ -224,24 +224,19 @@ impl Driver {
     /// Only a registered socket is marked (its edges clear the mark); an unregistered
     /// one is tried first as before.
     fn mark_drained(&self, sock: &Socket) {
-        if let Some(r) = &*sock.reg.borrow() {
-            if let Some(w) = self.inner.regs.borrow_mut().get_mut(r.key) {
-                w.drained = !w.closed;
-            }
-        }
+        self.waiters_of(sock, |w| w.drained = !w.closed);
     }
 
     /// Whether the last stream read of `sock` emptied it and no edge came since.
     fn is_drained(&self, sock: &Socket) -> bool {
-        match &*sock.reg.borrow() {
-            Some(r) => self
-                .inner
-                .regs
-                .borrow()
-                .get(r.key)
-                .is_some_and(|w| w.drained),
-            None => false,
-        }
+        self.waiters_of(sock, |w| w.drained).unwrap_or(false)
+    }
+
+    /// `f` on the poller's state of `sock`, if it is registered.
+    fn waiters_of<R>(&self, sock: &Socket, f: impl FnOnce(&mut Waiters) -> R) -> Option<R> {
+        let reg = sock.reg.borrow();
+        let key = reg.as_ref()?.key;
+        self.inner.regs.borrow_mut().get_mut(key).map(f)
     }
 
     fn register(&self, sock: &Socket) -> io::Result<usize> {
