@@ -545,7 +545,14 @@ impl Session {
     pub fn send_parts(&mut self, parts: Parts) -> Result<(), Error> {
         let body = match parts.into_single() {
             Ok(body) => body,
-            Err(parts) => return self.send_owned(parts.into_vec()),
+            Err(parts) => {
+                // The emptied vector goes to the decoder, whose next multipart message
+                // then needs no allocation (a REQ / REP round trip allocates none).
+                let mut frames = parts.into_vec();
+                let sent = self.send_drained(&mut frames);
+                self.partial.recycle(frames);
+                return sent;
+            }
         };
         self.check_established()?;
         let frame = Frame {
@@ -556,6 +563,26 @@ impl Session {
         if let Err(e) = self.push_frame(frame) {
             self.fail(e.clone());
             return Err(e);
+        }
+        Ok(())
+    }
+
+    /// [`Session::send_owned`] for a vector of frames, left empty.
+    fn send_drained(&mut self, frames: &mut Vec<Bytes>) -> Result<(), Error> {
+        self.check_established()?;
+        let Some(last) = frames.len().checked_sub(1) else {
+            return Err(Error::EmptyMessage);
+        };
+        for (i, body) in frames.drain(..).enumerate() {
+            let frame = Frame {
+                more: i < last,
+                command: false,
+                body,
+            };
+            if let Err(e) = self.push_frame(frame) {
+                self.fail(e.clone());
+                return Err(e);
+            }
         }
         Ok(())
     }
