@@ -441,6 +441,27 @@ impl Session {
         }
     }
 
+    /// Whether events wait to be taken ([`Session::poll_event`],
+    /// [`Session::take_events`]).
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
+    /// Gives back a queue lent with [`Session::lend_event_queue`] that nothing was
+    /// reported into: when the session's own queue is empty and holds a larger
+    /// allocation than `queue`, `queue` takes it and the session is left with no
+    /// allocation (as after [`Session::take_event_queue`]). The common case, a lent
+    /// queue coming back to an owner left with an unallocated one, is a swap.
+    pub fn return_event_queue(&mut self, queue: &mut VecDeque<Event>) {
+        if self.events.is_empty() && self.events.capacity() > queue.capacity() {
+            if queue.capacity() == 0 {
+                std::mem::swap(&mut self.events, queue);
+            } else {
+                *queue = std::mem::take(&mut self.events);
+            }
+        }
+    }
+
     /// The session's own event queue when it is empty (for its allocation), leaving
     /// it an unallocated one: a later event allocates again unless a queue is lent
     /// first. `None` while events wait to be taken.
