@@ -515,12 +515,18 @@ fn take_input<P: Proactor>(shared: &Shared<P>, conn: &Conn, buf: BytesMut) -> bo
         }
         msg
     };
-    // PULL, DEALER, PAIR: one look-up of the peer's queue for the whole read.
+    // PULL, DEALER, PAIR, SUB: one look-up of the peer's queue for the whole read.
     if let Some(mut run) = core.input_run(peer) {
-        session.handle_input_buf_with(now, buf, |parts| {
-            delivered = true;
-            run.push(message(parts));
-        });
+        if run.filters() {
+            session.handle_input_buf_with(now, buf, |parts| {
+                delivered |= run.push(message(parts));
+            });
+        } else {
+            session.handle_input_buf_with(now, buf, |parts| {
+                delivered = true;
+                run.push_unfiltered(message(parts));
+            });
+        }
         return delivered;
     }
     session.handle_input_buf_with(now, buf, |parts| {
