@@ -206,6 +206,16 @@ impl FrameDecoder {
     /// rest when the body is incomplete. A size above [`MAX_HOLDABLE`] is refused.
     #[inline(always)]
     pub fn take_frame(buf: &mut BytesMut, h: FrameHeader) -> Result<Option<Frame>, Error> {
+        if h.size == 0 && buf.len() >= h.len() {
+            // An empty frame (a REQ / REP delimiter) views nothing: the header is
+            // skipped without a split, so no reference count is taken and dropped.
+            buf.advance(h.len());
+            return Ok(Some(Frame {
+                more: h.more,
+                command: h.command,
+                body: Bytes::new(),
+            }));
+        }
         let Some(frame) = Self::split_frame(buf, h)? else {
             return Ok(None);
         };
@@ -1107,6 +1117,19 @@ mod tests {
             .unwrap();
         assert!(long.command && long.long && long.size == 16 && long.len() == 9);
         assert_eq!(FrameDecoder::peek_header(b"\x02\0\0"), Ok(None));
+    }
+
+    #[test]
+    fn an_empty_frame_is_skipped_with_its_header() {
+        let mut buf = BytesMut::from(&b"\x01\x00\x00\x02hi"[..]);
+        let h = FrameDecoder::peek_header(&buf).unwrap().unwrap();
+        let f = FrameDecoder::take_frame(&mut buf, h).unwrap().unwrap();
+        assert!(f.body.is_empty() && f.more);
+        assert_eq!(&buf[..], b"\x00\x02hi");
+        let h = FrameDecoder::peek_header(&buf).unwrap().unwrap();
+        let last = FrameDecoder::take_frame(&mut buf, h).unwrap().unwrap();
+        assert_eq!((&last.body[..], last.more), (&b"hi"[..], false));
+        assert!(buf.is_empty());
     }
 
     fn arb_frames() -> impl Strategy<Value = Vec<(bool, bool, Vec<u8>)>> {
