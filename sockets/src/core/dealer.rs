@@ -33,6 +33,10 @@ impl Pattern for Dealer {
         true
     }
 
+    fn sends_runs(&self) -> bool {
+        true
+    }
+
     /// No filter: arrivals are queued in runs.
     fn accepts_all(&self) -> bool {
         true

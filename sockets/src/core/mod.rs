@@ -250,6 +250,13 @@ pub(crate) trait Pattern {
         true
     }
 
+    /// Whether every send is a plain [`Peers::round_robin_sent`] with no state of the
+    /// pattern's own (PUSH, DEALER, PAIR): a batch may then hand a run of messages to
+    /// one peer at once ([`Core::send_run`]).
+    fn sends_runs(&self) -> bool {
+        false
+    }
+
     /// Whether [`Pattern::accepts`] keeps every message unchanged (it is not
     /// overridden): arrivals may then be queued in runs ([`Core::on_messages`]).
     fn accepts_all(&self) -> bool {
@@ -469,6 +476,18 @@ impl Core {
             return Err(Error::EmptyMessage);
         }
         self.pattern.send(&mut self.peers, &self.opts, msg)
+    }
+
+    /// A batch send: when the next `max` messages (none of them empty) would all go
+    /// to one peer's link directly, as many [`Core::send`]s would route them (a
+    /// pattern that [`sends_runs`](Pattern::sends_runs), one peer in the rotation,
+    /// nothing queued for it), routes up to `max` of them at once: the peer and how
+    /// many, counted as handed to its link. `None`: route them one by one.
+    pub(crate) fn send_run(&mut self, max: usize) -> Option<(PeerId, usize)> {
+        if !self.pattern.sends_runs() {
+            return None;
+        }
+        self.peers.direct_run(max)
     }
 
     /// The next message, if one is ready.

@@ -87,6 +87,10 @@ impl Pattern for Pair {
         true
     }
 
+    fn sends_runs(&self) -> bool {
+        true
+    }
+
     /// No filter: arrivals are queued in runs.
     fn accepts_all(&self) -> bool {
         true

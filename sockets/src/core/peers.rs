@@ -441,6 +441,45 @@ impl Peers {
         Err(msg)
     }
 
+    /// Round-robin for a run of up to `max` messages (see [`Core::send_run`]): when
+    /// the rotation holds one peer with room and that peer takes messages directly,
+    /// the next messages would all go to it, straight to its link, until it is full.
+    /// Counts `k` of them (at most `max`, no more than its room) as handed over, as `k`
+    /// [`Peers::round_robin_sent`] would, and gives the peer and `k`; `None` when
+    /// the run does not apply (several peers, a queue, CONFLATE, no room).
+    ///
+    /// [`Core::send_run`]: super::Core::send_run
+    pub(crate) fn direct_run(&mut self, max: usize) -> Option<(PeerId, usize)> {
+        if self.conflate || max == 0 {
+            return None;
+        }
+        // Stale entries at the front are dropped as `round_robin_sent` drops them.
+        let id = loop {
+            let &id = self.with_room.front()?;
+            match self.map.get_mut(id) {
+                Some(p) if p.has_room(false) => break id,
+                Some(p) => p.listed_out = false,
+                None => {}
+            }
+            self.with_room.pop_front();
+        };
+        if self.with_room.len() != 1 {
+            return None;
+        }
+        let p = self.map.get_mut(id)?;
+        if !p.takes_direct(false) {
+            return None;
+        }
+        let k = max.min(p.sndhwm.saturating_sub(p.queued()));
+        p.unflushed += k;
+        p.counters.msgs_out += k as u64;
+        if !p.has_room(false) {
+            p.listed_out = false;
+            self.with_room.pop_front();
+        }
+        Some((id, k))
+    }
+
     /// Hands `msg` to peer `id` (the caller checked [`Peers::has_room`]): straight to
     /// its link when the link is attached and nothing is queued before the message
     /// (`Sent::Direct`, counted as taken by the link), else onto its queue.

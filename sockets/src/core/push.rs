@@ -31,6 +31,10 @@ impl Pattern for Push {
         true
     }
 
+    fn sends_runs(&self) -> bool {
+        true
+    }
+
     fn kind(&self) -> SocketType {
         SocketType::Push
     }

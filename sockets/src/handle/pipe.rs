@@ -15,12 +15,13 @@ use std::task::{Context, Poll, Waker};
 /// Tasks waiting on one side, by key (a future re-registers under its key).
 #[derive(Default)]
 struct Waiters {
-    next: u64,
     list: Vec<(u64, Waker)>,
 }
 
 impl Waiters {
-    fn register(&mut self, key: &mut Option<u64>, waker: &Waker) {
+    /// Registers `waker` under `key`, or under a new key from `next` when `key` is not
+    /// listed here (none yet, or its registration was taken by a wake).
+    fn register(&mut self, key: &mut Option<u64>, waker: &Waker, next: &mut u64) {
         if let Some(k) = *key {
             if let Some(e) = self.list.iter_mut().find(|(x, _)| *x == k) {
                 if !e.1.will_wake(waker) {
@@ -29,8 +30,8 @@ impl Waiters {
                 return;
             }
         }
-        let k = self.next;
-        self.next += 1;
+        let k = *next;
+        *next += 1;
         self.list.push((k, waker.clone()));
         *key = Some(k);
     }
@@ -56,6 +57,12 @@ struct State<T> {
     takers: Waiters,
     /// Tasks waiting for room.
     givers: Waiters,
+    /// The next key of either list. One counter for both: a key names one
+    /// registration, so [`Pipe::forget`] may look for it in both lists. (With a
+    /// counter per list, a producer's `send` dropped holding the key of a registration
+    /// already woken removed the consumer's registration of the same number, and the
+    /// consumer then waited with items queued: the handle's send pump stalled.)
+    next_key: u64,
 }
 
 /// A bounded multi-producer multi-consumer queue (see the module docs).
@@ -78,6 +85,7 @@ impl<T> Pipe<T> {
                 closed: false,
                 takers: Waiters::default(),
                 givers: Waiters::default(),
+                next_key: 0,
             }),
             cap: cap.max(1),
         }
@@ -181,7 +189,8 @@ impl<T> Pipe<T> {
             s.givers.remove(key.take());
             return Poll::Ready(true);
         }
-        s.givers.register(key, cx.waker());
+        let s = &mut *s;
+        s.givers.register(key, cx.waker(), &mut s.next_key);
         Poll::Pending
     }
 
@@ -221,7 +230,8 @@ impl<T> Pipe<T> {
                     return Poll::Ready(None);
                 }
                 None => {
-                    s.takers.register(key, cx.waker());
+                    let s = &mut *s;
+                    s.takers.register(key, cx.waker(), &mut s.next_key);
                     return Poll::Pending;
                 }
             }
@@ -251,7 +261,8 @@ impl<T> Pipe<T> {
                 }
                 return match cx {
                     Some(cx) => {
-                        s.takers.register(key, cx.waker());
+                        let s = &mut *s;
+                        s.takers.register(key, cx.waker(), &mut s.next_key);
                         Poll::Pending
                     }
                     None => Poll::Ready(Some(0)),
@@ -322,7 +333,8 @@ impl<T> Pipe<T> {
                     s.takers.remove(key.take());
                     return Poll::Ready(false);
                 }
-                s.takers.register(key, cx.waker());
+                let s = &mut *s;
+                s.takers.register(key, cx.waker(), &mut s.next_key);
                 return Poll::Pending;
             }
             s.takers.remove(key.take());
@@ -333,7 +345,9 @@ impl<T> Pipe<T> {
         Poll::Ready(true)
     }
 
-    /// Forgets a waiting future's registration (its future was dropped).
+    /// Forgets a waiting future's registration (its future was dropped), in whichever
+    /// list holds it (a key is never in both, see `State::next_key`). A key whose
+    /// registration was already taken by a wake names nothing.
     pub(crate) fn forget(&self, key: Option<u64>) {
         if key.is_some() {
             let mut s = self.lock();
@@ -454,6 +468,37 @@ mod tests {
         assert_eq!(p.try_take(), Ok(Some(2)));
         assert_eq!(p.try_take(), Err(()));
         assert!(!p.push_all(&mut vec![5]));
+    }
+
+    /// The stall of the handle's send pump: a producer's `send` that waited for room
+    /// ends holding the key of its registration (the consumer's take already removed
+    /// it), and dropping it must not remove the consumer's registration as a taker,
+    /// made meanwhile under a key of the same number.
+    #[test]
+    fn a_dropped_giver_key_leaves_a_waiting_taker_registered() {
+        let p = Pipe::new(1);
+        p.try_push(1).ok().unwrap();
+        let (_pc, pw) = counter();
+        let (cc, cw) = counter();
+        let mut giver = Key::new(&p);
+        // The producer waits for room (registered as a giver).
+        assert!(p
+            .poll_room(&mut Context::from_waker(&pw), &mut giver.key)
+            .is_pending());
+        // The consumer takes everything (waking the producer) and waits for more.
+        let mut taker = Key::new(&p);
+        let mut out = VecDeque::new();
+        assert_eq!(
+            p.poll_take_all(&mut Context::from_waker(&cw), &mut taker.key, &mut out),
+            Poll::Ready(true)
+        );
+        assert!(p
+            .poll_take_all(&mut Context::from_waker(&cw), &mut taker.key, &mut out)
+            .is_pending());
+        // The producer's send completes and its future (with its key) is dropped.
+        drop(giver);
+        p.try_push(2).ok().unwrap();
+        assert_eq!(cc.0.load(Ordering::SeqCst), 1, "the consumer is woken");
     }
 
     #[test]

@@ -473,42 +473,47 @@ fn deliver<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<InprocConn>) {
             .take(conn.side, &mut inbox, &mut conn.spare.borrow_mut());
         // Borrowed for a run of messages, released before anything else.
         let mut core = None;
-        while let Some(item) = inbox.pop_front() {
-            match item {
-                Item::Msg(msg, counted) => {
-                    let Some(peer) = conn.peer.get() else {
-                        continue;
-                    };
-                    let core = core.get_or_insert_with(|| shared.core.borrow_mut());
-                    let room = core.input_room(peer);
-                    if room == 0 {
-                        inbox.push_front(Item::Msg(msg, counted));
-                        break;
-                    }
-                    // This message and the messages right behind it, up to the RCVHWM,
-                    // go into the socket as one run.
-                    let more = inbox
-                        .iter()
-                        .take(room - 1)
-                        .take_while(|i| matches!(i, Item::Msg(..)))
-                        .count();
-                    let run = std::iter::once(Item::Msg(msg, counted)).chain(inbox.drain(..more));
-                    core.on_messages(
-                        peer,
-                        run.filter_map(|item| match item {
-                            Item::Msg(mut msg, counted) => {
-                                taken += u64::from(counted);
-                                // Metadata of an earlier hop (a forwarded message) does
-                                // not describe this peer; inproc peers carry none.
-                                if msg.peer_metadata().is_some() {
-                                    msg.set_peer(None);
-                                }
-                                Some(msg)
-                            }
-                            _ => None,
-                        }),
-                    );
+        loop {
+            if let Some(Item::Msg(..)) = inbox.front() {
+                let Some(peer) = conn.peer.get() else {
+                    inbox.pop_front();
+                    continue;
+                };
+                let core = core.get_or_insert_with(|| shared.core.borrow_mut());
+                let room = core.input_room(peer);
+                if room == 0 {
+                    break;
                 }
+                // The messages at the front, up to the RCVHWM, go into the socket as
+                // one run.
+                let run = inbox
+                    .iter()
+                    .take(room)
+                    .take_while(|i| matches!(i, Item::Msg(..)))
+                    .count();
+                core.on_messages(
+                    peer,
+                    inbox.drain(..run).filter_map(|item| match item {
+                        Item::Msg(mut msg, counted) => {
+                            taken += u64::from(counted);
+                            // Metadata of an earlier hop (a forwarded message) does
+                            // not describe this peer; inproc peers carry none.
+                            if msg.peer_metadata().is_some() {
+                                msg.set_peer(None);
+                            }
+                            Some(msg)
+                        }
+                        _ => None,
+                    }),
+                );
+                continue;
+            }
+            let Some(item) = inbox.pop_front() else {
+                break;
+            };
+            match item {
+                // Taken by the arm above.
+                Item::Msg(..) => {}
                 Item::Subscription(topic, on) => {
                     drop(core.take());
                     if let Some(peer) = conn.peer.get() {

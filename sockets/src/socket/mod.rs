@@ -765,6 +765,13 @@ impl<P: Proactor> Socket<P> {
         let mut i = 0;
         let mut failed = None;
         let mut run = Run::default();
+        // A run of messages that all go to one peer's link skips the routing of each.
+        if let Some(k) = self.send_run(msgs, limit) {
+            batch.taken = k;
+            if msgs.is_empty() {
+                return Ok(batch);
+            }
+        }
         while i < msgs.len() && batch.taken < limit {
             match self.route_batched(std::mem::take(&mut msgs[i]), &mut run) {
                 Ok(Attempt::Sent { full }) => {
@@ -793,6 +800,36 @@ impl<P: Proactor> Socket<P> {
             Some(e) => Err(e),
             None => Ok(batch),
         }
+    }
+
+    /// The front of a batch routed as one run ([`Core::send_run`]) when the pattern
+    /// allows it: offered to the peer's link together and removed from `msgs`; how
+    /// many (`None`: route them one by one).
+    ///
+    /// [`Core::send_run`]: crate::core::Core::send_run
+    fn send_run(&self, msgs: &mut Vec<Message>, limit: usize) -> Option<usize> {
+        let shared = &*self.shared;
+        // An empty message fails in its turn, as `send` fails it.
+        let max = msgs
+            .iter()
+            .take(limit)
+            .take_while(|m| !m.is_empty())
+            .count();
+        let (peer, k, more) = {
+            let mut core = shared.core.borrow_mut();
+            let (peer, k) = core.send_run(max)?;
+            (peer, k, core.has_output())
+        };
+        if k == msgs.len() {
+            shared.offer_run(peer, msgs);
+        } else {
+            let mut run: Vec<Message> = msgs.drain(..k).collect();
+            shared.offer_run(peer, &mut run);
+        }
+        if more {
+            shared.run_core_output();
+        }
+        Some(k)
     }
 
     /// One attempt: the core routes the message (one borrow), then the shell hands it
