@@ -493,9 +493,7 @@ fn finish<P: Proactor>(shared: &Shared<P>, conn: &Conn) -> Outcome {
 /// that event through `drain_events`. True when messages were delivered.
 fn take_input<P: Proactor>(shared: &Shared<P>, conn: &Conn, buf: BytesMut) -> bool {
     let mut session = conn.session.borrow_mut();
-    let mut spare = std::mem::take(&mut *shared.events.borrow_mut());
-    session.lend_event_queue(&mut spare);
-    *shared.events.borrow_mut() = spare;
+    session.lend_event_queue(&mut shared.events.borrow_mut());
     let now = shared.proactor.now();
     let Some(peer) = conn.peer.get() else {
         session.handle_input_buf(now, buf);
@@ -517,12 +515,18 @@ fn take_input<P: Proactor>(shared: &Shared<P>, conn: &Conn, buf: BytesMut) -> bo
         }
         msg
     };
-    // PULL, DEALER, PAIR: one look-up of the peer's queue for the whole read.
+    // PULL, DEALER, PAIR, SUB: one look-up of the peer's queue for the whole read.
     if let Some(mut run) = core.input_run(peer) {
-        session.handle_input_buf_with(now, buf, |parts| {
-            delivered = true;
-            run.push(message(parts));
-        });
+        if run.filters() {
+            session.handle_input_buf_with(now, buf, |parts| {
+                delivered |= run.push(message(parts));
+            });
+        } else {
+            session.handle_input_buf_with(now, buf, |parts| {
+                delivered = true;
+                run.push_unfiltered(message(parts));
+            });
+        }
         return delivered;
     }
     session.handle_input_buf_with(now, buf, |parts| {
@@ -536,6 +540,36 @@ fn take_input<P: Proactor>(shared: &Shared<P>, conn: &Conn, buf: BytesMut) -> bo
 /// Events are taken from the session a batch at a time, and a run of messages is
 /// handed to the core under one borrow (this runs for every message received).
 fn drain_events<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>) -> bool {
+    let delivered = if conn.session.borrow().has_events() {
+        drain_event_batches(shared, conn)
+    } else {
+        // Nothing reported (most reads): the queue lent for the read goes back.
+        conn.session
+            .borrow_mut()
+            .return_event_queue(&mut shared.events.borrow_mut());
+        false
+    };
+    shared.run_core_output();
+    // The writer must run when there is output, or when the session's timer now
+    // expires earlier than the one it sleeps on (the handshake finished and
+    // heartbeats started), or went away (the handshake deadline: an idle connection
+    // should hold no timer).
+    let session = conn.session.borrow();
+    let timer_changed = match (session.poll_timeout(), conn.sleeping_until.get()) {
+        (Some(new), Some(old)) => new < old,
+        (Some(_), None) | (None, Some(_)) => true,
+        (None, None) => false,
+    };
+    if session.pending_transmit() > 0 || timer_changed {
+        drop(session);
+        conn.wake_writer.notify();
+    }
+    delivered
+}
+
+/// The part of [`drain_events`] for a session with events: takes them a batch at a
+/// time and acts on each; true when messages were delivered.
+fn drain_event_batches<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>) -> bool {
     let mut delivered = false;
     let mut batch = std::mem::take(&mut *shared.events.borrow_mut());
     'batches: loop {
@@ -601,21 +635,6 @@ fn drain_events<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<Conn>) -> bool {
         _ => batch,
     };
     *shared.events.borrow_mut() = keep;
-    shared.run_core_output();
-    // The writer must run when there is output, or when the session's timer now
-    // expires earlier than the one it sleeps on (the handshake finished and
-    // heartbeats started), or went away (the handshake deadline: an idle connection
-    // should hold no timer).
-    let session = conn.session.borrow();
-    let timer_changed = match (session.poll_timeout(), conn.sleeping_until.get()) {
-        (Some(new), Some(old)) => new < old,
-        (Some(_), None) | (None, Some(_)) => true,
-        (None, None) => false,
-    };
-    if session.pending_transmit() > 0 || timer_changed {
-        drop(session);
-        conn.wake_writer.notify();
-    }
     delivered
 }
 

@@ -186,6 +186,12 @@ impl Notify {
         }
     }
 
+    /// How many wakers are registered.
+    #[cfg(test)]
+    pub(crate) fn waiter_count(&self) -> usize {
+        self.waiters.borrow().len()
+    }
+
     pub(crate) fn notified(&self) -> Notified<'_> {
         Notified {
             notify: self,

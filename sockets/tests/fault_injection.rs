@@ -108,8 +108,8 @@ async fn recv_numbered<P: Proactor>(
     n: u64,
     strip: usize,
     done: &Cell<bool>,
+    mut seen: Seen,
 ) -> Seen {
-    let mut seen = Seen::default();
     loop {
         let m = s.recv().await.unwrap();
         let seq = msgs
@@ -155,11 +155,32 @@ async fn push_pull<P: Proactor>(ctx: Context<P>, fault: Fault, pull_binds: bool,
     let done = Cell::new(false);
     let (_, seen) = join(
         send_numbered(&p, &push, msgs, n, expect_of(fault), &done),
-        recv_numbered(&pull, msgs, n, 0, &done),
+        recv_numbered(&pull, msgs, n, 0, &done, seen_for(fault)),
     )
     .await;
     assert_outcome(&name, &seen, n, expect_of(fault));
     assert_fault_happened(&proxy, fault);
+    assert_order(&name, &seen, &proxy);
+}
+
+/// The receiver's order check for `fault`: strict, or per connection when the fault
+/// replaces connections (see [`Seen::across_connections`]).
+fn seen_for(fault: Fault) -> Seen {
+    match expect_of(fault) {
+        Expect::MayLose => Seen::across_connections(),
+        Expect::Lossless => Seen::default(),
+    }
+}
+
+/// The messages split into increasing runs, at most one per connection.
+fn assert_order(what: &str, seen: &Seen, proxy: &Proxy) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let connections = proxy.stats().connections.load(SeqCst);
+    assert!(
+        seen.runs() <= connections.max(1),
+        "{what}: {} increasing runs of messages over {connections} connections",
+        seen.runs()
+    );
 }
 
 fn assert_fault_happened(proxy: &Proxy, fault: Fault) {
@@ -207,11 +228,12 @@ async fn libzmq_echo<P: Proactor>(ctx: Context<P>, fault: Fault, ringmq_binds: b
     let done = Cell::new(false);
     let (_, seen) = join(
         send_numbered(&p, &dealer, msgs, n, expect_of(fault), &done),
-        recv_numbered(&dealer, msgs, n, 0, &done),
+        recv_numbered(&dealer, msgs, n, 0, &done, seen_for(fault)),
     )
     .await;
     assert_outcome(&name, &seen, n, expect_of(fault));
     assert_fault_happened(&proxy, fault);
+    assert_order(&name, &seen, &proxy);
 }
 
 const DELAY: Fault = Fault::Delay(Duration::from_millis(15));
@@ -570,4 +592,31 @@ fn restarts_on_epoll() {
         dealer_restart(ctx.clone()).await;
         req_restart(ctx, false).await;
     });
+}
+
+/// The order check itself: two connections' messages interleaved are two runs; a
+/// strict receiver refuses the same sequence.
+#[test]
+fn interleaved_connections_split_into_one_run_each() {
+    let interleaved = [1, 2, 105, 174, 106, 175, 107, 176];
+    let mut seen = Seen::across_connections();
+    for s in interleaved {
+        seen.record(s);
+    }
+    assert_eq!(seen.runs(), 2);
+    let mut three = Seen::across_connections();
+    for s in [10, 5, 1, 11, 6, 2] {
+        three.record(s);
+    }
+    assert_eq!(three.runs(), 3);
+    let strict = std::panic::catch_unwind(|| {
+        let mut seen = Seen::default();
+        interleaved.into_iter().for_each(|s| seen.record(s));
+    });
+    assert!(strict.is_err());
+    let duplicate = std::panic::catch_unwind(|| {
+        let mut seen = Seen::across_connections();
+        [1, 5, 3, 5].into_iter().for_each(|s| seen.record(s));
+    });
+    assert!(duplicate.is_err());
 }

@@ -22,6 +22,9 @@ pub(crate) const COPY_MAX: usize = 32 * 1024;
 /// peer cannot make us hold a handle per two-byte frame for a whole receive buffer.
 const FRESH_MAX: usize = 256;
 
+/// The largest frame vector (by capacity) [`Partial::recycle`] keeps: 256 bytes.
+const RECYCLE_MAX: usize = 8;
+
 /// A record of `packed` is a LEB128 varint of `len << 1 | is_view`, followed by `len`
 /// body bytes when it is not a view. A view record stands for the next frame of
 /// `views`. A record is never longer than the frame was on the wire (a 2-byte header
@@ -139,6 +142,16 @@ impl Partial {
                 .sum::<usize>()
     }
 
+    /// Takes an emptied frame vector (a sent message's) for the next message to fill,
+    /// when none is at hand and it is small: a connection that sends and receives
+    /// multipart messages in turn (REQ / REP) allocates no vector per message.
+    pub(crate) fn recycle(&mut self, mut frames: Vec<Bytes>) {
+        if self.fresh.capacity() == 0 && frames.capacity() <= RECYCLE_MAX {
+            frames.clear();
+            self.fresh = frames;
+        }
+    }
+
     /// Drops everything (the session failed).
     pub(crate) fn clear(&mut self) {
         *self = Partial::default();
@@ -177,6 +190,28 @@ mod tests {
 
     fn frames(p: Parts) -> Vec<Vec<u8>> {
         p.iter().map(|b| b.to_vec()).collect()
+    }
+
+    #[test]
+    fn a_recycled_vector_carries_the_next_message() {
+        let mut sent = Vec::with_capacity(4);
+        sent.push(Bytes::from_static(b"left over"));
+        let ptr = sent.as_ptr();
+        let mut p = Partial::default();
+        p.recycle(sent);
+        assert!(p.is_empty());
+        p.push(Bytes::new());
+        let m = p.finish(Bytes::from_static(b"body")).into_vec();
+        assert_eq!(m.as_ptr(), ptr);
+        assert_eq!(m, [&b""[..], b"body"]);
+        // One at hand already, or a large one: not kept.
+        p.push(Bytes::new());
+        let held = p.held_bytes();
+        p.recycle(Vec::with_capacity(4));
+        assert_eq!(p.held_bytes(), held);
+        let mut q = Partial::default();
+        q.recycle(Vec::with_capacity(RECYCLE_MAX + 1));
+        assert_eq!(q.held_bytes(), 0);
     }
 
     #[test]

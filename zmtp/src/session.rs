@@ -441,6 +441,27 @@ impl Session {
         }
     }
 
+    /// Whether events wait to be taken ([`Session::poll_event`],
+    /// [`Session::take_events`]).
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
+    /// Gives back a queue lent with [`Session::lend_event_queue`] that nothing was
+    /// reported into: when the session's own queue is empty and holds a larger
+    /// allocation than `queue`, `queue` takes it and the session is left with no
+    /// allocation (as after [`Session::take_event_queue`]). The common case, a lent
+    /// queue coming back to an owner left with an unallocated one, is a swap.
+    pub fn return_event_queue(&mut self, queue: &mut VecDeque<Event>) {
+        if self.events.is_empty() && self.events.capacity() > queue.capacity() {
+            if queue.capacity() == 0 {
+                std::mem::swap(&mut self.events, queue);
+            } else {
+                *queue = std::mem::take(&mut self.events);
+            }
+        }
+    }
+
     /// The session's own event queue when it is empty (for its allocation), leaving
     /// it an unallocated one: a later event allocates again unless a queue is lent
     /// first. `None` while events wait to be taken.
@@ -545,7 +566,14 @@ impl Session {
     pub fn send_parts(&mut self, parts: Parts) -> Result<(), Error> {
         let body = match parts.into_single() {
             Ok(body) => body,
-            Err(parts) => return self.send_owned(parts.into_vec()),
+            Err(parts) => {
+                // The emptied vector goes to the decoder, whose next multipart message
+                // then needs no allocation (a REQ / REP round trip allocates none).
+                let mut frames = parts.into_vec();
+                let sent = self.send_drained(&mut frames);
+                self.partial.recycle(frames);
+                return sent;
+            }
         };
         self.check_established()?;
         let frame = Frame {
@@ -556,6 +584,26 @@ impl Session {
         if let Err(e) = self.push_frame(frame) {
             self.fail(e.clone());
             return Err(e);
+        }
+        Ok(())
+    }
+
+    /// [`Session::send_owned`] for a vector of frames, left empty.
+    fn send_drained(&mut self, frames: &mut Vec<Bytes>) -> Result<(), Error> {
+        self.check_established()?;
+        let Some(last) = frames.len().checked_sub(1) else {
+            return Err(Error::EmptyMessage);
+        };
+        for (i, body) in frames.drain(..).enumerate() {
+            let frame = Frame {
+                more: i < last,
+                command: false,
+                body,
+            };
+            if let Err(e) = self.push_frame(frame) {
+                self.fail(e.clone());
+                return Err(e);
+            }
         }
         Ok(())
     }

@@ -912,3 +912,39 @@ fn the_single_frame_fast_path_keeps_the_message_size_limit() {
         "{events:?}"
     );
 }
+
+#[test]
+fn an_event_queue_lent_and_returned_unused_comes_back_with_its_allocation() {
+    let mut p = Pair::null();
+    p.connect();
+    let s = &mut p.server.session;
+    while s.poll_event().is_some() {}
+    let mut q = std::collections::VecDeque::with_capacity(32);
+    let cap = q.capacity();
+    // Lent and given back with nothing reported: back as it went, and the session is
+    // left without an allocation of its own.
+    let _ = s.take_event_queue();
+    s.lend_event_queue(&mut q);
+    assert_eq!(q.capacity(), 0);
+    assert!(!s.has_events());
+    s.return_event_queue(&mut q);
+    assert_eq!(q.capacity(), cap);
+    assert_eq!(s.take_event_queue().map(|e| e.capacity()), Some(0));
+    // A session holding a larger queue of its own hands it over.
+    s.lend_event_queue(&mut q);
+    let mut small = std::collections::VecDeque::with_capacity(1);
+    s.return_event_queue(&mut small);
+    assert_eq!(small.capacity(), cap);
+    assert_eq!(s.take_event_queue().map(|e| e.capacity()), Some(0));
+    // A queue that events were reported into stays with the session.
+    s.lend_event_queue(&mut q);
+    p.client.session.send(&msg(&[b"m"])).unwrap();
+    let wire = p.client.session.poll_transmit().unwrap().to_vec();
+    let now = p.now;
+    let s = &mut p.server.session;
+    s.handle_input(now, &wire);
+    assert!(s.has_events());
+    s.return_event_queue(&mut q);
+    assert_eq!(q.capacity(), 0);
+    assert!(matches!(s.poll_event(), Some(Event::Message(_))));
+}

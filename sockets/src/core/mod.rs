@@ -256,6 +256,13 @@ pub(crate) trait Pattern {
         false
     }
 
+    /// SUB / XSUB: the subscriptions [`Pattern::accepts`] matches a message's first
+    /// frame against, and nothing else: arrivals may then be queued in runs that
+    /// filter them the same way ([`Core::input_run`]).
+    fn input_topics(&self) -> Option<&subscriptions::Subscriptions> {
+        None
+    }
+
     /// SERVER / PEER: a message from `peer` is kept for `recv` ([`Pattern::accepts`]
     /// said yes): attach what travels out of band, the routing id (replacing any the
     /// message brought over inproc). Only called for those types.
@@ -656,10 +663,17 @@ impl Core {
     /// stamp them; `None` otherwise (call `on_message` for each), or for an unknown
     /// peer, or under CONFLATE.
     pub(crate) fn input_run(&mut self, peer: PeerId) -> Option<peers::InputRun<'_>> {
-        if self.stamps || !self.pattern.accepts_all() {
+        if self.stamps {
             return None;
         }
-        self.peers.input_run(peer)
+        let filter = match self.pattern.accepts_all() {
+            true => None,
+            false => Some(peers::TopicFilter {
+                topics: self.pattern.input_topics()?,
+                invert: self.opts.invert_matching,
+            }),
+        };
+        self.peers.input_run(peer, filter)
     }
 
     /// A message arrived from `peer`. False when it was filtered out or discarded (a

@@ -717,8 +717,13 @@ impl Peers {
     /// A run of messages from `id` to queue one by one with one look-up of the peer and
     /// one listing for fair-queueing (when the run ends): [`Peers::push_input`] for each,
     /// for a caller that receives them one at a time. `None` for an unknown peer (its
-    /// messages are dropped, as `push_input` drops them) and under CONFLATE.
-    pub(crate) fn input_run(&mut self, id: PeerId) -> Option<InputRun<'_>> {
+    /// messages are dropped, as `push_input` drops them) and under CONFLATE. With a
+    /// `filter` (SUB, XSUB) only the messages it passes are queued.
+    pub(crate) fn input_run<'a>(
+        &'a mut self,
+        id: PeerId,
+        filter: Option<TopicFilter<'a>>,
+    ) -> Option<InputRun<'a>> {
         if self.conflate {
             return None;
         }
@@ -729,6 +734,7 @@ impl Peers {
             with_input: &mut self.with_input,
             wake_recv: &mut self.wake_recv,
             queued: 0,
+            filter,
         })
     }
 
@@ -940,12 +946,45 @@ pub(crate) struct InputRun<'a> {
     with_input: &'a mut VecDeque<PeerId>,
     wake_recv: &'a mut bool,
     queued: u64,
+    filter: Option<TopicFilter<'a>>,
+}
+
+/// SUB / XSUB's [`Pattern::accepts`](super::Pattern::accepts) for a run: a message is
+/// kept when its first frame matches a subscription, or with INVERT_MATCHING when it
+/// matches none.
+pub(crate) struct TopicFilter<'a> {
+    pub(crate) topics: &'a Subscriptions,
+    pub(crate) invert: bool,
 }
 
 impl InputRun<'_> {
-    /// Queues one message (the RCVHWM is not checked here, as in `push_input`).
+    /// Queues one message (the RCVHWM is not checked here, as in `push_input`) unless
+    /// the run's filter drops it; true when it was queued.
     #[inline]
-    pub(crate) fn push(&mut self, msg: Message) {
+    pub(crate) fn push(&mut self, msg: Message) -> bool {
+        if let Some(f) = &self.filter {
+            if f.topics.matches(&msg.frames()[0]) == f.invert {
+                return false;
+            }
+        }
+        self.queue(msg);
+        true
+    }
+
+    /// Whether the run filters its messages (SUB, XSUB).
+    pub(crate) fn filters(&self) -> bool {
+        self.filter.is_some()
+    }
+
+    /// [`InputRun::push`] for a run that does not filter: one check fewer per message.
+    #[inline]
+    pub(crate) fn push_unfiltered(&mut self, msg: Message) {
+        debug_assert!(self.filter.is_none(), "a filtering run pushes with `push`");
+        self.queue(msg);
+    }
+
+    #[inline]
+    fn queue(&mut self, msg: Message) {
         self.peer.inq.push_back(msg);
         self.queued += 1;
     }

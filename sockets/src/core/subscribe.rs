@@ -106,6 +106,11 @@ impl Pattern for Subscribe {
         self.topics.matches(&msg.frames()[0]) != opts.invert_matching
     }
 
+    /// [`accepts`](Pattern::accepts) is the topic match alone.
+    fn input_topics(&self) -> Option<&Subscriptions> {
+        Some(&self.topics)
+    }
+
     fn subscribe(
         &mut self,
         peers: &mut Peers,

@@ -538,26 +538,57 @@ fn an_input_run_queues_as_on_message_does() {
     // pattern keeps all (PULL, DEALER, PAIR): same queue, order, counters and one
     // fair-queueing listing as `on_message` each; `None` where messages are filtered,
     // stamped or conflated, and for an unknown peer.
-    for kind in [SocketType::Pull, SocketType::Dealer, SocketType::Pair] {
-        let mut one = Harness::new(kind);
-        let mut run = Harness::new(kind);
+    // SUB and XSUB filter the run as `on_message` filters single messages, also with
+    // INVERT_MATCHING.
+    let cases: &[(SocketType, &[SocketOption])] = &[
+        (SocketType::Pull, &[]),
+        (SocketType::Dealer, &[]),
+        (SocketType::Pair, &[]),
+        (SocketType::Sub, &[]),
+        (SocketType::Sub, &[SocketOption::InvertMatching(true)]),
+        (SocketType::XSub, &[]),
+    ];
+    for &(kind, opts) in cases {
+        let mut one = Harness::with(kind, opts);
+        let mut run = Harness::with(kind, opts);
+        match kind {
+            SocketType::Sub => {
+                one.core.subscribe(b"a").unwrap();
+                run.core.subscribe(b"a").unwrap();
+            }
+            SocketType::XSub => {
+                one.core.send(msg(&["\x01a"])).unwrap();
+                run.core.send(msg(&["\x01a"])).unwrap();
+            }
+            _ => {}
+        }
         let (a1, ar) = (one.attach(), run.attach());
-        let batch = ["1", "2", "3"];
+        let batch = ["a1", "b2", "a3"];
         for m in batch {
             one.deliver(a1, &[m]);
         }
+        let mut kept = Vec::new();
         {
             let mut r = run.core.input_run(ar).expect("a run");
             for m in batch {
-                r.push(msg(&[m]));
+                kept.push(r.push(msg(&[m])));
             }
         }
+        let filtered = matches!(kind, SocketType::Sub | SocketType::XSub);
+        let invert = !opts.is_empty();
+        let want = match (filtered, invert) {
+            (false, _) => vec![true, true, true],
+            (true, false) => vec![true, false, true],
+            (true, true) => vec![false, true, false],
+        };
+        assert_eq!(kept, want, "{kind:?} {opts:?}");
         // An empty run changes nothing.
         drop(run.core.input_run(ar));
         run.run();
         assert_eq!(run.recv_wakes, 1, "{kind:?}: one wake-up for the run");
         let (s1, sr) = (one.core.snapshot().0, run.core.snapshot().0);
         assert_eq!(s1[0].counters, sr[0].counters, "{kind:?}");
+        assert_eq!(one.core.drops(), run.core.drops(), "{kind:?}");
         assert_eq!(one.recv_all(), run.recv_all(), "{kind:?}");
     }
     // Two peers' runs are fair-queued as their single messages are.
@@ -571,9 +602,9 @@ fn an_input_run_queues_as_on_message_does() {
     }
     h.run();
     assert_eq!(h.recv_all(), strs(&[&["a1"], &["b1"], &["a2"], &["b2"]]));
-    let mut sub = Harness::new(SocketType::Sub);
-    let s = sub.attach();
-    assert!(sub.core.input_run(s).is_none(), "SUB filters");
+    let mut router = Harness::new(SocketType::Router);
+    let r = router.attach();
+    assert!(router.core.input_run(r).is_none(), "ROUTER stamps");
     let mut conflate = Harness::with(SocketType::Pull, &[SocketOption::Conflate(true)]);
     let c = conflate.attach();
     assert!(conflate.core.input_run(c).is_none(), "CONFLATE keeps one");

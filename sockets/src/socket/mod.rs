@@ -891,12 +891,23 @@ impl<P: Proactor> Socket<P> {
     /// other branch won) loses nothing; measured through 100,000 such `select`s
     /// (`tests/streams.rs`).
     pub async fn recv(&self) -> Result<Message, Error> {
-        // As in `send`: the waiting loop is boxed, off the path of a message that is
-        // ready.
-        match self.recv_once()? {
-            Some(m) => Ok(m),
-            None => Box::pin(self.recv_waiting()).await,
+        if let Some(m) = self.recv_once()? {
+            return Ok(m);
         }
+        // Without RCVTIMEO the wait is a registration on `recv_ready` ([`RecvWait`]):
+        // no timer, no allocation. With it, the timed loop is boxed, off the path of a
+        // message that is ready (as in `send`).
+        if self.shared.core.borrow().opts.rcvtimeo.is_some() {
+            return Box::pin(self.recv_waiting()).await;
+        }
+        self.check_driven()?;
+        // A termination must be able to wake this wait.
+        self.shared.watch_context();
+        RecvWait {
+            socket: self,
+            slot: Cell::new(None),
+        }
+        .await
     }
 
     /// `recv` once its first attempt found nothing: waits (RCVTIMEO counts from now)
@@ -1150,6 +1161,43 @@ enum Attempt {
 /// must happen first, and at the end of the pass. No task runs meanwhile, so the
 /// peer's queue stays empty and every message the core routes to it in the run is
 /// direct too.
+/// The wait of an untimed [`Socket::recv`] whose first attempt found nothing: registered
+/// on the socket's `recv_ready` under its own key (in `slot`), it tries again each time
+/// that is notified. A message is taken only in the poll that returns it (cancel-safe),
+/// and the registration goes with the future.
+struct RecvWait<'a, P: Proactor> {
+    socket: &'a Socket<P>,
+    slot: Cell<Option<(u64, u64)>>,
+}
+
+impl<P: Proactor> std::future::Future for RecvWait<'_, P> {
+    type Output = Result<Message, Error>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let socket = self.socket;
+        let ready = &socket.shared.recv_ready;
+        // Registers at the first poll (the attempt before it found nothing, with no
+        // yield since), then tries again after each notification.
+        while ready.poll_wait(&self.slot, cx).is_ready() {
+            match socket.recv_once() {
+                Ok(Some(m)) => return Poll::Ready(Ok(m)),
+                Err(e) => return Poll::Ready(Err(e)),
+                Ok(None) => {}
+            }
+            if let Err(e) = socket.check_driven() {
+                return Poll::Ready(Err(e));
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl<P: Proactor> Drop for RecvWait<'_, P> {
+    fn drop(&mut self) {
+        self.socket.shared.recv_ready.forget(&self.slot);
+    }
+}
+
 #[derive(Default)]
 struct Run {
     peer: Option<PeerId>,
@@ -1364,4 +1412,51 @@ pub struct Events {
     /// libzmq; REQ: no reply is awaited (or REQ_RELAXED) and a peer has room; REP: a
     /// request is being answered; types that cannot send: never.
     pub writable: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context as TaskContext, Waker};
+
+    use ringmq_proactor::{BackendChoice, Runtime};
+    use ringmq_zmtp::SocketType;
+
+    use crate::Context;
+
+    /// An untimed `recv` that waits registers once on the socket, and a dropped one
+    /// takes its registration with it (a `select!` loop must not pile up wakers); a
+    /// notification that finds nothing to take registers it again.
+    #[test]
+    fn a_waiting_recv_registers_once_and_a_dropped_one_leaves_nothing() {
+        let rt = Runtime::with_backend(BackendChoice::Epoll).expect("runtime");
+        let ctx = Context::new(rt.proactor());
+        rt.block_on(async {
+            let pull = ctx.socket(SocketType::Pull);
+            pull.bind("inproc://recv-wait").expect("bind");
+            let push = ctx.socket(SocketType::Push);
+            push.connect("inproc://recv-wait").expect("connect");
+            let ready = &pull.shared.recv_ready;
+            let mut cx = TaskContext::from_waker(Waker::noop());
+            for _ in 0..1000 {
+                let mut recv = pin!(pull.recv());
+                assert!(recv.as_mut().poll(&mut cx).is_pending());
+                assert!(recv.as_mut().poll(&mut cx).is_pending());
+                assert_eq!(ready.waiter_count(), 1);
+            }
+            assert_eq!(ready.waiter_count(), 0);
+
+            let mut recv = pin!(pull.recv());
+            assert!(recv.as_mut().poll(&mut cx).is_pending());
+            // Woken with nothing to take: waits again, still registered once.
+            ready.notify();
+            assert!(recv.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(ready.waiter_count(), 1);
+            push.send("m").await.expect("send");
+            let msg = recv.await.expect("recv");
+            assert_eq!(&msg.frames()[0][..], b"m");
+            assert_eq!(ready.waiter_count(), 0);
+        });
+    }
 }

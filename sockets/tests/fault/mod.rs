@@ -130,20 +130,59 @@ impl Messages {
 #[derive(Debug, Default)]
 pub struct Seen {
     pub seqs: Vec<u64>,
+    /// [`Seen::across_connections`]: the last number of each increasing run the
+    /// numbers seen so far can be split into (the fewest such runs), in order.
+    runs: Option<Vec<u64>>,
 }
 
 impl Seen {
+    /// A receiver whose messages may come over several connections in turn (a fault
+    /// that cuts or replaces them). The binding side of each hop has a pipe per
+    /// connection and fair-queues them, libzmq's as well as ringmq's: messages an old
+    /// connection delivered that its application has not read yet are interleaved with
+    /// the first ones of the new connection. So the numbers need only split into
+    /// increasing runs, at most one per connection ([`Seen::runs`]); a number seen
+    /// twice is still a failure.
+    pub fn across_connections() -> Seen {
+        Seen {
+            seqs: Vec::new(),
+            runs: Some(Vec::new()),
+        }
+    }
+
     /// Records `seq`, which must come after every number seen before (no duplicate, no
-    /// reordering).
+    /// reordering), or, across connections, must not have been seen before.
     pub fn record(&mut self, seq: u64) {
-        if let Some(&last) = self.seqs.last() {
-            assert!(
-                seq > last,
-                "message {seq} after {last}: duplicated or reordered (seen so far: {} messages)",
-                self.seqs.len()
-            );
+        match &mut self.runs {
+            Some(runs) => {
+                assert!(
+                    !self.seqs.contains(&seq),
+                    "message {seq} duplicated (seen so far: {} messages)",
+                    self.seqs.len()
+                );
+                // Patience sorting: `seq` extends the run with the largest last number
+                // below it, or starts a run of its own.
+                match runs.partition_point(|&last| last < seq) {
+                    0 => runs.insert(0, seq),
+                    i => runs[i - 1] = seq,
+                }
+            }
+            None => {
+                if let Some(&last) = self.seqs.last() {
+                    assert!(
+                        seq > last,
+                        "message {seq} after {last}: duplicated or reordered (seen so far: {} messages)",
+                        self.seqs.len()
+                    );
+                }
+            }
         }
         self.seqs.push(seq);
+    }
+
+    /// The fewest increasing runs the numbers seen split into (1 for a strict order).
+    pub fn runs(&self) -> usize {
+        self.runs.as_ref().map_or(1, Vec::len)
     }
 
     /// Messages of `0..sent` that never arrived.
