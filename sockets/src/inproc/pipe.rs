@@ -138,26 +138,38 @@ fn clock() -> u64 {
 pub(crate) enum Ended {
     /// The spin saw the raise.
     Caught,
-    /// The side parked; the peer raised `response` after the wait began and the side
-    /// ran `wake` after the raise (`None`: not known, e.g. no stamped raise).
+    /// The wait spun for the whole window, then parked.
+    RanOut,
+    /// The side parked without spinning; the peer raised `response` after the wait
+    /// began and the side ran `wake` after the raise (`None`: not known, e.g. no
+    /// stamped raise).
     Parked {
         response: Option<Duration>,
         wake: Option<Duration>,
     },
 }
 
+/// The most waits a side parks at once after spins that ran out (`2^MAX_PENALTY`).
+const MAX_PENALTY: u32 = 10;
+
 /// One side's record of its waits on the pipe, for a bounded, adaptive spin. A wait
 /// spins (polls the signal, yielding to the side's executor between polls so its
 /// other tasks run, for at most `window`) only when the last wait showed that it
 /// pays: the peer answered within the window and waking the parked side was
-/// expensive ([`CHEAP_WAKE`] or more). A spin that sees the raise keeps spinning on; a
-/// spin that runs out parks and turns spinning off until a parked wait shows again
-/// that it pays. So an idle socket spins at most one window after its last message,
-/// and on a machine whose CPUs are busy (where waking a thread is cheap, and a thread
-/// that spins competes with the one it waits for) nothing spins.
+/// expensive ([`CHEAP_WAKE`] or more). A spin that sees the raise keeps spinning on. A
+/// spin that runs out parks, and the side then parks at once for its next 2, 4, 8, ...
+/// waits (up to `2^MAX_PENALTY`: each spin that runs out doubles the count, each spin
+/// that catches halves it), so where spins keep failing (the peer's thread does not
+/// get a CPU) almost no wait spins. So an idle socket spins at most one window after
+/// its last message, and on a machine whose CPUs are busy (where waking a thread is
+/// cheap, and a thread that spins competes with the one it waits for) nothing spins.
 pub(crate) struct Waits {
     window: Duration,
     spin: Cell<bool>,
+    /// Spins that ran out, less those that caught since (the exponent of the count).
+    penalty: Cell<u32>,
+    /// Waits still to park at once.
+    skip: Cell<u32>,
     /// The clock, in [`clock`]'s nanoseconds (a virtual one in tests).
     now: fn() -> u64,
 }
@@ -171,6 +183,8 @@ impl Waits {
         Waits {
             window,
             spin: Cell::new(false),
+            penalty: Cell::new(0),
+            skip: Cell::new(0),
             now,
         }
     }
@@ -183,7 +197,20 @@ impl Waits {
     /// Learns from how a wait ended whether the next one should spin.
     pub(crate) fn learn(&self, ended: Ended) {
         let spin = match ended {
-            Ended::Caught => true,
+            Ended::Caught => {
+                self.penalty.set(self.penalty.get().saturating_sub(1));
+                true
+            }
+            Ended::RanOut => {
+                let penalty = (self.penalty.get() + 1).min(MAX_PENALTY);
+                self.penalty.set(penalty);
+                self.skip.set(1 << penalty);
+                false
+            }
+            Ended::Parked { .. } if self.skip.get() > 0 => {
+                self.skip.set(self.skip.get() - 1);
+                false
+            }
             Ended::Parked {
                 response: Some(response),
                 wake: Some(wake),
@@ -234,6 +261,8 @@ pub(crate) struct Wait<'a> {
     since: Option<u64>,
     /// The wait registered its waker (it spun out, or did not spin).
     parked: bool,
+    /// The wait spun.
+    spun: bool,
 }
 
 impl Wait<'_> {
@@ -256,6 +285,7 @@ impl Wait<'_> {
         let since = *self.since.get_or_insert(now);
         let window = u64::try_from(self.waits.window.as_nanos()).unwrap_or(u64::MAX);
         if self.waits.spins() && now.saturating_sub(since) < window {
+            self.spun = true;
             return Step::Yield;
         }
         Step::Park
@@ -284,7 +314,9 @@ impl Wait<'_> {
             // Raised at the first step: nothing to learn.
             return;
         };
-        let ended = if self.parked {
+        let ended = if self.parked && self.spun {
+            Ended::RanOut
+        } else if self.parked {
             let now = (self.waits.now)();
             // A stamp older than the wait is not this wait's raise (the flag was seen
             // before the raise that stamped it got to its waker).
@@ -416,6 +448,7 @@ impl Pipe {
             adaptive: !waits.window.is_zero() && self.across_threads(side) && parallel(),
             since: None,
             parked: false,
+            spun: false,
         }
     }
 
@@ -482,6 +515,7 @@ mod tests {
             adaptive: true,
             since: None,
             parked: false,
+            spun: false,
         }
     }
 
@@ -516,6 +550,40 @@ mod tests {
             wake: None,
         });
         assert!(!waits.spins());
+    }
+
+    #[test]
+    fn spins_that_run_out_make_the_side_park_for_twice_as_many_waits_each_time() {
+        let waits = Waits::with_clock(Duration::from_micros(20), virtual_now);
+        let pays = Ended::Parked {
+            response: Some(Duration::from_micros(3)),
+            wake: Some(Duration::from_micros(15)),
+        };
+        // Parks at once for `n` waits that would have turned the spin on, then spins.
+        let parks_for = |n: usize| {
+            for i in 0..n {
+                waits.learn(pays);
+                assert!(!waits.spins(), "wait {i} of {n} parks");
+            }
+            waits.learn(pays);
+            assert!(waits.spins(), "then spins");
+        };
+        waits.learn(Ended::RanOut);
+        assert!(!waits.spins());
+        parks_for(2);
+        waits.learn(Ended::RanOut);
+        parks_for(4);
+        waits.learn(Ended::RanOut);
+        parks_for(8);
+        // A caught raise halves the count.
+        waits.learn(Ended::Caught);
+        waits.learn(Ended::RanOut);
+        parks_for(8);
+        // Up to 2^MAX_PENALTY.
+        for _ in 0..2 * MAX_PENALTY {
+            waits.learn(Ended::RanOut);
+        }
+        parks_for(1 << MAX_PENALTY);
     }
 
     #[test]
