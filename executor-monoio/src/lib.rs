@@ -375,4 +375,21 @@ impl Proactor for MonoioProactor {
         // Dropping a monoio JoinHandle detaches the task.
         drop(monoio::spawn(f));
     }
+
+    /// monoio runs a task that woke itself while being polled again at once, ahead of
+    /// the tasks already queued (its scheduler puts it at the front), so the default
+    /// yield would not let the others run. Here the task is woken by a task spawned
+    /// behind them instead.
+    fn yield_now(&self) -> impl Future<Output = ()> {
+        let mut spawned = false;
+        std::future::poll_fn(move |cx| {
+            if spawned {
+                return std::task::Poll::Ready(());
+            }
+            spawned = true;
+            let waker = cx.waker().clone();
+            drop(monoio::spawn(async move { waker.wake() }));
+            std::task::Poll::Pending
+        })
+    }
 }

@@ -655,6 +655,72 @@ async fn router_with_workers_on_every_engine<P: Proactor>(ctx: Context<P>) {
     join_threads(p, threads).await;
 }
 
+/// A REQ on another thread: `n` round trips as fast as it can, then quiet for
+/// `quiet`, then one more.
+struct QuietClient {
+    n: u32,
+    quiet: Duration,
+}
+
+impl Body for QuietClient {
+    async fn run<P: Proactor>(self, ctx: Context<P>) {
+        let req = ctx.req();
+        req.connect("inproc://quiet").unwrap();
+        for i in 0..=self.n {
+            if i == self.n {
+                let p = ctx.proactor();
+                p.sleep_until(p.now() + self.quiet).await;
+            }
+            req.send(i.to_be_bytes().to_vec()).await.unwrap();
+            assert_eq!(req.recv().await.unwrap().frames()[0][..], i.to_be_bytes());
+        }
+        req.close().await;
+    }
+}
+
+/// CPU time of the calling thread so far, in clock ticks (`/proc/thread-self/stat`,
+/// utime + stime).
+fn thread_cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("procfs");
+    let after_name = &stat[stat.rfind(')').expect("(comm)") + 2..];
+    let fields: Vec<&str> = after_name.split(' ').collect();
+    // Fields 14 and 15 of the line; the first after the name is field 3.
+    let ticks = |i: usize| fields[i - 3].parse::<u64>().expect("a number");
+    ticks(14) + ticks(15)
+}
+
+/// A REP whose REQ on another thread goes quiet after a burst of round trips (which
+/// may have turned the pump's spin on: see `inproc/pipe.rs`) parks: its thread uses
+/// next to no CPU while it waits. Measured: a thread spinning through the 400 ms
+/// would use about 40 ticks.
+async fn an_idle_peer_costs_no_cpu<P: Proactor>(ctx: Context<P>) {
+    let rep = ctx.rep();
+    rep.bind("inproc://quiet").unwrap();
+    let n = 2_000;
+    let client = spawn_on(
+        Engine::Epoll,
+        &ctx.handle(),
+        QuietClient {
+            n,
+            quiet: Duration::from_millis(400),
+        },
+    );
+    for _ in 0..n {
+        let m = rep.recv().await.unwrap();
+        rep.send(m).await.unwrap();
+    }
+    let before = thread_cpu_ticks();
+    let m = rep.recv().await.unwrap();
+    let used = thread_cpu_ticks() - before;
+    assert_eq!(m.frames()[0][..], n.to_be_bytes());
+    rep.send(m).await.unwrap();
+    assert!(
+        used <= 2,
+        "{used} ticks of CPU while the peer was quiet for 400 ms"
+    );
+    join_threads(ctx.proactor(), vec![client]).await;
+}
+
 /// A PUSH on another thread sending `n` numbered messages as fast as it can.
 struct Pusher {
     n: u32,
@@ -863,6 +929,7 @@ backend_tests!(
     close_delivers_what_was_sent,
     disconnect_drops_the_queue,
     router_with_workers_on_every_engine,
+    an_idle_peer_costs_no_cpu,
     pull_from_every_engine,
     batch_from_every_engine,
     pub_sub_across_threads,

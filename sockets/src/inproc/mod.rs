@@ -44,7 +44,7 @@ use crate::reason::DisconnectReason;
 use crate::socket::shared::Shared;
 use crate::util::{select, Either, Notify, Stop};
 pub(crate) use pipe::lock;
-use pipe::{Item, Pipe, Side};
+use pipe::{Item, Pipe, Side, Waits};
 pub(crate) use registry::{Acceptor, PipeEnd, Registry};
 
 /// One side of an inproc connection: the socket's link on it.
@@ -72,10 +72,13 @@ pub(crate) struct InprocConn {
     hello: RefCell<Option<Item>>,
     /// [`Item::Close`] was pushed.
     closed: Cell<bool>,
+    /// How the pump's waits on the pipe went (its bounded spin).
+    waits: Waits,
 }
 
 impl InprocConn {
     fn new(id: u64, endpoint: String, origin: Origin, side: Side, pipe: Arc<Pipe>) -> Self {
+        pipe.set_thread(side);
         InprocConn {
             id,
             endpoint,
@@ -92,6 +95,7 @@ impl InprocConn {
             seen_consumed: Cell::new(0),
             hello: RefCell::new(None),
             closed: Cell::new(false),
+            waits: Waits::new(pipe::SPIN_WINDOW),
         }
     }
 
@@ -459,7 +463,26 @@ async fn pump<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<InprocConn>) {
         }
         give_room(shared, conn);
         send(shared, conn);
-        select(local, conn.pipe.wait(conn.side)).await;
+        let wait = conn.pipe.wait(conn.side, &conn.waits);
+        if wait.is_adaptive() {
+            select(local, wait_for_peer(&shared.proactor, wait)).await;
+        } else {
+            // Both sides on this thread: the plain wait, with nothing to step.
+            select(local, conn.pipe.wait_parked(conn.side)).await;
+        }
+    }
+}
+
+/// Waits until the peer raises this side's signal: spinning first (yielding to the
+/// other ready tasks between looks) when the side's recent waits showed that it pays,
+/// then parked (see `pipe::Waits`).
+async fn wait_for_peer<P: Proactor>(p: &P, mut wait: pipe::Wait<'_>) {
+    loop {
+        match wait.step() {
+            pipe::Step::Raised => return,
+            pipe::Step::Yield => p.yield_now().await,
+            pipe::Step::Park => return std::future::poll_fn(|cx| wait.poll_parked(cx)).await,
+        }
     }
 }
 

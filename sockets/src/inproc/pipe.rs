@@ -7,11 +7,13 @@
 //! few atomic operations per batch, not per message. Messages move (their `Bytes`), they
 //! are never encoded or copied.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -59,6 +61,11 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) struct Signal {
     raised: AtomicBool,
     waker: Mutex<Option<Waker>>,
+    /// When a raise last woke a registered waker ([`clock`]), for [`Waits`] ...
+    stamp: AtomicU64,
+    /// ... if an adaptive wait (a peer on another thread) registered one: waits on one
+    /// thread do not pay for the clock.
+    stamped: AtomicBool,
 }
 
 impl Signal {
@@ -69,6 +76,10 @@ impl Signal {
         }
         let waker = lock(&self.waker).take();
         if let Some(w) = waker {
+            if self.stamped.load(Ordering::Relaxed) {
+                // Before the wake, which orders it before the woken task's reading.
+                self.stamp.store(clock(), Ordering::Relaxed);
+            }
             w.wake();
         }
     }
@@ -96,6 +107,230 @@ impl Signal {
     pub(crate) async fn wait(&self) {
         poll_fn(|cx| self.poll_wait(cx)).await
     }
+
+    /// Consumes a raise if there is one, without registering anything: a plain load
+    /// first, so polling an unraised signal leaves its cache line shared.
+    fn try_take(&self) -> bool {
+        self.raised.load(Ordering::Relaxed) && self.raised.swap(false, Ordering::AcqRel)
+    }
+}
+
+/// The longest a waiting side polls its [`Signal`] before it parks (see [`Waits`]):
+/// about what waking a parked thread costs on an idle VM (15-20 us here), so a spin
+/// that fails costs about as much as the wake-up it tried to avoid.
+pub(crate) const SPIN_WINDOW: Duration = Duration::from_micros(50);
+
+/// A wake-up of a parked side that took less than this (from the raise to the side's
+/// next poll) is cheap enough: spinning would only burn CPU (and, on a busy machine,
+/// take it from the peer).
+pub(crate) const CHEAP_WAKE: Duration = Duration::from_micros(5);
+
+/// Nanoseconds on a process-wide monotonic clock (shared by all threads, so a stamp
+/// taken on one thread compares with a reading on another).
+fn clock() -> u64 {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    let base = *BASE.get_or_init(Instant::now);
+    u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// How one wait of a side ended, for [`Waits::learn`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// The spin saw the raise.
+    Caught,
+    /// The wait spun for the whole window, then parked.
+    RanOut,
+    /// The side parked without spinning; the peer raised `response` after the wait
+    /// began and the side ran `wake` after the raise (`None`: not known, e.g. no
+    /// stamped raise).
+    Parked {
+        response: Option<Duration>,
+        wake: Option<Duration>,
+    },
+}
+
+/// The most waits a side parks at once after spins that ran out (`2^MAX_PENALTY`).
+const MAX_PENALTY: u32 = 10;
+
+/// One side's record of its waits on the pipe, for a bounded, adaptive spin. A wait
+/// spins (polls the signal, yielding to the side's executor between polls so its
+/// other tasks run, for at most `window`) only when the last wait showed that it
+/// pays: the peer answered within the window and waking the parked side was
+/// expensive ([`CHEAP_WAKE`] or more). A spin that sees the raise keeps spinning on. A
+/// spin that runs out parks, and the side then parks at once for its next 2, 4, 8, ...
+/// waits (up to `2^MAX_PENALTY`: each spin that runs out doubles the count, each spin
+/// that catches halves it), so where spins keep failing (the peer's thread does not
+/// get a CPU) almost no wait spins. So an idle socket spins at most one window after
+/// its last message, and on a machine whose CPUs are busy (where waking a thread is
+/// cheap, and a thread that spins competes with the one it waits for) nothing spins.
+pub(crate) struct Waits {
+    window: Duration,
+    spin: Cell<bool>,
+    /// Spins that ran out, less those that caught since (the exponent of the count).
+    penalty: Cell<u32>,
+    /// Waits still to park at once.
+    skip: Cell<u32>,
+    /// The clock, in [`clock`]'s nanoseconds (a virtual one in tests).
+    now: fn() -> u64,
+}
+
+impl Waits {
+    pub(crate) fn new(window: Duration) -> Waits {
+        Waits::with_clock(window, clock)
+    }
+
+    fn with_clock(window: Duration, now: fn() -> u64) -> Waits {
+        Waits {
+            window,
+            spin: Cell::new(false),
+            penalty: Cell::new(0),
+            skip: Cell::new(0),
+            now,
+        }
+    }
+
+    /// Whether the next wait spins (when its peer is on another thread).
+    pub(crate) fn spins(&self) -> bool {
+        self.spin.get()
+    }
+
+    /// Learns from how a wait ended whether the next one should spin.
+    pub(crate) fn learn(&self, ended: Ended) {
+        let spin = match ended {
+            Ended::Caught => {
+                self.penalty.set(self.penalty.get().saturating_sub(1));
+                true
+            }
+            Ended::RanOut => {
+                let penalty = (self.penalty.get() + 1).min(MAX_PENALTY);
+                self.penalty.set(penalty);
+                self.skip.set(1 << penalty);
+                false
+            }
+            Ended::Parked { .. } if self.skip.get() > 0 => {
+                self.skip.set(self.skip.get() - 1);
+                false
+            }
+            Ended::Parked {
+                response: Some(response),
+                wake: Some(wake),
+            } => response <= self.window && wake >= CHEAP_WAKE,
+            Ended::Parked { .. } => false,
+        };
+        self.spin.set(spin);
+    }
+}
+
+/// Whether this process may run on more than one CPU: with one, a spin only delays
+/// the peer it waits for.
+fn parallel() -> bool {
+    static PARALLEL: OnceLock<bool> = OnceLock::new();
+    *PARALLEL.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
+}
+
+std::thread_local! {
+    static THREAD_MARK: u8 = const { 0 };
+}
+
+/// An address unique to the calling thread among the live threads (never 0).
+fn thread_mark() -> usize {
+    THREAD_MARK.with(|m| m as *const u8 as usize)
+}
+
+/// What a [`Wait`] does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// The signal was raised: the wait is over.
+    Raised,
+    /// Spin: let the executor's other ready tasks run (`Proactor::yield_now`), then
+    /// step again.
+    Yield,
+    /// Park: [`Wait::poll_parked`] until it completes.
+    Park,
+}
+
+/// One wait of a side on its signal ([`Pipe::wait`]): the side steps it, yielding
+/// while it spins, then polls it parked.
+pub(crate) struct Wait<'a> {
+    signal: &'a Signal,
+    waits: &'a Waits,
+    /// Spinning may be worth it: the peer runs on another thread, there are CPUs for
+    /// both, and the spin window is not zero.
+    adaptive: bool,
+    /// When the first step found nothing (measured only when `adaptive`).
+    since: Option<u64>,
+    /// The wait registered its waker (it spun out, or did not spin).
+    parked: bool,
+    /// The wait spun.
+    spun: bool,
+}
+
+impl Wait<'_> {
+    /// Whether the wait may spin (its peer is on another thread); if not, it only
+    /// parks, as [`Pipe::wait_parked`].
+    pub(crate) fn is_adaptive(&self) -> bool {
+        self.adaptive
+    }
+
+    /// Checks the signal; tells whether to spin on or park.
+    pub(crate) fn step(&mut self) -> Step {
+        if !self.adaptive {
+            return Step::Park;
+        }
+        if self.signal.try_take() {
+            self.learn();
+            return Step::Raised;
+        }
+        let now = (self.waits.now)();
+        let since = *self.since.get_or_insert(now);
+        let window = u64::try_from(self.waits.window.as_nanos()).unwrap_or(u64::MAX);
+        if self.waits.spins() && now.saturating_sub(since) < window {
+            self.spun = true;
+            return Step::Yield;
+        }
+        Step::Park
+    }
+
+    /// Waits parked: the waker registered, woken by the raise.
+    pub(crate) fn poll_parked(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.adaptive {
+            return self.signal.poll_wait(cx);
+        }
+        if !self.parked {
+            self.parked = true;
+            // Before the registration, so the raise that takes the waker sees it.
+            self.signal.stamped.store(true, Ordering::Relaxed);
+        }
+        let ready = self.signal.poll_wait(cx);
+        if ready.is_ready() {
+            self.learn();
+        }
+        ready
+    }
+
+    /// The wait completed: learn from it whether the next one spins.
+    fn learn(&mut self) {
+        let Some(since) = self.since else {
+            // Raised at the first step: nothing to learn.
+            return;
+        };
+        let ended = if self.parked && self.spun {
+            Ended::RanOut
+        } else if self.parked {
+            let now = (self.waits.now)();
+            // A stamp older than the wait is not this wait's raise (the flag was seen
+            // before the raise that stamped it got to its waker).
+            let raised = self.signal.stamp.load(Ordering::Relaxed);
+            let known = (since..=now).contains(&raised);
+            Ended::Parked {
+                response: known.then(|| Duration::from_nanos(raised - since)),
+                wake: known.then(|| Duration::from_nanos(now - raised)),
+            }
+        } else {
+            Ended::Caught
+        };
+        self.waits.learn(ended);
+    }
 }
 
 /// Items flowing to one side.
@@ -111,9 +346,22 @@ struct Lane {
 pub(crate) struct Pipe {
     lanes: [Lane; 2],
     signals: [Signal; 2],
+    /// The thread of each side ([`thread_mark`]; 0 until the side is set up).
+    threads: [AtomicUsize; 2],
 }
 
 impl Pipe {
+    /// Records that `side` runs on the calling thread (sides are `!Send`, so they stay).
+    pub(crate) fn set_thread(&self, side: Side) {
+        self.threads[side as usize].store(thread_mark(), Ordering::Relaxed);
+    }
+
+    /// Whether the other side is known to run on another thread than `side`.
+    fn across_threads(&self, side: Side) -> bool {
+        let peer = self.threads[side.other() as usize].load(Ordering::Relaxed);
+        peer != 0 && peer != self.threads[side as usize].load(Ordering::Relaxed)
+    }
+
     /// Appends `items` (emptied) to the lane towards `to` and wakes that side.
     pub(crate) fn push(&self, to: Side, items: &mut Vec<Item>) {
         if items.is_empty() {
@@ -192,8 +440,20 @@ impl Pipe {
     }
 
     /// Waits until something was pushed to `side`, or its messages were consumed, or
-    /// it was otherwise woken.
-    pub(crate) async fn wait(&self, side: Side) {
+    /// it was otherwise woken; spinning first as [`Waits`] tells.
+    pub(crate) fn wait<'a>(&'a self, side: Side, waits: &'a Waits) -> Wait<'a> {
+        Wait {
+            signal: &self.signals[side as usize],
+            waits,
+            adaptive: !waits.window.is_zero() && self.across_threads(side) && parallel(),
+            since: None,
+            parked: false,
+            spun: false,
+        }
+    }
+
+    /// [`Pipe::wait`] parked at once, for a side whose peer is on its thread.
+    pub(crate) async fn wait_parked(&self, side: Side) {
         self.signals[side as usize].wait().await
     }
 }
@@ -231,6 +491,325 @@ mod tests {
         assert!(w.as_mut().poll(&mut cx).is_ready());
         // Consumed: the next wait is pending again.
         assert!(pin!(s.wait()).poll(&mut cx).is_pending());
+    }
+
+    std::thread_local! {
+        static VIRTUAL_NOW: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// A clock the test moves, far from [`clock`]'s readings (so a raise's real stamp
+    /// is never taken for one of this clock's).
+    fn virtual_now() -> u64 {
+        VIRTUAL_NOW.with(Cell::get)
+    }
+
+    fn set_virtual_now(ns: u64) {
+        VIRTUAL_NOW.with(|c| c.set(u64::MAX / 2 + ns));
+    }
+
+    /// A wait on `signal` as [`Pipe::wait`] makes it for a peer on another thread.
+    fn adaptive<'a>(signal: &'a Signal, waits: &'a Waits) -> Wait<'a> {
+        Wait {
+            signal,
+            waits,
+            adaptive: true,
+            since: None,
+            parked: false,
+            spun: false,
+        }
+    }
+
+    #[test]
+    fn a_wait_spins_only_after_a_wait_showed_that_it_pays() {
+        let window = Duration::from_micros(20);
+        let waits = Waits::with_clock(window, virtual_now);
+        assert!(!waits.spins(), "nothing learned yet: no spin");
+        let us = Duration::from_micros;
+        let parked = |response, wake| Ended::Parked {
+            response: Some(response),
+            wake: Some(wake),
+        };
+        // A quick answer and an expensive wake-up: spinning would have saved the wake.
+        waits.learn(parked(us(3), us(15)));
+        assert!(waits.spins());
+        waits.learn(Ended::Caught);
+        assert!(waits.spins(), "a caught raise keeps the spin on");
+        // A cheap wake-up (busy CPUs): parking costs little.
+        waits.learn(parked(us(3), CHEAP_WAKE - Duration::from_nanos(1)));
+        assert!(!waits.spins());
+        waits.learn(parked(us(3), CHEAP_WAKE));
+        assert!(waits.spins());
+        // An answer later than the window: a spin would have run out anyway.
+        waits.learn(parked(window + Duration::from_nanos(1), us(15)));
+        assert!(!waits.spins());
+        waits.learn(parked(window, us(15)));
+        assert!(waits.spins());
+        // Not known (no stamped raise): no spin.
+        waits.learn(Ended::Parked {
+            response: None,
+            wake: None,
+        });
+        assert!(!waits.spins());
+    }
+
+    #[test]
+    fn spins_that_run_out_make_the_side_park_for_twice_as_many_waits_each_time() {
+        let waits = Waits::with_clock(Duration::from_micros(20), virtual_now);
+        let pays = Ended::Parked {
+            response: Some(Duration::from_micros(3)),
+            wake: Some(Duration::from_micros(15)),
+        };
+        // Parks at once for `n` waits that would have turned the spin on, then spins.
+        let parks_for = |n: usize| {
+            for i in 0..n {
+                waits.learn(pays);
+                assert!(!waits.spins(), "wait {i} of {n} parks");
+            }
+            waits.learn(pays);
+            assert!(waits.spins(), "then spins");
+        };
+        waits.learn(Ended::RanOut);
+        assert!(!waits.spins());
+        parks_for(2);
+        waits.learn(Ended::RanOut);
+        parks_for(4);
+        waits.learn(Ended::RanOut);
+        parks_for(8);
+        // A caught raise halves the count.
+        waits.learn(Ended::Caught);
+        waits.learn(Ended::RanOut);
+        parks_for(8);
+        // Up to 2^MAX_PENALTY.
+        for _ in 0..2 * MAX_PENALTY {
+            waits.learn(Ended::RanOut);
+        }
+        parks_for(1 << MAX_PENALTY);
+    }
+
+    #[test]
+    fn a_spinning_wait_registers_nothing_and_sees_the_raise() {
+        set_virtual_now(0);
+        let s = Signal::default();
+        let waits = Waits::with_clock(Duration::from_micros(20), virtual_now);
+        waits.learn(Ended::Caught);
+        let mut w = adaptive(&s, &waits);
+        // Within the window: spin.
+        assert_eq!(w.step(), Step::Yield);
+        set_virtual_now(19_999);
+        assert_eq!(w.step(), Step::Yield);
+        // A raise meanwhile finds no waker (the raising side wakes nobody), and the
+        // next step of the spin sees it.
+        s.raise();
+        assert!(lock(&s.waker).is_none());
+        assert_eq!(w.step(), Step::Raised);
+        assert!(waits.spins(), "caught: the next wait spins too");
+        // Consumed: a new wait does not complete at once.
+        let mut w = adaptive(&s, &waits);
+        assert_eq!(w.step(), Step::Yield);
+    }
+
+    #[test]
+    fn a_spin_that_runs_out_parks_and_is_woken_by_the_raise() {
+        set_virtual_now(0);
+        let s = Signal::default();
+        let waits = Waits::with_clock(Duration::from_micros(20), virtual_now);
+        waits.learn(Ended::Caught);
+        let count = Arc::new(Count(0.into()));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut w = adaptive(&s, &waits);
+        assert_eq!(w.step(), Step::Yield);
+        // The window passed: park; registered, pending, not woken.
+        set_virtual_now(20_000);
+        assert_eq!(w.step(), Step::Park);
+        assert!(w.poll_parked(&mut cx).is_pending());
+        assert!(w.poll_parked(&mut cx).is_pending(), "a spurious poll");
+        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        // The raise wakes it once; it completes and learns not to spin (the raise's
+        // stamp is not on this clock: not known).
+        s.raise();
+        s.raise();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert!(w.poll_parked(&mut cx).is_ready());
+        assert!(!waits.spins());
+        // Not spinning: the next wait parks at its first step, and is woken.
+        let mut w = adaptive(&s, &waits);
+        assert_eq!(w.step(), Step::Park);
+        assert!(w.poll_parked(&mut cx).is_pending());
+        s.raise();
+        assert_eq!(count.0.load(Ordering::SeqCst), 2);
+        assert!(w.poll_parked(&mut cx).is_ready());
+    }
+
+    #[test]
+    fn a_raise_between_the_spin_and_the_registration_is_not_lost() {
+        set_virtual_now(0);
+        let s = Signal::default();
+        let waits = Waits::with_clock(Duration::from_micros(20), virtual_now);
+        waits.learn(Ended::Caught);
+        let count = Arc::new(Count(0.into()));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut w = adaptive(&s, &waits);
+        assert_eq!(w.step(), Step::Yield);
+        set_virtual_now(30_000);
+        assert_eq!(w.step(), Step::Park);
+        s.raise();
+        assert!(w.poll_parked(&mut cx).is_ready());
+        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn a_raise_before_the_first_step_ends_the_wait_without_learning() {
+        let s = Signal::default();
+        let waits = Waits::with_clock(Duration::from_micros(20), virtual_now);
+        waits.learn(Ended::Caught);
+        s.raise();
+        assert_eq!(adaptive(&s, &waits).step(), Step::Raised);
+        assert!(waits.spins());
+    }
+
+    #[test]
+    fn a_wait_on_one_thread_neither_spins_nor_reads_the_clock() {
+        let waits = Waits::with_clock(Duration::from_micros(20), || -> u64 {
+            panic!("the clock is not read")
+        });
+        let pipe = Pipe::default();
+        pipe.set_thread(Side::Bind);
+        pipe.set_thread(Side::Connect);
+        let mut w = pipe.wait(Side::Bind, &waits);
+        assert!(!w.adaptive);
+        assert_eq!(w.step(), Step::Park);
+        let count = Arc::new(Count(0.into()));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        assert!(w.poll_parked(&mut cx).is_pending());
+        pipe.push_one(Side::Bind, Item::Close);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert!(w.poll_parked(&mut cx).is_ready());
+        assert_eq!(
+            pipe.signals[Side::Bind as usize]
+                .stamp
+                .load(Ordering::Relaxed),
+            0
+        );
+    }
+
+    /// Waker of a thread blocked in [`block_on`].
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    /// Steps `w` as the pump does, with the thread's yield for the executor's.
+    fn wait_here(mut w: Wait<'_>) {
+        loop {
+            match w.step() {
+                Step::Raised => return,
+                Step::Yield => std::thread::yield_now(),
+                Step::Park => return block_on(poll_fn(|cx| w.poll_parked(cx))),
+            }
+        }
+    }
+
+    /// Polls `f` on this thread, parking the thread while it is pending.
+    fn block_on<F: Future>(f: F) -> F::Output {
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let mut f = pin!(f);
+        loop {
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+            std::thread::park();
+        }
+    }
+
+    /// CPU time of the calling thread so far, in clock ticks (`/proc/thread-self/stat`,
+    /// utime + stime).
+    fn thread_cpu_ticks() -> u64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("procfs");
+        let after_name = &stat[stat.rfind(')').expect("(comm)") + 2..];
+        let fields: Vec<&str> = after_name.split(' ').collect();
+        // Fields 14 and 15 of the line; the first after the name is field 3.
+        let ticks = |i: usize| fields[i - 3].parse::<u64>().expect("a number");
+        ticks(14) + ticks(15)
+    }
+
+    #[test]
+    fn a_spinning_side_whose_peer_goes_quiet_parks_instead_of_burning_cpu() {
+        let pipe = Arc::new(Pipe::default());
+        pipe.set_thread(Side::Connect);
+        let (ready, set) = std::sync::mpsc::channel();
+        let peer = {
+            let pipe = pipe.clone();
+            std::thread::spawn(move || {
+                pipe.set_thread(Side::Bind);
+                ready.send(()).unwrap();
+                // Quiet for 300 ms, then one item.
+                std::thread::sleep(Duration::from_millis(300));
+                pipe.push_one(Side::Connect, Item::Close);
+            })
+        };
+        set.recv().unwrap();
+        let waits = Waits::new(SPIN_WINDOW);
+        waits.learn(Ended::Caught);
+        let before = thread_cpu_ticks();
+        wait_here(pipe.wait(Side::Connect, &waits));
+        let used = thread_cpu_ticks() - before;
+        // A spin through the 300 ms would be about 30 ticks (USER_HZ 100); parked
+        // after 20 us, the thread uses next to nothing.
+        assert!(used <= 2, "{used} ticks of CPU while waiting 300 ms");
+        assert!(!waits.spins(), "a long wait turns the spin off");
+        peer.join().unwrap();
+    }
+
+    #[test]
+    fn a_ping_pong_across_threads_loses_no_wake_up_whether_waits_spin_or_park() {
+        // Windows from "spin out at once" to "always catch": every mix of spinning,
+        // running out and parking between the two threads.
+        for window in [1, 2_000, 50_000, 1_000_000_000] {
+            let pipe = Arc::new(Pipe::default());
+            let window = Duration::from_nanos(window);
+            let rounds = 2_000u32;
+            let peer = {
+                let pipe = pipe.clone();
+                std::thread::spawn(move || {
+                    pipe.set_thread(Side::Bind);
+                    let waits = Waits::new(window);
+                    let (mut inbox, mut spare) = (VecDeque::new(), Vec::new());
+                    for i in 0..rounds {
+                        while inbox.is_empty() {
+                            wait_here(pipe.wait(Side::Bind, &waits));
+                            pipe.take(Side::Bind, &mut inbox, &mut spare);
+                        }
+                        let Some(Item::Msg(m, _)) = inbox.pop_front() else {
+                            panic!("a message")
+                        };
+                        assert_eq!(m.frames()[0][..], i.to_be_bytes());
+                        pipe.push_one(Side::Connect, Item::Msg(m, false));
+                    }
+                })
+            };
+            pipe.set_thread(Side::Connect);
+            let waits = Waits::new(window);
+            let (mut inbox, mut spare) = (VecDeque::new(), Vec::new());
+            for i in 0..rounds {
+                let msg = Message::from(i.to_be_bytes().to_vec());
+                pipe.push_one(Side::Bind, Item::Msg(msg, false));
+                while inbox.is_empty() {
+                    wait_here(pipe.wait(Side::Connect, &waits));
+                    pipe.take(Side::Connect, &mut inbox, &mut spare);
+                }
+                let Some(Item::Msg(m, _)) = inbox.pop_front() else {
+                    panic!("a message")
+                };
+                assert_eq!(m.frames()[0][..], i.to_be_bytes());
+            }
+            peer.join().unwrap();
+        }
     }
 
     #[test]
