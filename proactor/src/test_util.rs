@@ -181,3 +181,14 @@ pub fn open_fd_count() -> io::Result<usize> {
         .count()
         .saturating_sub(1))
 }
+
+/// CPU time of the calling thread so far, in clock ticks (`/proc/thread-self/stat`,
+/// utime + stime): for tests that check a thread waits without burning CPU.
+pub fn thread_cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("procfs");
+    let after_name = &stat[stat.rfind(')').expect("(comm)") + 2..];
+    let fields: Vec<&str> = after_name.split(' ').collect();
+    // Fields 14 and 15 of the line; the first after the name is field 3.
+    let ticks = |i: usize| fields[i - 3].parse::<u64>().expect("a number");
+    ticks(14) + ticks(15)
+}

@@ -678,17 +678,6 @@ impl Body for QuietClient {
     }
 }
 
-/// CPU time of the calling thread so far, in clock ticks (`/proc/thread-self/stat`,
-/// utime + stime).
-fn thread_cpu_ticks() -> u64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("procfs");
-    let after_name = &stat[stat.rfind(')').expect("(comm)") + 2..];
-    let fields: Vec<&str> = after_name.split(' ').collect();
-    // Fields 14 and 15 of the line; the first after the name is field 3.
-    let ticks = |i: usize| fields[i - 3].parse::<u64>().expect("a number");
-    ticks(14) + ticks(15)
-}
-
 /// A REP whose REQ on another thread goes quiet after a burst of round trips (which
 /// may have turned the pump's spin on: see `inproc/pipe.rs`) parks: its thread uses
 /// next to no CPU while it waits. Measured: a thread spinning through the 400 ms
@@ -709,9 +698,9 @@ async fn an_idle_peer_costs_no_cpu<P: Proactor>(ctx: Context<P>) {
         let m = rep.recv().await.unwrap();
         rep.send(m).await.unwrap();
     }
-    let before = thread_cpu_ticks();
+    let before = ringmq_proactor::test_util::thread_cpu_ticks();
     let m = rep.recv().await.unwrap();
-    let used = thread_cpu_ticks() - before;
+    let used = ringmq_proactor::test_util::thread_cpu_ticks() - before;
     assert_eq!(m.frames()[0][..], n.to_be_bytes());
     rep.send(m).await.unwrap();
     assert!(

@@ -548,15 +548,8 @@ impl Session {
             return Err(Error::EmptyMessage);
         }
         while let Some(body) = parts.next() {
-            let frame = Frame {
-                more: parts.peek().is_some(),
-                command: false,
-                body,
-            };
-            if let Err(e) = self.push_frame(frame) {
-                self.fail(e.clone());
-                return Err(e);
-            }
+            let more = parts.peek().is_some();
+            self.push_data_frame(more, body)?;
         }
         Ok(())
     }
@@ -576,16 +569,7 @@ impl Session {
             }
         };
         self.check_established()?;
-        let frame = Frame {
-            more: false,
-            command: false,
-            body,
-        };
-        if let Err(e) = self.push_frame(frame) {
-            self.fail(e.clone());
-            return Err(e);
-        }
-        Ok(())
+        self.push_data_frame(false, body)
     }
 
     /// [`Session::send_owned`] for a vector of frames, left empty.
@@ -595,15 +579,22 @@ impl Session {
             return Err(Error::EmptyMessage);
         };
         for (i, body) in frames.drain(..).enumerate() {
-            let frame = Frame {
-                more: i < last,
-                command: false,
-                body,
-            };
-            if let Err(e) = self.push_frame(frame) {
-                self.fail(e.clone());
-                return Err(e);
-            }
+            self.push_data_frame(i < last, body)?;
+        }
+        Ok(())
+    }
+
+    /// Queues one data frame for the peer; an error fails the session.
+    #[inline]
+    fn push_data_frame(&mut self, more: bool, body: Bytes) -> Result<(), Error> {
+        let frame = Frame {
+            more,
+            command: false,
+            body,
+        };
+        if let Err(e) = self.push_frame(frame) {
+            self.fail(e.clone());
+            return Err(e);
         }
         Ok(())
     }

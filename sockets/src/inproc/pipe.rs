@@ -507,6 +507,15 @@ mod tests {
         VIRTUAL_NOW.with(|c| c.set(u64::MAX / 2 + ns));
     }
 
+    /// A signal and the wait state of a side that spins (a wait was caught), with the
+    /// virtual clock at 0 and a 20 us window.
+    fn spinning_at_zero() -> (Signal, Waits) {
+        set_virtual_now(0);
+        let waits = Waits::with_clock(Duration::from_micros(20), virtual_now);
+        waits.learn(Ended::Caught);
+        (Signal::default(), waits)
+    }
+
     /// A wait on `signal` as [`Pipe::wait`] makes it for a peer on another thread.
     fn adaptive<'a>(signal: &'a Signal, waits: &'a Waits) -> Wait<'a> {
         Wait {
@@ -588,10 +597,7 @@ mod tests {
 
     #[test]
     fn a_spinning_wait_registers_nothing_and_sees_the_raise() {
-        set_virtual_now(0);
-        let s = Signal::default();
-        let waits = Waits::with_clock(Duration::from_micros(20), virtual_now);
-        waits.learn(Ended::Caught);
+        let (s, waits) = spinning_at_zero();
         let mut w = adaptive(&s, &waits);
         // Within the window: spin.
         assert_eq!(w.step(), Step::Yield);
@@ -610,10 +616,7 @@ mod tests {
 
     #[test]
     fn a_spin_that_runs_out_parks_and_is_woken_by_the_raise() {
-        set_virtual_now(0);
-        let s = Signal::default();
-        let waits = Waits::with_clock(Duration::from_micros(20), virtual_now);
-        waits.learn(Ended::Caught);
+        let (s, waits) = spinning_at_zero();
         let count = Arc::new(Count(0.into()));
         let waker = Waker::from(count.clone());
         let mut cx = Context::from_waker(&waker);
@@ -643,10 +646,7 @@ mod tests {
 
     #[test]
     fn a_raise_between_the_spin_and_the_registration_is_not_lost() {
-        set_virtual_now(0);
-        let s = Signal::default();
-        let waits = Waits::with_clock(Duration::from_micros(20), virtual_now);
-        waits.learn(Ended::Caught);
+        let (s, waits) = spinning_at_zero();
         let count = Arc::new(Count(0.into()));
         let waker = Waker::from(count.clone());
         let mut cx = Context::from_waker(&waker);
@@ -727,17 +727,6 @@ mod tests {
         }
     }
 
-    /// CPU time of the calling thread so far, in clock ticks (`/proc/thread-self/stat`,
-    /// utime + stime).
-    fn thread_cpu_ticks() -> u64 {
-        let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("procfs");
-        let after_name = &stat[stat.rfind(')').expect("(comm)") + 2..];
-        let fields: Vec<&str> = after_name.split(' ').collect();
-        // Fields 14 and 15 of the line; the first after the name is field 3.
-        let ticks = |i: usize| fields[i - 3].parse::<u64>().expect("a number");
-        ticks(14) + ticks(15)
-    }
-
     #[test]
     fn a_spinning_side_whose_peer_goes_quiet_parks_instead_of_burning_cpu() {
         let pipe = Arc::new(Pipe::default());
@@ -756,9 +745,9 @@ mod tests {
         set.recv().unwrap();
         let waits = Waits::new(SPIN_WINDOW);
         waits.learn(Ended::Caught);
-        let before = thread_cpu_ticks();
+        let before = ringmq_proactor::test_util::thread_cpu_ticks();
         wait_here(pipe.wait(Side::Connect, &waits));
-        let used = thread_cpu_ticks() - before;
+        let used = ringmq_proactor::test_util::thread_cpu_ticks() - before;
         // A spin through the 300 ms would be about 30 ticks (USER_HZ 100); parked
         // after 20 us, the thread uses next to nothing.
         assert!(used <= 2, "{used} ticks of CPU while waiting 300 ms");
