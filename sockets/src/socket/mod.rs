@@ -967,25 +967,37 @@ impl<P: Proactor> Socket<P> {
     /// futures have their own).
     pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Result<Message, Error>> {
         let wait = &self.polling.recv_wait;
-        loop {
-            match self.recv_once() {
-                Ok(Some(m)) => {
-                    self.shared.recv_ready.forget(wait);
-                    return Poll::Ready(Ok(m));
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    self.shared.recv_ready.forget(wait);
-                    return Poll::Ready(Err(e));
-                }
-            }
-            if let Err(e) = self.check_driven() {
-                return Poll::Ready(Err(e));
-            }
-            if self.shared.recv_ready.poll_wait(wait, cx).is_pending() {
-                return Poll::Pending;
-            }
+        let polled = match self.recv_once() {
+            Ok(Some(m)) => Poll::Ready(Ok(m)),
+            Err(e) => Poll::Ready(Err(e)),
+            Ok(None) => match self.check_driven() {
+                Ok(()) => self.poll_recv_after_miss(wait, cx),
+                Err(e) => return Poll::Ready(Err(e)),
+            },
+        };
+        if polled.is_ready() {
+            self.shared.recv_ready.forget(wait);
         }
+        polled
+    }
+
+    /// The wait of [`poll_recv`](Self::poll_recv) and of an untimed `recv`
+    /// ([`RecvWait`]) after an attempt found nothing: registered on `recv_ready` under
+    /// the key kept in `slot`, tries again each time that was notified.
+    fn poll_recv_after_miss(
+        &self,
+        slot: &Cell<Option<(u64, u64)>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Message, Error>> {
+        while self.shared.recv_ready.poll_wait(slot, cx).is_ready() {
+            match self.recv_once() {
+                Ok(Some(m)) => return Poll::Ready(Ok(m)),
+                Err(e) => return Poll::Ready(Err(e)),
+                Ok(None) => {}
+            }
+            self.check_driven()?;
+        }
+        Poll::Pending
     }
 
     /// Sends the message left by [`start_send`](Self::start_send), if any: `Ready(Ok)`
@@ -1191,13 +1203,6 @@ enum Attempt {
     Blocked(Message),
 }
 
-/// Messages of a batch that the core handed straight to `peer`'s link
-/// ([`Sent::Direct`], not write-through), not yet offered: they are offered together
-/// ([`Shared::offer_run`]: one lookup of the link, one borrow of its session, one
-/// notify of its writer) when the batch moves on to another peer, when anything else
-/// must happen first, and at the end of the pass. No task runs meanwhile, so the
-/// peer's queue stays empty and every message the core routes to it in the run is
-/// direct too.
 /// The wait of an untimed [`Socket::recv`] whose first attempt found nothing: registered
 /// on the socket's `recv_ready` under its own key (in `slot`), it tries again each time
 /// that is notified. A message is taken only in the poll that returns it (cancel-safe),
@@ -1211,21 +1216,9 @@ impl<P: Proactor> std::future::Future for RecvWait<'_, P> {
     type Output = Result<Message, Error>;
 
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let socket = self.socket;
-        let ready = &socket.shared.recv_ready;
         // Registers at the first poll (the attempt before it found nothing, with no
-        // yield since), then tries again after each notification.
-        while ready.poll_wait(&self.slot, cx).is_ready() {
-            match socket.recv_once() {
-                Ok(Some(m)) => return Poll::Ready(Ok(m)),
-                Err(e) => return Poll::Ready(Err(e)),
-                Ok(None) => {}
-            }
-            if let Err(e) = socket.check_driven() {
-                return Poll::Ready(Err(e));
-            }
-        }
-        Poll::Pending
+        // yield since).
+        self.socket.poll_recv_after_miss(&self.slot, cx)
     }
 }
 
@@ -1235,6 +1228,13 @@ impl<P: Proactor> Drop for RecvWait<'_, P> {
     }
 }
 
+/// Messages of a batch that the core handed straight to `peer`'s link
+/// ([`Sent::Direct`], not write-through), not yet offered: they are offered together
+/// ([`Shared::offer_run`]: one lookup of the link, one borrow of its session, one
+/// notify of its writer) when the batch moves on to another peer, when anything else
+/// must happen first, and at the end of the pass. No task runs meanwhile, so the
+/// peer's queue stays empty and every message the core routes to it in the run is
+/// direct too.
 #[derive(Default)]
 struct Run {
     peer: Option<PeerId>,
