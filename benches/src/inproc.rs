@@ -4,8 +4,13 @@
 //! (the two threads may run different backends; their Contexts share one
 //! [`ContextHandle`]).
 //!
-//! Every message is its own allocation (`Bytes::from(vec)`), as libzmq's perf tools
-//! allocate each `zmq_msg_t`; the PULL side checks the size of each. Output lines are
+//! The sender sends clones of one payload (a reference count per message), as the TCP
+//! measurements of [`crate::tools`] do, so the inproc ÷ TCP ratios compare the
+//! transports and not two ways of making messages. A fresh allocation per message
+//! (as libzmq's perf tools make each `zmq_msg_t`) costs far more between two threads
+//! than on one with glibc's allocator: the receiving thread frees what the sending
+//! thread allocated (docs/PERFORMANCE.md, "inproc message source"). The PULL side checks
+//! the size of each message. Output lines are
 //! those of [`crate::tools::print_thr`] and [`crate::tools::print_lat`], so `compare`
 //! reads them with the same parser; throughput is timed from the first received message
 //! to the last.
@@ -195,19 +200,21 @@ async fn connect_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), B
         Test::Thr { size, count } => {
             let push = ctx.push();
             push.connect(ENDPOINT)?;
+            let data = payload(size);
             for _ in 0..count {
-                push.send(payload(size)).await?;
+                push.send(data.clone()).await?;
             }
             push.close().await;
         }
         Test::Batch { size, count } => {
             let push = ctx.push();
             push.connect(ENDPOINT)?;
+            let data = payload(size);
             let mut msgs = Vec::with_capacity(BATCH);
             let mut sent = 0;
             while sent < count {
                 let k = BATCH.min((count - sent) as usize);
-                msgs.extend((0..k).map(|_| Message::from(payload(size))));
+                msgs.extend((0..k).map(|_| Message::from(data.clone())));
                 push.send_batch(&mut msgs).await?;
                 sent += k as u64;
             }
@@ -216,9 +223,10 @@ async fn connect_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), B
         Test::Lat { size, rounds } => {
             let req = ctx.req();
             req.connect(ENDPOINT)?;
+            let data = payload(size);
             let start = Instant::now();
             for _ in 0..rounds {
-                req.send(payload(size)).await?;
+                req.send(data.clone()).await?;
                 check(req.recv().await?.byte_len(), size)?;
             }
             print_lat(size, rounds, start.elapsed());
