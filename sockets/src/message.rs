@@ -113,6 +113,21 @@ impl Message {
         Ok(())
     }
 
+    /// The frame of a one-frame message that carries nothing else (no peer properties,
+    /// group or routing id), or the message back: such a message is its frame, so the
+    /// inproc pipe moves it as a `Bytes` (32 B, half a cache line) rather than whole.
+    pub(crate) fn into_lone_frame(self) -> Result<Bytes, Message> {
+        match self {
+            Message {
+                frames: Frames::One(frame),
+                peer: None,
+                group: None,
+                routing_id: 0,
+            } => Ok(frame),
+            msg => Err(msg),
+        }
+    }
+
     /// Takes the group out (a RADIO puts it in a frame of its own).
     pub(crate) fn take_group(&mut self) -> Bytes {
         self.group.take().map(|g| *g).unwrap_or_default()

@@ -26,7 +26,6 @@ mod pipe;
 mod registry;
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,7 +43,7 @@ use crate::reason::DisconnectReason;
 use crate::socket::shared::Shared;
 use crate::util::{select, Either, Notify, Stop};
 pub(crate) use pipe::lock;
-use pipe::{Item, Pipe, Side, Waits};
+use pipe::{Batch, Inbox, Item, Pipe, Side, Waits};
 pub(crate) use registry::{Acceptor, PipeEnd, Registry};
 
 /// One side of an inproc connection: the socket's link on it.
@@ -61,10 +60,10 @@ pub(crate) struct InprocConn {
     /// The peer, once attached.
     peer: Cell<Option<PeerId>>,
     /// Items taken from the pipe and not yet delivered (the RCVHWM stopped delivery).
-    inbox: RefCell<VecDeque<Item>>,
+    inbox: RefCell<Inbox>,
     /// Reused vectors for the pipe's batches.
-    spare: RefCell<Vec<Item>>,
-    outbox: RefCell<Vec<Item>>,
+    spare: RefCell<Batch>,
+    outbox: RefCell<Batch>,
     /// How many of our counted messages the peer had taken when we last looked.
     seen_consumed: Cell<u64>,
     /// Bind side: the handshake answer, pushed before anything else (attaching may
@@ -89,9 +88,9 @@ impl InprocConn {
             done: Cell::new(false),
             reason: RefCell::new(None),
             peer: Cell::new(None),
-            inbox: RefCell::new(VecDeque::new()),
-            spare: RefCell::new(Vec::new()),
-            outbox: RefCell::new(Vec::new()),
+            inbox: RefCell::new(Inbox::default()),
+            spare: RefCell::new(Batch::default()),
+            outbox: RefCell::new(Batch::default()),
             seen_consumed: Cell::new(0),
             hello: RefCell::new(None),
             closed: Cell::new(false),
@@ -115,16 +114,6 @@ impl InprocConn {
         if let Some(h) = hello {
             self.pipe.push_one(self.side.other(), h);
         }
-    }
-
-    /// Adds an item to the batch the pump moves into the pipe next (woken when the batch
-    /// starts).
-    fn batch(&self, item: Item) {
-        let mut out = self.outbox.borrow_mut();
-        if out.is_empty() {
-            self.wake.notify();
-        }
-        out.push(item);
     }
 
     /// Pushes one item to the peer (after the handshake answer, if that is due).
@@ -186,7 +175,7 @@ impl Link for InprocConn {
         let mut out = self.outbox.borrow_mut();
         self.pipe.push_with(self.side.other(), |lane| {
             lane.append(&mut out);
-            lane.extend(msgs.drain(..).map(|msg| Item::Msg(msg, true)));
+            lane.extend_counted(msgs.drain(..));
         });
     }
 
@@ -196,7 +185,12 @@ impl Link for InprocConn {
         if self.done.get() || self.peer.get().is_none() {
             return false;
         }
-        self.batch(Item::Msg(msg.clone(), true));
+        let mut out = self.outbox.borrow_mut();
+        // The pump moves the batch into the pipe; woken when the batch starts.
+        if out.is_empty() {
+            self.wake.notify();
+        }
+        out.push_counted(msg.clone());
         true
     }
 
@@ -494,9 +488,35 @@ fn deliver<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<InprocConn>) {
         let mut inbox = conn.inbox.borrow_mut();
         conn.pipe
             .take(conn.side, &mut inbox, &mut conn.spare.borrow_mut());
+        let Inbox { items: inbox, frames } = &mut *inbox;
         // Borrowed for a run of messages, released before anything else.
         let mut core = None;
         loop {
+            if let Some(&Item::Frames(n)) = inbox.front() {
+                // Up to the RCVHWM of the run of lone frames, as messages.
+                let k = match conn.peer.get() {
+                    Some(peer) => {
+                        let core = core.get_or_insert_with(|| shared.core.borrow_mut());
+                        let k = n.min(core.input_room(peer));
+                        if k == 0 {
+                            break;
+                        }
+                        core.on_messages(peer, frames.drain(..k).map(Message::from));
+                        taken += k as u64;
+                        k
+                    }
+                    None => {
+                        frames.drain(..n);
+                        n
+                    }
+                };
+                if k == n {
+                    inbox.pop_front();
+                } else {
+                    inbox[0] = Item::Frames(n - k);
+                }
+                continue;
+            }
             if let Some(Item::Msg(..)) = inbox.front() {
                 let Some(peer) = conn.peer.get() else {
                     inbox.pop_front();
@@ -535,8 +555,8 @@ fn deliver<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<InprocConn>) {
                 break;
             };
             match item {
-                // Taken by the arm above.
-                Item::Msg(..) => {}
+                // Taken by the arms above.
+                Item::Msg(..) | Item::Frames(_) => {}
                 Item::Subscription(topic, on) => {
                     drop(core.take());
                     if let Some(peer) = conn.peer.get() {
@@ -554,6 +574,7 @@ fn deliver<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<InprocConn>) {
                     drop(core.take());
                     conn.end(DisconnectReason::ClosedByPeer);
                     inbox.clear();
+                    frames.clear();
                     break;
                 }
             }
@@ -592,7 +613,7 @@ fn send<P: Proactor>(shared: &Shared<P>, conn: &InprocConn) {
         let mut core = shared.core.borrow_mut();
         if core.has_queued_output(peer) {
             core.take_output(peer, |msg| {
-                out.push(Item::Msg(msg, true));
+                out.push_counted(msg);
                 true
             });
         }

@@ -284,8 +284,8 @@ mod tests {
         let mut got = Vec::new();
         a.take(&mut got);
         assert!(got.is_empty());
-        let mut items = std::collections::VecDeque::new();
-        pipe.take(Side::Connect, &mut items, &mut Vec::new());
-        assert!(matches!(items.pop_front(), Some(Item::Close)));
+        let mut inbox = super::super::pipe::Inbox::default();
+        pipe.take(Side::Connect, &mut inbox, &mut Default::default());
+        assert!(matches!(inbox.items.pop_front(), Some(Item::Close)));
     }
 }
