@@ -420,19 +420,37 @@ impl Wait<'_> {
     }
 }
 
+/// A value on cache lines of its own (two: a line and the one the adjacent-line
+/// prefetcher pairs it with), so that writes to it do not take the line from a thread
+/// that reads something else, and the other way round. Between a writer and a reader
+/// that spins, a shared line costs a transfer of the line between the cores for each
+/// write.
+#[derive(Default)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// Items flowing to one side.
 #[derive(Default)]
 struct Lane {
-    items: Mutex<Batch>,
-    /// Counted messages the receiving side took into its socket so far.
-    consumed: AtomicU64,
+    /// Written by the sending side, swapped out by the receiving side.
+    items: Padded<Mutex<Batch>>,
+    /// Counted messages the receiving side took into its socket so far (written by the
+    /// receiving side, read by the sending side).
+    consumed: Padded<AtomicU64>,
 }
 
 /// One inproc connection: a lane and a signal per side.
 #[derive(Default)]
 pub(crate) struct Pipe {
     lanes: [Lane; 2],
-    signals: [Signal; 2],
+    signals: [Padded<Signal>; 2],
     /// The thread of each side ([`thread_mark`]; 0 until the side is set up).
     threads: [AtomicUsize; 2],
 }
