@@ -116,6 +116,7 @@ impl Message {
     /// The frame of a one-frame message that carries nothing else (no peer properties,
     /// group or routing id), or the message back: such a message is its frame, so the
     /// inproc pipe moves it as a `Bytes` (32 B, half a cache line) rather than whole.
+    #[inline]
     pub(crate) fn into_lone_frame(self) -> Result<Bytes, Message> {
         match self {
             Message {

@@ -42,6 +42,13 @@ pub(crate) enum Item {
     Close,
 }
 
+/// Makes the vector `from` the (empty) deque `into`, and `into`'s buffer the empty
+/// `from`: no element moves.
+fn swap_into<T>(from: &mut Vec<T>, into: &mut VecDeque<T>) {
+    let empty = Vec::from(std::mem::take(into));
+    *into = VecDeque::from(std::mem::replace(from, empty));
+}
+
 /// Items in order, as one side sends them in one go: each [`Item::Frames`] stands for
 /// the next frames of `frames` (so `frames` holds as many as those items count).
 #[derive(Default)]
@@ -83,11 +90,19 @@ impl Batch {
     }
 
     /// Appends one counted message.
+    #[inline]
     pub(crate) fn push_counted(&mut self, msg: Message) {
-        self.extend_counted(std::iter::once(msg));
+        match msg.into_lone_frame() {
+            Ok(frame) => {
+                self.frames.push(frame);
+                self.count_frames(1);
+            }
+            Err(msg) => self.items.push(Item::Msg(msg, true)),
+        }
     }
 
     /// Counts `n` frames just added: one more [`Item::Frames`], or a longer last one.
+    #[inline]
     fn count_frames(&mut self, n: usize) {
         if n == 0 {
             return;
@@ -510,28 +525,21 @@ impl Pipe {
     /// `into`'s as they are (`VecDeque::from(Vec)` keeps the buffer), and `into`'s
     /// empty buffers go back to the lane: no item is moved one by one.
     pub(crate) fn take(&self, side: Side, into: &mut Inbox, spare: &mut Batch) {
+        let mut lane = lock(&self.lanes[side as usize].items);
+        if lane.is_empty() {
+            return;
+        }
         if into.items.is_empty() {
             debug_assert!(into.frames.is_empty());
             // Empty, so the conversions move nothing and keep the allocations.
-            let mut swapped = Batch {
-                items: std::mem::take(&mut into.items).into(),
-                frames: std::mem::take(&mut into.frames).into(),
-            };
-            {
-                let mut lane = lock(&self.lanes[side as usize].items);
-                std::mem::swap(&mut *lane, &mut swapped);
+            swap_into(&mut lane.items, &mut into.items);
+            if !lane.frames.is_empty() {
+                swap_into(&mut lane.frames, &mut into.frames);
             }
-            into.items = VecDeque::from(swapped.items);
-            into.frames = VecDeque::from(swapped.frames);
             return;
         }
-        {
-            let mut lane = lock(&self.lanes[side as usize].items);
-            if lane.is_empty() {
-                return;
-            }
-            std::mem::swap(&mut *lane, spare);
-        }
+        std::mem::swap(&mut *lane, spare);
+        drop(lane);
         into.items.extend(spare.items.drain(..));
         into.frames.extend(spare.frames.drain(..));
     }
