@@ -6,11 +6,12 @@
 //!
 //! The sender sends clones of one payload (a reference count per message), as the TCP
 //! measurements of [`crate::tools`] do, so the inproc ÷ TCP ratios compare the
-//! transports and not two ways of making messages. A fresh allocation per message
-//! (as libzmq's perf tools make each `zmq_msg_t`) costs far more between two threads
-//! than on one with glibc's allocator: the receiving thread frees what the sending
-//! thread allocated (docs/PERFORMANCE.md, "inproc message source"). The PULL side checks
-//! the size of each message. Output lines are
+//! transports and not two ways of making messages. [`Source::Alloc`] (`--alloc`) makes
+//! each message its own allocation instead, as libzmq's perf tools make each
+//! `zmq_msg_t`: between two threads that costs far more than on one with glibc's
+//! allocator, because the receiving thread frees what the sending thread allocated
+//! (docs/PERFORMANCE.md, "inproc message source"). The PULL side checks the size of
+//! each message. Output lines are
 //! those of [`crate::tools::print_thr`] and [`crate::tools::print_lat`], so `compare`
 //! reads them with the same parser; throughput is timed from the first received message
 //! to the last.
@@ -52,6 +53,27 @@ pub enum Test {
     },
 }
 
+/// How the sender makes its messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Source {
+    /// Clones of one payload (a `Bytes` reference count each), as the TCP tools send.
+    #[default]
+    Clone,
+    /// A fresh zeroed allocation per message.
+    Alloc,
+}
+
+impl Source {
+    /// The payload of the next message; `one` is the payload cloned by
+    /// [`Source::Clone`].
+    fn next(self, one: &Bytes) -> Bytes {
+        match self {
+            Source::Clone => one.clone(),
+            Source::Alloc => payload(one.len()),
+        }
+    }
+}
+
 const ENDPOINT: &str = "inproc://bench";
 
 /// Messages per `send_batch` / at most per `recv_many` of [`Test::Batch`] (as in
@@ -59,18 +81,24 @@ const ENDPOINT: &str = "inproc://bench";
 pub const BATCH: usize = 256;
 
 /// Runs `test` with both sockets on one thread (`peer` is `None`) or with the binding
-/// socket on a thread of `backend` and the connecting one on a second thread of `peer`.
-pub fn run(test: Test, backend: Backend, peer: Option<Backend>) -> Result<(), BoxError> {
+/// socket on a thread of `backend` and the connecting one on a second thread of `peer`;
+/// the sender makes its messages as `source` says.
+pub fn run(
+    test: Test,
+    backend: Backend,
+    peer: Option<Backend>,
+    source: Source,
+) -> Result<(), BoxError> {
     let handle = ContextHandle::new();
     let Some(peer) = peer else {
-        return on_backend(backend, &handle, Both(test));
+        return on_backend(backend, &handle, Both(test, source));
     };
     let connect_handle = handle.clone();
     let connector = std::thread::Builder::new()
         .name("inproc-connect".into())
         .stack_size(16 << 20)
         .spawn(move || {
-            on_backend(peer, &connect_handle, Connecting(test)).map_err(|e| e.to_string())
+            on_backend(peer, &connect_handle, Connecting(test, source)).map_err(|e| e.to_string())
         })?;
     let bound = on_backend(backend, &handle, Binding(test));
     let connected = connector
@@ -86,15 +114,15 @@ trait Body {
 }
 
 /// Both sides on one thread.
-struct Both(Test);
+struct Both(Test, Source);
 /// The binding socket.
 struct Binding(Test);
 /// The connecting socket.
-struct Connecting(Test);
+struct Connecting(Test, Source);
 
 impl Body for Both {
     async fn run<P: Proactor>(self, ctx: Context<P>) -> Result<(), BoxError> {
-        let (a, b) = join(bind_side(&ctx, self.0), connect_side(&ctx, self.0)).await;
+        let (a, b) = join(bind_side(&ctx, self.0), connect_side(&ctx, self.0, self.1)).await;
         a.and(b)
     }
 }
@@ -107,7 +135,7 @@ impl Body for Binding {
 
 impl Body for Connecting {
     async fn run<P: Proactor>(self, ctx: Context<P>) -> Result<(), BoxError> {
-        connect_side(&ctx, self.0).await
+        connect_side(&ctx, self.0, self.1).await
     }
 }
 
@@ -195,14 +223,18 @@ async fn bind_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), BoxE
 }
 
 /// The connecting side: PUSH, or REQ (prints the latency).
-async fn connect_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), BoxError> {
+async fn connect_side<P: Proactor>(
+    ctx: &Context<P>,
+    test: Test,
+    source: Source,
+) -> Result<(), BoxError> {
     match test {
         Test::Thr { size, count } => {
             let push = ctx.push();
             push.connect(ENDPOINT)?;
             let data = payload(size);
             for _ in 0..count {
-                push.send(data.clone()).await?;
+                push.send(source.next(&data)).await?;
             }
             push.close().await;
         }
@@ -214,7 +246,7 @@ async fn connect_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), B
             let mut sent = 0;
             while sent < count {
                 let k = BATCH.min((count - sent) as usize);
-                msgs.extend((0..k).map(|_| Message::from(data.clone())));
+                msgs.extend((0..k).map(|_| Message::from(source.next(&data))));
                 push.send_batch(&mut msgs).await?;
                 sent += k as u64;
             }
@@ -226,7 +258,7 @@ async fn connect_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), B
             let data = payload(size);
             let start = Instant::now();
             for _ in 0..rounds {
-                req.send(data.clone()).await?;
+                req.send(source.next(&data)).await?;
                 check(req.recv().await?.byte_len(), size)?;
             }
             print_lat(size, rounds, start.elapsed());

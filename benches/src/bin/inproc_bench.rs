@@ -3,13 +3,15 @@
 //! 256) or REQ/REP latency over `inproc://` in this process (see
 //! `ringmq_bench::inproc`). `--backend B` (or `RINGMQ_BACKEND`) is the binding side's
 //! engine; `--peer B2` puts the connecting socket on a second thread running `B2`,
-//! without it both sockets share one thread.
+//! without it both sockets share one thread. `--alloc`: each message a fresh allocation
+//! (libzmq's perf tools' pattern) instead of a clone of one payload (the TCP tools').
 
-use ringmq_bench::inproc::{run, Test};
+use ringmq_bench::inproc::{run, Source, Test};
 use ringmq_bench::tools::{Args, Backend};
 
 fn main() {
     let mut peer = None;
+    let mut source = Source::Clone;
     let mut rest = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -17,6 +19,8 @@ fn main() {
             peer = args
                 .next()
                 .map(|b| Backend::parse(&b).unwrap_or_else(|e| fail(&e)));
+        } else if a == "--alloc" {
+            source = Source::Alloc;
         } else {
             rest.push(a);
         }
@@ -36,9 +40,9 @@ fn main() {
             size: num(1, "size") as usize,
             rounds: num(2, "roundtrips"),
         },
-        _ => fail("usage: inproc_bench thr|batch|lat SIZE N [--backend B] [--peer B2]"),
+        _ => fail("usage: inproc_bench thr|batch|lat SIZE N [--backend B] [--peer B2] [--alloc]"),
     };
-    if let Err(e) = run(test, args.backend, peer) {
+    if let Err(e) = run(test, args.backend, peer, source) {
         fail(&e.to_string());
     }
 }
