@@ -24,7 +24,7 @@ use ringmq_proactor::{BackendChoice, Proactor, Runtime};
 use ringmq_sockets::{Bytes, Context, ContextHandle, Message};
 use ringmq_tokio::TokioProactor;
 
-use crate::tools::{print_lat, print_thr, Backend, BoxError};
+use crate::tools::{print_lat, print_scale, print_thr, vm_rss_kb, Backend, BoxError, SCALE_WARMUP};
 
 /// What to measure.
 #[derive(Clone, Copy, Debug)]
@@ -49,6 +49,21 @@ pub enum Test {
         /// Message size.
         size: usize,
         /// Round trips.
+        rounds: u64,
+    },
+    /// Idle-peer scale: `idle` DEALERs connect to a ROUTER over inproc, each sends one
+    /// message and takes its echo (so both ends of every connection are set up), then
+    /// stays silent; one more DEALER makes [`SCALE_WARMUP`] untimed and `rounds` timed
+    /// round trips of `size` bytes. Prints the active peer's median and p99 round trip
+    /// ([`print_scale`]) and `memory per idle peer: X [KiB]`: the process's RSS growth
+    /// over the idle peers ÷ `idle` (their DEALER sockets included, as both ends live
+    /// in this process).
+    Scale {
+        /// Message size.
+        size: usize,
+        /// Idle DEALERs.
+        idle: u64,
+        /// Timed round trips of the active DEALER.
         rounds: u64,
     },
 }
@@ -208,6 +223,19 @@ async fn bind_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), BoxE
             print_thr(size, count, start.elapsed());
             pull.close().await;
         }
+        Test::Scale { size, idle, rounds } => {
+            let router = ctx.router();
+            router.bind(ENDPOINT)?;
+            for _ in 0..idle + SCALE_WARMUP + rounds {
+                let m = router.recv().await?;
+                let [id, body] = m.frames() else {
+                    return Err("a request that is not [routing id, body]".into());
+                };
+                check(body.len(), size)?;
+                router.send(vec![id.clone(), body.clone()]).await?;
+            }
+            router.close().await;
+        }
         Test::Lat { size, rounds } => {
             let rep = ctx.rep();
             rep.bind(ENDPOINT)?;
@@ -251,6 +279,43 @@ async fn connect_side<P: Proactor>(
                 sent += k as u64;
             }
             push.close().await;
+        }
+        Test::Scale { size, idle, rounds } => {
+            let data = payload(size);
+            let before = vm_rss_kb().unwrap_or(0);
+            let idle_peers = (0..idle)
+                .map(|_| {
+                    let d = ctx.dealer();
+                    d.connect(ENDPOINT).map(|_| d)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            for d in &idle_peers {
+                d.send(source.next(&data)).await?;
+            }
+            for d in &idle_peers {
+                check(d.recv().await?.byte_len(), size)?;
+            }
+            if idle > 0 {
+                let grown = vm_rss_kb().unwrap_or(0).saturating_sub(before);
+                println!(
+                    "memory per idle peer: {:.2} [KiB]",
+                    grown as f64 / idle as f64
+                );
+            }
+            let d = ctx.dealer();
+            d.connect(ENDPOINT)?;
+            let mut lat = Vec::with_capacity(rounds as usize);
+            for i in 0..SCALE_WARMUP + rounds {
+                let t = Instant::now();
+                d.send(source.next(&data)).await?;
+                check(d.recv().await?.byte_len(), size)?;
+                if i >= SCALE_WARMUP {
+                    lat.push(t.elapsed());
+                }
+            }
+            print_scale(&mut lat);
+            d.close().await;
+            drop(idle_peers);
         }
         Test::Lat { size, rounds } => {
             let req = ctx.req();
