@@ -33,7 +33,10 @@
 //! the same-run reference of its ratios, each implementation's TCP PUSH/PULL and
 //! REQ/REP at 64 B (two processes, as in the other rows). For ringmq it also runs
 //! `inproc_bench scale` with 0, 1,000 and 10,000 idle DEALERs on one thread (the
-//! idle-peer check of the scale row, over inproc).
+//! idle-peer check of the scale row, over inproc). ringmq's senders, TCP and inproc
+//! alike, send clones of one payload; the two-thread batch line is also run with
+//! `--alloc` (a fresh allocation per message, as libzmq's tools make each message),
+//! shown but not judged.
 //!
 //! The scale row (issue 11) needs about 10,000 file descriptors in each of its two
 //! processes: their soft limit is raised to that through `sh -c 'ulimit -S -n N'`
@@ -756,6 +759,12 @@ fn inproc(cfg: &Cfg, imp: Impl, eps: &mut Endpoints) -> Vec<(String, Values)> {
                 thr(inproc_process(cfg, imp, &[&a[..], &two].concat())),
             ));
             rows.push(("inproc/batch1".into(), thr(inproc_process(cfg, imp, &a))));
+            // Not judged: what the message source costs (see `ringmq_bench::inproc`).
+            let alloc = [&a[..], &two, &[s("--alloc")]].concat();
+            rows.push((
+                "inproc/batch2alloc".into(),
+                thr(inproc_process(cfg, imp, &alloc)),
+            ));
             for idle in SCALE_IDLE {
                 let a = [s("scale"), s(idle), s(scale_rounds(cfg.quick))];
                 // On one thread: a wake-up across threads costs 1-15 us here depending on
@@ -2158,7 +2167,7 @@ fn inproc_table(md: &mut String, cfg: &Cfg, results: &Results) {
         md.push_str("---:|");
     }
     md.push('\n');
-    let rows: [(&str, &str, Option<&str>, bool); 7] = [
+    let rows: [(&str, &str, Option<&str>, bool); 8] = [
         (
             "PUSH/PULL, two threads (msg/s)",
             "inproc/thr2",
@@ -2180,6 +2189,12 @@ fn inproc_table(md: &mut String, cfg: &Cfg, results: &Results) {
         (
             "PUSH/PULL, one thread, batch API (msg/s)",
             "inproc/batch1",
+            Some("inproc/tcp_thr"),
+            false,
+        ),
+        (
+            "PUSH/PULL, two threads, batch API, a fresh allocation per message (`--alloc`; not a target line) (msg/s)",
+            "inproc/batch2alloc",
             Some("inproc/tcp_thr"),
             false,
         ),
