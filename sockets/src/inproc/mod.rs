@@ -488,7 +488,10 @@ fn deliver<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<InprocConn>) {
         let mut inbox = conn.inbox.borrow_mut();
         conn.pipe
             .take(conn.side, &mut inbox, &mut conn.spare.borrow_mut());
-        let Inbox { items: inbox, frames } = &mut *inbox;
+        let Inbox {
+            items: inbox,
+            frames,
+        } = &mut *inbox;
         // Borrowed for a run of messages, released before anything else.
         let mut core = None;
         loop {

@@ -926,7 +926,10 @@ mod tests {
     fn mixed(i: u32) -> Vec<Item> {
         let mut items = Vec::new();
         if i % 17 == 0 {
-            items.push(Item::Subscription(Bytes::from(i.to_be_bytes().to_vec()), true));
+            items.push(Item::Subscription(
+                Bytes::from(i.to_be_bytes().to_vec()),
+                true,
+            ));
         }
         let mut msg = Message::from(i.to_be_bytes().to_vec());
         if i % 7 == 0 {
