@@ -1022,6 +1022,16 @@ impl InputRun<'_> {
         self.queue(msg);
     }
 
+    /// [`InputRun::push_unfiltered`] for each of `msgs`, in order: one reservation of
+    /// room for the lot when the iterator knows its length.
+    #[inline]
+    pub(crate) fn extend_unfiltered(&mut self, msgs: impl Iterator<Item = Message>) {
+        debug_assert!(self.filter.is_none(), "a filtering run pushes with `push`");
+        let before = self.peer.inq.len();
+        self.peer.inq.extend(msgs);
+        self.queued += (self.peer.inq.len() - before) as u64;
+    }
+
     #[inline]
     fn queue(&mut self, msg: Message) {
         self.peer.inq.push_back(msg);
