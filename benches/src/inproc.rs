@@ -6,11 +6,12 @@
 //!
 //! The sender sends clones of one payload (a reference count per message), as the TCP
 //! measurements of [`crate::tools`] do, so the inproc ÷ TCP ratios compare the
-//! transports and not two ways of making messages. A fresh allocation per message
-//! (as libzmq's perf tools make each `zmq_msg_t`) costs far more between two threads
-//! than on one with glibc's allocator: the receiving thread frees what the sending
-//! thread allocated (docs/PERFORMANCE.md, "inproc message source"). The PULL side checks
-//! the size of each message. Output lines are
+//! transports and not two ways of making messages. [`Source::Alloc`] (`--alloc`) makes
+//! each message its own allocation instead, as libzmq's perf tools make each
+//! `zmq_msg_t`: between two threads that costs far more than on one with glibc's
+//! allocator, because the receiving thread frees what the sending thread allocated
+//! (docs/PERFORMANCE.md, "inproc message source"). The PULL side checks the size of
+//! each message. Output lines are
 //! those of [`crate::tools::print_thr`] and [`crate::tools::print_lat`], so `compare`
 //! reads them with the same parser; throughput is timed from the first received message
 //! to the last.
@@ -23,7 +24,7 @@ use ringmq_proactor::{BackendChoice, Proactor, Runtime};
 use ringmq_sockets::{Bytes, Context, ContextHandle, Message};
 use ringmq_tokio::TokioProactor;
 
-use crate::tools::{print_lat, print_thr, Backend, BoxError};
+use crate::tools::{print_lat, print_scale, print_thr, vm_rss_kb, Backend, BoxError, SCALE_WARMUP};
 
 /// What to measure.
 #[derive(Clone, Copy, Debug)]
@@ -50,6 +51,42 @@ pub enum Test {
         /// Round trips.
         rounds: u64,
     },
+    /// Idle-peer scale: `idle` DEALERs connect to a ROUTER over inproc, each sends one
+    /// message and takes its echo (so both ends of every connection are set up), then
+    /// stays silent; one more DEALER makes [`SCALE_WARMUP`] untimed and `rounds` timed
+    /// round trips of `size` bytes. Prints the active peer's median and p99 round trip
+    /// ([`print_scale`]) and `memory per idle peer: X [KiB]`: the process's RSS growth
+    /// over the idle peers ÷ `idle` (their DEALER sockets included, as both ends live
+    /// in this process).
+    Scale {
+        /// Message size.
+        size: usize,
+        /// Idle DEALERs.
+        idle: u64,
+        /// Timed round trips of the active DEALER.
+        rounds: u64,
+    },
+}
+
+/// How the sender makes its messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Source {
+    /// Clones of one payload (a `Bytes` reference count each), as the TCP tools send.
+    #[default]
+    Clone,
+    /// A fresh zeroed allocation per message.
+    Alloc,
+}
+
+impl Source {
+    /// The payload of the next message; `one` is the payload cloned by
+    /// [`Source::Clone`].
+    fn next(self, one: &Bytes) -> Bytes {
+        match self {
+            Source::Clone => one.clone(),
+            Source::Alloc => payload(one.len()),
+        }
+    }
 }
 
 const ENDPOINT: &str = "inproc://bench";
@@ -59,18 +96,24 @@ const ENDPOINT: &str = "inproc://bench";
 pub const BATCH: usize = 256;
 
 /// Runs `test` with both sockets on one thread (`peer` is `None`) or with the binding
-/// socket on a thread of `backend` and the connecting one on a second thread of `peer`.
-pub fn run(test: Test, backend: Backend, peer: Option<Backend>) -> Result<(), BoxError> {
+/// socket on a thread of `backend` and the connecting one on a second thread of `peer`;
+/// the sender makes its messages as `source` says.
+pub fn run(
+    test: Test,
+    backend: Backend,
+    peer: Option<Backend>,
+    source: Source,
+) -> Result<(), BoxError> {
     let handle = ContextHandle::new();
     let Some(peer) = peer else {
-        return on_backend(backend, &handle, Both(test));
+        return on_backend(backend, &handle, Both(test, source));
     };
     let connect_handle = handle.clone();
     let connector = std::thread::Builder::new()
         .name("inproc-connect".into())
         .stack_size(16 << 20)
         .spawn(move || {
-            on_backend(peer, &connect_handle, Connecting(test)).map_err(|e| e.to_string())
+            on_backend(peer, &connect_handle, Connecting(test, source)).map_err(|e| e.to_string())
         })?;
     let bound = on_backend(backend, &handle, Binding(test));
     let connected = connector
@@ -86,15 +129,15 @@ trait Body {
 }
 
 /// Both sides on one thread.
-struct Both(Test);
+struct Both(Test, Source);
 /// The binding socket.
 struct Binding(Test);
 /// The connecting socket.
-struct Connecting(Test);
+struct Connecting(Test, Source);
 
 impl Body for Both {
     async fn run<P: Proactor>(self, ctx: Context<P>) -> Result<(), BoxError> {
-        let (a, b) = join(bind_side(&ctx, self.0), connect_side(&ctx, self.0)).await;
+        let (a, b) = join(bind_side(&ctx, self.0), connect_side(&ctx, self.0, self.1)).await;
         a.and(b)
     }
 }
@@ -107,7 +150,7 @@ impl Body for Binding {
 
 impl Body for Connecting {
     async fn run<P: Proactor>(self, ctx: Context<P>) -> Result<(), BoxError> {
-        connect_side(&ctx, self.0).await
+        connect_side(&ctx, self.0, self.1).await
     }
 }
 
@@ -180,6 +223,19 @@ async fn bind_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), BoxE
             print_thr(size, count, start.elapsed());
             pull.close().await;
         }
+        Test::Scale { size, idle, rounds } => {
+            let router = ctx.router();
+            router.bind(ENDPOINT)?;
+            for _ in 0..idle + SCALE_WARMUP + rounds {
+                let m = router.recv().await?;
+                let [id, body] = m.frames() else {
+                    return Err("a request that is not [routing id, body]".into());
+                };
+                check(body.len(), size)?;
+                router.send(vec![id.clone(), body.clone()]).await?;
+            }
+            router.close().await;
+        }
         Test::Lat { size, rounds } => {
             let rep = ctx.rep();
             rep.bind(ENDPOINT)?;
@@ -195,14 +251,18 @@ async fn bind_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), BoxE
 }
 
 /// The connecting side: PUSH, or REQ (prints the latency).
-async fn connect_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), BoxError> {
+async fn connect_side<P: Proactor>(
+    ctx: &Context<P>,
+    test: Test,
+    source: Source,
+) -> Result<(), BoxError> {
     match test {
         Test::Thr { size, count } => {
             let push = ctx.push();
             push.connect(ENDPOINT)?;
             let data = payload(size);
             for _ in 0..count {
-                push.send(data.clone()).await?;
+                push.send(source.next(&data)).await?;
             }
             push.close().await;
         }
@@ -214,11 +274,48 @@ async fn connect_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), B
             let mut sent = 0;
             while sent < count {
                 let k = BATCH.min((count - sent) as usize);
-                msgs.extend((0..k).map(|_| Message::from(data.clone())));
+                msgs.extend((0..k).map(|_| Message::from(source.next(&data))));
                 push.send_batch(&mut msgs).await?;
                 sent += k as u64;
             }
             push.close().await;
+        }
+        Test::Scale { size, idle, rounds } => {
+            let data = payload(size);
+            let before = vm_rss_kb().unwrap_or(0);
+            let idle_peers = (0..idle)
+                .map(|_| {
+                    let d = ctx.dealer();
+                    d.connect(ENDPOINT).map(|_| d)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            for d in &idle_peers {
+                d.send(source.next(&data)).await?;
+            }
+            for d in &idle_peers {
+                check(d.recv().await?.byte_len(), size)?;
+            }
+            if idle > 0 {
+                let grown = vm_rss_kb().unwrap_or(0).saturating_sub(before);
+                println!(
+                    "memory per idle peer: {:.2} [KiB]",
+                    grown as f64 / idle as f64
+                );
+            }
+            let d = ctx.dealer();
+            d.connect(ENDPOINT)?;
+            let mut lat = Vec::with_capacity(rounds as usize);
+            for i in 0..SCALE_WARMUP + rounds {
+                let t = Instant::now();
+                d.send(source.next(&data)).await?;
+                check(d.recv().await?.byte_len(), size)?;
+                if i >= SCALE_WARMUP {
+                    lat.push(t.elapsed());
+                }
+            }
+            print_scale(&mut lat);
+            d.close().await;
+            drop(idle_peers);
         }
         Test::Lat { size, rounds } => {
             let req = ctx.req();
@@ -226,7 +323,7 @@ async fn connect_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), B
             let data = payload(size);
             let start = Instant::now();
             for _ in 0..rounds {
-                req.send(data.clone()).await?;
+                req.send(source.next(&data)).await?;
                 check(req.recv().await?.byte_len(), size)?;
             }
             print_lat(size, rounds, start.elapsed());

@@ -31,7 +31,12 @@
 //! plain `send` / `recv` and with the batch API (`send_batch` / `recv_many` of 256), libzmq's
 //! `zmq_tools inproc_thr` / `inproc_lat` (a second thread of the same context), and, as
 //! the same-run reference of its ratios, each implementation's TCP PUSH/PULL and
-//! REQ/REP at 64 B (two processes, as in the other rows).
+//! REQ/REP at 64 B (two processes, as in the other rows). For ringmq it also runs
+//! `inproc_bench scale` with 0, 1,000 and 10,000 idle DEALERs on one thread (the
+//! idle-peer check of the scale row, over inproc). ringmq's senders, TCP and inproc
+//! alike, send clones of one payload; the two-thread batch line is also run with
+//! `--alloc` (a fresh allocation per message, as libzmq's tools make each message),
+//! shown but not judged.
 //!
 //! The scale row (issue 11) needs about 10,000 file descriptors in each of its two
 //! processes: their soft limit is raised to that through `sh -c 'ulimit -S -n N'`
@@ -754,6 +759,30 @@ fn inproc(cfg: &Cfg, imp: Impl, eps: &mut Endpoints) -> Vec<(String, Values)> {
                 thr(inproc_process(cfg, imp, &[&a[..], &two].concat())),
             ));
             rows.push(("inproc/batch1".into(), thr(inproc_process(cfg, imp, &a))));
+            // Not judged: what the message source costs (see `ringmq_bench::inproc`).
+            let alloc = [&a[..], &two, &[s("--alloc")]].concat();
+            rows.push((
+                "inproc/batch2alloc".into(),
+                thr(inproc_process(cfg, imp, &alloc)),
+            ));
+            for idle in SCALE_IDLE {
+                let a = [s("scale"), s(idle), s(scale_rounds(cfg.quick))];
+                // On one thread: a wake-up across threads costs 1-15 us here depending on
+                // whether the side spins (docs/PERFORMANCE.md, "inproc across threads:
+                // spin before parking"), which would drown what idle peers cost.
+                let out = inproc_process(cfg, imp, &a);
+                let r = out.and_then(|out| {
+                    let mut v = vec![
+                        ("/median".into(), num(&out, "median round trip:", "[us]")?),
+                        ("/p99".into(), num(&out, "p99 round trip:", "[us]")?),
+                    ];
+                    if idle > 0 {
+                        v.push(("/kib".into(), num(&out, "memory per idle peer:", "[KiB]")?));
+                    }
+                    Ok(v)
+                });
+                rows.push((format!("inproc/scale/{idle}"), r));
+            }
             let a = [s("lat"), s(size), s(rounds)];
             rows.push((
                 "inproc/lat2".into(),
@@ -1497,6 +1526,7 @@ fn report(cfg: &Cfg, results: &Results, wall: Duration, load0: &str, load1: &str
     );
     scale_table(&mut md, cfg, results);
     inproc_table(&mut md, cfg, results);
+    inproc_scale_table(&mut md, cfg, results);
     heading(
         &mut md,
         cfg,
@@ -1533,8 +1563,82 @@ fn fmt_count(n: u64) -> String {
 
 /// `scale/{idle}/{metric}` of `imp` ÷ the same with no idle peer, paired per repeat.
 fn scale_ratio(results: &Results, idle: u64, metric: &str, imp: Impl) -> Option<f64> {
-    let of = |n: u64| results.get(&(format!("scale/{n}/{metric}"), imp.name()));
+    idle_ratio(results, "scale", idle, metric, imp)
+}
+
+/// `{prefix}/{idle}/{metric}` of `imp` ÷ the same with no idle peer, paired per repeat
+/// (the TCP scale row: `scale`; the inproc one: `inproc/scale`).
+fn idle_ratio(results: &Results, prefix: &str, idle: u64, metric: &str, imp: Impl) -> Option<f64> {
+    let of = |n: u64| results.get(&(format!("{prefix}/{n}/{metric}"), imp.name()));
     paired_ratio(of(idle)?, of(0)?)
+}
+
+/// The inproc idle-peer lines of ringmq's backends: the active DEALER's round trip with
+/// N silent ones (ratios to 0 idle, paired per repeat) and the memory per idle peer.
+fn inproc_scale_table(md: &mut String, cfg: &Cfg, results: &Results) {
+    let rings = inproc_rings(cfg);
+    if !cfg.runs("inproc") || rings.is_empty() {
+        return;
+    }
+    let _ = write!(
+        md,
+        "#### inproc idle-peer scale: a ROUTER, N idle DEALERs and the active one, on one \
+         thread (`inproc_bench scale`; round trip in us, in brackets ÷ the same backend \
+         with 0 idle)\n\n| measurement |"
+    );
+    for i in &rings {
+        let _ = write!(md, " {} |", i.name());
+    }
+    md.push_str("\n|---|");
+    for _ in &rings {
+        md.push_str("---:|");
+    }
+    md.push('\n');
+    for metric in ["median", "p99"] {
+        for idle in SCALE_IDLE {
+            let _ = write!(md, "| {metric}, {} idle |", fmt_count(idle));
+            for &i in &rings {
+                match get(results, &format!("inproc/scale/{idle}/{metric}"), i) {
+                    None => md.push_str(" failed |"),
+                    Some(v) => {
+                        let _ = write!(md, " {v:.2}");
+                        let r = idle_ratio(results, "inproc/scale", idle, metric, i);
+                        if let (true, Some(r)) = (idle > 0, r) {
+                            let _ = write!(md, " ({r:.2}x)");
+                        }
+                        md.push_str(" |");
+                    }
+                }
+            }
+            md.push('\n');
+        }
+    }
+    for &n in &SCALE_IDLE[1..] {
+        let _ = write!(
+            md,
+            "| memory per idle DEALER at {} (RSS growth ÷ N: its socket, both ends of its \
+             connection, the ROUTER's peer), KiB |",
+            fmt_count(n)
+        );
+        for &i in &rings {
+            match get(results, &format!("inproc/scale/{n}/kib"), i) {
+                None => md.push_str(" failed |"),
+                Some(v) => {
+                    let _ = write!(md, " {v:.1} |");
+                }
+            }
+        }
+        md.push('\n');
+    }
+    md.push('\n');
+}
+
+/// ringmq's backends in the inproc row.
+fn inproc_rings(cfg: &Cfg) -> Vec<Impl> {
+    cfg.impls_in("inproc", false)
+        .into_iter()
+        .filter(|i| matches!(i, Impl::Ring(_)))
+        .collect()
 }
 
 /// The scale row: a line per (metric, idle peers), a column per implementation.
@@ -1646,11 +1750,7 @@ fn inproc_targets(md: &mut String, cfg: &Cfg, results: &Results) {
     if !cfg.runs("inproc") {
         return;
     }
-    let rings: Vec<Impl> = cfg
-        .impls_in("inproc", false)
-        .into_iter()
-        .filter(|i| matches!(i, Impl::Ring(_)))
-        .collect();
+    let rings = inproc_rings(cfg);
     let ratios = |key: &str, tcp: &str| -> Vec<(Impl, Option<f64>)> {
         rings
             .iter()
@@ -1722,6 +1822,38 @@ fn inproc_targets(md: &mut String, cfg: &Cfg, results: &Results) {
         "inproc REQ/REP round trip between two threads well under (at most half) the TCP round trip (every backend; plain `send` / `recv`, line \"REQ/REP, two threads\")",
         all(&lat, &|r| r <= 0.5),
         format!("inproc ÷ TCP latency: {}", detail(&lat)),
+    );
+    let idle = SCALE_IDLE[SCALE_IDLE.len() - 1];
+    let scale: Vec<(Impl, Option<(f64, f64)>)> = rings
+        .iter()
+        .map(|&i| {
+            let r = |metric| idle_ratio(results, "inproc/scale", idle, metric, i);
+            (i, r("median").zip(r("p99")))
+        })
+        .collect();
+    let ok = (!scale.is_empty() && scale.iter().all(|(_, r)| r.is_some())).then(|| {
+        scale
+            .iter()
+            .flat_map(|(_, r)| *r)
+            .all(|(m, p)| m <= 1.5 && p <= 3.0)
+    });
+    write(
+        md,
+        &format!(
+            "inproc ROUTER with {} idle DEALERs: the active peer's median round trip within \
+             1.5x and its p99 within 3x of the same peer alone (every backend; as the TCP \
+             scale target)",
+            fmt_count(idle)
+        ),
+        ok,
+        scale
+            .iter()
+            .map(|(i, r)| match r {
+                Some((m, p)) => format!("{} {m:.2}x / {p:.2}x", i.name()),
+                None => format!("{} failed", i.name()),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
     );
 }
 
@@ -2035,7 +2167,7 @@ fn inproc_table(md: &mut String, cfg: &Cfg, results: &Results) {
         md.push_str("---:|");
     }
     md.push('\n');
-    let rows: [(&str, &str, Option<&str>, bool); 7] = [
+    let rows: [(&str, &str, Option<&str>, bool); 8] = [
         (
             "PUSH/PULL, two threads (msg/s)",
             "inproc/thr2",
@@ -2057,6 +2189,12 @@ fn inproc_table(md: &mut String, cfg: &Cfg, results: &Results) {
         (
             "PUSH/PULL, one thread, batch API (msg/s)",
             "inproc/batch1",
+            Some("inproc/tcp_thr"),
+            false,
+        ),
+        (
+            "PUSH/PULL, two threads, batch API, a fresh allocation per message (`--alloc`; not a target line) (msg/s)",
+            "inproc/batch2alloc",
             Some("inproc/tcp_thr"),
             false,
         ),

@@ -1,15 +1,18 @@
 //! `inproc_bench thr SIZE COUNT` / `inproc_bench batch SIZE COUNT` / `inproc_bench lat
-//! SIZE ROUNDTRIPS`: PUSH/PULL throughput (`batch`: with `send_batch` / `recv_many` of
-//! 256) or REQ/REP latency over `inproc://` in this process (see
-//! `ringmq_bench::inproc`). `--backend B` (or `RINGMQ_BACKEND`) is the binding side's
+//! SIZE ROUNDTRIPS` / `inproc_bench scale IDLE ROUNDTRIPS`: PUSH/PULL throughput
+//! (`batch`: with `send_batch` / `recv_many` of 256), REQ/REP latency, or a ROUTER's
+//! round trip with one active and IDLE silent DEALERs (64 B), over `inproc://` in this
+//! process (see `ringmq_bench::inproc`). `--backend B` (or `RINGMQ_BACKEND`) is the binding side's
 //! engine; `--peer B2` puts the connecting socket on a second thread running `B2`,
-//! without it both sockets share one thread.
+//! without it both sockets share one thread. `--alloc`: each message a fresh allocation
+//! (libzmq's perf tools' pattern) instead of a clone of one payload (the TCP tools').
 
-use ringmq_bench::inproc::{run, Test};
+use ringmq_bench::inproc::{run, Source, Test};
 use ringmq_bench::tools::{Args, Backend};
 
 fn main() {
     let mut peer = None;
+    let mut source = Source::Clone;
     let mut rest = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -17,6 +20,8 @@ fn main() {
             peer = args
                 .next()
                 .map(|b| Backend::parse(&b).unwrap_or_else(|e| fail(&e)));
+        } else if a == "--alloc" {
+            source = Source::Alloc;
         } else {
             rest.push(a);
         }
@@ -36,9 +41,14 @@ fn main() {
             size: num(1, "size") as usize,
             rounds: num(2, "roundtrips"),
         },
-        _ => fail("usage: inproc_bench thr|batch|lat SIZE N [--backend B] [--peer B2]"),
+        Some("scale") => Test::Scale {
+            size: 64,
+            idle: num(1, "idle peers"),
+            rounds: num(2, "roundtrips"),
+        },
+        _ => fail("usage: inproc_bench thr|batch|lat SIZE N | scale IDLE N [--backend B] [--peer B2] [--alloc]"),
     };
-    if let Err(e) = run(test, args.backend, peer) {
+    if let Err(e) = run(test, args.backend, peer, source) {
         fail(&e.to_string());
     }
 }
