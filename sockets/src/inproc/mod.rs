@@ -733,9 +733,8 @@ mod tests {
             .iter()
             .map(|i| match i {
                 Item::Msg(m, _) => &m.frames()[0][..],
-                Item::Subscription(..) => b"sub",
-                Item::Hello(_) => b"hello",
                 Item::Close => b"close",
+                _ => b"other control item",
             })
             .collect()
     }
