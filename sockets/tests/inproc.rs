@@ -416,6 +416,86 @@ async fn batch_round_robin_and_pairs<P: Proactor>(ctx: Context<P>) {
     }
 }
 
+/// The pump moves runs of messages into the socket: a batch larger than the RCVHWM
+/// stops there (the rest waits in the pipe with the sender's end behind it), every
+/// message arrives whole and in order, and the end is seen only after the last of them
+/// went into the socket.
+async fn delivery_runs_stop_at_the_hwm_and_before_the_end<P: Proactor>(ctx: Context<P>) {
+    let p = ctx.proactor();
+    let pull = ctx.pull();
+    pull.set_option(SocketOption::RcvHwm(10)).unwrap();
+    pull.bind("inproc://runs").unwrap();
+    let mon = pull.monitor();
+    let push = ctx.push();
+    push.set_option(SocketOption::SndHwm(1000)).unwrap();
+    push.connect("inproc://runs").unwrap();
+    wait_handshakes(p, &mon, 1).await;
+    let numbered = |i: u32| match i % 4 {
+        0 => msg(&[&i.to_be_bytes(), b"", b"tail"]),
+        _ => msg(&[&i.to_be_bytes()]),
+    };
+    let mut msgs: Vec<Message> = (0..100).map(numbered).collect();
+    assert_eq!(push.try_send_batch(&mut msgs).unwrap(), 100, "one run");
+    // The end follows the messages into the pipe (they outlive the sender).
+    push.close().await;
+    wait_until(p, WAIT, "a delivery", || pull.stats().queued_in > 0).await;
+    assert_eq!(pull.stats().queued_in, 10, "stopped at the RCVHWM");
+    let mut out = Vec::new();
+    let mut next = 0u32;
+    while next < 100 {
+        // Until the last 10 went into the socket, the end waits behind them.
+        let ended = std::iter::from_fn(|| mon.try_recv())
+            .any(|e| matches!(e.kind, MonitorEventKind::Disconnected { .. }));
+        assert!(!ended || next >= 90, "the end seen with {next} read");
+        pull.recv_many(&mut out, 7).await.unwrap();
+        for m in out.drain(..) {
+            assert_eq!(frames(&m), frames(&numbered(next)), "{next}");
+            next += 1;
+        }
+        assert!(pull.stats().queued_in <= 10);
+    }
+    assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));
+    let stats = pull.stats();
+    assert_eq!(stats.messages_in, 100);
+    assert_eq!(stats.drops, Default::default());
+}
+
+/// A message received with peer metadata and forwarded over inproc arrives without it
+/// (it described the earlier hop), whether it travels in a batch's run or alone.
+async fn forwarded_metadata_is_dropped<P: Proactor>(ctx: Context<P>) {
+    let front = ctx.pull();
+    front.set_option(SocketOption::PeerMetadata(true)).unwrap();
+    let ep = front.bind("tcp://127.0.0.1:*").unwrap();
+    let src = ctx.push();
+    src.connect(&ep).unwrap();
+    for i in 0..20u8 {
+        src.send(vec![i]).await.unwrap();
+    }
+    let mut got = Vec::new();
+    while got.len() < 20 {
+        front.recv_many(&mut got, 20).await.unwrap();
+    }
+    assert!(got.iter().all(|m| m.peer_metadata().is_some()), "over TCP");
+    let pull = ctx.pull();
+    pull.set_option(SocketOption::PeerMetadata(true)).unwrap();
+    pull.bind("inproc://forwarded").unwrap();
+    let push = ctx.push();
+    push.connect("inproc://forwarded").unwrap();
+    let mut batch: Vec<Message> = got.drain(..10).collect();
+    push.send_batch(&mut batch).await.unwrap();
+    for m in got {
+        push.send(m).await.unwrap();
+    }
+    let mut out = Vec::new();
+    while out.len() < 20 {
+        pull.recv_many(&mut out, 20).await.unwrap();
+    }
+    for (i, m) in out.iter().enumerate() {
+        assert_eq!(frames(m), vec![vec![i as u8]]);
+        assert!(m.peer_metadata().is_none(), "{i}: metadata of the TCP hop");
+    }
+}
+
 async fn monitor_events_and_disconnect<P: Proactor>(ctx: Context<P>) {
     let p = ctx.proactor();
     let pull = ctx.pull();
@@ -910,6 +990,8 @@ backend_tests!(
     hwm_is_the_sum_of_both_sides,
     batch_hwm_is_the_sum_of_both_sides,
     batch_round_robin_and_pairs,
+    delivery_runs_stop_at_the_hwm_and_before_the_end,
+    forwarded_metadata_is_dropped,
     monitor_events_and_disconnect,
     duplicate_bind_and_rebind,
     incompatible_types_are_refused,

@@ -409,6 +409,9 @@ pub(crate) struct Core {
     kind: SocketType,
     /// SERVER / PEER: arrivals get their peer's routing id ([`Pattern::stamp`]).
     stamps: bool,
+    /// Arrivals may be queued in runs ([`Core::input_run`]): the pattern keeps every
+    /// message as it is or filters by topic alone, and does not stamp them.
+    queues_runs: bool,
     pub(crate) opts: Options,
     peers: Peers,
     pattern: Box<dyn Pattern>,
@@ -419,9 +422,11 @@ impl Core {
         let pattern = pattern_for(kind);
         let mut peers = Peers::new(pattern.sends_round_robin());
         peers.conflate = opts.conflate;
+        let stamps = matches!(kind, SocketType::Server | SocketType::Peer);
         Core {
             kind,
-            stamps: matches!(kind, SocketType::Server | SocketType::Peer),
+            stamps,
+            queues_runs: !stamps && (pattern.accepts_all() || pattern.input_topics().is_some()),
             opts,
             peers,
             pattern,
@@ -676,13 +681,20 @@ impl Core {
         self.peers.push_inputs(peer, msgs);
     }
 
+    /// Whether arrivals may be queued in runs ([`Core::input_run`]): the pattern keeps
+    /// every message as it is ([`Pattern::accepts_all`]) or filters by topic alone
+    /// ([`Pattern::input_topics`]), and does not stamp them.
+    pub(crate) fn queues_runs(&self) -> bool {
+        self.queues_runs
+    }
+
     /// For a run of messages arriving from `peer` one at a time: a handle that queues
     /// each as [`Core::on_message`] would, with one look-up of the peer, when the
     /// pattern keeps every message as it is ([`Pattern::accepts_all`]) and does not
     /// stamp them; `None` otherwise (call `on_message` for each), or for an unknown
     /// peer, or under CONFLATE.
     pub(crate) fn input_run(&mut self, peer: PeerId) -> Option<peers::InputRun<'_>> {
-        if self.stamps {
+        if !self.queues_runs {
             return None;
         }
         let filter = match self.pattern.accepts_all() {

@@ -882,7 +882,13 @@ impl Peers {
                     m
                 }));
             } else {
-                out.extend(p.inq.drain(..k));
+                // A counted run of `pop_front`s: the vector reserves once and takes
+                // each message in a plain copy (a `drain` of the queue would be
+                // pushed one by one, each with its capacity check).
+                let inq = &mut p.inq;
+                out.extend(
+                    (0..k).map(|_| inq.pop_front().expect("k is at most the queue's length")),
+                );
             }
             n += k;
             if p.inq.is_empty() {
@@ -1020,6 +1026,16 @@ impl InputRun<'_> {
     pub(crate) fn push_unfiltered(&mut self, msg: Message) {
         debug_assert!(self.filter.is_none(), "a filtering run pushes with `push`");
         self.queue(msg);
+    }
+
+    /// [`InputRun::push_unfiltered`] for each of `msgs`, in order: one reservation of
+    /// room for the lot when the iterator knows its length.
+    #[inline]
+    pub(crate) fn extend_unfiltered(&mut self, msgs: impl Iterator<Item = Message>) {
+        debug_assert!(self.filter.is_none(), "a filtering run pushes with `push`");
+        let before = self.peer.inq.len();
+        self.peer.inq.extend(msgs);
+        self.queued += (self.peer.inq.len() - before) as u64;
     }
 
     #[inline]

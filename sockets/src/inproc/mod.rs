@@ -35,7 +35,7 @@ use ringmq_proactor::Proactor;
 use ringmq_zmtp::SocketType;
 
 use crate::connection::Outcome;
-use crate::core::PeerId;
+use crate::core::{Core, PeerId};
 use crate::link::{Link, Origin};
 use crate::message::Message;
 use crate::monitor::MonitorEventKind;
@@ -532,6 +532,12 @@ fn deliver<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<InprocConn>) {
                 }
                 // The messages at the front, up to the RCVHWM, go into the socket as
                 // one run.
+                if core.queues_runs() {
+                    if let Some(n) = deliver_run(core, peer, &mut inbox, room) {
+                        taken += n;
+                        continue;
+                    }
+                }
                 let run = inbox
                     .iter()
                     .take(room)
@@ -540,14 +546,9 @@ fn deliver<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<InprocConn>) {
                 core.on_messages(
                     peer,
                     inbox.drain(..run).filter_map(|item| match item {
-                        Item::Msg(mut msg, counted) => {
+                        Item::Msg(msg, counted) => {
                             taken += u64::from(counted);
-                            // Metadata of an earlier hop (a forwarded message) does
-                            // not describe this peer; inproc peers carry none.
-                            if msg.peer_metadata().is_some() {
-                                msg.set_peer(None);
-                            }
-                            Some(msg)
+                            Some(arrived(msg))
                         }
                         _ => None,
                     }),
@@ -584,6 +585,91 @@ fn deliver<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<InprocConn>) {
         }
     }
     break_out(shared, conn, taken);
+}
+
+/// Moves the messages at the front of `inbox`, up to `room` of them, into the socket as
+/// arrivals from `peer`, as one run, where the core queues a run without looking at
+/// each message on its own ([`Core::input_run`]: PULL, DEALER, PAIR, SUB, XSUB): how
+/// many of them counted against the sender's SNDHWM; `None` (nothing moved) for the
+/// other types, which take them through [`Core::on_messages`].
+fn deliver_run(
+    core: &mut Core,
+    peer: PeerId,
+    inbox: &mut VecDeque<Item>,
+    room: usize,
+) -> Option<u64> {
+    let mut run = core.input_run(peer)?;
+    let mut taken = 0u64;
+    if run.filters() {
+        move_run(inbox, room, &mut taken, |msg| {
+            run.push(msg);
+        });
+    } else if let Some(counted) = plain_run(inbox, room) {
+        // The usual case, the whole inbox: lent as a `Vec` (the conversion keeps the
+        // buffer, and the pipe's hand-over leaves it starting at its front), whose
+        // drain the queue takes with one reservation, in one pass.
+        let mut items = Vec::from(std::mem::take(inbox));
+        run.extend_unfiltered(items.drain(..).map(|item| match item {
+            Item::Msg(msg, _) => msg,
+            _ => unreachable!("plain_run checked that every item is a message"),
+        }));
+        *inbox = VecDeque::from(items);
+        taken = counted;
+    } else {
+        move_run(inbox, room, &mut taken, |msg| run.push_unfiltered(msg));
+    }
+    Some(taken)
+}
+
+/// Whether all of `inbox` is one run for the socket as it is: no more than `room`
+/// items, every one a message that carries no metadata (see [`arrived`]); how many of
+/// them are counted.
+fn plain_run(inbox: &VecDeque<Item>, room: usize) -> Option<u64> {
+    if inbox.len() > room {
+        return None;
+    }
+    let mut counted = 0u64;
+    for item in inbox {
+        match item {
+            Item::Msg(msg, c) if msg.peer_metadata().is_none() => counted += u64::from(*c),
+            _ => return None,
+        }
+    }
+    Some(counted)
+}
+
+/// Hands the messages at the front of `inbox`, up to `max`, to `push`, adding the
+/// counted ones to `taken`; stops before the first item that is not a message.
+#[inline(always)]
+fn move_run(
+    inbox: &mut VecDeque<Item>,
+    max: usize,
+    taken: &mut u64,
+    mut push: impl FnMut(Message),
+) {
+    for _ in 0..max {
+        match inbox.pop_front() {
+            Some(Item::Msg(msg, counted)) => {
+                *taken += u64::from(counted);
+                push(arrived(msg));
+            }
+            Some(other) => {
+                inbox.push_front(other);
+                break;
+            }
+            None => break,
+        }
+    }
+}
+
+/// A message as it arrives over inproc: metadata of an earlier hop (a forwarded
+/// message) does not describe this peer; inproc peers carry none.
+#[inline(always)]
+fn arrived(mut msg: Message) -> Message {
+    if msg.peer_metadata().is_some() {
+        msg.set_peer(None);
+    }
+    msg
 }
 
 /// After a delivery: tell the peer how many counted messages were taken, and carry out
@@ -659,5 +745,72 @@ fn finish<P: Proactor>(shared: &Shared<P>, conn: &InprocConn) -> Outcome {
     shared.progress.notify();
     Outcome {
         established: peer.is_some(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msgs(items: &VecDeque<Item>) -> Vec<&[u8]> {
+        items
+            .iter()
+            .map(|i| match i {
+                Item::Msg(m, _) => &m.frames()[0][..],
+                Item::Close => b"close",
+                _ => b"other control item",
+            })
+            .collect()
+    }
+
+    fn inbox(items: impl IntoIterator<Item = Item>) -> VecDeque<Item> {
+        items.into_iter().collect()
+    }
+
+    fn m(s: &'static str, counted: bool) -> Item {
+        Item::Msg(Message::from(s), counted)
+    }
+
+    #[test]
+    fn a_plain_run_is_the_whole_inbox_within_the_room_and_all_plain_messages() {
+        let all = inbox([m("a", true), m("b", false), m("c", true)]);
+        assert_eq!(plain_run(&all, 3), Some(2), "two of them counted");
+        assert_eq!(plain_run(&all, 100), Some(2));
+        assert_eq!(plain_run(&all, 2), None, "more than the room");
+        assert_eq!(plain_run(&inbox([]), 0), Some(0));
+        let mut with_meta = Message::from("m");
+        with_meta.set_peer(Some(Arc::new(ringmq_zmtp::Metadata::new())));
+        let meta = inbox([m("a", true), Item::Msg(with_meta, true)]);
+        assert_eq!(plain_run(&meta, 10), None, "metadata to clear");
+        for control in [
+            Item::Close,
+            Item::Hello(None),
+            Item::Subscription(Bytes::from_static(b"t"), true),
+        ] {
+            let mixed = inbox([m("a", true), control]);
+            assert_eq!(plain_run(&mixed, 10), None, "a control item");
+        }
+    }
+
+    #[test]
+    fn a_moved_run_stops_at_the_room_and_before_a_control_item() {
+        let mut items = inbox([m("a", true), m("b", false), m("c", true), Item::Close]);
+        let (mut taken, mut got) = (0, Vec::new());
+        move_run(&mut items, 2, &mut taken, |msg| got.push(msg));
+        assert_eq!((taken, got.len()), (1, 2), "the room");
+        assert_eq!(msgs(&items), [&b"c"[..], b"close"]);
+        move_run(&mut items, 10, &mut taken, |msg| got.push(msg));
+        assert_eq!((taken, got.len()), (2, 3), "up to the control item");
+        assert_eq!(msgs(&items), [&b"close"[..]], "which stays, first");
+        move_run(&mut items, 10, &mut taken, |msg| got.push(msg));
+        assert_eq!(got.len(), 3, "nothing moves past it");
+        let order: Vec<_> = got.iter().map(|m| m.frames()[0].clone()).collect();
+        assert_eq!(order, ["a", "b", "c"]);
+        let mut meta = Message::from("m");
+        meta.set_peer(Some(Arc::new(ringmq_zmtp::Metadata::new())));
+        let mut items = inbox([Item::Msg(meta, true)]);
+        move_run(&mut items, 1, &mut taken, |msg| got.push(msg));
+        assert!(got[3].peer_metadata().is_none(), "cleared");
+        assert!(items.is_empty());
     }
 }
