@@ -26,6 +26,7 @@ mod pipe;
 mod registry;
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -504,7 +505,7 @@ fn deliver<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<InprocConn>) {
                         if k == 0 {
                             break;
                         }
-                        core.on_messages(peer, frames.drain(..k).map(Message::from));
+                        deliver_frames(core, peer, frames, k);
                         taken += k as u64;
                         k
                     }
@@ -533,7 +534,7 @@ fn deliver<P: Proactor>(shared: &Rc<Shared<P>>, conn: &Rc<InprocConn>) {
                 // The messages at the front, up to the RCVHWM, go into the socket as
                 // one run.
                 if core.queues_runs() {
-                    if let Some(n) = deliver_run(core, peer, &mut inbox, room) {
+                    if let Some(n) = deliver_run(core, peer, inbox, room) {
                         taken += n;
                         continue;
                     }
@@ -619,6 +620,26 @@ fn deliver_run(
         move_run(inbox, room, &mut taken, |msg| run.push_unfiltered(msg));
     }
     Some(taken)
+}
+
+/// Moves the first `k` lone frames of `frames` into the socket as messages from
+/// `peer` (all counted), as one run where the core queues runs ([`Core::input_run`]),
+/// else through [`Core::on_messages`].
+fn deliver_frames(core: &mut Core, peer: PeerId, frames: &mut VecDeque<Bytes>, k: usize) {
+    let lone = frames.drain(..k).map(Message::from);
+    if core.queues_runs() {
+        if let Some(mut run) = core.input_run(peer) {
+            if run.filters() {
+                for msg in lone {
+                    run.push(msg);
+                }
+            } else {
+                run.extend_unfiltered(lone);
+            }
+            return;
+        }
+    }
+    core.on_messages(peer, lone);
 }
 
 /// Whether all of `inbox` is one run for the socket as it is: no more than `room`
