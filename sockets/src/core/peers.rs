@@ -178,7 +178,9 @@ impl Peer {
     }
 
     /// Queues `msg` (with CONFLATE, in place of what was queued); true when the queue
-    /// was empty, i.e. the link must be told.
+    /// was empty, i.e. the link must be told. Inline: it is the whole of a send's
+    /// queueing, and LLVM's choice to call it instead moved with unrelated changes.
+    #[inline]
     fn enqueue(&mut self, msg: Message, conflate: bool, drops: &mut Drops) -> bool {
         let was_empty = self.out.is_empty();
         if conflate {

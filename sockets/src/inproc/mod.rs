@@ -626,20 +626,25 @@ fn deliver_run(
 /// `peer` (all counted), as one run where the core queues runs ([`Core::input_run`]),
 /// else through [`Core::on_messages`].
 fn deliver_frames(core: &mut Core, peer: PeerId, frames: &mut VecDeque<Bytes>, k: usize) {
-    let lone = frames.drain(..k).map(Message::from);
     if core.queues_runs() {
         if let Some(mut run) = core.input_run(peer) {
             if run.filters() {
-                for msg in lone {
-                    run.push(msg);
+                for frame in frames.drain(..k) {
+                    run.push(Message::from(frame));
                 }
+            } else if k == frames.len() {
+                // The usual case, all of them: lent as a `Vec` (the conversion keeps
+                // the buffer), whose drain the queue takes with one reservation.
+                let mut all = Vec::from(std::mem::take(frames));
+                run.extend_unfiltered(all.drain(..).map(Message::from));
+                *frames = VecDeque::from(all);
             } else {
-                run.extend_unfiltered(lone);
+                run.extend_unfiltered(frames.drain(..k).map(Message::from));
             }
             return;
         }
     }
-    core.on_messages(peer, lone);
+    core.on_messages(peer, frames.drain(..k).map(Message::from));
 }
 
 /// Whether all of `inbox` is one run for the socket as it is: no more than `room`
