@@ -4,12 +4,15 @@
 //! (the two threads may run different backends; their Contexts share one
 //! [`ContextHandle`]).
 //!
-//! The sender sends clones of one payload (a reference count per message), as the TCP
-//! measurements of [`crate::tools`] do, so the inproc ÷ TCP ratios compare the
-//! transports and not two ways of making messages. [`Source::Alloc`] (`--alloc`) makes
-//! each message its own allocation instead, as libzmq's perf tools make each
-//! `zmq_msg_t`: between two threads that costs far more than on one with glibc's
-//! allocator, because the receiving thread frees what the sending thread allocated
+//! The sender's messages view one payload that is never freed ([`Source::Static`]): no
+//! allocation and no reference count per message, so what is measured is the
+//! transport. `compare` measures the TCP reference of its inproc row the same way
+//! (`remote_thr --static`), so the inproc ÷ TCP ratios compare transports and not two
+//! ways of making messages. The other sources cost far more between two threads than
+//! on one: [`Source::Clone`] (`--clone`, clones of one `Bytes`, as the TCP tools send
+//! by default) makes both threads write the payload's reference count, and
+//! [`Source::Alloc`] (`--alloc`, an allocation per message, as libzmq's perf tools make
+//! each `zmq_msg_t`) has the receiving thread free what the sending thread allocated
 //! (docs/PERFORMANCE.md, "inproc message source"). The PULL side checks the size of
 //! each message. Output lines are
 //! those of [`crate::tools::print_thr`] and [`crate::tools::print_lat`], so `compare`
@@ -71,19 +74,29 @@ pub enum Test {
 /// How the sender makes its messages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Source {
-    /// Clones of one payload (a `Bytes` reference count each), as the TCP tools send.
+    /// Views of one payload that is never freed (a copy of the view each).
     #[default]
+    Static,
+    /// Clones of one payload (a `Bytes` reference count each), as the TCP tools send
+    /// without `--static`.
     Clone,
     /// A fresh zeroed allocation per message.
     Alloc,
 }
 
 impl Source {
-    /// The payload of the next message; `one` is the payload cloned by
-    /// [`Source::Clone`].
+    /// The payload the sender's messages are made from (once per sender).
+    fn first(self, size: usize) -> Bytes {
+        match self {
+            Source::Static => Bytes::from_static(vec![0u8; size].leak()),
+            Source::Clone | Source::Alloc => payload(size),
+        }
+    }
+
+    /// The payload of the next message; `one` is what [`Source::first`] made.
     fn next(self, one: &Bytes) -> Bytes {
         match self {
-            Source::Clone => one.clone(),
+            Source::Static | Source::Clone => one.clone(),
             Source::Alloc => payload(one.len()),
         }
     }
@@ -260,7 +273,7 @@ async fn connect_side<P: Proactor>(
         Test::Thr { size, count } => {
             let push = ctx.push();
             push.connect(ENDPOINT)?;
-            let data = payload(size);
+            let data = source.first(size);
             for _ in 0..count {
                 push.send(source.next(&data)).await?;
             }
@@ -269,7 +282,7 @@ async fn connect_side<P: Proactor>(
         Test::Batch { size, count } => {
             let push = ctx.push();
             push.connect(ENDPOINT)?;
-            let data = payload(size);
+            let data = source.first(size);
             let mut msgs = Vec::with_capacity(BATCH);
             let mut sent = 0;
             while sent < count {
@@ -281,7 +294,7 @@ async fn connect_side<P: Proactor>(
             push.close().await;
         }
         Test::Scale { size, idle, rounds } => {
-            let data = payload(size);
+            let data = source.first(size);
             let before = vm_rss_kb().unwrap_or(0);
             let idle_peers = (0..idle)
                 .map(|_| {
@@ -320,7 +333,7 @@ async fn connect_side<P: Proactor>(
         Test::Lat { size, rounds } => {
             let req = ctx.req();
             req.connect(ENDPOINT)?;
-            let data = payload(size);
+            let data = source.first(size);
             let start = Instant::now();
             for _ in 0..rounds {
                 req.send(source.next(&data)).await?;

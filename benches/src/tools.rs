@@ -11,6 +11,7 @@ use std::error::Error as StdError;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
@@ -96,6 +97,9 @@ pub struct Args {
     /// API (`recv_many` / `send_batch`), N messages a call; `None`: one `recv` / `send`
     /// per message.
     pub batch: Option<usize>,
+    /// `--static`: the payload a sender clones for each message views memory that is
+    /// never freed ([`sent_payload`]): no reference count per message.
+    pub static_payload: bool,
     /// The remaining arguments, in order.
     pub positional: Vec<String>,
 }
@@ -118,10 +122,13 @@ impl Args {
         );
         let mut positional = Vec::new();
         let mut batch = None;
+        let mut static_payload = false;
         let mut it = list.into_iter();
         while let Some(a) = it.next() {
             if a == "--curve" {
                 curve = true;
+            } else if a == "--static" {
+                static_payload = true;
             } else if a == "--batch" {
                 let n = it.next().ok_or("--batch needs a number")?;
                 let n: usize = n
@@ -140,6 +147,7 @@ impl Args {
             backend,
             curve,
             batch,
+            static_payload,
             positional,
         })
     }
@@ -387,6 +395,21 @@ fn payload(size: usize) -> Bytes {
     Bytes::from(vec![0u8; size])
 }
 
+/// Set by `--static` ([`Args::static_payload`]).
+static STATIC_PAYLOAD: AtomicBool = AtomicBool::new(false);
+
+/// The payload a sender clones for each message it sends: a `Bytes` of its own (each
+/// clone a reference count), or with `--static` a view of memory that is never freed
+/// (each clone a copy of the view; one buffer per call, leaked, so call it once per
+/// process and role).
+pub fn sent_payload(size: usize) -> Bytes {
+    if STATIC_PAYLOAD.load(Ordering::Relaxed) {
+        Bytes::from_static(vec![0u8; size].leak())
+    } else {
+        payload(size)
+    }
+}
+
 fn check_size(got: usize, size: usize) -> Result<(), BoxError> {
     if got != size {
         return Err(format!("message of the wrong size: {got} instead of {size}").into());
@@ -460,7 +483,7 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
             let req = ctx.req();
             configure(|o| req.set_option(o), curve, false, vec![])?;
             req.connect(&ep)?;
-            let data = payload(size);
+            let data = sent_payload(size);
             let start = Instant::now();
             for _ in 0..rounds {
                 req.send(data.clone()).await?;
@@ -518,7 +541,7 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
             let push = ctx.push();
             configure(|o| push.set_option(o), curve, false, vec![])?;
             push.connect(&ep)?;
-            let data = payload(size);
+            let data = sent_payload(size);
             let mut msgs = Vec::with_capacity(batch);
             let mut sent = 0;
             while sent < count {
@@ -533,7 +556,7 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
             let push = ctx.push();
             configure(|o| push.set_option(o), curve, false, vec![])?;
             push.connect(&ep)?;
-            let data = payload(size);
+            let data = sent_payload(size);
             for _ in 0..count {
                 push.send(data.clone()).await?;
             }
@@ -561,7 +584,7 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
                 }
             }
             println!("start: {} [unix us]", unix_us());
-            let data = payload(size);
+            let data = sent_payload(size);
             for _ in 0..count {
                 xpub.send(data.clone()).await?;
             }
@@ -652,7 +675,7 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
                 d.connect(&ep)?;
                 dealers.push(Rc::new(d));
             }
-            let data = payload(size);
+            let data = sent_payload(size);
             // Warm-up: one request each, so connection set-up is not timed.
             let warm: Vec<Task<Result<(), Error>>> = dealers
                 .iter()
@@ -708,7 +731,7 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
             idle,
             rounds,
         } => {
-            let data = payload(size);
+            let data = sent_payload(size);
             let setup = Instant::now();
             // Kept open (and silent) until the process ends.
             let mut idle_peers = Vec::with_capacity(idle as usize);
@@ -948,7 +971,7 @@ pub fn main_with(name: &str, make: fn(String, usize, u64) -> Role) {
     let result = Args::from_env().and_then(|a| {
         if a.positional.len() != 3 {
             return Err(format!(
-                "usage: {name} <endpoint> <message-size> <count> [--backend uring|epoll|compio|monoio|tokio] [--curve] [--batch N]"
+                "usage: {name} <endpoint> <message-size> <count> [--backend uring|epoll|compio|monoio|tokio] [--curve] [--batch N] [--static]"
             ));
         }
         let size = a.num(1, "message-size")? as usize;
@@ -969,6 +992,7 @@ pub fn main_with(name: &str, make: fn(String, usize, u64) -> Role) {
             (_, Some(_)) => return Err(format!("{name}: --batch applies to local_thr / remote_thr")),
             (role, None) => role,
         };
+        STATIC_PAYLOAD.store(a.static_payload, Ordering::Relaxed);
         Ok((a.backend, a.curve, role))
     });
     let (backend, curve, role) = match result {

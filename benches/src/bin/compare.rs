@@ -33,10 +33,12 @@
 //! the same-run reference of its ratios, each implementation's TCP PUSH/PULL and
 //! REQ/REP at 64 B (two processes, as in the other rows). For ringmq it also runs
 //! `inproc_bench scale` with 0, 1,000 and 10,000 idle DEALERs on one thread (the
-//! idle-peer check of the scale row, over inproc). ringmq's senders, TCP and inproc
-//! alike, send clones of one payload; the two-thread batch line is also run with
-//! `--alloc` (a fresh allocation per message, as libzmq's tools make each message),
-//! shown but not judged.
+//! idle-peer check of the scale row, over inproc). ringmq's senders in this row, TCP
+//! reference and inproc alike, send views of one payload that is never freed (no
+//! reference count: `inproc_bench`'s default, `remote_thr` / `remote_lat --static`);
+//! the two-thread batch line is also run with `--clone` (clones of one `Bytes`, the
+//! other rows' source) and `--alloc` (a fresh allocation per message, as libzmq's tools
+//! make each message), shown but not judged.
 //!
 //! The scale row (issue 11) needs about 10,000 file descriptors in each of its two
 //! processes: their soft limit is raised to that through `sh -c 'ulimit -S -n N'`
@@ -760,11 +762,13 @@ fn inproc(cfg: &Cfg, imp: Impl, eps: &mut Endpoints) -> Vec<(String, Values)> {
             ));
             rows.push(("inproc/batch1".into(), thr(inproc_process(cfg, imp, &a))));
             // Not judged: what the message source costs (see `ringmq_bench::inproc`).
-            let alloc = [&a[..], &two, &[s("--alloc")]].concat();
-            rows.push((
-                "inproc/batch2alloc".into(),
-                thr(inproc_process(cfg, imp, &alloc)),
-            ));
+            for (key, flag) in [
+                ("inproc/batch2clone", "--clone"),
+                ("inproc/batch2alloc", "--alloc"),
+            ] {
+                let args = [&a[..], &two, &[s(flag)]].concat();
+                rows.push((key.into(), thr(inproc_process(cfg, imp, &args))));
+            }
             for idle in SCALE_IDLE {
                 let a = [s("scale"), s(idle), s(scale_rounds(cfg.quick))];
                 // On one thread: a wake-up across threads costs 1-15 us here depending on
@@ -809,19 +813,28 @@ fn inproc(cfg: &Cfg, imp: Impl, eps: &mut Endpoints) -> Vec<(String, Values)> {
             ));
         }
     }
+    // ringmq's sender sends views of a payload that is never freed, as its inproc
+    // sender does, so the ratios compare transports (libzmq's tools allocate each
+    // message over inproc and TCP alike).
+    let source: &[String] = match imp {
+        Impl::Ring(_) => &[s("--static")],
+        _ => &[],
+    };
     let tcp_thr = eps.next(false).and_then(|ep| {
         let a = vec![
             ep.clone(),
             s(size),
             s(count.min(thr_count(cfg.quick, size))),
         ];
-        let (out, _) = pair(cfg, imp, &ep, ("local_thr", a.clone()), ("remote_thr", a))?;
+        let remote = [&a[..], source].concat();
+        let (out, _) = pair(cfg, imp, &ep, ("local_thr", a), ("remote_thr", remote))?;
         thr(Ok(out))
     });
     rows.push(("inproc/tcp_thr".into(), tcp_thr));
     let tcp_lat = eps.next(false).and_then(|ep| {
         let a = vec![ep.clone(), s(size), s(lat_rounds(cfg.quick, size))];
-        let (_, out) = pair(cfg, imp, &ep, ("local_lat", a.clone()), ("remote_lat", a))?;
+        let remote = [&a[..], source].concat();
+        let (_, out) = pair(cfg, imp, &ep, ("local_lat", a), ("remote_lat", remote))?;
         lat(Ok(out))
     });
     rows.push(("inproc/tcp_lat".into(), tcp_lat));
@@ -2167,7 +2180,7 @@ fn inproc_table(md: &mut String, cfg: &Cfg, results: &Results) {
         md.push_str("---:|");
     }
     md.push('\n');
-    let rows: [(&str, &str, Option<&str>, bool); 8] = [
+    let rows: [(&str, &str, Option<&str>, bool); 9] = [
         (
             "PUSH/PULL, two threads (msg/s)",
             "inproc/thr2",
@@ -2193,12 +2206,23 @@ fn inproc_table(md: &mut String, cfg: &Cfg, results: &Results) {
             false,
         ),
         (
+            "PUSH/PULL, two threads, batch API, clones of one `Bytes` (`--clone`; not a target line) (msg/s)",
+            "inproc/batch2clone",
+            Some("inproc/tcp_thr"),
+            false,
+        ),
+        (
             "PUSH/PULL, two threads, batch API, a fresh allocation per message (`--alloc`; not a target line) (msg/s)",
             "inproc/batch2alloc",
             Some("inproc/tcp_thr"),
             false,
         ),
-        ("PUSH/PULL over TCP (msg/s)", "inproc/tcp_thr", None, false),
+        (
+            "PUSH/PULL over TCP (msg/s; ringmq: `remote_thr --static`)",
+            "inproc/tcp_thr",
+            None,
+            false,
+        ),
         (
             "REQ/REP, two threads (half round trip, us)",
             "inproc/lat2",
@@ -2206,7 +2230,7 @@ fn inproc_table(md: &mut String, cfg: &Cfg, results: &Results) {
             true,
         ),
         (
-            "REQ/REP over TCP (half round trip, us)",
+            "REQ/REP over TCP (half round trip, us; ringmq: `remote_lat --static`)",
             "inproc/tcp_lat",
             None,
             true,

@@ -4,15 +4,16 @@
 //! round trip with one active and IDLE silent DEALERs (64 B), over `inproc://` in this
 //! process (see `ringmq_bench::inproc`). `--backend B` (or `RINGMQ_BACKEND`) is the binding side's
 //! engine; `--peer B2` puts the connecting socket on a second thread running `B2`,
-//! without it both sockets share one thread. `--alloc`: each message a fresh allocation
-//! (libzmq's perf tools' pattern) instead of a clone of one payload (the TCP tools').
+//! without it both sockets share one thread. The sender's messages view one payload
+//! that is never freed; `--clone`: clones of one `Bytes` instead (the TCP tools'
+//! default), `--alloc`: a fresh allocation each (libzmq's perf tools' pattern).
 
 use ringmq_bench::inproc::{run, Source, Test};
 use ringmq_bench::tools::{Args, Backend};
 
 fn main() {
     let mut peer = None;
-    let mut source = Source::Clone;
+    let mut source = Source::Static;
     let mut rest = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -22,6 +23,8 @@ fn main() {
                 .map(|b| Backend::parse(&b).unwrap_or_else(|e| fail(&e)));
         } else if a == "--alloc" {
             source = Source::Alloc;
+        } else if a == "--clone" {
+            source = Source::Clone;
         } else {
             rest.push(a);
         }
@@ -46,7 +49,7 @@ fn main() {
             idle: num(1, "idle peers"),
             rounds: num(2, "roundtrips"),
         },
-        _ => fail("usage: inproc_bench thr|batch|lat SIZE N | scale IDLE N [--backend B] [--peer B2] [--alloc]"),
+        _ => fail("usage: inproc_bench thr|batch|lat SIZE N | scale IDLE N [--backend B] [--peer B2] [--clone|--alloc]"),
     };
     if let Err(e) = run(test, args.backend, peer, source) {
         fail(&e.to_string());
