@@ -1597,35 +1597,9 @@ fn inproc_scale_table(md: &mut String, cfg: &Cfg, results: &Results) {
         md,
         "#### inproc idle-peer scale: a ROUTER, N idle DEALERs and the active one, on one \
          thread (`inproc_bench scale`; round trip in us, in brackets ÷ the same backend \
-         with 0 idle)\n\n| measurement |"
+         with 0 idle)\n\n"
     );
-    for i in &rings {
-        let _ = write!(md, " {} |", i.name());
-    }
-    md.push_str("\n|---|");
-    for _ in &rings {
-        md.push_str("---:|");
-    }
-    md.push('\n');
-    for metric in ["median", "p99"] {
-        for idle in SCALE_IDLE {
-            let _ = write!(md, "| {metric}, {} idle |", fmt_count(idle));
-            for &i in &rings {
-                match get(results, &format!("inproc/scale/{idle}/{metric}"), i) {
-                    None => md.push_str(" failed |"),
-                    Some(v) => {
-                        let _ = write!(md, " {v:.2}");
-                        let r = idle_ratio(results, "inproc/scale", idle, metric, i);
-                        if let (true, Some(r)) = (idle > 0, r) {
-                            let _ = write!(md, " ({r:.2}x)");
-                        }
-                        md.push_str(" |");
-                    }
-                }
-            }
-            md.push('\n');
-        }
-    }
+    idle_round_trips(md, results, &rings, "inproc/scale", "measurement", 2);
     for &n in &SCALE_IDLE[1..] {
         let _ = write!(
             md,
@@ -1646,6 +1620,47 @@ fn inproc_scale_table(md: &mut String, cfg: &Cfg, results: &Results) {
     md.push('\n');
 }
 
+/// The head of an idle-peer table (`first`, then a column per implementation) and its
+/// round-trip lines: `{prefix}/{idle}/{metric}` per (metric, idle peers), with
+/// `decimals`, and in brackets ÷ the same with no idle peer.
+fn idle_round_trips(
+    md: &mut String,
+    results: &Results,
+    impls: &[Impl],
+    prefix: &str,
+    first: &str,
+    decimals: usize,
+) {
+    let _ = write!(md, "| {first} |");
+    for i in impls {
+        let _ = write!(md, " {} |", i.name());
+    }
+    md.push_str("\n|---|");
+    for _ in impls {
+        md.push_str("---:|");
+    }
+    md.push('\n');
+    for metric in ["median", "p99"] {
+        for idle in SCALE_IDLE {
+            let _ = write!(md, "| {metric}, {} idle |", fmt_count(idle));
+            for &i in impls {
+                match get(results, &format!("{prefix}/{idle}/{metric}"), i) {
+                    None => md.push_str(" failed |"),
+                    Some(v) => {
+                        let _ = write!(md, " {v:.decimals$}");
+                        let r = idle_ratio(results, prefix, idle, metric, i);
+                        if let (true, Some(r)) = (idle > 0, r) {
+                            let _ = write!(md, " ({r:.2}x)");
+                        }
+                        md.push_str(" |");
+                    }
+                }
+            }
+            md.push('\n');
+        }
+    }
+}
+
 /// ringmq's backends in the inproc row.
 fn inproc_rings(cfg: &Cfg) -> Vec<Impl> {
     cfg.impls_in("inproc", false)
@@ -1660,33 +1675,7 @@ fn scale_table(md: &mut String, cfg: &Cfg, results: &Results) {
         return;
     }
     let impls = cfg.impls_in("scale", false);
-    let _ = write!(md, "| round trip, idle DEALERs |");
-    for i in &impls {
-        let _ = write!(md, " {} |", i.name());
-    }
-    md.push_str("\n|---|");
-    for _ in &impls {
-        md.push_str("---:|");
-    }
-    md.push('\n');
-    for metric in ["median", "p99"] {
-        for idle in SCALE_IDLE {
-            let _ = write!(md, "| {metric}, {} idle |", fmt_count(idle));
-            for &i in &impls {
-                match get(results, &format!("scale/{idle}/{metric}"), i) {
-                    None => md.push_str(" failed |"),
-                    Some(v) => {
-                        let _ = write!(md, " {v:.1}");
-                        if let (true, Some(r)) = (idle > 0, scale_ratio(results, idle, metric, i)) {
-                            let _ = write!(md, " ({r:.2}x)");
-                        }
-                        md.push_str(" |");
-                    }
-                }
-            }
-            md.push('\n');
-        }
-    }
+    idle_round_trips(md, results, &impls, "scale", "round trip, idle DEALERs", 1);
     // The ROUTER's resident set with N peers connected, less the same with the active
     // peer alone, per idle DEALER, at each N.
     for &n in &SCALE_IDLE[1..] {
