@@ -204,7 +204,7 @@ fn check(got: usize, size: usize) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// The binding side: PULL (prints the throughput) or REP.
+/// The binding side: PULL (prints the throughput), REP, or the scale test's ROUTER.
 async fn bind_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), BoxError> {
     match test {
         Test::Thr { size, count } => {
@@ -263,7 +263,8 @@ async fn bind_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), BoxE
     Ok(())
 }
 
-/// The connecting side: PUSH, or REQ (prints the latency).
+/// The connecting side: PUSH, REQ (prints the latency), or the scale test's DEALERs
+/// (print their round trips and memory).
 async fn connect_side<P: Proactor>(
     ctx: &Context<P>,
     test: Test,
