@@ -1661,6 +1661,16 @@ fn idle_round_trips(
     }
 }
 
+/// The idle-peer target over `(implementation, (median, p99) ÷ alone)`: every median
+/// within 1.5x and every p99 within 3x; `None` when there is none or one failed.
+fn idle_verdict(v: &[(Impl, Option<(f64, f64)>)]) -> Option<bool> {
+    (!v.is_empty() && v.iter().all(|(_, r)| r.is_some())).then(|| {
+        v.iter()
+            .flat_map(|(_, r)| *r)
+            .all(|(m, p)| m <= 1.5 && p <= 3.0)
+    })
+}
+
 /// ringmq's backends in the inproc row.
 fn inproc_rings(cfg: &Cfg) -> Vec<Impl> {
     cfg.impls_in("inproc", false)
@@ -1833,12 +1843,7 @@ fn inproc_targets(md: &mut String, cfg: &Cfg, results: &Results) {
             (i, r("median").zip(r("p99")))
         })
         .collect();
-    let ok = (!scale.is_empty() && scale.iter().all(|(_, r)| r.is_some())).then(|| {
-        scale
-            .iter()
-            .flat_map(|(_, r)| *r)
-            .all(|(m, p)| m <= 1.5 && p <= 3.0)
-    });
+    let ok = idle_verdict(&scale);
     write(
         md,
         &format!(
@@ -1982,12 +1987,7 @@ fn targets(md: &mut String, cfg: &Cfg, results: &Results) {
         .filter(|i| matches!(i, Impl::Ring(_)))
         .map(|i| (i, ratios(i)))
         .collect();
-    let ok = (!rings.is_empty() && rings.iter().all(|(_, r)| r.is_some())).then(|| {
-        rings
-            .iter()
-            .flat_map(|(_, r)| *r)
-            .all(|(m, p)| m <= 1.5 && p <= 3.0)
-    });
+    let ok = idle_verdict(&rings);
     line(
         md,
         "scale",
