@@ -606,15 +606,13 @@ fn deliver_run(
             run.push(msg);
         });
     } else if let Some(counted) = plain_run(inbox, room) {
-        // The usual case, the whole inbox: lent as a `Vec` (the conversion keeps the
-        // buffer, and the pipe's hand-over leaves it starting at its front), whose
-        // drain the queue takes with one reservation, in one pass.
-        let mut items = Vec::from(std::mem::take(inbox));
-        run.extend_unfiltered(items.drain(..).map(|item| match item {
-            Item::Msg(msg, _) => msg,
-            _ => unreachable!("plain_run checked that every item is a message"),
-        }));
-        *inbox = VecDeque::from(items);
+        // The usual case, the whole inbox, in one pass.
+        drain_whole(inbox, |items| {
+            run.extend_unfiltered(items.map(|item| match item {
+                Item::Msg(msg, _) => msg,
+                _ => unreachable!("plain_run checked that every item is a message"),
+            }))
+        });
         taken = counted;
     } else {
         move_run(inbox, room, &mut taken, |msg| run.push_unfiltered(msg));
@@ -633,11 +631,8 @@ fn deliver_frames(core: &mut Core, peer: PeerId, frames: &mut VecDeque<Bytes>, k
                     run.push(Message::from(frame));
                 }
             } else if k == frames.len() {
-                // The usual case, all of them: lent as a `Vec` (the conversion keeps
-                // the buffer), whose drain the queue takes with one reservation.
-                let mut all = Vec::from(std::mem::take(frames));
-                run.extend_unfiltered(all.drain(..).map(Message::from));
-                *frames = VecDeque::from(all);
+                // The usual case, all of them.
+                drain_whole(frames, |all| run.extend_unfiltered(all.map(Message::from)));
             } else {
                 run.extend_unfiltered(frames.drain(..k).map(Message::from));
             }
@@ -645,6 +640,17 @@ fn deliver_frames(core: &mut Core, peer: PeerId, frames: &mut VecDeque<Bytes>, k
         }
     }
     core.on_messages(peer, frames.drain(..k).map(Message::from));
+}
+
+/// Hands `f` a drain of all of `q`, lent as a `Vec`: the conversion keeps the buffer
+/// (the pipe's hand-over leaves it starting at its front), and a `Vec`'s drain tells
+/// its exact length, so the queue it goes into reserves once. The emptied buffer goes
+/// back into `q`.
+#[inline(always)]
+fn drain_whole<T>(q: &mut VecDeque<T>, f: impl FnOnce(std::vec::Drain<'_, T>)) {
+    let mut all = Vec::from(std::mem::take(q));
+    f(all.drain(..));
+    *q = VecDeque::from(all);
 }
 
 /// Whether all of `inbox` is one run for the socket as it is: no more than `room`
