@@ -27,7 +27,10 @@ use ringmq_proactor::{BackendChoice, Proactor, Runtime};
 use ringmq_sockets::{Bytes, Context, ContextHandle, Message};
 use ringmq_tokio::TokioProactor;
 
-use crate::tools::{print_lat, print_scale, print_thr, vm_rss_kb, Backend, BoxError, SCALE_WARMUP};
+use crate::tools::{
+    active_round_trips, check_size, payload, print_lat, print_thr, static_payload, vm_rss_kb,
+    Backend, BoxError, SCALE_WARMUP,
+};
 
 /// What to measure.
 #[derive(Clone, Copy, Debug)]
@@ -58,7 +61,7 @@ pub enum Test {
     /// message and takes its echo (so both ends of every connection are set up), then
     /// stays silent; one more DEALER makes [`SCALE_WARMUP`] untimed and `rounds` timed
     /// round trips of `size` bytes. Prints the active peer's median and p99 round trip
-    /// ([`print_scale`]) and `memory per idle peer: X [KiB]`: the process's RSS growth
+    /// ([`print_scale`](crate::tools::print_scale)) and `memory per idle peer: X [KiB]`: the process's RSS growth
     /// over the idle peers ÷ `idle` (their DEALER sockets included, as both ends live
     /// in this process).
     Scale {
@@ -88,7 +91,7 @@ impl Source {
     /// The payload the sender's messages are made from (once per sender).
     fn first(self, size: usize) -> Bytes {
         match self {
-            Source::Static => Bytes::from_static(vec![0u8; size].leak()),
+            Source::Static => static_payload(size),
             Source::Clone | Source::Alloc => payload(size),
         }
     }
@@ -193,27 +196,16 @@ fn on_backend(backend: Backend, handle: &ContextHandle, body: impl Body) -> Resu
     }
 }
 
-fn payload(size: usize) -> Bytes {
-    Bytes::from(vec![0u8; size])
-}
-
-fn check(got: usize, size: usize) -> Result<(), BoxError> {
-    if got != size {
-        return Err(format!("message of the wrong size: {got} instead of {size}").into());
-    }
-    Ok(())
-}
-
 /// The binding side: PULL (prints the throughput), REP, or the scale test's ROUTER.
 async fn bind_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), BoxError> {
     match test {
         Test::Thr { size, count } => {
             let pull = ctx.pull();
             pull.bind(ENDPOINT)?;
-            check(pull.recv().await?.byte_len(), size)?;
+            check_size(pull.recv().await?.byte_len(), size)?;
             let start = Instant::now();
             for _ in 1..count {
-                check(pull.recv().await?.byte_len(), size)?;
+                check_size(pull.recv().await?.byte_len(), size)?;
             }
             print_thr(size, count, start.elapsed());
             pull.close().await;
@@ -226,12 +218,12 @@ async fn bind_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), BoxE
             let start = Instant::now();
             while got < count {
                 for m in out.drain(..) {
-                    check(m.byte_len(), size)?;
+                    check_size(m.byte_len(), size)?;
                 }
                 got += pull.recv_many(&mut out, BATCH).await? as u64;
             }
             for m in out.drain(..) {
-                check(m.byte_len(), size)?;
+                check_size(m.byte_len(), size)?;
             }
             print_thr(size, count, start.elapsed());
             pull.close().await;
@@ -244,7 +236,7 @@ async fn bind_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), BoxE
                 let [id, body] = m.frames() else {
                     return Err("a request that is not [routing id, body]".into());
                 };
-                check(body.len(), size)?;
+                check_size(body.len(), size)?;
                 router.send(vec![id.clone(), body.clone()]).await?;
             }
             router.close().await;
@@ -254,7 +246,7 @@ async fn bind_side<P: Proactor>(ctx: &Context<P>, test: Test) -> Result<(), BoxE
             rep.bind(ENDPOINT)?;
             for _ in 0..rounds {
                 let m = rep.recv().await?;
-                check(m.byte_len(), size)?;
+                check_size(m.byte_len(), size)?;
                 rep.send(m).await?;
             }
             rep.close().await;
@@ -307,7 +299,7 @@ async fn connect_side<P: Proactor>(
                 d.send(source.next(&data)).await?;
             }
             for d in &idle_peers {
-                check(d.recv().await?.byte_len(), size)?;
+                check_size(d.recv().await?.byte_len(), size)?;
             }
             if idle > 0 {
                 let grown = vm_rss_kb().unwrap_or(0).saturating_sub(before);
@@ -318,16 +310,7 @@ async fn connect_side<P: Proactor>(
             }
             let d = ctx.dealer();
             d.connect(ENDPOINT)?;
-            let mut lat = Vec::with_capacity(rounds as usize);
-            for i in 0..SCALE_WARMUP + rounds {
-                let t = Instant::now();
-                d.send(source.next(&data)).await?;
-                check(d.recv().await?.byte_len(), size)?;
-                if i >= SCALE_WARMUP {
-                    lat.push(t.elapsed());
-                }
-            }
-            print_scale(&mut lat);
+            active_round_trips(&d, size, rounds, || source.next(&data)).await?;
             d.close().await;
             drop(idle_peers);
         }
@@ -338,7 +321,7 @@ async fn connect_side<P: Proactor>(
             let start = Instant::now();
             for _ in 0..rounds {
                 req.send(source.next(&data)).await?;
-                check(req.recv().await?.byte_len(), size)?;
+                check_size(req.recv().await?.byte_len(), size)?;
             }
             print_lat(size, rounds, start.elapsed());
             req.close().await;

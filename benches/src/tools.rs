@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use ringmq_compio::CompioProactor;
 use ringmq_monoio::MonoioProactor;
 use ringmq_proactor::{BackendChoice, Proactor, Runtime};
-use ringmq_sockets::{Bytes, Context, CurveKey, Error, Message, SocketOption};
+use ringmq_sockets::{Bytes, Context, CurveKey, DealerSocket, Error, Message, SocketOption};
 use ringmq_tokio::TokioProactor;
 
 /// Boxed error of the tools.
@@ -391,8 +391,15 @@ fn configure(
     Ok(())
 }
 
-fn payload(size: usize) -> Bytes {
+/// A fresh zeroed payload of `size` bytes (an allocation).
+pub(crate) fn payload(size: usize) -> Bytes {
     Bytes::from(vec![0u8; size])
+}
+
+/// A zeroed payload of `size` bytes over memory that is never freed (leaked: make it
+/// once per process and role): its clones copy the view, with no reference count.
+pub(crate) fn static_payload(size: usize) -> Bytes {
+    Bytes::from_static(vec![0u8; size].leak())
 }
 
 /// Set by `--static` ([`Args::static_payload`]).
@@ -404,13 +411,14 @@ static STATIC_PAYLOAD: AtomicBool = AtomicBool::new(false);
 /// process and role).
 pub fn sent_payload(size: usize) -> Bytes {
     if STATIC_PAYLOAD.load(Ordering::Relaxed) {
-        Bytes::from_static(vec![0u8; size].leak())
+        static_payload(size)
     } else {
         payload(size)
     }
 }
 
-fn check_size(got: usize, size: usize) -> Result<(), BoxError> {
+/// An error unless a received message has the size sent.
+pub(crate) fn check_size(got: usize, size: usize) -> Result<(), BoxError> {
     if got != size {
         return Err(format!("message of the wrong size: {got} instead of {size}").into());
     }
@@ -760,16 +768,7 @@ async fn exec<P: Proactor>(ctx: Context<P>, curve: bool, role: Role) -> Result<(
             let d = ctx.dealer();
             configure(|o| d.set_option(o), curve, false, vec![])?;
             d.connect(&ep)?;
-            let mut lat = Vec::with_capacity(rounds as usize);
-            for i in 0..SCALE_WARMUP + rounds {
-                let t = Instant::now();
-                d.send(data.clone()).await?;
-                check_size(d.recv().await?.byte_len(), size)?;
-                if i >= SCALE_WARMUP {
-                    lat.push(t.elapsed());
-                }
-            }
-            print_scale(&mut lat);
+            active_round_trips(&d, size, rounds, || data.clone()).await?;
             d.close().await;
             // The idle peers are dropped with nothing queued: they close at once.
             drop(idle_peers);
@@ -864,6 +863,28 @@ pub const SCALE_BATCH: u64 = 100;
 
 /// Untimed round trips of the active DEALER in the scale row, before the timed ones.
 pub const SCALE_WARMUP: u64 = 100;
+
+/// The scale row's active DEALER: [`SCALE_WARMUP`] untimed round trips, then `rounds`
+/// timed ones, each sending what `next` makes (`size` bytes) and checking the echo's
+/// size; prints them ([`print_scale`]).
+pub(crate) async fn active_round_trips<P: Proactor>(
+    d: &DealerSocket<P>,
+    size: usize,
+    rounds: u64,
+    mut next: impl FnMut() -> Bytes,
+) -> Result<(), BoxError> {
+    let mut lat = Vec::with_capacity(rounds as usize);
+    for i in 0..SCALE_WARMUP + rounds {
+        let t = Instant::now();
+        d.send(next()).await?;
+        check_size(d.recv().await?.byte_len(), size)?;
+        if i >= SCALE_WARMUP {
+            lat.push(t.elapsed());
+        }
+    }
+    print_scale(&mut lat);
+    Ok(())
+}
 
 /// Prints the scale row's lines (median and p99 of the round trips measured).
 pub fn print_scale(all: &mut [Duration]) {
